@@ -1,0 +1,1 @@
+"""Configuration models, the loader and the policy engine of the consortium."""

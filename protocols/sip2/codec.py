@@ -1,0 +1,282 @@
+"""Frame codec: one SIP2 frame as bytes ⇄ one typed ``Message``.
+
+``encode`` writes a message as the bytes of a whole frame (fixed fields, identified
+fields, optional ``AY``/``AZ`` trailer, terminator).  ``decode`` reads one frame, with
+or without its terminator, checks the trailer, and returns the message with its
+sequence number and checksum.
+
+Rules:
+
+* ``decode`` raises only ``RemoteProtocolError``, whatever the bytes.
+* ``encode`` raises only ``LocalProtocolError`` (the message cannot be written as it
+  is: a value with the delimiter or a CR in it, a character the charset lacks, a value
+  too long for the dialect), naming the field.
+* The checksum is over the encoded bytes, so it is right in every charset.
+* Fields the layout does not name are kept in ``Message.extensions`` and written back
+  after the named fields.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+from .checksum import checksum, checksum_ok
+from .dialect import DEFAULT_DIALECT, Dialect
+from .errors import FrameError, LocalProtocolError, RemoteProtocolError
+from .spec import Message, MessageSpec, VariableField
+
+__all__ = ["DecodedFrame", "decode", "encode", "split_trailer"]
+
+_RESEND_CODES = frozenset({"96", "97"})
+_STRICT_TRAILER = re.compile(rb"(?:AY([0-9]))?AZ([0-9A-F]{4})\Z")
+_LENIENT_TRAILER = re.compile(rb"(?:AY([0-9]))?AZ([0-9A-Fa-f]{1,4})\Z")
+
+
+class _Build(Protocol):
+    def __call__(self, **values: object) -> Message: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedFrame:
+    """A decoded frame: the message and its error-detection trailer, if any.
+
+    Attributes:
+        message: The typed message.
+        sequence: The ``AY`` digit, or ``None``.
+        checksum: The ``AZ`` hex digits as sent, or ``None`` when there was no trailer.
+    """
+
+    message: Message
+    sequence: int | None
+    checksum: str | None
+
+
+def split_trailer(body: bytes, dialect: Dialect) -> tuple[bytes, int | None, bytes | None, int]:
+    """Find the ``AY``/``AZ`` trailer at the end of a frame body.
+
+    Args:
+        body: The frame without its terminator.
+        dialect: The peer's dialect (lenient parsing accepts 1-4 hex digits in any case).
+
+    Returns:
+        ``(payload, sequence, checksum digits, end of "AZ")``; ``checksum`` is ``None``
+        when there is no trailer, and the payload is then the whole body.
+    """
+    pattern = _STRICT_TRAILER if dialect.strict else _LENIENT_TRAILER
+    found = pattern.search(body, max(0, len(body) - 9))
+    if found is None:
+        return body, None, None, len(body)
+    sequence = found.group(1)
+    return (
+        body[: found.start()],
+        int(sequence) if sequence is not None else None,
+        found.group(2),
+        found.start(2),
+    )
+
+
+def decode(
+    frame: bytes, dialect: Dialect = DEFAULT_DIALECT, *, verify: bool = True
+) -> DecodedFrame:
+    """Decode one frame.
+
+    Args:
+        frame: The frame's bytes; a trailing CR or CRLF is allowed.
+        dialect: The sender's dialect.
+        verify: Check the ``AZ`` checksum when there is one.
+
+    Returns:
+        The message with its sequence number and checksum.
+
+    Raises:
+        RemoteProtocolError: The bytes are not an acceptable frame; ``reason`` and
+            ``response_hint`` say why and what to answer.
+    """
+    body = frame[:-2] if frame.endswith(b"\r\n") else frame[:-1] if frame.endswith(b"\r") else frame
+    if b"\r" in body or b"\x00" in body:
+        raise RemoteProtocolError(
+            "frame contains a CR or NUL byte", reason=FrameError.FORBIDDEN_BYTE
+        )
+    payload, sequence, digits, az_end = split_trailer(body, dialect)
+    if digits is not None and verify and not checksum_ok(body[:az_end], digits):
+        raise RemoteProtocolError("checksum does not match", reason=FrameError.BAD_CHECKSUM)
+    try:
+        text = payload.decode(dialect.codec)
+    except UnicodeDecodeError as exc:
+        raise RemoteProtocolError(
+            f"frame is not valid {dialect.codec} (byte {exc.start})",
+            reason=FrameError.UNDECODABLE,
+        ) from None
+    code = text[:2]
+    cls = Message.registry.get(code)
+    if cls is None:
+        raise RemoteProtocolError(
+            f"unknown command {code!r}" if len(code) == 2 else "frame too short for a command",
+            reason=FrameError.UNKNOWN_COMMAND if len(code) == 2 else FrameError.MALFORMED,
+        )
+    message = _parse(cls, text, dialect)
+    return DecodedFrame(message, sequence, digits.decode("ascii") if digits is not None else None)
+
+
+def _malformed(spec: MessageSpec, what: str) -> RemoteProtocolError:
+    return RemoteProtocolError(f"{spec.code} {spec.name}: {what}", reason=FrameError.MALFORMED)
+
+
+def _parse(cls: type[Message], text: str, dialect: Dialect) -> Message:
+    spec = cls.spec
+    strict = dialect.strict
+    end = 2 + spec.fixed_length
+    if len(text) < end:
+        raise _malformed(spec, f"fixed part has {len(text) - 2} of {spec.fixed_length} characters")
+    values: dict[str, object] = {}
+    for f in spec.fixed:
+        start = 2 + f.offset
+        raw = text[start : start + f.width]
+        try:
+            values[f.name] = f.kind.decode(raw, dialect)
+        except ValueError as exc:
+            raise _malformed(spec, f"{f.name}: {exc}") from None
+    extensions: list[tuple[str, str]] = []
+    repeats: dict[str, list[object]] = {}
+    if len(text) > end:
+        pieces = text[end:].split(dialect.field_delimiter)
+        last = pieces.pop()
+        if last:
+            if strict:
+                raise _malformed(spec, "last field has no delimiter")
+            pieces.append(last)
+        by_id = spec.by_id
+        limit = dialect.max_field_length if strict else None
+        for piece in pieces:
+            if len(piece) < 2:
+                if piece or strict:
+                    raise _malformed(spec, f"field {piece!r} has no identifier")
+                continue  # an empty field between two delimiters
+            field_id = piece[:2]
+            raw = piece[2:]
+            if limit is not None and len(raw) > limit:
+                raise _malformed(spec, f"{field_id} is longer than {limit} characters")
+            field = by_id.get(field_id)
+            if field is None:
+                extensions.append((field_id, raw))
+            elif field.repeatable:
+                repeats.setdefault(field.name, []).append(_value(spec, field, raw, dialect))
+            elif field.name in values:
+                if strict:
+                    raise _malformed(spec, f"{field_id} occurs twice")
+                extensions.append((field_id, raw))
+            elif raw or field.kind.text or strict:
+                values[field.name] = _value(spec, field, raw, dialect)
+    for field in spec.variable:
+        if field.repeatable:
+            if field.name in repeats:
+                values[field.name] = tuple(repeats[field.name])
+        elif field.required and field.name not in values:
+            if strict or not field.kind.text:
+                raise _malformed(spec, f"required field {field.field_id} is missing")
+            values[field.name] = ""
+    if extensions:
+        values["extensions"] = tuple(extensions)
+    # The keywords come from the class's own layout, so they match its __init__.
+    return cast("_Build", cls)(**values)
+
+
+def _value(spec: MessageSpec, field: VariableField, raw: str, dialect: Dialect) -> object:
+    if field.kind.text:
+        return raw
+    try:
+        return field.kind.decode(raw, dialect)
+    except ValueError as exc:
+        raise _malformed(spec, f"{field.field_id}: {exc}") from None
+
+
+def encode(
+    message: Message,
+    dialect: Dialect = DEFAULT_DIALECT,
+    *,
+    sequence: int | None = None,
+    error_detection: bool = False,
+) -> bytes:
+    """Encode a message as one whole frame, terminator included.
+
+    Args:
+        message: The message.
+        dialect: The receiver's dialect.
+        sequence: The ``AY`` digit (0-9); required with ``error_detection`` except for
+            the resend requests 96 and 97, which never carry one.
+        error_detection: Append the ``AY``/``AZ`` trailer.
+
+    Raises:
+        LocalProtocolError: The message cannot be written in this dialect.
+    """
+    spec = message.spec
+    parts = [spec.code]
+    try:
+        for f in spec.fixed:
+            parts.append(f.kind.encode(getattr(message, f.name), dialect))
+    except ValueError as exc:
+        raise LocalProtocolError(f"{spec.code} {spec.name}.{f.name}: {exc}") from None
+    head = "".join(parts)
+    if len(head) != 2 + spec.fixed_length or not head.isascii():
+        raise LocalProtocolError(f"{spec.code} {spec.name}: fixed fields must be ASCII")
+    delimiter = dialect.field_delimiter
+    limit = dialect.max_field_length
+    fields = 0
+    for field in spec.variable:
+        value = getattr(message, field.name)
+        if field.repeatable:
+            items = value
+        elif value is None:
+            if field.required:
+                raise LocalProtocolError(f"{spec.code} {spec.name}.{field.name} is required")
+            continue
+        else:
+            items = (value,)
+        for item in items:
+            text = _text(spec, field, item, dialect)
+            if limit is not None and len(text) > limit:
+                raise LocalProtocolError(
+                    f"{spec.code} {spec.name}.{field.name} is longer than {limit} characters"
+                )
+            parts += (field.field_id, text, delimiter)
+            fields += 1
+    for field_id, text in message.extensions:
+        if not isinstance(field_id, str) or len(field_id) != 2 or not isinstance(text, str):
+            raise LocalProtocolError(f"{spec.code}: extension {field_id!r} is not an ID and text")
+        parts += (field_id, text, delimiter)
+        fields += 1
+    try:
+        data = "".join(parts).encode(dialect.codec, dialect.encode_errors)
+    except UnicodeEncodeError as exc:
+        raise LocalProtocolError(
+            f"{spec.code} {spec.name}: {exc.object[exc.start : exc.end]!r} cannot be written "
+            f"in {dialect.codec}"
+        ) from None
+    if b"\r" in data or b"\x00" in data or data.count(delimiter.encode(), len(head)) != fields:
+        raise LocalProtocolError(
+            f"{spec.code} {spec.name}: a value contains CR, NUL or the delimiter {delimiter!r}"
+        )
+    if error_detection:
+        if spec.code in _RESEND_CODES:
+            data += b"AZ"
+        elif sequence is None or not 0 <= sequence <= 9:
+            raise LocalProtocolError(f"error detection needs a sequence 0-9, got {sequence!r}")
+        else:
+            data += b"AY%dAZ" % sequence
+        data += checksum(data)
+    elif sequence is not None:
+        raise LocalProtocolError("a sequence number is only sent with error detection")
+    return data + dialect.terminator.value
+
+
+def _text(spec: MessageSpec, field: VariableField, value: object, dialect: Dialect) -> str:
+    if field.kind.text:
+        if isinstance(value, str):
+            return value
+        raise LocalProtocolError(f"{spec.code} {spec.name}.{field.name}: expected text")
+    try:
+        return field.kind.encode(value, dialect)
+    except ValueError as exc:
+        raise LocalProtocolError(f"{spec.code} {spec.name}.{field.name}: {exc}") from None

@@ -162,18 +162,20 @@ def _parse(cls: type[Message], text: str, dialect: Dialect) -> Message:
             if field is None:
                 extensions.append((field_id, raw))
             elif field.repeatable:
-                repeats.setdefault(field.name, []).append(_value(spec, field, raw, dialect))
+                value = raw if field.kind.text else _value(spec, field, raw, dialect)
+                repeats.setdefault(field.name, []).append(value)
             elif field.name in values:
                 if strict:
                     raise _malformed(spec, f"{field_id} occurs twice")
                 extensions.append((field_id, raw))
-            elif raw or field.kind.text or strict:
+            elif field.kind.text:
+                values[field.name] = raw
+            elif raw or strict:
                 values[field.name] = _value(spec, field, raw, dialect)
-    for field in spec.variable:
-        if field.repeatable:
-            if field.name in repeats:
-                values[field.name] = tuple(repeats[field.name])
-        elif field.required and field.name not in values:
+    for name, items in repeats.items():
+        values[name] = tuple(items)
+    for field in spec.required:
+        if field.name not in values:
             if strict or not field.kind.text:
                 raise _malformed(spec, f"required field {field.field_id} is missing")
             values[field.name] = ""
@@ -184,8 +186,6 @@ def _parse(cls: type[Message], text: str, dialect: Dialect) -> Message:
 
 
 def _value(spec: MessageSpec, field: VariableField, raw: str, dialect: Dialect) -> object:
-    if field.kind.text:
-        return raw
     try:
         return field.kind.decode(raw, dialect)
     except ValueError as exc:

@@ -311,17 +311,14 @@ class ScConnection(_Base):
         """
         if self._machine.state is ScState.FAILED:
             raise LocalProtocolError("the connection has failed")
-        while True:
-            frame, error, _ = self._read()
-            if error is not None:
-                return self._bad_frame(error)
-            if frame is None:
-                return NEED_DATA
-            event = self._accept(frame)
-            if event is not None:
-                return event
+        frame, error, _ = self._read()
+        if error is not None:
+            return self._bad_frame(error)
+        if frame is None:
+            return NEED_DATA
+        return self._accept(frame)
 
-    def _accept(self, frame: DecodedFrame) -> Event | None:
+    def _accept(self, frame: DecodedFrame) -> Event:
         message = frame.message
         waiting = self._machine.state is not ScState.IDLE
         if message.direction is not Direction.ACS_TO_SC:

@@ -47,12 +47,9 @@ IntEnumT = TypeVar("IntEnumT", bound=enum.IntEnum)
 IntFlagT = TypeVar("IntFlagT", bound=enum.IntFlag)
 StrEnumT = TypeVar("StrEnumT", bound=enum.Enum)
 
-_DIGITS = frozenset("0123456789")
-
-
 def _is_digits(raw: str) -> bool:
-    # str.isdigit() accepts non-ASCII digits such as "²"; SIP2 numbers are ASCII.
-    return bool(raw) and _DIGITS.issuperset(raw)
+    # str.isdigit() alone accepts non-ASCII digits such as "²"; SIP2 numbers are ASCII.
+    return raw.isascii() and raw.isdigit()
 
 
 class FieldType(Generic[T_co]):
@@ -249,7 +246,7 @@ class Choice(FieldType[StrEnumT], Generic[StrEnumT]):
     width = 1
 
     def __init__(self, choices: type[StrEnumT]) -> None:
-        self._choices = choices
+        self.choices = choices
         self._members: dict[str, StrEnumT] = {str(m.value): m for m in choices}
 
     def decode(self, raw: str, dialect: Dialect) -> StrEnumT:
@@ -261,8 +258,8 @@ class Choice(FieldType[StrEnumT], Generic[StrEnumT]):
 
     def encode(self, value: object, dialect: Dialect) -> str:
         """Write the choice."""
-        if not isinstance(value, self._choices):
-            raise ValueError(f"expected a {self._choices.__name__}, got {value!r}")
+        if not isinstance(value, self.choices):
+            raise ValueError(f"expected a {self.choices.__name__}, got {value!r}")
         return str(value.value)
 
 
@@ -279,7 +276,7 @@ class Flags(FieldType[IntFlagT], Generic[IntFlagT]):
 
     def __init__(self, width: int, flags: type[IntFlagT], clear: str) -> None:
         self.width = self._positions = width
-        self._flags = flags
+        self.flags = flags
         self._clear = clear
         self._cache: dict[tuple[str, bool], IntFlagT] = {}
 
@@ -300,15 +297,15 @@ class Flags(FieldType[IntFlagT], Generic[IntFlagT]):
         for position, char in enumerate(raw):
             if char in "Yy":
                 bits |= 1 << position
-        value = self._flags(bits)
+        value = self.flags(bits)
         if len(self._cache) < self._CACHE_LIMIT:
             self._cache[key] = value
         return value
 
     def encode(self, value: object, dialect: Dialect) -> str:
         """Write the positions."""
-        if not isinstance(value, self._flags):
-            raise ValueError(f"expected a {self._flags.__name__}, got {value!r}")
+        if not isinstance(value, self.flags):
+            raise ValueError(f"expected a {self.flags.__name__}, got {value!r}")
         bits = int(value)
         return "".join("Y" if bits >> n & 1 else self._clear for n in range(self._positions))
 
@@ -337,13 +334,15 @@ class Date(FieldType[datetime | None]):
 
     def __init__(self, empty: str = " " * 18, *, nullable: bool = False) -> None:
         self._empty = empty
-        self._nullable = nullable
+        self.nullable = nullable
 
     def decode(self, raw: str, dialect: Dialect) -> datetime | None:
         """Read the date (``ValueError`` on a malformed or impossible date)."""
-        if raw == self._empty and (self._nullable or not dialect.strict):
+        if raw == self._empty and (self.nullable or not dialect.strict):
             return None
-        if not dialect.strict and (raw.isspace() or raw == "0" * 18):
+        if raw.isspace() or raw == "0" * 18:
+            if dialect.strict:
+                raise ValueError("a date is required here (lenient parsing accepts blanks)")
             return None
         if len(raw) != 18:
             raise ValueError(f"a date has 18 characters, got {len(raw)}")

@@ -4,33 +4,52 @@ The values of AC (terminal password), AD (patron PIN) and CO (login password) ar
 replaced by ``***``; an empty value stays empty, because "the kiosk sent no PIN" is
 worth seeing and reveals nothing.  The length of a secret is not shown.
 
-A frame that parses is masked field by field.  Anything else (a truncated frame, an
-unknown command, bytes in the wrong charset) is masked conservatively: every run of
-characters that starts with one of the three identifiers is masked up to the next
-delimiter, which may hide a little too much but never too little.
+Masking errs on the side of hiding too much, because a log line with a PIN in it
+cannot be taken back:
+
+* A frame that decodes keeps its fixed part (which validated field types cannot turn
+  into a secret), and in its variable part a secret identifier is masked wherever a
+  field could start: at the beginning, or after *any* ASCII punctuation, not only the
+  dialect's delimiter, so that a peer using another delimiter than configured does
+  not leak (``CNkiosk|COpw`` read with ``^`` as delimiter is still masked).
+* Anything else (truncated, unknown command, wrong charset) is masked everywhere: any
+  run of characters starting with AC, AD or CO is hidden up to the next delimiter.
 """
 
 from __future__ import annotations
 
 import re
+import string
 
+from .codec import decode
 from .dialect import DEFAULT_DIALECT, Dialect
-from .spec import SECRET_FIELD_IDS, Message
+from .errors import RemoteProtocolError
+from .spec import SECRET_FIELD_IDS
 
 __all__ = ["redact_frame"]
 
 _MASK = "***"
-_CONSERVATIVE: dict[str, re.Pattern[str]] = {}
+_IDS = "|".join(sorted(SECRET_FIELD_IDS))
+_PUNCTUATION = re.escape(string.punctuation)
+_PATTERNS: dict[tuple[str, bool], re.Pattern[str]] = {}
+
+
+def _pattern(delimiter: str, anywhere: bool) -> re.Pattern[str]:
+    key = (delimiter, anywhere)
+    pattern = _PATTERNS.get(key)
+    if pattern is None:
+        start = "" if anywhere else f"(?:^|(?<=[{_PUNCTUATION}]))"
+        pattern = re.compile(f"{start}({_IDS})([^{re.escape(delimiter)}\r]*)")
+        _PATTERNS[key] = pattern
+    return pattern
+
+
+def _mask(match: re.Match[str]) -> str:
+    return match.group(1) + (_MASK if match.group(2) else "")
 
 
 def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
-
-
-def _mask_piece(piece: str) -> str:
-    if piece[:2] in SECRET_FIELD_IDS and len(piece) > 2:
-        return piece[:2] + _MASK
-    return piece
 
 
 def redact_frame(frame: bytes | str, dialect: Dialect = DEFAULT_DIALECT) -> str:
@@ -40,19 +59,17 @@ def redact_frame(frame: bytes | str, dialect: Dialect = DEFAULT_DIALECT) -> str:
         frame: The raw frame (bytes as received, or text); a terminator is dropped.
         dialect: The sender's dialect, for its charset and delimiter.
     """
-    text = frame.decode(dialect.codec, "replace") if isinstance(frame, bytes) else frame
+    if isinstance(frame, bytes):
+        raw, text = frame, frame.decode(dialect.codec, "replace")
+    else:
+        raw, text = frame.encode(dialect.codec, "replace"), frame
     text = text.rstrip("\r\n")
     delimiter = dialect.field_delimiter
-    cls = Message.registry.get(text[:2])
-    start = 2 + cls.spec.fixed_length if cls is not None else -1
-    if cls is not None and len(text) >= start:
-        pieces = text[start:].split(delimiter)
-        masked = text[:start] + delimiter.join(_mask_piece(p) for p in pieces)
+    try:
+        decoded = decode(raw, dialect, verify=False)
+    except RemoteProtocolError:
+        masked = text[:2] + _pattern(delimiter, anywhere=True).sub(_mask, text[2:])
     else:
-        pattern = _CONSERVATIVE.get(delimiter)
-        if pattern is None:
-            ids = "|".join(sorted(SECRET_FIELD_IDS))
-            pattern = re.compile(f"({ids})[^{re.escape(delimiter)}\r]+")
-            _CONSERVATIVE[delimiter] = pattern
-        masked = pattern.sub(lambda m: m.group(1) + _MASK, text)
+        start = 2 + decoded.message.spec.fixed_length
+        masked = text[:start] + _pattern(delimiter, anywhere=False).sub(_mask, text[start:])
     return _printable(masked)

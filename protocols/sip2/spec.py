@@ -96,6 +96,8 @@ class MessageSpec:
     variable: tuple[VariableField, ...]
     fixed_length: int
     by_id: dict[str, VariableField]
+    repeatable: tuple[VariableField, ...]
+    required: tuple[VariableField, ...]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -166,7 +168,15 @@ def _build_spec(cls: type[Message], code: str, direction: Direction) -> MessageS
     if len(by_id) != len(variable):
         raise TypeError(f"{cls.__name__}: a field identifier is declared twice")
     return MessageSpec(
-        code, cls.__name__, direction, tuple(fixed_fields), tuple(variable), offset, by_id
+        code,
+        cls.__name__,
+        direction,
+        tuple(fixed_fields),
+        tuple(variable),
+        offset,
+        by_id,
+        repeatable=tuple(v for v in variable if v.repeatable),
+        required=tuple(v for v in variable if v.required),
     )
 
 

@@ -47,6 +47,7 @@ IntEnumT = TypeVar("IntEnumT", bound=enum.IntEnum)
 IntFlagT = TypeVar("IntFlagT", bound=enum.IntFlag)
 StrEnumT = TypeVar("StrEnumT", bound=enum.Enum)
 
+
 def _is_digits(raw: str) -> bool:
     # str.isdigit() alone accepts non-ASCII digits such as "²"; SIP2 numbers are ASCII.
     return raw.isascii() and raw.isdigit()

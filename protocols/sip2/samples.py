@@ -59,7 +59,7 @@ from .messages import (
 if TYPE_CHECKING:
     from .spec import Message
 
-__all__ = ["sample_messages"]
+__all__ = ["sample", "sample_messages"]
 
 _WHEN = datetime(2026, 11, 22, 23, 55, 13, tzinfo=UTC)
 _DUE = datetime(2026, 12, 13, 23, 59, 59, tzinfo=UTC)
@@ -327,3 +327,15 @@ def sample_messages() -> list[Message]:
             title_identifier=_TITLE,
         ),
     ]
+
+
+def sample(code: str) -> Message:
+    """Return the sample of the message with this command code (``"98"``, ``"12"``…).
+
+    Raises:
+        KeyError: No SIP2 2.00 message has this code.
+    """
+    for message in sample_messages():
+        if message.code == code:
+            return message
+    raise KeyError(code)

@@ -11,7 +11,6 @@ from protocols.sip2 import (
     PAUSED,
     AcsConnection,
     AcsState,
-    AcsStatus,
     CheckoutRequest,
     CheckoutResponse,
     ConnectionFailed,
@@ -30,10 +29,12 @@ from protocols.sip2 import (
     RequestScResend,
     ScStatus,
     SendReply,
-    SupportedMessages,
     checksum,
     encode,
 )
+from protocols.sip2.samples import sample
+
+from .wire import frame, receive, state_of
 
 WHEN = datetime(2026, 11, 22, 23, 55, 13, tzinfo=UTC)
 LOGIN = LoginRequest(login_user_id="beta-kiosk", login_password="demo")
@@ -43,33 +44,7 @@ STATUS_REQUEST = PatronStatusRequest(
 STATUS_RESPONSE = PatronStatusResponse(
     transaction_date=WHEN, patron_identifier="21001000000001", personal_name="Ada"
 )
-ACS_STATUS = AcsStatus(
-    online_status=True,
-    checkin_ok=True,
-    checkout_ok=True,
-    acs_renewal_policy=True,
-    status_update_ok=False,
-    offline_ok=False,
-    timeout_period=30,
-    retries_allowed=3,
-    date_time_sync=WHEN,
-    supported_messages=SupportedMessages(0xFFFF),
-)
-
-
-def frame(message: Message, sequence: int | None = None) -> bytes:
-    """A frame as a kiosk sends it: with a trailer when a sequence is given."""
-    return encode(message, sequence=sequence, error_detection=sequence is not None)
-
-
-def state_of(conn: AcsConnection) -> AcsState:
-    """The connection's state, read afresh (a plain attribute read would stay narrowed)."""
-    return conn.state
-
-
-def receive(conn: AcsConnection, data: bytes) -> object:
-    conn.receive_data(data)
-    return conn.next_event()
+ACS_STATUS = sample("98")
 
 
 def logged_in(mode: ErrorDetection = ErrorDetection.AUTO, trailer: bool = True) -> AcsConnection:

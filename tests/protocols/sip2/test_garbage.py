@@ -24,7 +24,7 @@ from protocols.sip2 import (
     decode,
     encode,
 )
-from protocols.sip2.samples import sample_messages
+from protocols.sip2.samples import sample, sample_messages
 
 from .strategies import dialects
 
@@ -96,7 +96,7 @@ def drain_acs(conn: AcsConnection) -> list[object]:
         if isinstance(event, MessageReceived):
             code = event.message.code
             reply_code = {"93": "94", "99": "98"}.get(code, "96")
-            answer: Message = next(m for m in sample_messages() if m.code == reply_code)
+            answer: Message = sample(reply_code)
             out.append(conn.send(answer))
         elif isinstance(event, ConnectionFailed):
             return out

@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from protocols.sip2 import Dialect, Message, PatronInformationResponse, decode, encode
-from protocols.sip2.samples import sample_messages
+from protocols.sip2.samples import sample, sample_messages
 
 from .strategies import ALL_MESSAGE_TYPES, dialects, messages
 
@@ -85,3 +85,12 @@ def test_repeatable_fields_keep_their_order() -> None:
     assert isinstance(message, PatronInformationResponse)
     assert message.charged_items == ("item-2", "item-1")
     assert message.screen_messages == ("first line", "second line", "third line")
+
+
+def test_samples_cover_every_message_once() -> None:
+    """There is exactly one sample per message, found by its code."""
+    samples = sample_messages()
+    assert sorted(m.code for m in samples) == sorted(Message.registry)
+    assert type(sample("98")).__name__ == "AcsStatus"
+    with pytest.raises(KeyError):
+        sample("00")

@@ -29,23 +29,11 @@ from protocols.sip2 import (
     encode,
 )
 
+from .wire import frame, receive, state_of
+
 WHEN = datetime(2026, 11, 22, 23, 55, 13, tzinfo=UTC)
 REQUEST = PatronStatusRequest(transaction_date=WHEN, patron_identifier="1", patron_password="1234")
 ANSWER = PatronStatusResponse(transaction_date=WHEN, patron_identifier="1", personal_name="Ada")
-
-
-def acs_frame(message: Message, sequence: int | None = None) -> bytes:
-    return encode(message, sequence=sequence, error_detection=sequence is not None)
-
-
-def state_of(conn: ScConnection) -> ScState:
-    """The connection's state, read afresh (a plain attribute read would stay narrowed)."""
-    return conn.state
-
-
-def receive(conn: ScConnection, data: bytes) -> object:
-    conn.receive_data(data)
-    return conn.next_event()
 
 
 def test_requests_are_numbered_and_wrap() -> None:
@@ -55,7 +43,7 @@ def test_requests_are_numbered_and_wrap() -> None:
         data = conn.send(REQUEST)
         assert data == encode(REQUEST, sequence=n % 10, error_detection=True)
         assert state_of(conn) is ScState.AWAITING_RESPONSE
-        assert receive(conn, acs_frame(ANSWER, n % 10)) == MessageReceived(ANSWER, n % 10)
+        assert receive(conn, frame(ANSWER, n % 10)) == MessageReceived(ANSWER, n % 10)
         assert state_of(conn) is ScState.IDLE
 
 
@@ -63,21 +51,21 @@ def test_error_detection_off_sends_no_trailer() -> None:
     """With error detection off requests carry no AY/AZ and answers are not checked."""
     conn = ScConnection(error_detection=ErrorDetection.OFF)
     assert conn.send(REQUEST) == encode(REQUEST)
-    assert receive(conn, acs_frame(ANSWER, 5)) == MessageReceived(ANSWER, None)
+    assert receive(conn, frame(ANSWER, 5)) == MessageReceived(ANSWER, None)
 
 
 def test_an_answer_without_trailer_is_accepted_in_auto_mode() -> None:
     """Auto mode sends trailers but accepts an ACS that answers without one."""
     conn = ScConnection()
     conn.send(REQUEST)
-    assert receive(conn, acs_frame(ANSWER)) == MessageReceived(ANSWER, None)
+    assert receive(conn, frame(ANSWER)) == MessageReceived(ANSWER, None)
 
 
 def test_required_mode_refuses_an_answer_without_trailer() -> None:
     """With error detection required, an answer without a trailer gets a 97."""
     conn = ScConnection(error_detection=ErrorDetection.REQUIRED)
     conn.send(REQUEST)
-    event = receive(conn, acs_frame(ANSWER))
+    event = receive(conn, frame(ANSWER))
     assert isinstance(event, SendReply)
     assert event.data == b"97AZFEF5\r"
     assert event.error is not None
@@ -88,7 +76,7 @@ def test_bad_checksum_gets_97_then_the_resent_answer_is_accepted() -> None:
     """A corrupted answer is asked for again with 97."""
     conn = ScConnection()
     conn.send(REQUEST)
-    good = acs_frame(ANSWER, 0)
+    good = frame(ANSWER, 0)
     event = receive(conn, good[:-2] + (b"0" if good[-2:-1] != b"0" else b"1") + b"\r")
     assert isinstance(event, SendReply)
     assert event.cause is ReplyCause.BAD_FRAME
@@ -102,7 +90,7 @@ def test_96_makes_the_sc_resend_its_request() -> None:
     conn = ScConnection()
     request = conn.send(REQUEST)
     assert receive(conn, b"96AZFEF6\r") == SendReply(request, ReplyCause.RESEND_REQUESTED)
-    assert receive(conn, acs_frame(ANSWER, 0)) == MessageReceived(ANSWER, 0)
+    assert receive(conn, frame(ANSWER, 0)) == MessageReceived(ANSWER, 0)
 
 
 def test_96_after_our_97_means_the_link_is_broken() -> None:
@@ -156,13 +144,13 @@ def test_wrong_sequence_and_wrong_type_are_discarded() -> None:
     """An answer with another AY, or of the wrong type, is dropped and we keep waiting."""
     conn = ScConnection()
     conn.send(REQUEST)
-    event = receive(conn, acs_frame(ANSWER, 3))
+    event = receive(conn, frame(ANSWER, 3))
     assert isinstance(event, FrameDiscarded)
     assert "AY3" in str(event.error)
-    event = receive(conn, acs_frame(LoginResponse(ok=True), 0))
+    event = receive(conn, frame(LoginResponse(ok=True), 0))
     assert isinstance(event, FrameDiscarded)
     assert state_of(conn) is ScState.AWAITING_RESPONSE
-    assert receive(conn, acs_frame(ANSWER, 0)) == MessageReceived(ANSWER, 0)
+    assert receive(conn, frame(ANSWER, 0)) == MessageReceived(ANSWER, 0)
 
 
 def test_98_may_answer_any_request() -> None:
@@ -181,14 +169,14 @@ def test_98_may_answer_any_request() -> None:
     )
     conn = ScConnection()
     conn.send(REQUEST)
-    event = receive(conn, acs_frame(status, 0))
+    event = receive(conn, frame(status, 0))
     assert event == MessageReceived(status, 0)
 
 
 def test_frames_with_nothing_outstanding_are_discarded() -> None:
     """Unsolicited answers, 96s and garbage while idle are dropped."""
     conn = ScConnection()
-    for data in (acs_frame(ANSWER, 0), b"96AZFEF6\r", b"24garbled\r", b"XS0\r"):
+    for data in (frame(ANSWER, 0), b"96AZFEF6\r", b"24garbled\r", b"XS0\r"):
         assert isinstance(receive(conn, data), FrameDiscarded)
     assert state_of(conn) is ScState.IDLE
     assert conn.next_event() is NEED_DATA
@@ -198,7 +186,7 @@ def test_requests_from_the_acs_are_discarded() -> None:
     """A request-type frame arriving at the SC is not an answer."""
     conn = ScConnection()
     conn.send(REQUEST)
-    event = receive(conn, acs_frame(REQUEST, 0))
+    event = receive(conn, frame(REQUEST, 0))
     assert isinstance(event, FrameDiscarded)
     assert event.error.reason is FrameError.WRONG_DIRECTION
 

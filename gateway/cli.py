@@ -7,6 +7,7 @@ already structured and redacted.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -48,7 +49,51 @@ def _parser() -> argparse.ArgumentParser:
             "and a kiosk/ACS conversation with corrupted and repeated frames."
         ),
     )
+    check = commands.add_parser(
+        "check-config",
+        help="validate a configuration and print every library's effective policy",
+        description=(
+            "Validate a configuration file (and its includes). On success print every "
+            "library's effective policy with where each value came from; on failure print "
+            "each error with its file position and a hint, and exit 1."
+        ),
+    )
+    check.add_argument("file", help="the configuration file (TOML)")
+    check.add_argument("--json", action="store_true", help="print JSON for tools")
+    check.add_argument(
+        "--no-secrets",
+        action="store_true",
+        help="do not require the secrets the file refers to (env variables, files)",
+    )
+    commands.add_parser(
+        "hash-password",
+        help="hash a terminal password for the configuration (reads it from stdin)",
+        description=(
+            "Print the scrypt hash of a SIP2 terminal password, for a terminal's "
+            "password_hash. The password is read from standard input, or asked for twice "
+            "on a terminal."
+        ),
+    )
     return parser
+
+
+def _hash_password() -> int:
+    import getpass
+
+    from config.secrets import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Terminal password: ")
+        if getpass.getpass("Again: ") != password:
+            print("interlend: the passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("interlend: an empty password cannot be hashed", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    return 0
 
 
 def _demo() -> int:
@@ -65,11 +110,27 @@ def _demo() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # The reader went away (`interlend check-config … | head`): stop quietly, and
+        # point stdout at /dev/null so that the interpreter's final flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     json = None if args.log_format is None else args.log_format == "json"
     configure_logging(level=args.log_level, json=json)
     if args.command == "demo":
         return _demo()
+    if args.command == "check-config":
+        from gateway.checkconfig import check_config
+
+        return check_config(args.file, as_json=args.json, check_secrets=not args.no_secrets)
+    if args.command == "hash-password":
+        return _hash_password()
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
 
 

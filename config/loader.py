@@ -1,0 +1,252 @@
+"""Loading a configuration file: TOML, included files, validation, secrets.
+
+``load_consortium(path)`` returns a ready ``Consortium`` or raises ``ConfigError`` with
+every issue found, each located in its file by line and column where it has one:
+
+* a file that cannot be read, or TOML that does not parse (its line and column);
+* ``include``: further files (globs relative to the including file) that add nodes,
+  so that a large consortium can keep one file per member; a node defined twice is
+  an error;
+* the models (unknown keys with a "did you mean", wrong types, bad values);
+* the consortium graph (``config.consortium``);
+* secrets: every ``{ env = … }`` or ``{ file = … }`` reference must resolve, unless
+  ``resolve_secrets`` is false (for checking a file on a machine without them).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .consortium import Consortium, build_consortium
+from .errors import ConfigError, ConfigIssue, KeyPath
+from .models import Config, SecretRef
+from .positions import PositionIndex, index_positions
+from .secrets import read_secret
+
+if typing.TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+__all__ = ["load_consortium", "parse_config", "resolve_secrets"]
+
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def _read(path: Path) -> tuple[dict[str, Any], PositionIndex]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError.of(
+            [ConfigIssue((), f"cannot read the file: {exc.strerror}", file=str(path))]
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError.of(
+            [ConfigIssue((), f"the file is not UTF-8 (byte {exc.start})", file=str(path))]
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = _TOML_POSITION.search(str(exc))
+        message = _TOML_POSITION.sub("", str(exc)).strip()
+        line, column = (int(found.group(1)), int(found.group(2))) if found else (None, None)
+        raise ConfigError.of(
+            [
+                ConfigIssue(
+                    (),
+                    f"TOML syntax error: {message}",
+                    "see https://toml.io for the syntax",
+                    str(path),
+                    line,
+                    column,
+                )
+            ]
+        ) from None
+    return data, index_positions(str(path), text)
+
+
+def _model_at(path: KeyPath) -> type[BaseModel] | None:
+    """The model whose fields are valid at ``path`` (for "did you mean" hints)."""
+    model: type[BaseModel] | None = Config
+    dict_key_next = False
+    for part in path:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue  # an index into a tuple of models
+        if dict_key_next:
+            dict_key_next = False
+            continue  # a key of a dict of models, such as a node id
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        dict_key_next = typing.get_origin(info.annotation) is dict
+        model = _inner_model(info.annotation)
+    return None if dict_key_next else model
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    """The model inside an annotation such as ``tuple[Terminal, ...]`` or ``X | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _issues_from(error: ValidationError) -> Iterator[ConfigIssue]:
+    for item in error.errors():
+        path: KeyPath = tuple(item["loc"])
+        kind = item["type"]
+        message = str(item["msg"]).removeprefix("Value error, ")
+        hint = ""
+        if kind == "extra_forbidden":
+            name = str(path[-1])
+            model = _model_at(path[:-1])
+            known = sorted(model.model_fields) if model is not None else []
+            close = difflib.get_close_matches(name, known, n=1)
+            message = f"unknown key {name!r}"
+            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+        elif kind == "missing":
+            message = "this key is required"
+        elif kind.endswith(("_type", "_parsing")):
+            got = type(item.get("input")).__name__
+            message = f"{message} (got {got})"
+        yield ConfigIssue(path, message, hint)
+
+
+def _locate(
+    issues: list[ConfigIssue], main: PositionIndex, node_files: Mapping[str, PositionIndex]
+) -> list[ConfigIssue]:
+    located = []
+    for issue in issues:
+        index = main
+        if len(issue.path) > 1 and issue.path[0] == "nodes":
+            index = node_files.get(str(issue.path[1]), main)
+        position = index.locate(issue.path)
+        line, column = position if position is not None else (None, None)
+        located.append(issue.located(index.file, line, column))
+    return located
+
+
+def parse_config(path: str | Path) -> tuple[Config, Mapping[str, PositionIndex], PositionIndex]:
+    """Read, merge and validate a configuration file and its includes.
+
+    Returns:
+        The validated configuration, the position index of each node's file, and the
+        main file's index.
+
+    Raises:
+        ConfigError: The files cannot be read or parsed, or do not validate.
+    """
+    main_path = Path(path)
+    data, main = _read(main_path)
+    node_files: dict[str, PositionIndex] = dict.fromkeys(data.get("nodes", {}), main)
+    issues: list[ConfigIssue] = []
+    includes = data.get("include", [])
+    if isinstance(includes, list):
+        for index, pattern in enumerate(includes):
+            matches = sorted(main_path.parent.glob(str(pattern)))
+            if not matches:
+                issues.append(
+                    ConfigIssue(
+                        ("include", index),
+                        f"{pattern!r} matches no file",
+                        f"paths are relative to {main_path.parent}",
+                    )
+                )
+            for included in matches:
+                extra, positions = _read(included)
+                issues.extend(
+                    ConfigIssue(
+                        (key,),
+                        f"an included file may only define nodes, not {key!r}",
+                        file=str(included),
+                        line=(positions.locate((key,)) or (None, None))[0],
+                    )
+                    for key in extra
+                    if key != "nodes"
+                )
+                for node_id, node in extra.get("nodes", {}).items():
+                    if node_id in node_files:
+                        issues.append(
+                            ConfigIssue(
+                                ("nodes", node_id),
+                                f"node {node_id!r} is also defined in {node_files[node_id].file}",
+                                "each node is defined once",
+                            ).located(
+                                str(included),
+                                *(positions.locate(("nodes", node_id)) or (None, None)),
+                            )
+                        )
+                        continue
+                    data.setdefault("nodes", {})[node_id] = node
+                    node_files[node_id] = positions
+    if issues:
+        raise ConfigError.of(
+            issue if issue.file is not None else _locate([issue], main, {})[0] for issue in issues
+        )
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError.of(_locate(list(_issues_from(exc)), main, node_files)) from None
+    return config, node_files, main
+
+
+def _secret_refs(consortium: Consortium) -> Iterator[tuple[KeyPath, SecretRef]]:
+    for node_id, node in consortium.nodes.items():
+        if node.ils.password is not None:
+            yield ("nodes", node_id, "ils", "password"), node.ils.password
+        for index, peer in enumerate(node.ncip_peers):
+            for name in ("api_key", "bearer_token"):
+                ref = getattr(peer, name)
+                if ref is not None:
+                    yield ("nodes", node_id, "ncip_peers", index, name), ref
+
+
+def resolve_secrets(consortium: Consortium) -> tuple[dict[KeyPath, str], list[ConfigIssue]]:
+    """Read every secret the configuration refers to.
+
+    Returns:
+        The secrets by the key path that refers to them, and an issue for each one
+        that cannot be read.
+    """
+    secrets: dict[KeyPath, str] = {}
+    issues: list[ConfigIssue] = []
+    for path, ref in _secret_refs(consortium):
+        try:
+            secrets[path] = read_secret(env=ref.env, file=ref.file)
+        except LookupError as exc:
+            issues.append(
+                ConfigIssue(path, f"secret {ref} cannot be read: {exc}", "set it before starting")
+            )
+    return secrets, issues
+
+
+def load_consortium(path: str | Path, *, check_secrets: bool = True) -> Consortium:
+    """Load, validate and resolve a consortium configuration.
+
+    Args:
+        path: The main configuration file.
+        check_secrets: Also require every secret reference to resolve.
+
+    Raises:
+        ConfigError: With every issue found, located in its file.
+    """
+    config, node_files, main = parse_config(path)
+    try:
+        consortium = build_consortium(config)
+    except ConfigError as exc:
+        raise ConfigError.of(_locate(list(exc.issues), main, node_files)) from None
+    if check_secrets:
+        _, issues = resolve_secrets(consortium)
+        if issues:
+            raise ConfigError.of(_locate(issues, main, node_files))
+    return consortium

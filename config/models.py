@@ -1,0 +1,391 @@
+"""The configuration of a consortium, as frozen pydantic models.
+
+Every model forbids unknown keys: a misspelt key is an error with a hint, never a
+silently ignored setting.
+
+Inheritable settings live in four sections that any node may set: ``circulation``
+(what visitors may do), ``ils`` (how to reach the library's system), ``lending``
+(load-balancing inputs) and ``cost`` (cost-sharing inputs).  In a section every field
+is optional: ``None`` means "not set here, inherit".  Each field declares
+
+* ``Merge``: how conflicting values from several parents are reconciled when no
+  membership precedence decides (the most restrictive value for limits and
+  privileges; ``Merge.NEEDS_PRECEDENCE`` for operational settings, where guessing
+  would be wrong), and
+* ``Default``: the value when no node sets it.
+
+``policy_keys()`` lists the leaf settings with those rules, by dotted name
+(``circulation.loan_cap_per_owner``, ``ils.dialect.charset``).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .identity import BarcodePattern
+from .secrets import parse_password_hash
+
+__all__ = [
+    "CirculationPolicy",
+    "Config",
+    "CostSettings",
+    "Default",
+    "DialectSettings",
+    "IlsSettings",
+    "KeySpec",
+    "LendingSettings",
+    "Membership",
+    "Merge",
+    "NcipPeer",
+    "Node",
+    "NodeKind",
+    "SecretRef",
+    "Section",
+    "Terminal",
+    "policy_keys",
+]
+
+NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+class Merge(enum.Enum):
+    """How values from several parents are reconciled when precedence does not decide."""
+
+    MIN = "the smallest value"
+    ANY = "true if any parent says true"
+    INTERSECT = "only what every parent allows"
+    UNION = "everything any parent excludes"
+    NEEDS_PRECEDENCE = "no rule: declare membership precedence"
+
+
+@dataclass(frozen=True)
+class Default:
+    """The value of a setting that no node sets, and what ``None`` means for it."""
+
+    value: object
+    none_means: str = "none"
+
+
+class Frozen(BaseModel):
+    """Immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Section(Frozen):
+    """A group of inheritable settings; every field is optional (``None``: inherit)."""
+
+
+class SecretRef(Frozen):
+    """Where a secret comes from: ``{ env = "NAME" }`` or ``{ file = "/path" }``."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env or file")
+        return self
+
+    def __str__(self) -> str:
+        return f"env:{self.env}" if self.env is not None else f"file:{self.file}"
+
+
+def _zone(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+    return value
+
+
+class DialectSettings(Section):
+    """How the library's SIP2 server writes SIP2 (see ``protocols.sip2.Dialect``)."""
+
+    charset: Annotated[
+        Literal["cp850", "latin-1", "utf-8", "ascii"] | None,
+        Merge.NEEDS_PRECEDENCE,
+        Default("cp850"),
+    ] = Field(None, description="character set of the SIP2 bytes")
+    delimiter: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default("|")] = Field(
+        None, min_length=1, max_length=1, description="field delimiter"
+    )
+    terminator: Annotated[Literal["CR", "CRLF"] | None, Merge.NEEDS_PRECEDENCE, Default("CR")] = (
+        Field(None, description="what ends the frames the gateway sends")
+    )
+    strict: Annotated[bool | None, Merge.NEEDS_PRECEDENCE, Default(False)] = Field(
+        None, description="parse the 2.00 text literally instead of leniently"
+    )
+    timezone: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default("UTC")] = Field(
+        None, description="time zone of the server's local-time dates"
+    )
+    utc_dates: Annotated[bool | None, Merge.NEEDS_PRECEDENCE, Default(False)] = Field(
+        None, description="send dates in UTC with the Z indicator"
+    )
+    transliterate: Annotated[bool | None, Merge.NEEDS_PRECEDENCE, Default(False)] = Field(
+        None, description="spell characters the charset lacks instead of refusing them"
+    )
+    error_detection: Annotated[
+        Literal["off", "auto", "required"] | None, Merge.NEEDS_PRECEDENCE, Default("auto")
+    ] = Field(None, description="AY/AZ sequence numbers and checksums")
+    max_field_length: Annotated[int | None, Merge.NEEDS_PRECEDENCE, Default(255)] = Field(
+        None, ge=1, description="longest variable field sent"
+    )
+
+    _check_zone = field_validator("timezone")(_zone)
+
+
+class IlsSettings(Section):
+    """How the gateway reaches a library's ILS."""
+
+    adapter: Annotated[Literal["sip2", "ncip"] | None, Merge.NEEDS_PRECEDENCE, Default("sip2")] = (
+        Field(None, description="protocol spoken to the ILS")
+    )
+    endpoints: Annotated[tuple[str, ...] | None, Merge.NEEDS_PRECEDENCE, Default(())] = Field(
+        None, description="SIP2 host:port (tls://host:port for TLS) or NCIP URLs"
+    )
+    login: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default(None)] = Field(
+        None, description="SIP2 login user id (CN) of the gateway's account"
+    )
+    password: Annotated[SecretRef | None, Merge.NEEDS_PRECEDENCE, Default(None)] = Field(
+        None, description="SIP2 login password (CO), from env or file"
+    )
+    location: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default(None)] = Field(
+        None, description="SIP2 location code (CP) sent at login"
+    )
+    institution_id: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default(None)] = Field(
+        None, description="institution id (AO) the ILS expects"
+    )
+    timeout_s: Annotated[float | None, Merge.NEEDS_PRECEDENCE, Default(10.0)] = Field(
+        None, gt=0, description="seconds allowed for one request"
+    )
+    connect_timeout_s: Annotated[float | None, Merge.NEEDS_PRECEDENCE, Default(5.0)] = Field(
+        None, gt=0, description="seconds allowed to connect and log in"
+    )
+    concurrency: Annotated[int | None, Merge.NEEDS_PRECEDENCE, Default(8)] = Field(
+        None, ge=1, description="requests in flight to this ILS at most (bulkhead)"
+    )
+    pool_size: Annotated[int | None, Merge.NEEDS_PRECEDENCE, Default(2)] = Field(
+        None, ge=1, description="persistent logged-in connections per endpoint"
+    )
+    dialect: DialectSettings = DialectSettings()
+
+
+class CirculationPolicy(Section):
+    """What visiting patrons may do at a library, and how it treats them."""
+
+    lend_to: Annotated[
+        tuple[str, ...] | None,
+        Merge.INTERSECT,
+        Default(None, "every library sharing a consortium"),
+    ] = Field(
+        None,
+        description="nodes whose libraries' patrons may borrow here "
+        "(unset: every library sharing a consortium with this one)",
+    )
+    reciprocal_only: Annotated[bool | None, Merge.ANY, Default(False)] = Field(
+        None, description="lend only to libraries that lend to this one"
+    )
+    patron_types: Annotated[tuple[str, ...] | None, Merge.INTERSECT, Default(None, "all")] = Field(
+        None, description="visitor patron types allowed (unset: all)"
+    )
+    loan_cap_per_owner: Annotated[int | None, Merge.MIN, Default(None, "no limit")] = Field(
+        None, ge=0, description="reciprocal loans one visitor may hold from this library"
+    )
+    loan_cap_total: Annotated[int | None, Merge.MIN, Default(None, "no limit")] = Field(
+        None, ge=0, description="reciprocal loans a patron of this library may hold in all"
+    )
+    visitor_loan_days: Annotated[int | None, Merge.MIN, Default(21)] = Field(
+        None, ge=1, description="loan period for visitors, in days"
+    )
+    visitor_renewals: Annotated[int | None, Merge.MIN, Default(1)] = Field(
+        None, ge=0, description="renewals allowed to visitors"
+    )
+    block_fines_over: Annotated[Decimal | None, Merge.MIN, Default(None, "no limit")] = Field(
+        None, ge=0, description="refuse visitors owing more than this at home"
+    )
+    block_expired: Annotated[bool | None, Merge.ANY, Default(True)] = Field(
+        None, description="refuse visitors whose card has expired"
+    )
+    non_circulating_item_types: Annotated[tuple[str, ...] | None, Merge.UNION, Default(())] = Field(
+        None, description="item types (SIP2 media types or ILS codes) not lent to visitors"
+    )
+    non_circulating_locations: Annotated[tuple[str, ...] | None, Merge.UNION, Default(())] = Field(
+        None, description="locations whose items are not lent to visitors"
+    )
+    proxy_patron_template: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default(None)] = Field(
+        None, description="proxy account at this library for a home library: '{home}' is replaced"
+    )
+    proxy_patrons: Annotated[dict[str, str] | None, Merge.NEEDS_PRECEDENCE, Default(None)] = Field(
+        None, description="proxy account at this library, per home library"
+    )
+
+    @field_validator("proxy_patron_template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        if value is not None and "{home}" not in value:
+            raise ValueError("the template must contain {home}")
+        return value
+
+
+class LendingSettings(Section):
+    """Inputs of lender selection (load balancing)."""
+
+    goal_ratio: Annotated[float | None, Merge.NEEDS_PRECEDENCE, Default(1.0)] = Field(
+        None, gt=0, description="loans this library aims to make per loan it receives"
+    )
+    capacity_per_day: Annotated[
+        int | None, Merge.NEEDS_PRECEDENCE, Default(None, "not declared")
+    ] = Field(None, ge=0, description="requests this library can fill per day")
+
+
+class CostSettings(Section):
+    """Inputs of cost sharing."""
+
+    size: Annotated[float | None, Merge.NEEDS_PRECEDENCE, Default(None)] = Field(
+        None, ge=0, description="size measure for cost sharing (e.g. registered patrons)"
+    )
+    tier: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default(None)] = Field(
+        None, description="cost-sharing tier"
+    )
+
+
+NodeKind = Literal["consortium", "hybrid", "pass_through", "member", "non_client"]
+LIBRARY_KINDS = frozenset({"member", "non_client"})
+GROUP_KINDS = frozenset({"consortium", "hybrid", "pass_through"})
+
+
+class Membership(Frozen):
+    """A node's membership of a parent, with an optional precedence (1 is strongest)."""
+
+    parent: str
+    precedence: int | None = Field(None, ge=0)
+
+
+class Terminal(Frozen):
+    """A SIP2 terminal (kiosk or desk) that logs in to the gateway as this library."""
+
+    login: str = Field(min_length=1)
+    password_hash: str
+    location: str | None = None
+
+    @field_validator("password_hash")
+    @classmethod
+    def _hash(cls, value: str) -> str:
+        parse_password_hash(value)
+        return value
+
+
+class NcipPeer(Frozen):
+    """A system that sends NCIP requests to the gateway on behalf of this library."""
+
+    agency_id: str = Field(min_length=1)
+    api_key: SecretRef | None = None
+    bearer_token: SecretRef | None = None
+
+
+def _patterns(values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        BarcodePattern.parse(value)
+    return values
+
+
+class Node(Frozen):
+    """One node of the consortium graph: a consortium, a grouping or a library."""
+
+    kind: NodeKind
+    name: str = Field(min_length=1)
+    memberships: tuple[Membership, ...] = ()
+    lock: tuple[str, ...] = ()
+    circulation: CirculationPolicy = CirculationPolicy()
+    ils: IlsSettings = IlsSettings()
+    lending: LendingSettings = LendingSettings()
+    cost: CostSettings = CostSettings()
+    patrons: tuple[str, ...] = ()
+    items: tuple[str, ...] = ()
+    institution_ids: tuple[str, ...] = ()
+    terminals: tuple[Terminal, ...] = ()
+    ncip_peers: tuple[NcipPeer, ...] = ()
+
+    @field_validator("memberships", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """Accept ``memberships = ["metro"]`` as well as ``[{ parent = "metro" }]``."""
+        if isinstance(value, list | tuple):
+            return [{"parent": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    _check_patterns = field_validator("patrons", "items")(_patterns)
+
+
+class Config(Frozen):
+    """A whole configuration file (after its ``include`` files are merged in)."""
+
+    include: tuple[str, ...] = ()
+    nodes: dict[str, Node] = Field(min_length=1)
+
+    @field_validator("nodes")
+    @classmethod
+    def _ids(cls, value: dict[str, Node]) -> dict[str, Node]:
+        for node_id in value:
+            if not NODE_ID.fullmatch(node_id):
+                raise ValueError(
+                    f"node id {node_id!r} must be letters, digits, '_', '-' or '.', "
+                    "starting with a letter or digit"
+                )
+        return value
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "circulation": CirculationPolicy,
+    "ils": IlsSettings,
+    "lending": LendingSettings,
+    "cost": CostSettings,
+}
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One inheritable setting."""
+
+    key: str
+    merge: Merge
+    default: object
+    none_means: str
+    description: str
+
+
+def _leaves(prefix: str, model: type[Section]) -> list[KeySpec]:
+    specs: list[KeySpec] = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, Section):
+            specs.extend(_leaves(f"{prefix}.{name}", annotation))
+            continue
+        merge = next(m for m in info.metadata if isinstance(m, Merge))
+        default = next(m for m in info.metadata if isinstance(m, Default))
+        specs.append(
+            KeySpec(
+                f"{prefix}.{name}",
+                merge,
+                default.value,
+                default.none_means,
+                info.description or "",
+            )
+        )
+    return specs
+
+
+def policy_keys() -> dict[str, KeySpec]:
+    """Every inheritable setting by its dotted key, in declaration order."""
+    return {spec.key: spec for name, model in SECTIONS.items() for spec in _leaves(name, model)}

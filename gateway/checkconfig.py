@@ -1,0 +1,153 @@
+"""``interlend check-config``: validate a file and show every library's effective policy.
+
+A valid file prints, per library, every setting with its value and where it came from
+(set here, inherited from which node, which parent won a conflict and why, or the
+default).  An invalid file prints each issue as ``file:line:column: key.path: message
+(hint: …)`` and exits 1.  ``--json`` prints the same for tools.  Bad input never
+produces a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from config.errors import ConfigError, format_path
+from config.loader import load_consortium
+from config.models import SecretRef, policy_keys
+
+if TYPE_CHECKING:
+    from config.consortium import Consortium
+    from config.inheritance import Resolved
+
+__all__ = ["check_config"]
+
+
+def _text(value: object, none_means: str = "none") -> str:
+    if value is None:
+        return none_means
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ", ".join(map(_text, value)) if value else "(empty)"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) if value else "(empty)"
+    return str(value)
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, SecretRef | Decimal | Path):
+        return str(value)
+    return value
+
+
+def _parents(consortium: Consortium, node_id: str) -> str:
+    node = consortium.nodes[node_id]
+    return ", ".join(m.parent for m in node.memberships) or "top level"
+
+
+_KIND_NAMES = {
+    "consortium": ("consortium", "consortia"),
+    "hybrid": ("hybrid member", "hybrid members"),
+    "pass_through": ("pass-through profile", "pass-through profiles"),
+    "member": ("member library", "member libraries"),
+    "non_client": ("non-client member", "non-client members"),
+}
+
+
+def _summary(consortium: Consortium) -> str:
+    kinds: Counter[str] = Counter(node.kind for node in consortium.nodes.values())
+    return ", ".join(
+        f"{kinds[kind]} {one if kinds[kind] == 1 else many}"
+        for kind, (one, many) in _KIND_NAMES.items()
+        if kinds[kind]
+    )
+
+
+def _table(consortium: Consortium, out: TextIO) -> None:
+    for node_id in consortium.libraries:
+        node = consortium.nodes[node_id]
+        kind = node.kind.replace("_", "-")
+        print(f"\n{node_id} — {node.name} ({kind}, in {_parents(consortium, node_id)})", file=out)
+        provenance: dict[str, Resolved] = dict(consortium.effective[node_id])
+        width = max(len(key) for key in provenance)
+        keys = policy_keys()
+        rows = [
+            (key, _text(r.value, keys[key].none_means), r.reason) for key, r in provenance.items()
+        ]
+        value_width = min(40, max(len(v) for _, v, _ in rows))
+        for key, value, reason in rows:
+            print(f"  {key:<{width}}  {value:<{value_width}}  {reason}", file=out)
+
+
+def _json(consortium: Consortium) -> dict[str, object]:
+    nodes: dict[str, object] = {}
+    for node_id, node in consortium.nodes.items():
+        entry: dict[str, object] = {
+            "kind": node.kind,
+            "name": node.name,
+            "memberships": [m.model_dump() for m in node.memberships],
+        }
+        if node_id in consortium.libraries:
+            entry["policy"] = {
+                key: {
+                    "value": _jsonable(r.value),
+                    "source": r.source,
+                    "reason": r.reason,
+                    "locked_by": r.locked_by,
+                }
+                for key, r in consortium.effective[node_id].items()
+            }
+        nodes[node_id] = entry
+    return {"valid": True, "nodes": nodes}
+
+
+def check_config(
+    path: str,
+    *,
+    as_json: bool = False,
+    check_secrets: bool = True,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Validate ``path`` and report; returns the exit status (0 valid, 1 not)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        consortium = load_consortium(path, check_secrets=check_secrets)
+    except ConfigError as exc:
+        if as_json:
+            issues = [
+                {
+                    "file": i.file,
+                    "line": i.line,
+                    "column": i.column,
+                    "path": format_path(i.path),
+                    "message": i.message,
+                    "hint": i.hint,
+                }
+                for i in exc.issues
+            ]
+            json.dump({"valid": False, "errors": issues}, out, indent=2)
+            print(file=out)
+        else:
+            for issue in exc.issues:
+                print(issue, file=err)
+            count = len(exc.issues)
+            print(f"{path}: {count} error{'s' if count != 1 else ''}", file=err)
+        return 1
+    if as_json:
+        json.dump(_json(consortium), out, indent=2)
+        print(file=out)
+    else:
+        print(f"{path}: valid — {_summary(consortium)}", file=out)
+        _table(consortium, out)
+    return 0

@@ -217,6 +217,9 @@ class CirculationPolicy(Section):
     block_expired: Annotated[bool | None, Merge.ANY, Default(True)] = Field(
         None, description="refuse visitors whose card has expired"
     )
+    require_pin: Annotated[bool | None, Merge.ANY, Default(True)] = Field(
+        None, description="lend to visitors only after their PIN was checked at home"
+    )
     non_circulating_item_types: Annotated[tuple[str, ...] | None, Merge.UNION, Default(())] = Field(
         None, description="item types (SIP2 media types or ILS codes) not lent to visitors"
     )
@@ -328,11 +331,71 @@ class Node(Frozen):
     _check_patterns = field_validator("patrons", "items")(_patterns)
 
 
+class TlsSettings(Frozen):
+    """A certificate and key for a TLS listener (PEM files)."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = Field(
+        None, description="require kiosks to present a certificate signed by this CA"
+    )
+
+
+class Sip2Listener(Frozen):
+    """A port where kiosks connect over SIP2."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(6001, ge=0, le=65535)
+    tls: TlsSettings | None = None
+    dialect: DialectSettings = DialectSettings()
+    member: str | None = Field(
+        None, description="the library kiosks on this port act for when they do not log in"
+    )
+
+
+class AdminListener(Frozen):
+    """The admin HTTP port (health, readiness, metrics, status page, API)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(9090, ge=0, le=65535)
+
+
+class GatewaySettings(Frozen):
+    """How the daemon itself runs (not inherited: one per gateway)."""
+
+    sip2: tuple[Sip2Listener, ...] = (Sip2Listener(),)
+    admin: AdminListener | None = AdminListener()
+    institution_id: str = Field("interlend", description="AO the gateway answers 99 with")
+    idle_timeout_s: float = Field(900.0, gt=0, description="close kiosk connections idle this long")
+    drain_grace_s: float = Field(10.0, ge=0, description="time given to connections at shutdown")
+    request_timeout_s: float = Field(
+        12.0, gt=0, description="the whole time one kiosk request may take"
+    )
+    max_frame_size: int = Field(32_768, ge=256, description="longest SIP2 frame accepted")
+    login_required: bool = Field(True, description="kiosks must log in (93) before requests")
+    patron_key_secret: SecretRef | None = Field(
+        None, description="key for the hashes that stand for patrons in the registry and logs"
+    )
+
+
 class Config(Frozen):
     """A whole configuration file (after its ``include`` files are merged in)."""
 
     include: tuple[str, ...] = ()
+    gateway: GatewaySettings = GatewaySettings()
     nodes: dict[str, Node] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _listener_members(self) -> Config:
+        for index, listener in enumerate(self.gateway.sip2):
+            if listener.member is not None and listener.member not in self.nodes:
+                raise ValueError(f"gateway.sip2[{index}].member {listener.member!r} is not a node")
+            if not self.gateway.login_required and listener.member is None:
+                raise ValueError(
+                    f"gateway.sip2[{index}] needs a member: without logins a port must say "
+                    "which library its kiosks act for"
+                )
+        return self
 
     @field_validator("nodes")
     @classmethod

@@ -72,7 +72,7 @@ class _Base:
         self.error_detection = error_detection
         self._buffer = FrameBuffer(max_frame_size)
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray) -> None:
         """Add bytes received from the peer."""
         self._buffer.feed(data)
 

@@ -40,7 +40,7 @@ class FrameBuffer:
         """Bytes held for frames not yet complete."""
         return len(self._data)
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         """Add received bytes."""
         self._data += data
 

@@ -1,0 +1,61 @@
+"""Errors raised by adapters, translated at the edge from transport and library errors.
+
+The tree::
+
+    AdapterError                  base class
+    └── IlsError                  a member ILS could not answer
+        ├── IlsUnavailable        it cannot be reached (refused, reset, every endpoint down)
+        ├── IlsTimeout            it did not answer within the time the caller allowed
+        ├── IlsProtocolError      it answered with something that is not valid SIP2/NCIP
+        └── IlsLoginRefused       it refused the gateway's own credentials
+
+A *business* refusal (patron blocked, item not found, checkout refused) is not an
+exception: it comes back as an outcome with ``ok`` false and the ILS's messages, so the
+gateway can pass the reason to the kiosk.  Exceptions are for "no answer to trust".
+Each carries the member id, so callers can name the library in a refusal.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AdapterError",
+    "IlsError",
+    "IlsLoginRefused",
+    "IlsProtocolError",
+    "IlsTimeout",
+    "IlsUnavailable",
+]
+
+
+class AdapterError(Exception):
+    """Base class of adapter errors."""
+
+
+class IlsError(AdapterError):
+    """A member ILS could not give an answer.
+
+    Args:
+        member: The member whose ILS failed.
+        detail: What happened, for logs (never shown to patrons).
+    """
+
+    def __init__(self, member: str, detail: str) -> None:
+        super().__init__(f"{member}: {detail}")
+        self.member = member
+        self.detail = detail
+
+
+class IlsUnavailable(IlsError):
+    """The ILS cannot be reached."""
+
+
+class IlsTimeout(IlsError):
+    """The ILS did not answer in time."""
+
+
+class IlsProtocolError(IlsError):
+    """The ILS answered with something that cannot be understood."""
+
+
+class IlsLoginRefused(IlsError):
+    """The ILS refused the gateway's login."""

@@ -1,0 +1,1 @@
+"""Clients of member ILSs behind the ``MemberIls`` protocol (SIP2 now; NCIP later)."""

@@ -1,0 +1,465 @@
+"""A member ILS that speaks SIP2: pooled logged-in connections, health, bulkhead.
+
+``Sip2MemberIls`` implements ``MemberIls`` and ``Sip2Forwarding`` for one member:
+
+* **Pool.** Each endpoint keeps up to ``pool_size`` idle, logged-in connections;
+  a request takes one (or opens one) and gives it back when the exchange completed
+  cleanly.  A connection whose exchange was cut short is closed, never reused.
+* **Health.** ``run()`` (started in the daemon's nursery) warms the pool and then, every
+  ``keepalive_s``, sends 99 on idle connections; a dead endpoint is retried with
+  exponential back-off, and while it is backing off requests go to the member's other
+  endpoints or fail at once with ``IlsUnavailable`` instead of waiting for time-outs.
+* **Bulkhead.** At most ``concurrency`` requests are in flight to the member; a hung
+  ILS can hold only its own slots, never the gateway.
+* **Time.** Every call takes the caller's ``timeout`` for the whole exchange (waiting
+  for a slot, connecting, logging in, the answer); connecting alone is also bounded by
+  ``connect_timeout_s``.
+* **Errors** are mapped here, at the edge: ``IlsUnavailable``, ``IlsTimeout``,
+  ``IlsProtocolError``, ``IlsLoginRefused``.  An ILS refusal is an outcome, not an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, TypeVar
+
+import structlog
+import trio
+
+from adapters.errors import IlsError, IlsProtocolError, IlsTimeout, IlsUnavailable
+from protocols.sip2 import (
+    AcsStatus,
+    Charset,
+    CheckinRequest,
+    CheckinResponse,
+    CheckoutRequest,
+    CheckoutResponse,
+    Dialect,
+    ErrorDetection,
+    ItemInformationRequest,
+    ItemInformationResponse,
+    Language,
+    Message,
+    PatronStatusRequest,
+    PatronStatusResponse,
+    RenewRequest,
+    RenewResponse,
+    ScStatus,
+    Terminator,
+    Unencodable,
+)
+from protocols.sip2.fieldtypes import Date
+
+from .base import CheckinOutcome, CirculationOutcome, ItemRecord, PatronRecord
+from .sip2_link import Credentials, Endpoint, Sip2Link
+
+if TYPE_CHECKING:
+    from config.models import DialectSettings, IlsSettings
+
+__all__ = ["Sip2MemberIls", "dialect_of", "parse_due_date"]
+
+log = structlog.get_logger("interlend.ils")
+M = TypeVar("M", bound=Message)
+
+_READ_ONLY = frozenset({"23", "63", "17", "99"})
+
+
+def dialect_of(settings: DialectSettings) -> tuple[Dialect, ErrorDetection]:
+    """The codec dialect and error detection described by a member's settings."""
+    from zoneinfo import ZoneInfo
+
+    return (
+        Dialect(
+            charset=Charset(settings.charset or "cp850"),
+            field_delimiter=settings.delimiter or "|",
+            terminator=Terminator.CRLF if settings.terminator == "CRLF" else Terminator.CR,
+            strict=bool(settings.strict),
+            timezone=ZoneInfo(settings.timezone or "UTC"),
+            utc_dates=bool(settings.utc_dates),
+            unencodable=Unencodable.TRANSLITERATE if settings.transliterate else Unencodable.ERROR,
+            max_field_length=settings.max_field_length,
+        ),
+        ErrorDetection(settings.error_detection or "auto"),
+    )
+
+
+_DUE = Date()
+
+
+def parse_due_date(text: str, zone: tzinfo = UTC) -> datetime | None:
+    """Read a due date written by an ILS (SIP2's free-text AH), if it is a date.
+
+    Accepts the 18-character SIP2 date and ISO 8601 dates (a bare date means the end of
+    that day); anything else (``"13/12/2026"``, empty) gives ``None``.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    if len(text) == 18:
+        try:
+            return _DUE.decode(text, Dialect(timezone=zone))
+        except ValueError:
+            return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if len(text) == 10:
+        value = value.replace(hour=23, minute=59, second=59)
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+@dataclass
+class _EndpointState:
+    endpoint: Endpoint
+    idle: list[Sip2Link] = field(default_factory=list)
+    failures: int = 0
+    retry_at: float = 0.0
+    last_error: str = ""
+
+    def ready(self, now: float) -> bool:
+        return self.failures == 0 or now >= self.retry_at
+
+
+class Sip2MemberIls:
+    """The SIP2 client of one member library (see the module documentation).
+
+    Args:
+        member: The member's id.
+        settings: The member's effective ILS settings.
+        password: The gateway's SIP2 password at this member, if it logs in.
+        keepalive_s: Seconds between health checks of idle connections.
+        backoff_base_s: First delay before retrying a failed endpoint; doubles.
+        backoff_max_s: Longest delay between retries.
+    """
+
+    def __init__(
+        self,
+        member: str,
+        settings: IlsSettings,
+        password: str | None,
+        *,
+        keepalive_s: float = 30.0,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+    ) -> None:
+        self.member = member
+        self.settings = settings
+        self.dialect, self.error_detection = dialect_of(settings.dialect)
+        self.credentials = (
+            Credentials(settings.login, password or "", settings.location)
+            if settings.login
+            else None
+        )
+        self.institution_id = settings.institution_id or ""
+        self.keepalive_s = keepalive_s
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self._endpoints = [_EndpointState(Endpoint.parse(e)) for e in settings.endpoints or ()]
+        self._limiter = trio.CapacityLimiter(settings.concurrency or 8)
+        self._turn = 0
+        self._closed = False
+
+    # --- health and pool ---------------------------------------------------------------
+
+    def statistics(self) -> dict[str, object]:
+        """Health of each endpoint and use of the bulkhead, for the admin API."""
+        now = trio.current_time()
+        return {
+            "in_flight": self._limiter.borrowed_tokens,
+            "concurrency": self._limiter.total_tokens,
+            "endpoints": [
+                {
+                    "endpoint": str(s.endpoint),
+                    "healthy": s.failures == 0,
+                    "idle_connections": len(s.idle),
+                    "failures": s.failures,
+                    "retry_in_s": round(max(0.0, s.retry_at - now), 1) if s.failures else 0.0,
+                    "last_error": s.last_error,
+                }
+                for s in self._endpoints
+            ],
+        }
+
+    @property
+    def healthy(self) -> bool:
+        """At least one endpoint is believed to be up."""
+        return any(s.failures == 0 for s in self._endpoints)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Warm the pool, then check idle connections every ``keepalive_s`` (forever)."""
+        task_status.started()
+        while not self._closed:
+            async with trio.open_nursery() as nursery:
+                for state in self._endpoints:
+                    nursery.start_soon(self._check, state)
+            await trio.sleep(self.keepalive_s)
+
+    async def _check(self, state: _EndpointState) -> None:
+        if not state.ready(trio.current_time()):
+            return
+        if not state.idle:
+            try:
+                with trio.fail_after(self.settings.connect_timeout_s or 5.0):
+                    link = await self._open(state)
+            except (IlsError, trio.TooSlowError) as exc:
+                self._failed(state, exc)
+                return
+            self._give_back(state, link)
+            return
+        links, state.idle = state.idle, []
+        for link in links:
+            try:
+                with trio.fail_after(self.settings.timeout_s or 10.0):
+                    answer = await link.request(ScStatus(max_print_width=0))
+            except (IlsError, trio.TooSlowError) as exc:
+                await link.aclose()
+                self._failed(state, exc)
+                continue
+            if isinstance(answer, AcsStatus) and not answer.online_status:
+                await link.aclose()
+                self._failed(state, IlsUnavailable(self.member, "the ILS reports it is off-line"))
+                continue
+            self._give_back(state, link)
+
+    async def _open(self, state: _EndpointState) -> Sip2Link:
+        link = await Sip2Link.open(
+            self.member, state.endpoint, self.dialect, self.error_detection, self.credentials
+        )
+        if state.failures:
+            log.info(
+                "member ILS endpoint is back", member=self.member, endpoint=str(state.endpoint)
+            )
+        state.failures = 0
+        state.last_error = ""
+        return link
+
+    def _failed(self, state: _EndpointState, error: BaseException) -> None:
+        state.failures += 1
+        delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (state.failures - 1))
+        state.retry_at = trio.current_time() + delay
+        state.last_error = str(error) if not isinstance(error, trio.TooSlowError) else "timed out"
+        log.warning(
+            "member ILS endpoint failed",
+            member=self.member,
+            endpoint=str(state.endpoint),
+            error=state.last_error,
+            retry_in_s=round(delay, 2),
+        )
+
+    def _give_back(self, state: _EndpointState, link: Sip2Link) -> None:
+        if link.broken or self._closed or len(state.idle) >= (self.settings.pool_size or 1):
+            trio.lowlevel.spawn_system_task(link.aclose)
+        else:
+            state.idle.append(link)
+
+    def _pick(self) -> _EndpointState:
+        now = trio.current_time()
+        healthy = [s for s in self._endpoints if s.failures == 0]
+        candidates = healthy or [s for s in self._endpoints if s.ready(now)]
+        if not candidates:
+            soonest = min((s.retry_at - now for s in self._endpoints), default=0.0)
+            raise IlsUnavailable(
+                self.member, f"every endpoint is down (next retry in {max(0.0, soonest):.1f}s)"
+            )
+        self._turn = (self._turn + 1) % len(candidates)
+        return candidates[self._turn]
+
+    async def aclose(self) -> None:
+        """Close every pooled connection; the client cannot be used afterwards."""
+        self._closed = True
+        for state in self._endpoints:
+            links, state.idle = state.idle, []
+            for link in links:
+                await link.aclose()
+
+    # --- one exchange ------------------------------------------------------------------
+
+    async def _call(self, message: Message, timeout: float) -> Message:
+        stage = "waiting for a free slot"
+        with trio.move_on_after(timeout):
+            async with self._limiter:
+                state = self._pick()
+                if state.idle:
+                    link = state.idle.pop()
+                else:
+                    stage = "connecting"
+                    try:
+                        with trio.fail_after(self.settings.connect_timeout_s or 5.0):
+                            link = await self._open(state)
+                    except trio.TooSlowError:
+                        error = IlsUnavailable(
+                            self.member, f"connecting to {state.endpoint} timed out"
+                        )
+                        self._failed(state, error)
+                        raise error from None
+                    except IlsError as exc:
+                        self._failed(state, exc)
+                        raise
+                stage = "waiting for the answer"
+                try:
+                    answer = await link.request(message)
+                except IlsError as exc:
+                    await link.aclose()
+                    self._failed(state, exc)
+                    raise
+                except BaseException:
+                    await link.aclose()
+                    raise
+                self._give_back(state, link)
+                return answer
+        raise IlsTimeout(
+            self.member, f"no answer to {message.code} within {timeout:.1f}s ({stage})"
+        )
+
+    async def _expect(self, message: Message, kind: type[M], timeout: float) -> M:
+        answer = await self._call(message, timeout)
+        if isinstance(answer, AcsStatus):
+            raise IlsUnavailable(
+                self.member, "the ILS answered with its status (98): it may be off-line"
+            )
+        if not isinstance(answer, kind):
+            raise IlsProtocolError(self.member, f"{message.code} was answered with {answer.code}")
+        return answer
+
+    async def forward(self, message: Message, *, timeout: float) -> Message:
+        """Send a kiosk's message as it is and return the ILS's answer as it is."""
+        return await self._call(message, timeout)
+
+    # --- neutral operations ----------------------------------------------------------
+
+    async def patron_status(self, patron: str, pin: str | None, *, timeout: float) -> PatronRecord:
+        """23 → 24: the patron's standing, and whether the PIN is right."""
+        answer = await self._expect(
+            PatronStatusRequest(
+                language=Language.UNKNOWN,
+                transaction_date=datetime.now(UTC).replace(microsecond=0),
+                institution_id=self.institution_id,
+                patron_identifier=patron,
+                patron_password=pin or "",
+            ),
+            PatronStatusResponse,
+            timeout,
+        )
+        return patron_record(answer, pin_checked=pin is not None)
+
+    async def checkout(
+        self, patron: str, item: str, *, due: datetime | None, timeout: float
+    ) -> CirculationOutcome:
+        """11 → 12 at this member, to ``patron`` (the visitor's proxy account)."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        answer = await self._expect(
+            CheckoutRequest(
+                sc_renewal_policy=True,
+                no_block=False,
+                transaction_date=now,
+                # Strict ILSs refuse a blank date; ILSs ignore it unless no_block is set.
+                nb_due_date=due.replace(microsecond=0) if due is not None else now,
+                institution_id=self.institution_id,
+                patron_identifier=patron,
+                item_identifier=item,
+            ),
+            CheckoutResponse,
+            timeout,
+        )
+        return self._circulation(answer)
+
+    async def renew(self, patron: str, item: str, *, timeout: float) -> CirculationOutcome:
+        """29 → 30 at this member."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        answer = await self._expect(
+            RenewRequest(
+                third_party_allowed=False,
+                no_block=False,
+                transaction_date=now,
+                nb_due_date=now,
+                institution_id=self.institution_id,
+                patron_identifier=patron,
+                item_identifier=item,
+            ),
+            RenewResponse,
+            timeout,
+        )
+        return self._circulation(answer)
+
+    async def checkin(self, item: str, location: str, *, timeout: float) -> CheckinOutcome:
+        """09 → 10 at this member."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        answer = await self._expect(
+            CheckinRequest(
+                no_block=False,
+                transaction_date=now,
+                return_date=now,
+                current_location=location,
+                institution_id=self.institution_id,
+                item_identifier=item,
+            ),
+            CheckinResponse,
+            timeout,
+        )
+        return CheckinOutcome(
+            ok=answer.ok,
+            permanent_location=answer.permanent_location,
+            title=answer.title_identifier,
+            previous_patron=answer.patron_identifier,
+            sort_bin=answer.sort_bin,
+            alert=answer.alert,
+            screen_messages=answer.screen_messages,
+            extensions=answer.extensions,
+            response=answer,
+        )
+
+    async def item_information(self, item: str, *, timeout: float) -> ItemRecord:
+        """17 → 18 at this member."""
+        answer = await self._expect(
+            ItemInformationRequest(
+                transaction_date=datetime.now(UTC).replace(microsecond=0),
+                institution_id=self.institution_id,
+                item_identifier=item,
+            ),
+            ItemInformationResponse,
+            timeout,
+        )
+        return ItemRecord(
+            found=bool(answer.title_identifier) or int(answer.circulation_status) != 1,
+            title=answer.title_identifier,
+            media_type=f"{int(answer.media_type):03d}" if answer.media_type is not None else None,
+            current_location=answer.current_location,
+            permanent_location=answer.permanent_location,
+            circulation_status=int(answer.circulation_status),
+            response=answer,
+        )
+
+    def _circulation(self, answer: CheckoutResponse | RenewResponse) -> CirculationOutcome:
+        return CirculationOutcome(
+            ok=answer.ok,
+            renewal=answer.renewal_ok,
+            title=answer.title_identifier,
+            due_text=answer.due_date,
+            due=parse_due_date(answer.due_date, self.dialect.timezone),
+            screen_messages=answer.screen_messages,
+            response=answer,
+        )
+
+
+def patron_record(answer: PatronStatusResponse, *, pin_checked: bool) -> PatronRecord:
+    """Read a 24 into a ``PatronRecord``."""
+    try:
+        fines = Decimal(answer.fee_amount) if answer.fee_amount else Decimal(0)
+    except InvalidOperation:
+        fines = Decimal(0)
+    found = answer.valid_patron if answer.valid_patron is not None else bool(answer.personal_name)
+    patron_type = next((text for fid, text in answer.extensions if fid == "PC"), None)
+    return PatronRecord(
+        found=found,
+        pin_ok=answer.valid_patron_password if pin_checked else None,
+        name=answer.personal_name,
+        patron_type=patron_type,
+        status=answer.patron_status,
+        fines=fines,
+        currency=answer.currency_type,
+        screen_messages=answer.screen_messages,
+        response=answer,
+    )

@@ -1,0 +1,191 @@
+"""One logged-in SIP2 connection from the gateway to a member ILS (the SC role).
+
+``Sip2Link.open`` connects (TCP or TLS), logs in with 93 when the member has
+credentials, and then carries one request at a time: ``request`` writes the frame and
+reads until the matching answer, doing what ``ScConnection`` asks on the way (a 97
+after a corrupted answer, the request again after a 96).
+
+It never resends on a timer: most ILSs do not recognise a repeated frame, and a
+checkout sent twice could lend an item twice.  When an answer does not come in time
+the caller's cancel scope ends the wait and the link is discarded.
+
+Transport and protocol failures become ``IlsUnavailable`` / ``IlsProtocolError``;
+a refused login becomes ``IlsLoginRefused``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import ssl
+from dataclasses import dataclass
+
+import trio
+
+from adapters.errors import IlsLoginRefused, IlsProtocolError, IlsUnavailable
+from protocols.sip2 import (
+    NEED_DATA,
+    ConnectionFailed,
+    Dialect,
+    ErrorDetection,
+    FrameDiscarded,
+    LocalProtocolError,
+    LoginRequest,
+    LoginResponse,
+    Message,
+    MessageReceived,
+    ScConnection,
+    SendReply,
+)
+
+__all__ = ["Endpoint", "Sip2Link"]
+
+_TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError, ssl.SSLError)
+
+_ENDPOINT = re.compile(
+    r"(?P<tls>tls://)?(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]+)):(?P<port>\d+)"
+)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a member's SIP2 server listens."""
+
+    host: str
+    port: int
+    tls: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Endpoint:
+        """Parse ``host:port``, ``tls://host:port`` or ``[v6]:port``."""
+        found = _ENDPOINT.fullmatch(text)
+        if found is None:
+            raise ValueError(f"{text!r} is not host:port")
+        return cls(
+            found.group("v6") or found.group("host"),
+            int(found.group("port")),
+            bool(found.group("tls")),
+        )
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'tls://' if self.tls else ''}{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The gateway's own SIP2 account at a member ILS."""
+
+    login: str
+    password: str
+    location: str | None = None
+
+
+class Sip2Link:
+    """A connected (and logged-in) SIP2 session to one endpoint."""
+
+    def __init__(
+        self, member: str, endpoint: Endpoint, stream: trio.abc.Stream, conn: ScConnection
+    ) -> None:
+        self.member = member
+        self.endpoint = endpoint
+        self._stream = stream
+        self._conn = conn
+        self.broken = False
+
+    @classmethod
+    async def open(
+        cls,
+        member: str,
+        endpoint: Endpoint,
+        dialect: Dialect,
+        error_detection: ErrorDetection,
+        credentials: Credentials | None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> Sip2Link:
+        """Connect and log in.  The caller bounds the time with its cancel scope.
+
+        Raises:
+            IlsUnavailable: The endpoint cannot be reached.
+            IlsLoginRefused: The ILS refused the login.
+            IlsProtocolError: The ILS answered the login with something else.
+        """
+        try:
+            stream: trio.abc.Stream = await trio.open_tcp_stream(endpoint.host, endpoint.port)
+        except OSError as exc:
+            raise IlsUnavailable(
+                member, f"cannot connect to {endpoint}: {exc.strerror or exc}"
+            ) from None
+        if endpoint.tls:
+            context = ssl_context or ssl.create_default_context()
+            stream = trio.SSLStream(stream, context, server_hostname=endpoint.host)
+        link = cls(member, endpoint, stream, ScConnection(dialect, error_detection))
+        if credentials is not None:
+            try:
+                answer = await link.request(
+                    LoginRequest(
+                        login_user_id=credentials.login,
+                        login_password=credentials.password,
+                        location_code=credentials.location,
+                    )
+                )
+            except BaseException:
+                await link.aclose()
+                raise
+            if not isinstance(answer, LoginResponse) or not answer.ok:
+                await link.aclose()
+                if isinstance(answer, LoginResponse):
+                    raise IlsLoginRefused(member, f"{endpoint} refused the gateway's login")
+                raise IlsProtocolError(member, f"{endpoint} answered the login with {answer.code}")
+        return link
+
+    async def request(self, message: Message) -> Message:
+        """Send ``message`` and return the ILS's answer.
+
+        The link is marked broken unless the exchange completes, so that a caller
+        cancelled half-way never reuses a connection with an answer still to come.
+
+        Raises:
+            IlsUnavailable: The connection broke.
+            IlsProtocolError: The ILS sent what cannot be accepted, or gave up.
+        """
+        self.broken = True
+        try:
+            data = self._conn.send(message)
+        except LocalProtocolError as exc:
+            raise IlsProtocolError(self.member, f"cannot send {message.code}: {exc}") from None
+        try:
+            await self._stream.send_all(data)
+            while True:
+                event = self._conn.next_event()
+                if event is NEED_DATA:
+                    chunk = await self._stream.receive_some(65536)
+                    if not chunk:
+                        raise IlsUnavailable(self.member, f"{self.endpoint} closed the connection")
+                    self._conn.receive_data(chunk)
+                    continue
+                match event:
+                    case MessageReceived(message=answer):
+                        self.broken = False
+                        return answer
+                    case SendReply(data=reply):
+                        await self._stream.send_all(reply)
+                    case FrameDiscarded():
+                        continue
+                    case ConnectionFailed(error=error):
+                        raise IlsProtocolError(self.member, f"{self.endpoint}: {error}")
+        except _TRANSPORT_ERRORS as exc:
+            raise IlsUnavailable(self.member, f"{self.endpoint}: connection lost ({exc})") from None
+
+    async def aclose(self) -> None:
+        """Close the connection (never raises)."""
+        self.broken = True
+        with (
+            trio.CancelScope(shield=True),
+            trio.move_on_after(1),
+            contextlib.suppress(
+                trio.BrokenResourceError, trio.ClosedResourceError, OSError, ssl.SSLError
+            ),
+        ):
+            await self._stream.aclose()

@@ -1,0 +1,1 @@
+"""The consortium's loan registry behind the ``StateStore`` protocol (memory; Redis later)."""

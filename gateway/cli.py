@@ -40,13 +40,36 @@ def _parser() -> argparse.ArgumentParser:
         help="log format (default: JSON unless standard error is a terminal)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser(
-        "demo",
-        help="run the embedded demo (for now: the SIP2 codec's self-check)",
+    serve = commands.add_parser(
+        "serve",
+        help="run the gateway daemon",
         description=(
-            "Run the embedded demo. The gateway daemon is not built yet, so this runs the "
-            "SIP2 codec's self-check: checksum vectors, every message in every charset, "
-            "and a kiosk/ACS conversation with corrupted and repeated frames."
+            "Run the gateway: SIP2 listeners, member ILS clients and the admin HTTP server, "
+            "as the configuration says. SIGTERM or Ctrl-C stops it gracefully; SIGHUP "
+            "reloads the configuration."
+        ),
+    )
+    serve.add_argument("--config", required=True, help="the configuration file (TOML)")
+    demo = commands.add_parser(
+        "demo",
+        help="run three simulated member ILSs and the gateway on loopback",
+        description=(
+            "Run the embedded demo: three simulated member ILSs (alpha, beta, gamma) and "
+            "the gateway with the in-memory registry. Port 0 picks a free port."
+        ),
+    )
+    demo.add_argument("--sip2-port", type=int, default=6001, help="gateway SIP2 port (6001)")
+    demo.add_argument("--admin-port", type=int, default=9090, help="admin HTTP port (9090)")
+    demo.add_argument(
+        "--ncip-port", type=int, default=None, help="NCIP port (accepted; NCIP is not served yet)"
+    )
+    demo.add_argument("--manifest", help="write a JSON manifest here once everything is up")
+    commands.add_parser(
+        "selfcheck",
+        help="run the SIP2 codec's self-check",
+        description=(
+            "Check the SIP2 codec: checksum vectors, every message in every charset, and a "
+            "kiosk/ACS conversation with corrupted and repeated frames."
         ),
     )
     check = commands.add_parser(
@@ -96,7 +119,7 @@ def _hash_password() -> int:
     return 0
 
 
-def _demo() -> int:
+def _selfcheck() -> int:
     from gateway.selfcheck import run_selfcheck
 
     result = run_selfcheck()
@@ -105,6 +128,69 @@ def _demo() -> int:
         log.error("self-check failed", passed=len(result.passed), failed=result.failed)
         return 1
     log.info("self-check passed", checks=len(result.passed))
+    return 0
+
+
+def _port_in_use(exc: OSError) -> str:
+    return (
+        f"interlend: a port is already in use ({exc.strerror or exc}); "
+        "choose another, or 0 for a free one"
+    )
+
+
+def _serve(path: str) -> int:
+    import trio
+
+    from config.errors import ConfigError
+    from gateway.daemon import Gateway
+
+    try:
+        gateway = Gateway.from_file(path)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        print(f"{path}: the configuration has errors; nothing started", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"interlend: {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    try:
+        trio.run(gateway.run)
+    except OSError as exc:
+        print(_port_in_use(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from functools import partial
+    from pathlib import Path
+
+    import trio
+
+    from gateway.demo import how_to_try, run_demo
+
+    log = structlog.get_logger("interlend")
+    if args.ncip_port is not None:
+        log.warning("NCIP is not served yet: --ncip-port is ignored")
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            demo = await nursery.start(
+                partial(
+                    run_demo,
+                    sip2_port=args.sip2_port,
+                    admin_port=args.admin_port,
+                    manifest_path=Path(args.manifest) if args.manifest else None,
+                )
+            )
+            print(how_to_try(demo), flush=True)
+
+    try:
+        trio.run(main)
+    except OSError as exc:
+        print(_port_in_use(exc), file=sys.stderr)
+        return 1
     return 0
 
 
@@ -123,8 +209,12 @@ def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     json = None if args.log_format is None else args.log_format == "json"
     configure_logging(level=args.log_level, json=json)
+    if args.command == "serve":
+        return _serve(args.config)
     if args.command == "demo":
-        return _demo()
+        return _demo(args)
+    if args.command == "selfcheck":
+        return _selfcheck()
     if args.command == "check-config":
         from gateway.checkconfig import check_config
 

@@ -42,6 +42,7 @@ from protocols.sip2 import (
     ItemInformationResponse,
     Language,
     Message,
+    PatronInformationResponse,
     PatronStatusRequest,
     PatronStatusResponse,
     RenewRequest,
@@ -58,7 +59,7 @@ from .sip2_link import Credentials, Endpoint, Sip2Link
 if TYPE_CHECKING:
     from config.models import DialectSettings, IlsSettings
 
-__all__ = ["Sip2MemberIls", "dialect_of", "parse_due_date"]
+__all__ = ["Sip2MemberIls", "dialect_of", "parse_due_date", "patron_record"]
 
 log = structlog.get_logger("interlend.ils")
 M = TypeVar("M", bound=Message)
@@ -444,8 +445,10 @@ class Sip2MemberIls:
         )
 
 
-def patron_record(answer: PatronStatusResponse, *, pin_checked: bool) -> PatronRecord:
-    """Read a 24 into a ``PatronRecord``."""
+def patron_record(
+    answer: PatronStatusResponse | PatronInformationResponse, *, pin_checked: bool
+) -> PatronRecord:
+    """Read a 24 (or a 64, which carries the same facts) into a ``PatronRecord``."""
     try:
         fines = Decimal(answer.fee_amount) if answer.fee_amount else Decimal(0)
     except InvalidOperation:

@@ -1,0 +1,160 @@
+"""The admin HTTP server: health, readiness, metrics, a status page and a small API.
+
+Routes (DESIGN.md "Contracts"):
+
+* ``/healthz``: 200 while the process serves (liveness).
+* ``/readyz``: 200 when the listeners are up and at least one member ILS is
+  reachable; 503 with the reason otherwise.
+* ``/metrics``: Prometheus text format.
+* ``/api/members``: each member's ILS health, endpoints and bulkhead use (JSON).
+* ``/api/loans``: the most recent registry loans (JSON; patrons are keyed hashes).
+* ``/``: a status page for people.
+
+It runs on hypercorn's trio worker inside the daemon's nursery and listens on
+loopback unless configured otherwise.  Nothing it returns holds a PIN or a barcode
+of a patron.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from config.models import AdminListener
+
+    from .daemon import Gateway
+
+__all__ = ["admin_app", "serve_admin"]
+
+_LOANS_DEFAULT = 50
+_LOANS_MAX = 1000
+
+
+def _members(gateway: Gateway) -> dict[str, Any]:
+    runtime = gateway.runtime
+    found: dict[str, Any] = {}
+    for member, client in runtime.members.items():
+        stats = client.statistics() if hasattr(client, "statistics") else {}
+        healthy = bool(getattr(client, "healthy", False))
+        gateway.metrics.member_up.labels(member).set(1 if healthy else 0)
+        gateway.metrics.member_in_flight.labels(member).set(float(stats.get("in_flight", 0)))
+        found[member] = {
+            "name": runtime.name(member),
+            "adapter": runtime.consortium.policy(member).ils.adapter,
+            "healthy": healthy,
+            "reason": getattr(client, "reason", None),
+            **stats,
+        }
+    return found
+
+
+def admin_app(gateway: Gateway) -> Starlette:
+    """The ASGI app for a gateway."""
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def readyz(request: Request) -> Response:
+        if not gateway.ready:
+            return PlainTextResponse("not ready: listeners are not up\n", status_code=503)
+        members = _members(gateway)
+        if members and not any(m["healthy"] for m in members.values()):
+            return PlainTextResponse("not ready: no member ILS is reachable\n", status_code=503)
+        return PlainTextResponse("ready\n")
+
+    async def metrics(request: Request) -> Response:
+        _members(gateway)
+        gateway.metrics.ledger_queued.set(gateway.runtime.ledger.statistics().queued)
+        return Response(gateway.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    async def members(request: Request) -> Response:
+        return JSONResponse(_members(gateway))
+
+    async def loans(request: Request) -> Response:
+        try:
+            limit = int(request.query_params.get("limit", _LOANS_DEFAULT))
+        except ValueError:
+            return JSONResponse({"error": "limit must be a whole number"}, status_code=400)
+        limit = max(1, min(limit, _LOANS_MAX))
+        found = await gateway.runtime.store.recent_loans(limit)
+        return JSONResponse(
+            [
+                {
+                    "loan_id": loan.loan_id,
+                    "owner": loan.owner,
+                    "home": loan.home,
+                    "item": loan.item,
+                    "patron": loan.patron_key,
+                    "terminal": loan.terminal,
+                    "checked_out": loan.checked_out.isoformat(),
+                    "due": loan.due.isoformat(),
+                    "renewals": loan.renewals,
+                    "state": loan.state.value,
+                    "returned": loan.returned.isoformat() if loan.returned else None,
+                }
+                for loan in found
+            ]
+        )
+
+    async def status(request: Request) -> Response:
+        rows = "".join(
+            f"<tr><td>{html.escape(m)}</td><td>{html.escape(str(info['name']))}</td>"
+            f"<td>{'up' if info['healthy'] else 'DOWN'}</td>"
+            f"<td>{html.escape(str(info.get('in_flight', '')))}</td></tr>"
+            for m, info in _members(gateway).items()
+        )
+        ledger = gateway.runtime.ledger.statistics()
+        page = (
+            "<!doctype html><html><head><meta charset='utf-8'><title>interlend</title></head>"
+            "<body><h1>interlend gateway</h1>"
+            f"<p>Kiosk connections: {gateway.kiosks.open_connections}. "
+            f"Ledger: {ledger.queued} queued, {ledger.recorded} recorded.</p>"
+            "<table><tr><th>member</th><th>name</th><th>ILS</th><th>in flight</th></tr>"
+            f"{rows}</table>"
+            "<p><a href='/api/members'>members</a> · <a href='/api/loans'>loans</a> · "
+            "<a href='/metrics'>metrics</a></p></body></html>"
+        )
+        return HTMLResponse(page)
+
+    return Starlette(
+        routes=[
+            Route("/", status),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+            Route("/api/members", members),
+            Route("/api/loans", loans),
+        ]
+    )
+
+
+async def serve_admin(
+    gateway: Gateway,
+    listener: AdminListener,
+    *,
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the admin app until cancelled; reports its base URL once bound."""
+    config = HypercornConfig()
+    host = f"[{listener.host}]" if ":" in listener.host else listener.host
+    config.bind = [f"{host}:{listener.port}"]
+    config.accesslog = None
+    config.errorlog = None
+
+    class _Started:
+        """Passes hypercorn's bound URLs on as the first one."""
+
+        def started(self, value: list[str] | None = None) -> None:
+            task_status.started(value[0] if value else f"http://{host}:{listener.port}")
+
+    await serve(admin_app(gateway), config, task_status=_Started())  # type: ignore[arg-type]

@@ -1,0 +1,331 @@
+"""The gateway's answer to every kiosk request: login, status, forwarding, visitors.
+
+``Circulation.handle(session, message)`` returns an ``Outcome`` for each SIP2 request;
+it never raises for anything a kiosk or a member ILS does.  The rule per message:
+
+==========  ===================================================================
+93          Checked against the configured terminals (scrypt, off the event loop);
+            the terminal fixes the kiosk's library and location.
+99          Answered by the gateway from its own capabilities (the kiosk's library
+            name and institution id, every message supported).
+97          Answered by the SIP2 codec with the last response (never reaches here).
+23, 63      Forwarded to the patron's home ILS.  For a visitor (home is not the
+            kiosk's library) the consortium's policy is applied on top: a patron who
+            may not borrow here gets "charge privileges denied" and the reason on
+            screen.  63 also lists the patron's reciprocal loans from the registry.
+35          Forwarded to the home ILS; the patron's verified PIN is forgotten.
+37, 25, 01  Forwarded to the home ILS.
+17, 19      Forwarded to the item's owner.
+09          Forwarded to the owner; the registry loan is closed; when the item is
+            not at home the answer says where it goes (alert, CT, CV, CL, AF).
+11, 29      Home = owner: forwarded.  Otherwise a reciprocal loan (``lending``).
+65          Forwarded to the home ILS, then the patron's reciprocal loans renewed.
+15          A hold at the patron's own library is forwarded; a hold on another
+            library's item is refused with a pointer to the desk.
+==========  ===================================================================
+
+Forwarded messages lose the kiosk's terminal password (AC: a secret between the kiosk
+and the gateway) and, when they go to another library, get that library's
+institution id (AO); the answer gets the kiosk's AO back.  Every other field, known or
+not, passes through untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import structlog
+import trio
+
+from adapters.errors import IlsError
+from adapters.ils.sip2 import patron_record
+from adapters.ledger.base import LoanEvent, LoanEventKind
+from config.policy import PatronStanding, may_borrow
+from config.secrets import verify_password
+from protocols.sip2 import (
+    AcsStatus,
+    CheckinRequest,
+    CheckinResponse,
+    CheckoutRequest,
+    EndPatronSessionRequest,
+    HoldRequest,
+    LoginRequest,
+    LoginResponse,
+    Message,
+    PatronInformationRequest,
+    PatronInformationResponse,
+    PatronStatus,
+    PatronStatusRequest,
+    PatronStatusResponse,
+    RenewAllRequest,
+    RenewRequest,
+    ScStatus,
+    Summary,
+    SupportedMessages,
+)
+
+from . import lending
+from .context import Outcome, RequestContext, Result
+from .forwarding import forward, unavailable_reason
+from .responses import refusal, with_fields
+from .routing import Route, RouteKind, route
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .runtime import Runtime
+    from .session import TerminalSession
+
+__all__ = ["Circulation"]
+
+log = structlog.get_logger("interlend.circulation")
+
+FAILED_LOGIN_DELAY_S = 1.0
+"""A refused terminal login is answered after this pause, to slow password guessing."""
+
+
+class Circulation:
+    """Answers kiosk requests with the runtime in force when each one starts.
+
+    Args:
+        runtime: Returns the current ``Runtime`` (it is swapped on reload).
+        hash_limiter: Bounds the threads verifying terminal passwords.
+    """
+
+    def __init__(
+        self,
+        runtime: Callable[[], Runtime],
+        *,
+        hash_limiter: trio.CapacityLimiter | None = None,
+    ) -> None:
+        self._runtime = runtime
+        self._hash_limiter = hash_limiter or trio.CapacityLimiter(2)
+        self._login_key = secrets.token_bytes(16)
+        self._logins_seen: set[bytes] = set()
+
+    async def handle(self, session: TerminalSession, message: Message) -> Outcome:
+        """Answer one request (never raises for a kiosk's or an ILS's behaviour)."""
+        ctx = RequestContext.start(self._runtime(), session, message)
+        if isinstance(message, LoginRequest):
+            return await self._login(ctx, message)
+        if isinstance(message, ScStatus):
+            return Outcome(self._status(ctx), route=Route(RouteKind.GATEWAY, session.member or ""))
+        if session.member is None:  # pragma: no cover - the codec refuses requests first
+            raise AssertionError("a request before login reached circulation")
+        where = route(ctx.runtime.consortium, session.member, message)
+        try:
+            outcome = await self._dispatch(ctx, where)
+        except IlsError as exc:
+            reason = unavailable_reason(ctx, exc)
+            log.warning(
+                "member ILS failed",
+                conn=session.conn_id,
+                member=exc.member,
+                error=type(exc).__name__,
+                detail=exc.detail,
+            )
+            return Outcome(refusal(message, reason, ctx.now), Result.UNAVAILABLE, reason, where)
+        return replace(outcome, route=where)
+
+    # --- gateway's own answers ------------------------------------------------------
+
+    async def _login(self, ctx: RequestContext, request: LoginRequest) -> Outcome:
+        account = ctx.runtime.consortium.terminals.get(request.login_user_id)
+        ok = False
+        if account is not None:
+            stored = account.terminal.password_hash
+            seen = hmac.new(
+                self._login_key,
+                f"{request.login_user_id}\x1f{request.login_password}\x1f{stored}".encode(),
+                hashlib.sha256,
+            ).digest()
+            if seen in self._logins_seen:
+                ok = True
+            else:
+                ok = await trio.to_thread.run_sync(
+                    verify_password, request.login_password, stored, limiter=self._hash_limiter
+                )
+                if ok:
+                    self._logins_seen.add(seen)
+        if not ok:
+            await trio.sleep(FAILED_LOGIN_DELAY_S)
+            reason = "unknown terminal" if account is None else "wrong password"
+            return Outcome(LoginResponse(ok=False), Result.REFUSED, reason)
+        assert account is not None
+        session = ctx.session
+        session.member = account.member
+        session.login = request.login_user_id
+        session.location = request.location_code or account.terminal.location
+        session.verified.clear()
+        return Outcome(LoginResponse(ok=True))
+
+    def _status(self, ctx: RequestContext) -> AcsStatus:
+        member = ctx.session.member
+        settings = ctx.runtime.settings
+        return AcsStatus(
+            online_status=True,
+            checkin_ok=True,
+            checkout_ok=True,
+            acs_renewal_policy=True,
+            status_update_ok=True,
+            offline_ok=False,
+            timeout_period=min(999, round(settings.request_timeout_s * 10)),
+            retries_allowed=3,
+            date_time_sync=ctx.now,
+            institution_id=ctx.runtime.institution_id(member)
+            if member
+            else settings.institution_id,
+            library_name=ctx.name(member) if member else None,
+            supported_messages=SupportedMessages(0xFFFF),
+            terminal_location=ctx.session.location,
+        )
+
+    # --- dispatch ------------------------------------------------------------------------
+
+    async def _dispatch(self, ctx: RequestContext, where: Route) -> Outcome:
+        message = ctx.message
+        match message:
+            case PatronStatusRequest() | PatronInformationRequest():
+                return await self._patron(ctx, where, message)
+            case EndPatronSessionRequest():
+                assert where.target is not None
+                ctx.session.verified.discard(
+                    ctx.runtime.patron_key(where.target, message.patron_identifier)
+                )
+                return Outcome(await forward(ctx, where.target, message))
+            case CheckinRequest():
+                return await self._checkin(ctx, where, message)
+            case CheckoutRequest() if where.kind is RouteKind.RECIPROCAL:
+                return await lending.checkout(ctx, where, message)
+            case RenewRequest() if where.kind is RouteKind.RECIPROCAL:
+                return await lending.renew(ctx, where, message)
+            case RenewAllRequest():
+                return await lending.renew_all(ctx, where, message)
+            case HoldRequest() if where.kind is RouteKind.GATEWAY:
+                reason = "Ask at the desk to request items from other libraries"
+                return Outcome(refusal(message, reason, ctx.now), Result.REFUSED, reason)
+        if where.target is None:  # pragma: no cover - every request has a rule above
+            raise AssertionError(f"no route for {message.code}")
+        return Outcome(await forward(ctx, where.target, message))
+
+    # --- patrons -----------------------------------------------------------------------
+
+    async def _patron(
+        self,
+        ctx: RequestContext,
+        where: Route,
+        request: PatronStatusRequest | PatronInformationRequest,
+    ) -> Outcome:
+        home = where.target
+        assert home is not None
+        answer = await forward(ctx, home, request)
+        assert isinstance(answer, PatronStatusResponse | PatronInformationResponse)
+        pkey = ctx.runtime.patron_key(home, request.patron_identifier)
+        record = patron_record(answer, pin_checked=bool(request.patron_password))
+        if not record.found:
+            return Outcome(answer, patron=pkey)
+        if record.pin_ok:
+            ctx.session.verified.add(pkey)
+        loans = await ctx.runtime.store.active_loans(pkey)
+        if isinstance(answer, PatronInformationResponse) and loans:
+            assert isinstance(request, PatronInformationRequest)
+            answer = _with_reciprocal_loans(answer, request, loans, ctx)
+        member = ctx.session.member
+        if member is None or home == member:
+            return Outcome(answer, patron=pkey)
+        decision = may_borrow(
+            ctx.runtime.consortium,
+            home,
+            member,
+            standing=PatronStanding(
+                patron_type=record.patron_type,
+                fines=record.fines,
+                expired=record.expired,
+                blocked=record.blocked,
+            ),
+            loans_at_owner=sum(1 for loan in loans if loan.owner == member),
+            loans_total=len(loans),
+        )
+        if decision.allowed:
+            return Outcome(answer, patron=pkey)
+        denied = with_fields(
+            answer,
+            patron_status=answer.patron_status | PatronStatus.CHARGE_PRIVILEGES_DENIED,
+            screen_messages=(*answer.screen_messages, decision.reason),
+        )
+        return Outcome(denied, Result.REFUSED, decision.reason, patron=pkey)
+
+    # --- items ---------------------------------------------------------------------------
+
+    async def _checkin(self, ctx: RequestContext, where: Route, request: CheckinRequest) -> Outcome:
+        owner = where.target
+        assert owner is not None
+        answer = await forward(ctx, owner, request)
+        assert isinstance(answer, CheckinResponse)
+        if not answer.ok:
+            return Outcome(answer)
+        runtime = ctx.runtime
+        loan = await runtime.store.close(owner, request.item_identifier, now=ctx.now)
+        if loan is not None:
+            runtime.ledger.record_nowait(
+                LoanEvent(
+                    LoanEventKind.CHECKIN,
+                    loan.loan_id,
+                    loan.owner,
+                    loan.home,
+                    loan.item,
+                    loan.patron_key,
+                    ctx.now,
+                )
+            )
+        if loan is not None:
+            # The ILS names the proxy account; the visitor's card is not the kiosk's business.
+            answer = replace(answer, patron_identifier=None)
+        if owner != ctx.session.member:
+            answer = _in_transit(ctx, owner, answer)
+        return Outcome(answer, patron=loan.patron_key if loan is not None else None)
+
+
+def _in_transit(ctx: RequestContext, owner: str, answer: CheckinResponse) -> CheckinResponse:
+    """Tell the kiosk that the item goes back to ``owner`` (3M extension fields)."""
+    hold = any(fid == "CV" and value in ("01", "02") for fid, value in answer.extensions)
+    kept = tuple((fid, v) for fid, v in answer.extensions if fid not in ("CT", "CV"))
+    name = ctx.name(owner)
+    return replace(
+        answer,
+        alert=True,
+        sort_bin=answer.sort_bin or f"transit-{owner}",
+        screen_messages=(*answer.screen_messages, f"Return to {name}"),
+        # CT: where the item goes; CV 02 = hold for another branch, 04 = send it home.
+        extensions=(
+            *kept,
+            ("CT", ctx.runtime.institution_id(owner)),
+            ("CV", "02" if hold else "04"),
+        ),
+    )
+
+
+def _with_reciprocal_loans(
+    answer: PatronInformationResponse,
+    request: PatronInformationRequest,
+    loans: list[lending.Loan],
+    ctx: RequestContext,
+) -> PatronInformationResponse:
+    """A 64 with the patron's reciprocal loans added to the charged and overdue items."""
+    items = tuple(loan.item for loan in loans)
+    overdue = tuple(loan.item for loan in loans if loan.due < ctx.now)
+    return replace(
+        answer,
+        charged_items_count=(answer.charged_items_count or 0) + len(items),
+        overdue_items_count=(answer.overdue_items_count or 0) + len(overdue),
+        charged_items=answer.charged_items + items
+        if request.summary & Summary.CHARGED_ITEMS
+        else answer.charged_items,
+        overdue_items=answer.overdue_items + overdue
+        if request.summary & Summary.OVERDUE_ITEMS
+        else answer.overdue_items,
+    )

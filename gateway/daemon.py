@@ -1,0 +1,286 @@
+"""The daemon: listeners, member health tasks, signals, reload and graceful shutdown.
+
+``Gateway.run`` owns one root nursery:
+
+* a health task per member ILS client (warm pool, 99 keepalive, back-off);
+* the SIP2 listeners (plain TCP or TLS, as many as configured), whose connections
+  live in their own nursery so that shutdown can drain them;
+* the admin HTTP server (health, readiness, metrics, status page, API), if configured;
+* the signal watcher: SIGTERM and SIGINT stop, SIGHUP reloads.
+
+``task_status.started`` reports the bound addresses only once every listener is
+bound, so whoever starts the gateway (the CLI, the demo, a test) can connect at once.
+
+Stopping: listeners close first (no new kiosks), connections waiting for a request
+close, connections in the middle of one get ``drain_grace_s`` to finish it, then
+everything else is cancelled.
+
+Reloading re-reads the configuration file in a worker thread and swaps the runtime as
+a whole; a file with errors is logged and the running configuration kept.  Member
+clients whose settings did not change keep their connections; listener changes need a
+restart (the log says so).
+"""
+
+from __future__ import annotations
+
+import signal
+import ssl
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+import trio
+
+from adapters.ledger.memory import MemoryLedger
+from adapters.state.memory import MemoryStateStore
+from config.errors import ConfigError
+from config.loader import load_consortium, resolve_secrets
+
+from .circulation import Circulation
+from .kiosk import KioskServer
+from .metrics import Metrics
+from .runtime import Runtime, build_runtime
+
+if TYPE_CHECKING:
+    from adapters.ledger.base import Ledger
+    from adapters.state.base import StateStore
+    from config.consortium import Consortium
+    from config.models import Sip2Listener
+
+__all__ = ["Bound", "Gateway", "load_runtime"]
+
+log = structlog.get_logger("interlend.daemon")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Where a started gateway listens."""
+
+    sip2: list[tuple[str, int]]
+    admin: str | None = None
+
+
+def load_runtime(
+    path: str | Path,
+    *,
+    store: StateStore,
+    ledger: Ledger,
+    previous: Runtime | None = None,
+) -> Runtime:
+    """Load a configuration file into a runtime.
+
+    Raises:
+        ConfigError: The file (or a secret it names) is not right.
+    """
+    consortium = load_consortium(path, check_secrets=True)
+    secrets, _ = resolve_secrets(consortium)
+    return build_runtime(consortium, secrets, store=store, ledger=ledger, previous=previous)
+
+
+def _ssl_context(listener: Sip2Listener) -> ssl.SSLContext | None:
+    tls = listener.tls
+    if tls is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(tls.cert, tls.key)
+    if tls.client_ca is not None:
+        context.load_verify_locations(tls.client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+@dataclass
+class _MemberTask:
+    client: Any
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+
+
+class Gateway:
+    """A running gateway (see the module documentation).
+
+    Args:
+        runtime: The initial runtime.
+        config_path: The file SIGHUP reloads (``None``: reload is refused).
+        handle_signals: Install the signal watcher (off in tests that run several).
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        config_path: str | Path | None = None,
+        handle_signals: bool = True,
+    ) -> None:
+        self.runtime = runtime
+        self.config_path = Path(config_path) if config_path is not None else None
+        self.handle_signals = handle_signals
+        self.metrics = Metrics()
+        self.circulation = Circulation(self.current)
+        self.kiosks = KioskServer(self.circulation, self.current, self.metrics)
+        self._stop = trio.Event()
+        self._members: dict[int, _MemberTask] = {}
+        self._root: trio.Nursery | None = None
+        self.ready = False
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: Any) -> Gateway:
+        """A gateway for a configuration file, on the embedded store and ledger.
+
+        Raises:
+            ConfigError: The file is not right.
+        """
+        runtime = load_runtime(path, store=MemoryStateStore(), ledger=MemoryLedger())
+        return cls(runtime, config_path=path, **kwargs)
+
+    def current(self) -> Runtime:
+        """The runtime in force."""
+        return self.runtime
+
+    @property
+    def consortium(self) -> Consortium:
+        """The consortium in force."""
+        return self.runtime.consortium
+
+    def stop(self) -> None:
+        """Begin a graceful shutdown (what SIGTERM does)."""
+        self._stop.set()
+
+    # --- running ---------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[Bound] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve until stopped; reports the bound addresses once every listener is up."""
+        settings = self.runtime.settings
+        async with trio.open_nursery() as root:
+            self._root = root
+            if self.handle_signals:
+                root.start_soon(self._watch_signals)
+            self._start_members()
+            async with trio.open_nursery() as connections:
+                async with trio.open_nursery() as accepting:
+                    sip2 = [
+                        await accepting.start(self._listen, listener, connections)
+                        for listener in settings.sip2
+                    ]
+                    admin = None
+                    if settings.admin is not None:
+                        from .admin import serve_admin
+
+                        admin = await root.start(serve_admin, self, settings.admin)
+                    self.ready = True
+                    log.info(
+                        "gateway started",
+                        sip2=[f"{h}:{p}" for h, p in sip2],
+                        admin=admin,
+                        members=list(self.runtime.members),
+                    )
+                    task_status.started(Bound(sip2, admin))
+                    await self._stop.wait()
+                    self.ready = False
+                    log.info("gateway stopping", grace_s=settings.drain_grace_s)
+                    accepting.cancel_scope.cancel()
+                self.kiosks.drain()
+                connections.cancel_scope.deadline = trio.current_time() + settings.drain_grace_s
+            root.cancel_scope.cancel()
+        await self._close_members()
+        log.info("gateway stopped")
+
+    async def _listen(
+        self,
+        listener: Sip2Listener,
+        connections: trio.Nursery,
+        *,
+        task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        context = _ssl_context(listener)
+        if context is not None:
+            listeners: list[Any] = await trio.open_ssl_over_tcp_listeners(
+                listener.port, context, host=listener.host
+            )
+            sock = listeners[0].transport_listener.socket
+        else:
+            listeners = await trio.open_tcp_listeners(listener.port, host=listener.host)
+            sock = listeners[0].socket
+        host, port = sock.getsockname()[:2]
+        task_status.started((host, int(port)))
+        await trio.serve_listeners(
+            partial(self.kiosks.serve, listener=listener), listeners, handler_nursery=connections
+        )
+
+    # --- member clients -------------------------------------------------------------------
+
+    def _start_members(self) -> None:
+        assert self._root is not None
+        for client in self.runtime.members.values():
+            if id(client) in self._members or not hasattr(client, "run"):
+                continue
+            task = _MemberTask(client)
+            self._members[id(client)] = task
+            self._root.start_soon(self._run_member, task)
+
+    async def _run_member(self, task: _MemberTask) -> None:
+        with task.scope:
+            await task.client.run()
+
+    async def _retire_members(self) -> None:
+        live = {id(c) for c in self.runtime.members.values()}
+        for key in [k for k in self._members if k not in live]:
+            task = self._members.pop(key)
+            task.scope.cancel()
+            await task.client.aclose()
+
+    async def _close_members(self) -> None:
+        with trio.CancelScope(shield=True):
+            for task in self._members.values():
+                await task.client.aclose()
+        self._members.clear()
+
+    # --- signals and reload ----------------------------------------------------------------
+
+    async def _watch_signals(self) -> None:
+        wanted = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        with trio.open_signal_receiver(*wanted) as received:
+            async for signum in received:
+                if signum == signal.SIGHUP:
+                    await self.reload()
+                else:
+                    log.info("signal received", signal=signal.Signals(signum).name)
+                    self.stop()
+
+    async def reload(self) -> bool:
+        """Re-read the configuration file and swap the runtime; keep the old on errors."""
+        if self.config_path is None:
+            log.warning("reload refused: the gateway was not started from a file")
+            self.metrics.reloads.labels("refused").inc()
+            return False
+        path = self.config_path
+        try:
+            runtime = await trio.to_thread.run_sync(
+                partial(
+                    load_runtime,
+                    path,
+                    store=self.runtime.store,
+                    ledger=self.runtime.ledger,
+                    previous=self.runtime,
+                )
+            )
+        except ConfigError as exc:
+            log.error("reload failed: keeping the running configuration", errors=str(exc))
+            self.metrics.reloads.labels("failed").inc()
+            return False
+        except OSError as exc:
+            log.error("reload failed: the file cannot be read", error=str(exc))
+            self.metrics.reloads.labels("failed").inc()
+            return False
+        if runtime.settings.sip2 != self.runtime.settings.sip2 or (
+            runtime.settings.admin != self.runtime.settings.admin
+        ):
+            log.warning("listener changes take effect at the next restart")
+        self.runtime = runtime
+        self._start_members()
+        await self._retire_members()
+        self.metrics.reloads.labels("ok").inc()
+        log.info("configuration reloaded", members=list(runtime.members))
+        return True

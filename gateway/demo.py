@@ -1,0 +1,190 @@
+"""``interlend demo``: three simulated member ILSs and the gateway, on loopback.
+
+The demo consortium is ``config/demo.toml`` (shipped in the package).  The demo starts
+a simulated ILS for each member (``alpha``, ``beta``, ``gamma``) on a free port, points
+the configuration at them, gives them a fresh random SIP2 password (through the
+environment variable the file names, as a real deployment would), and starts the
+gateway with the in-memory registry and ledger queue.
+
+Once every listener is up it writes the manifest (DESIGN.md "Contracts") when asked:
+where to connect, the terminals, patrons and items to try.  NCIP is not served yet,
+so the manifest's ``ncip`` entries are ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from functools import partial
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import structlog
+import trio
+
+from adapters.ledger.memory import MemoryLedger
+from adapters.state.memory import MemoryStateStore
+from config.consortium import build_consortium
+from config.errors import ConfigError
+from config.loader import parse_config, resolve_secrets
+from config.models import AdminListener, Config, Sip2Listener
+
+from .daemon import Bound, Gateway
+from .runtime import build_runtime
+from .simulator.data import packaged_library
+from .simulator.engine import SimulatedIls
+from .simulator.server import serve_simulator
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from config.consortium import Consortium
+
+__all__ = ["DEMO_MEMBERS", "DEMO_TERMINAL_PASSWORD", "Demo", "run_demo"]
+
+log = structlog.get_logger("interlend.demo")
+
+DEMO_MEMBERS = ("alpha", "beta", "gamma")
+DEMO_TERMINAL_PASSWORD = "demo"
+PASSWORD_ENV = "INTERLEND_DEMO_ILS_PASSWORD"
+
+
+@dataclass
+class Demo:
+    """A running demo: the gateway, the simulated ILSs and the manifest."""
+
+    gateway: Gateway
+    simulators: dict[str, SimulatedIls]
+    manifest: dict[str, Any]
+    bound: Bound
+
+
+def demo_config(
+    config: Config, members: dict[str, tuple[str, int]], host: str, sip2_port: int, admin_port: int
+) -> Config:
+    """The demo file with the simulators' endpoints and the chosen listener ports."""
+    nodes = dict(config.nodes)
+    for member, (ils_host, ils_port) in members.items():
+        node = nodes[member]
+        ils = node.ils.model_copy(update={"endpoints": (f"{ils_host}:{ils_port}",)})
+        nodes[member] = node.model_copy(update={"ils": ils})
+    gateway = config.gateway.model_copy(
+        update={
+            "sip2": (Sip2Listener(host=host, port=sip2_port),),
+            "admin": AdminListener(host=host, port=admin_port),
+        }
+    )
+    return config.model_copy(update={"nodes": nodes, "gateway": gateway})
+
+
+def _manifest(
+    consortium: Consortium,
+    bound: Bound,
+    members: dict[str, tuple[str, int]],
+    simulators: dict[str, SimulatedIls],
+    password: str,
+) -> dict[str, Any]:
+    host, port = bound.sip2[0]
+    patrons = [
+        {"id": p.id, "pin": p.pin, "member": member, "blocked": p.blocked}
+        for member, sim in simulators.items()
+        for p in sim.library.patrons.values()
+        if p.type != "proxy"
+    ]
+    items = [
+        {"id": item.id, "member": member}
+        for member, sim in simulators.items()
+        for item in sim.library.items.values()
+    ]
+    return {
+        "sip2": {"host": host, "port": port},
+        "ncip": None,
+        "admin": {"url": bound.admin} if bound.admin else None,
+        "members": {
+            member: {
+                "sip2": {
+                    "host": ils_host,
+                    "port": ils_port,
+                    "login": simulators[member].library.login,
+                    "password": password,
+                },
+                "ncip": None,
+            }
+            for member, (ils_host, ils_port) in members.items()
+        },
+        "terminals": [
+            {"login": login, "password": DEMO_TERMINAL_PASSWORD, "member": account.member}
+            for login, account in consortium.terminals.items()
+        ],
+        "patrons": patrons,
+        "items": items,
+    }
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest atomically (readers never see half a file)."""
+    partial_path = path.with_name(path.name + ".part")
+    partial_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    partial_path.replace(path)
+
+
+async def run_demo(
+    *,
+    host: str = "127.0.0.1",
+    sip2_port: int = 0,
+    admin_port: int = 0,
+    manifest_path: Path | None = None,
+    handle_signals: bool = True,
+    task_status: trio.TaskStatus[Demo] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the demo until the gateway stops (Ctrl-C, SIGTERM or ``gateway.stop()``)."""
+    password = secrets.token_urlsafe(18)
+    os.environ[PASSWORD_ENV] = password
+    simulators = {m: SimulatedIls(packaged_library(m), password) for m in DEMO_MEMBERS}
+    async with trio.open_nursery() as nursery:
+        members: dict[str, tuple[str, int]] = {}
+        for member, sim in simulators.items():
+            members[member] = await nursery.start(partial(serve_simulator, sim, host=host))
+        with resources.as_file(resources.files("config").joinpath("demo.toml")) as path:
+            config, _, _ = parse_config(path)
+        consortium = build_consortium(demo_config(config, members, host, sip2_port, admin_port))
+        found, issues = resolve_secrets(consortium)
+        if issues:  # pragma: no cover - the variable was set above
+            raise ConfigError.of(issues)
+        runtime = build_runtime(consortium, found, store=MemoryStateStore(), ledger=MemoryLedger())
+        gateway = Gateway(runtime, handle_signals=handle_signals)
+
+        async def serve_gateway(*, task_status: trio.TaskStatus[Bound]) -> None:
+            await gateway.run(task_status=task_status)
+            nursery.cancel_scope.cancel()  # the simulators stop with the gateway
+
+        bound = await nursery.start(serve_gateway)
+        manifest = _manifest(consortium, bound, members, simulators, password)
+        if manifest_path is not None:
+            write_manifest(manifest_path, manifest)
+        log.info("demo ready", sip2=f"{bound.sip2[0][0]}:{bound.sip2[0][1]}", admin=bound.admin)
+        task_status.started(Demo(gateway, simulators, manifest, bound))
+
+
+def how_to_try(demo: Demo) -> str:
+    """What ``interlend demo`` prints for a person: where to connect and what to send."""
+    host, port = demo.bound.sip2[0]
+    return "\n".join(
+        [
+            "interlend demo is running (Ctrl-C stops it).",
+            f"  SIP2 gateway : {host}:{port}   terminals alpha-kiosk, beta-kiosk, gamma-desk;"
+            f" password {DEMO_TERMINAL_PASSWORD}",
+            f"  admin        : {demo.bound.admin or 'off'}",
+            "  patrons      : 21001000000001… (alpha), 21002… (beta), 21003… (gamma); PIN 1234;"
+            " 21001000000099 is blocked",
+            "  items        : 31001000000001… (alpha), 31002… (beta), 31003… (gamma)",
+            "Try it: an alpha patron's card checked at beta's kiosk, then a checkout of a"
+            " beta item:",
+            f"  printf '9300CNbeta-kiosk|COdemo|CPbeta-main|\\r"
+            f"2300120261123    120000AObeta|AA21001000000001|AC|AD1234|\\r"
+            f"11YN20261123    12000020261123    120000AObeta|AA21001000000001"
+            f"|AB31002000000001|AC|AD1234|\\r' | nc -q2 {host} {port} | tr '\\r' '\\n'",
+        ]
+    )

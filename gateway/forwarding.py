@@ -1,0 +1,56 @@
+"""Forwarding a kiosk's message to a member ILS, and naming a member that failed.
+
+The message loses the kiosk's terminal password (AC, a secret between the kiosk and
+the gateway) and, when it goes to a library other than the kiosk's, gets that
+library's institution id (AO); the answer gets the kiosk's AO back.  Every other
+field, known to the codec or not, passes through untouched.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from adapters.errors import IlsError, IlsProtocolError, IlsTimeout, IlsUnavailable
+from adapters.ils.base import Sip2Forwarding
+from protocols.sip2 import RESPONSE_CODES, AcsStatus
+
+from .responses import readdress, with_fields
+
+if TYPE_CHECKING:
+    from protocols.sip2 import Message
+
+    from .context import RequestContext
+
+__all__ = ["forward", "unavailable_reason"]
+
+
+def unavailable_reason(ctx: RequestContext, error: IlsError) -> str:
+    """The kiosk's text for a member ILS that did not answer."""
+    name = ctx.name(error.member) if error.member in ctx.runtime.consortium.nodes else "A library"
+    if isinstance(error, IlsTimeout):
+        return f"{name} is not answering; please try again later"
+    return f"{name} cannot be reached; please try again later"
+
+
+async def forward(ctx: RequestContext, target: str, message: Message) -> Message:
+    """Send a kiosk's message to ``target``'s ILS and return the answer, re-addressed.
+
+    Raises:
+        IlsError: The ILS could not answer, or answered with the wrong message.
+    """
+    ils = ctx.member(target)
+    if not isinstance(ils, Sip2Forwarding):
+        raise IlsUnavailable(target, "this member's ILS does not take SIP2 messages")
+    other = target != ctx.session.member
+    changes: dict[str, object] = {}
+    if getattr(message, "terminal_password", None):
+        changes["terminal_password"] = ""
+    if other and hasattr(message, "institution_id"):
+        changes["institution_id"] = ctx.runtime.institution_id(target)
+    answer = await ils.forward(with_fields(message, **changes), timeout=ctx.budget(target))
+    expected = RESPONSE_CODES[message.code]
+    if answer.code != expected:
+        if isinstance(answer, AcsStatus):
+            raise IlsUnavailable(target, "the ILS answered with its status (98): off-line?")
+        raise IlsProtocolError(target, f"{message.code} was answered with {answer.code}")
+    return readdress(answer, message) if other else answer

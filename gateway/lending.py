@@ -1,0 +1,363 @@
+"""Reciprocal loans: a patron of one library borrowing an item of another.
+
+Checkout (11), in order; the first step that says no decides, and the kiosk shows why:
+
+1. The PIN: checked at the home ILS when the kiosk sent one; otherwise the patron must
+   have been verified earlier on this connection, unless the owner's policy has
+   ``require_pin`` off.
+2. The home ILS's word on the patron (found, PIN right, blocks, fines, type, expiry).
+3. The item at the owner, only when the owner's policy has non-circulating types or
+   locations to check.
+4. The policy engine (``may_borrow``) with the patron's reciprocal loans so far.
+5. The registry's ``reserve``: caps checked and a slot held atomically; a request it
+   has already committed (the kiosk resent it after a lost answer) returns that loan,
+   so nothing is lent twice.
+6. The owner's ILS lends the item to the home library's proxy account.
+7. The registry's ``commit`` makes the loan durable; only then does the kiosk hear
+   "ok", and the ledger gets the event.  If the commit fails the owner's loan is undone
+   with a checkin, so there is never a loan the registry does not know.
+
+If the owner's ILS fails at step 6 the slot is released.  When the failure is a
+timeout after the request was sent, the owner may have lent the item; that is logged
+as an error naming the item and proxy account for the desk to check.
+
+Renew (29) renews the registry's loan at the owner for the proxy account, within the
+owner's ``visitor_renewals``.  Renew all (65) renews at home, then every reciprocal
+loan of the patron.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import structlog
+import trio
+
+from adapters.errors import IlsError, IlsTimeout
+from adapters.ledger.base import LoanEvent, LoanEventKind
+from adapters.state.base import CapExceeded, Loan, LoanRequest
+from config.policy import PatronStanding, may_borrow, may_renew
+from protocols.sip2 import (
+    CheckoutRequest,
+    CheckoutResponse,
+    Dialect,
+    Message,
+    RenewAllRequest,
+    RenewAllResponse,
+    RenewRequest,
+    RenewResponse,
+)
+from protocols.sip2.fieldtypes import Date
+
+from .context import Outcome, RequestContext, Result
+from .forwarding import forward
+from .responses import readdress, refusal
+
+if TYPE_CHECKING:
+    from adapters.ils.base import CirculationOutcome, PatronRecord
+
+    from .routing import Route
+
+__all__ = ["Loan", "checkout", "renew", "renew_all"]
+
+log = structlog.get_logger("interlend.lending")
+
+DEFAULT_LOAN_DAYS = 21
+UNDO_TIMEOUT_S = 5.0
+_DATE = Date()
+_DIALECT = Dialect()
+
+
+def _refuse(ctx: RequestContext, where: Route, reason: str, patron: str | None = None) -> Outcome:
+    return Outcome(refusal(ctx.message, reason, ctx.now), Result.REFUSED, reason, where, patron)
+
+
+def _standing(record: PatronRecord) -> PatronStanding:
+    return PatronStanding(
+        patron_type=record.patron_type,
+        fines=record.fines,
+        expired=record.expired,
+        blocked=record.blocked,
+    )
+
+
+async def _verify(
+    ctx: RequestContext, home: str, barcode: str, pin: str | None, pkey: str
+) -> tuple[PatronRecord | None, str]:
+    """Ask the home ILS about the patron; returns the record or the refusal reason."""
+    record = await ctx.member(home).patron_status(barcode, pin, timeout=ctx.budget(home))
+    if not record.found:
+        return None, f"Library card not recognised by {ctx.name(home)}"
+    if pin is not None:
+        if record.pin_ok is False:
+            return None, "Incorrect PIN"
+        if record.pin_ok:
+            ctx.session.verified.add(pkey)
+    return record, ""
+
+
+def _due_text(outcome: CirculationOutcome, ctx: RequestContext) -> str:
+    if outcome.due_text:
+        return outcome.due_text
+    return _DATE.encode(ctx.now, _DIALECT) if outcome.due else ""
+
+
+async def checkout(ctx: RequestContext, where: Route, request: CheckoutRequest) -> Outcome:
+    """A reciprocal checkout (see the module documentation)."""
+    home, owner = where.home, where.owner
+    assert home is not None
+    assert owner is not None
+    runtime = ctx.runtime
+    pkey = runtime.patron_key(home, request.patron_identifier)
+    rules = runtime.consortium.policy(owner).circulation
+    pin = request.patron_password or None
+    if pin is None and pkey not in ctx.session.verified and rules.require_pin is not False:
+        return _refuse(ctx, where, "Please enter your PIN", pkey)
+    record, problem = await _verify(ctx, home, request.patron_identifier, pin, pkey)
+    if record is None:
+        return _refuse(ctx, where, problem, pkey)
+    item_type = location = None
+    if rules.non_circulating_item_types or rules.non_circulating_locations:
+        item = await ctx.member(owner).item_information(
+            request.item_identifier, timeout=ctx.budget(owner)
+        )
+        if not item.found:
+            return _refuse(ctx, where, f"Item not recognised by {ctx.name(owner)}", pkey)
+        item_type, location = item.media_type, item.permanent_location
+    loans = await runtime.store.active_loans(pkey)
+    decision = may_borrow(
+        runtime.consortium,
+        home,
+        owner,
+        standing=_standing(record),
+        loans_at_owner=sum(1 for loan in loans if loan.owner == owner),
+        loans_total=len(loans),
+        item_type=item_type,
+        location=location,
+    )
+    if not decision.allowed or decision.proxy_patron is None:
+        return _refuse(ctx, where, decision.reason, pkey)
+    proxy = decision.proxy_patron
+    sent = request.transaction_date.isoformat() if request.transaction_date else ctx.now.isoformat()
+    reservation = await runtime.store.reserve(
+        LoanRequest(
+            owner=owner,
+            home=home,
+            item=request.item_identifier,
+            patron_key=pkey,
+            proxy_patron=proxy,
+            terminal=ctx.session.name,
+            idempotency_key=f"{ctx.session.name}\x1f{pkey}\x1f{request.item_identifier}\x1f{sent}",
+            cap_at_owner=rules.loan_cap_per_owner,
+            cap_total=runtime.consortium.policy(home).circulation.loan_cap_total,
+        )
+    )
+    if isinstance(reservation, CapExceeded):
+        reason = (
+            f"Limit of {reservation.cap} loans from {ctx.name(owner)} reached"
+            if reservation.scope == "owner"
+            else f"Limit of {reservation.cap} loans from other libraries reached"
+        )
+        return _refuse(ctx, where, reason, pkey)
+    if reservation.existing is not None:
+        return Outcome(_already_lent(ctx, request, reservation.existing), patron=pkey)
+    due = ctx.now + timedelta(days=decision.loan_days or DEFAULT_LOAN_DAYS)
+    try:
+        lent = await ctx.member(owner).checkout(
+            proxy, request.item_identifier, due=due, timeout=ctx.budget(owner)
+        )
+    except BaseException as exc:
+        with trio.CancelScope(shield=True):
+            await runtime.store.release(reservation)
+        if isinstance(exc, IlsTimeout):
+            log.error(
+                "checkout outcome unknown: check the proxy account at the owner",
+                owner=owner,
+                item=request.item_identifier,
+                proxy=proxy,
+                detail=exc.detail,
+            )
+        raise
+    if not lent.ok:
+        await runtime.store.release(reservation)
+        reason = " ".join(lent.screen_messages) or f"{ctx.name(owner)} could not lend this item"
+        answer = lent.response if isinstance(lent.response, CheckoutResponse) else None
+        response = (
+            readdress(answer, request, patron_identifier=request.patron_identifier)
+            if answer is not None
+            else refusal(request, reason, ctx.now)
+        )
+        return Outcome(response, Result.REFUSED, reason, where, pkey)
+    try:
+        loan = await runtime.store.commit(reservation, due=lent.due or due, now=ctx.now)
+    except Exception:
+        log.exception("the loan could not be recorded; undoing it at the owner", owner=owner)
+        await _undo(ctx, owner, request.item_identifier)
+        with trio.CancelScope(shield=True):
+            await runtime.store.release(reservation)
+        reason = "The loan could not be recorded; please see the desk"
+        return Outcome(refusal(request, reason, ctx.now), Result.ERROR, reason, where, pkey)
+    runtime.ledger.record_nowait(
+        LoanEvent(
+            LoanEventKind.CHECKOUT, loan.loan_id, owner, home, loan.item, pkey, ctx.now, loan.due
+        )
+    )
+    return Outcome(_lent(ctx, request, lent, owner), patron=pkey)
+
+
+async def _undo(ctx: RequestContext, owner: str, item: str) -> None:
+    with trio.CancelScope(shield=True):
+        try:
+            await ctx.member(owner).checkin(
+                item, ctx.session.location or "", timeout=UNDO_TIMEOUT_S
+            )
+        except IlsError as exc:
+            log.error(
+                "the unrecorded loan could not be undone: check the item at the owner",
+                owner=owner,
+                item=item,
+                detail=exc.detail,
+            )
+
+
+def _lent(
+    ctx: RequestContext, request: CheckoutRequest, lent: CirculationOutcome, owner: str
+) -> Message:
+    answer = lent.response
+    screen = (*lent.screen_messages, f"Lent by {ctx.name(owner)}")
+    if isinstance(answer, CheckoutResponse):
+        return readdress(
+            answer,
+            request,
+            patron_identifier=request.patron_identifier,
+            screen_messages=screen,
+        )
+    return CheckoutResponse(
+        ok=True,
+        renewal_ok=lent.renewal,
+        magnetic_media=None,
+        desensitize=True,
+        transaction_date=ctx.now,
+        institution_id=request.institution_id,
+        patron_identifier=request.patron_identifier,
+        item_identifier=request.item_identifier,
+        title_identifier=lent.title,
+        due_date=_due_text(lent, ctx),
+        screen_messages=screen,
+    )
+
+
+def _already_lent(ctx: RequestContext, request: CheckoutRequest, loan: Loan) -> Message:
+    return CheckoutResponse(
+        ok=True,
+        renewal_ok=False,
+        magnetic_media=None,
+        desensitize=True,
+        transaction_date=ctx.now,
+        institution_id=request.institution_id,
+        patron_identifier=request.patron_identifier,
+        item_identifier=request.item_identifier,
+        due_date=_DATE.encode(loan.due, _DIALECT),
+        screen_messages=(f"Already on loan to you until {loan.due:%Y-%m-%d}",),
+    )
+
+
+async def _renew_loan(ctx: RequestContext, loan: Loan) -> tuple[CirculationOutcome | None, str]:
+    """Renew one registry loan at its owner; returns the ILS's outcome or the reason not."""
+    decision = may_renew(ctx.runtime.consortium, loan.home, loan.owner, loan.renewals)
+    if not decision.allowed:
+        return None, decision.reason
+    renewed = await ctx.member(loan.owner).renew(
+        loan.proxy_patron, loan.item, timeout=ctx.budget(loan.owner)
+    )
+    if not renewed.ok:
+        return renewed, " ".join(renewed.screen_messages) or "Renewal refused"
+    due = renewed.due or ctx.now + timedelta(days=decision.loan_days or DEFAULT_LOAN_DAYS)
+    updated = await ctx.runtime.store.renew(loan.owner, loan.item, due=due)
+    if updated is not None:
+        ctx.runtime.ledger.record_nowait(
+            LoanEvent(
+                LoanEventKind.RENEW,
+                updated.loan_id,
+                updated.owner,
+                updated.home,
+                updated.item,
+                updated.patron_key,
+                ctx.now,
+                updated.due,
+            )
+        )
+    return renewed, ""
+
+
+async def renew(ctx: RequestContext, where: Route, request: RenewRequest) -> Outcome:
+    """A renewal of a reciprocal loan (see the module documentation)."""
+    home, owner = where.home, where.owner
+    assert home is not None
+    assert owner is not None
+    pkey = ctx.runtime.patron_key(home, request.patron_identifier)
+    if not request.item_identifier:
+        return _refuse(ctx, where, "Please scan the item to renew it", pkey)
+    loan = await ctx.runtime.store.active_loan(owner, request.item_identifier)
+    if loan is None or loan.patron_key != pkey:
+        return _refuse(ctx, where, "This item is not on loan to you", pkey)
+    if request.patron_password:
+        record, problem = await _verify(
+            ctx, home, request.patron_identifier, request.patron_password, pkey
+        )
+        if record is None:
+            return _refuse(ctx, where, problem, pkey)
+    renewed, problem = await _renew_loan(ctx, loan)
+    if problem or renewed is None:
+        return _refuse(ctx, where, problem, pkey)
+    answer = renewed.response
+    if isinstance(answer, RenewResponse):
+        response: Message = readdress(answer, request, patron_identifier=request.patron_identifier)
+    else:
+        response = RenewResponse(
+            ok=True,
+            renewal_ok=True,
+            magnetic_media=None,
+            desensitize=True,
+            transaction_date=ctx.now,
+            institution_id=request.institution_id,
+            patron_identifier=request.patron_identifier,
+            item_identifier=request.item_identifier,
+            title_identifier=renewed.title,
+            due_date=_due_text(renewed, ctx),
+        )
+    return Outcome(response, patron=pkey)
+
+
+async def renew_all(ctx: RequestContext, where: Route, request: RenewAllRequest) -> Outcome:
+    """Renew everything: at home (forwarded), then each reciprocal loan at its owner."""
+    home = where.target
+    assert home is not None
+    answer = await forward(ctx, home, request)
+    pkey = ctx.runtime.patron_key(home, request.patron_identifier)
+    if not isinstance(answer, RenewAllResponse) or not answer.ok:
+        return Outcome(answer, patron=pkey)
+    loans = await ctx.runtime.store.active_loans(pkey)
+    renewed: list[str] = []
+    unrenewed: list[str] = []
+    for loan in loans:
+        try:
+            outcome, problem = await _renew_loan(ctx, loan)
+        except IlsError as exc:
+            outcome, problem = None, f"{ctx.name(exc.member)} cannot be reached"
+        if problem or outcome is None:
+            unrenewed.append(f"{loan.item} {problem}")
+        else:
+            renewed.append(loan.item)
+    if not loans:
+        return Outcome(answer, patron=pkey)
+    merged = replace(
+        answer,
+        renewed_count=answer.renewed_count + len(renewed),
+        unrenewed_count=answer.unrenewed_count + len(unrenewed),
+        renewed_items=answer.renewed_items + tuple(renewed),
+        unrenewed_items=answer.unrenewed_items + tuple(unrenewed),
+    )
+    return Outcome(merged, patron=pkey)

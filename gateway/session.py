@@ -1,0 +1,42 @@
+"""One kiosk connection: who it is, and the patrons it has verified.
+
+A ``TerminalSession`` lives as long as the kiosk's TCP connection.  It holds the
+terminal account the kiosk logged in with (which fixes its library and location) and
+the patrons whose PIN the home library confirmed during this connection, so that a
+kiosk that checks the PIN once (23 with AD, then 11 without) is not asked to send it
+again.  Verified patrons are kept as keyed hashes and forgotten at 35 (end session)
+or when the connection closes; nothing here is stored anywhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["TerminalSession"]
+
+
+@dataclass
+class TerminalSession:
+    """A kiosk connection's identity and per-patron state.
+
+    Attributes:
+        conn_id: A short id for the connection, used in every log line.
+        peer: The kiosk's address.
+        member: The library the kiosk acts for (``None`` until it logs in, unless the
+            listener fixes it).
+        login: The terminal login (CN) it used.
+        location: The terminal's location code.
+        verified: Keyed hashes of patrons whose PIN the home library confirmed.
+    """
+
+    conn_id: str
+    peer: str
+    member: str | None = None
+    login: str | None = None
+    location: str | None = None
+    verified: set[str] = field(default_factory=set)
+
+    @property
+    def name(self) -> str:
+        """The terminal's name for logs and idempotency keys."""
+        return self.login or f"port:{self.member}"

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from adapters.ledger.base import Ledger
     from adapters.state.base import StateStore
     from config.consortium import Consortium
-    from config.models import Sip2Listener
+    from config.models import GatewaySettings, Sip2Listener
 
 __all__ = ["Bound", "Gateway", "load_runtime"]
 
@@ -153,6 +153,13 @@ class Gateway:
     async def run(self, *, task_status: trio.TaskStatus[Bound] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve until stopped; reports the bound addresses once every listener is up."""
         settings = self.runtime.settings
+        try:
+            await self._serve(settings, task_status)
+        finally:
+            await self._close_members()
+        log.info("gateway stopped")
+
+    async def _serve(self, settings: GatewaySettings, task_status: trio.TaskStatus[Bound]) -> None:
         async with trio.open_nursery() as root:
             self._root = root
             if self.handle_signals:
@@ -184,8 +191,6 @@ class Gateway:
                 self.kiosks.drain()
                 connections.cancel_scope.deadline = trio.current_time() + settings.drain_grace_s
             root.cancel_scope.cancel()
-        await self._close_members()
-        log.info("gateway stopped")
 
     async def _listen(
         self,

@@ -17,7 +17,6 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
-from functools import partial
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +37,7 @@ from .simulator.engine import SimulatedIls
 from .simulator.server import serve_simulator
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from config.consortium import Consortium
@@ -57,8 +57,13 @@ class Demo:
 
     gateway: Gateway
     simulators: dict[str, SimulatedIls]
+    simulator_scopes: dict[str, trio.CancelScope]
     manifest: dict[str, Any]
     bound: Bound
+
+    def stop_ils(self, member: str) -> None:
+        """Stop a member's simulated ILS (its port closes: the member is down)."""
+        self.simulator_scopes[member].cancel()
 
 
 def demo_config(
@@ -130,6 +135,17 @@ def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
     partial_path.replace(path)
 
 
+async def _serve_simulator(
+    sim: SimulatedIls,
+    host: str,
+    scope: trio.CancelScope,
+    *,
+    task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    with scope:
+        await serve_simulator(sim, host=host, task_status=task_status)
+
+
 async def run_demo(
     *,
     host: str = "127.0.0.1",
@@ -137,19 +153,26 @@ async def run_demo(
     admin_port: int = 0,
     manifest_path: Path | None = None,
     handle_signals: bool = True,
+    adjust: Callable[[Config], Config] | None = None,
     task_status: trio.TaskStatus[Demo] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run the demo until the gateway stops (Ctrl-C, SIGTERM or ``gateway.stop()``)."""
+    """Run the demo until the gateway stops (Ctrl-C, SIGTERM or ``gateway.stop()``).
+
+    ``adjust`` may change the demo configuration before it is used (tests shorten
+    time-outs or point a member at a dead port with it).
+    """
     password = secrets.token_urlsafe(18)
     os.environ[PASSWORD_ENV] = password
     simulators = {m: SimulatedIls(packaged_library(m), password) for m in DEMO_MEMBERS}
+    scopes = {m: trio.CancelScope() for m in DEMO_MEMBERS}
     async with trio.open_nursery() as nursery:
         members: dict[str, tuple[str, int]] = {}
         for member, sim in simulators.items():
-            members[member] = await nursery.start(partial(serve_simulator, sim, host=host))
+            members[member] = await nursery.start(_serve_simulator, sim, host, scopes[member])
         with resources.as_file(resources.files("config").joinpath("demo.toml")) as path:
             config, _, _ = parse_config(path)
-        consortium = build_consortium(demo_config(config, members, host, sip2_port, admin_port))
+        config = demo_config(config, members, host, sip2_port, admin_port)
+        consortium = build_consortium(adjust(config) if adjust is not None else config)
         found, issues = resolve_secrets(consortium)
         if issues:  # pragma: no cover - the variable was set above
             raise ConfigError.of(issues)
@@ -165,7 +188,7 @@ async def run_demo(
         if manifest_path is not None:
             write_manifest(manifest_path, manifest)
         log.info("demo ready", sip2=f"{bound.sip2[0][0]}:{bound.sip2[0][1]}", admin=bound.admin)
-        task_status.started(Demo(gateway, simulators, manifest, bound))
+        task_status.started(Demo(gateway, simulators, scopes, manifest, bound))
 
 
 def how_to_try(demo: Demo) -> str:

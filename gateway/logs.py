@@ -87,6 +87,16 @@ def redact_secrets(logger: WrappedLogger, method_name: str, event_dict: EventDic
     return event_dict
 
 
+class _StandardError:
+    """Writes to whatever ``sys.stderr`` is at the time (it may be replaced later)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(
     *, level: str = "info", json: bool | None = None, stream: TextIO | None = None
 ) -> None:
@@ -115,6 +125,8 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.WriteLoggerFactory(file=out),
+        logger_factory=structlog.WriteLoggerFactory(
+            file=out if stream is not None else _StandardError()  # type: ignore[arg-type]
+        ),
         cache_logger_on_first_use=False,
     )

@@ -93,6 +93,7 @@ class SimulatedIls:
         delay_s: Seconds to wait before each answer (to play a slow ILS).
         connections: Connections open right now.
         executed: The codes of the requests handled, in order (for tests).
+        last_request: The last request handled, as it arrived.
     """
 
     def __init__(self, library: LibraryData, password: str) -> None:
@@ -101,10 +102,12 @@ class SimulatedIls:
         self.delay_s = 0.0
         self.connections = 0
         self.executed: list[str] = []
+        self.last_request: Message | None = None
 
     def handle(self, message: Message, now: datetime) -> Message:
         """Answer one request (the connection handles 97 and login enforcement)."""
         self.executed.append(message.code)
+        self.last_request = message
         match message:
             case LoginRequest():
                 ok = (

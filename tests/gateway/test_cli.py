@@ -23,9 +23,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-def test_demo_runs_the_self_check() -> None:
-    """`python -m gateway demo` passes every check and logs JSON without secrets."""
-    result = run("demo")
+def test_selfcheck_runs() -> None:
+    """`python -m gateway selfcheck` passes every check and logs JSON without secrets."""
+    result = run("selfcheck")
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stderr.splitlines()]
     assert lines[-1]["event"] == "self-check passed"
@@ -52,9 +52,9 @@ def test_a_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     assert "COMMAND" in capsys.readouterr().err
 
 
-def test_demo_in_process(capsys: pytest.CaptureFixture[str]) -> None:
-    """main(['demo']) returns 0 when the self-check passes."""
-    assert main(["--log-format", "json", "demo"]) == 0
+def test_selfcheck_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    """main(["selfcheck"]) returns 0 when the self-check passes."""
+    assert main(["--log-format", "json", "selfcheck"]) == 0
     assert "self-check passed" in capsys.readouterr().err
 
 
@@ -63,14 +63,14 @@ def test_version_string() -> None:
     assert __version__.startswith("0.1.0")
 
 
-def test_demo_fails_loudly(
+def test_selfcheck_fails_loudly(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A failing check makes the demo exit 1 and name the check."""
+    """A failing check makes the self-check exit 1 and name the check."""
     import gateway.selfcheck
 
     monkeypatch.setitem(gateway.selfcheck.GOLDEN_CHECKSUMS, b"97AZ", b"0000")
-    assert main(["--log-format", "json", "demo"]) == 1
+    assert main(["--log-format", "json", "selfcheck"]) == 1
     err = capsys.readouterr().err
     assert "check failed" in err
     assert "checksum 97AZ" in err

@@ -1,0 +1,37 @@
+"""Fixtures: the demo network (three simulated ILSs and the gateway) on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import partial
+
+import pytest
+import trio
+
+from config.models import Config
+from gateway.demo import Demo, run_demo
+
+from .kiosk import close_all
+
+
+def short_timeouts(config: Config, seconds: float = 1.0) -> Config:
+    """The demo configuration with every member ILS's request time-out shortened."""
+    node = config.nodes["demo"]
+    ils = node.ils.model_copy(update={"timeout_s": seconds, "connect_timeout_s": seconds})
+    return config.model_copy(
+        update={"nodes": {**config.nodes, "demo": node.model_copy(update={"ils": ils})}}
+    )
+
+
+@pytest.fixture
+async def demo() -> AsyncIterator[Demo]:
+    """The demo network, stopped gracefully after the test."""
+    async with trio.open_nursery() as nursery:
+        running: Demo = await nursery.start(
+            partial(run_demo, handle_signals=False, adjust=short_timeouts)
+        )
+        try:
+            yield running
+        finally:
+            await close_all()
+            running.gateway.stop()

@@ -251,7 +251,10 @@ class Sip2MemberIls:
         )
 
     def _give_back(self, state: _EndpointState, link: Sip2Link) -> None:
-        if link.broken or self._closed or len(state.idle) >= (self.settings.pool_size or 1):
+        # Keep as many as may be in flight at once: a busy member reuses its logged-in
+        # connections instead of paying a connect and a login per request.
+        keep = max(self.settings.pool_size or 1, self._limiter.total_tokens)
+        if link.broken or self._closed or len(state.idle) >= keep:
             trio.lowlevel.spawn_system_task(link.aclose)
         else:
             state.idle.append(link)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from functools import partial
+from typing import TYPE_CHECKING
 
 import pytest
 import trio
 
-from config.models import Config
 from gateway.demo import Demo, run_demo
 
 from .kiosk import close_all
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from config.models import Config
 
 
 def short_timeouts(config: Config, seconds: float = 1.0) -> Config:

@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-import pytest
 import trio
 
 from adapters.errors import IlsError
-
 from gateway.daemon import Gateway
 from gateway.simulator.data import packaged_library
 from gateway.simulator.engine import SimulatedIls
@@ -29,6 +27,8 @@ from protocols.sip2 import CheckoutResponse, PatronStatusResponse
 from .kiosk import Kiosk, checkout, status
 
 if TYPE_CHECKING:
+    import pytest
+
     from gateway.demo import Demo
 
 ROOT = Path(__file__).parents[2]

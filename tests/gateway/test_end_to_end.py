@@ -7,12 +7,13 @@ reference books 31003000000041… that do not circulate to visitors).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import trio
 
 from adapters.ledger.base import LoanEventKind
 from adapters.ledger.memory import MemoryLedger
 from adapters.state.base import LoanState
-from gateway.demo import Demo
 from protocols.sip2 import (
     AcsStatus,
     CheckinResponse,
@@ -36,6 +37,9 @@ from protocols.sip2 import (
 )
 
 from .kiosk import NOW, Kiosk, checkin, checkout, information, renew, status
+
+if TYPE_CHECKING:
+    from gateway.demo import Demo
 
 ALPHA_PATRON = "21001000000001"
 BLOCKED = "21001000000099"

@@ -64,6 +64,18 @@ def _parser() -> argparse.ArgumentParser:
         "--ncip-port", type=int, default=None, help="NCIP port (accepted; NCIP is not served yet)"
     )
     demo.add_argument("--manifest", help="write a JSON manifest here once everything is up")
+    send = commands.add_parser(
+        "send",
+        help="send raw SIP2 frames to a server and print the answers",
+        description=(
+            "A SIP2 console for trying a gateway or an ILS: each FRAME is sent as it is "
+            "(a CR is added) and the answer printed. Example: interlend send 127.0.0.1:6001 "
+            "'9300CNbeta-kiosk|COdemo|' '9900302.00'"
+        ),
+    )
+    send.add_argument("address", help="HOST:PORT of the SIP2 server")
+    send.add_argument("frames", nargs="+", metavar="FRAME", help="a SIP2 frame, without the CR")
+    send.add_argument("--timeout", type=float, default=10.0, help="seconds to wait per answer")
     commands.add_parser(
         "selfcheck",
         help="run the SIP2 codec's self-check",
@@ -128,6 +140,33 @@ def _selfcheck() -> int:
         log.error("self-check failed", passed=len(result.passed), failed=result.failed)
         return 1
     log.info("self-check passed", checks=len(result.passed))
+    return 0
+
+
+def _send(address: str, frames: list[str], timeout: float) -> int:
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        print(f"interlend: {address!r} is not HOST:PORT", file=sys.stderr)
+        return 2
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as sock:
+            pending = b""
+            for frame in frames:
+                sock.sendall(frame.encode("cp850", "replace") + b"\r")
+                while b"\r" not in pending:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        print("interlend: the server closed the connection", file=sys.stderr)
+                        return 1
+                    pending += chunk
+                answer, _, pending = pending.partition(b"\r")
+                print(f"> {frame}")
+                print(f"< {answer.decode('cp850', 'replace')}", flush=True)
+    except OSError as exc:
+        print(f"interlend: {address}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -213,6 +252,8 @@ def _run(argv: Sequence[str] | None) -> int:
         return _serve(args.config)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "send":
+        return _send(args.address, args.frames, args.timeout)
     if args.command == "selfcheck":
         return _selfcheck()
     if args.command == "check-config":

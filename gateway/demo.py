@@ -205,9 +205,9 @@ def how_to_try(demo: Demo) -> str:
             "  items        : 31001000000001… (alpha), 31002… (beta), 31003… (gamma)",
             "Try it: an alpha patron's card checked at beta's kiosk, then a checkout of a"
             " beta item:",
-            f"  printf '9300CNbeta-kiosk|COdemo|CPbeta-main|\\r"
-            f"2300120261123    120000AObeta|AA21001000000001|AC|AD1234|\\r"
-            f"11YN20261123    12000020261123    120000AObeta|AA21001000000001"
-            f"|AB31002000000001|AC|AD1234|\\r' | nc -q2 {host} {port} | tr '\\r' '\\n'",
+            f"  interlend send {host}:{port} '9300CNbeta-kiosk|COdemo|CPbeta-main|' \\",
+            "    '2300120261123    120000AObeta|AA21001000000001|AC|AD1234|' \\",
+            "    '11YN20261123    12000020261123    120000AObeta|AA21001000000001"
+            "|AB31002000000001|AC|AD1234|'",
         ]
     )

@@ -188,6 +188,22 @@ def test_demo_command_end_to_end(tmp_path: Path) -> None:
         ask = f"2300120261123    120000AObeta|AA{patron['id']}|AC|AD{patron['pin']}|".encode()
         answers = _sip2(host, port, [login, ask])
         health = httpx.get(f"{manifest['admin']['url']}/healthz", timeout=5)
+        console = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "send",
+                f"{host}:{port}",
+                login.decode(),
+                "9900302.00",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
         member = manifest["members"]["alpha"]["sip2"]
         direct = _sip2(
             member["host"],
@@ -197,6 +213,9 @@ def test_demo_command_end_to_end(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=TIMEOUT)
+    assert console.returncode == 0
+    assert "< 941" in console.stdout
+    assert "< 98Y" in console.stdout
     assert answers[0] == b"941\r"
     assert b"|BLY|CQY|" in answers[1]
     assert health.status_code == 200
@@ -253,3 +272,29 @@ def test_serve_reloads_on_sighup_and_stops_on_sigterm(tmp_path: Path) -> None:
         _, rest = env_process.communicate(timeout=TIMEOUT)
     assert env_process.returncode == 0
     assert "gateway stopped" in rest
+
+
+def test_send_reports_bad_addresses() -> None:
+    bad = subprocess.run(
+        [sys.executable, "-m", "gateway", "send", "no-port", "9900302.00"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        free = sock.getsockname()[1]
+    refused = subprocess.run(
+        [sys.executable, "-m", "gateway", "send", f"127.0.0.1:{free}", "9900302.00"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "not HOST:PORT" in bad.stderr
+    assert refused.returncode == 1
+    assert "refused" in refused.stderr.lower()

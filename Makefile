@@ -32,6 +32,8 @@ format: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/sip2_codec.py
+	$(BIN)/python bench/sim_server.py
+	$(BIN)/python bench/passthrough.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .coverage build *.egg-info

@@ -107,7 +107,7 @@ def parse_due_date(text: str, zone: tzinfo = UTC) -> datetime | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if len(text) == 10:
+    if len(text) in (8, 10):  # a bare date (2026-12-14 or 20261214): the end of that day
         value = value.replace(hour=23, minute=59, second=59)
     return value if value.tzinfo is not None else value.replace(tzinfo=zone)
 
@@ -211,19 +211,28 @@ class Sip2MemberIls:
             self._give_back(state, link)
             return
         links, state.idle = state.idle, []
-        for link in links:
-            try:
-                with trio.fail_after(self.settings.timeout_s or 10.0):
-                    answer = await link.request(ScStatus(max_print_width=0))
-            except (IlsError, trio.TooSlowError) as exc:
+        try:
+            while links:
+                link = links[-1]
+                try:
+                    with trio.fail_after(self.settings.timeout_s or 10.0):
+                        answer = await link.request(ScStatus(max_print_width=0))
+                except (IlsError, trio.TooSlowError) as exc:
+                    await links.pop().aclose()
+                    self._failed(state, exc)
+                    continue
+                links.pop()
+                if isinstance(answer, AcsStatus) and not answer.online_status:
+                    await link.aclose()
+                    self._failed(
+                        state, IlsUnavailable(self.member, "the ILS reports it is off-line")
+                    )
+                    continue
+                self._give_back(state, link)
+        finally:
+            # Cancelled half-way (shutdown): the links not checked yet are closed, not lost.
+            for link in links:
                 await link.aclose()
-                self._failed(state, exc)
-                continue
-            if isinstance(answer, AcsStatus) and not answer.online_status:
-                await link.aclose()
-                self._failed(state, IlsUnavailable(self.member, "the ILS reports it is off-line"))
-                continue
-            self._give_back(state, link)
 
     async def _open(self, state: _EndpointState) -> Sip2Link:
         link = await Sip2Link.open(

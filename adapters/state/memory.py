@@ -68,6 +68,9 @@ class MemoryStateStore:
         """Make the held slot an active loan (a repeat commit returns the same loan)."""
         if reservation.existing is not None:
             return reservation.existing
+        done = self._by_key.get(reservation.request.idempotency_key)
+        if done is not None and done in self._loans:
+            return self._loans[done]
         request = self._held.pop(reservation.token, reservation.request)
         previous = self._active_by_item.get((request.owner, request.item))
         if previous is not None:
@@ -115,6 +118,7 @@ class MemoryStateStore:
             return None
         loan = dataclasses.replace(self._loans[loan_id], state=LoanState.RETURNED, returned=now)
         self._loans[loan_id] = loan
+        self._trim()
         return loan
 
     async def active_loan(self, owner: str, item: str) -> Loan | None:

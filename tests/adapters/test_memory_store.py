@@ -1,0 +1,421 @@
+"""The in-memory loan registry: reservations, caps, idempotency, renewals, history."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from adapters.state.base import (
+    CapExceeded,
+    Loan,
+    LoanRequest,
+    LoanState,
+    Reservation,
+    patron_key,
+)
+from adapters.state.memory import MemoryStateStore
+
+T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+DUE = T0 + timedelta(days=21)
+SECRET = b"registry-test-secret"
+ALICE = patron_key(SECRET, "beta", "21002000000001")
+BOB = patron_key(SECRET, "beta", "21002000000002")
+
+
+def request(
+    item: str = "31001000000001",
+    *,
+    patron: str = ALICE,
+    owner: str = "alpha",
+    home: str = "beta",
+    key: str | None = None,
+    cap_at_owner: int | None = None,
+    cap_total: int | None = None,
+) -> LoanRequest:
+    """A reciprocal checkout request (the idempotency key defaults to owner+patron+item)."""
+    return LoanRequest(
+        owner=owner,
+        home=home,
+        item=item,
+        patron_key=patron,
+        proxy_patron=f"ILL-{home}",
+        terminal="alpha",
+        idempotency_key=key if key is not None else f"{owner}|{patron}|{item}|0",
+        cap_at_owner=cap_at_owner,
+        cap_total=cap_total,
+    )
+
+
+async def held(store: MemoryStateStore, loan_request: LoanRequest) -> Reservation:
+    """Reserve and insist that a fresh slot was held."""
+    reservation = await store.reserve(loan_request)
+    assert isinstance(reservation, Reservation)
+    assert reservation.existing is None
+    assert reservation.token
+    return reservation
+
+
+async def lend(
+    store: MemoryStateStore, loan_request: LoanRequest, now: datetime = T0, due: datetime = DUE
+) -> Loan:
+    """Reserve and commit in one go."""
+    return await store.commit(await held(store, loan_request), due=due, now=now)
+
+
+# --- patron_key -----------------------------------------------------------------------
+
+
+def test_patron_key_is_deterministic_hex_of_32_chars() -> None:
+    """The same secret, home and barcode always give the same 32 hex characters."""
+    first = patron_key(SECRET, "beta", "21002000000001")
+    assert first == patron_key(SECRET, "beta", "21002000000001")
+    assert re.fullmatch(r"[0-9a-f]{32}", first)
+    assert "21002000000001" not in first
+
+
+def test_patron_key_differs_per_secret_home_and_barcode() -> None:
+    """Changing any input changes the key (a card of two libraries is two patrons)."""
+    base = patron_key(SECRET, "beta", "21002000000001")
+    assert patron_key(b"another-secret", "beta", "21002000000001") != base
+    assert patron_key(SECRET, "gamma", "21002000000001") != base
+    assert patron_key(SECRET, "beta", "21002000000002") != base
+
+
+def test_patron_key_separates_home_from_barcode() -> None:
+    """Home and barcode are delimited: ("ab", "c") and ("a", "bc") are not confused."""
+    assert patron_key(SECRET, "ab", "c") != patron_key(SECRET, "a", "bc")
+
+
+# --- reserve, commit, release -----------------------------------------------------------
+
+
+async def test_reserve_then_commit_makes_an_active_loan() -> None:
+    """A committed reservation is an active loan with the request's facts."""
+    store = MemoryStateStore()
+    loan_request = request()
+    reservation = await held(store, loan_request)
+    assert reservation.request == loan_request
+    loan = await store.commit(reservation, due=DUE, now=T0)
+    assert loan.state is LoanState.ACTIVE
+    assert (loan.owner, loan.home, loan.item) == ("alpha", "beta", "31001000000001")
+    assert loan.patron_key == ALICE
+    assert loan.proxy_patron == "ILL-beta"
+    assert loan.terminal == "alpha"
+    assert loan.checked_out == T0
+    assert loan.due == DUE
+    assert loan.renewals == 0
+    assert loan.returned is None
+    assert await store.active_loan("alpha", "31001000000001") == loan
+    assert await store.active_loans(ALICE) == [loan]
+
+
+async def test_reservations_get_distinct_tokens() -> None:
+    """Two held slots are told apart by their tokens."""
+    store = MemoryStateStore()
+    first = await held(store, request("31001000000001"))
+    second = await held(store, request("31001000000002"))
+    assert first.token != second.token
+
+
+async def test_release_gives_the_slot_back() -> None:
+    """A released reservation no longer counts toward the caps and makes no loan."""
+    store = MemoryStateStore()
+    reservation = await held(store, request("31001000000001", cap_at_owner=1))
+    refused = await store.reserve(request("31001000000002", cap_at_owner=1))
+    assert isinstance(refused, CapExceeded)
+    await store.release(reservation)
+    await held(store, request("31001000000002", cap_at_owner=1))
+    assert await store.active_loan("alpha", "31001000000001") is None
+    assert await store.active_loans(ALICE) == []
+
+
+async def test_release_twice_or_of_an_unknown_token_is_harmless() -> None:
+    """Releasing is idempotent."""
+    store = MemoryStateStore()
+    reservation = await held(store, request(cap_total=1))
+    await store.release(reservation)
+    await store.release(reservation)
+    await store.release(Reservation("no-such-token", request()))
+    await held(store, request("31001000000002", cap_total=1))
+
+
+# --- caps ------------------------------------------------------------------------------
+
+
+async def test_cap_at_owner_counts_loans_and_held_reservations() -> None:
+    """The per-owner cap counts active loans and held slots at that owner."""
+    store = MemoryStateStore()
+    await lend(store, request("31001000000001"))
+    await held(store, request("31001000000002"))
+    refused = await store.reserve(request("31001000000003", cap_at_owner=2))
+    assert refused == CapExceeded(scope="owner", cap=2, count=2)
+
+
+async def test_cap_at_owner_ignores_loans_from_other_owners() -> None:
+    """Loans from another library do not count toward this owner's cap."""
+    store = MemoryStateStore()
+    await lend(store, request("31003000000001", owner="gamma"))
+    await lend(store, request("31003000000002", owner="gamma"))
+    reservation = await store.reserve(request("31001000000001", cap_at_owner=1))
+    assert isinstance(reservation, Reservation)
+
+
+async def test_cap_total_counts_every_owner_and_held_reservations() -> None:
+    """The total cap counts loans from every owner plus held slots."""
+    store = MemoryStateStore()
+    await lend(store, request("31001000000001"))
+    await lend(store, request("31003000000001", owner="gamma"))
+    await held(store, request("31004000000001", owner="delta"))
+    refused = await store.reserve(request("31001000000002", cap_at_owner=10, cap_total=3))
+    assert refused == CapExceeded(scope="total", cap=3, count=3)
+
+
+async def test_owner_cap_is_checked_before_total_cap() -> None:
+    """When both caps are reached the owner cap is reported."""
+    store = MemoryStateStore()
+    await lend(store, request("31001000000001"))
+    refused = await store.reserve(request("31001000000002", cap_at_owner=1, cap_total=1))
+    assert isinstance(refused, CapExceeded)
+    assert refused.scope == "owner"
+
+
+async def test_caps_are_per_patron() -> None:
+    """Another patron's loans do not count toward this patron's caps."""
+    store = MemoryStateStore()
+    await lend(store, request("31001000000001", patron=BOB))
+    await held(store, request("31001000000002", patron=BOB))
+    reservation = await store.reserve(request("31001000000003", cap_at_owner=1, cap_total=1))
+    assert isinstance(reservation, Reservation)
+    assert reservation.existing is None
+
+
+async def test_returned_loans_do_not_count_toward_caps() -> None:
+    """Closing a loan frees its slot."""
+    store = MemoryStateStore()
+    await lend(store, request("31001000000001"))
+    assert isinstance(await store.reserve(request("31001000000002", cap_total=1)), CapExceeded)
+    await store.close("alpha", "31001000000001", now=T0 + timedelta(days=1))
+    assert isinstance(await store.reserve(request("31001000000002", cap_total=1)), Reservation)
+
+
+async def test_no_cap_means_no_limit() -> None:
+    """``None`` caps never refuse."""
+    store = MemoryStateStore()
+    for n in range(1, 30):
+        await lend(store, request(f"310010000000{n:02d}"))
+    assert len(await store.active_loans(ALICE)) == 29
+
+
+async def test_a_cap_of_zero_refuses_the_first_loan() -> None:
+    """A cap of 0 forbids any loan."""
+    store = MemoryStateStore()
+    assert await store.reserve(request(cap_total=0)) == CapExceeded("total", 0, 0)
+    assert await store.reserve(request(cap_at_owner=0)) == CapExceeded("owner", 0, 0)
+
+
+# --- idempotency and repeated checkouts -------------------------------------------------
+
+
+async def test_same_idempotency_key_after_commit_returns_the_existing_loan() -> None:
+    """A resent request is answered with its loan, and committing that lends nothing new."""
+    store = MemoryStateStore()
+    loan = await lend(store, request(key="kiosk-1|AY3"))
+    again = await store.reserve(request(key="kiosk-1|AY3"))
+    assert isinstance(again, Reservation)
+    assert again.existing == loan
+    assert again.token == ""
+    later = T0 + timedelta(hours=1)
+    assert await store.commit(again, due=DUE + timedelta(days=7), now=later) == loan
+    assert await store.active_loans(ALICE) == [loan]
+    assert await store.recent_loans(10) == [loan]
+
+
+async def test_idempotency_wins_over_caps() -> None:
+    """A retry of a committed loan is not refused even when the patron is at a cap."""
+    store = MemoryStateStore()
+    loan = await lend(store, request(key="k1"))
+    again = await store.reserve(request(key="k1", cap_at_owner=1, cap_total=1))
+    assert isinstance(again, Reservation)
+    assert again.existing == loan
+
+
+async def test_idempotent_retry_after_return_still_returns_the_loan() -> None:
+    """A committed key keeps answering with its loan after the loan was returned."""
+    store = MemoryStateStore()
+    loan = await lend(store, request(key="k1"))
+    closed = await store.close("alpha", loan.item, now=T0 + timedelta(days=2))
+    again = await store.reserve(request(key="k1"))
+    assert isinstance(again, Reservation)
+    assert again.existing == closed
+
+
+async def test_item_already_out_to_the_same_patron_returns_the_existing_loan() -> None:
+    """Checking out an item the patron already has (another key) finds that loan."""
+    store = MemoryStateStore()
+    loan = await lend(store, request(key="first"))
+    again = await store.reserve(request(key="second", cap_at_owner=1, cap_total=1))
+    assert isinstance(again, Reservation)
+    assert again.existing == loan
+    assert await store.commit(again, due=DUE, now=T0) == loan
+    assert await store.active_loans(ALICE) == [loan]
+
+
+async def test_commit_over_an_item_still_registered_to_someone_else_closes_it() -> None:
+    """A missed checkin: the previous loan of the item is closed when it is lent again."""
+    store = MemoryStateStore()
+    old = await lend(store, request(patron=BOB))
+    reservation = await store.reserve(request(patron=ALICE))
+    assert isinstance(reservation, Reservation)
+    assert reservation.existing is None
+    now = T0 + timedelta(days=3)
+    new = await store.commit(reservation, due=DUE, now=now)
+    assert new.loan_id != old.loan_id
+    assert await store.active_loan("alpha", old.item) == new
+    assert await store.active_loans(BOB) == []
+    assert await store.active_loans(ALICE) == [new]
+    previous = next(x for x in await store.recent_loans(10) if x.loan_id == old.loan_id)
+    assert previous.state is LoanState.RETURNED
+    assert previous.returned == now
+
+
+async def test_the_same_item_at_two_owners_is_two_loans() -> None:
+    """Items are keyed by owner and barcode."""
+    store = MemoryStateStore()
+    at_alpha = await lend(store, request("X1", owner="alpha"))
+    at_gamma = await lend(store, request("X1", owner="gamma"))
+    assert await store.active_loan("alpha", "X1") == at_alpha
+    assert await store.active_loan("gamma", "X1") == at_gamma
+
+
+async def test_committing_the_same_reservation_twice_returns_the_same_loan() -> None:
+    """``commit``'s docstring: "a repeat commit returns the same loan"."""
+    store = MemoryStateStore()
+    reservation = await held(store, request())
+    first = await store.commit(reservation, due=DUE, now=T0)
+    second = await store.commit(reservation, due=DUE, now=T0 + timedelta(seconds=5))
+    assert second == first
+    assert await store.active_loans(ALICE) == [first]
+    assert len(await store.recent_loans(10)) == 1
+
+
+# --- renew, close, queries ----------------------------------------------------------------
+
+
+async def test_renew_counts_and_moves_the_due_date() -> None:
+    """Each renewal increments ``renewals`` and sets the new due date."""
+    store = MemoryStateStore()
+    loan = await lend(store, request())
+    first_due = DUE + timedelta(days=21)
+    renewed = await store.renew("alpha", loan.item, due=first_due)
+    assert renewed is not None
+    assert renewed.loan_id == loan.loan_id
+    assert (renewed.renewals, renewed.due) == (1, first_due)
+    second_due = DUE + timedelta(days=42)
+    renewed = await store.renew("alpha", loan.item, due=second_due)
+    assert renewed is not None
+    assert (renewed.renewals, renewed.due) == (2, second_due)
+    assert renewed.checked_out == T0
+    assert await store.active_loan("alpha", loan.item) == renewed
+
+
+async def test_renew_without_an_active_loan_is_none() -> None:
+    """Nothing to renew: an unknown item, or one already returned."""
+    store = MemoryStateStore()
+    assert await store.renew("alpha", "31001000000001", due=DUE) is None
+    loan = await lend(store, request())
+    await store.close("alpha", loan.item, now=T0)
+    assert await store.renew("alpha", loan.item, due=DUE) is None
+    assert await store.renew("gamma", loan.item, due=DUE) is None
+
+
+async def test_close_returns_the_loan_and_frees_the_item() -> None:
+    """Closing marks the loan returned at ``now``; a second close finds nothing."""
+    store = MemoryStateStore()
+    loan = await lend(store, request())
+    when = T0 + timedelta(days=5)
+    closed = await store.close("alpha", loan.item, now=when)
+    assert closed is not None
+    assert closed.loan_id == loan.loan_id
+    assert closed.state is LoanState.RETURNED
+    assert closed.returned == when
+    assert await store.active_loan("alpha", loan.item) is None
+    assert await store.active_loans(ALICE) == []
+    assert await store.close("alpha", loan.item, now=when) is None
+    assert await store.recent_loans(1) == [closed]
+
+
+async def test_close_of_an_unknown_item_is_none() -> None:
+    """No active loan, nothing closed."""
+    assert await MemoryStateStore().close("alpha", "nope", now=T0) is None
+
+
+async def test_active_loans_are_oldest_first_by_checkout_time() -> None:
+    """Ordered by ``checked_out``, not by the order of commits."""
+    store = MemoryStateStore()
+    late = await lend(store, request("I3"), now=T0 + timedelta(hours=3))
+    early = await lend(store, request("I1"), now=T0 + timedelta(hours=1))
+    middle = await lend(store, request("I2", owner="gamma"), now=T0 + timedelta(hours=2))
+    await lend(store, request("I4", patron=BOB), now=T0)
+    assert await store.active_loans(ALICE) == [early, middle, late]
+
+
+async def test_recent_loans_are_newest_first_and_limited() -> None:
+    """Recent loans include returned ones, newest first, at most ``limit``."""
+    store = MemoryStateStore()
+    loans = [await lend(store, request(f"I{n}"), now=T0 + timedelta(minutes=n)) for n in range(4)]
+    closed = await store.close("alpha", "I1", now=T0 + timedelta(hours=1))
+    assert closed is not None
+    recent = await store.recent_loans(10)
+    assert [x.loan_id for x in recent] == [x.loan_id for x in reversed(loans)]
+    assert recent[2] == closed
+    assert [x.item for x in await store.recent_loans(2)] == ["I3", "I2"]
+    assert await store.recent_loans(0) == []
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+async def test_history_keeps_only_the_newest_returned_loans() -> None:
+    """With ``history=2`` the oldest returned loans are dropped; active ones never are."""
+    store = MemoryStateStore(history=2)
+    active = await lend(store, request("KEEP"), now=T0)
+    for n in range(5):
+        loan = await lend(store, request(f"R{n}", key=f"key-{n}"), now=T0 + timedelta(hours=n))
+        await store.close("alpha", loan.item, now=T0 + timedelta(hours=n, minutes=30))
+    await lend(store, request("LAST"), now=T0 + timedelta(days=1))
+    recent = await store.recent_loans(100)
+    returned = [x.item for x in recent if x.state is LoanState.RETURNED]
+    assert returned == ["R4", "R3"]
+    assert {x.item for x in recent if x.state is LoanState.ACTIVE} == {"KEEP", "LAST"}
+    assert await store.active_loan("alpha", "KEEP") == active
+
+
+async def test_a_trimmed_loans_idempotency_key_makes_a_new_reservation() -> None:
+    """Once a returned loan is dropped its key no longer answers (and nothing breaks)."""
+    store = MemoryStateStore(history=2)
+    first = await lend(store, request("R0", key="key-0"), now=T0)
+    await store.close("alpha", "R0", now=T0 + timedelta(minutes=1))
+    for n in range(1, 4):
+        await lend(store, request(f"R{n}", key=f"key-{n}"), now=T0 + timedelta(hours=n))
+        await store.close("alpha", f"R{n}", now=T0 + timedelta(hours=n, minutes=1))
+    assert first.loan_id not in {x.loan_id for x in await store.recent_loans(100)}
+    again = await store.reserve(request("R0", key="key-0"))
+    assert isinstance(again, Reservation)
+    assert again.existing is None
+    assert again.token
+    # A kept returned loan still answers its key.
+    kept = await store.reserve(request("R3", key="key-3"))
+    assert isinstance(kept, Reservation)
+    assert kept.existing is not None
+    assert kept.existing.item == "R3"
+
+
+async def test_history_bound_holds_after_closing() -> None:
+    """``history`` is the number of returned loans kept, also right after closes."""
+    store = MemoryStateStore(history=2)
+    for n in range(4):
+        await lend(store, request(f"R{n}", key=f"key-{n}"), now=T0 + timedelta(hours=n))
+    for n in range(4):
+        await store.close("alpha", f"R{n}", now=T0 + timedelta(days=1, hours=n))
+    returned = [x for x in await store.recent_loans(100) if x.state is LoanState.RETURNED]
+    assert [x.item for x in returned] == ["R3", "R2"]

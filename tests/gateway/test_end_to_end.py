@@ -13,7 +13,8 @@ import trio
 
 from adapters.ledger.base import LoanEventKind
 from adapters.ledger.memory import MemoryLedger
-from adapters.state.base import LoanState
+from adapters.state.base import Loan, LoanState, Reservation
+from adapters.state.memory import MemoryStateStore
 from protocols.sip2 import (
     AcsStatus,
     CheckinResponse,
@@ -39,6 +40,8 @@ from protocols.sip2 import (
 from .kiosk import NOW, Kiosk, checkin, checkout, information, renew, status
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from gateway.demo import Demo
 
 ALPHA_PATRON = "21001000000001"
@@ -346,3 +349,38 @@ async def test_renew_all_includes_reciprocal_loans(demo: Demo) -> None:
     assert answer.ok
     assert set(answer.renewed_items) == {"31001000000005", BETA_ITEM}
     assert answer.renewed_count == 2
+
+
+async def test_owner_timeout_releases_the_slot(demo: Demo) -> None:
+    demo.simulators["beta"].delay_s = 1.5  # over the fixture's 1 s member time-out
+    with trio.fail_after(TIMEOUT):
+        kiosk = await Kiosk.logged_in(demo, "beta-kiosk")
+        lent = await kiosk.expect(checkout(ALPHA_PATRON, BETA_ITEM), CheckoutResponse)
+        demo.simulators["beta"].delay_s = 0
+        await trio.sleep(0.6)  # the late answer arrives at the discarded connection
+        again = await kiosk.expect(checkout(ALPHA_PATRON, "31002000000002"), CheckoutResponse)
+    assert not lent.ok
+    assert any("not answering" in line for line in lent.screen_messages)
+    assert again.ok  # the slot held for the first checkout was given back
+    loans = await demo.gateway.runtime.store.recent_loans(10)
+    assert [loan.item for loan in loans] == ["31002000000002"]
+
+
+class _FailingStore(MemoryStateStore):
+    """A registry whose commit fails (a real in-memory store cannot be made to)."""
+
+    async def commit(self, reservation: Reservation, *, due: datetime, now: datetime) -> Loan:
+        raise RuntimeError("registry down")
+
+
+async def test_unrecordable_loan_is_undone_at_the_owner(demo: Demo) -> None:
+    demo.gateway.runtime.store = _FailingStore()
+    with trio.fail_after(TIMEOUT):
+        kiosk = await Kiosk.logged_in(demo, "beta-kiosk")
+        lent = await kiosk.expect(checkout(ALPHA_PATRON, BETA_ITEM), CheckoutResponse)
+    assert not lent.ok
+    assert any("could not be recorded" in line for line in lent.screen_messages)
+    assert demo.simulators["beta"].executed.count("11") == 1
+    assert demo.simulators["beta"].executed.count("09") == 1  # the loan was undone
+    assert demo.simulators["beta"].library.items[BETA_ITEM].holder is None
+    assert ledger_kinds(demo) == []

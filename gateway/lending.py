@@ -98,10 +98,10 @@ async def _verify(
     return record, ""
 
 
-def _due_text(outcome: CirculationOutcome, ctx: RequestContext) -> str:
+def _due_text(outcome: CirculationOutcome) -> str:
     if outcome.due_text:
         return outcome.due_text
-    return _DATE.encode(ctx.now, _DIALECT) if outcome.due else ""
+    return _DATE.encode(outcome.due, _DIALECT) if outcome.due else ""
 
 
 async def checkout(ctx: RequestContext, where: Route, request: CheckoutRequest) -> Outcome:
@@ -222,31 +222,42 @@ async def _undo(ctx: RequestContext, owner: str, item: str) -> None:
             )
 
 
-def _lent(
-    ctx: RequestContext, request: CheckoutRequest, lent: CirculationOutcome, owner: str
+def _answer(
+    kind: type[CheckoutResponse] | type[RenewResponse],
+    ctx: RequestContext,
+    request: CheckoutRequest | RenewRequest,
+    outcome: CirculationOutcome,
+    screen: tuple[str, ...],
 ) -> Message:
-    answer = lent.response
-    screen = (*lent.screen_messages, f"Lent by {ctx.name(owner)}")
-    if isinstance(answer, CheckoutResponse):
+    """The kiosk's 12/30: the owner's own answer re-addressed, or one built from the
+    outcome when the owner's adapter does not speak SIP2."""
+    if isinstance(outcome.response, kind):
         return readdress(
-            answer,
+            outcome.response,
             request,
             patron_identifier=request.patron_identifier,
             screen_messages=screen,
         )
-    return CheckoutResponse(
+    return kind(
         ok=True,
-        renewal_ok=lent.renewal,
+        renewal_ok=outcome.renewal or kind is RenewResponse,
         magnetic_media=None,
         desensitize=True,
         transaction_date=ctx.now,
         institution_id=request.institution_id,
         patron_identifier=request.patron_identifier,
-        item_identifier=request.item_identifier,
-        title_identifier=lent.title,
-        due_date=_due_text(lent, ctx),
+        item_identifier=request.item_identifier or "",
+        title_identifier=outcome.title,
+        due_date=_due_text(outcome),
         screen_messages=screen,
     )
+
+
+def _lent(
+    ctx: RequestContext, request: CheckoutRequest, lent: CirculationOutcome, owner: str
+) -> Message:
+    screen = (*lent.screen_messages, f"Lent by {ctx.name(owner)}")
+    return _answer(CheckoutResponse, ctx, request, lent, screen)
 
 
 def _already_lent(ctx: RequestContext, request: CheckoutRequest, loan: Loan) -> Message:
@@ -312,22 +323,7 @@ async def renew(ctx: RequestContext, where: Route, request: RenewRequest) -> Out
     renewed, problem = await _renew_loan(ctx, loan)
     if problem or renewed is None:
         return _refuse(ctx, where, problem, pkey)
-    answer = renewed.response
-    if isinstance(answer, RenewResponse):
-        response: Message = readdress(answer, request, patron_identifier=request.patron_identifier)
-    else:
-        response = RenewResponse(
-            ok=True,
-            renewal_ok=True,
-            magnetic_media=None,
-            desensitize=True,
-            transaction_date=ctx.now,
-            institution_id=request.institution_id,
-            patron_identifier=request.patron_identifier,
-            item_identifier=request.item_identifier,
-            title_identifier=renewed.title,
-            due_date=_due_text(renewed, ctx),
-        )
+    response = _answer(RenewResponse, ctx, request, renewed, renewed.screen_messages)
     return Outcome(response, patron=pkey)
 
 

@@ -67,17 +67,13 @@ from protocols.sip2 import (
 )
 from protocols.sip2.fieldtypes import Date
 
+from ..responses import DENIED
+
 if TYPE_CHECKING:
     from .data import LibraryData, SimItem, SimPatron
 
 __all__ = ["SimulatedIls"]
 
-DENIED = (
-    PatronStatus.CHARGE_PRIVILEGES_DENIED
-    | PatronStatus.RENEWAL_PRIVILEGES_DENIED
-    | PatronStatus.RECALL_PRIVILEGES_DENIED
-    | PatronStatus.HOLD_PRIVILEGES_DENIED
-)
 _DATE = Date()
 _DIALECT = Dialect()
 

@@ -203,6 +203,8 @@ def parse_config(path: str | Path) -> tuple[Config, Mapping[str, PositionIndex],
 def _secret_refs(consortium: Consortium) -> Iterator[tuple[KeyPath, SecretRef]]:
     if consortium.config.gateway.patron_key_secret is not None:
         yield ("gateway", "patron_key_secret"), consortium.config.gateway.patron_key_secret
+    if consortium.config.gateway.state.password is not None:
+        yield ("gateway", "state", "password"), consortium.config.gateway.state.password
     for node_id, node in consortium.nodes.items():
         if node.ils.password is not None:
             yield ("nodes", node_id, "ils", "password"), node.ils.password

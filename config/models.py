@@ -202,6 +202,11 @@ class CirculationPolicy(Section):
     loan_cap_per_owner: Annotated[int | None, Merge.MIN, Default(None, "no limit")] = Field(
         None, ge=0, description="reciprocal loans one visitor may hold from this library"
     )
+    visitor_loan_quota: Annotated[int | None, Merge.MIN, Default(None, "no limit")] = Field(
+        None,
+        ge=0,
+        description="the most items this library has out to visitors (all homes) at once",
+    )
     loan_cap_total: Annotated[int | None, Merge.MIN, Default(None, "no limit")] = Field(
         None, ge=0, description="reciprocal loans a patron of this library may hold in all"
     )
@@ -360,6 +365,55 @@ class AdminListener(Frozen):
     port: int = Field(9090, ge=0, le=65535)
 
 
+class StateSettings(Frozen):
+    """Where the loan registry, the ledger outbox and the throttles live.
+
+    ``memory`` keeps them in the process (the embedded default: lost at exit, one
+    gateway only).  ``redis`` shares them between every gateway of the consortium and
+    keeps them across restarts; the operator must turn on Redis's append-only file
+    (``appendonly yes``) for a loan acknowledged to a kiosk to survive a Redis crash.
+    """
+
+    backend: Literal["memory", "redis"] = "memory"
+    url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="redis:// or rediss:// URL (for a cluster: any node; unused with sentinels)",
+    )
+    cluster: bool = Field(False, description="the URL names a node of a Redis Cluster")
+    sentinels: tuple[str, ...] = Field(
+        (), description="host:port of each Sentinel; the primary is found through them"
+    )
+    service_name: str = Field("interlend", description="the Sentinel service of the primary")
+    password: SecretRef | None = None
+    namespace: str = Field(
+        "interlend",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="prefix of every key (one consortium per namespace)",
+    )
+    timeout_s: float = Field(2.0, gt=0, description="the longest a Redis call may take")
+    hold_ttl_s: float = Field(
+        300.0, gt=0, description="how long a slot held for a checkout counts against the caps"
+    )
+    history: int | None = Field(
+        None,
+        ge=0,
+        description="loans kept for reports (default: 10,000 in memory, 1,000,000 in Redis)",
+    )
+    require_aof: bool = Field(
+        False, description="refuse to start when Redis's append-only file is off (else a warning)"
+    )
+
+    @model_validator(mode="after")
+    def _one_topology(self) -> StateSettings:
+        if self.cluster and self.sentinels:
+            raise ValueError("state: choose cluster or sentinels, not both")
+        for address in self.sentinels:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"state.sentinels: {address!r} is not host:port")
+        return self
+
+
 class GatewaySettings(Frozen):
     """How the daemon itself runs (not inherited: one per gateway)."""
 
@@ -375,6 +429,13 @@ class GatewaySettings(Frozen):
     login_required: bool = Field(True, description="kiosks must log in (93) before requests")
     patron_key_secret: SecretRef | None = Field(
         None, description="key for the hashes that stand for patrons in the registry and logs"
+    )
+    state: StateSettings = StateSettings()
+    pin_attempts: int = Field(
+        5, ge=1, description="wrong PINs allowed per patron within pin_window_s"
+    )
+    pin_window_s: float = Field(
+        900.0, gt=0, description="how long wrong PINs count towards pin_attempts"
     )
 
 

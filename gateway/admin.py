@@ -3,11 +3,13 @@
 Routes (DESIGN.md "Contracts"):
 
 * ``/healthz``: 200 while the process serves (liveness).
-* ``/readyz``: 200 when the listeners are up and at least one member ILS is
-  reachable; 503 with the reason otherwise.
+* ``/readyz``: 200 when the listeners are up, the state store answers and at least
+  one member ILS is reachable; 503 with the reason otherwise.
 * ``/metrics``: Prometheus text format.
 * ``/api/members``: each member's ILS health, endpoints and bulkhead use (JSON).
 * ``/api/loans``: the most recent registry loans (JSON; patrons are keyed hashes).
+* ``/api/loans/unconfirmed``: checkouts held past their hold time, whose outcome at
+  the owner is unknown (a gateway died in between): for the desk to check.
 * ``/``: a status page for people.
 
 It runs on hypercorn's trio worker inside the daemon's nursery and listens on
@@ -26,6 +28,10 @@ from hypercorn.trio import serve
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+from adapters.state.base import StateUnavailable
+
+from .context import utc_now
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -70,6 +76,12 @@ def admin_app(gateway: Gateway) -> Starlette:
         members = _members(gateway)
         if members and not any(m["healthy"] for m in members.values()):
             return PlainTextResponse("not ready: no member ILS is reachable\n", status_code=503)
+        try:
+            await gateway.runtime.store.check()
+        except StateUnavailable as exc:
+            return PlainTextResponse(
+                f"not ready: the state store is unavailable ({exc.detail})\n", status_code=503
+            )
         return PlainTextResponse("ready\n")
 
     async def metrics(request: Request) -> Response:
@@ -80,13 +92,35 @@ def admin_app(gateway: Gateway) -> Starlette:
     async def members(request: Request) -> Response:
         return JSONResponse(_members(gateway))
 
+    async def unconfirmed(request: Request) -> Response:
+        try:
+            held = await gateway.runtime.store.unconfirmed(now=utc_now())
+        except StateUnavailable as exc:
+            return JSONResponse({"error": exc.detail}, status_code=503)
+        return JSONResponse(
+            [
+                {
+                    "owner": r.owner,
+                    "home": r.home,
+                    "item": r.item,
+                    "proxy_patron": r.proxy_patron,
+                    "terminal": r.terminal,
+                    "patron_key": r.patron_key,
+                }
+                for r in held
+            ]
+        )
+
     async def loans(request: Request) -> Response:
         try:
             limit = int(request.query_params.get("limit", _LOANS_DEFAULT))
         except ValueError:
             return JSONResponse({"error": "limit must be a whole number"}, status_code=400)
         limit = max(1, min(limit, _LOANS_MAX))
-        found = await gateway.runtime.store.recent_loans(limit)
+        try:
+            found = await gateway.runtime.store.recent_loans(limit)
+        except StateUnavailable as exc:
+            return JSONResponse({"error": exc.detail}, status_code=503)
         return JSONResponse(
             [
                 {
@@ -134,6 +168,7 @@ def admin_app(gateway: Gateway) -> Starlette:
             Route("/metrics", metrics),
             Route("/api/members", members),
             Route("/api/loans", loans),
+            Route("/api/loans/unconfirmed", unconfirmed),
         ]
     )
 

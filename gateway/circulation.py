@@ -43,7 +43,7 @@ import trio
 
 from adapters.errors import IlsError
 from adapters.ils.sip2 import patron_record
-from adapters.ledger.base import LoanEvent, LoanEventKind
+from adapters.state.base import StateUnavailable
 from config.policy import PatronStanding, may_borrow
 from config.secrets import verify_password
 from protocols.sip2 import (
@@ -71,7 +71,7 @@ from protocols.sip2 import (
 from . import lending
 from .context import Outcome, RequestContext, Result
 from .forwarding import forward, unavailable_reason
-from .responses import refusal, with_fields
+from .responses import REGISTRY_UNAVAILABLE, refusal, with_fields
 from .routing import Route, RouteKind, route
 
 if TYPE_CHECKING:
@@ -128,6 +128,10 @@ class Circulation:
                 error=type(exc).__name__,
                 detail=exc.detail,
             )
+            return Outcome(refusal(message, reason, ctx.now), Result.UNAVAILABLE, reason, where)
+        except StateUnavailable as exc:
+            reason = REGISTRY_UNAVAILABLE
+            log.error("loan registry unavailable", conn=session.conn_id, detail=exc.detail)
             return Outcome(refusal(message, reason, ctx.now), Result.UNAVAILABLE, reason, where)
         return replace(outcome, route=where)
 
@@ -268,20 +272,18 @@ class Circulation:
         assert isinstance(answer, CheckinResponse)
         if not answer.ok:
             return Outcome(answer)
-        runtime = ctx.runtime
-        loan = await runtime.store.close(owner, request.item_identifier, now=ctx.now)
-        if loan is not None:
-            runtime.ledger.record_nowait(
-                LoanEvent(
-                    LoanEventKind.CHECKIN,
-                    loan.loan_id,
-                    loan.owner,
-                    loan.home,
-                    loan.item,
-                    loan.patron_key,
-                    ctx.now,
-                )
+        try:
+            loan = await ctx.runtime.store.close(owner, request.item_identifier, now=ctx.now)
+        except StateUnavailable as exc:
+            # The item is back at its owner: say so.  The registry's loan, if any, stays
+            # open until the item's next checkin or checkout closes it.
+            log.error(
+                "checkin not recorded in the registry",
+                owner=owner,
+                item=request.item_identifier,
+                detail=exc.detail,
             )
+            loan = None
         if loan is not None:
             # The ILS names the proxy account; the visitor's card is not the kiosk's business.
             answer = replace(answer, patron_identifier=None)

@@ -180,6 +180,7 @@ def _port_in_use(exc: OSError) -> str:
 def _serve(path: str) -> int:
     import trio
 
+    from adapters.state.base import StateUnavailable
     from config.errors import ConfigError
     from gateway.daemon import Gateway
 
@@ -197,6 +198,9 @@ def _serve(path: str) -> int:
         trio.run(gateway.run)
     except OSError as exc:
         print(_port_in_use(exc), file=sys.stderr)
+        return 1
+    except StateUnavailable as exc:
+        print(f"interlend: the state store: {exc.detail}; nothing started", file=sys.stderr)
         return 1
     return 0
 

@@ -6,7 +6,11 @@
 * the SIP2 listeners (plain TCP or TLS, as many as configured), whose connections
   live in their own nursery so that shutdown can drain them;
 * the admin HTTP server (health, readiness, metrics, status page, API), if configured;
+* the outbox pump, which hands the registry's loan events to the ledger;
 * the signal watcher: SIGTERM and SIGINT stop, SIGHUP reloads.
+
+The state store named by ``[gateway.state]`` (in memory, or Redis shared by every
+gateway of the consortium) is opened before the listeners and closed after them.
 
 ``task_status.started`` reports the bound addresses only once every listener is
 bound, so whoever starts the gateway (the CLI, the demo, a test) can connect at once.
@@ -17,15 +21,16 @@ everything else is cancelled.
 
 Reloading re-reads the configuration file in a worker thread and swaps the runtime as
 a whole; a file with errors is logged and the running configuration kept.  Member
-clients whose settings did not change keep their connections; listener changes need a
-restart (the log says so).
+clients whose settings did not change keep their connections; listener and state store
+changes need a restart (the log says so).
 """
 
 from __future__ import annotations
 
 import signal
 import ssl
-from dataclasses import dataclass, field
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +39,7 @@ import structlog
 import trio
 
 from adapters.ledger.memory import MemoryLedger
+from adapters.state.connect import open_state
 from adapters.state.memory import MemoryStateStore
 from config.errors import ConfigError
 from config.loader import load_consortium, resolve_secrets
@@ -41,11 +47,12 @@ from config.loader import load_consortium, resolve_secrets
 from .circulation import Circulation
 from .kiosk import KioskServer
 from .metrics import Metrics
+from .outbox import pump_outbox
 from .runtime import Runtime, build_runtime
 
 if TYPE_CHECKING:
     from adapters.ledger.base import Ledger
-    from adapters.state.base import StateStore
+    from adapters.state.base import StateBackend
     from config.consortium import Consortium
     from config.models import GatewaySettings, Sip2Listener
 
@@ -65,7 +72,7 @@ class Bound:
 def load_runtime(
     path: str | Path,
     *,
-    store: StateStore,
+    store: StateBackend,
     ledger: Ledger,
     previous: Runtime | None = None,
 ) -> Runtime:
@@ -105,6 +112,8 @@ class Gateway:
         runtime: The initial runtime.
         config_path: The file SIGHUP reloads (``None``: reload is refused).
         handle_signals: Install the signal watcher (off in tests that run several).
+        open_configured_state: Open the state store the configuration names when the
+            gateway starts (``from_file`` does); otherwise keep the runtime's.
     """
 
     def __init__(
@@ -113,8 +122,10 @@ class Gateway:
         *,
         config_path: str | Path | None = None,
         handle_signals: bool = True,
+        open_configured_state: bool = False,
     ) -> None:
         self.runtime = runtime
+        self.open_configured_state = open_configured_state
         self.config_path = Path(config_path) if config_path is not None else None
         self.handle_signals = handle_signals
         self.metrics = Metrics()
@@ -127,13 +138,14 @@ class Gateway:
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> Gateway:
-        """A gateway for a configuration file, on the embedded store and ledger.
+        """A gateway for a configuration file, on the state store it names (opened when
+        the gateway runs) and the in-memory ledger queue.
 
         Raises:
             ConfigError: The file is not right.
         """
         runtime = load_runtime(path, store=MemoryStateStore(), ledger=MemoryLedger())
-        return cls(runtime, config_path=path, **kwargs)
+        return cls(runtime, config_path=path, open_configured_state=True, **kwargs)
 
     def current(self) -> Runtime:
         """The runtime in force."""
@@ -154,7 +166,13 @@ class Gateway:
         """Serve until stopped; reports the bound addresses once every listener is up."""
         settings = self.runtime.settings
         try:
-            await self._serve(settings, task_status)
+            async with AsyncExitStack() as stack:
+                if self.open_configured_state:
+                    store = await stack.enter_async_context(
+                        open_state(settings.state, self.runtime.state_password)
+                    )
+                    self.runtime = replace(self.runtime, store=store)
+                await self._serve(settings, task_status)
         finally:
             await self._close_members()
         log.info("gateway stopped")
@@ -164,6 +182,9 @@ class Gateway:
             self._root = root
             if self.handle_signals:
                 root.start_soon(self._watch_signals)
+            root.start_soon(
+                partial(pump_outbox, lambda: self.runtime.store, lambda: self.runtime.ledger)
+            )
             self._start_members()
             async with trio.open_nursery() as connections:
                 async with trio.open_nursery() as accepting:
@@ -283,6 +304,8 @@ class Gateway:
             runtime.settings.admin != self.runtime.settings.admin
         ):
             log.warning("listener changes take effect at the next restart")
+        if runtime.settings.state != self.runtime.settings.state:
+            log.warning("state store changes take effect at the next restart")
         self.runtime = runtime
         self._start_members()
         await self._retire_members()

@@ -4,18 +4,22 @@ Checkout (11), in order; the first step that says no decides, and the kiosk show
 
 1. The PIN: checked at the home ILS when the kiosk sent one; otherwise the patron must
    have been verified earlier on this connection, unless the owner's policy has
-   ``require_pin`` off.
+   ``require_pin`` off.  After ``pin_attempts`` wrong PINs within ``pin_window_s``
+   (counted in the shared state store, so across gateways) the home ILS is not asked
+   again until the window ends.
 2. The home ILS's word on the patron (found, PIN right, blocks, fines, type, expiry).
 3. The item at the owner, only when the owner's policy has non-circulating types or
    locations to check.
-4. The policy engine (``may_borrow``) with the patron's reciprocal loans so far.
-5. The registry's ``reserve``: caps checked and a slot held atomically; a request it
-   has already committed (the kiosk resent it after a lost answer) returns that loan,
-   so nothing is lent twice.
+4. The policy engine (``may_borrow``): everything but the caps.
+5. The registry's ``reserve``: the caps (the patron's at the owner and in all, the
+   owner's quota of loans to visitors) checked and a slot held in one atomic step; a
+   request it has already committed (the kiosk resent it after a lost answer) returns
+   that loan, so nothing is lent twice, and one still held by a gateway that died is
+   finished here.
 6. The owner's ILS lends the item to the home library's proxy account.
-7. The registry's ``commit`` makes the loan durable; only then does the kiosk hear
-   "ok", and the ledger gets the event.  If the commit fails the owner's loan is undone
-   with a checkin, so there is never a loan the registry does not know.
+7. The registry's ``commit`` makes the loan durable and queues its ledger event in the
+   same step; only then does the kiosk hear "ok".  If the commit fails the owner's loan
+   is undone with a checkin, so there is never a loan the registry does not know.
 
 If the owner's ILS fails at step 6 the slot is released.  When the failure is a
 timeout after the request was sent, the owner may have lent the item; that is logged
@@ -36,7 +40,6 @@ import structlog
 import trio
 
 from adapters.errors import IlsError, IlsTimeout
-from adapters.ledger.base import LoanEvent, LoanEventKind
 from adapters.state.base import CapExceeded, Loan, LoanRequest
 from config.policy import PatronStanding, may_borrow, may_renew
 from protocols.sip2 import (
@@ -65,6 +68,7 @@ __all__ = ["Loan", "checkout", "renew", "renew_all"]
 log = structlog.get_logger("interlend.lending")
 
 DEFAULT_LOAN_DAYS = 21
+TOO_MANY_PINS = "Too many wrong PINs; please try again later or see the desk"
 UNDO_TIMEOUT_S = 5.0
 _DATE = Date()
 _DIALECT = Dialect()
@@ -87,11 +91,16 @@ async def _verify(
     ctx: RequestContext, home: str, barcode: str, pin: str | None, pkey: str
 ) -> tuple[PatronRecord | None, str]:
     """Ask the home ILS about the patron; returns the record or the refusal reason."""
+    bucket = f"pin:{pkey}"
+    settings = ctx.runtime.settings
+    if pin is not None and await ctx.runtime.store.count(bucket) >= settings.pin_attempts:
+        return None, TOO_MANY_PINS
     record = await ctx.member(home).patron_status(barcode, pin, timeout=ctx.budget(home))
     if not record.found:
         return None, f"Library card not recognised by {ctx.name(home)}"
     if pin is not None:
         if record.pin_ok is False:
+            await ctx.runtime.store.hit(bucket, window_s=settings.pin_window_s)
             return None, "Incorrect PIN"
         if record.pin_ok:
             ctx.session.verified.add(pkey)
@@ -126,14 +135,12 @@ async def checkout(ctx: RequestContext, where: Route, request: CheckoutRequest) 
         if not item.found:
             return _refuse(ctx, where, f"Item not recognised by {ctx.name(owner)}", pkey)
         item_type, location = item.media_type, item.permanent_location
-    loans = await runtime.store.active_loans(pkey)
+    # The caps are left to the registry's reserve, which checks them atomically.
     decision = may_borrow(
         runtime.consortium,
         home,
         owner,
         standing=_standing(record),
-        loans_at_owner=sum(1 for loan in loans if loan.owner == owner),
-        loans_total=len(loans),
         item_type=item_type,
         location=location,
     )
@@ -152,14 +159,15 @@ async def checkout(ctx: RequestContext, where: Route, request: CheckoutRequest) 
             idempotency_key=f"{ctx.session.name}\x1f{pkey}\x1f{request.item_identifier}\x1f{sent}",
             cap_at_owner=rules.loan_cap_per_owner,
             cap_total=runtime.consortium.policy(home).circulation.loan_cap_total,
-        )
+            quota_at_owner=rules.visitor_loan_quota,
+        ),
+        now=ctx.now,
     )
     if isinstance(reservation, CapExceeded):
-        reason = (
-            f"Limit of {reservation.cap} loans from {ctx.name(owner)} reached"
-            if reservation.scope == "owner"
-            else f"Limit of {reservation.cap} loans from other libraries reached"
-        )
+        reason = {
+            "owner": f"Limit of {reservation.cap} loans from {ctx.name(owner)} reached",
+            "total": f"Limit of {reservation.cap} loans from other libraries reached",
+        }.get(reservation.scope, f"{ctx.name(owner)} has no more items to lend to visitors now")
         return _refuse(ctx, where, reason, pkey)
     if reservation.existing is not None:
         return Outcome(_already_lent(ctx, request, reservation.existing), patron=pkey)
@@ -199,11 +207,7 @@ async def checkout(ctx: RequestContext, where: Route, request: CheckoutRequest) 
             await runtime.store.release(reservation)
         reason = "The loan could not be recorded; please see the desk"
         return Outcome(refusal(request, reason, ctx.now), Result.ERROR, reason, where, pkey)
-    runtime.ledger.record_nowait(
-        LoanEvent(
-            LoanEventKind.CHECKOUT, loan.loan_id, owner, home, loan.item, pkey, ctx.now, loan.due
-        )
-    )
+    log.debug("loan recorded", loan=loan.loan_id, owner=owner, home=home)
     return Outcome(_lent(ctx, request, lent, owner), patron=pkey)
 
 
@@ -286,20 +290,7 @@ async def _renew_loan(ctx: RequestContext, loan: Loan) -> tuple[CirculationOutco
     if not renewed.ok:
         return renewed, " ".join(renewed.screen_messages) or "Renewal refused"
     due = renewed.due or ctx.now + timedelta(days=decision.loan_days or DEFAULT_LOAN_DAYS)
-    updated = await ctx.runtime.store.renew(loan.owner, loan.item, due=due)
-    if updated is not None:
-        ctx.runtime.ledger.record_nowait(
-            LoanEvent(
-                LoanEventKind.RENEW,
-                updated.loan_id,
-                updated.owner,
-                updated.home,
-                updated.item,
-                updated.patron_key,
-                ctx.now,
-                updated.due,
-            )
-        )
+    await ctx.runtime.store.renew(loan.owner, loan.item, due=due, now=ctx.now)
     return renewed, ""
 
 

@@ -50,7 +50,10 @@ from protocols.sip2 import (
 if TYPE_CHECKING:
     from datetime import datetime
 
-__all__ = ["DENIED", "readdress", "refusal", "with_fields"]
+__all__ = ["DENIED", "REGISTRY_UNAVAILABLE", "readdress", "refusal", "with_fields"]
+
+REGISTRY_UNAVAILABLE = "The consortium's loan registry is unavailable; please try again shortly"
+"""The screen message while the state store cannot be reached."""
 
 M = TypeVar("M", bound=Message)
 

@@ -25,7 +25,7 @@ from adapters.ils.base import (
 )
 from adapters.ils.sip2 import Sip2MemberIls
 from adapters.ledger.base import Ledger
-from adapters.state.base import StateStore, patron_key
+from adapters.state.base import StateBackend, patron_key
 from config.consortium import Consortium
 
 if TYPE_CHECKING:
@@ -84,10 +84,12 @@ class Runtime:
 
     consortium: Consortium
     members: dict[str, MemberIls]
-    store: StateStore
+    store: StateBackend
     ledger: Ledger
     patron_secret: bytes
     signatures: dict[str, object] = field(default_factory=dict)
+    state_password: str | None = None
+    """The state store's password (read when the store is opened at start)."""
 
     @property
     def settings(self) -> GatewaySettings:
@@ -120,7 +122,7 @@ def build_runtime(
     consortium: Consortium,
     secrets_found: dict[KeyPath, str],
     *,
-    store: StateStore,
+    store: StateBackend,
     ledger: Ledger,
     previous: Runtime | None = None,
 ) -> Runtime:
@@ -151,4 +153,12 @@ def build_runtime(
             "gateway.patron_key_secret is not set: patron keys change at every start",
             hint="set it for a registry that outlives the process",
         )
-    return Runtime(consortium, members, store, ledger, patron_secret, signatures)
+    return Runtime(
+        consortium,
+        members,
+        store,
+        ledger,
+        patron_secret,
+        signatures,
+        secrets_found.get(("gateway", "state", "password")),
+    )

@@ -1,10 +1,17 @@
-"""Test-wide settings: hypothesis profiles (deterministic in CI)."""
+"""Test-wide settings: hypothesis profiles (deterministic in CI), and a Redis."""
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.services import missing_service, start_redis
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 settings.register_profile(
     "ci",
@@ -16,3 +23,19 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=150, deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis for the whole run: ``REDIS_URL``, else a redis-server of our own."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    if server is None:
+        missing_service("redis-server is not installed and REDIS_URL is not set")
+        return
+    try:
+        yield server.url
+    finally:
+        server.stop()

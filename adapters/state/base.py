@@ -6,11 +6,18 @@ A reciprocal checkout touches the registry twice around the owner's ILS::
     … the owner's ILS lends the item …
     commit(reservation) -> Loan                          # or release(reservation)
 
-``reserve`` checks the caps (loans per patron at the owner, and in all, counting held
-reservations) and holds a slot *in one atomic step*, so two gateways racing for a
-patron's last slot cannot both get it.  It is also idempotent: a request whose
-idempotency key (terminal, patron, item, and the kiosk's AY/AZ) was already committed
-returns that loan instead of a new reservation, so a retry never lends twice.
+``reserve`` checks the caps (loans per patron at the owner, per patron in all, and the
+owner's quota of loans out to visitors, counting held reservations) and holds a slot
+*in one atomic step*, so two gateways racing for a patron's last slot cannot both get
+it.  It is idempotent: a request whose idempotency key (terminal, patron, item, and the
+kiosk's AY/AZ) was already committed returns that loan, and one still held (a gateway
+died between the owner's answer and the commit) is handed back to be finished, so a
+retry never lends twice.  A held slot counts for ``hold_ttl`` only; after that it is
+listed by ``unconfirmed`` for the desk, because the owner may have lent the item.
+
+``commit``, ``renew`` and ``close`` append the loan event to the outbox *in the same
+atomic step* as the registry write, so the ledger sees every loan exactly when the
+registry does (at least once; consumers acknowledge what they have recorded).
 
 Patrons are stored only as keyed hashes (``patron_key``): the registry can count and
 list a patron's loans without holding the barcode.
@@ -23,17 +30,39 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from adapters.ledger.base import LoanEvent
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "CapExceeded",
     "Loan",
     "LoanRequest",
     "LoanState",
+    "Outbox",
+    "OutboxEntry",
     "Reservation",
+    "StateBackend",
     "StateStore",
+    "StateUnavailable",
+    "Throttle",
     "patron_key",
 ]
+
+
+class StateUnavailable(Exception):
+    """The state store cannot be reached or did not answer in time.
+
+    Requests that need the registry are refused with a clear message meanwhile; the
+    store reconnects by itself when the server returns.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 def patron_key(secret: bytes, home: str, barcode: str) -> str:
@@ -80,6 +109,8 @@ class LoanRequest:
     idempotency_key: str
     cap_at_owner: int | None
     cap_total: int | None
+    quota_at_owner: int | None = None
+    """The owner's limit on loans out to visitors from all libraries at once."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +127,8 @@ class CapExceeded:
     """The reservation was refused: the patron is at a cap."""
 
     scope: str
-    """``"owner"`` (loans from this library) or ``"total"`` (loans in all)."""
+    """``"owner"`` (the patron's loans from this library), ``"total"`` (the patron's
+    loans in all) or ``"quota"`` (the owner's loans out to visitors)."""
     cap: int
     count: int
 
@@ -104,7 +136,7 @@ class CapExceeded:
 class StateStore(Protocol):
     """The consortium loan registry."""
 
-    async def reserve(self, request: LoanRequest) -> Reservation | CapExceeded:
+    async def reserve(self, request: LoanRequest, *, now: datetime) -> Reservation | CapExceeded:
         """Check the caps and hold a slot, atomically (see the module documentation)."""
         ...
 
@@ -116,7 +148,7 @@ class StateStore(Protocol):
         """Give a held slot back (the owner's ILS refused or failed)."""
         ...
 
-    async def renew(self, owner: str, item: str, *, due: datetime) -> Loan | None:
+    async def renew(self, owner: str, item: str, *, due: datetime, now: datetime) -> Loan | None:
         """Record a renewal of the active loan of ``item``; ``None`` if there is none."""
         ...
 
@@ -134,4 +166,66 @@ class StateStore(Protocol):
 
     async def recent_loans(self, limit: int) -> list[Loan]:
         """The most recent loans (active or returned), newest first."""
+        ...
+
+    async def loan(self, loan_id: str) -> Loan | None:
+        """One loan by its id (active or returned, while history keeps it)."""
+        ...
+
+    async def unconfirmed(self, *, now: datetime) -> list[LoanRequest]:
+        """Held slots older than ``hold_ttl``: the owner may have lent these items."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A loan event waiting in the outbox, with the id used to acknowledge it."""
+
+    entry_id: str
+    event: LoanEvent
+
+
+class Outbox(Protocol):
+    """Loan events for the ledger, delivered at least once to a consumer group."""
+
+    async def outbox_read(self, consumer: str, count: int, *, wait_s: float) -> list[OutboxEntry]:
+        """New events for ``consumer`` (waits up to ``wait_s`` when there are none)."""
+        ...
+
+    async def outbox_reclaim(
+        self, consumer: str, count: int, *, min_idle_s: float
+    ) -> list[OutboxEntry]:
+        """Events read by a consumer that died without acknowledging them."""
+        ...
+
+    async def outbox_ack(self, entry_ids: Sequence[str]) -> None:
+        """The events are recorded: drop them from the outbox."""
+        ...
+
+    async def outbox_pending(self) -> int:
+        """Events not yet acknowledged (new or read)."""
+        ...
+
+
+class Throttle(Protocol):
+    """Counters that expire: wrong PIN attempts per patron, and the like."""
+
+    async def count(self, bucket: str) -> int:
+        """The count in ``bucket`` (0 when it has expired)."""
+        ...
+
+    async def hit(self, bucket: str, *, window_s: float) -> int:
+        """Add one to ``bucket``; it expires ``window_s`` after its first hit."""
+        ...
+
+    async def reset(self, bucket: str) -> None:
+        """Forget ``bucket``."""
+        ...
+
+
+class StateBackend(StateStore, Outbox, Throttle, Protocol):
+    """Everything the gateway keeps outside its process."""
+
+    async def check(self) -> None:
+        """Raise ``StateUnavailable`` unless the store answers now."""
         ...

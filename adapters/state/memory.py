@@ -1,67 +1,110 @@
-"""The in-memory loan registry: the embedded default (one process, nothing kept).
+"""The in-memory state store: the embedded default (one process, nothing kept).
 
 Under trio one task runs at a time and no method awaits inside its critical section,
 so each method is atomic with respect to every other task, as the protocol requires.
+It follows the same contract as the Redis store (one test suite runs against both).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import time
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .base import CapExceeded, Loan, LoanRequest, LoanState, Reservation
+import trio
+
+from adapters.ledger.base import LoanEvent, LoanEventKind
+
+from .base import CapExceeded, Loan, LoanRequest, LoanState, OutboxEntry, Reservation
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from collections.abc import Sequence
 
 __all__ = ["MemoryStateStore"]
 
 
+@dataclass
+class _Held:
+    request: LoanRequest
+    since: datetime
+
+
+@dataclass
+class _Pending:
+    event: LoanEvent
+    consumer: str | None = None
+    read_at: float = 0.0
+
+
 class MemoryStateStore:
-    """A ``StateStore`` in the process's memory.
+    """A ``StateBackend`` in the process's memory.
 
     Args:
         history: Returned loans kept for ``recent_loans`` (oldest dropped first).
+        hold_ttl_s: How long a held slot counts against the caps.
     """
 
-    def __init__(self, history: int = 10_000) -> None:
+    def __init__(self, history: int = 10_000, *, hold_ttl_s: float = 300.0) -> None:
         self._loans: OrderedDict[str, Loan] = OrderedDict()
         self._active_by_item: dict[tuple[str, str], str] = {}
-        self._held: dict[str, LoanRequest] = {}
+        self._held: dict[str, _Held] = {}
+        self._held_by_key: dict[str, str] = {}
         self._by_key: dict[str, str] = {}
         self._key_of: dict[str, str] = {}
         self._history = history
+        self._hold_ttl = timedelta(seconds=hold_ttl_s)
+        self._outbox: OrderedDict[str, _Pending] = OrderedDict()
+        self._sequence = itertools.count(1)
+        self._arrived = trio.Event()
+        self._buckets: dict[str, tuple[int, float]] = {}
 
-    def _counts(self, patron: str, owner: str) -> tuple[int, int]:
-        active = [
-            loan
-            for loan_id in self._active_by_item.values()
-            if (loan := self._loans[loan_id]).patron_key == patron
-        ]
-        held = [r for r in self._held.values() if r.patron_key == patron]
-        at_owner = sum(1 for x in active if x.owner == owner) + sum(
-            1 for r in held if r.owner == owner
+    # --- the registry --------------------------------------------------------------------
+
+    def _live_holds(self, now: datetime) -> list[LoanRequest]:
+        return [h.request for h in self._held.values() if now - h.since < self._hold_ttl]
+
+    def _counts(self, request: LoanRequest, now: datetime) -> tuple[int, int, int]:
+        active = [self._loans[i] for i in self._active_by_item.values()]
+        held = self._live_holds(now)
+        mine = [x for x in active if x.patron_key == request.patron_key]
+        mine_held = [r for r in held if r.patron_key == request.patron_key]
+        at_owner = sum(1 for x in mine if x.owner == request.owner) + sum(
+            1 for r in mine_held if r.owner == request.owner
         )
-        return at_owner, len(active) + len(held)
+        out = sum(1 for x in active if x.owner == request.owner) + sum(
+            1 for r in held if r.owner == request.owner
+        )
+        return at_owner, len(mine) + len(mine_held), out
 
-    async def reserve(self, request: LoanRequest) -> Reservation | CapExceeded:
+    async def reserve(self, request: LoanRequest, *, now: datetime) -> Reservation | CapExceeded:
         """Check caps and hold a slot (idempotent by ``request.idempotency_key``)."""
         done = self._by_key.get(request.idempotency_key)
         if done is not None and done in self._loans:
             return Reservation("", request, existing=self._loans[done])
+        token = self._held_by_key.get(request.idempotency_key)
+        if token is not None and token in self._held:
+            # A retry of a request still held: hand the slot back to be finished.
+            self._held[token].since = now
+            return Reservation(token, self._held[token].request)
         current = self._active_by_item.get((request.owner, request.item))
         if current is not None and self._loans[current].patron_key == request.patron_key:
             # Checking out an item the patron already has renews it at the ILS.
             return Reservation("", request, existing=self._loans[current])
-        at_owner, total = self._counts(request.patron_key, request.owner)
+        at_owner, total, out = self._counts(request, now)
         if request.cap_at_owner is not None and at_owner >= request.cap_at_owner:
             return CapExceeded("owner", request.cap_at_owner, at_owner)
         if request.cap_total is not None and total >= request.cap_total:
             return CapExceeded("total", request.cap_total, total)
+        if request.quota_at_owner is not None and out >= request.quota_at_owner:
+            return CapExceeded("quota", request.quota_at_owner, out)
         token = uuid.uuid4().hex
-        self._held[token] = request
+        self._held[token] = _Held(request, now)
+        self._held_by_key[request.idempotency_key] = token
         return Reservation(token, request)
 
     async def commit(self, reservation: Reservation, *, due: datetime, now: datetime) -> Loan:
@@ -71,13 +114,16 @@ class MemoryStateStore:
         done = self._by_key.get(reservation.request.idempotency_key)
         if done is not None and done in self._loans:
             return self._loans[done]
-        request = self._held.pop(reservation.token, reservation.request)
+        held = self._held.pop(reservation.token, None)
+        request = held.request if held is not None else reservation.request
+        self._held_by_key.pop(request.idempotency_key, None)
         previous = self._active_by_item.get((request.owner, request.item))
         if previous is not None:
             # The item was still registered to someone else (a missed checkin): close it.
             self._loans[previous] = dataclasses.replace(
                 self._loans[previous], state=LoanState.RETURNED, returned=now
             )
+            self._append(LoanEventKind.CHECKIN, self._loans[previous], now)
         loan = Loan(
             loan_id=uuid.uuid4().hex,
             owner=request.owner,
@@ -93,14 +139,17 @@ class MemoryStateStore:
         self._active_by_item[(loan.owner, loan.item)] = loan.loan_id
         self._by_key[request.idempotency_key] = loan.loan_id
         self._key_of[loan.loan_id] = request.idempotency_key
+        self._append(LoanEventKind.CHECKOUT, loan, now)
         self._trim()
         return loan
 
     async def release(self, reservation: Reservation) -> None:
         """Give the held slot back."""
-        self._held.pop(reservation.token, None)
+        held = self._held.pop(reservation.token, None)
+        if held is not None:
+            self._held_by_key.pop(held.request.idempotency_key, None)
 
-    async def renew(self, owner: str, item: str, *, due: datetime) -> Loan | None:
+    async def renew(self, owner: str, item: str, *, due: datetime, now: datetime) -> Loan | None:
         """Record a renewal."""
         loan_id = self._active_by_item.get((owner, item))
         if loan_id is None:
@@ -109,6 +158,7 @@ class MemoryStateStore:
             self._loans[loan_id], due=due, renewals=self._loans[loan_id].renewals + 1
         )
         self._loans[loan_id] = loan
+        self._append(LoanEventKind.RENEW, loan, now)
         return loan
 
     async def close(self, owner: str, item: str, *, now: datetime) -> Loan | None:
@@ -118,6 +168,7 @@ class MemoryStateStore:
             return None
         loan = dataclasses.replace(self._loans[loan_id], state=LoanState.RETURNED, returned=now)
         self._loans[loan_id] = loan
+        self._append(LoanEventKind.CHECKIN, loan, now)
         self._trim()
         return loan
 
@@ -135,6 +186,18 @@ class MemoryStateStore:
         """The newest loans first."""
         return list(reversed(self._loans.values()))[:limit]
 
+    async def loan(self, loan_id: str) -> Loan | None:
+        """One loan by its id."""
+        return self._loans.get(loan_id)
+
+    async def unconfirmed(self, *, now: datetime) -> list[LoanRequest]:
+        """Held slots older than the hold time, oldest first."""
+        old = sorted(
+            (h for h in self._held.values() if now - h.since >= self._hold_ttl),
+            key=lambda h: h.since,
+        )
+        return [h.request for h in old]
+
     def _trim(self) -> None:
         while len(self._loans) > self._history + len(self._active_by_item):
             oldest = next(
@@ -144,3 +207,83 @@ class MemoryStateStore:
                 return
             del self._loans[oldest]
             self._by_key.pop(self._key_of.pop(oldest, ""), None)
+
+    # --- the outbox ----------------------------------------------------------------------
+
+    def _append(self, kind: LoanEventKind, loan: Loan, now: datetime) -> None:
+        due = None if kind is LoanEventKind.CHECKIN else loan.due
+        event = LoanEvent(
+            kind, loan.loan_id, loan.owner, loan.home, loan.item, loan.patron_key, now, due
+        )
+        self._outbox[f"{next(self._sequence)}-0"] = _Pending(event)
+        self._arrived.set()
+
+    async def outbox_read(self, consumer: str, count: int, *, wait_s: float) -> list[OutboxEntry]:
+        """New events for ``consumer``, waiting up to ``wait_s`` for one."""
+        fresh = self._take(consumer, count)
+        if fresh or wait_s <= 0:
+            return fresh
+        self._arrived = trio.Event()
+        with trio.move_on_after(wait_s):
+            await self._arrived.wait()
+        return self._take(consumer, count)
+
+    def _take(self, consumer: str, count: int) -> list[OutboxEntry]:
+        taken: list[OutboxEntry] = []
+        for entry_id, pending in self._outbox.items():
+            if len(taken) >= count:
+                break
+            if pending.consumer is None:
+                pending.consumer, pending.read_at = consumer, time.monotonic()
+                taken.append(OutboxEntry(entry_id, pending.event))
+        return taken
+
+    async def outbox_reclaim(
+        self, consumer: str, count: int, *, min_idle_s: float
+    ) -> list[OutboxEntry]:
+        """Events another consumer read but did not acknowledge within ``min_idle_s``."""
+        cutoff = time.monotonic() - min_idle_s
+        taken: list[OutboxEntry] = []
+        for entry_id, pending in self._outbox.items():
+            if len(taken) >= count:
+                break
+            if pending.consumer is not None and pending.read_at <= cutoff:
+                pending.consumer, pending.read_at = consumer, time.monotonic()
+                taken.append(OutboxEntry(entry_id, pending.event))
+        return taken
+
+    async def outbox_ack(self, entry_ids: Sequence[str]) -> None:
+        """Drop recorded events."""
+        for entry_id in entry_ids:
+            self._outbox.pop(entry_id, None)
+
+    async def outbox_pending(self) -> int:
+        """Events not yet acknowledged."""
+        return len(self._outbox)
+
+    # --- throttles -----------------------------------------------------------------------
+
+    async def count(self, bucket: str) -> int:
+        """The live count of ``bucket``."""
+        found = self._buckets.get(bucket)
+        if found is None or found[1] <= time.monotonic():
+            return 0
+        return found[0]
+
+    async def hit(self, bucket: str, *, window_s: float) -> int:
+        """Add one to ``bucket`` (a fresh bucket expires ``window_s`` from now)."""
+        clock = time.monotonic()
+        found = self._buckets.get(bucket)
+        if found is None or found[1] <= clock:
+            found = (0, clock + window_s)
+        self._buckets[bucket] = (found[0] + 1, found[1])
+        if len(self._buckets) > 100_000:
+            self._buckets = {k: v for k, v in self._buckets.items() if v[1] > clock}
+        return found[0] + 1
+
+    async def reset(self, bucket: str) -> None:
+        """Forget ``bucket``."""
+        self._buckets.pop(bucket, None)
+
+    async def check(self) -> None:
+        """Always answers: the store is this process."""

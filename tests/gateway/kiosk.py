@@ -56,6 +56,15 @@ class Kiosk:
         return cls(await trio.open_tcp_stream(host, port))
 
     @classmethod
+    async def at(cls, host: str, port: int, login: str) -> Kiosk:
+        """A kiosk logged in (password "demo") to a gateway at ``host:port``."""
+        kiosk = cls(await trio.open_tcp_stream(host, port))
+        answer = await kiosk.request(LoginRequest(login_user_id=login, login_password="demo"))
+        assert isinstance(answer, LoginResponse)
+        assert answer.ok
+        return kiosk
+
+    @classmethod
     async def logged_in(cls, demo: Demo, login: str) -> Kiosk:
         kiosk = await cls.connect(demo)
         answer = await kiosk.request(LoginRequest(login_user_id=login, login_password="demo"))

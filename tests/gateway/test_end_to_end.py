@@ -7,6 +7,7 @@ reference books 31003000000041… that do not circulate to visitors).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 import trio
@@ -15,6 +16,8 @@ from adapters.ledger.base import LoanEventKind
 from adapters.ledger.memory import MemoryLedger
 from adapters.state.base import Loan, LoanState, Reservation
 from adapters.state.memory import MemoryStateStore
+from gateway.demo import run_demo
+from gateway.lending import TOO_MANY_PINS
 from protocols.sip2 import (
     AcsStatus,
     CheckinResponse,
@@ -37,20 +40,28 @@ from protocols.sip2 import (
     ScStatus,
 )
 
-from .kiosk import NOW, Kiosk, checkin, checkout, information, renew, status
+from .conftest import short_timeouts
+from .kiosk import NOW, Kiosk, checkin, checkout, close_all, information, renew, status
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from config.models import Config
     from gateway.demo import Demo
 
 ALPHA_PATRON = "21001000000001"
+OTHER_ALPHA_PATRON = "21001000000002"
 BLOCKED = "21001000000099"
 BETA_ITEM = "31002000000001"
 TIMEOUT = 10
 
 
-def ledger_kinds(demo: Demo) -> list[LoanEventKind]:
+async def ledger_kinds(demo: Demo) -> list[LoanEventKind]:
+    """The events the ledger got, once the outbox pump has delivered all of them."""
+    for _ in range(500):
+        if not await demo.gateway.runtime.store.outbox_pending():
+            break
+        await trio.sleep(0.01)
     ledger = demo.gateway.runtime.ledger
     assert isinstance(ledger, MemoryLedger)
     return [event.kind for event in ledger.events()]
@@ -142,7 +153,7 @@ async def test_reciprocal_checkout_renew_and_checkin_elsewhere(demo: Demo) -> No
     assert loan.state is LoanState.RETURNED
     assert loan.renewals == 1
     assert ALPHA_PATRON not in repr(loan)  # the registry holds a keyed hash only
-    assert ledger_kinds(demo) == [
+    assert await ledger_kinds(demo) == [
         LoanEventKind.CHECKOUT,
         LoanEventKind.RENEW,
         LoanEventKind.CHECKIN,
@@ -383,4 +394,52 @@ async def test_unrecordable_loan_is_undone_at_the_owner(demo: Demo) -> None:
     assert demo.simulators["beta"].executed.count("11") == 1
     assert demo.simulators["beta"].executed.count("09") == 1  # the loan was undone
     assert demo.simulators["beta"].library.items[BETA_ITEM].holder is None
-    assert ledger_kinds(demo) == []
+    assert await ledger_kinds(demo) == []
+
+
+async def test_too_many_wrong_pins_stop_asking_the_home_library(demo: Demo) -> None:
+    """After five wrong PINs even the right one is refused, without a call home."""
+    with trio.fail_after(TIMEOUT):
+        kiosk = await Kiosk.logged_in(demo, "beta-kiosk")
+        wrong = [
+            await kiosk.expect(checkout(ALPHA_PATRON, BETA_ITEM, pin="0000"), CheckoutResponse)
+            for _ in range(5)
+        ]
+        asked = len(demo.simulators["alpha"].executed)
+        locked = await kiosk.expect(checkout(ALPHA_PATRON, BETA_ITEM), CheckoutResponse)
+        other = await kiosk.expect(checkout(OTHER_ALPHA_PATRON, BETA_ITEM), CheckoutResponse)
+    assert all("Incorrect PIN" in answer.screen_messages for answer in wrong)
+    assert not locked.ok
+    assert TOO_MANY_PINS in locked.screen_messages
+    assert len(demo.simulators["alpha"].executed) == asked + 1  # only the other patron's
+    assert other.ok  # the lock is per patron
+
+
+def with_quota(config: Config) -> Config:
+    """The demo with Beta lending at most two items to visitors at once."""
+    config = short_timeouts(config)
+    node = config.nodes["beta"]
+    rules = node.circulation.model_copy(update={"visitor_loan_quota": 2})
+    beta = node.model_copy(update={"circulation": rules})
+    return config.model_copy(update={"nodes": {**config.nodes, "beta": beta}})
+
+
+async def test_the_owners_quota_counts_every_visitor() -> None:
+    """Beta's quota of two is reached by two patrons; a third visitor is told why."""
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            running: Demo = await nursery.start(
+                partial(run_demo, handle_signals=False, adjust=with_quota)
+            )
+            kiosk = await Kiosk.logged_in(running, "beta-kiosk")
+            first = await kiosk.expect(checkout(ALPHA_PATRON, "31002000000001"), CheckoutResponse)
+            second = await kiosk.expect(
+                checkout(OTHER_ALPHA_PATRON, "31002000000002"), CheckoutResponse
+            )
+            third = await kiosk.expect(checkout(ALPHA_PATRON, "31002000000003"), CheckoutResponse)
+            await close_all()
+            running.gateway.stop()
+    assert first.ok
+    assert second.ok
+    assert not third.ok
+    assert "Beta Public Library has no more items to lend to visitors now" in third.screen_messages

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import io
 import json
+from typing import TYPE_CHECKING
 
+import pytest
 import structlog
 
 from gateway.logs import configure_logging, redact_secrets
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture(autouse=True)
+def _restore_structlog() -> Iterator[None]:
+    """Put structlog back as it was, so other tests' log captures see every level."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 def log_line(**fields: object) -> dict[str, object]:

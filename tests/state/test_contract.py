@@ -1,16 +1,23 @@
-"""The in-memory loan registry: reservations, caps, idempotency, renewals, history."""
+"""The state store contract: reservations, caps, idempotency, renewals, history.
+
+Every test taking ``store`` runs on the in-memory store and on a real Redis.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
 
+import trio
+
+from adapters.ledger.base import LoanEventKind
 from adapters.state.base import (
     CapExceeded,
     Loan,
     LoanRequest,
     LoanState,
     Reservation,
+    StateBackend,
     patron_key,
 )
 from adapters.state.memory import MemoryStateStore
@@ -31,6 +38,7 @@ def request(
     key: str | None = None,
     cap_at_owner: int | None = None,
     cap_total: int | None = None,
+    quota: int | None = None,
 ) -> LoanRequest:
     """A reciprocal checkout request (the idempotency key defaults to owner+patron+item)."""
     return LoanRequest(
@@ -43,12 +51,13 @@ def request(
         idempotency_key=key if key is not None else f"{owner}|{patron}|{item}|0",
         cap_at_owner=cap_at_owner,
         cap_total=cap_total,
+        quota_at_owner=quota,
     )
 
 
-async def held(store: MemoryStateStore, loan_request: LoanRequest) -> Reservation:
+async def held(store: StateBackend, loan_request: LoanRequest) -> Reservation:
     """Reserve and insist that a fresh slot was held."""
-    reservation = await store.reserve(loan_request)
+    reservation = await store.reserve(loan_request, now=T0)
     assert isinstance(reservation, Reservation)
     assert reservation.existing is None
     assert reservation.token
@@ -56,7 +65,7 @@ async def held(store: MemoryStateStore, loan_request: LoanRequest) -> Reservatio
 
 
 async def lend(
-    store: MemoryStateStore, loan_request: LoanRequest, now: datetime = T0, due: datetime = DUE
+    store: StateBackend, loan_request: LoanRequest, now: datetime = T0, due: datetime = DUE
 ) -> Loan:
     """Reserve and commit in one go."""
     return await store.commit(await held(store, loan_request), due=due, now=now)
@@ -89,9 +98,8 @@ def test_patron_key_separates_home_from_barcode() -> None:
 # --- reserve, commit, release -----------------------------------------------------------
 
 
-async def test_reserve_then_commit_makes_an_active_loan() -> None:
+async def test_reserve_then_commit_makes_an_active_loan(store: StateBackend) -> None:
     """A committed reservation is an active loan with the request's facts."""
-    store = MemoryStateStore()
     loan_request = request()
     reservation = await held(store, loan_request)
     assert reservation.request == loan_request
@@ -109,19 +117,17 @@ async def test_reserve_then_commit_makes_an_active_loan() -> None:
     assert await store.active_loans(ALICE) == [loan]
 
 
-async def test_reservations_get_distinct_tokens() -> None:
+async def test_reservations_get_distinct_tokens(store: StateBackend) -> None:
     """Two held slots are told apart by their tokens."""
-    store = MemoryStateStore()
     first = await held(store, request("31001000000001"))
     second = await held(store, request("31001000000002"))
     assert first.token != second.token
 
 
-async def test_release_gives_the_slot_back() -> None:
+async def test_release_gives_the_slot_back(store: StateBackend) -> None:
     """A released reservation no longer counts toward the caps and makes no loan."""
-    store = MemoryStateStore()
     reservation = await held(store, request("31001000000001", cap_at_owner=1))
-    refused = await store.reserve(request("31001000000002", cap_at_owner=1))
+    refused = await store.reserve(request("31001000000002", cap_at_owner=1), now=T0)
     assert isinstance(refused, CapExceeded)
     await store.release(reservation)
     await held(store, request("31001000000002", cap_at_owner=1))
@@ -129,9 +135,8 @@ async def test_release_gives_the_slot_back() -> None:
     assert await store.active_loans(ALICE) == []
 
 
-async def test_release_twice_or_of_an_unknown_token_is_harmless() -> None:
+async def test_release_twice_or_of_an_unknown_token_is_harmless(store: StateBackend) -> None:
     """Releasing is idempotent."""
-    store = MemoryStateStore()
     reservation = await held(store, request(cap_total=1))
     await store.release(reservation)
     await store.release(reservation)
@@ -142,85 +147,84 @@ async def test_release_twice_or_of_an_unknown_token_is_harmless() -> None:
 # --- caps ------------------------------------------------------------------------------
 
 
-async def test_cap_at_owner_counts_loans_and_held_reservations() -> None:
+async def test_cap_at_owner_counts_loans_and_held_reservations(store: StateBackend) -> None:
     """The per-owner cap counts active loans and held slots at that owner."""
-    store = MemoryStateStore()
     await lend(store, request("31001000000001"))
     await held(store, request("31001000000002"))
-    refused = await store.reserve(request("31001000000003", cap_at_owner=2))
+    refused = await store.reserve(request("31001000000003", cap_at_owner=2), now=T0)
     assert refused == CapExceeded(scope="owner", cap=2, count=2)
 
 
-async def test_cap_at_owner_ignores_loans_from_other_owners() -> None:
+async def test_cap_at_owner_ignores_loans_from_other_owners(store: StateBackend) -> None:
     """Loans from another library do not count toward this owner's cap."""
-    store = MemoryStateStore()
     await lend(store, request("31003000000001", owner="gamma"))
     await lend(store, request("31003000000002", owner="gamma"))
-    reservation = await store.reserve(request("31001000000001", cap_at_owner=1))
+    reservation = await store.reserve(request("31001000000001", cap_at_owner=1), now=T0)
     assert isinstance(reservation, Reservation)
 
 
-async def test_cap_total_counts_every_owner_and_held_reservations() -> None:
+async def test_cap_total_counts_every_owner_and_held_reservations(store: StateBackend) -> None:
     """The total cap counts loans from every owner plus held slots."""
-    store = MemoryStateStore()
     await lend(store, request("31001000000001"))
     await lend(store, request("31003000000001", owner="gamma"))
     await held(store, request("31004000000001", owner="delta"))
-    refused = await store.reserve(request("31001000000002", cap_at_owner=10, cap_total=3))
+    refused = await store.reserve(request("31001000000002", cap_at_owner=10, cap_total=3), now=T0)
     assert refused == CapExceeded(scope="total", cap=3, count=3)
 
 
-async def test_owner_cap_is_checked_before_total_cap() -> None:
+async def test_owner_cap_is_checked_before_total_cap(store: StateBackend) -> None:
     """When both caps are reached the owner cap is reported."""
-    store = MemoryStateStore()
     await lend(store, request("31001000000001"))
-    refused = await store.reserve(request("31001000000002", cap_at_owner=1, cap_total=1))
+    refused = await store.reserve(request("31001000000002", cap_at_owner=1, cap_total=1), now=T0)
     assert isinstance(refused, CapExceeded)
     assert refused.scope == "owner"
 
 
-async def test_caps_are_per_patron() -> None:
+async def test_caps_are_per_patron(store: StateBackend) -> None:
     """Another patron's loans do not count toward this patron's caps."""
-    store = MemoryStateStore()
     await lend(store, request("31001000000001", patron=BOB))
     await held(store, request("31001000000002", patron=BOB))
-    reservation = await store.reserve(request("31001000000003", cap_at_owner=1, cap_total=1))
+    reservation = await store.reserve(
+        request("31001000000003", cap_at_owner=1, cap_total=1), now=T0
+    )
     assert isinstance(reservation, Reservation)
     assert reservation.existing is None
 
 
-async def test_returned_loans_do_not_count_toward_caps() -> None:
+async def test_returned_loans_do_not_count_toward_caps(store: StateBackend) -> None:
     """Closing a loan frees its slot."""
-    store = MemoryStateStore()
     await lend(store, request("31001000000001"))
-    assert isinstance(await store.reserve(request("31001000000002", cap_total=1)), CapExceeded)
+    assert isinstance(
+        await store.reserve(request("31001000000002", cap_total=1), now=T0), CapExceeded
+    )
     await store.close("alpha", "31001000000001", now=T0 + timedelta(days=1))
-    assert isinstance(await store.reserve(request("31001000000002", cap_total=1)), Reservation)
+    assert isinstance(
+        await store.reserve(request("31001000000002", cap_total=1), now=T0), Reservation
+    )
 
 
-async def test_no_cap_means_no_limit() -> None:
+async def test_no_cap_means_no_limit(store: StateBackend) -> None:
     """``None`` caps never refuse."""
-    store = MemoryStateStore()
     for n in range(1, 30):
         await lend(store, request(f"310010000000{n:02d}"))
     assert len(await store.active_loans(ALICE)) == 29
 
 
-async def test_a_cap_of_zero_refuses_the_first_loan() -> None:
+async def test_a_cap_of_zero_refuses_the_first_loan(store: StateBackend) -> None:
     """A cap of 0 forbids any loan."""
-    store = MemoryStateStore()
-    assert await store.reserve(request(cap_total=0)) == CapExceeded("total", 0, 0)
-    assert await store.reserve(request(cap_at_owner=0)) == CapExceeded("owner", 0, 0)
+    assert await store.reserve(request(cap_total=0), now=T0) == CapExceeded("total", 0, 0)
+    assert await store.reserve(request(cap_at_owner=0), now=T0) == CapExceeded("owner", 0, 0)
 
 
 # --- idempotency and repeated checkouts -------------------------------------------------
 
 
-async def test_same_idempotency_key_after_commit_returns_the_existing_loan() -> None:
+async def test_same_idempotency_key_after_commit_returns_the_existing_loan(
+    store: StateBackend,
+) -> None:
     """A resent request is answered with its loan, and committing that lends nothing new."""
-    store = MemoryStateStore()
     loan = await lend(store, request(key="kiosk-1|AY3"))
-    again = await store.reserve(request(key="kiosk-1|AY3"))
+    again = await store.reserve(request(key="kiosk-1|AY3"), now=T0)
     assert isinstance(again, Reservation)
     assert again.existing == loan
     assert again.token == ""
@@ -230,41 +234,41 @@ async def test_same_idempotency_key_after_commit_returns_the_existing_loan() -> 
     assert await store.recent_loans(10) == [loan]
 
 
-async def test_idempotency_wins_over_caps() -> None:
+async def test_idempotency_wins_over_caps(store: StateBackend) -> None:
     """A retry of a committed loan is not refused even when the patron is at a cap."""
-    store = MemoryStateStore()
     loan = await lend(store, request(key="k1"))
-    again = await store.reserve(request(key="k1", cap_at_owner=1, cap_total=1))
+    again = await store.reserve(request(key="k1", cap_at_owner=1, cap_total=1), now=T0)
     assert isinstance(again, Reservation)
     assert again.existing == loan
 
 
-async def test_idempotent_retry_after_return_still_returns_the_loan() -> None:
+async def test_idempotent_retry_after_return_still_returns_the_loan(store: StateBackend) -> None:
     """A committed key keeps answering with its loan after the loan was returned."""
-    store = MemoryStateStore()
     loan = await lend(store, request(key="k1"))
     closed = await store.close("alpha", loan.item, now=T0 + timedelta(days=2))
-    again = await store.reserve(request(key="k1"))
+    again = await store.reserve(request(key="k1"), now=T0)
     assert isinstance(again, Reservation)
     assert again.existing == closed
 
 
-async def test_item_already_out_to_the_same_patron_returns_the_existing_loan() -> None:
+async def test_item_already_out_to_the_same_patron_returns_the_existing_loan(
+    store: StateBackend,
+) -> None:
     """Checking out an item the patron already has (another key) finds that loan."""
-    store = MemoryStateStore()
     loan = await lend(store, request(key="first"))
-    again = await store.reserve(request(key="second", cap_at_owner=1, cap_total=1))
+    again = await store.reserve(request(key="second", cap_at_owner=1, cap_total=1), now=T0)
     assert isinstance(again, Reservation)
     assert again.existing == loan
     assert await store.commit(again, due=DUE, now=T0) == loan
     assert await store.active_loans(ALICE) == [loan]
 
 
-async def test_commit_over_an_item_still_registered_to_someone_else_closes_it() -> None:
+async def test_commit_over_an_item_still_registered_to_someone_else_closes_it(
+    store: StateBackend,
+) -> None:
     """A missed checkin: the previous loan of the item is closed when it is lent again."""
-    store = MemoryStateStore()
     old = await lend(store, request(patron=BOB))
-    reservation = await store.reserve(request(patron=ALICE))
+    reservation = await store.reserve(request(patron=ALICE), now=T0)
     assert isinstance(reservation, Reservation)
     assert reservation.existing is None
     now = T0 + timedelta(days=3)
@@ -278,18 +282,18 @@ async def test_commit_over_an_item_still_registered_to_someone_else_closes_it() 
     assert previous.returned == now
 
 
-async def test_the_same_item_at_two_owners_is_two_loans() -> None:
+async def test_the_same_item_at_two_owners_is_two_loans(store: StateBackend) -> None:
     """Items are keyed by owner and barcode."""
-    store = MemoryStateStore()
     at_alpha = await lend(store, request("X1", owner="alpha"))
     at_gamma = await lend(store, request("X1", owner="gamma"))
     assert await store.active_loan("alpha", "X1") == at_alpha
     assert await store.active_loan("gamma", "X1") == at_gamma
 
 
-async def test_committing_the_same_reservation_twice_returns_the_same_loan() -> None:
+async def test_committing_the_same_reservation_twice_returns_the_same_loan(
+    store: StateBackend,
+) -> None:
     """``commit``'s docstring: "a repeat commit returns the same loan"."""
-    store = MemoryStateStore()
     reservation = await held(store, request())
     first = await store.commit(reservation, due=DUE, now=T0)
     second = await store.commit(reservation, due=DUE, now=T0 + timedelta(seconds=5))
@@ -301,36 +305,33 @@ async def test_committing_the_same_reservation_twice_returns_the_same_loan() -> 
 # --- renew, close, queries ----------------------------------------------------------------
 
 
-async def test_renew_counts_and_moves_the_due_date() -> None:
+async def test_renew_counts_and_moves_the_due_date(store: StateBackend) -> None:
     """Each renewal increments ``renewals`` and sets the new due date."""
-    store = MemoryStateStore()
     loan = await lend(store, request())
     first_due = DUE + timedelta(days=21)
-    renewed = await store.renew("alpha", loan.item, due=first_due)
+    renewed = await store.renew("alpha", loan.item, due=first_due, now=T0)
     assert renewed is not None
     assert renewed.loan_id == loan.loan_id
     assert (renewed.renewals, renewed.due) == (1, first_due)
     second_due = DUE + timedelta(days=42)
-    renewed = await store.renew("alpha", loan.item, due=second_due)
+    renewed = await store.renew("alpha", loan.item, due=second_due, now=T0)
     assert renewed is not None
     assert (renewed.renewals, renewed.due) == (2, second_due)
     assert renewed.checked_out == T0
     assert await store.active_loan("alpha", loan.item) == renewed
 
 
-async def test_renew_without_an_active_loan_is_none() -> None:
+async def test_renew_without_an_active_loan_is_none(store: StateBackend) -> None:
     """Nothing to renew: an unknown item, or one already returned."""
-    store = MemoryStateStore()
-    assert await store.renew("alpha", "31001000000001", due=DUE) is None
+    assert await store.renew("alpha", "31001000000001", due=DUE, now=T0) is None
     loan = await lend(store, request())
     await store.close("alpha", loan.item, now=T0)
-    assert await store.renew("alpha", loan.item, due=DUE) is None
-    assert await store.renew("gamma", loan.item, due=DUE) is None
+    assert await store.renew("alpha", loan.item, due=DUE, now=T0) is None
+    assert await store.renew("gamma", loan.item, due=DUE, now=T0) is None
 
 
-async def test_close_returns_the_loan_and_frees_the_item() -> None:
+async def test_close_returns_the_loan_and_frees_the_item(store: StateBackend) -> None:
     """Closing marks the loan returned at ``now``; a second close finds nothing."""
-    store = MemoryStateStore()
     loan = await lend(store, request())
     when = T0 + timedelta(days=5)
     closed = await store.close("alpha", loan.item, now=when)
@@ -349,9 +350,8 @@ async def test_close_of_an_unknown_item_is_none() -> None:
     assert await MemoryStateStore().close("alpha", "nope", now=T0) is None
 
 
-async def test_active_loans_are_oldest_first_by_checkout_time() -> None:
+async def test_active_loans_are_oldest_first_by_checkout_time(store: StateBackend) -> None:
     """Ordered by ``checked_out``, not by the order of commits."""
-    store = MemoryStateStore()
     late = await lend(store, request("I3"), now=T0 + timedelta(hours=3))
     early = await lend(store, request("I1"), now=T0 + timedelta(hours=1))
     middle = await lend(store, request("I2", owner="gamma"), now=T0 + timedelta(hours=2))
@@ -359,9 +359,8 @@ async def test_active_loans_are_oldest_first_by_checkout_time() -> None:
     assert await store.active_loans(ALICE) == [early, middle, late]
 
 
-async def test_recent_loans_are_newest_first_and_limited() -> None:
+async def test_recent_loans_are_newest_first_and_limited(store: StateBackend) -> None:
     """Recent loans include returned ones, newest first, at most ``limit``."""
-    store = MemoryStateStore()
     loans = [await lend(store, request(f"I{n}"), now=T0 + timedelta(minutes=n)) for n in range(4)]
     closed = await store.close("alpha", "I1", now=T0 + timedelta(hours=1))
     assert closed is not None
@@ -399,12 +398,12 @@ async def test_a_trimmed_loans_idempotency_key_makes_a_new_reservation() -> None
         await lend(store, request(f"R{n}", key=f"key-{n}"), now=T0 + timedelta(hours=n))
         await store.close("alpha", f"R{n}", now=T0 + timedelta(hours=n, minutes=1))
     assert first.loan_id not in {x.loan_id for x in await store.recent_loans(100)}
-    again = await store.reserve(request("R0", key="key-0"))
+    again = await store.reserve(request("R0", key="key-0"), now=T0)
     assert isinstance(again, Reservation)
     assert again.existing is None
     assert again.token
     # A kept returned loan still answers its key.
-    kept = await store.reserve(request("R3", key="key-3"))
+    kept = await store.reserve(request("R3", key="key-3"), now=T0)
     assert isinstance(kept, Reservation)
     assert kept.existing is not None
     assert kept.existing.item == "R3"
@@ -419,3 +418,177 @@ async def test_history_bound_holds_after_closing() -> None:
         await store.close("alpha", f"R{n}", now=T0 + timedelta(days=1, hours=n))
     returned = [x for x in await store.recent_loans(100) if x.state is LoanState.RETURNED]
     assert [x.item for x in returned] == ["R3", "R2"]
+
+
+# --- the owner's quota and held slots ---------------------------------------------------
+
+
+async def test_quota_counts_every_visitors_loans_and_holds_at_the_owner(
+    store: StateBackend,
+) -> None:
+    """The owner's quota is over all patrons: one loan and one hold fill a quota of 2."""
+    await lend(store, request("Q1", patron=ALICE, key="q1"))
+    await held(store, request("Q2", patron=BOB, key="q2"))
+    refused = await store.reserve(request("Q3", patron=BOB, key="q3", quota=2), now=T0)
+    assert refused == CapExceeded("quota", 2, 2)
+    other_owner = await store.reserve(request("G1", owner="gamma", key="g1", quota=2), now=T0)
+    assert isinstance(other_owner, Reservation)
+
+
+async def test_an_expired_hold_stops_counting_and_is_listed_as_unconfirmed(
+    store: StateBackend,
+) -> None:
+    """A slot held past the hold time frees the cap and is shown to the desk."""
+    hold = await held(store, request("H1", cap_at_owner=1, key="h1"))
+    assert await store.unconfirmed(now=T0 + timedelta(seconds=10)) == []
+    later = T0 + timedelta(seconds=301)
+    refused = await store.reserve(request("H2", cap_at_owner=1, key="h2"), now=T0)
+    assert isinstance(refused, CapExceeded)
+    fresh = await store.reserve(request("H2", cap_at_owner=1, key="h2"), now=later)
+    assert isinstance(fresh, Reservation)
+    listed = await store.unconfirmed(now=later)
+    assert [(r.item, r.idempotency_key, r.proxy_patron) for r in listed] == [
+        ("H1", "h1", "ILL-beta")
+    ]
+    await store.release(hold)
+    assert await store.unconfirmed(now=later) == []
+
+
+async def test_a_retry_of_a_held_request_gets_the_same_slot_back(store: StateBackend) -> None:
+    """A resend after its gateway died between the owner and the commit finishes it."""
+    first = await held(store, request("R1", key="kiosk|R1|AY1", cap_at_owner=1))
+    retry = await store.reserve(request("R1", key="kiosk|R1|AY1", cap_at_owner=1), now=T0)
+    assert isinstance(retry, Reservation)
+    assert retry.existing is None
+    assert retry.token == first.token
+    assert retry.request.item == "R1"
+    loan = await store.commit(retry, due=DUE, now=T0)
+    assert await store.commit(first, due=DUE, now=T0) == loan
+    assert await store.active_loans(ALICE) == [loan]
+
+
+async def test_a_retry_after_the_hold_expired_counts_again(store: StateBackend) -> None:
+    """Resuming an expired hold puts it back under the caps."""
+    await held(store, request("R1", key="k-r1", cap_at_owner=1))
+    later = T0 + timedelta(seconds=400)
+    resumed = await store.reserve(request("R1", key="k-r1", cap_at_owner=1), now=later)
+    assert isinstance(resumed, Reservation)
+    assert await store.unconfirmed(now=later) == []
+    refused = await store.reserve(request("R2", key="k-r2", cap_at_owner=1), now=later)
+    assert refused == CapExceeded("owner", 1, 1)
+
+
+async def test_loan_by_id(store: StateBackend) -> None:
+    """A loan can be read by its id, active or returned; an unknown id is None."""
+    loan = await lend(store, request("L1"))
+    assert await store.loan(loan.loan_id) == loan
+    closed = await store.close("alpha", "L1", now=T0 + timedelta(days=1))
+    assert await store.loan(loan.loan_id) == closed
+    assert await store.loan("no-such-loan") is None
+
+
+async def test_racing_reservations_never_pass_the_cap(store: StateBackend) -> None:
+    """Forty concurrent reservations for one patron with a cap of 3: exactly 3 held."""
+    results: list[Reservation | CapExceeded] = []
+
+    async def one(n: int) -> None:
+        results.append(await store.reserve(request(f"C{n}", key=f"c{n}", cap_total=3), now=T0))
+
+    async with trio.open_nursery() as nursery:
+        for n in range(40):
+            nursery.start_soon(one, n)
+    assert sum(isinstance(r, Reservation) for r in results) == 3
+    assert all(r == CapExceeded("total", 3, 3) for r in results if isinstance(r, CapExceeded))
+
+
+# --- the outbox ----------------------------------------------------------------------------
+
+
+async def test_commit_renew_and_close_each_queue_one_event(store: StateBackend) -> None:
+    """The ledger sees a checkout, a renewal and a checkin, in order, with no barcode."""
+    loan = await lend(store, request("E1"))
+    await store.renew("alpha", "E1", due=DUE + timedelta(days=7), now=T0 + timedelta(days=1))
+    await store.close("alpha", "E1", now=T0 + timedelta(days=2))
+    assert await store.outbox_pending() == 3
+    entries = await store.outbox_read("worker-a", 10, wait_s=0)
+    events = [e.event for e in entries]
+    assert [e.kind for e in events] == [
+        LoanEventKind.CHECKOUT,
+        LoanEventKind.RENEW,
+        LoanEventKind.CHECKIN,
+    ]
+    assert {e.loan_id for e in events} == {loan.loan_id}
+    assert {(e.owner, e.home, e.item, e.patron_key) for e in events} == {
+        ("alpha", "beta", "E1", ALICE)
+    }
+    assert [e.at for e in events] == [T0, T0 + timedelta(days=1), T0 + timedelta(days=2)]
+    assert [e.due for e in events] == [DUE, DUE + timedelta(days=7), None]
+    await store.outbox_ack([e.entry_id for e in entries])
+    assert await store.outbox_pending() == 0
+    assert await store.outbox_read("worker-a", 10, wait_s=0) == []
+
+
+async def test_unacknowledged_events_are_reclaimed_by_another_consumer(
+    store: StateBackend,
+) -> None:
+    """Events read by a consumer that died are taken over once idle long enough."""
+    await lend(store, request("E1"))
+    taken = await store.outbox_read("dead-worker", 10, wait_s=0)
+    assert len(taken) == 1
+    assert await store.outbox_read("live-worker", 10, wait_s=0) == []
+    assert await store.outbox_reclaim("live-worker", 10, min_idle_s=60) == []
+    await trio.sleep(0.05)
+    reclaimed = await store.outbox_reclaim("live-worker", 10, min_idle_s=0.02)
+    assert [e.entry_id for e in reclaimed] == [e.entry_id for e in taken]
+    assert reclaimed[0].event == taken[0].event
+    await store.outbox_ack([reclaimed[0].entry_id])
+    assert await store.outbox_pending() == 0
+
+
+async def test_a_waiting_read_wakes_for_a_new_event(store: StateBackend) -> None:
+    """A consumer waiting on an empty outbox gets the next event without polling."""
+    got: list[int] = []
+
+    async def consume() -> None:
+        got.append(len(await store.outbox_read("waiter", 10, wait_s=5)))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(consume)
+        await trio.sleep(0.1)
+        await lend(store, request("W1"))
+    assert got == [1]
+
+
+async def test_a_missed_checkin_is_closed_with_an_event(store: StateBackend) -> None:
+    """Lending an item still registered to someone else closes that loan for the ledger."""
+    first = await lend(store, request("M1", patron=ALICE, key="m1"))
+    await lend(store, request("M1", patron=BOB, key="m2"))
+    events = [e.event for e in await store.outbox_read("w", 10, wait_s=0)]
+    assert [(e.kind, e.loan_id) for e in events][:2] == [
+        (LoanEventKind.CHECKOUT, first.loan_id),
+        (LoanEventKind.CHECKIN, first.loan_id),
+    ]
+    assert events[2].kind is LoanEventKind.CHECKOUT
+    assert events[2].patron_key == BOB
+
+
+# --- throttles -----------------------------------------------------------------------------
+
+
+async def test_throttle_counts_expires_and_resets(store: StateBackend) -> None:
+    """A bucket counts hits, forgets them after its window, and can be reset."""
+    assert await store.count("pin:a") == 0
+    assert await store.hit("pin:a", window_s=0.2) == 1
+    assert await store.hit("pin:a", window_s=0.2) == 2
+    assert await store.count("pin:a") == 2
+    assert await store.count("pin:b") == 0
+    await trio.sleep(0.3)
+    assert await store.count("pin:a") == 0
+    assert await store.hit("pin:a", window_s=10) == 1
+    await store.reset("pin:a")
+    assert await store.count("pin:a") == 0
+
+
+async def test_check_answers_when_the_store_is_up(store: StateBackend) -> None:
+    """``check`` returns quietly on a working store."""
+    await store.check()

@@ -1,0 +1,17 @@
+-- Close an item's active loan and append the checkin to the outbox.
+-- KEYS: 1 item's active loan, 2 outbox, 3 owner's active loans
+-- ARGV: 1 key prefix, 2 now (ISO)
+-- Returns the loan's fields, or false when the item has no active loan.
+local P = ARGV[1]
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+local key = P .. 'loan:' .. id
+redis.call('HSET', key, 'state', 'returned', 'returned', ARGV[2])
+local loan = redis.call('HMGET', key, 'owner', 'home', 'item', 'patron')
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', P .. 'patron:' .. loan[4], loan[1] .. '|' .. id)
+redis.call('SREM', KEYS[3], id)
+redis.call('SREM', P .. 'home:' .. loan[2], id)
+redis.call('XADD', KEYS[2], '*', 'kind', 'checkin', 'loan', id, 'owner', loan[1],
+  'home', loan[2], 'item', loan[3], 'patron', loan[4], 'at', ARGV[2], 'due', '')
+return redis.call('HGETALL', key)

@@ -1,0 +1,23 @@
+-- Read loans: by item, by patron (oldest first), or the most recent (newest first).
+-- KEYS: 1 the index (item key, patron zset, or history zset)
+-- ARGV: 1 key prefix, 2 "item" | "patron" | "recent", 3 limit (for "recent")
+-- Returns a list of loans, each a list of fields.
+local P = ARGV[1]
+local ids
+if ARGV[2] == 'item' then
+  local id = redis.call('GET', KEYS[1])
+  ids = id and {id} or {}
+elseif ARGV[2] == 'patron' then
+  ids = {}
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    ids[#ids + 1] = string.sub(member, string.find(member, '|', 1, true) + 1)
+  end
+else
+  ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1, 'REV')
+end
+local loans = {}
+for _, id in ipairs(ids) do
+  local loan = redis.call('HGETALL', P .. 'loan:' .. id)
+  if #loan > 0 then loans[#loans + 1] = loan end
+end
+return loans

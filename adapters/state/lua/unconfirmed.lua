@@ -1,0 +1,9 @@
+-- Held slots past their hold time, oldest first: the owner may have lent these items.
+-- KEYS: 1 all holds (zset token by expiry)
+-- ARGV: 1 key prefix, 2 now (ms)
+local holds = {}
+for _, token in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])) do
+  local hold = redis.call('HGETALL', ARGV[1] .. 'hold:' .. token)
+  if #hold > 0 then holds[#holds + 1] = hold end
+end
+return holds

@@ -1,0 +1,473 @@
+"""The Redis state store: the loan registry, the ledger outbox and throttles, shared by
+every gateway of a consortium.
+
+Each registry operation is one Lua script (the sources sit beside this module in
+``lua/``), so it is one round trip and atomic: two gateways racing for a patron's last
+slot are serialised by Redis, and a loan and its outbox event are written together.
+
+Keys.  Every registry key carries the same hash tag, ``{namespace}``, so on a Redis
+Cluster they share one slot and every script may touch all of them.  That trades
+spreading the registry across shards for atomic caps across a patron's loans at every
+library; a consortium's loan traffic (hundreds per second at the busiest) fits one
+shard, and a cluster still gives fail-over.  Throttle buckets, which need no
+atomicity with anything else, are spread over slots by their own tags.
+
+    {ns}:loan:<id>            hash   a loan (no personal data: the patron is a keyed hash)
+    {ns}:idem:<sha256>        string "H:<token>" while held, "L:<loan id>" once committed
+    {ns}:hold:<token>         hash   a held slot, until committed or released
+    {ns}:holds                zset   every held slot by expiry (``unconfirmed``)
+    {ns}:item:<owner>|<item>  string the item's active loan
+    {ns}:patron:<key>         zset   "owner|loan" of a patron's active loans, by time
+    {ns}:held:<key>           zset   "owner|token" of a patron's held slots, by expiry
+    {ns}:owner:<owner>        set    active loans of an owner
+    {ns}:owner-held:<owner>   zset   held slots at an owner, by expiry
+    {ns}:home:<home>          set    active loans of a home library's patrons
+    {ns}:history              zset   every loan by checkout time (trimmed to ``history``)
+    {ns}:outbox               stream loan events for the ledger (consumer group "ledger")
+    <ns>:throttle:{<bucket>}  string a counter with a time to live
+
+Failures.  A call that cannot reach Redis, or that takes longer than ``timeout_s``,
+raises ``StateUnavailable``; the client reconnects by itself on the next call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime
+from importlib import resources
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import structlog
+import trio
+from coredis.exceptions import RedisError, ResponseError
+
+from adapters.ledger.base import LoanEvent, LoanEventKind
+
+from .base import (
+    CapExceeded,
+    Loan,
+    LoanRequest,
+    LoanState,
+    OutboxEntry,
+    Reservation,
+    StateUnavailable,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Sequence
+
+__all__ = ["GROUP", "RedisStateStore"]
+
+log = structlog.get_logger("interlend.state")
+
+GROUP = "ledger"
+"""The outbox's consumer group."""
+IDEMPOTENCY_MS = 7 * 24 * 3600 * 1000
+"""How long a checkout's idempotency key is remembered (a resend comes within minutes)."""
+_SCRIPTS = ("reserve", "commit", "release", "renew", "close", "loans", "unconfirmed", "hit")
+_FAILURES = (
+    RedisError,
+    OSError,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+)
+
+T = TypeVar("T")
+Client = Any
+"""A ``coredis.Redis[str]`` or ``coredis.RedisCluster[str]`` (decoded responses)."""
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _fields(flat: Sequence[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _loan(flat: Sequence[str]) -> Loan:
+    f = _fields(flat)
+    return Loan(
+        loan_id=f["id"],
+        owner=f["owner"],
+        home=f["home"],
+        item=f["item"],
+        patron_key=f["patron"],
+        proxy_patron=f["proxy"],
+        terminal=f["terminal"],
+        checked_out=datetime.fromisoformat(f["out"]),
+        due=datetime.fromisoformat(f["due"]),
+        renewals=int(f["renewals"]),
+        state=LoanState(f["state"]),
+        returned=datetime.fromisoformat(f["returned"]) if f.get("returned") else None,
+    )
+
+
+def _request(flat: Sequence[str]) -> LoanRequest:
+    f = _fields(flat)
+    return LoanRequest(
+        owner=f["owner"],
+        home=f["home"],
+        item=f["item"],
+        patron_key=f["patron"],
+        proxy_patron=f["proxy"],
+        terminal=f["terminal"],
+        idempotency_key=f["idem"],
+        cap_at_owner=None,
+        cap_total=None,
+    )
+
+
+def _event(fields: dict[str, str]) -> LoanEvent:
+    return LoanEvent(
+        kind=LoanEventKind(fields["kind"]),
+        loan_id=fields["loan"],
+        owner=fields["owner"],
+        home=fields["home"],
+        item=fields["item"],
+        patron_key=fields["patron"],
+        at=datetime.fromisoformat(fields["at"]),
+        due=datetime.fromisoformat(fields["due"]) if fields.get("due") else None,
+    )
+
+
+def _limit(value: int | None) -> int:
+    return -1 if value is None else value
+
+
+class RedisStateStore:
+    """A ``StateBackend`` on Redis (see the module documentation).
+
+    Args:
+        client: An open coredis client with ``decode_responses=True``.
+        namespace: The consortium's key prefix.
+        timeout_s: The longest one call may take.
+        hold_ttl_s: How long a held slot counts against the caps.
+        history: Returned loans kept for ``recent_loans`` and reports.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        namespace: str = "interlend",
+        timeout_s: float = 2.0,
+        hold_ttl_s: float = 300.0,
+        history: int = 1_000_000,
+    ) -> None:
+        self._client = client
+        self._namespace = namespace
+        self._p = "{" + namespace + "}:"
+        self._timeout = timeout_s
+        self._hold_ms = int(hold_ttl_s * 1000)
+        self._history = history
+        self._outbox = self._p + "outbox"
+        self._scripts = {
+            name: client.register_script(
+                resources.files(__package__).joinpath(f"lua/{name}.lua").read_text()
+            )
+            for name in _SCRIPTS
+        }
+        self.round_trips = 0
+        """Calls made to Redis so far (each is one round trip)."""
+        self._group_ready = False
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    async def _do(self, what: str, make: Callable[[], Awaitable[T]]) -> T:
+        self.round_trips += 1
+        try:
+            with trio.fail_after(self._timeout):
+                return await make()
+        except trio.TooSlowError:
+            raise StateUnavailable(
+                f"Redis did not answer ({what}) within {self._timeout}s"
+            ) from None
+        except _FAILURES as exc:
+            raise StateUnavailable(f"Redis failed ({what}): {exc or type(exc).__name__}") from exc
+
+    async def _script(self, name: str, keys: list[str], args: list[str | int]) -> Any:
+        script = self._scripts[name]
+        return await self._do(name, lambda: script(keys=keys, args=args))
+
+    def _k(self, *parts: str) -> str:
+        return self._p + ":".join(parts)
+
+    def _idem(self, idempotency_key: str) -> str:
+        return self._k("idem", hashlib.sha256(idempotency_key.encode()).hexdigest())
+
+    def _item(self, owner: str, item: str) -> str:
+        return self._k("item", f"{owner}|{item}")
+
+    async def check(self) -> None:
+        """Raise ``StateUnavailable`` unless Redis answers a PING now."""
+        await self._do("ping", self._client.ping)
+
+    async def prepare(self, *, require_aof: bool = False) -> None:
+        """Create the outbox's consumer group and check Redis's persistence.
+
+        Raises:
+            StateUnavailable: Redis cannot be reached, or ``require_aof`` and AOF is off.
+        """
+        await self._ensure_group()
+        try:
+            found = await self._do("config get", lambda: self._client.config_get(["appendonly"]))
+        except StateUnavailable as exc:
+            log.warning("cannot read Redis's persistence settings", detail=exc.detail)
+            return
+        if found.get("appendonly") != "yes":
+            message = (
+                "Redis's append-only file is off: loans acknowledged to kiosks can be lost "
+                "if Redis crashes (set appendonly yes, appendfsync everysec or always)"
+            )
+            if require_aof:
+                raise StateUnavailable(message)
+            log.warning(message)
+
+    async def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            await self._do(
+                "xgroup create",
+                lambda: self._client.xgroup_create(self._outbox, GROUP, "0", mkstream=True),
+            )
+        except StateUnavailable as exc:
+            if not isinstance(exc.__cause__, ResponseError) or "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    # --- the registry ----------------------------------------------------------------------
+
+    async def reserve(self, request: LoanRequest, *, now: datetime) -> Reservation | CapExceeded:
+        """Check caps and hold a slot in one atomic script (see the module documentation)."""
+        token = uuid.uuid4().hex
+        patron, owner = request.patron_key, request.owner
+        answer = await self._script(
+            "reserve",
+            [
+                self._idem(request.idempotency_key),
+                self._k("patron", patron),
+                self._k("held", patron),
+                self._k("owner", owner),
+                self._k("owner-held", owner),
+                self._item(owner, request.item),
+                self._k("hold", token),
+                self._k("holds"),
+            ],
+            [
+                self._p,
+                _ms(now),
+                self._hold_ms,
+                token,
+                owner,
+                patron,
+                _limit(request.cap_at_owner),
+                _limit(request.cap_total),
+                _limit(request.quota_at_owner),
+                IDEMPOTENCY_MS,
+                *("owner", owner, "home", request.home, "item", request.item),
+                *("patron", patron, "proxy", request.proxy_patron),
+                *("terminal", request.terminal, "idem", request.idempotency_key),
+            ],
+        )
+        kind = answer[0]
+        if kind == "loan":
+            return Reservation("", request, existing=_loan(answer[1]))
+        if kind == "cap":
+            return CapExceeded(answer[1], int(answer[2]), int(answer[3]))
+        held = _request(answer[2]) if len(answer) > 2 else request
+        return Reservation(answer[1], held)
+
+    async def commit(self, reservation: Reservation, *, due: datetime, now: datetime) -> Loan:
+        """Make the held slot an active loan and queue its event (a repeat returns it)."""
+        if reservation.existing is not None:
+            return reservation.existing
+        request, token = reservation.request, reservation.token
+        loan_id = uuid.uuid4().hex
+        owner, patron = request.owner, request.patron_key
+        answer = await self._script(
+            "commit",
+            [
+                self._idem(request.idempotency_key),
+                self._k("hold", token),
+                self._k("patron", patron),
+                self._k("held", patron),
+                self._k("owner-held", owner),
+                self._k("holds"),
+                self._item(owner, request.item),
+                self._k("loan", loan_id),
+                self._k("owner", owner),
+                self._k("home", request.home),
+                self._k("history"),
+                self._outbox,
+            ],
+            [
+                self._p,
+                token,
+                loan_id,
+                _ms(now),
+                now.isoformat(),
+                due.isoformat(),
+                IDEMPOTENCY_MS,
+                self._history,
+                owner,
+                request.home,
+                request.item,
+                patron,
+                request.proxy_patron,
+                request.terminal,
+                request.idempotency_key,
+            ],
+        )
+        return _loan(answer)
+
+    async def release(self, reservation: Reservation) -> None:
+        """Give the held slot back."""
+        if not reservation.token:
+            return
+        request, token = reservation.request, reservation.token
+        await self._script(
+            "release",
+            [
+                self._idem(request.idempotency_key),
+                self._k("hold", token),
+                self._k("held", request.patron_key),
+                self._k("owner-held", request.owner),
+                self._k("holds"),
+            ],
+            [token, request.owner],
+        )
+
+    async def renew(self, owner: str, item: str, *, due: datetime, now: datetime) -> Loan | None:
+        """Record a renewal and queue its event."""
+        answer = await self._script(
+            "renew",
+            [self._item(owner, item), self._outbox],
+            [self._p, due.isoformat(), now.isoformat()],
+        )
+        return _loan(answer) if answer else None
+
+    async def close(self, owner: str, item: str, *, now: datetime) -> Loan | None:
+        """Close the item's active loan and queue its event."""
+        answer = await self._script(
+            "close",
+            [self._item(owner, item), self._outbox, self._k("owner", owner)],
+            [self._p, now.isoformat()],
+        )
+        return _loan(answer) if answer else None
+
+    async def _loans(self, index: str, how: str, limit: int = 0) -> list[Loan]:
+        answer = await self._script("loans", [index], [self._p, how, limit])
+        return [_loan(flat) for flat in answer]
+
+    async def active_loan(self, owner: str, item: str) -> Loan | None:
+        """The item's active loan."""
+        found = await self._loans(self._item(owner, item), "item")
+        return found[0] if found else None
+
+    async def active_loans(self, patron_key: str) -> list[Loan]:
+        """The patron's active loans, oldest first."""
+        return await self._loans(self._k("patron", patron_key), "patron")
+
+    async def recent_loans(self, limit: int) -> list[Loan]:
+        """The newest loans first."""
+        if limit <= 0:
+            return []
+        return await self._loans(self._k("history"), "recent", limit)
+
+    async def loan(self, loan_id: str) -> Loan | None:
+        """One loan by its id."""
+        key = self._k("loan", loan_id)
+        found: dict[str, str] = await self._do("hgetall", lambda: self._client.hgetall(key))
+        if not found:
+            return None
+        return _loan([x for pair in found.items() for x in pair])
+
+    async def unconfirmed(self, *, now: datetime) -> list[LoanRequest]:
+        """Held slots past their hold time, oldest first."""
+        answer = await self._script("unconfirmed", [self._k("holds")], [self._p, _ms(now)])
+        return [_request(flat) for flat in answer]
+
+    # --- the outbox ------------------------------------------------------------------------
+
+    async def outbox_read(self, consumer: str, count: int, *, wait_s: float) -> list[OutboxEntry]:
+        """New events for ``consumer`` (Redis blocks up to ``wait_s`` for one)."""
+        await self._ensure_group()
+        block = max(1, int(wait_s * 1000)) if wait_s > 0 else None
+        timeout, self._timeout = self._timeout, self._timeout + max(wait_s, 0)
+        try:
+            found = await self._do(
+                "xreadgroup",
+                lambda: self._client.xreadgroup(
+                    GROUP, consumer, streams={self._outbox: ">"}, count=count, block=block
+                ),
+            )
+        finally:
+            self._timeout = timeout
+        if not found:
+            return []
+        return [
+            OutboxEntry(entry.identifier, _event(dict(entry.field_values)))
+            for entries in found.values()
+            for entry in entries
+        ]
+
+    async def outbox_reclaim(
+        self, consumer: str, count: int, *, min_idle_s: float
+    ) -> list[OutboxEntry]:
+        """Take over events another consumer read but never acknowledged."""
+        await self._ensure_group()
+        answer = await self._do(
+            "xautoclaim",
+            lambda: self._client.xautoclaim(
+                self._outbox, GROUP, consumer, int(min_idle_s * 1000), "0-0", count=count
+            ),
+        )
+        return [
+            OutboxEntry(entry.identifier, _event(dict(entry.field_values)))
+            for entry in answer[1]
+            if entry is not None
+        ]
+
+    async def outbox_ack(self, entry_ids: Sequence[str]) -> None:
+        """Acknowledge recorded events and delete them from the stream."""
+        if not entry_ids:
+            return
+        ids = list(entry_ids)
+
+        async def both() -> None:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.xack(self._outbox, GROUP, ids)
+                pipe.xdel(self._outbox, ids)
+
+        await self._do("xack", both)
+
+    async def outbox_pending(self) -> int:
+        """Events not yet acknowledged (acknowledged ones are deleted)."""
+        return int(await self._do("xlen", lambda: self._client.xlen(self._outbox)))
+
+    # --- throttles -------------------------------------------------------------------------
+
+    def _bucket(self, bucket: str) -> str:
+        return f"{self._namespace}:throttle:{{{bucket}}}"
+
+    async def count(self, bucket: str) -> int:
+        """The live count of ``bucket``."""
+        key = self._bucket(bucket)
+        found = await self._do("get", lambda: self._client.get(key))
+        return int(found) if found else 0
+
+    async def hit(self, bucket: str, *, window_s: float) -> int:
+        """Add one to ``bucket`` (a fresh bucket expires ``window_s`` from now)."""
+        return int(
+            await self._script("hit", [self._bucket(bucket)], [max(1, int(window_s * 1000))])
+        )
+
+    async def reset(self, bucket: str) -> None:
+        """Forget ``bucket``."""
+        key = self._bucket(bucket)
+        await self._do("del", lambda: self._client.delete([key]))

@@ -5,8 +5,8 @@ Checkout (11), in order; the first step that says no decides, and the kiosk show
 1. The PIN: checked at the home ILS when the kiosk sent one; otherwise the patron must
    have been verified earlier on this connection, unless the owner's policy has
    ``require_pin`` off.  After ``pin_attempts`` wrong PINs within ``pin_window_s``
-   (counted in the shared state store, so across gateways) the home ILS is not asked
-   again until the window ends.
+   (counted in the shared state store, so across gateways: see ``pinguard``) the
+   home ILS is not asked again until the window ends.
 2. The home ILS's word on the patron (found, PIN right, blocks, fines, type, expiry).
 3. The item at the owner, only when the owner's policy has non-circulating types or
    locations to check.
@@ -91,16 +91,16 @@ async def _verify(
     ctx: RequestContext, home: str, barcode: str, pin: str | None, pkey: str
 ) -> tuple[PatronRecord | None, str]:
     """Ask the home ILS about the patron; returns the record or the refusal reason."""
-    bucket = f"pin:{pkey}"
-    settings = ctx.runtime.settings
-    if pin is not None and await ctx.runtime.store.count(bucket) >= settings.pin_attempts:
+    runtime = ctx.runtime
+    settings, guard = runtime.settings, runtime.pin_guard
+    if pin is not None and await guard.locked(runtime.store, pkey, attempts=settings.pin_attempts):
         return None, TOO_MANY_PINS
     record = await ctx.member(home).patron_status(barcode, pin, timeout=ctx.budget(home))
     if not record.found:
         return None, f"Library card not recognised by {ctx.name(home)}"
     if pin is not None:
         if record.pin_ok is False:
-            await ctx.runtime.store.hit(bucket, window_s=settings.pin_window_s)
+            await guard.failed(runtime.store, pkey, window_s=settings.pin_window_s)
             return None, "Incorrect PIN"
         if record.pin_ok:
             ctx.session.verified.add(pkey)

@@ -28,6 +28,8 @@ from adapters.ledger.base import Ledger
 from adapters.state.base import StateBackend, patron_key
 from config.consortium import Consortium
 
+from .pinguard import PinGuard
+
 if TYPE_CHECKING:
     from datetime import datetime
 
@@ -90,6 +92,8 @@ class Runtime:
     signatures: dict[str, object] = field(default_factory=dict)
     state_password: str | None = None
     """The state store's password (read when the store is opened at start)."""
+    pin_guard: PinGuard = field(default_factory=PinGuard)
+    """Wrong-PIN counting (kept across reloads)."""
 
     @property
     def settings(self) -> GatewaySettings:
@@ -161,4 +165,5 @@ def build_runtime(
         patron_secret,
         signatures,
         secrets_found.get(("gateway", "state", "password")),
+        previous.pin_guard if previous is not None else PinGuard(),
     )

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import Counter
 from datetime import datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -171,14 +172,19 @@ class RedisStateStore:
             )
             for name in _SCRIPTS
         }
-        self.round_trips = 0
-        """Calls made to Redis so far (each is one round trip)."""
+        self.calls: Counter[str] = Counter()
+        """Calls made to Redis so far by operation (each is one round trip)."""
         self._group_ready = False
 
     # --- plumbing --------------------------------------------------------------------------
 
+    @property
+    def round_trips(self) -> int:
+        """Calls made to Redis so far (each is one round trip)."""
+        return self.calls.total()
+
     async def _do(self, what: str, make: Callable[[], Awaitable[T]]) -> T:
-        self.round_trips += 1
+        self.calls[what] += 1
         try:
             with trio.fail_after(self._timeout):
                 return await make()

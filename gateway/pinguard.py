@@ -1,0 +1,56 @@
+"""Wrong-PIN lock-out per patron, shared by every gateway through the state store.
+
+Wrong PINs are counted in the store (``Throttle``), so all gateways see them.  To keep
+the store off the path of the common case, a gateway reads a patron's count only when
+it has itself seen a wrong PIN for that patron within the window; the count returned by
+each recorded failure tells it when the limit is reached.  A patron's PIN can therefore
+be tried at most ``attempts`` times plus once per gateway that had not yet seen a
+failure, within ``window_s``: the guessing stays bounded, and a patron who types the
+right PIN costs no extra round trip.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from adapters.state.base import Throttle
+
+__all__ = ["PinGuard"]
+
+_REMEMBERED = 100_000
+
+
+class PinGuard:
+    """Counts wrong PINs per patron key and says when to stop asking the home ILS."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._seen: dict[str, float] = {}
+        self._clock = clock
+
+    @staticmethod
+    def _bucket(patron: str) -> str:
+        return f"pin:{patron}"
+
+    async def locked(self, store: Throttle, patron: str, *, attempts: int) -> bool:
+        """Whether the patron has used up their attempts (reads the store only after a
+        failure was seen here within the window)."""
+        until = self._seen.get(patron)
+        if until is None:
+            return False
+        if until <= self._clock():
+            del self._seen[patron]
+            return False
+        return await store.count(self._bucket(patron)) >= attempts
+
+    async def failed(self, store: Throttle, patron: str, *, window_s: float) -> int:
+        """Record a wrong PIN; returns the patron's count within the window."""
+        count = await store.hit(self._bucket(patron), window_s=window_s)
+        if len(self._seen) >= _REMEMBERED:
+            now = self._clock()
+            self._seen = {k: v for k, v in self._seen.items() if v > now}
+        self._seen[patron] = self._clock() + window_s
+        return count

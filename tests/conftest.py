@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.services import missing_service, start_redis
+from tests.services import (
+    missing_service,
+    start_redis,
+    start_redis_cluster,
+    start_redis_sentinel,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -39,3 +44,32 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis Cluster of three primaries for the whole run (``REDIS_CLUSTER_URL`` else)."""
+    if os.environ.get("REDIS_CLUSTER_URL"):
+        yield os.environ["REDIS_CLUSTER_URL"]
+        return
+    cluster = start_redis_cluster(tmp_path_factory.mktemp("redis-cluster"))
+    if cluster is None:
+        missing_service("redis-server or redis-cli is not installed")
+        return
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Sentinel's host:port, watching a primary named ``interlend``."""
+    pair = start_redis_sentinel(tmp_path_factory.mktemp("redis-sentinel"))
+    if pair is None:
+        missing_service("redis-server is not installed")
+        return
+    try:
+        yield pair.address
+    finally:
+        pair.stop()

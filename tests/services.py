@@ -1,4 +1,5 @@
-"""Real services for the tests: a redis-server of their own on a free port.
+"""Real services for the tests: a redis-server of their own on a free port, a
+three-node Redis Cluster, and a primary behind a Sentinel.
 
 ``REDIS_URL`` points the tests at another server instead.  Where neither is
 available the tests that need Redis skip, unless ``INTERLEND_REQUIRE_SERVICES=1``
@@ -17,7 +18,15 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["RedisServer", "free_port", "missing_service", "start_redis"]
+__all__ = [
+    "RedisCluster",
+    "RedisServer",
+    "free_port",
+    "missing_service",
+    "start_redis",
+    "start_redis_cluster",
+    "start_redis_sentinel",
+]
 
 
 def free_port() -> int:
@@ -25,6 +34,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    for _ in range(1000):
+        port = free_port()
+        if port + 10_000 > 65_535:
+            port -= 20_000
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10_000))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free pair of ports for a Redis Cluster node")
 
 
 def missing_service(reason: str) -> None:
@@ -49,6 +74,8 @@ class RedisServer:
 
     port: int
     directory: Path
+    cluster: bool = False
+    sentinel_config: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -60,15 +87,19 @@ class RedisServer:
         """Start (or restart) the server on its port and wait until it answers."""
         binary = shutil.which("redis-server")
         assert binary is not None
+        if self.sentinel_config:
+            mode = [str(self.sentinel_config), "--sentinel"]
+        else:
+            mode = ["--save", "", "--appendonly", "yes" if appendonly else "no"]
         self.process = subprocess.Popen(
             [
                 binary,
+                *mode,
                 "--port", str(self.port),
                 "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "yes" if appendonly else "no",
                 "--dir", str(self.directory),
                 "--logfile", str(self.directory / "redis.log"),
+                *(["--cluster-enabled", "yes"] if self.cluster else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -94,3 +125,91 @@ def start_redis(directory: Path, *, appendonly: bool = False) -> RedisServer | N
     server = RedisServer(free_port(), directory)
     server.start(appendonly=appendonly)
     return server
+
+
+@dataclass
+class RedisCluster:
+    """A three-primary Redis Cluster this test run started (and stops)."""
+
+    nodes: list[RedisServer]
+
+    @property
+    def url(self) -> str:
+        """A URL naming one node (the client discovers the others)."""
+        return self.nodes[0].url
+
+    def stop(self) -> None:
+        """Stop every node."""
+        for node in self.nodes:
+            node.stop()
+
+
+def start_redis_cluster(directory: Path) -> RedisCluster | None:
+    """Three redis-servers joined into a cluster, or ``None`` without the binaries."""
+    cli = shutil.which("redis-cli")
+    if shutil.which("redis-server") is None or cli is None:
+        return None
+    nodes: list[RedisServer] = []
+    try:
+        for n in range(3):
+            node_dir = directory / f"node{n}"
+            node_dir.mkdir()
+            node = RedisServer(_cluster_port(), node_dir, cluster=True)
+            node.start()
+            nodes.append(node)
+        addresses = [f"127.0.0.1:{node.port}" for node in nodes]
+        subprocess.run(
+            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        deadline = time.monotonic() + 15
+        while (
+            b"cluster_state:ok"
+            not in subprocess.run(
+                [cli, "-p", str(nodes[0].port), "cluster", "info"], capture_output=True, timeout=5
+            ).stdout
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Redis Cluster did not come up")
+            time.sleep(0.1)
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+    return RedisCluster(nodes)
+
+
+@dataclass
+class RedisSentinel:
+    """A primary watched by one Sentinel (service name ``interlend``)."""
+
+    primary: RedisServer
+    sentinel: RedisServer
+
+    @property
+    def address(self) -> str:
+        """The Sentinel's host:port."""
+        return f"127.0.0.1:{self.sentinel.port}"
+
+    def stop(self) -> None:
+        """Stop both."""
+        self.sentinel.stop()
+        self.primary.stop()
+
+
+def start_redis_sentinel(directory: Path) -> RedisSentinel | None:
+    """A primary and a Sentinel watching it, or ``None`` without redis-server."""
+    primary = start_redis(directory)
+    if primary is None:
+        return None
+    config = directory / "sentinel.conf"
+    config.write_text(f"sentinel monitor interlend 127.0.0.1 {primary.port} 1\n")
+    sentinel = RedisServer(free_port(), directory, sentinel_config=config)
+    try:
+        sentinel.start()
+    except BaseException:
+        primary.stop()
+        raise
+    return RedisSentinel(primary, sentinel)

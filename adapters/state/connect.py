@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 import coredis
 import structlog
+from coredis.connection import TCPLocation
 
 from .base import StateUnavailable
 from .memory import MemoryStateStore
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 
     from .base import StateBackend
 
-__all__ = ["describe", "open_state", "redis_client"]
+__all__ = ["cluster_client", "describe", "open_state", "redis_client"]
 
 log = structlog.get_logger("interlend.state")
 
@@ -37,6 +39,19 @@ def describe(settings: StateSettings) -> str:
     return f"redis {'cluster ' if settings.cluster else ''}{url}"
 
 
+def cluster_client(url: str, options: dict[str, Any]) -> Any:
+    """A Redis Cluster client starting from the node a URL names."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ValueError(f"{url!r} is not a redis:// or rediss:// URL")
+    if parts.password and "password" not in options:
+        options = {**options, "password": unquote(parts.password)}
+    if parts.username:
+        options = {**options, "username": unquote(parts.username)}
+    node = TCPLocation(parts.hostname, parts.port or 6379)
+    return coredis.RedisCluster(startup_nodes=[node], ssl=parts.scheme == "rediss", **options)
+
+
 def redis_client(settings: StateSettings, password: str | None) -> tuple[Any, Any]:
     """A coredis client for the settings' topology, and the Sentinel it came from.
 
@@ -51,11 +66,13 @@ def redis_client(settings: StateSettings, password: str | None) -> tuple[Any, An
     if password is not None:
         options["password"] = password
     if settings.sentinels:
-        nodes = [(h, int(p)) for h, _, p in (a.rpartition(":") for a in settings.sentinels)]
+        nodes = [
+            TCPLocation(h, int(p)) for h, _, p in (a.rpartition(":") for a in settings.sentinels)
+        ]
         sentinel = coredis.Sentinel(nodes, **options)
         return sentinel.primary_for(settings.service_name), sentinel
     if settings.cluster:
-        return coredis.RedisCluster.from_url(settings.url, **options), None
+        return cluster_client(settings.url, options), None
     return coredis.Redis.from_url(settings.url, **options), None
 
 

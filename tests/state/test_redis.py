@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import uuid
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -60,14 +59,6 @@ async def open_store(url: str, **options: float | int) -> AsyncIterator[RedisSta
 # --- failures ----------------------------------------------------------------------------
 
 
-# coredis leaves the anyio streams of a connection that failed to open to the garbage
-# collector; these tests collect them before they end so the warning stays here.
-COREDIS_LEAK = pytest.mark.filterwarnings(
-    "ignore:Exception ignored in. <function MemoryObject:pytest.PytestUnraisableExceptionWarning"
-)
-
-
-@COREDIS_LEAK
 async def test_every_call_fails_clearly_when_nothing_listens() -> None:
     """No server: each operation raises StateUnavailable naming Redis, promptly."""
     async with open_store(f"redis://127.0.0.1:{free_port()}/0", timeout_s=1.0) as store:
@@ -86,7 +77,6 @@ async def test_every_call_fails_clearly_when_nothing_listens() -> None:
             for call in calls:
                 with pytest.raises(StateUnavailable, match="Redis failed"):
                     await call()
-    gc.collect()
 
 
 async def test_a_server_that_never_answers_times_out(nursery: trio.Nursery) -> None:
@@ -203,7 +193,6 @@ async def test_open_state_opens_redis_and_reports_where(redis_url: str) -> None:
     assert opened[0]["where"] == f"redis {redis_url.split('://')[1]}"
 
 
-@COREDIS_LEAK
 async def test_open_state_starts_while_redis_is_down() -> None:
     """The gateway starts (and refuses what needs Redis) rather than failing to start."""
     settings = StateSettings(backend="redis", url=f"redis://127.0.0.1:{free_port()}/0")
@@ -212,7 +201,6 @@ async def test_open_state_starts_while_redis_is_down() -> None:
             with pytest.raises(StateUnavailable):
                 await store.check()
     assert any("cannot be reached yet" in e["event"] for e in logs)
-    gc.collect()
 
 
 async def test_open_state_refuses_to_start_without_aof_when_required(redis_url: str) -> None:

@@ -45,6 +45,7 @@ __all__ = [
     "Membership",
     "Merge",
     "NcipPeer",
+    "NcipSettings",
     "Node",
     "NodeKind",
     "SecretRef",
@@ -145,6 +146,43 @@ class DialectSettings(Section):
     _check_zone = field_validator("timezone")(_zone)
 
 
+class NcipSettings(Section):
+    """How the gateway speaks NCIP to a library's ILS (``ils.adapter = "ncip"``).
+
+    The secret for ``auth`` is ``ils.password``: an API key, a bearer token, or the
+    ``FromAgencyAuthentication`` value.
+    """
+
+    from_agency: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default("interlend")] = Field(
+        None, min_length=1, description="FromAgencyId the gateway sends"
+    )
+    to_agency: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default(None, "the member id")] = (
+        Field(None, min_length=1, description="ToAgencyId the ILS expects")
+    )
+    application_profile: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default(None)] = Field(
+        None, description="ApplicationProfileType (Alma: the partner code)"
+    )
+    auth: Annotated[
+        Literal["none", "api-key", "bearer", "agency"] | None,
+        Merge.NEEDS_PRECEDENCE,
+        Default("none"),
+    ] = Field(None, description="how the gateway proves who it is, with ils.password")
+    api_key_header: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default("X-API-Key")] = Field(
+        None, min_length=1, description="the header an API key travels in"
+    )
+    prefix_free: Annotated[bool | None, Merge.NEEDS_PRECEDENCE, Default(False)] = Field(
+        None, description="default namespace, unqualified attributes (Koha style)"
+    )
+    date_only: Annotated[bool | None, Merge.NEEDS_PRECEDENCE, Default(False)] = Field(
+        None, description="write dates as YYYY-MM-DD"
+    )
+    accept_item: Annotated[bool | None, Merge.NEEDS_PRECEDENCE, Default(False)] = Field(
+        None,
+        description="as a home library, take a temporary item (AcceptItem) for each "
+        "reciprocal loan so it shows in the patron's own account",
+    )
+
+
 class IlsSettings(Section):
     """How the gateway reaches a library's ILS."""
 
@@ -179,6 +217,7 @@ class IlsSettings(Section):
         None, ge=1, description="persistent logged-in connections per endpoint"
     )
     dialect: DialectSettings = DialectSettings()
+    ncip: NcipSettings = NcipSettings()
 
 
 class CirculationPolicy(Section):

@@ -1,21 +1,28 @@
 """The gateway's cost on the wire: pass-through vs straight to the ILS, and idle kiosks.
 
-Run by hand (``make bench``).  ``interlend demo`` runs in a child process (three
-simulated ILSs and the gateway, as a user starts it); this process is the kiosks.
+Run by hand (``make bench``).  Three processes, as in a deployment: the simulated
+member ILSs (alpha, beta, gamma; this script with ``--serve-ils``) stand for the
+libraries' own servers, the gateway is the daemon as a user runs it (``interlend
+serve`` on the demo consortium, ``config/demo.toml`` with the simulators' ports, JSON
+logs to a file), and this process is the kiosks.
 
 **Pass-through.**  The same requests (23 patron status with PIN, 17 item
 information, alternating; pre-encoded with AY/AZ) go either through the gateway as
 ``alpha-kiosk`` to alpha's own patrons and items (the local pass-through path) or
 straight to alpha's simulated ILS with the gateway's own account.  Both paths end at
-the same simulator in the same child process, so the comparison is the gateway's hop
-alone.  Rounds alternate the two paths and which goes first; the report gives medians
-and the median of the per-round ratios:
+the same simulator in the same process, so the comparison is the gateway's hop alone
+(its CPU, and the two extra socket hops).  Rounds alternate the two paths and which
+goes first; the report gives medians and the median of the per-round ratios:
 
 * throughput with ``--connections`` kiosks at once (requests/s, gateway / direct);
 * latency with one kiosk, one request at a time: p50 of each path, and the p50 the
   gateway adds.
 
-**Idle kiosks.**  ``--idle`` connections log in and then stay idle; the child's
+It also reads each process's CPU time around every throughput run: CPU per request
+shows where the time goes (the gateway, the ILS, the kiosks) when the machine's two
+cores are shared by all three.
+
+**Idle kiosks.**  ``--idle`` connections log in and then stay idle; the gateway's
 resident memory before and after, divided by the count, is the cost of one idle
 kiosk connection.
 """
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -33,8 +41,10 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import partial
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import trio
 
@@ -48,6 +58,10 @@ from protocols.sip2 import (
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+MEMBERS = ("alpha", "beta", "gamma")
+PASSWORD_ENV = "INTERLEND_DEMO_ILS_PASSWORD"  # the variable config/demo.toml names
+TERMINAL = ("alpha-kiosk", "demo")  # alpha's terminal in config/demo.toml
+ILS_LOGIN = "gateway"
 
 
 @dataclass
@@ -61,35 +75,118 @@ class Target:
     password: str
 
 
-def start_demo(manifest: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway",
-            "--log-format",
-            "json",
-            "demo",
-            "--sip2-port",
-            "0",
-            "--admin-port",
-            "0",
-            "--manifest",
-            str(manifest),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+# --- the simulated ILSs (child process) ----------------------------------------------------
 
 
-def wait_manifest(path: Path, process: subprocess.Popen[bytes]) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while not path.exists():
+def serve_ils(port_file: Path) -> None:
+    """Serve the three simulated ILSs until terminated; write their ports to ``port_file``."""
+    from gateway.simulator.data import packaged_library
+    from gateway.simulator.engine import SimulatedIls
+    from gateway.simulator.server import serve_simulator
+
+    password = os.environ[PASSWORD_ENV]
+
+    async def serve() -> None:
+        async with trio.open_nursery() as nursery:
+            ports = {}
+            for member in MEMBERS:
+                ils = SimulatedIls(packaged_library(member), password)
+                _host, ports[member] = await nursery.start(partial(serve_simulator, ils))
+            partial_file = port_file.with_suffix(".tmp")
+            partial_file.write_text(json.dumps(ports))
+            os.replace(partial_file, port_file)
+
+    trio.run(serve)
+
+
+# --- starting the processes -------------------------------------------------------------
+
+
+def wait_for(what: str, ready: Any, process: subprocess.Popen[bytes], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = ready()
+        if found:
+            return found
         if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the demo did not start")
+            raise SystemExit(f"{what} did not start")
         time.sleep(0.05)
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
+
+
+def start_ils(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
+    port_file = tmp / "ils-ports.json"
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--serve-ils", str(port_file)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    wait_for("the simulated ILSs", port_file.exists, process)
+    ports: dict[str, int] = json.loads(port_file.read_text())
+    return process, ports
+
+
+def demo_config_text() -> str:
+    return resources.files("config").joinpath("demo.toml").read_text(encoding="utf-8")
+
+
+def secrets_env(ils_password: str) -> dict[str, str]:
+    """The environment for both children: every secret the demo file names is set (as
+    the demo does), the ILS password to the one the simulators are started with."""
+    names = set(re.findall(r'env\s*=\s*"([A-Za-z_][A-Za-z0-9_]*)"', demo_config_text()))
+    found = {name: os.urandom(12).hex() for name in names}
+    return {**os.environ, **found, PASSWORD_ENV: ils_password}
+
+
+def gateway_config(tmp: Path, ports: dict[str, int]) -> Path:
+    """``config/demo.toml`` pointed at the simulators, listening on free ports."""
+    text = demo_config_text()
+    for n, member in enumerate(MEMBERS, start=1):
+        text, count = re.subn(rf'"127\.0\.0\.1:710{n}"', f'"127.0.0.1:{ports[member]}"', text)
+        if count != 1:
+            raise SystemExit(f"config/demo.toml: no endpoint of {member} to replace")
+    gateway = "[gateway]\nadmin = { port = 0 }\n\n[[gateway.sip2]]\nport = 0\n\n"
+    path = tmp / "bench.toml"
+    path.write_text(gateway + text, encoding="utf-8")
+    return path
+
+
+def start_gateway(
+    env: dict[str, str], config: Path, log: IO[bytes]
+) -> tuple[subprocess.Popen[bytes], tuple[str, int]]:
+    """``interlend serve``; its JSON log goes to a file, where it says where it listens."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--log-format", "json", "serve", "--config", str(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    log_path = Path(log.name)
+
+    def started() -> tuple[str, int] | None:
+        for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if '"gateway started"' in line:
+                host, _, port = json.loads(line)["sip2"][0].rpartition(":")
+                return host, int(port)
+        return None
+
+    address: tuple[str, int] = wait_for("the gateway", started, process)
+    return process, address
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def rss_kib(pid: int) -> int:
@@ -163,13 +260,38 @@ async def kiosk(
         await stream.aclose()
 
 
-async def throughput(path: Target, connections: int, requests: int) -> float:
+@dataclass(frozen=True)
+class Pids:
+    """The processes whose CPU time a run reads."""
+
+    gateway: int
+    ils: int
+
+
+@dataclass(frozen=True)
+class Rate:
+    requests_per_s: float
+    cpu_us: dict[str, float]  # CPU time per request of the gateway, the ILS, the kiosks
+    # and the part of the gateway's and the ILS's spent in the kernel (system time)
+
+
+async def throughput(path: Target, connections: int, requests: int, pids: Pids) -> Rate:
     work = frames(requests)
+    cpu = {"gateway": cpu_seconds(pids.gateway), "ils": cpu_seconds(pids.ils)}
+    kiosks = os.times()
     started = time.perf_counter()
     async with trio.open_nursery() as nursery:
         for _ in range(connections):
             nursery.start_soon(kiosk, path, work, None)
-    return connections * requests / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    total = connections * requests
+    kiosks_after = os.times()
+    used: dict[str, float] = {"kiosks": sum(kiosks_after[:2]) - sum(kiosks[:2])}
+    for name, pid in (("gateway", pids.gateway), ("ils", pids.ils)):
+        (user, system), (user_0, system_0) = cpu_seconds(pid), cpu[name]
+        used[name] = user + system - user_0 - system_0
+        used[f"{name}_system"] = system - system_0
+    return Rate(total / elapsed, {k: v / total * 1e6 for k, v in used.items()})
 
 
 async def latency(path: Target, requests: int) -> float:
@@ -184,24 +306,37 @@ class Round:
     direct_rps: float
     gateway_p50_us: float
     direct_p50_us: float
+    gateway_path_cpu_us: dict[str, float]
+    direct_path_cpu_us: dict[str, float]
 
 
 async def passthrough(
-    gateway: Target, direct: Target, rounds: int, connections: int, requests: int
+    gateway: Target, direct: Target, rounds: int, connections: int, requests: int, pids: Pids
 ) -> list[Round]:
-    await throughput(gateway, connections, 50)  # warm both paths
-    await throughput(direct, connections, 50)
+    await throughput(gateway, connections, 50, pids)  # warm both paths
+    await throughput(direct, connections, 50, pids)
     results = []
     for n in range(rounds):
         order = (gateway, direct) if n % 2 == 0 else (direct, gateway)
-        rps = {p.name: await throughput(p, connections, requests) for p in order}
+        rates = {p.name: await throughput(p, connections, requests, pids) for p in order}
         p50 = {p.name: await latency(p, requests * 2) for p in order}
         results.append(
-            Round(rps["gateway"], rps["direct"], p50["gateway"] * 1e6, p50["direct"] * 1e6)
+            Round(
+                rates["gateway"].requests_per_s,
+                rates["direct"].requests_per_s,
+                p50["gateway"] * 1e6,
+                p50["direct"] * 1e6,
+                rates["gateway"].cpu_us,
+                rates["direct"].cpu_us,
+            )
         )
+        g, d = rates["gateway"], rates["direct"]
         print(
-            f"round {n + 1}: gateway {rps['gateway']:8.0f} req/s  direct {rps['direct']:8.0f}"
-            f" req/s  p50 {p50['gateway'] * 1e6:6.0f} µs vs {p50['direct'] * 1e6:6.0f} µs",
+            f"round {n + 1}: gateway {g.requests_per_s:8.0f} req/s  direct"
+            f" {d.requests_per_s:8.0f} req/s  p50 {p50['gateway'] * 1e6:6.0f} µs vs"
+            f" {p50['direct'] * 1e6:6.0f} µs  CPU µs/req gateway/ILS/kiosks:"
+            f" {g.cpu_us['gateway']:.0f}/{g.cpu_us['ils']:.0f}/{g.cpu_us['kiosks']:.0f} vs"
+            f" -/{d.cpu_us['ils']:.0f}/{d.cpu_us['kiosks']:.0f}",
             flush=True,
         )
     return results
@@ -243,33 +378,50 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--idle", type=int, default=10_000)
     parser.add_argument("--json", action="store_true", help="print a JSON summary line too")
+    parser.add_argument("--serve-ils", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        manifest_path = Path(tmp) / "manifest.json"
-        process = start_demo(manifest_path)
+    if args.serve_ils is not None:
+        serve_ils(args.serve_ils)
+        return 0
+    password = os.urandom(12).hex()
+    env = secrets_env(password)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        ils, ports = start_ils(tmp, env)
         try:
-            manifest = wait_manifest(manifest_path, process)
-            host, port = manifest["sip2"]["host"], manifest["sip2"]["port"]
-            terminal = next(t for t in manifest["terminals"] if t["member"] == "alpha")
-            member = manifest["members"]["alpha"]["sip2"]
-            gateway = Target("gateway", host, port, terminal["login"], terminal["password"])
-            direct = Target(
-                "direct", member["host"], member["port"], member["login"], member["password"]
-            )
-            rounds = trio.run(
-                passthrough, gateway, direct, args.rounds, args.connections, args.requests
-            )
-            before, after = trio.run(idle, gateway, args.idle, process.pid)
+            config = gateway_config(tmp, ports)
+            with (tmp / "gateway.log").open("wb") as log:
+                process, (host, port) = start_gateway(env, config, log)
+                try:
+                    gateway = Target("gateway", host, port, *TERMINAL)
+                    direct = Target("direct", "127.0.0.1", ports["alpha"], ILS_LOGIN, password)
+                    pids = Pids(process.pid, ils.pid)
+                    rounds = trio.run(
+                        passthrough,
+                        gateway,
+                        direct,
+                        args.rounds,
+                        args.connections,
+                        args.requests,
+                        pids,
+                    )
+                    before, after = trio.run(idle, gateway, args.idle, process.pid)
+                finally:
+                    stop(process)
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            ils.terminate()
+            ils.wait()
     ratio = statistics.median(r.gateway_rps / r.direct_rps for r in rounds)
     added = statistics.median(r.gateway_p50_us - r.direct_p50_us for r in rounds)
     per_connection = (after - before) * 1024 / args.idle
+
+    def cpu(rows: list[dict[str, float]], process: str) -> float:
+        return round(statistics.median(row[process] for row in rows), 1)
+
+    processes = ("gateway", "gateway_system", "ils", "ils_system", "kiosks")
+    through = {p: cpu([r.gateway_path_cpu_us for r in rounds], p) for p in processes}
+    straight = {p: cpu([r.direct_path_cpu_us for r in rounds], p) for p in processes}
+
     summary = {
         "throughput_ratio_median": round(ratio, 3),
         "throughput_ratio_min": round(min(r.gateway_rps / r.direct_rps for r in rounds), 3),
@@ -278,6 +430,8 @@ def main() -> int:
         "gateway_p50_us_median": round(statistics.median(r.gateway_p50_us for r in rounds)),
         "direct_p50_us_median": round(statistics.median(r.direct_p50_us for r in rounds)),
         "added_p50_us_median": round(added),
+        "gateway_path_cpu_us_median": through,
+        "direct_path_cpu_us_median": straight,
         "idle_connections": args.idle,
         "rss_before_kib": before,
         "rss_after_kib": after,
@@ -286,9 +440,16 @@ def main() -> int:
         "requests_per_connection": args.requests,
         "rounds": [asdict(r) for r in rounds],
     }
+    g, d = through, straight
     print()
     print(f"throughput gateway/direct: median {ratio:.2f} (target >= 0.6)")
     print(f"added p50 latency (1 kiosk): median {added:.0f} µs (target <= 250 µs)")
+    print(
+        f"CPU µs per request, median: through the gateway: gateway {g['gateway']}"
+        f" (kernel {g['gateway_system']}), ILS {g['ils']} (kernel {g['ils_system']}),"
+        f" kiosks {g['kiosks']}; direct: ILS {d['ils']} (kernel {d['ils_system']}),"
+        f" kiosks {d['kiosks']}"
+    )
     print(
         f"idle kiosks: {args.idle} connections, RSS {before} -> {after} KiB,"
         f" {per_connection / 1024:.1f} KiB each (target <= 20 KB)"

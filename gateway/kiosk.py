@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import ssl
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ import structlog
 import trio
 
 from adapters.ils.sip2 import dialect_of
+from adapters.wire import Wire
 from protocols.sip2 import (
     NEED_DATA,
     AcsConnection,
@@ -112,7 +114,7 @@ class KioskServer:
         self._metrics.connections.inc()
         why = "closed by the kiosk"
         try:
-            why = await self._loop(stream, conn, session)
+            why = await self._loop(Wire(stream), conn, session)
         except _CLOSED as exc:
             why = f"connection lost: {type(exc).__name__}"
         finally:
@@ -126,53 +128,57 @@ class KioskServer:
                 await stream.aclose()
             log.info("kiosk disconnected", conn=session.conn_id, terminal=session.login, why=why)
 
-    async def _loop(
-        self, stream: trio.abc.Stream, conn: AcsConnection, session: TerminalSession
-    ) -> str:
+    async def _loop(self, wire: Wire, conn: AcsConnection, session: TerminalSession) -> str:
         idle = self._runtime().settings.idle_timeout_s
         log.info("kiosk connected", conn=session.conn_id, peer=session.peer)
-        while True:
-            event = conn.next_event()
-            if event is NEED_DATA:
-                if self._draining:
-                    return "gateway shutting down"
-                with trio.move_on_after(idle) as scope:
-                    self._waiting.add(scope)
+        # One scope for the whole connection, armed (idle time-out, drain) only while
+        # waiting for the kiosk's next request: cheaper than a scope per read, and a
+        # request being served is never cut short by it.
+        with trio.CancelScope() as waiting:
+            while True:
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    if self._draining:
+                        return "gateway shutting down"
+                    waiting.deadline = trio.current_time() + idle
+                    self._waiting.add(waiting)
                     try:
-                        data = await stream.receive_some(RECEIVE_SIZE)
+                        data = await wire.receive(RECEIVE_SIZE)
                     finally:
-                        self._waiting.discard(scope)
-                if scope.cancelled_caught:
-                    return "gateway shutting down" if self._draining else "idle timeout"
-                if not data:
-                    return "closed by the kiosk"
-                conn.receive_data(data)
-                continue
-            match event:
-                case MessageReceived(message=message):
-                    if not await self._answer(stream, conn, session, message):
-                        return "answer could not be written"
-                case SendReply(data=reply, cause=cause, error=error):
-                    if error is not None:
+                        self._waiting.discard(waiting)
+                        waiting.deadline = math.inf
+                    if waiting.cancel_called:
+                        break  # timed out or drained just as bytes came: no request is run
+                    if not data:
+                        return "closed by the kiosk"
+                    conn.receive_data(data)
+                    continue
+                match event:
+                    case MessageReceived(message=message):
+                        if not await self._answer(wire, conn, session, message):
+                            return "answer could not be written"
+                    case SendReply(data=reply, cause=cause, error=error):
+                        if error is not None:
+                            self._metrics.frames_refused.labels(error.reason.value).inc()
+                        log.info(
+                            "kiosk frame refused" if cause is ReplyCause.BAD_FRAME else "resent",
+                            conn=session.conn_id,
+                            cause=cause.value,
+                            error=str(error) if error else None,
+                        )
+                        if not await self._write(wire, reply):
+                            return "answer could not be written"
+                    case FrameDiscarded(error=error):
                         self._metrics.frames_refused.labels(error.reason.value).inc()
-                    log.info(
-                        "kiosk frame refused" if cause is ReplyCause.BAD_FRAME else "resent",
-                        conn=session.conn_id,
-                        cause=cause.value,
-                        error=str(error) if error else None,
-                    )
-                    if not await self._write(stream, reply):
-                        return "answer could not be written"
-                case FrameDiscarded(error=error):
-                    self._metrics.frames_refused.labels(error.reason.value).inc()
-                    log.info("kiosk frame ignored", conn=session.conn_id, error=str(error))
-                case ConnectionFailed(error=error):
-                    self._metrics.frames_refused.labels(error.reason.value).inc()
-                    return f"protocol error: {error}"
+                        log.info("kiosk frame ignored", conn=session.conn_id, error=str(error))
+                    case ConnectionFailed(error=error):
+                        self._metrics.frames_refused.labels(error.reason.value).inc()
+                        return f"protocol error: {error}"
+        return "gateway shutting down" if self._draining else "idle timeout"
 
     async def _answer(
         self,
-        stream: trio.abc.Stream,
+        wire: Wire,
         conn: AcsConnection,
         session: TerminalSession,
         message: Message,
@@ -191,20 +197,18 @@ class KioskServer:
             )
             outcome = _failure(message, "The answer could not be shown here; see the desk")
             data = conn.send(outcome.response)
-        written = await self._write(stream, data)
+        written = await self._write(wire, data)
         elapsed = trio.current_time() - started
         where = outcome.route
-        self._metrics.requests.labels(
-            message.code, where.kind.value if where else "gateway", outcome.result.value
-        ).inc()
-        self._metrics.latency.labels(message.code).observe(elapsed)
+        route = where.kind.value if where else "gateway"
+        self._metrics.request_answered(message.code, route, outcome.result.value, elapsed)
         log.info(
             "request",
             conn=session.conn_id,
             terminal=session.login,
             member=session.member,
             code=message.code,
-            route=where.kind.value if where else "gateway",
+            route=route,
             target=where.target if where else None,
             result=outcome.result.value,
             reason=outcome.reason or None,
@@ -213,9 +217,12 @@ class KioskServer:
         )
         return written
 
-    async def _write(self, stream: trio.abc.Stream, data: bytes) -> bool:
+    async def _write(self, wire: Wire, data: bytes) -> bool:
+        rest = wire.send_nowait(data)
+        if not rest:
+            return True  # the usual case: the kernel took it all, nothing to wait for
         with trio.move_on_after(WRITE_TIMEOUT_S):
-            await stream.send_all(data)
+            await wire.stream.send_all(rest)
             return True
         return False
 

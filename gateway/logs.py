@@ -14,6 +14,7 @@ passes through ``redact_secrets``, which runs before the renderer and masks:
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Mapping
@@ -62,13 +63,42 @@ def _redact_xml(text: str) -> str:
     return _NCIP_AUTH.sub(lambda m: m.group(1) + MASK + m.group(3), text)
 
 
+_PLAIN, _SECRET, _FRAME, _XML = range(4)
+_KINDS: dict[str, int] = {}
+"""What each key seen so far is (by its lower-case form); keys are few (the names of
+the fields the code logs), but nested mappings may bring others, so it is bounded."""
+_KINDS_LIMIT = 4096
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+"""Values that pass unchanged under a key that is not a secret, frame or XML key."""
+
+
+def _kind(key: str) -> int:
+    kind = _KINDS.get(key)
+    if kind is None:
+        lowered = key.lower()
+        kind = (
+            _SECRET
+            if lowered in SECRET_KEYS
+            else _FRAME
+            if lowered in FRAME_KEYS
+            else _XML
+            if lowered in XML_KEYS
+            else _PLAIN
+        )
+        if len(_KINDS) < _KINDS_LIMIT:
+            _KINDS[key] = kind
+    return kind
+
+
 def _redact_value(key: str, value: object) -> object:
-    lowered = key.lower()
-    if lowered in SECRET_KEYS:
+    kind = _kind(key)
+    if kind == _PLAIN and type(value) in _SCALARS:
+        return value  # the common case: an id, a code, a number
+    if kind == _SECRET:
         return MASK if value not in (None, "", b"") else value
-    if lowered in FRAME_KEYS and isinstance(value, bytes | str):
+    if kind == _FRAME and isinstance(value, bytes | str):
         return redact_frame(value)
-    if lowered in XML_KEYS and isinstance(value, bytes | str):
+    if kind == _XML and isinstance(value, bytes | str):
         text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         return _redact_xml(text)
     if isinstance(value, Mapping):
@@ -82,9 +112,28 @@ def _redact_value(key: str, value: object) -> object:
 
 def redact_secrets(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
     """A structlog processor that masks PINs, passwords and tokens (see module doc)."""
-    for key in list(event_dict):
-        event_dict[key] = _redact_value(key, event_dict[key])
+    kinds = _KINDS
+    for key, value in event_dict.items():
+        if kinds.get(key) == _PLAIN and type(value) in _SCALARS:
+            continue  # most fields: nothing to mask, nothing to convert
+        # Replacing the value of a key that is there already never resizes the dict.
+        event_dict[key] = _redact_value(key, value)
     return event_dict
+
+
+def _json_fallback(value: object) -> object:
+    """What JSON cannot hold: an object's own ``__structlog__`` form, else its repr."""
+    render = getattr(value, "__structlog__", None)
+    return render() if callable(render) else repr(value)
+
+
+_JSON = json.JSONEncoder(default=_json_fallback)
+"""One encoder for every line (``json.dumps`` with an argument builds one per call)."""
+
+
+def _json_line(event_dict: EventDict, **_options: object) -> str:
+    """Render one event as a JSON object (what ``json.dumps`` would write)."""
+    return _JSON.encode(event_dict)
 
 
 class _StandardError:
@@ -95,6 +144,16 @@ class _StandardError:
 
     def flush(self) -> None:
         sys.stderr.flush()
+
+
+class _SharedLogger:
+    """A logger factory that hands out the same logger every time."""
+
+    def __init__(self, logger: structlog.WriteLogger) -> None:
+        self._logger = logger
+
+    def __call__(self, *args: object) -> structlog.WriteLogger:
+        return self._logger
 
 
 def configure_logging(
@@ -111,7 +170,7 @@ def configure_logging(
     out = stream if stream is not None else sys.stderr
     as_json = json if json is not None else not out.isatty()
     renderer: Processor = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_json_line)
         if as_json
         else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -125,8 +184,10 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.WriteLoggerFactory(
-            file=out if stream is not None else _StandardError()  # type: ignore[arg-type]
+        # One WriteLogger for every event: the default factory makes one (and looks up
+        # its file's lock) each time a module-level logger is used.
+        logger_factory=_SharedLogger(
+            structlog.WriteLogger(out if stream is not None else _StandardError())  # type: ignore[arg-type]
         ),
         cache_logger_on_first_use=False,
     )

@@ -51,12 +51,30 @@ class Metrics:
         self.ledger_queued = Gauge(
             "interlend_ledger_queued", "Loan events waiting for the ledger", registry=self.registry
         )
+        self._requests: dict[tuple[str, str, str], Counter] = {}
+        self._latency: dict[str, Histogram] = {}
         self.reloads = Counter(
             "interlend_config_reloads",
             "Configuration reloads, by result",
             ["result"],
             registry=self.registry,
         )
+
+    def request_answered(self, code: str, route: str, result: str, seconds: float) -> None:
+        """Count one answered request and observe its latency.
+
+        The labelled children are kept here: ``labels()`` checks and looks them up
+        under a lock, a cost paid on every request for the same few combinations.
+        """
+        key = (code, route, result)
+        counter = self._requests.get(key)
+        if counter is None:
+            counter = self._requests[key] = self.requests.labels(code, route, result)
+        counter.inc()
+        latency = self._latency.get(code)
+        if latency is None:
+            latency = self._latency[code] = self.latency.labels(code)
+        latency.observe(seconds)
 
     def render(self) -> bytes:
         """The registry in Prometheus' text format."""

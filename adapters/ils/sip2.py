@@ -269,6 +269,9 @@ class Sip2MemberIls:
             state.idle.append(link)
 
     def _pick(self) -> _EndpointState:
+        endpoints = self._endpoints
+        if len(endpoints) == 1 and endpoints[0].failures == 0:
+            return endpoints[0]  # the usual member: one endpoint, and it is up
         now = trio.current_time()
         healthy = [s for s in self._endpoints if s.failures == 0]
         candidates = healthy or [s for s in self._endpoints if s.ready(now)]
@@ -292,8 +295,15 @@ class Sip2MemberIls:
 
     async def _call(self, message: Message, timeout: float) -> Message:
         stage = "waiting for a free slot"
+        limiter = self._limiter
         with trio.move_on_after(timeout):
-            async with self._limiter:
+            # A free slot is taken without a trip through the scheduler (the exchange
+            # below waits for the answer, which is this call's checkpoint).
+            try:
+                limiter.acquire_nowait()
+            except trio.WouldBlock:
+                await limiter.acquire()
+            try:
                 state = self._pick()
                 if state.idle:
                     link = state.idle.pop()
@@ -323,6 +333,8 @@ class Sip2MemberIls:
                     raise
                 self._give_back(state, link)
                 return answer
+            finally:
+                limiter.release()
         raise IlsTimeout(
             self.member, f"no answer to {message.code} within {timeout:.1f}s ({stage})"
         )

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import trio
 
 from adapters.errors import IlsLoginRefused, IlsProtocolError, IlsUnavailable
+from adapters.wire import Wire
 from protocols.sip2 import (
     NEED_DATA,
     ConnectionFailed,
@@ -40,6 +41,7 @@ from protocols.sip2 import (
 
 __all__ = ["Endpoint", "Sip2Link"]
 
+RECEIVE_SIZE = 65536
 _TRANSPORT_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError, ssl.SSLError)
 
 _ENDPOINT = re.compile(
@@ -90,6 +92,7 @@ class Sip2Link:
         self.member = member
         self.endpoint = endpoint
         self._stream = stream
+        self._wire = Wire(stream)
         self._conn = conn
         self.broken = False
 
@@ -155,12 +158,13 @@ class Sip2Link:
             data = self._conn.send(message)
         except LocalProtocolError as exc:
             raise IlsProtocolError(self.member, f"cannot send {message.code}: {exc}") from None
+        wire = self._wire
         try:
-            await self._stream.send_all(data)
+            await wire.send_all(data)
             while True:
                 event = self._conn.next_event()
                 if event is NEED_DATA:
-                    chunk = await self._stream.receive_some(65536)
+                    chunk = await wire.receive(RECEIVE_SIZE)
                     if not chunk:
                         raise IlsUnavailable(self.member, f"{self.endpoint} closed the connection")
                     self._conn.receive_data(chunk)
@@ -170,7 +174,7 @@ class Sip2Link:
                         self.broken = False
                         return answer
                     case SendReply(data=reply):
-                        await self._stream.send_all(reply)
+                        await wire.send_all(reply)
                     case FrameDiscarded():
                         continue
                     case ConnectionFailed(error=error):

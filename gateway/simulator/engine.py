@@ -76,6 +76,7 @@ __all__ = ["SimulatedIls"]
 
 _DATE = Date()
 _DIALECT = Dialect()
+_NO_FLAGS = PatronStatus(0)
 
 
 class SimulatedIls:
@@ -171,7 +172,7 @@ class SimulatedIls:
         )
 
     def _flags(self, patron: SimPatron) -> PatronStatus:
-        flags = PatronStatus(0)
+        flags = _NO_FLAGS
         if patron.blocked:
             flags |= PatronStatus.CHARGE_PRIVILEGES_DENIED | PatronStatus.HOLD_PRIVILEGES_DENIED
         if patron.fines > 0 and patron.blocked:

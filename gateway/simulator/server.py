@@ -9,12 +9,12 @@ every answer down, so tests can play a slow ILS; stopping the task plays a dead 
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import structlog
 import trio
 
+from adapters.wire import Wire
 from protocols.sip2 import (
     NEED_DATA,
     AcsConnection,
@@ -26,6 +26,8 @@ from protocols.sip2 import (
     SendReply,
 )
 
+from ..clock import utc_now
+
 if TYPE_CHECKING:
     from .engine import SimulatedIls
 
@@ -34,18 +36,20 @@ __all__ = ["serve_simulator"]
 log = structlog.get_logger("interlend.simulator")
 
 STRICT = Dialect(strict=True)
+RECEIVE_SIZE = 65536
 
 
 async def _connection(
     stream: trio.abc.Stream, ils: SimulatedIls, dialect: Dialect, error_detection: ErrorDetection
 ) -> None:
     conn = AcsConnection(dialect, error_detection, login_required=True)
+    wire = Wire(stream)
     ils.connections += 1
     try:
         while True:
             event = conn.next_event()
             if event is NEED_DATA:
-                data = await stream.receive_some(65536)
+                data = await wire.receive(RECEIVE_SIZE)
                 if not data:
                     return
                 conn.receive_data(data)
@@ -54,10 +58,10 @@ async def _connection(
                 case MessageReceived(message=request):
                     if ils.delay_s:
                         await trio.sleep(ils.delay_s)
-                    answer = ils.handle(request, datetime.now(UTC).replace(microsecond=0))
-                    await stream.send_all(conn.send(answer))
+                    answer = ils.handle(request, utc_now())
+                    await wire.send_all(conn.send(answer))
                 case SendReply(data=reply):
-                    await stream.send_all(reply)
+                    await wire.send_all(reply)
                 case FrameDiscarded(error=error):
                     log.info("frame ignored", library=ils.library.institution_id, error=str(error))
                 case ConnectionFailed(error=error):
@@ -65,7 +69,7 @@ async def _connection(
                         "connection closed", library=ils.library.institution_id, error=str(error)
                     )
                     return
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
         return
     except Exception:
         log.exception("simulated ILS connection failed", library=ils.library.institution_id)

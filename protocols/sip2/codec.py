@@ -26,12 +26,15 @@ from .checksum import checksum, checksum_ok
 from .dialect import DEFAULT_DIALECT, Dialect
 from .errors import FrameError, LocalProtocolError, RemoteProtocolError
 from .spec import Message, MessageSpec, VariableField
+from .writer import writer_for
 
 __all__ = ["DecodedFrame", "decode", "encode", "split_trailer"]
 
 _RESEND_CODES = frozenset({"96", "97"})
 _STRICT_TRAILER = re.compile(rb"(?:AY([0-9]))?AZ([0-9A-F]{4})\Z")
 _LENIENT_TRAILER = re.compile(rb"(?:AY([0-9]))?AZ([0-9A-Fa-f]{1,4})\Z")
+_STRICT_HEX = b"0123456789ABCDEF"
+_LENIENT_HEX = b"0123456789ABCDEFabcdef"
 
 
 class _Build(Protocol):
@@ -64,8 +67,19 @@ def split_trailer(body: bytes, dialect: Dialect) -> tuple[bytes, int | None, byt
         ``(payload, sequence, checksum digits, end of "AZ")``; ``checksum`` is ``None``
         when there is no trailer, and the payload is then the whole body.
     """
+    end = len(body)
+    if (
+        end >= 6
+        and body[end - 6 : end - 4] == b"AZ"
+        and not body[end - 4 :].translate(None, _STRICT_HEX if dialect.strict else _LENIENT_HEX)
+    ):
+        # What peers send: AZ and four hex digits, mostly after AY and a digit.  The
+        # pattern below finds the same trailer (it cannot start anywhere else), slower.
+        if end >= 9 and body[end - 9 : end - 7] == b"AY" and 0x30 <= body[end - 7] <= 0x39:
+            return body[: end - 9], body[end - 7] - 0x30, body[end - 4 :], end - 4
+        return body[: end - 6], None, body[end - 4 :], end - 4
     pattern = _STRICT_TRAILER if dialect.strict else _LENIENT_TRAILER
-    found = pattern.search(body, max(0, len(body) - 9))
+    found = pattern.search(body, max(0, end - 9))
     if found is None:
         return body, None, None, len(body)
     sequence = found.group(1)
@@ -103,7 +117,9 @@ def decode(
     if digits is not None and verify and not checksum_ok(body[:az_end], digits):
         raise RemoteProtocolError("checksum does not match", reason=FrameError.BAD_CHECKSUM)
     try:
-        text = payload.decode(dialect.codec)
+        # Every supported charset is ASCII below 0x80, and the table-driven ones (cp850)
+        # are slow in Python: most frames are ASCII, decoded as such.
+        text = payload.decode("ascii") if payload.isascii() else payload.decode(dialect.codec)
     except UnicodeDecodeError as exc:
         raise RemoteProtocolError(
             f"frame is not valid {dialect.codec} (byte {exc.start})",
@@ -133,9 +149,8 @@ def _parse(cls: type[Message], text: str, dialect: Dialect) -> Message:
     values: dict[str, object] = {}
     for f in spec.fixed:
         start = 2 + f.offset
-        raw = text[start : start + f.width]
         try:
-            values[f.name] = f.kind.decode(raw, dialect)
+            values[f.name] = f.kind.decode(text[start : start + f.width], dialect)
         except ValueError as exc:
             raise _malformed(spec, f"{f.name}: {exc}") from None
     extensions: list[tuple[str, str]] = []
@@ -150,18 +165,21 @@ def _parse(cls: type[Message], text: str, dialect: Dialect) -> Message:
         by_id = spec.by_id
         limit = dialect.max_field_length if strict else None
         for piece in pieces:
-            if len(piece) < 2:
-                if piece or strict:
-                    raise _malformed(spec, f"field {piece!r} has no identifier")
-                continue  # an empty field between two delimiters
             field_id = piece[:2]
-            raw = piece[2:]
+            raw = piece[2:]  # empty for a piece shorter than an identifier
             if limit is not None and len(raw) > limit:
                 raise _malformed(spec, f"{field_id} is longer than {limit} characters")
             field = by_id.get(field_id)
             if field is None:
+                # Not a field of the layout: a vendor field, or no field at all (a piece
+                # shorter than an identifier is never a layout id, so it lands here).
+                if len(piece) < 2:
+                    if piece or strict:
+                        raise _malformed(spec, f"field {piece!r} has no identifier")
+                    continue  # an empty field between two delimiters
                 extensions.append((field_id, raw))
-            elif field.repeatable:
+                continue
+            if field.repeatable:
                 value = raw if field.kind.text else _value(spec, field, raw, dialect)
                 repeats.setdefault(field.name, []).append(value)
             elif field.name in values:
@@ -212,49 +230,33 @@ def encode(
         LocalProtocolError: The message cannot be written in this dialect.
     """
     spec = message.spec
-    parts = [spec.code]
-    try:
-        for f in spec.fixed:
-            parts.append(f.kind.encode(getattr(message, f.name), dialect))
-    except ValueError as exc:
-        raise LocalProtocolError(f"{spec.code} {spec.name}.{f.name}: {exc}") from None
-    head = "".join(parts)
-    if len(head) != 2 + spec.fixed_length or not head.isascii():
-        raise LocalProtocolError(f"{spec.code} {spec.name}: fixed fields must be ASCII")
+    # The fixed part and the identified fields, written by the class's compiled writer
+    # from the instance's own dict (see ``writer``).
+    parts, fields, head_length = writer_for(type(message))(message.__dict__, dialect)
     delimiter = dialect.field_delimiter
-    limit = dialect.max_field_length
-    fields = 0
-    for field in spec.variable:
-        value = getattr(message, field.name)
-        if field.repeatable:
-            items = value
-        elif value is None:
-            if field.required:
-                raise LocalProtocolError(f"{spec.code} {spec.name}.{field.name} is required")
-            continue
-        else:
-            items = (value,)
-        for item in items:
-            text = _text(spec, field, item, dialect)
-            if limit is not None and len(text) > limit:
-                raise LocalProtocolError(
-                    f"{spec.code} {spec.name}.{field.name} is longer than {limit} characters"
-                )
-            parts += (field.field_id, text, delimiter)
-            fields += 1
     for field_id, text in message.extensions:
         if not isinstance(field_id, str) or len(field_id) != 2 or not isinstance(text, str):
             raise LocalProtocolError(f"{spec.code}: extension {field_id!r} is not an ID and text")
         parts += (field_id, text, delimiter)
         fields += 1
+    written = "".join(parts)
     try:
-        data = "".join(parts).encode(dialect.codec, dialect.encode_errors)
+        # As in decode: ASCII text is the same bytes in every supported charset.
+        data = (
+            written.encode("ascii")
+            if written.isascii()
+            else written.encode(dialect.codec, dialect.encode_errors)
+        )
     except UnicodeEncodeError as exc:
         raise LocalProtocolError(
             f"{spec.code} {spec.name}: {exc.object[exc.start : exc.end]!r} cannot be written "
             f"in {dialect.codec}"
         ) from None
-    if b"\r" in data or b"\x00" in data or data.count(delimiter.encode(), len(head)) != fields:
+    if (
+        b"\r" in data
+        or b"\x00" in data
+        or data.count(dialect.delimiter_bytes, head_length) != fields
+    ):
         raise LocalProtocolError(
             f"{spec.code} {spec.name}: a value contains CR, NUL or the delimiter {delimiter!r}"
         )
@@ -269,14 +271,3 @@ def encode(
     elif sequence is not None:
         raise LocalProtocolError("a sequence number is only sent with error detection")
     return data + dialect.terminator.value
-
-
-def _text(spec: MessageSpec, field: VariableField, value: object, dialect: Dialect) -> str:
-    if field.kind.text:
-        if isinstance(value, str):
-            return value
-        raise LocalProtocolError(f"{spec.code} {spec.name}.{field.name}: expected text")
-    try:
-        return field.kind.encode(value, dialect)
-    except ValueError as exc:
-        raise LocalProtocolError(f"{spec.code} {spec.name}.{field.name}: {exc}") from None

@@ -51,9 +51,10 @@ _RECEIVE_INPUTS = {"93": AcsInput.RECV_LOGIN, "99": AcsInput.RECV_STATUS}
 _ANYTIME_RESPONSES = frozenset({"96", "98"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Pending:
-    """The request an ACS owes an answer to."""
+    """The request an ACS owes an answer to (private and never changed once made;
+    not frozen, because a frozen dataclass pays a call per field to be built)."""
 
     code: str
     sequence: int | None

@@ -169,6 +169,7 @@ class Dialect:
     max_field_length: int | None = 255
     _codec: str = field(init=False, repr=False, compare=False)
     _encode_errors: str = field(init=False, repr=False, compare=False)
+    _delimiter_bytes: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         delimiter = self.field_delimiter
@@ -182,6 +183,7 @@ class Dialect:
         if self.max_field_length is not None and self.max_field_length < 1:
             raise LocalProtocolError("max_field_length must be positive or None")
         object.__setattr__(self, "_codec", self.charset.value)
+        object.__setattr__(self, "_delimiter_bytes", delimiter.encode("ascii"))
         object.__setattr__(
             self,
             "_encode_errors",
@@ -197,6 +199,11 @@ class Dialect:
     def encode_errors(self) -> str:
         """The ``errors=`` argument used when encoding text for this peer."""
         return self._encode_errors
+
+    @property
+    def delimiter_bytes(self) -> bytes:
+        """The field delimiter as it is on the wire (ASCII, so the same in every charset)."""
+        return self._delimiter_bytes
 
 
 DEFAULT_DIALECT = Dialect()

@@ -176,6 +176,7 @@ class Number(FieldType[int]):
     def __init__(self, width: int | None = None) -> None:
         self.width = width
         self._limit = 10**width if width is not None else None
+        self._format = f"0{width}d" if width is not None else "d"
 
     def decode(self, raw: str, dialect: Dialect) -> int:
         """Read the number; lenient parsing accepts spaces and missing padding."""
@@ -194,7 +195,7 @@ class Number(FieldType[int]):
             raise ValueError(f"expected a non-negative int, got {value!r}")
         if self._limit is not None and value >= self._limit:
             raise ValueError(f"{value} does not fit in {self.width} digits")
-        return f"{value:0{self.width}d}" if self.width is not None else str(value)
+        return format(value, self._format)
 
 
 class Count(FieldType[int | None]):
@@ -226,11 +227,21 @@ class Code(FieldType[IntEnumT | int], Generic[IntEnumT]):
         self.width = width
         self._number = Number(width)
         self._members: dict[int, IntEnumT] = {int(m): m for m in codes}
+        # Codes written as the standard writes them (``width`` digits), which read the
+        # same strictly and leniently; there are at most 10**width of them (a thousand
+        # for the widest code), so the cache needs no other bound.
+        self._read: dict[str, IntEnumT | int] = {}
 
     def decode(self, raw: str, dialect: Dialect) -> IntEnumT | int:
         """Read the code."""
+        known = self._read.get(raw)
+        if known is not None:
+            return known
         value = self._number.decode(raw, dialect)
-        return self._members.get(value, value)
+        code = self._members.get(value, value)
+        if len(raw) == self.width and _is_digits(raw):
+            self._read[raw] = code
+        return code
 
     def encode(self, value: object, dialect: Dialect) -> str:
         """Write the code."""
@@ -280,6 +291,7 @@ class Flags(FieldType[IntFlagT], Generic[IntFlagT]):
         self.flags = flags
         self._clear = clear
         self._cache: dict[tuple[str, bool], IntFlagT] = {}
+        self._written: dict[int, str] = {}
 
     def decode(self, raw: str, dialect: Dialect) -> IntFlagT:
         """Read the positions; lenient parsing reads anything but ``Y`` as unset."""
@@ -308,7 +320,12 @@ class Flags(FieldType[IntFlagT], Generic[IntFlagT]):
         if not isinstance(value, self.flags):
             raise ValueError(f"expected a {self.flags.__name__}, got {value!r}")
         bits = int(value)
-        return "".join("Y" if bits >> n & 1 else self._clear for n in range(self._positions))
+        written = self._written.get(bits)
+        if written is None:
+            written = "".join("Y" if bits >> n & 1 else self._clear for n in range(self._positions))
+            if len(self._written) < self._CACHE_LIMIT:
+                self._written[bits] = written
+        return written
 
 
 # Military time zone letters (A-I, K-M east; N-Y west; Z is UTC; J means local).
@@ -317,6 +334,10 @@ for _offset, _letter in enumerate("ABCDEFGHIKLM", start=1):
     _MILITARY[_letter] = timezone(timedelta(hours=_offset))
 for _offset, _letter in enumerate("NOPQRSTUVWXY", start=1):
     _MILITARY[_letter] = timezone(timedelta(hours=-_offset))
+
+
+_DATE_CACHE_LIMIT = 256
+"""Dates kept per kind and direction; the cache starts over when it is full."""
 
 
 class Date(FieldType[datetime | None]):
@@ -336,6 +357,11 @@ class Date(FieldType[datetime | None]):
     def __init__(self, empty: str = " " * 18, *, nullable: bool = False) -> None:
         self._empty = empty
         self.nullable = nullable
+        # Dates recently read and written, by everything the result depends on.  Frames
+        # mostly carry the current second, so most dates are ones just seen; a gateway
+        # reads and writes a kiosk's dates and an ILS's in turn, so a few are kept.
+        self._read: dict[tuple[str, tzinfo, bool], datetime] = {}
+        self._written: dict[tuple[datetime, int, tzinfo, bool], str] = {}
 
     def decode(self, raw: str, dialect: Dialect) -> datetime | None:
         """Read the date (``ValueError`` on a malformed or impossible date)."""
@@ -347,11 +373,15 @@ class Date(FieldType[datetime | None]):
             return None
         if len(raw) != 18:
             raise ValueError(f"a date has 18 characters, got {len(raw)}")
+        key = (raw, dialect.timezone, dialect.strict)  # all the value depends on
+        known = self._read.get(key)
+        if known is not None:
+            return known
         day, zone, time = raw[:8], raw[8:12], raw[12:]
         if not (_is_digits(day) and _is_digits(time)):
             raise ValueError(f"malformed date {raw!r}")
         tz = self._zone(zone, dialect)
-        return datetime(
+        value = datetime(
             int(day[:4]),
             int(day[4:6]),
             int(day[6:8]),
@@ -360,6 +390,10 @@ class Date(FieldType[datetime | None]):
             int(time[4:6]),
             tzinfo=tz,
         )
+        if len(self._read) >= _DATE_CACHE_LIMIT:
+            self._read.clear()
+        self._read[key] = value
+        return value
 
     @staticmethod
     def _zone(zone: str, dialect: Dialect) -> tzinfo:
@@ -385,6 +419,17 @@ class Date(FieldType[datetime | None]):
         """
         if value is None:
             return self._empty
+        # Equal datetimes are the same instant, except two readings of a repeated local
+        # hour (equal, but told apart by ``fold``): the key holds the fold too.
+        key = (
+            (value, value.fold, dialect.timezone, dialect.utc_dates)
+            if type(value) is datetime
+            else None
+        )
+        if key is not None:
+            known = self._written.get(key)
+            if known is not None:
+                return known
         if not isinstance(value, datetime):
             raise ValueError(f"expected a datetime, got {value!r}")
         if value.utcoffset() is None:
@@ -395,10 +440,15 @@ class Date(FieldType[datetime | None]):
         except OverflowError as exc:
             raise ValueError(f"{value} cannot be expressed in the peer's time zone") from exc
         zone = "   Z" if dialect.utc_dates else "    "
-        return (
+        text = (
             f"{local.year:04d}{local.month:02d}{local.day:02d}{zone}"
             f"{local.hour:02d}{local.minute:02d}{local.second:02d}"
         )
+        if key is not None:
+            if len(self._written) >= _DATE_CACHE_LIMIT:
+                self._written.clear()
+            self._written[key] = text
+        return text
 
 
 TEXT = Text()

@@ -53,6 +53,8 @@ class FrameBuffer:
                 buffer goes on with the frame after it.
         """
         data = self._data
+        if not data:
+            return None  # the usual case once a frame was taken: nothing more yet
         while True:
             if not self._discarding:
                 skip = 0

@@ -180,6 +180,40 @@ def _build_spec(cls: type[Message], code: str, direction: Direction) -> MessageS
     )
 
 
+def _fast_init(cls: type[_MessageRoot]) -> None:
+    """Give a message class an ``__init__`` that sets its whole state at once.
+
+    The ``__init__`` a frozen dataclass gets sets each field through
+    ``object.__setattr__``, one call per field; messages have up to thirty fields and
+    are made for every frame.  This one has the same signature (keyword-only, the same
+    defaults) and stores the fields as one dictionary, in declaration order, which is
+    what the dataclass's would leave behind.  Field names are the class's own
+    identifiers, so the generated source holds nothing from outside.
+    """
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    namespace: dict[str, object] = {"_set": object.__setattr__}
+    params = []
+    for f in fields:
+        if f.default is dataclasses.MISSING:
+            params.append(f.name)
+        else:
+            namespace[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+    state = ", ".join(f"{f.name!r}: {f.name}" for f in fields)
+    source = (
+        f"def __init__(self, *, {', '.join(params)}):\n    _set(self, '__dict__', {{{state}}})\n"
+    )
+    exec(source, namespace)
+    init = namespace["__init__"]
+    assert callable(init)
+    generated = cls.__init__
+    init.__qualname__ = generated.__qualname__  # type: ignore[attr-defined]
+    init.__module__ = generated.__module__
+    init.__annotations__ = generated.__annotations__
+    init.__doc__ = generated.__doc__
+    cls.__init__ = init  # type: ignore[method-assign]
+
+
 @dataclass_transform(
     kw_only_default=True, frozen_default=True, field_specifiers=(fixed, var, repeated)
 )
@@ -196,6 +230,7 @@ class _MessageRoot:
     ) -> None:
         super().__init_subclass__()
         dataclasses.dataclass(frozen=True, kw_only=True, repr=False)(cls)
+        _fast_init(cls)
         if code is None or direction is None:
             return  # the abstract Message base itself
         assert issubclass(cls, Message)

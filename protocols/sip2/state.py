@@ -34,6 +34,11 @@ import enum
 
 from .errors import LocalProtocolError
 
+# Members are singletons compared by identity, so they hash by identity too: the
+# transition tables are looked up twice per message, and ``Enum.__hash__`` (which
+# hashes the name) is a Python call each time.
+_identity_hash = object.__hash__
+
 __all__ = [
     "ACS_TRANSITIONS",
     "SC_TRANSITIONS",
@@ -49,6 +54,8 @@ __all__ = [
 class AcsState(enum.Enum):
     """Where an ACS-side connection stands."""
 
+    __hash__ = _identity_hash
+
     AWAITING_LOGIN = "awaiting-login"
     LOGGING_IN = "logging-in"
     STATUS_BEFORE_LOGIN = "status-before-login"
@@ -59,6 +66,8 @@ class AcsState(enum.Enum):
 
 class AcsInput(enum.Enum):
     """What can happen to an ACS-side connection."""
+
+    __hash__ = _identity_hash
 
     RECV_LOGIN = "recv-login"
     RECV_STATUS = "recv-status"
@@ -133,6 +142,8 @@ class AcsStateMachine:
 class ScState(enum.Enum):
     """Where an SC-side connection stands."""
 
+    __hash__ = _identity_hash
+
     IDLE = "idle"
     AWAITING_RESPONSE = "awaiting-response"
     AWAITING_RESEND = "awaiting-resend"
@@ -141,6 +152,8 @@ class ScState(enum.Enum):
 
 class ScInput(enum.Enum):
     """What can happen to an SC-side connection."""
+
+    __hash__ = _identity_hash
 
     SEND_REQUEST = "send-request"
     RECV_RESPONSE = "recv-response"

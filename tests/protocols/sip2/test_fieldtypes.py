@@ -270,3 +270,90 @@ def test_a_code_given_as_int_equals_the_decoded_member() -> None:
     assert isinstance(decoded, ItemInformationResponse)
     assert isinstance(decoded.circulation_status, enum.IntEnum)
     assert decoded == built
+
+
+def test_flag_encoding_is_cached_but_bounded() -> None:
+    """Each set of flags is written once; the cache stops growing at its limit."""
+    supported = Flags(16, SupportedMessages, "N")
+    first = supported.encode(SupportedMessages.LOGIN, STRICT)
+    assert supported.encode(SupportedMessages.LOGIN, STRICT) is first
+    for n in range(Flags._CACHE_LIMIT + 10):
+        text = supported.encode(SupportedMessages(n), STRICT)
+        assert text == format(n, "016b")[::-1].replace("0", "N").replace("1", "Y")
+    assert len(supported._written) == Flags._CACHE_LIMIT
+
+
+def test_codes_written_the_standard_way_are_read_once() -> None:
+    """A code of ``width`` digits is cached; a lenient spelling is read but not kept."""
+    language = Code(3, HoldModeCodes)
+    assert language.decode("001", STRICT) is language.decode("001", LENIENT)
+    assert language.decode(" 1", LENIENT) == HoldModeCodes.ONE
+    assert language.decode("007", STRICT) == 7
+    assert set(language._read) == {"001", "007"}
+
+
+class HoldModeCodes(enum.IntEnum):
+    """A small code table for the cache test."""
+
+    ONE = 1
+
+
+class TestDateCaches:
+    """The last date read and written are reused only when the result is the same."""
+
+    def test_reading_depends_on_the_local_zone_and_strictness(self) -> None:
+        """The same text read in another zone, or leniently, is read again."""
+        date = Date()
+        oslo = Dialect(timezone=ZoneInfo("Europe/Oslo"))
+        first = date.decode("20260701    120000", LENIENT)
+        assert date.decode("20260701    120000", LENIENT) is first
+        assert date.decode("20260701    120000", oslo) == datetime(
+            2026, 7, 1, 12, tzinfo=ZoneInfo("Europe/Oslo")
+        )
+        assert date.decode("20260701    120000", STRICT) == first
+        assert date.decode("20260701    120001", STRICT) != first
+
+    def test_writing_depends_on_the_instant_zone_and_fold(self) -> None:
+        """Equal instants in the same zone and fold are written once; others are not."""
+        date = Date()
+        noon = datetime(2026, 7, 1, 12, tzinfo=UTC)
+        first = date.encode(noon, LENIENT)
+        assert date.encode(datetime(2026, 7, 1, 12, tzinfo=UTC), LENIENT) is first
+        assert date.encode(noon, Dialect(utc_dates=True)) == "20260701   Z120000"
+        oslo = ZoneInfo("Europe/Oslo")
+        assert date.encode(noon, Dialect(timezone=oslo)) == "20260701    140000"
+        # 02:30 on 25 October 2026 happens twice in Oslo: the fold tells them apart.
+        early = datetime(2026, 10, 25, 2, 30, tzinfo=oslo)
+        late = early.replace(fold=1)
+        assert early == late
+        assert date.encode(early, STRICT) == "20261025    003000"
+        assert date.encode(late, STRICT) == "20261025    013000"
+        # Equal instants in other zones are written from the instant.
+        assert date.encode(datetime(2026, 7, 1, 14, tzinfo=oslo), STRICT) == "20260701    120000"
+        with pytest.raises(ValueError, match="datetime"):
+            date.encode("20260701    120000", STRICT)
+
+
+def test_date_caches_start_over_when_full() -> None:
+    """Many distinct dates are all read and written right; the caches stay bounded."""
+    from protocols.sip2.fieldtypes import _DATE_CACHE_LIMIT
+
+    date = Date()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for n in range(_DATE_CACHE_LIMIT + 10):
+        value = start + timedelta(seconds=n)
+        text = date.encode(value, STRICT)
+        assert date.decode(text, STRICT) == value
+    assert len(date._read) <= _DATE_CACHE_LIMIT
+    assert len(date._written) <= _DATE_CACHE_LIMIT
+
+
+class _Moment(datetime):
+    """A ``datetime`` subclass, as date libraries hand out."""
+
+
+def test_dates_of_a_datetime_subclass_are_written_too() -> None:
+    """A subclass is written like a datetime (it is not kept: its equality may differ)."""
+    date = Date()
+    assert date.encode(_Moment(2026, 7, 1, 12, tzinfo=UTC), STRICT) == "20260701    120000"
+    assert not date._written

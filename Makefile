@@ -9,13 +9,14 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
+NODE_STAMP    := node_modules/.installed
 
 .PHONY: run test lint format bench coverage clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/interlend demo
 
-test: lint
+test: lint $(NODE_STAMP)
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage report --include='protocols/sip2/*' --fail-under=100
@@ -47,4 +48,9 @@ $(RUNTIME_STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 $(DEV_STAMP): $(RUNTIME_STAMP) pyproject.toml constraints.txt
 	$(PIP) install -c constraints.txt -e '.[dev]'
+	@touch $@
+
+# solc and anvil for the ledger tests, from package-lock.json (npm ci starts afresh).
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
 	@touch $@

@@ -213,3 +213,99 @@ def start_redis_sentinel(directory: Path) -> RedisSentinel | None:
         primary.stop()
         raise
     return RedisSentinel(primary, sentinel)
+
+
+def anvil_binary(root: Path | None = None) -> str | None:
+    """The anvil that ``npm ci`` put in ``node_modules``, or ``None``.
+
+    The platform package's native binary is preferred to the ``.bin/anvil`` node
+    wrapper, so that stopping the process stops the node itself.  ``INTERLEND_ANVIL``
+    names another binary.
+    """
+    if os.environ.get("INTERLEND_ANVIL"):
+        named = os.environ["INTERLEND_ANVIL"]
+        return named if os.access(named, os.X_OK) else None
+    modules = (root or Path(__file__).resolve().parents[1]) / "node_modules"
+    for candidate in sorted(modules.glob("@foundry-rs/anvil-*/bin/anvil")):
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    wrapper = modules / ".bin" / "anvil"
+    if wrapper.exists() and shutil.which("node"):
+        return str(wrapper)
+    return None
+
+
+def _rpc_answers(port: int) -> bool:
+    body = b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}'
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(
+                b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            return b'"result"' in sock.recv(4096)
+    except OSError:
+        return False
+
+
+@dataclass
+class AnvilNode:
+    """An anvil this test run started (and stops), keeping its chain in ``state``.
+
+    Stopping it dumps the chain to ``state``; starting it again on the same port loads
+    it, so a test can take the node away and bring the same chain back.
+    """
+
+    binary: str
+    port: int
+    state: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The node's JSON-RPC URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start (or restart) the node and wait until it answers JSON-RPC."""
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--host", "127.0.0.1",
+                "--port", str(self.port),
+                "--silent",
+                # Without it anvil keeps every historical state (gigabytes after a few
+                # thousand blocks).
+                "--prune-history",
+                "--state", str(self.state),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 15
+        while not _rpc_answers(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"anvil did not start on port {self.port}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Stop the node (its chain is dumped to ``state`` on the way out)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+
+def start_anvil(directory: Path) -> AnvilNode | None:
+    """A fresh anvil on a free port with an empty chain, or ``None`` when not installed."""
+    binary = anvil_binary()
+    if binary is None:
+        return None
+    node = AnvilNode(binary, free_port(), directory / "anvil-state.json")
+    node.start()
+    return node

@@ -3,11 +3,8 @@
 A ``Runtime`` is built from a loaded configuration and replaced as a whole on reload
 (SIGHUP): requests read the current one when they start, so a reload never changes the
 rules under a request in flight.  Member clients whose settings did not change are
-carried over with their warm connection pools; the others are new.
-
-A member whose adapter is not available in this build (NCIP, until it lands) gets an
-``UnreachableIls``: every call fails with ``IlsUnavailable`` and a reason, so kiosks
-get the ordinary "cannot be reached" refusal and the log says why.
+carried over with their warm connection pools; the others are new.  A member's
+``ils.adapter`` chooses its client: ``Sip2MemberIls`` or ``NcipMemberIls``.
 """
 
 from __future__ import annotations
@@ -19,10 +16,10 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from adapters.errors import IlsUnavailable
 from adapters.ils.base import (
     MemberIls,
 )
+from adapters.ils.ncip import NcipMemberIls
 from adapters.ils.sip2 import Sip2MemberIls
 from adapters.ledger.base import Ledger
 from adapters.state.base import StateBackend, patron_key
@@ -31,53 +28,12 @@ from config.consortium import Consortium
 from .pinguard import PinGuard
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
-    from adapters.ils.base import (
-        CheckinOutcome,
-        CirculationOutcome,
-        ItemRecord,
-        PatronRecord,
-    )
     from config.errors import KeyPath
     from config.models import GatewaySettings
 
-__all__ = ["Runtime", "UnreachableIls", "build_runtime"]
+__all__ = ["Runtime", "build_runtime"]
 
 log = structlog.get_logger("interlend.runtime")
-
-
-class UnreachableIls:
-    """A member the gateway cannot talk to in this build; every call says why."""
-
-    def __init__(self, member: str, reason: str) -> None:
-        self.member = member
-        self.reason = reason
-
-    def _fail(self) -> IlsUnavailable:
-        return IlsUnavailable(self.member, self.reason)
-
-    async def patron_status(self, patron: str, pin: str | None, *, timeout: float) -> PatronRecord:
-        """Fails: the member is unreachable."""
-        raise self._fail()
-
-    async def checkout(
-        self, patron: str, item: str, *, due: datetime | None, timeout: float
-    ) -> CirculationOutcome:
-        """Fails: the member is unreachable."""
-        raise self._fail()
-
-    async def renew(self, patron: str, item: str, *, timeout: float) -> CirculationOutcome:
-        """Fails: the member is unreachable."""
-        raise self._fail()
-
-    async def checkin(self, item: str, location: str, *, timeout: float) -> CheckinOutcome:
-        """Fails: the member is unreachable."""
-        raise self._fail()
-
-    async def item_information(self, item: str, *, timeout: float) -> ItemRecord:
-        """Fails: the member is unreachable."""
-        raise self._fail()
 
 
 @dataclass
@@ -94,6 +50,12 @@ class Runtime:
     """The state store's password (read when the store is opened at start)."""
     pin_guard: PinGuard = field(default_factory=PinGuard)
     """Wrong-PIN counting (kept across reloads)."""
+    ncip_secrets: dict[tuple[str, int, str], str] = field(default_factory=dict)
+    """NCIP peers' API keys and tokens by (node, peer index, name)."""
+
+    def ncip_secret(self, node: str, index: int, name: str) -> str | None:
+        """An NCIP peer's ``api_key`` or ``bearer_token``, if configured."""
+        return self.ncip_secrets.get((node, index, name))
 
     @property
     def settings(self) -> GatewaySettings:
@@ -140,12 +102,10 @@ def build_runtime(
         signatures[member] = signature
         if previous is not None and previous.signatures.get(member) == signature:
             members[member] = previous.members[member]
-        elif ils.adapter == "sip2":
-            members[member] = Sip2MemberIls(member, ils, password)
+        elif ils.adapter == "ncip":
+            members[member] = NcipMemberIls(member, ils, password)
         else:
-            reason = f"the {ils.adapter} adapter is not available in this build"
-            log.error("member ILS cannot be reached", member=member, reason=reason)
-            members[member] = UnreachableIls(member, reason)
+            members[member] = Sip2MemberIls(member, ils, password)
     secret_text = secrets_found.get(("gateway", "patron_key_secret"))
     if secret_text is not None:
         patron_secret = secret_text.encode()
@@ -166,4 +126,9 @@ def build_runtime(
         signatures,
         secrets_found.get(("gateway", "state", "password")),
         previous.pin_guard if previous is not None else PinGuard(),
+        {
+            (str(path[1]), int(path[3]), str(path[4])): value
+            for path, value in secrets_found.items()
+            if len(path) == 5 and path[0] == "nodes" and path[2] == "ncip_peers"
+        },
     )

@@ -97,6 +97,7 @@ async def _round(
 
 async def _run(rounds: int, kiosk_count: int, directory: Path) -> None:
     os.environ["INTERLEND_DEMO_ILS_PASSWORD"] = ILS_PASSWORD
+    os.environ["INTERLEND_DEMO_NCIP_KEY"] = "bench-ncip-key"
     os.environ["INTERLEND_TEST_PATRON_SECRET"] = PATRON_SECRET
     server = start_redis(directory, appendonly=True)
     if server is None:

@@ -339,6 +339,8 @@ class NcipPeer(Frozen):
     agency_id: str = Field(min_length=1)
     api_key: SecretRef | None = None
     bearer_token: SecretRef | None = None
+    prefix_free: bool = Field(False, description="answer with a default namespace (Koha style)")
+    date_only: bool = Field(False, description="write dates as YYYY-MM-DD")
 
 
 def _patterns(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -395,6 +397,14 @@ class Sip2Listener(Frozen):
     member: str | None = Field(
         None, description="the library kiosks on this port act for when they do not log in"
     )
+
+
+class NcipListener(Frozen):
+    """The HTTP port where resource-sharing systems post NCIP (``POST /ncip``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    max_body: int = Field(1 << 20, ge=1024, description="largest NCIP message accepted, in bytes")
 
 
 class AdminListener(Frozen):
@@ -458,6 +468,7 @@ class GatewaySettings(Frozen):
 
     sip2: tuple[Sip2Listener, ...] = (Sip2Listener(),)
     admin: AdminListener | None = AdminListener()
+    ncip: NcipListener | None = None
     institution_id: str = Field("interlend", description="AO the gateway answers 99 with")
     idle_timeout_s: float = Field(900.0, gt=0, description="close kiosk connections idle this long")
     drain_grace_s: float = Field(10.0, ge=0, description="time given to connections at shutdown")

@@ -1,6 +1,15 @@
-"""The admin HTTP server: health, readiness, metrics, a status page and a small API.
+"""The gateway's HTTP app: the NCIP endpoint, and the admin routes (health, readiness,
+metrics, a status page and a small API).
 
-Routes (DESIGN.md "Contracts"):
+One Starlette app serves both, each on its own port (DESIGN.md "Contracts"): the NCIP
+port answers ``POST /ncip`` (and ``/healthz``) only, the admin port everything else,
+so the port opened to resource-sharing systems never shows the admin API.  Bodies
+posted to ``/ncip`` are read up to ``gateway.ncip.max_body`` bytes (413 with an NCIP
+Problem past it) within the request time-out (408 past it).
+
+Routes:
+
+* ``/ncip``: NCIP 2.02 messages (``gateway/ncip.py``).
 
 * ``/healthz``: 200 while the process serves (liveness).
 * ``/readyz``: 200 when the listeners are up, the state store answers and at least
@@ -20,6 +29,7 @@ of a patron.
 from __future__ import annotations
 
 import html
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -30,17 +40,27 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from adapters.state.base import StateUnavailable
+from protocols.ncip import Problem, ProblemResponse, ProblemType, write_response
 
 from .context import utc_now
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from config.models import AdminListener
+    from config.models import AdminListener, NcipListener
 
     from .daemon import Gateway
 
 __all__ = ["admin_app", "serve_admin"]
+
+NCIP_TYPE = "application/xml; charset=utf-8"
+
+
+def problem_message(detail: str) -> bytes:
+    """A message-level NCIP Problem (the body could not be taken as a message)."""
+    problem = Problem(ProblemType.INVALID_MESSAGE_SYNTAX, detail)
+    return write_response(ProblemResponse("", (problem,)))
+
 
 _LOANS_DEFAULT = 50
 _LOANS_MAX = 1000
@@ -91,6 +111,24 @@ def admin_app(gateway: Gateway) -> Starlette:
 
     async def members(request: Request) -> Response:
         return JSONResponse(_members(gateway))
+
+    async def ncip(request: Request) -> Response:
+        if request.method != "POST":
+            return PlainTextResponse(
+                "POST an NCIP message here\n", status_code=405, headers={"Allow": "POST"}
+            )
+        listener = gateway.runtime.settings.ncip
+        limit = listener.max_body if listener is not None else 1 << 20
+        client = f"{request.client.host}:{request.client.port}" if request.client else "-"
+        with trio.move_on_after(gateway.runtime.settings.request_timeout_s):
+            body = await _read_capped(request, limit)
+            if body is None:
+                answer = problem_message(f"the message is over {limit} bytes")
+                return Response(answer, status_code=413, media_type=NCIP_TYPE)
+            answer = await gateway.ncip.handle(body, request.headers, client)
+            return Response(answer, media_type=NCIP_TYPE)
+        answer = problem_message("the request took too long")
+        return Response(answer, status_code=408, media_type=NCIP_TYPE)
 
     async def unconfirmed(request: Request) -> Response:
         try:
@@ -169,17 +207,52 @@ def admin_app(gateway: Gateway) -> Starlette:
             Route("/api/members", members),
             Route("/api/loans", loans),
             Route("/api/loans/unconfirmed", unconfirmed),
+            Route("/ncip", ncip, methods=["GET", "POST"]),
         ]
     )
 
 
+NCIP_PATHS = frozenset({"/ncip", "/healthz"})
+"""What the NCIP port serves; the admin port serves everything else."""
+
+
+def for_role(app: Starlette, role: str) -> Any:
+    """The app as one port serves it: ``ncip`` (the NCIP endpoint and liveness only) or
+    ``admin`` (everything but NCIP), so a port opened to resource-sharing systems never
+    shows the admin API."""
+
+    async def serve(scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        allowed = path == "/healthz" or (path in NCIP_PATHS) == (role == "ncip")
+        if scope["type"] == "http" and not allowed:
+            await PlainTextResponse("not found\n", status_code=404)(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return serve
+
+
+async def _read_capped(request: Request, limit: int) -> bytes | None:
+    """The body, or ``None`` once it grows past ``limit`` (the rest is not read)."""
+    chunks: list[bytes] = []
+    size = 0
+    async with aclosing(request.stream()) as stream:
+        async for chunk in stream:
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def serve_admin(
     gateway: Gateway,
-    listener: AdminListener,
+    listener: AdminListener | NcipListener,
     *,
+    role: str = "admin",
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve the admin app until cancelled; reports its base URL once bound."""
+    """Serve the app on one listener until cancelled; reports its base URL once bound."""
     config = HypercornConfig()
     host = f"[{listener.host}]" if ":" in listener.host else listener.host
     config.bind = [f"{host}:{listener.port}"]
@@ -192,4 +265,5 @@ async def serve_admin(
         def started(self, value: list[str] | None = None) -> None:
             task_status.started(value[0] if value else f"http://{host}:{listener.port}")
 
-    await serve(admin_app(gateway), config, task_status=_Started())  # type: ignore[arg-type]
+    app = for_role(admin_app(gateway), role)
+    await serve(app, config, task_status=_Started())

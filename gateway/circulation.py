@@ -73,6 +73,8 @@ from .context import Outcome, RequestContext, Result
 from .forwarding import forward, unavailable_reason
 from .responses import REGISTRY_UNAVAILABLE, refusal, with_fields
 from .routing import Route, RouteKind, route
+from .temporary import remove_at_home
+from .translate import checkin_answer, patron_answer, speaks_sip2
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -107,9 +109,15 @@ class Circulation:
         self._login_key = secrets.token_bytes(16)
         self._logins_seen: set[bytes] = set()
 
-    async def handle(self, session: TerminalSession, message: Message) -> Outcome:
-        """Answer one request (never raises for a kiosk's or an ILS's behaviour)."""
-        ctx = RequestContext.start(self._runtime(), session, message)
+    async def handle(
+        self, session: TerminalSession, message: Message, *, request_key: str | None = None
+    ) -> Outcome:
+        """Answer one request (never raises for a kiosk's or an ILS's behaviour).
+
+        ``request_key`` is the caller's own id of the request (an NCIP ``RequestId``):
+        a checkout is idempotent by it instead of by the kiosk's transaction date.
+        """
+        ctx = RequestContext.start(self._runtime(), session, message, request_key)
         if isinstance(message, LoginRequest):
             return await self._login(ctx, message)
         if isinstance(message, ScStatus):
@@ -133,7 +141,7 @@ class Circulation:
             reason = REGISTRY_UNAVAILABLE
             log.error("loan registry unavailable", conn=session.conn_id, detail=exc.detail)
             return Outcome(refusal(message, reason, ctx.now), Result.UNAVAILABLE, reason, where)
-        return replace(outcome, route=where)
+        return outcome.routed(where)
 
     # --- gateway's own answers ------------------------------------------------------
 
@@ -226,7 +234,16 @@ class Circulation:
     ) -> Outcome:
         home = where.target
         assert home is not None
-        answer = await forward(ctx, home, request)
+        ils = ctx.member(home)
+        if speaks_sip2(ils):
+            answer = await forward(ctx, home, request)
+        else:
+            found = await ils.patron_status(
+                request.patron_identifier,
+                request.patron_password or None,
+                timeout=ctx.budget(home),
+            )
+            answer = patron_answer(request, found, ctx.now)
         assert isinstance(answer, PatronStatusResponse | PatronInformationResponse)
         pkey = ctx.runtime.patron_key(home, request.patron_identifier)
         record = patron_record(answer, pin_checked=bool(request.patron_password))
@@ -268,7 +285,16 @@ class Circulation:
     async def _checkin(self, ctx: RequestContext, where: Route, request: CheckinRequest) -> Outcome:
         owner = where.target
         assert owner is not None
-        answer = await forward(ctx, owner, request)
+        ils = ctx.member(owner)
+        if speaks_sip2(ils):
+            answer = await forward(ctx, owner, request)
+        else:
+            outcome = await ils.checkin(
+                request.item_identifier,
+                request.current_location or ctx.session.location or "",
+                timeout=ctx.budget(owner),
+            )
+            answer = checkin_answer(request, outcome, ctx.now)
         assert isinstance(answer, CheckinResponse)
         if not answer.ok:
             return Outcome(answer)
@@ -285,6 +311,7 @@ class Circulation:
             )
             loan = None
         if loan is not None:
+            await remove_at_home(ctx, loan)
             # The ILS names the proxy account; the visitor's card is not the kiosk's business.
             answer = replace(answer, patron_identifier=None)
         if owner != ctx.session.member:

@@ -61,7 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--sip2-port", type=int, default=6001, help="gateway SIP2 port (6001)")
     demo.add_argument("--admin-port", type=int, default=9090, help="admin HTTP port (9090)")
     demo.add_argument(
-        "--ncip-port", type=int, default=None, help="NCIP port (accepted; NCIP is not served yet)"
+        "--ncip-port", type=int, default=8080, help="NCIP port (POST /ncip; 0: a free one)"
+    )
+    demo.add_argument(
+        "--ncip-member",
+        action="append",
+        default=[],
+        choices=["alpha", "beta", "gamma"],
+        help="reach this member's simulated ILS over NCIP instead of SIP2 (repeatable)",
     )
     demo.add_argument("--manifest", help="write a JSON manifest here once everything is up")
     send = commands.add_parser(
@@ -213,10 +220,6 @@ def _demo(args: argparse.Namespace) -> int:
 
     from gateway.demo import how_to_try, run_demo
 
-    log = structlog.get_logger("interlend")
-    if args.ncip_port is not None:
-        log.warning("NCIP is not served yet: --ncip-port is ignored")
-
     async def main() -> None:
         async with trio.open_nursery() as nursery:
             demo = await nursery.start(
@@ -224,6 +227,8 @@ def _demo(args: argparse.Namespace) -> int:
                     run_demo,
                     sip2_port=args.sip2_port,
                     admin_port=args.admin_port,
+                    ncip_port=args.ncip_port,
+                    ncip_members=tuple(args.ncip_member),
                     manifest_path=Path(args.manifest) if args.manifest else None,
                 )
             )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import trio
@@ -20,6 +20,7 @@ import trio
 from adapters.errors import IlsTimeout
 from protocols.sip2 import Message
 
+from .clock import utc_now
 from .routing import Route
 from .runtime import Runtime
 from .session import TerminalSession
@@ -28,11 +29,6 @@ if TYPE_CHECKING:
     from adapters.ils.base import MemberIls
 
 __all__ = ["Outcome", "RequestContext", "Result", "utc_now"]
-
-
-def utc_now() -> datetime:
-    """The current time as SIP2 writes it (UTC, whole seconds)."""
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 class Result(enum.Enum):
@@ -59,6 +55,13 @@ class Outcome:
     patron: str | None = None
     """The patron's keyed hash, when the request named one."""
 
+    def routed(self, route: Route) -> Outcome:
+        """This outcome with ``route`` (what ``dataclasses.replace`` does, per request
+        and at a fraction of its cost: every field is kept, whatever fields there are)."""
+        outcome = object.__new__(Outcome)
+        object.__setattr__(outcome, "__dict__", {**self.__dict__, "route": route})
+        return outcome
+
 
 @dataclass
 class RequestContext:
@@ -69,9 +72,17 @@ class RequestContext:
     message: Message
     now: datetime
     deadline: float
+    request_key: str | None = None
+    """The caller's own id for the request (NCIP ``RequestId``), for idempotency."""
 
     @classmethod
-    def start(cls, runtime: Runtime, session: TerminalSession, message: Message) -> RequestContext:
+    def start(
+        cls,
+        runtime: Runtime,
+        session: TerminalSession,
+        message: Message,
+        request_key: str | None = None,
+    ) -> RequestContext:
         """A context whose deadline is the gateway's request timeout from now."""
         return cls(
             runtime,
@@ -79,6 +90,7 @@ class RequestContext:
             message,
             utc_now(),
             trio.current_time() + runtime.settings.request_timeout_s,
+            request_key,
         )
 
     def member(self, member: str) -> MemberIls:

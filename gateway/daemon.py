@@ -5,7 +5,8 @@
 * a health task per member ILS client (warm pool, 99 keepalive, back-off);
 * the SIP2 listeners (plain TCP or TLS, as many as configured), whose connections
   live in their own nursery so that shutdown can drain them;
-* the admin HTTP server (health, readiness, metrics, status page, API), if configured;
+* the admin HTTP server (health, readiness, metrics, status page, API) and the NCIP
+  endpoint (``POST /ncip``), each on its own port, if configured;
 * the outbox pump, which hands the registry's loan events to the ledger;
 * the signal watcher: SIGTERM and SIGINT stop, SIGHUP reloads.
 
@@ -47,6 +48,7 @@ from config.loader import load_consortium, resolve_secrets
 from .circulation import Circulation
 from .kiosk import KioskServer
 from .metrics import Metrics
+from .ncip import NcipResponder
 from .outbox import pump_outbox
 from .runtime import Runtime, build_runtime
 
@@ -67,6 +69,8 @@ class Bound:
 
     sip2: list[tuple[str, int]]
     admin: str | None = None
+    ncip: str | None = None
+    """The NCIP endpoint's URL (``…/ncip``), when configured."""
 
 
 def load_runtime(
@@ -131,6 +135,7 @@ class Gateway:
         self.metrics = Metrics()
         self.circulation = Circulation(self.current)
         self.kiosks = KioskServer(self.circulation, self.current, self.metrics)
+        self.ncip = NcipResponder(self.circulation, self.current)
         self._stop = trio.Event()
         self._members: dict[int, _MemberTask] = {}
         self._root: trio.Nursery | None = None
@@ -192,19 +197,26 @@ class Gateway:
                         await accepting.start(self._listen, listener, connections)
                         for listener in settings.sip2
                     ]
-                    admin = None
-                    if settings.admin is not None:
+                    admin = ncip = None
+                    if settings.admin is not None or settings.ncip is not None:
                         from .admin import serve_admin
 
-                        admin = await root.start(serve_admin, self, settings.admin)
+                        if settings.admin is not None:
+                            admin = await root.start(serve_admin, self, settings.admin)
+                        if settings.ncip is not None:
+                            base = await root.start(
+                                partial(serve_admin, role="ncip"), self, settings.ncip
+                            )
+                            ncip = f"{base.rstrip('/')}/ncip"
                     self.ready = True
                     log.info(
                         "gateway started",
                         sip2=[f"{h}:{p}" for h, p in sip2],
                         admin=admin,
+                        ncip=ncip,
                         members=list(self.runtime.members),
                     )
-                    task_status.started(Bound(sip2, admin))
+                    task_status.started(Bound(sip2, admin, ncip))
                     await self._stop.wait()
                     self.ready = False
                     log.info("gateway stopping", grace_s=settings.drain_grace_s)
@@ -302,6 +314,7 @@ class Gateway:
             return False
         if runtime.settings.sip2 != self.runtime.settings.sip2 or (
             runtime.settings.admin != self.runtime.settings.admin
+            or runtime.settings.ncip != self.runtime.settings.ncip
         ):
             log.warning("listener changes take effect at the next restart")
         if runtime.settings.state != self.runtime.settings.state:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -28,16 +28,17 @@ from adapters.state.memory import MemoryStateStore
 from config.consortium import build_consortium
 from config.errors import ConfigError
 from config.loader import parse_config, resolve_secrets
-from config.models import AdminListener, Config, Sip2Listener
+from config.models import AdminListener, Config, NcipListener, Sip2Listener
 
 from .daemon import Bound, Gateway
 from .runtime import build_runtime
 from .simulator.data import packaged_library
 from .simulator.engine import SimulatedIls
+from .simulator.ncip import serve_simulator_ncip
 from .simulator.server import serve_simulator
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
     from pathlib import Path
 
     from config.consortium import Consortium
@@ -49,6 +50,7 @@ log = structlog.get_logger("interlend.demo")
 DEMO_MEMBERS = ("alpha", "beta", "gamma")
 DEMO_TERMINAL_PASSWORD = "demo"
 PASSWORD_ENV = "INTERLEND_DEMO_ILS_PASSWORD"
+NCIP_KEY_ENV = "INTERLEND_DEMO_NCIP_KEY"
 
 
 @dataclass
@@ -60,14 +62,22 @@ class Demo:
     simulator_scopes: dict[str, trio.CancelScope]
     manifest: dict[str, Any]
     bound: Bound
+    ncip_scopes: dict[str, trio.CancelScope] = field(default_factory=dict)
 
     def stop_ils(self, member: str) -> None:
-        """Stop a member's simulated ILS (its port closes: the member is down)."""
+        """Stop a member's simulated ILS (its ports close: the member is down)."""
         self.simulator_scopes[member].cancel()
+        if member in self.ncip_scopes:
+            self.ncip_scopes[member].cancel()
 
 
 def demo_config(
-    config: Config, members: dict[str, tuple[str, int]], host: str, sip2_port: int, admin_port: int
+    config: Config,
+    members: dict[str, tuple[str, int]],
+    host: str,
+    sip2_port: int,
+    admin_port: int,
+    ncip_port: int = 0,
 ) -> Config:
     """The demo file with the simulators' endpoints and the chosen listener ports."""
     nodes = dict(config.nodes)
@@ -79,9 +89,27 @@ def demo_config(
         update={
             "sip2": (Sip2Listener(host=host, port=sip2_port),),
             "admin": AdminListener(host=host, port=admin_port),
+            "ncip": NcipListener(host=host, port=ncip_port),
         }
     )
     return config.model_copy(update={"nodes": nodes, "gateway": gateway})
+
+
+def over_ncip(config: Config, endpoints: dict[str, tuple[str, int]]) -> Config:
+    """The demo with some members reached over NCIP at the given simulator endpoints."""
+    nodes = dict(config.nodes)
+    for member, (ncip_host, ncip_port) in endpoints.items():
+        node = nodes[member]
+        ncip = node.ils.ncip.model_copy(update={"to_agency": member, "accept_item": True})
+        ils = node.ils.model_copy(
+            update={
+                "adapter": "ncip",
+                "endpoints": (f"http://{ncip_host}:{ncip_port}/ncip",),
+                "ncip": ncip,
+            }
+        )
+        nodes[member] = node.model_copy(update={"ils": ils})
+    return config.model_copy(update={"nodes": nodes})
 
 
 def _manifest(
@@ -90,6 +118,7 @@ def _manifest(
     members: dict[str, tuple[str, int]],
     simulators: dict[str, SimulatedIls],
     password: str,
+    ncip_key: str,
 ) -> dict[str, Any]:
     host, port = bound.sip2[0]
     patrons = [
@@ -105,7 +134,16 @@ def _manifest(
     ]
     return {
         "sip2": {"host": host, "port": port},
-        "ncip": None,
+        "ncip": {
+            "url": bound.ncip,
+            "peers": [
+                {"agency_id": peer.agency_id, "api_key": ncip_key, "member": node_id}
+                for node_id, node in consortium.nodes.items()
+                for peer in node.ncip_peers
+            ],
+        }
+        if bound.ncip
+        else None,
         "admin": {"url": bound.admin} if bound.admin else None,
         "members": {
             member: {
@@ -146,11 +184,24 @@ async def _serve_simulator(
         await serve_simulator(sim, host=host, task_status=task_status)
 
 
+async def _serve_simulator_ncip(
+    sim: SimulatedIls,
+    host: str,
+    scope: trio.CancelScope,
+    *,
+    task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    with scope:
+        await serve_simulator_ncip(sim, host=host, task_status=task_status)
+
+
 async def run_demo(
     *,
     host: str = "127.0.0.1",
     sip2_port: int = 0,
     admin_port: int = 0,
+    ncip_port: int = 0,
+    ncip_members: Collection[str] = (),
     manifest_path: Path | None = None,
     handle_signals: bool = True,
     adjust: Callable[[Config], Config] | None = None,
@@ -159,19 +210,29 @@ async def run_demo(
     """Run the demo until the gateway stops (Ctrl-C, SIGTERM or ``gateway.stop()``).
 
     ``adjust`` may change the demo configuration before it is used (tests shorten
-    time-outs or point a member at a dead port with it).
+    time-outs or point a member at a dead port with it).  The gateway reaches the
+    members in ``ncip_members`` over NCIP (their simulators' NCIP endpoints, with a
+    temporary item at home for each reciprocal loan) instead of SIP2.
     """
     password = secrets.token_urlsafe(18)
     os.environ[PASSWORD_ENV] = password
+    ncip_key = secrets.token_urlsafe(18)
+    os.environ[NCIP_KEY_ENV] = ncip_key
     simulators = {m: SimulatedIls(packaged_library(m), password) for m in DEMO_MEMBERS}
     scopes = {m: trio.CancelScope() for m in DEMO_MEMBERS}
     async with trio.open_nursery() as nursery:
         members: dict[str, tuple[str, int]] = {}
+        ncip_scopes = {m: trio.CancelScope() for m in DEMO_MEMBERS}
+        ncip_members_at: dict[str, tuple[str, int]] = {}
         for member, sim in simulators.items():
             members[member] = await nursery.start(_serve_simulator, sim, host, scopes[member])
+            ncip_members_at[member] = await nursery.start(
+                _serve_simulator_ncip, sim, host, ncip_scopes[member]
+            )
         with resources.as_file(resources.files("config").joinpath("demo.toml")) as path:
             config, _, _ = parse_config(path)
-        config = demo_config(config, members, host, sip2_port, admin_port)
+        config = demo_config(config, members, host, sip2_port, admin_port, ncip_port)
+        config = over_ncip(config, {m: ncip_members_at[m] for m in ncip_members})
         consortium = build_consortium(adjust(config) if adjust is not None else config)
         found, issues = resolve_secrets(consortium)
         if issues:  # pragma: no cover - the variable was set above
@@ -184,11 +245,18 @@ async def run_demo(
             nursery.cancel_scope.cancel()  # the simulators stop with the gateway
 
         bound = await nursery.start(serve_gateway)
-        manifest = _manifest(consortium, bound, members, simulators, password)
+        manifest = _manifest(consortium, bound, members, simulators, password, ncip_key)
+        for member, (ncip_host, ncip_port) in ncip_members_at.items():
+            manifest["members"][member]["ncip"] = {"url": f"http://{ncip_host}:{ncip_port}/ncip"}
         if manifest_path is not None:
             write_manifest(manifest_path, manifest)
-        log.info("demo ready", sip2=f"{bound.sip2[0][0]}:{bound.sip2[0][1]}", admin=bound.admin)
-        task_status.started(Demo(gateway, simulators, scopes, manifest, bound))
+        log.info(
+            "demo ready",
+            sip2=f"{bound.sip2[0][0]}:{bound.sip2[0][1]}",
+            admin=bound.admin,
+            ncip=bound.ncip,
+        )
+        task_status.started(Demo(gateway, simulators, scopes, manifest, bound, ncip_scopes))
 
 
 def how_to_try(demo: Demo) -> str:
@@ -200,6 +268,8 @@ def how_to_try(demo: Demo) -> str:
             f"  SIP2 gateway : {host}:{port}   terminals alpha-kiosk, beta-kiosk, gamma-desk;"
             f" password {DEMO_TERMINAL_PASSWORD}",
             f"  admin        : {demo.bound.admin or 'off'}",
+            f"  NCIP         : POST {demo.bound.ncip or 'off'}  FromAgencyId rs-alpha, rs-beta"
+            f" or rs-gamma; X-API-Key {os.environ.get(NCIP_KEY_ENV, '')}",
             "  patrons      : 21001000000001… (alpha), 21002… (beta), 21003… (gamma); PIN 1234;"
             " 21001000000099 is blocked",
             "  items        : 31001000000001… (alpha), 31002… (beta), 31003… (gamma)",

@@ -18,8 +18,10 @@ Checkout (11), in order; the first step that says no decides, and the kiosk show
    finished here.
 6. The owner's ILS lends the item to the home library's proxy account.
 7. The registry's ``commit`` makes the loan durable and queues its ledger event in the
-   same step; only then does the kiosk hear "ok".  If the commit fails the owner's loan
-   is undone with a checkin, so there is never a loan the registry does not know.
+   same step; only then does the kiosk hear "ok" (after, where the home library's ILS
+   speaks NCIP and asks for it, a temporary item there: ``temporary``).  If the commit
+   fails the owner's loan is undone with a checkin, so there is never a loan the
+   registry does not know.
 
 If the owner's ILS fails at step 6 the slot is released.  When the failure is a
 timeout after the request was sent, the owner may have lent the item; that is logged
@@ -57,6 +59,7 @@ from protocols.sip2.fieldtypes import Date
 from .context import Outcome, RequestContext, Result
 from .forwarding import forward
 from .responses import readdress, refusal
+from .temporary import accept_at_home
 
 if TYPE_CHECKING:
     from adapters.ils.base import CirculationOutcome, PatronRecord
@@ -147,7 +150,9 @@ async def checkout(ctx: RequestContext, where: Route, request: CheckoutRequest) 
     if not decision.allowed or decision.proxy_patron is None:
         return _refuse(ctx, where, decision.reason, pkey)
     proxy = decision.proxy_patron
-    sent = request.transaction_date.isoformat() if request.transaction_date else ctx.now.isoformat()
+    sent = ctx.request_key or (
+        request.transaction_date.isoformat() if request.transaction_date else ctx.now.isoformat()
+    )
     reservation = await runtime.store.reserve(
         LoanRequest(
             owner=owner,
@@ -208,6 +213,7 @@ async def checkout(ctx: RequestContext, where: Route, request: CheckoutRequest) 
         reason = "The loan could not be recorded; please see the desk"
         return Outcome(refusal(request, reason, ctx.now), Result.ERROR, reason, where, pkey)
     log.debug("loan recorded", loan=loan.loan_id, owner=owner, home=home)
+    await accept_at_home(ctx, loan, request.patron_identifier, lent.title)
     return Outcome(_lent(ctx, request, lent, owner), patron=pkey)
 
 

@@ -56,6 +56,7 @@ def test_missing_secrets_fail_without_the_flag(
 ) -> None:
     """A secret that cannot be read is an error (exit 1) unless --no-secrets."""
     monkeypatch.delenv("INTERLEND_DEMO_ILS_PASSWORD", raising=False)
+    monkeypatch.setenv("INTERLEND_DEMO_NCIP_KEY", "key")
     assert main(["check-config", DEMO]) == 1
     err = capsys.readouterr().err
     assert "nodes.demo.ils.password: secret env:INTERLEND_DEMO_ILS_PASSWORD cannot be read" in err

@@ -118,6 +118,7 @@ async def test_reload_swaps_rules_and_keeps_unchanged_clients(
     tmp_path: Path, nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("INTERLEND_DEMO_ILS_PASSWORD", "pw")
+    monkeypatch.setenv("INTERLEND_DEMO_NCIP_KEY", "key")
     ports = {}
     for member in ("alpha", "beta", "gamma"):
         sim = SimulatedIls(packaged_library(member), "pw")
@@ -254,7 +255,10 @@ def test_serve_reloads_on_sighup_and_stops_on_sigterm(tmp_path: Path) -> None:
         sock.close()  # nothing listens: members are down, the gateway still starts
     path = _config_file(tmp_path, ports)
     env_process = _cli(
-        "serve", "--config", str(path), extra_env={"INTERLEND_DEMO_ILS_PASSWORD": "x"}
+        "serve",
+        "--config",
+        str(path),
+        extra_env={"INTERLEND_DEMO_ILS_PASSWORD": "x", "INTERLEND_DEMO_NCIP_KEY": "k"},
     )
     try:
         deadline = time.monotonic() + TIMEOUT

@@ -101,6 +101,7 @@ class GatewayProcess:
         env = {
             **os.environ,
             "INTERLEND_DEMO_ILS_PASSWORD": ILS_PASSWORD,
+            "INTERLEND_DEMO_NCIP_KEY": "demo-ncip-key",
             "INTERLEND_TEST_PATRON_SECRET": PATRON_SECRET,
         }
         log = self.config.with_suffix(".log").open("ab")

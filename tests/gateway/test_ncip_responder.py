@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from functools import partial
 from typing import TYPE_CHECKING
 
 import httpx
@@ -13,6 +14,7 @@ import trio
 from lxml import etree
 
 from adapters.state.memory import MemoryStateStore
+from gateway.demo import run_demo
 from protocols.ncip import (
     AcceptItem,
     CheckInItem,
@@ -26,14 +28,15 @@ from protocols.ncip import (
     Reply,
     Request,
     RequestItem,
-    Style,
     read_reply,
     write_request,
 )
 from protocols.ncip.xml import NS
+from tests.gateway.conftest import short_timeouts
 from tests.protocols.ncip.schema import SAMPLES, assert_valid, sample_files
 
 if TYPE_CHECKING:
+    from config.models import Config
     from gateway.demo import Demo
 
 ALPHA_PATRON = "21001000000001"
@@ -318,13 +321,34 @@ async def test_each_port_serves_only_its_own_routes(demo: Demo) -> None:
         assert (await client.get(f"{admin}/api/loans")).status_code == 200
 
 
-async def test_a_prefix_free_peer_gets_prefix_free_answers(demo: Demo) -> None:
-    """The style switch reaches the responder (Koha-style peers)."""
-    from gateway.ncip import Peer, peers_of
+def koha_style_gamma(config: Config) -> Config:
+    """The demo with gamma's resource-sharing peer wanting prefix-free, date-only NCIP."""
+    config = short_timeouts(config)
+    gamma = config.nodes["gamma"]
+    peer = gamma.ncip_peers[0].model_copy(update={"prefix_free": True, "date_only": True})
+    node = gamma.model_copy(update={"ncip_peers": (peer,)})
+    return config.model_copy(update={"nodes": {**config.nodes, "gamma": node}})
 
-    runtime = demo.gateway.runtime
-    peers = peers_of(runtime)
-    assert peers["rs-beta"] == Peer("rs-beta", "beta", key(), None, Style())
+
+async def test_a_prefix_free_peer_gets_prefix_free_answers() -> None:
+    """The per-peer style switch: default namespace, plain attributes, bare dates."""
+    async with trio.open_nursery() as nursery:
+        running: Demo = await nursery.start(
+            partial(run_demo, handle_signals=False, adjust=koha_style_gamma)
+        )
+        as_gamma = Header("rs-gamma", "interlend")
+        koha = await post(
+            running, write_request(CheckOutItem(as_gamma, Patron(ALPHA_PATRON), "31003000000001"))
+        )
+        strict = await post(running, write_request(LookupAgency(AS_BETA, "beta")))
+        running.gateway.stop()
+    text = koha.text
+    assert '<NCIPMessage xmlns="http://www.niso.org/2008/ncip" version=' in text
+    assert "ns1:" not in text
+    due = read_reply(koha.content).payload.value("DateDue")
+    assert due is not None
+    assert len(due) == 10  # YYYY-MM-DD
+    assert "<ns1:NCIPMessage" in strict.text
 
 
 # --- samples from other systems ----------------------------------------------------------------

@@ -17,6 +17,8 @@ Routes:
 * ``/metrics``: Prometheus text format.
 * ``/api/members``: each member's ILS health, endpoints and bulkhead use (JSON).
 * ``/api/loans``: the most recent registry loans (JSON; patrons are keyed hashes).
+* ``/api/kiosks``: the kiosks connected to every gateway sharing the state store
+  (terminal, library, location, address, gateway, since).
 * ``/api/loans/unconfirmed``: checkouts held past their hold time, whose outcome at
   the owner is unknown (a gateway died in between): for the desk to check.
 * ``/``: a status page for people.
@@ -111,6 +113,12 @@ def admin_app(gateway: Gateway) -> Starlette:
 
     async def members(request: Request) -> Response:
         return JSONResponse(_members(gateway))
+
+    async def kiosks(request: Request) -> Response:
+        try:
+            return JSONResponse(await gateway.runtime.store.sessions())
+        except StateUnavailable as exc:
+            return JSONResponse({"error": exc.detail}, status_code=503)
 
     async def ncip(request: Request) -> Response:
         if request.method != "POST":
@@ -207,6 +215,7 @@ def admin_app(gateway: Gateway) -> Starlette:
             Route("/api/members", members),
             Route("/api/loans", loans),
             Route("/api/loans/unconfirmed", unconfirmed),
+            Route("/api/kiosks", kiosks),
             Route("/ncip", ncip, methods=["GET", "POST"]),
         ]
     )

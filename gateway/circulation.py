@@ -71,6 +71,7 @@ from protocols.sip2 import (
 from . import lending
 from .context import Outcome, RequestContext, Result
 from .forwarding import forward, unavailable_reason
+from .outbox import consumer_name
 from .responses import REGISTRY_UNAVAILABLE, refusal, with_fields
 from .routing import Route, RouteKind, route
 from .temporary import remove_at_home
@@ -83,6 +84,15 @@ if TYPE_CHECKING:
     from .session import TerminalSession
 
 __all__ = ["Circulation"]
+
+INSTANCE = consumer_name()
+"""This gateway process in kiosk session records (host and process id)."""
+
+
+def session_id(session: TerminalSession) -> str:
+    """A kiosk session's id in the store: this gateway and the connection."""
+    return f"{INSTANCE}/{session.conn_id}"
+
 
 log = structlog.get_logger("interlend.circulation")
 
@@ -124,6 +134,7 @@ class Circulation:
             return Outcome(self._status(ctx), route=Route(RouteKind.GATEWAY, session.member or ""))
         if session.member is None:  # pragma: no cover - the codec refuses requests first
             raise AssertionError("a request before login reached circulation")
+        await self._record(ctx)
         where = route(ctx.runtime.consortium, session.member, message)
         try:
             outcome = await self._dispatch(ctx, where)
@@ -173,7 +184,43 @@ class Circulation:
         session.login = request.login_user_id
         session.location = request.location_code or account.terminal.location
         session.verified.clear()
+        await self._record(ctx, opening=True)
         return Outcome(LoginResponse(ok=True))
+
+    # --- kiosk sessions in the state store (who is connected, across gateways) -----------
+
+    async def _record(self, ctx: RequestContext, *, opening: bool = False) -> None:
+        """Open the session in the store at login; touch it now and then afterwards."""
+        session, settings = ctx.session, ctx.runtime.settings
+        ttl = settings.idle_timeout_s
+        now = trio.current_time()
+        if not opening and (not session.touched or now - session.touched < ttl / 3):
+            return
+        session.touched = now
+        try:
+            if opening:
+                info = {
+                    "terminal": session.login or "",
+                    "member": session.member or "",
+                    "location": session.location or "",
+                    "peer": session.peer,
+                    "gateway": INSTANCE,
+                    "since": ctx.now.isoformat(),
+                }
+                await ctx.runtime.store.session_open(session_id(session), info, ttl_s=ttl)
+            else:
+                await ctx.runtime.store.session_touch(session_id(session), ttl_s=ttl)
+        except StateUnavailable as exc:
+            log.warning("kiosk session not recorded", conn=session.conn_id, detail=exc.detail)
+
+    async def forget(self, session: TerminalSession) -> None:
+        """The kiosk went away: drop its session from the store (best effort)."""
+        if not session.touched:
+            return
+        try:
+            await self._runtime().store.session_close(session_id(session))
+        except StateUnavailable as exc:
+            log.warning("kiosk session left to expire", conn=session.conn_id, detail=exc.detail)
 
     def _status(self, ctx: RequestContext) -> AcsStatus:
         member = ctx.session.member

@@ -126,6 +126,8 @@ class KioskServer:
                 contextlib.suppress(*_CLOSED),
             ):
                 await stream.aclose()
+            with trio.CancelScope(shield=True), trio.move_on_after(1):
+                await self._circulation.forget(session)
             log.info("kiosk disconnected", conn=session.conn_id, terminal=session.login, why=why)
 
     async def _loop(self, wire: Wire, conn: AcsConnection, session: TerminalSession) -> str:

@@ -35,6 +35,8 @@ class TerminalSession:
     login: str | None = None
     location: str | None = None
     verified: set[str] = field(default_factory=set)
+    touched: float = 0.0
+    """When the session was last recorded in the state store (trio time; 0: never)."""
 
     @property
     def name(self) -> str:

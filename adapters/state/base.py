@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Protocol
 from adapters.ledger.base import LoanEvent
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
 __all__ = [
     "CapExceeded",
@@ -45,6 +45,7 @@ __all__ = [
     "Outbox",
     "OutboxEntry",
     "Reservation",
+    "Sessions",
     "StateBackend",
     "StateStore",
     "StateUnavailable",
@@ -223,7 +224,32 @@ class Throttle(Protocol):
         ...
 
 
-class StateBackend(StateStore, Outbox, Throttle, Protocol):
+class Sessions(Protocol):
+    """Who is connected, across every gateway: kiosk sessions with a time to live.
+
+    Each gateway opens a session at a kiosk's login, touches it while the kiosk is
+    active and closes it at disconnection; a gateway that dies leaves its sessions to
+    expire.  ``info`` holds no personal data (terminal, library, gateway, address).
+    """
+
+    async def session_open(self, session_id: str, info: Mapping[str, str], *, ttl_s: float) -> None:
+        """Record a session (replacing one with the same id)."""
+        ...
+
+    async def session_touch(self, session_id: str, *, ttl_s: float) -> bool:
+        """Keep a session alive for ``ttl_s`` more; ``False`` if it had expired."""
+        ...
+
+    async def session_close(self, session_id: str) -> None:
+        """Forget a session."""
+        ...
+
+    async def sessions(self) -> list[dict[str, str]]:
+        """The live sessions, soonest to expire first (each with its ``id``)."""
+        ...
+
+
+class StateBackend(StateStore, Outbox, Throttle, Sessions, Protocol):
     """Everything the gateway keeps outside its process."""
 
     async def check(self) -> None:

@@ -23,7 +23,7 @@ from adapters.ledger.base import LoanEvent, LoanEventKind
 from .base import CapExceeded, Loan, LoanRequest, LoanState, OutboxEntry, Reservation
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
 __all__ = ["MemoryStateStore"]
 
@@ -62,6 +62,7 @@ class MemoryStateStore:
         self._sequence = itertools.count(1)
         self._arrived = trio.Event()
         self._buckets: dict[str, tuple[int, float]] = {}
+        self._sessions: dict[str, tuple[dict[str, str], float]] = {}
 
     # --- the registry --------------------------------------------------------------------
 
@@ -284,6 +285,34 @@ class MemoryStateStore:
     async def reset(self, bucket: str) -> None:
         """Forget ``bucket``."""
         self._buckets.pop(bucket, None)
+
+    # --- sessions -------------------------------------------------------------------------
+
+    def _live_sessions(self) -> dict[str, tuple[dict[str, str], float]]:
+        clock = time.monotonic()
+        self._sessions = {k: v for k, v in self._sessions.items() if v[1] > clock}
+        return self._sessions
+
+    async def session_open(self, session_id: str, info: Mapping[str, str], *, ttl_s: float) -> None:
+        """Record a session."""
+        self._live_sessions()[session_id] = (dict(info), time.monotonic() + ttl_s)
+
+    async def session_touch(self, session_id: str, *, ttl_s: float) -> bool:
+        """Keep a session alive."""
+        found = self._live_sessions().get(session_id)
+        if found is None:
+            return False
+        self._sessions[session_id] = (found[0], time.monotonic() + ttl_s)
+        return True
+
+    async def session_close(self, session_id: str) -> None:
+        """Forget a session."""
+        self._sessions.pop(session_id, None)
+
+    async def sessions(self) -> list[dict[str, str]]:
+        """The live sessions, soonest to expire first."""
+        live = sorted(self._live_sessions().items(), key=lambda kv: kv[1][1])
+        return [{**info, "id": sid} for sid, (info, _) in live]
 
     async def check(self) -> None:
         """Always answers: the store is this process."""

@@ -24,6 +24,8 @@ atomicity with anything else, are spread over slots by their own tags.
     {ns}:home:<home>          set    active loans of a home library's patrons
     {ns}:history              zset   every loan by checkout time (trimmed to ``history``)
     {ns}:outbox               stream loan events for the ledger (consumer group "ledger")
+    {ns}:session:<id>         hash   a kiosk session (terminal, library, gateway), with a TTL
+    {ns}:sessions             zset   live kiosk sessions by expiry
     <ns>:throttle:{<bucket>}  string a counter with a time to live
 
 Failures.  A call that cannot reach Redis, or that takes longer than ``timeout_s``,
@@ -33,6 +35,7 @@ raises ``StateUnavailable``; the client reconnects by itself on the next call.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections import Counter
 from datetime import datetime
@@ -57,7 +60,7 @@ from .base import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 __all__ = ["GROUP", "RedisStateStore"]
 
@@ -67,7 +70,17 @@ GROUP = "ledger"
 """The outbox's consumer group."""
 IDEMPOTENCY_MS = 7 * 24 * 3600 * 1000
 """How long a checkout's idempotency key is remembered (a resend comes within minutes)."""
-_SCRIPTS = ("reserve", "commit", "release", "renew", "close", "loans", "unconfirmed", "hit")
+_SCRIPTS = (
+    "reserve",
+    "commit",
+    "release",
+    "renew",
+    "close",
+    "loans",
+    "unconfirmed",
+    "hit",
+    "sessions",
+)
 _FAILURES = (
     RedisError,
     OSError,
@@ -455,6 +468,33 @@ class RedisStateStore:
     async def outbox_pending(self) -> int:
         """Events not yet acknowledged (acknowledged ones are deleted)."""
         return int(await self._do("xlen", lambda: self._client.xlen(self._outbox)))
+
+    # --- sessions -------------------------------------------------------------------------
+
+    async def _sessions(self, action: str, session_id: str, ttl_s: float, *fields: str) -> Any:
+        now = int(time.time() * 1000)
+        keys = [self._k("sessions")]
+        if session_id:
+            keys.append(self._k("session", session_id))
+        args: list[str | int] = [action, now, now + int(ttl_s * 1000), self._p, *fields]
+        return await self._script("sessions", keys, args)
+
+    async def session_open(self, session_id: str, info: Mapping[str, str], *, ttl_s: float) -> None:
+        """Record a session (one round trip)."""
+        fields = [x for pair in {**info, "id": session_id}.items() for x in pair]
+        await self._sessions("open", session_id, ttl_s, *fields)
+
+    async def session_touch(self, session_id: str, *, ttl_s: float) -> bool:
+        """Keep a session alive (one round trip)."""
+        return bool(await self._sessions("touch", session_id, ttl_s))
+
+    async def session_close(self, session_id: str) -> None:
+        """Forget a session (one round trip)."""
+        await self._sessions("close", session_id, 0)
+
+    async def sessions(self) -> list[dict[str, str]]:
+        """The live sessions of every gateway, soonest to expire first."""
+        return [_fields(flat) for flat in await self._sessions("list", "", 0)]
 
     # --- throttles -------------------------------------------------------------------------
 

@@ -592,3 +592,23 @@ async def test_throttle_counts_expires_and_resets(store: StateBackend) -> None:
 async def test_check_answers_when_the_store_is_up(store: StateBackend) -> None:
     """``check`` returns quietly on a working store."""
     await store.check()
+
+
+# --- kiosk sessions -----------------------------------------------------------------------------
+
+
+async def test_sessions_open_touch_list_close_and_expire(store: StateBackend) -> None:
+    """A session is listed while alive, refreshed by touch, gone when closed or expired."""
+    await store.session_open("g1:c1", {"terminal": "beta-kiosk", "member": "beta"}, ttl_s=0.3)
+    await store.session_open("g2:c1", {"terminal": "alpha-kiosk", "member": "alpha"}, ttl_s=30)
+    listed = await store.sessions()
+    assert [s["id"] for s in listed] == ["g1:c1", "g2:c1"]
+    assert listed[0]["terminal"] == "beta-kiosk"
+    assert await store.session_touch("g2:c1", ttl_s=0.2)
+    await trio.sleep(0.4)
+    assert [s["id"] for s in await store.sessions()] == []
+    assert not await store.session_touch("g1:c1", ttl_s=30)  # expired: not revived
+    await store.session_open("g3:c9", {"terminal": "gamma-desk"}, ttl_s=30)
+    await store.session_close("g3:c9")
+    await store.session_close("never-opened")
+    assert await store.sessions() == []

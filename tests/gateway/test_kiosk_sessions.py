@@ -1,0 +1,54 @@
+"""Kiosk sessions in the state store: listed at /api/kiosks while connected."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import httpx
+import trio
+
+from gateway.circulation import INSTANCE
+
+from .kiosk import Kiosk
+
+if TYPE_CHECKING:
+    from gateway.demo import Demo
+
+
+async def kiosks(demo: Demo) -> list[dict[str, str]]:
+    assert demo.bound.admin is not None
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(f"{demo.bound.admin.rstrip('/')}/api/kiosks")
+    assert answer.status_code == 200
+    found: list[dict[str, str]] = answer.json()
+    return found
+
+
+async def test_a_logged_in_kiosk_is_listed_until_it_goes(demo: Demo) -> None:
+    with trio.fail_after(10):
+        assert await kiosks(demo) == []
+        kiosk = await Kiosk.logged_in(demo, "beta-kiosk")
+        listed = await kiosks(demo)
+        await kiosk.aclose()
+        for _ in range(100):
+            if not await kiosks(demo):
+                break
+            await trio.sleep(0.02)
+        after = await kiosks(demo)
+    assert len(listed) == 1
+    entry = listed[0]
+    assert entry["terminal"] == "beta-kiosk"
+    assert entry["member"] == "beta"
+    assert entry["location"] == "beta-main"
+    assert entry["gateway"] == INSTANCE
+    assert entry["id"].startswith(f"{INSTANCE}/c")
+    assert after == []
+
+
+async def test_a_kiosk_that_never_logs_in_is_not_listed(demo: Demo) -> None:
+    with trio.fail_after(10):
+        kiosk = await Kiosk.connect(demo)
+        await trio.sleep(0.05)
+        listed = await kiosks(demo)
+        await kiosk.aclose()
+    assert listed == []

@@ -50,7 +50,7 @@ from protocols.ncip import (
 )
 from protocols.ncip.xml import NS, parse
 
-from .schema import assert_valid, sample_files
+from .schema import assert_valid, sample_files, schema
 
 DUE = datetime(2026, 12, 14, 23, 59, 59, tzinfo=UTC)
 HEADER = Header(from_agency="interlend", to_agency="reshare")
@@ -95,6 +95,7 @@ RESPONSES: list[Response] = [
 @pytest.mark.parametrize("response", RESPONSES, ids=lambda r: type(r).__name__)
 @pytest.mark.parametrize("header", [None, HEADER], ids=["no-header", "header"])
 def test_every_response_is_schema_valid(response: Response, header: Header | None) -> None:
+    schema()  # skips, with the reason, where ../shared is absent
     assert_valid(write_response(response, header=header))
 
 
@@ -146,6 +147,7 @@ REQUESTS: list[Request] = [
 
 @pytest.mark.parametrize("request_", REQUESTS, ids=lambda r: type(r).__name__)
 def test_written_requests_are_valid_and_read_back_the_same(request_: Request) -> None:
+    schema()  # skips, with the reason, where ../shared is absent
     body = write_request(request_)
     assert_valid(body)
     assert read_request(body) == request_

@@ -205,6 +205,11 @@ def _secret_refs(consortium: Consortium) -> Iterator[tuple[KeyPath, SecretRef]]:
         yield ("gateway", "patron_key_secret"), consortium.config.gateway.patron_key_secret
     if consortium.config.gateway.state.password is not None:
         yield ("gateway", "state", "password"), consortium.config.gateway.state.password
+    ledger = consortium.config.gateway.ledger
+    if ledger.key is not None:
+        yield ("gateway", "ledger", "key"), ledger.key
+    if ledger.record_key is not None:
+        yield ("gateway", "ledger", "record_key"), ledger.record_key
     for node_id, node in consortium.nodes.items():
         if node.ils.password is not None:
             yield ("nodes", node_id, "ils", "password"), node.ils.password

@@ -41,6 +41,7 @@ __all__ = [
     "DialectSettings",
     "IlsSettings",
     "KeySpec",
+    "LedgerSettings",
     "LendingSettings",
     "Membership",
     "Merge",
@@ -463,12 +464,88 @@ class StateSettings(Frozen):
         return self
 
 
+ETH_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+class LedgerSettings(Frozen):
+    """Where verified loans are anchored (``[gateway.ledger]``).
+
+    ``embedded`` runs an in-process EVM (web3's eth-tester) deployed at start, with
+    the gateway's own member admitted: the demo default, nothing to set up, nothing
+    kept at exit.  ``evm`` anchors on a real chain through JSON-RPC (``rpc_url``,
+    ``contract``, and the gateway's signing ``key``).  ``none`` keeps no ledger: loan
+    events are handed to an in-memory queue and dropped from the outbox.
+    """
+
+    backend: Literal["none", "embedded", "evm"] = "embedded"
+    rpc_url: str | None = Field(None, description="the chain node's JSON-RPC URL (evm)")
+    chain_id: int | None = Field(None, ge=1, description="refuse a node serving another chain")
+    contract: str | None = Field(None, description="the InterlendRegistry's address (evm)")
+    deploy_block: int = Field(0, ge=0, description="the contract's deployment block")
+    member_id: str | None = Field(
+        None,
+        min_length=1,
+        description="the member whose chain this gateway anchors (default: the member its "
+        "key is the gateway of; embedded: gateway.institution_id)",
+    )
+    key: SecretRef | None = Field(
+        None, description="the gateway's signing key, hex (required for evm)"
+    )
+    record_key: SecretRef | None = Field(
+        None,
+        description="HMAC key of the loan records, shared by every gateway of the consortium "
+        "(default: derived from patron_key_secret)",
+    )
+    batch_size: int = Field(1000, ge=1, le=100_000, description="events per anchor at most")
+    batch_interval_s: float = Field(
+        300.0, gt=0, description="anchor a partial batch once its first event is this old"
+    )
+    confirmations: int = Field(1, ge=1, description="blocks deep an anchor must be to count")
+    gas_ceiling: int = Field(200_000, ge=21_000, description="most gas one anchor may use")
+    timeout_s: float = Field(
+        60.0, gt=0, description="longest wait for an anchor to be mined and confirmed"
+    )
+
+    @field_validator("contract")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not ETH_ADDRESS.fullmatch(value):
+            raise ValueError("the contract address is 0x and 40 hex digits")
+        return value
+
+    @field_validator("member_id")
+    @classmethod
+    def _member(cls, value: str | None) -> str | None:
+        if value is not None and (len(value.encode()) > 32 or "\x00" in value):
+            raise ValueError("a member id is at most 32 bytes of UTF-8, without NUL")
+        return value
+
+    @model_validator(mode="after")
+    def _evm_needs(self) -> LedgerSettings:
+        if self.backend == "evm":
+            missing = [n for n in ("rpc_url", "contract", "key") if getattr(self, n) is None]
+            if missing:
+                raise ValueError(f"ledger backend evm needs {', '.join(missing)}")
+        return self
+
+
+class HoldingsExport(Frozen):
+    """A member's holdings export for discovery (CSV: item, title, isbn, author,
+    location, member; see ``gateway/discovery.py``)."""
+
+    file: Path
+    member: str | None = Field(None, description="the owner, when the file has no member column")
+
+
 class GatewaySettings(Frozen):
     """How the daemon itself runs (not inherited: one per gateway)."""
 
     sip2: tuple[Sip2Listener, ...] = (Sip2Listener(),)
     admin: AdminListener | None = AdminListener()
     ncip: NcipListener | None = None
+    holdings: tuple[HoldingsExport, ...] = Field(
+        (), description="member exports loaded into the discovery index at start and reload"
+    )
     institution_id: str = Field("interlend", description="AO the gateway answers 99 with")
     idle_timeout_s: float = Field(900.0, gt=0, description="close kiosk connections idle this long")
     drain_grace_s: float = Field(10.0, ge=0, description="time given to connections at shutdown")
@@ -481,6 +558,7 @@ class GatewaySettings(Frozen):
         None, description="key for the hashes that stand for patrons in the registry and logs"
     )
     state: StateSettings = StateSettings()
+    ledger: LedgerSettings = LedgerSettings()
     pin_attempts: int = Field(
         5, ge=1, description="wrong PINs allowed per patron within pin_window_s"
     )

@@ -17,10 +17,18 @@ Routes:
 * ``/metrics``: Prometheus text format.
 * ``/api/members``: each member's ILS health, endpoints and bulkhead use (JSON).
 * ``/api/loans``: the most recent registry loans (JSON; patrons are keyed hashes).
+* ``/api/discover?item=…|isbn=…|title=…``: which members own and can lend it now (the
+  holdings index and live lookups at the members; ``gateway/discovery.py``).
 * ``/api/kiosks``: the kiosks connected to every gateway sharing the state store
   (terminal, library, location, address, gateway, since).
 * ``/api/loans/unconfirmed``: checkouts held past their hold time, whose outcome at
   the owner is unknown (a gateway died in between): for the desk to check.
+* ``/api/loans/{loan_id}/proof``: the loan's ledger receipts, their anchors on chain
+  and the verification result (``gateway/ledger_proof.py``): 200 once an event is
+  anchored (``verified`` says whether it holds), 202 while none is, 404 for a loan
+  the registry does not hold, 503 when the store or the chain cannot be read.
+* ``/api/ledger``: the ledger worker's statistics (backend, member, queued events,
+  batches anchored, the last batch and the last error).
 * ``/``: a status page for people.
 
 It runs on hypercorn's trio worker inside the daemon's nursery and listens on
@@ -41,7 +49,9 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from adapters.ledger.chain import ChainError
 from adapters.state.base import StateUnavailable
+from gateway.discovery import discover
 from protocols.ncip import Problem, ProblemResponse, ProblemType, write_response
 
 from .context import utc_now
@@ -108,11 +118,31 @@ def admin_app(gateway: Gateway) -> Starlette:
 
     async def metrics(request: Request) -> Response:
         _members(gateway)
-        gateway.metrics.ledger_queued.set(gateway.runtime.ledger.statistics().queued)
+        worker = gateway.ledger_worker
+        if worker is None:
+            gateway.metrics.ledger_queued.set(gateway.runtime.ledger.statistics().queued)
+        else:
+            gateway.metrics.ledger_observe(worker.statistics())
         return Response(gateway.metrics.render(), media_type="text/plain; version=0.0.4")
 
     async def members(request: Request) -> Response:
         return JSONResponse(_members(gateway))
+
+    async def discover_route(request: Request) -> Response:
+        query = {k: request.query_params.get(k) for k in ("item", "isbn", "title")}
+        asked = {k: v.strip() for k, v in query.items() if v and v.strip()}
+        if len(asked) != 1:
+            return JSONResponse(
+                {"error": "ask for exactly one of item=, isbn= or title="}, status_code=400
+            )
+        found = await discover(
+            gateway.runtime,
+            gateway.holdings,
+            item=asked.get("item"),
+            isbn=asked.get("isbn"),
+            title=asked.get("title"),
+        )
+        return JSONResponse(found)
 
     async def kiosks(request: Request) -> Response:
         try:
@@ -186,6 +216,37 @@ def admin_app(gateway: Gateway) -> Starlette:
             ]
         )
 
+    async def proof(request: Request) -> Response:
+        loan_id = request.path_params["loan_id"]
+        worker = gateway.ledger_worker
+        if worker is None:
+            return JSONResponse(
+                {"error": "no ledger: gateway.ledger.backend is none"}, status_code=404
+            )
+        try:
+            found = await worker.prove(loan_id)
+        except StateUnavailable as exc:
+            return JSONResponse({"error": exc.detail}, status_code=503)
+        except ChainError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503)
+        if found.loan is None:
+            return JSONResponse({"error": f"unknown loan {loan_id}"}, status_code=404)
+        return JSONResponse(found.to_json(), status_code=202 if not found.checks else 200)
+
+    async def ledger(request: Request) -> Response:
+        worker = gateway.ledger_worker
+        if worker is None:
+            stats = gateway.runtime.ledger.statistics()
+            return JSONResponse(
+                {
+                    "backend": "none",
+                    "queued": stats.queued,
+                    "recorded": stats.recorded,
+                    "dropped": stats.dropped,
+                }
+            )
+        return JSONResponse(worker.statistics().to_json())
+
     async def status(request: Request) -> Response:
         rows = "".join(
             f"<tr><td>{html.escape(m)}</td><td>{html.escape(str(info['name']))}</td>"
@@ -193,15 +254,15 @@ def admin_app(gateway: Gateway) -> Starlette:
             f"<td>{html.escape(str(info.get('in_flight', '')))}</td></tr>"
             for m, info in _members(gateway).items()
         )
-        ledger = gateway.runtime.ledger.statistics()
         page = (
             "<!doctype html><html><head><meta charset='utf-8'><title>interlend</title></head>"
             "<body><h1>interlend gateway</h1>"
             f"<p>Kiosk connections: {gateway.kiosks.open_connections}. "
-            f"Ledger: {ledger.queued} queued, {ledger.recorded} recorded.</p>"
+            f"Ledger: {html.escape(_ledger_line(gateway))}.</p>"
             "<table><tr><th>member</th><th>name</th><th>ILS</th><th>in flight</th></tr>"
             f"{rows}</table>"
             "<p><a href='/api/members'>members</a> · <a href='/api/loans'>loans</a> · "
+            "<a href='/api/ledger'>ledger</a> · "
             "<a href='/metrics'>metrics</a></p></body></html>"
         )
         return HTMLResponse(page)
@@ -215,10 +276,30 @@ def admin_app(gateway: Gateway) -> Starlette:
             Route("/api/members", members),
             Route("/api/loans", loans),
             Route("/api/loans/unconfirmed", unconfirmed),
+            Route("/api/loans/{loan_id}/proof", proof),
+            Route("/api/ledger", ledger),
             Route("/api/kiosks", kiosks),
+            Route("/api/discover", discover_route),
             Route("/ncip", ncip, methods=["GET", "POST"]),
         ]
     )
+
+
+def _ledger_line(gateway: Gateway) -> str:
+    worker = gateway.ledger_worker
+    if worker is None:
+        stats = gateway.runtime.ledger.statistics()
+        return f"none ({stats.queued} events in memory, {stats.recorded} handed over)"
+    s = worker.statistics()
+    line = (
+        f"{s.backend}, member {s.member_id or '(connecting)'}: {s.queued} queued, "
+        f"{s.batches_anchored} batches ({s.events_anchored} events) anchored"
+    )
+    if s.last_batch_seq is not None:
+        line += f", last batch #{s.last_batch_seq} in {s.last_tx_hash}"
+    if s.last_error:
+        line += f"; last error: {s.last_error}"
+    return line
 
 
 NCIP_PATHS = frozenset({"/ncip", "/healthz"})

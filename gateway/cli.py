@@ -116,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
             "on a terminal."
         ),
     )
+    from gateway.ledger_cli import add_parsers
+
+    add_parsers(commands)
     return parser
 
 
@@ -271,6 +274,10 @@ def _run(argv: Sequence[str] | None) -> int:
         return check_config(args.file, as_json=args.json, check_secrets=not args.no_secrets)
     if args.command == "hash-password":
         return _hash_password()
+    if args.command == "ledger":
+        from gateway.ledger_cli import run
+
+        return run(args)
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
 
 

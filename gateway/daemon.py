@@ -7,7 +7,10 @@
   live in their own nursery so that shutdown can drain them;
 * the admin HTTP server (health, readiness, metrics, status page, API) and the NCIP
   endpoint (``POST /ncip``), each on its own port, if configured;
-* the outbox pump, which hands the registry's loan events to the ledger;
+* the ledger worker (``gateway/ledger_worker.py``), which batches the registry's loan
+  events and anchors them on the configured chain (``[gateway.ledger]``; the embedded
+  chain by default); with ``backend = "none"``, the outbox pump, which hands them to
+  an in-memory queue instead;
 * the signal watcher: SIGTERM and SIGINT stop, SIGHUP reloads.
 
 The state store named by ``[gateway.state]`` (in memory, or Redis shared by every
@@ -46,6 +49,7 @@ from config.errors import ConfigError
 from config.loader import load_consortium, resolve_secrets
 
 from .circulation import Circulation
+from .discovery import HoldingsError, HoldingsIndex
 from .kiosk import KioskServer
 from .metrics import Metrics
 from .ncip import NcipResponder
@@ -57,6 +61,8 @@ if TYPE_CHECKING:
     from adapters.state.base import StateBackend
     from config.consortium import Consortium
     from config.models import GatewaySettings, Sip2Listener
+
+    from .ledger_worker import LedgerWorker
 
 __all__ = ["Bound", "Gateway", "load_runtime"]
 
@@ -136,10 +142,13 @@ class Gateway:
         self.circulation = Circulation(self.current)
         self.kiosks = KioskServer(self.circulation, self.current, self.metrics)
         self.ncip = NcipResponder(self.circulation, self.current)
+        self.holdings = HoldingsIndex()
         self._stop = trio.Event()
         self._members: dict[int, _MemberTask] = {}
         self._root: trio.Nursery | None = None
         self.ready = False
+        self.ledger_worker: LedgerWorker | None = None
+        """The ledger worker, unless ``gateway.ledger.backend`` is ``none``."""
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> Gateway:
@@ -182,14 +191,24 @@ class Gateway:
             await self._close_members()
         log.info("gateway stopped")
 
+    async def load_holdings(self) -> None:
+        """(Re)build the discovery index from the configured exports, off the event loop;
+        a file that cannot be loaded is logged and skipped."""
+        index = HoldingsIndex()
+        for export in self.runtime.settings.holdings:
+            try:
+                await trio.to_thread.run_sync(index.load_csv, export.file, export.member)
+            except (HoldingsError, OSError) as exc:
+                log.error("holdings export not loaded", file=str(export.file), error=str(exc))
+        self.holdings = index
+
     async def _serve(self, settings: GatewaySettings, task_status: trio.TaskStatus[Bound]) -> None:
+        await self.load_holdings()
         async with trio.open_nursery() as root:
             self._root = root
             if self.handle_signals:
                 root.start_soon(self._watch_signals)
-            root.start_soon(
-                partial(pump_outbox, lambda: self.runtime.store, lambda: self.runtime.ledger)
-            )
+            self._start_ledger(root, settings)
             self._start_members()
             async with trio.open_nursery() as connections:
                 async with trio.open_nursery() as accepting:
@@ -224,6 +243,30 @@ class Gateway:
                 self.kiosks.drain()
                 connections.cancel_scope.deadline = trio.current_time() + settings.drain_grace_s
             root.cancel_scope.cancel()
+
+    def _start_ledger(self, root: trio.Nursery, settings: GatewaySettings) -> None:
+        if settings.ledger.backend == "none":
+            root.start_soon(
+                partial(pump_outbox, lambda: self.runtime.store, lambda: self.runtime.ledger)
+            )
+            return
+        # web3 is imported only when a chain is configured (it takes a second).
+        from .ledger_worker import LedgerWorker
+
+        if settings.ledger.backend == "embedded" and settings.state.backend != "memory":
+            log.warning(
+                "the embedded chain lives in this process: its anchors are lost at exit "
+                "while the receipts stay in the shared store; use backend evm"
+            )
+        record_key = self.runtime.record_key  # fixed while the worker runs
+        self.ledger_worker = LedgerWorker(
+            settings.ledger,
+            store=lambda: self.runtime.store,
+            record_key=lambda: record_key,
+            key=self.runtime.ledger_key,
+            default_member=settings.institution_id,
+        )
+        root.start_soon(self.ledger_worker.run)
 
     async def _listen(
         self,
@@ -319,9 +362,15 @@ class Gateway:
             log.warning("listener changes take effect at the next restart")
         if runtime.settings.state != self.runtime.settings.state:
             log.warning("state store changes take effect at the next restart")
+        if runtime.settings.ledger != self.runtime.settings.ledger or (
+            (runtime.ledger_key, runtime.record_key)
+            != (self.runtime.ledger_key, self.runtime.record_key)
+        ):
+            log.warning("ledger changes take effect at the next restart")
         self.runtime = runtime
         self._start_members()
         await self._retire_members()
+        await self.load_holdings()
         self.metrics.reloads.labels("ok").inc()
         log.info("configuration reloaded", members=list(runtime.members))
         return True

@@ -4,7 +4,10 @@ The demo consortium is ``config/demo.toml`` (shipped in the package).  The demo 
 a simulated ILS for each member (``alpha``, ``beta``, ``gamma``) on a free port, points
 the configuration at them, gives them a fresh random SIP2 password (through the
 environment variable the file names, as a real deployment would), and starts the
-gateway with the in-memory registry and ledger queue.
+gateway with the in-memory registry and the embedded ledger: web3's in-process EVM,
+with the registry contract deployed at start and the gateway's member admitted, so
+every reciprocal loan is anchored (batches of up to ``DEMO_BATCH_INTERVAL_S``) and
+provable at ``/api/loans/{id}/proof``.
 
 Once every listener is up it writes the manifest (DESIGN.md "Contracts") when asked:
 where to connect, the terminals, patrons and items to try.  NCIP is not served yet,
@@ -49,6 +52,8 @@ log = structlog.get_logger("interlend.demo")
 
 DEMO_MEMBERS = ("alpha", "beta", "gamma")
 DEMO_TERMINAL_PASSWORD = "demo"
+DEMO_BATCH_INTERVAL_S = 2.0
+"""How old the demo lets a batch's first loan event get before anchoring it."""
 PASSWORD_ENV = "INTERLEND_DEMO_ILS_PASSWORD"
 NCIP_KEY_ENV = "INTERLEND_DEMO_NCIP_KEY"
 
@@ -90,6 +95,10 @@ def demo_config(
             "sip2": (Sip2Listener(host=host, port=sip2_port),),
             "admin": AdminListener(host=host, port=admin_port),
             "ncip": NcipListener(host=host, port=ncip_port),
+            # A person trying the demo should not wait five minutes for a proof.
+            "ledger": config.gateway.ledger.model_copy(
+                update={"batch_interval_s": DEMO_BATCH_INTERVAL_S}
+            ),
         }
     )
     return config.model_copy(update={"nodes": nodes, "gateway": gateway})
@@ -279,5 +288,8 @@ def how_to_try(demo: Demo) -> str:
             "    '2300120261123    120000AObeta|AA21001000000001|AC|AD1234|' \\",
             "    '11YN20261123    12000020261123    120000AObeta|AA21001000000001"
             "|AB31002000000001|AC|AD1234|'",
+            "Then the loan's proof on the embedded chain (a few seconds later):",
+            f"  curl {demo.bound.admin or 'http://ADMIN'}/api/loans  # the loan_id",
+            f"  curl {demo.bound.admin or 'http://ADMIN'}/api/loans/LOAN_ID/proof",
         ]
     )

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from .ledger_worker import LedgerWorkerStatistics
 
 __all__ = ["Metrics"]
 
@@ -51,6 +56,26 @@ class Metrics:
         self.ledger_queued = Gauge(
             "interlend_ledger_queued", "Loan events waiting for the ledger", registry=self.registry
         )
+        self.ledger_batches = Gauge(
+            "interlend_ledger_anchored_batches",
+            "Loan batches this gateway anchored on the chain since it started",
+            registry=self.registry,
+        )
+        self.ledger_events = Gauge(
+            "interlend_ledger_anchored_events",
+            "Loan events this gateway anchored on the chain since it started",
+            registry=self.registry,
+        )
+        self.ledger_last_batch = Gauge(
+            "interlend_ledger_last_batch_seq",
+            "Sequence of the last batch anchored on this gateway's member chain",
+            registry=self.registry,
+        )
+        self.ledger_up = Gauge(
+            "interlend_ledger_up",
+            "1 when the chain is connected and the last attempt did not fail",
+            registry=self.registry,
+        )
         self._requests: dict[tuple[str, str, str], Counter] = {}
         self._latency: dict[str, Histogram] = {}
         self.reloads = Counter(
@@ -75,6 +100,14 @@ class Metrics:
         if latency is None:
             latency = self._latency[code] = self.latency.labels(code)
         latency.observe(seconds)
+
+    def ledger_observe(self, stats: LedgerWorkerStatistics) -> None:
+        """Set the ledger gauges from the worker's statistics."""
+        self.ledger_queued.set(stats.queued)
+        self.ledger_batches.set(stats.batches_anchored)
+        self.ledger_events.set(stats.events_anchored)
+        self.ledger_last_batch.set(stats.last_batch_seq or 0)
+        self.ledger_up.set(1 if stats.connected and stats.last_error is None else 0)
 
     def render(self) -> bytes:
         """The registry in Prometheus' text format."""

@@ -10,6 +10,7 @@ carried over with their warm connection pools; the others are new.  A member's
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -52,6 +53,10 @@ class Runtime:
     """Wrong-PIN counting (kept across reloads)."""
     ncip_secrets: dict[tuple[str, int, str], str] = field(default_factory=dict)
     """NCIP peers' API keys and tokens by (node, peer index, name)."""
+    ledger_key: str | None = None
+    """The gateway's signing key for the ledger's chain (hex), if configured."""
+    record_key: bytes = b""
+    """The consortium's HMAC key for ledger records (shared by its gateways)."""
 
     def ncip_secret(self, node: str, index: int, name: str) -> str | None:
         """An NCIP peer's ``api_key`` or ``bearer_token``, if configured."""
@@ -117,6 +122,7 @@ def build_runtime(
             "gateway.patron_key_secret is not set: patron keys change at every start",
             hint="set it for a registry that outlives the process",
         )
+    record_key = _record_key(consortium, secrets_found, patron_secret, previous)
     return Runtime(
         consortium,
         members,
@@ -131,4 +137,34 @@ def build_runtime(
             for path, value in secrets_found.items()
             if len(path) == 5 and path[0] == "nodes" and path[2] == "ncip_peers"
         },
+        ledger_key=secrets_found.get(("gateway", "ledger", "key")),
+        record_key=record_key,
     )
+
+
+RECORD_KEY_LABEL = b"interlend ledger record key v1"
+
+
+def derived_record_key(patron_secret: bytes) -> bytes:
+    """The record key used when ``gateway.ledger.record_key`` is not set."""
+    return hmac.new(patron_secret, RECORD_KEY_LABEL, hashlib.sha256).digest()
+
+
+def _record_key(
+    consortium: Consortium,
+    secrets_found: dict[KeyPath, str],
+    patron_secret: bytes,
+    previous: Runtime | None,
+) -> bytes:
+    configured = secrets_found.get(("gateway", "ledger", "record_key"))
+    if configured is not None:
+        return configured.encode()
+    settings = consortium.config.gateway
+    if previous is None and settings.ledger.backend != "none":
+        log.warning(
+            "gateway.ledger.record_key is not set: ledger records are keyed with a key "
+            "derived from patron_key_secret",
+            hint="set it (the same on every gateway) so that proofs outlive a change of "
+            "the patron key",
+        )
+    return derived_record_key(patron_secret)

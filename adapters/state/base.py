@@ -19,6 +19,11 @@ listed by ``unconfirmed`` for the desk, because the owner may have lent the item
 atomic step* as the registry write, so the ledger sees every loan exactly when the
 registry does (at least once; consumers acknowledge what they have recorded).
 
+The ledger worker keeps its own state here too (``Receipts``): the batch it sealed
+and is anchoring, saved *before* the anchor is sent so that a crash re-anchors the
+same root, and each anchored event's receipt, by loan.  Salts are kept apart from
+the receipts so that deleting them (crypto-shredding) is one step.
+
 Patrons are stored only as keyed hashes (``patron_key``): the registry can count and
 list a patron's loans without holding the barcode.
 """
@@ -30,26 +35,32 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from adapters.ledger.base import LoanEvent
+from adapters.ledger.merkle import MerkleTree
+from adapters.ledger.records import Receipt, SealedBatch, SealedRecord
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 __all__ = [
+    "BatchEntry",
     "CapExceeded",
     "Loan",
     "LoanRequest",
     "LoanState",
     "Outbox",
     "OutboxEntry",
+    "PendingBatch",
+    "Receipts",
     "Reservation",
     "Sessions",
     "StateBackend",
     "StateStore",
     "StateUnavailable",
     "Throttle",
+    "entry_order",
     "patron_key",
 ]
 
@@ -207,6 +218,125 @@ class Outbox(Protocol):
         """Events not yet acknowledged (new or read)."""
         ...
 
+    async def outbox_touch(self, consumer: str, entry_ids: Sequence[str]) -> list[str]:
+        """Keep events read but not yet acknowledged from being reclaimed by others.
+
+        Each event still unacknowledged becomes ``consumer``'s, idle since now (a worker
+        holding a batch while the chain is down calls this now and then).
+
+        Returns:
+            The ids still unacknowledged (the others were acknowledged meanwhile).
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class BatchEntry:
+    """One outbox event sealed into a batch: its entry id and its record."""
+
+    entry_id: str
+    sealed: SealedRecord
+
+
+@dataclass(frozen=True)
+class PendingBatch:
+    """A sealed batch not yet finished (anchored, receipts stored, events acknowledged).
+
+    ``batch_seq`` 0 means "not yet sequenced": the worker reads the member's head on
+    chain, then saves the batch again with its sequence before sending the anchor.
+    """
+
+    member_id: str
+    batch_seq: int
+    prev_root: bytes
+    entries: tuple[BatchEntry, ...]
+
+    def sealed(self) -> SealedBatch:
+        """The batch with its Merkle tree (rebuilt from the records)."""
+        records = tuple(e.sealed for e in self.entries)
+        return SealedBatch(records, MerkleTree.from_leaf_hashes([r.leaf for r in records]))
+
+    @property
+    def root(self) -> bytes:
+        """The batch's Merkle root."""
+        return self.sealed().root
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready form (bytes as hex)."""
+        return {
+            "member_id": self.member_id,
+            "batch_seq": self.batch_seq,
+            "prev_root": self.prev_root.hex(),
+            "entries": [
+                [
+                    e.entry_id,
+                    e.sealed.loan_id,
+                    e.sealed.kind,
+                    e.sealed.salt.hex(),
+                    e.sealed.record.hex(),
+                ]
+                for e in self.entries
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PendingBatch:
+        """The inverse of ``to_json``."""
+        return cls(
+            str(data["member_id"]),
+            int(data["batch_seq"]),
+            bytes.fromhex(data["prev_root"]),
+            tuple(
+                BatchEntry(
+                    str(entry),
+                    SealedRecord(str(loan), str(kind), bytes.fromhex(salt), bytes.fromhex(rec)),
+                )
+                for entry, loan, kind, salt, rec in data["entries"]
+            ),
+        )
+
+
+def entry_order(entry_id: str) -> tuple[int, int]:
+    """Sort key of outbox entry ids (``<ms>-<seq>``, as Redis streams number them)."""
+    first, _, second = entry_id.partition("-")
+    try:
+        return int(first), int(second or 0)
+    except ValueError:
+        return 0, 0
+
+
+class Receipts(Protocol):
+    """The ledger worker's batches and the receipts of anchored events.
+
+    Batches are kept per member (each member's gateway writes its own chain); receipts
+    per loan, one per event (by its outbox entry id, so an event delivered twice keeps
+    one receipt).  Nothing here expires.
+    """
+
+    async def save_batch(self, batch: PendingBatch) -> None:
+        """Keep ``batch`` as its member's pending batch (replacing any earlier one)."""
+        ...
+
+    async def pending_batch(self, member_id: str) -> PendingBatch | None:
+        """The member's pending batch, if any."""
+        ...
+
+    async def clear_batch(self, member_id: str, root: bytes) -> None:
+        """Forget the member's pending batch, if it is still the one with ``root``."""
+        ...
+
+    async def put_receipts(self, receipts: Sequence[tuple[str, Receipt]]) -> None:
+        """Store each ``(entry id, receipt)`` under its loan (a repeat replaces it)."""
+        ...
+
+    async def receipts(self, loan_id: str) -> list[Receipt]:
+        """A loan's receipts in event order (empty before any is anchored)."""
+        ...
+
+    async def shred_receipts(self, loan_id: str) -> int:
+        """Delete the salts of a loan's receipts (crypto-shredding); how many there were."""
+        ...
+
 
 class Throttle(Protocol):
     """Counters that expire: wrong PIN attempts per patron, and the like."""
@@ -249,7 +379,7 @@ class Sessions(Protocol):
         ...
 
 
-class StateBackend(StateStore, Outbox, Throttle, Sessions, Protocol):
+class StateBackend(StateStore, Outbox, Receipts, Throttle, Sessions, Protocol):
     """Everything the gateway keeps outside its process."""
 
     async def check(self) -> None:

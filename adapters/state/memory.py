@@ -20,10 +20,21 @@ import trio
 
 from adapters.ledger.base import LoanEvent, LoanEventKind
 
-from .base import CapExceeded, Loan, LoanRequest, LoanState, OutboxEntry, Reservation
+from .base import (
+    CapExceeded,
+    Loan,
+    LoanRequest,
+    LoanState,
+    OutboxEntry,
+    PendingBatch,
+    Reservation,
+    entry_order,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+    from adapters.ledger.records import Receipt
 
 __all__ = ["MemoryStateStore"]
 
@@ -62,6 +73,9 @@ class MemoryStateStore:
         self._sequence = itertools.count(1)
         self._arrived = trio.Event()
         self._buckets: dict[str, tuple[int, float]] = {}
+        self._batches: dict[str, PendingBatch] = {}
+        self._receipts: dict[str, dict[str, Receipt]] = {}
+        self._salts: dict[str, dict[str, bytes]] = {}
         self._sessions: dict[str, tuple[dict[str, str], float]] = {}
 
     # --- the registry --------------------------------------------------------------------
@@ -208,6 +222,9 @@ class MemoryStateStore:
                 return
             del self._loans[oldest]
             self._by_key.pop(self._key_of.pop(oldest, ""), None)
+            # Memory is bounded: a loan's receipts go with it.
+            self._receipts.pop(oldest, None)
+            self._salts.pop(oldest, None)
 
     # --- the outbox ----------------------------------------------------------------------
 
@@ -261,6 +278,52 @@ class MemoryStateStore:
     async def outbox_pending(self) -> int:
         """Events not yet acknowledged."""
         return len(self._outbox)
+
+    async def outbox_touch(self, consumer: str, entry_ids: Sequence[str]) -> list[str]:
+        """Make the still unacknowledged events ``consumer``'s, idle from now."""
+        kept: list[str] = []
+        for entry_id in entry_ids:
+            pending = self._outbox.get(entry_id)
+            if pending is not None:
+                pending.consumer, pending.read_at = consumer, time.monotonic()
+                kept.append(entry_id)
+        return kept
+
+    # --- ledger batches and receipts -----------------------------------------------------
+
+    async def save_batch(self, batch: PendingBatch) -> None:
+        """Keep the member's pending batch."""
+        self._batches[batch.member_id] = batch
+
+    async def pending_batch(self, member_id: str) -> PendingBatch | None:
+        """The member's pending batch."""
+        return self._batches.get(member_id)
+
+    async def clear_batch(self, member_id: str, root: bytes) -> None:
+        """Forget the member's pending batch if it is the one with ``root``."""
+        found = self._batches.get(member_id)
+        if found is not None and found.root == root:
+            del self._batches[member_id]
+
+    async def put_receipts(self, receipts: Sequence[tuple[str, Receipt]]) -> None:
+        """Store receipts by loan and event; salts apart."""
+        for entry_id, receipt in receipts:
+            self._receipts.setdefault(receipt.loan_id, {})[entry_id] = receipt.shredded()
+            if receipt.salt is not None:
+                self._salts.setdefault(receipt.loan_id, {})[entry_id] = receipt.salt
+
+    async def receipts(self, loan_id: str) -> list[Receipt]:
+        """The loan's receipts in event order, with their salts where kept."""
+        found = self._receipts.get(loan_id, {})
+        salts = self._salts.get(loan_id, {})
+        return [
+            dataclasses.replace(found[entry_id], salt=salts.get(entry_id))
+            for entry_id in sorted(found, key=entry_order)
+        ]
+
+    async def shred_receipts(self, loan_id: str) -> int:
+        """Delete the loan's salts."""
+        return len(self._salts.pop(loan_id, {}))
 
     # --- throttles -----------------------------------------------------------------------
 

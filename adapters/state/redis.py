@@ -24,6 +24,10 @@ atomicity with anything else, are spread over slots by their own tags.
     {ns}:home:<home>          set    active loans of a home library's patrons
     {ns}:history              zset   every loan by checkout time (trimmed to ``history``)
     {ns}:outbox               stream loan events for the ledger (consumer group "ledger")
+    {ns}:ledger-batch:<member> hash  the member's pending ledger batch (root, batch JSON)
+    {ns}:receipts:<loan id>   hash   outbox entry id -> the event's receipt (JSON, no salt)
+    {ns}:salts:<loan id>      hash   outbox entry id -> the record's salt (hex); deleting
+                                     it is crypto-shredding
     {ns}:session:<id>         hash   a kiosk session (terminal, library, gateway), with a TTL
     {ns}:sessions             zset   live kiosk sessions by expiry
     <ns>:throttle:{<bucket>}  string a counter with a time to live
@@ -35,6 +39,7 @@ raises ``StateUnavailable``; the client reconnects by itself on the next call.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import uuid
 from collections import Counter
@@ -48,6 +53,7 @@ import trio
 from coredis.exceptions import RedisError, ResponseError
 
 from adapters.ledger.base import LoanEvent, LoanEventKind
+from adapters.ledger.records import Receipt
 
 from .base import (
     CapExceeded,
@@ -55,8 +61,10 @@ from .base import (
     LoanRequest,
     LoanState,
     OutboxEntry,
+    PendingBatch,
     Reservation,
     StateUnavailable,
+    entry_order,
 )
 
 if TYPE_CHECKING:
@@ -80,6 +88,7 @@ _SCRIPTS = (
     "unconfirmed",
     "hit",
     "sessions",
+    "clearbatch",
 )
 _FAILURES = (
     RedisError,
@@ -495,6 +504,93 @@ class RedisStateStore:
     async def sessions(self) -> list[dict[str, str]]:
         """The live sessions of every gateway, soonest to expire first."""
         return [_fields(flat) for flat in await self._sessions("list", "", 0)]
+
+    async def outbox_touch(self, consumer: str, entry_ids: Sequence[str]) -> list[str]:
+        """Claim the still unacknowledged events for ``consumer``, idle from now."""
+        if not entry_ids:
+            return []
+        ids = list(entry_ids)
+        await self._ensure_group()
+        claimed = await self._do(
+            "xclaim",
+            lambda: self._client.xclaim(self._outbox, GROUP, consumer, 0, ids, justid=True),
+        )
+        return [str(x) for x in claimed]
+
+    # --- ledger batches and receipts -------------------------------------------------------
+
+    def _batch(self, member_id: str) -> str:
+        return self._k("ledger-batch", member_id)
+
+    async def save_batch(self, batch: PendingBatch) -> None:
+        """Keep the member's pending batch (one HSET: root and JSON together)."""
+        key = self._batch(batch.member_id)
+        fields = {"root": batch.root.hex(), "batch": json.dumps(batch.to_json())}
+        await self._do("hset", lambda: self._client.hset(key, fields))
+
+    async def pending_batch(self, member_id: str) -> PendingBatch | None:
+        """The member's pending batch."""
+        key = self._batch(member_id)
+        found = await self._do("hget", lambda: self._client.hget(key, "batch"))
+        return PendingBatch.from_json(json.loads(found)) if found else None
+
+    async def clear_batch(self, member_id: str, root: bytes) -> None:
+        """Forget the member's pending batch if it is the one with ``root`` (atomic)."""
+        await self._script("clearbatch", [self._batch(member_id)], [root.hex()])
+
+    async def put_receipts(self, receipts: Sequence[tuple[str, Receipt]]) -> None:
+        """Store receipts and salts by loan, in one transaction (one round trip)."""
+        if not receipts:
+            return
+        docs: dict[str, dict[str, str]] = {}
+        salts: dict[str, dict[str, str]] = {}
+        for entry_id, receipt in receipts:
+            doc = receipt.shredded().to_json()
+            docs.setdefault(receipt.loan_id, {})[entry_id] = json.dumps(doc)
+            if receipt.salt is not None:
+                salts.setdefault(receipt.loan_id, {})[entry_id] = receipt.salt.hex()
+
+        async def write() -> None:
+            async with self._client.pipeline(transaction=True) as pipe:
+                for loan_id, fields in docs.items():
+                    pipe.hset(self._k("receipts", loan_id), fields)
+                for loan_id, fields in salts.items():
+                    pipe.hset(self._k("salts", loan_id), fields)
+
+        await self._do("put receipts", write)
+
+    async def receipts(self, loan_id: str) -> list[Receipt]:
+        """The loan's receipts in event order, with their salts where kept."""
+        found: dict[str, dict[str, str]] = {}
+
+        async def read() -> None:
+            async with self._client.pipeline(transaction=False) as pipe:
+                docs = pipe.hgetall(self._k("receipts", loan_id))
+                salts = pipe.hgetall(self._k("salts", loan_id))
+            found["docs"], found["salts"] = dict(await docs), dict(await salts)
+
+        await self._do("receipts", read)
+        docs, salts = found["docs"], found["salts"]
+        receipts = []
+        for entry_id in sorted(docs, key=entry_order):
+            doc = json.loads(docs[entry_id])
+            doc["salt"] = "0x" + salts[entry_id] if entry_id in salts else None
+            receipts.append(Receipt.from_json(doc))
+        return receipts
+
+    async def shred_receipts(self, loan_id: str) -> int:
+        """Delete the loan's salts (one HLEN and DEL, in one transaction)."""
+        key = self._k("salts", loan_id)
+        found: list[int] = []
+
+        async def shred() -> None:
+            async with self._client.pipeline(transaction=True) as pipe:
+                count = pipe.hlen(key)
+                pipe.delete([key])
+            found.append(int(await count))
+
+        await self._do("shred", shred)
+        return found[0]
 
     # --- throttles -------------------------------------------------------------------------
 

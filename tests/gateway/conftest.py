@@ -27,12 +27,27 @@ def short_timeouts(config: Config, seconds: float = 1.0) -> Config:
     )
 
 
+def without_chain(config: Config) -> Config:
+    """The demo configuration with ``gateway.ledger.backend = "none"``: loan events go
+    to the in-memory queue, as the circulation tests inspect them there (the embedded
+    chain has its own tests, ``test_ledger_demo.py``)."""
+    ledger = config.gateway.ledger.model_copy(update={"backend": "none"})
+    return config.model_copy(
+        update={"gateway": config.gateway.model_copy(update={"ledger": ledger})}
+    )
+
+
+def circulation_demo(config: Config) -> Config:
+    """Short time-outs and no chain: the ``demo`` fixture's configuration."""
+    return without_chain(short_timeouts(config))
+
+
 @pytest.fixture
 async def demo() -> AsyncIterator[Demo]:
-    """The demo network, stopped gracefully after the test."""
+    """The demo network (without a chain), stopped gracefully after the test."""
     async with trio.open_nursery() as nursery:
         running: Demo = await nursery.start(
-            partial(run_demo, handle_signals=False, adjust=short_timeouts)
+            partial(run_demo, handle_signals=False, adjust=circulation_demo)
         )
         try:
             yield running

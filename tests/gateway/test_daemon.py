@@ -173,7 +173,15 @@ def test_demo_command_end_to_end(tmp_path: Path) -> None:
     """`interlend demo --manifest` as a user runs it: manifest, SIP2, admin, Ctrl-C."""
     manifest_path = tmp_path / "manifest.json"
     process = _cli(
-        "demo", "--sip2-port", "0", "--admin-port", "0", "--manifest", str(manifest_path)
+        "demo",
+        "--sip2-port",
+        "0",
+        "--admin-port",
+        "0",
+        "--ncip-port",
+        "0",
+        "--manifest",
+        str(manifest_path),
     )
     try:
         deadline = time.monotonic() + TIMEOUT

@@ -11,11 +11,14 @@ from datetime import UTC, datetime, timedelta
 import trio
 
 from adapters.ledger.base import LoanEventKind
+from adapters.ledger.records import seal_batch
 from adapters.state.base import (
+    BatchEntry,
     CapExceeded,
     Loan,
     LoanRequest,
     LoanState,
+    PendingBatch,
     Reservation,
     StateBackend,
     patron_key,
@@ -570,6 +573,91 @@ async def test_a_missed_checkin_is_closed_with_an_event(store: StateBackend) -> 
     ]
     assert events[2].kind is LoanEventKind.CHECKOUT
     assert events[2].patron_key == BOB
+
+
+async def test_touched_events_are_not_reclaimed_and_acked_ones_drop_out(
+    store: StateBackend,
+) -> None:
+    """A worker holding events keeps them from others; acknowledged ones are not claimed."""
+    await lend(store, request("T1"))
+    await lend(store, request("T2"))
+    taken = await store.outbox_read("holder", 10, wait_s=0)
+    ids = [e.entry_id for e in taken]
+    await trio.sleep(0.05)
+    await store.outbox_ack(ids[1:])
+    assert await store.outbox_touch("holder", ids) == ids[:1]
+    assert await store.outbox_reclaim("thief", 10, min_idle_s=0.03) == []
+    await trio.sleep(0.05)
+    reclaimed = await store.outbox_reclaim("thief", 10, min_idle_s=0.03)
+    assert [e.entry_id for e in reclaimed] == ids[:1]
+    assert await store.outbox_touch("holder", []) == []
+
+
+# --- ledger batches and receipts ---------------------------------------------------------
+
+
+RECORD_KEY = b"record-key-for-contract-tests"
+
+
+async def _batch(store: StateBackend, member: str, *items: str) -> PendingBatch:
+    for item in items:
+        await lend(store, request(item, key=f"{member}|{item}"))
+    entries = await store.outbox_read(member, 100, wait_s=0)
+    sealed = seal_batch([e.event for e in entries], key=RECORD_KEY)
+    return PendingBatch(
+        member,
+        0,
+        b"\x00" * 32,
+        tuple(BatchEntry(e.entry_id, r) for e, r in zip(entries, sealed.records, strict=True)),
+    )
+
+
+async def test_a_pending_batch_is_kept_per_member_until_cleared(store: StateBackend) -> None:
+    """Each member's sealed batch (records and salts) survives as saved, until cleared by
+    its root; a stale root clears nothing."""
+    assert await store.pending_batch("alpha") is None
+    alpha = await _batch(store, "alpha", "B1", "B2")
+    beta = await _batch(store, "beta", "B3")
+    await store.save_batch(alpha)
+    await store.save_batch(beta)
+    assert await store.pending_batch("alpha") == alpha
+    assert (await store.pending_batch("beta")) == beta
+    sequenced = PendingBatch("alpha", 7, b"\x01" * 32, alpha.entries)
+    await store.save_batch(sequenced)
+    found = await store.pending_batch("alpha")
+    assert found == sequenced
+    assert found.root == alpha.root
+    await store.clear_batch("alpha", beta.root)  # not alpha's batch: kept
+    assert await store.pending_batch("alpha") == sequenced
+    await store.clear_batch("alpha", alpha.root)
+    assert await store.pending_batch("alpha") is None
+    assert await store.pending_batch("beta") == beta
+
+
+async def test_receipts_are_kept_by_loan_in_event_order(store: StateBackend) -> None:
+    """Each event's receipt is stored under its loan; storing one again replaces it, and
+    shredding deletes the salts but keeps the proofs."""
+    loan = await lend(store, request("R1"))
+    await store.renew("alpha", "R1", due=DUE + timedelta(days=7), now=T0 + timedelta(days=1))
+    await store.close("alpha", "R1", now=T0 + timedelta(days=2))
+    entries = await store.outbox_read("w", 10, wait_s=0)
+    sealed = seal_batch([e.event for e in entries], key=RECORD_KEY)
+    receipts = sealed.receipts("alpha", 3, tx_hash=b"\x02" * 32, block_number=42)
+    pairs = [(e.entry_id, r) for e, r in zip(entries, receipts, strict=True)]
+    assert await store.receipts(loan.loan_id) == []
+    await store.put_receipts(list(reversed(pairs)))
+    await store.put_receipts(pairs[:1])  # delivered twice: one receipt still
+    await store.put_receipts([])
+    found = await store.receipts(loan.loan_id)
+    assert found == receipts
+    assert [r.kind for r in found] == ["checkout", "renew", "checkin"]
+    assert await store.receipts("no-such-loan") == []
+
+    assert await store.shred_receipts(loan.loan_id) == 3
+    shredded = await store.receipts(loan.loan_id)
+    assert shredded == [r.shredded() for r in receipts]
+    assert all(r.salt is None for r in shredded)
+    assert await store.shred_receipts(loan.loan_id) == 0
 
 
 # --- throttles -----------------------------------------------------------------------------

@@ -19,6 +19,8 @@ Routes:
 * ``/api/loans``: the most recent registry loans (JSON; patrons are keyed hashes).
 * ``/api/discover?item=…|isbn=…|title=…``: which members own and can lend it now (the
   holdings index and live lookups at the members; ``gateway/discovery.py``).
+* ``/api/lenders?requester=…&title=…|isbn=…[&strategy=…]``: the holders ranked by a
+  lender-selection strategy, each with the reasons (``gateway/lenders.py``).
 * ``/api/kiosks``: the kiosks connected to every gateway sharing the state store
   (terminal, library, location, address, gateway, since).
 * ``/api/loans/unconfirmed``: checkouts held past their hold time, whose outcome at
@@ -52,6 +54,8 @@ from starlette.routing import Route
 from adapters.ledger.chain import ChainError
 from adapters.state.base import StateUnavailable
 from gateway.discovery import discover
+from gateway.lenders import rank_lenders
+from gateway.selection import STRATEGY_NAMES
 from protocols.ncip import Problem, ProblemResponse, ProblemType, write_response
 
 from .context import utc_now
@@ -143,6 +147,33 @@ def admin_app(gateway: Gateway) -> Starlette:
             title=asked.get("title"),
         )
         return JSONResponse(found)
+
+    async def lenders(request: Request) -> Response:
+        params = request.query_params
+        runtime = gateway.runtime
+        requester = params.get("requester", "")
+        strategy = params.get("strategy") or "fair-share"
+        asked = [k for k in ("title", "isbn") if params.get(k, "").strip()]
+        if requester not in runtime.consortium.libraries or len(asked) != 1:
+            return JSONResponse(
+                {"error": "give requester=<library> and exactly one of title= or isbn="},
+                status_code=400,
+            )
+        if strategy not in STRATEGY_NAMES:
+            return JSONResponse(
+                {"error": f"strategy must be one of {', '.join(STRATEGY_NAMES)}"},
+                status_code=400,
+            )
+        ranked = await rank_lenders(
+            runtime,
+            gateway.holdings,
+            runtime.lending_counters,
+            requester=requester,
+            title=params.get("title"),
+            isbn=params.get("isbn"),
+            strategy=strategy,
+        )
+        return JSONResponse(ranked)
 
     async def kiosks(request: Request) -> Response:
         try:
@@ -280,6 +311,7 @@ def admin_app(gateway: Gateway) -> Starlette:
             Route("/api/ledger", ledger),
             Route("/api/kiosks", kiosks),
             Route("/api/discover", discover_route),
+            Route("/api/lenders", lenders),
             Route("/ncip", ncip, methods=["GET", "POST"]),
         ]
     )

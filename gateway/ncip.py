@@ -448,6 +448,7 @@ class NcipResponder:
             detail = " ".join(lent.screen_messages) or None
             return _problem("CheckOutItem", ProblemType.RESOURCE_CANNOT_BE_PROVIDED, detail)
         loan = await store.commit(reservation, due=lent.due or due, now=now)
+        await runtime.lending_counters.record_loan(owner, borrower)
         return CheckOutItemResponse(request.item, proxy, loan.due)
 
     async def _hold(

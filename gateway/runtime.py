@@ -26,6 +26,7 @@ from adapters.ledger.base import Ledger
 from adapters.state.base import StateBackend, patron_key
 from config.consortium import Consortium
 
+from .lenders import LendingCounters
 from .pinguard import PinGuard
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ class Runtime:
     """The gateway's signing key for the ledger's chain (hex), if configured."""
     record_key: bytes = b""
     """The consortium's HMAC key for ledger records (shared by its gateways)."""
+
+    lending_counters: LendingCounters = field(default_factory=LendingCounters)
+    """Loans between members, for lender selection (kept across reloads)."""
 
     def ncip_secret(self, node: str, index: int, name: str) -> str | None:
         """An NCIP peer's ``api_key`` or ``bearer_token``, if configured."""
@@ -139,6 +143,7 @@ def build_runtime(
         },
         ledger_key=secrets_found.get(("gateway", "ledger", "key")),
         record_key=record_key,
+        lending_counters=previous.lending_counters if previous is not None else LendingCounters(),
     )
 
 

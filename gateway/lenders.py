@@ -1,0 +1,100 @@
+"""Who should lend: discovery's holders of a title ranked by a lender-selection strategy.
+
+``rank_lenders`` asks discovery (the holdings index and the members' ILSs, live) which
+members hold the title and whether a copy is on the shelf, reads the lending counters,
+and ranks the holders with the consortium's strategy (``fair-share`` by default, B8 in
+``gateway/selection``), with each candidate's explanation.
+
+The counters are fed by the loans the gateway itself makes between members
+(``record_loan`` / ``record_return`` from the circulation paths): a reciprocal or
+inter-library checkout counts as a request of the home library assigned to, and filled
+by, the owner.  They are this gateway's own (``MemorySelectionCounters``): several
+gateway instances do not yet share them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from .discovery import discover
+from .selection import (
+    Availability,
+    Candidate,
+    LendingRequest,
+    MemorySelectionCounters,
+    SelectionCounters,
+    Snapshot,
+    as_dict,
+    make_strategy,
+    profiles_from_consortium,
+)
+
+if TYPE_CHECKING:
+    from .discovery import HoldingsIndex
+    from .runtime import Runtime
+
+__all__ = ["LendingCounters", "rank_lenders"]
+
+log = structlog.get_logger("interlend.lenders")
+
+
+class LendingCounters:
+    """The gateway's lending counters and the two events circulation reports."""
+
+    def __init__(self, counters: SelectionCounters | None = None) -> None:
+        self.counters: SelectionCounters = counters or MemorySelectionCounters()
+
+    async def record_loan(self, owner: str, home: str) -> None:
+        """A loan from ``owner`` to a patron (or the library) ``home`` was made."""
+        now = time.time()
+        await self.counters.record_requested(home, now=now)
+        await self.counters.record_assigned(owner, now=now)
+        await self.counters.record_filled(owner, home, turnaround_hours=0.0, now=now)
+
+    async def record_return(self, owner: str, home: str) -> None:
+        """That loan came back."""
+        await self.counters.record_returned(owner, home, now=time.time())
+
+
+async def rank_lenders(
+    runtime: Runtime,
+    index: HoldingsIndex,
+    counters: LendingCounters,
+    *,
+    requester: str,
+    title: str | None = None,
+    isbn: str | None = None,
+    strategy: str | None = None,
+) -> dict[str, Any]:
+    """The holders of a title or ISBN, ranked for ``requester`` (JSON-ready)."""
+    found = await discover(runtime, index, title=title, isbn=isbn)
+    best: dict[str, Availability] = {}
+    for result in found["results"]:
+        member = result["member"]
+        state = (
+            Availability.AVAILABLE
+            if result["available"]
+            else Availability.UNKNOWN
+            if result["available"] is None
+            else Availability.CHECKED_OUT
+        )
+        if best.get(member) is not Availability.AVAILABLE:
+            best[member] = state
+    candidates = tuple(Candidate(member=m, availability=a) for m, a in sorted(best.items()))
+    members = sorted({*best, requester})
+    now = time.time()
+    reading = await counters.counters.read(members, now=now)
+    snapshot = Snapshot(
+        now=now,
+        profiles=profiles_from_consortium(runtime.consortium),
+        reading=reading,
+        offline=frozenset(u["member"] for u in found["unreachable"]),
+    )
+    request = LendingRequest(
+        id=f"{requester}:{title or isbn}", requester=requester, candidates=candidates
+    )
+    ranking = make_strategy(strategy or "fair-share").rank(request, snapshot)
+    return {"discovery": found, "ranking": as_dict(ranking)}

@@ -138,3 +138,33 @@ async def test_an_unknown_title_is_an_empty_answer(demo: Demo) -> None:
     assert status == 200
     assert found["results"] == []
     assert found["members"] == []
+
+
+async def test_configured_exports_load_at_start_and_a_bad_one_is_skipped(tmp_path: Path) -> None:
+    from functools import partial
+
+    from structlog.testing import capture_logs
+
+    from config.models import Config, HoldingsExport
+    from gateway.demo import run_demo
+
+    good = tmp_path / "beta.csv"
+    good.write_text(EXPORT, encoding="utf-8")
+
+    def with_exports(config: Config) -> Config:
+        exports = (
+            HoldingsExport(file=good, member="beta"),
+            HoldingsExport(file=tmp_path / "missing.csv"),
+        )
+        gateway = config.gateway.model_copy(update={"holdings": exports})
+        return config.model_copy(update={"gateway": gateway})
+
+    with capture_logs() as logs, trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            running: Demo = await nursery.start(
+                partial(run_demo, handle_signals=False, adjust=with_exports)
+            )
+            loaded = len(running.gateway.holdings)
+            running.gateway.stop()
+    assert loaded == 2
+    assert any(e["event"] == "holdings export not loaded" for e in logs)

@@ -60,6 +60,9 @@ ITEMS = [
 class _Answers:
     """A circulation that accepts every login and answers 17 with a long 18."""
 
+    async def forget(self, session: TerminalSession) -> None:
+        """Nothing is kept about a kiosk here."""
+
     async def handle(self, session: TerminalSession, message: Message) -> Outcome:
         if isinstance(message, LoginRequest):
             session.member = "alpha"

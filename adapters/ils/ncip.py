@@ -5,19 +5,22 @@ of the reciprocal flow at a home library (``accept_item``, ``delete_item``):
 
 * **Transport.** One NCIP message per HTTP ``POST`` (``application/xml;
   charset=utf-8``) through a pooled ``httpx.AsyncClient`` (it runs on trio through
-  anyio).  The member's endpoints are tried in their configured order: one that cannot
-  be connected to is marked down and the next is tried; an endpoint that is down is
-  skipped until its back-off ends.  Once a request may have reached an ILS, only
-  read-only services (lookups) are sent again elsewhere; a checkout is never sent twice.
+  anyio).  ``gateway.balancing``'s ``EndpointBalancer`` picks one of the member's
+  endpoints per request (least outstanding requests weighted by a latency average) and
+  keeps a circuit breaker per endpoint, told how each request ended.  An endpoint that
+  cannot be connected to is a failure and the balancer is asked for another one not
+  tried yet; while every breaker is open requests fail at once.  Once a request may
+  have reached an ILS, only read-only services (lookups) are sent again elsewhere; a
+  checkout is never sent twice.
 * **Dialect.** ``ils.ncip`` gives the ``InitiationHeader`` (FromAgencyId, ToAgencyId,
   ApplicationProfileType, FromAgencyAuthentication), the transport authentication
   (an API key header or a bearer token, the secret being ``ils.password``) and the
   output ``Style`` (``ns1:`` qualified by default; prefix-free Koha style; date-only).
   Answers are read leniently, whatever their namespace style.
 * **Health.** ``run()`` sends ``LookupAgency`` to each endpoint every ``keepalive_s``
-  (any NCIP answer, a Problem included, means the endpoint is up); an endpoint that
-  fails is retried with exponential back-off, and ``healthy`` is false while every
-  endpoint is down.
+  (any NCIP answer, a Problem included, means the endpoint is up) and reports the result
+  to the balancer as a health probe; an endpoint that fails is probed again with
+  exponential back-off, and ``healthy`` is false while every endpoint is down.
 * **Bulkhead and time.** At most ``ils.concurrency`` requests are in flight; every call
   takes the caller's ``timeout`` for the whole exchange (waiting for a slot,
   connecting, the answer); connecting alone is also bounded by ``connect_timeout_s``.
@@ -56,6 +59,7 @@ from adapters.errors import (
     IlsTimeout,
     IlsUnavailable,
 )
+from gateway.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome
 from protocols.ncip import (
     AcceptItem,
     CheckInItem,
@@ -81,6 +85,7 @@ from .base import CheckinOutcome, CirculationOutcome, ItemRecord, PatronRecord
 
 if TYPE_CHECKING:
     from config.models import IlsSettings
+    from gateway.balancing import Ticket
     from protocols.ncip import Request
     from protocols.ncip.xml import Node
 
@@ -251,16 +256,23 @@ def _url(endpoint: str) -> str:
     return endpoint if "://" in endpoint else f"http://{endpoint}"
 
 
+_OFFERS: Final = 16
+"""How many times one call asks the balancer for an endpoint it has not tried yet."""
+
+
 @dataclass
 class _EndpointState:
+    """An endpoint's figures for the logs and the admin API.
+
+    ``failures`` counts failed exchanges and probes since the last answer (time-outs
+    are not failures here: a slow ILS is not a dead one); the balancer's breaker, not
+    this count, decides where requests go.
+    """
+
     url: str
     failures: int = 0
-    retry_at: float = 0.0
     last_error: str = ""
     requests: int = 0
-
-    def ready(self, now: float) -> bool:
-        return self.failures == 0 or now >= self.retry_at
 
 
 @dataclass
@@ -295,8 +307,12 @@ class NcipMemberIls:
         secret: ``ils.password``: the API key, bearer token or agency password that
             ``ils.ncip.auth`` names.
         keepalive_s: Seconds between health checks of an endpoint that is up.
-        backoff_base_s: First delay before retrying a failed endpoint; doubles.
-        backoff_max_s: Longest delay between retries.
+        backoff_base_s: How long an endpoint's breaker stays open before a trial
+            request (its cool-down; each failed trial doubles it), and the first delay
+            before probing a failed endpoint again (doubling with each failure).
+        backoff_max_s: The longest cool-down and the longest delay between probes.
+        breaker: The breakers' settings in full (instead of ``backoff_base_s`` and
+            ``backoff_max_s`` with the default failure threshold).
         transport: An httpx transport to use instead of the network (tests).
     """
 
@@ -309,6 +325,7 @@ class NcipMemberIls:
         keepalive_s: float = 30.0,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 30.0,
+        breaker: BreakerSettings | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.member = member
@@ -339,7 +356,18 @@ class NcipMemberIls:
         self.keepalive_s = keepalive_s
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
-        self._endpoints = [_EndpointState(_url(e)) for e in settings.endpoints or ()]
+        # One state per distinct endpoint (the balancer needs unique names).
+        urls = dict.fromkeys(_url(e) for e in settings.endpoints or ())
+        self._endpoints = [_EndpointState(url) for url in urls]
+        self._by_url = {s.url: s for s in self._endpoints}
+        self._balancer = EndpointBalancer(
+            list(urls),
+            clock=trio.current_time,
+            breaker=breaker
+            or BreakerSettings(
+                cool_down_s=backoff_base_s, max_cool_down_s=max(backoff_base_s, backoff_max_s)
+            ),
+        )
         self._limiter = trio.CapacityLimiter(settings.concurrency or 8)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
@@ -348,33 +376,55 @@ class NcipMemberIls:
 
     # --- health ---------------------------------------------------------------------------
 
+    def _healthy(self, state: _EndpointState, breaker: BreakerState) -> bool:
+        return state.failures == 0 and breaker is not BreakerState.OPEN
+
     @property
     def healthy(self) -> bool:
-        """At least one endpoint is believed to be up."""
-        return any(s.failures == 0 for s in self._endpoints)
+        """At least one endpoint is believed to be up (no failure since its last
+        success, and its breaker not open)."""
+        states = {f.endpoint: f.state for f in self._balancer.statistics()}
+        return any(self._healthy(s, states[s.url]) for s in self._endpoints)
 
     def statistics(self) -> dict[str, object]:
-        """Health of each endpoint, use of the bulkhead and calls per service."""
-        now = trio.current_time()
+        """Health of each endpoint, use of the bulkhead and calls per service.
+
+        Per endpoint: ``healthy``, ``requests`` sent, ``failures`` (since the last
+        success), ``retry_in_s`` (until its breaker admits a request), ``last_error``,
+        and the balancer's figures: breaker ``state``, ``outstanding`` requests,
+        ``latency_s`` (its average) with the ``latency_samples`` behind it.
+        """
+        figures = {f.endpoint: f for f in self._balancer.statistics()}
+        endpoints: list[dict[str, object]] = []
+        for s in self._endpoints:
+            f = figures[s.url]
+            endpoints.append(
+                {
+                    "endpoint": s.url,
+                    "healthy": self._healthy(s, f.state),
+                    "requests": s.requests,
+                    "failures": s.failures,
+                    "retry_in_s": round(f.retry_in_s, 1),
+                    "last_error": s.last_error,
+                    "state": f.state.value,
+                    "outstanding": f.outstanding,
+                    "latency_s": round(f.latency_s, 4),
+                    "latency_samples": f.samples,
+                }
+            )
         return {
             "in_flight": self._limiter.borrowed_tokens,
             "concurrency": self._limiter.total_tokens,
             "calls": dict(self._calls),
-            "endpoints": [
-                {
-                    "endpoint": s.url,
-                    "healthy": s.failures == 0,
-                    "requests": s.requests,
-                    "failures": s.failures,
-                    "retry_in_s": round(max(0.0, s.retry_at - now), 1) if s.failures else 0.0,
-                    "last_error": s.last_error,
-                }
-                for s in self._endpoints
-            ],
+            "endpoints": endpoints,
         }
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Check every endpoint now, then each one when it is due (forever)."""
+        """Check every endpoint now, then each one when it is due (forever).
+
+        An endpoint that answers is checked again after ``keepalive_s``; one that fails,
+        after a back-off that doubles from ``backoff_base_s`` up to ``backoff_max_s``.
+        """
         task_status.started()
         due = dict.fromkeys(range(len(self._endpoints)), trio.current_time())
         while not self._closed:
@@ -383,11 +433,17 @@ class NcipMemberIls:
                 for index, state in enumerate(self._endpoints):
                     if due[index] <= now:
                         nursery.start_soon(self._probe, state)
+            checked = now
             now = trio.current_time()
             for index, state in enumerate(self._endpoints):
-                if due[index] <= now or state.failures:
-                    due[index] = state.retry_at if state.failures else now + self.keepalive_s
+                if due[index] <= checked:
+                    due[index] = now + self._next_probe_in(state)
             await trio.sleep_until(min(due.values(), default=now + self.keepalive_s))
+
+    def _next_probe_in(self, state: _EndpointState) -> float:
+        if not state.failures:
+            return self.keepalive_s
+        return min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (state.failures - 1))
 
     async def _probe(self, state: _EndpointState) -> None:
         body = write_request(LookupAgency(self.header, self.to_agency), self.style)
@@ -398,25 +454,29 @@ class NcipMemberIls:
             # Any NCIP answer, a Problem included, means the endpoint is up.
             self._read(answer, "LookupAgency", state)
         except (_NotSent, _Lost) as exc:
-            self._failed(state, str(exc))
+            error = str(exc)
         except IlsError as exc:
-            self._failed(state, exc.detail)
+            error = exc.detail
         except trio.TooSlowError:
-            self._failed(state, f"no answer to LookupAgency within {limit:.1f}s")
+            error = f"no answer to LookupAgency within {limit:.1f}s"
         else:
+            self._balancer.record_probe(state.url, True)
             self._succeeded(state)
+            return
+        self._balancer.record_probe(state.url, False)
+        self._failed(state, error)
 
     def _failed(self, state: _EndpointState, error: str) -> None:
         state.failures += 1
-        delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (state.failures - 1))
-        state.retry_at = trio.current_time() + delay
         state.last_error = error
+        figures = next(f for f in self._balancer.statistics() if f.endpoint == state.url)
         log.warning(
             "member ILS endpoint failed",
             member=self.member,
             endpoint=state.url,
             error=error,
-            retry_in_s=round(delay, 2),
+            breaker=figures.state.value,
+            retry_in_s=round(figures.retry_in_s, 2),
         )
 
     def _succeeded(self, state: _EndpointState) -> None:
@@ -425,18 +485,12 @@ class NcipMemberIls:
         state.failures = 0
         state.last_error = ""
 
-    def _candidates(self) -> list[_EndpointState]:
-        now = trio.current_time()
-        ready = [s for s in self._endpoints if s.ready(now)]
-        if ready:
-            # Endpoints believed up first, in their configured order; then those whose
-            # back-off has ended (one of them may be back).
-            return [s for s in ready if s.failures == 0] + [s for s in ready if s.failures]
+    def _all_down(self) -> IlsUnavailable:
         if not self._endpoints:
-            raise IlsUnavailable(self.member, "no NCIP endpoint is configured")
-        soonest = min(s.retry_at - now for s in self._endpoints)
-        raise IlsUnavailable(
-            self.member, f"every endpoint is down (next retry in {max(0.0, soonest):.1f}s)"
+            return IlsUnavailable(self.member, "no NCIP endpoint is configured")
+        retry_in = self._balancer.retry_in()
+        return IlsUnavailable(
+            self.member, f"every endpoint is down (next retry in {retry_in:.1f}s)"
         )
 
     async def aclose(self) -> None:
@@ -496,44 +550,88 @@ class NcipMemberIls:
         exchange = _Exchange(service)
         body = write_request(request, self.style)
         limiter = self._limiter
-        with trio.move_on_after(timeout):
+        with trio.move_on_after(timeout) as budget:
             async with limiter:
-                return await self._send(exchange, body, idempotent)
+                return await self._send(exchange, body, idempotent, budget)
         raise IlsTimeout(
             self.member, f"no answer to {service} within {timeout:.1f}s ({exchange.stage})"
         )
 
-    async def _send(self, exchange: _Exchange, body: bytes, idempotent: bool) -> Reply:
+    def _next_ticket(self, tried: set[str]) -> Ticket | None:
+        """A ticket for an endpoint not ``tried`` in this call, or ``None``.
+
+        The balancer knows nothing of this call's earlier attempts and may offer one
+        of them again (a refused endpoint measures no latency, so it can stay cheap):
+        such offers are held, which makes those endpoints dearer, then handed back.
+        """
+        held: list[Ticket] = []
+        try:
+            for _ in range(_OFFERS):
+                ticket = self._balancer.acquire()
+                if ticket is None or ticket.endpoint not in tried:
+                    return ticket
+                held.append(ticket)
+            return None
+        finally:
+            for ticket in held:
+                self._balancer.release(ticket, Outcome.CANCELLED)
+
+    async def _send(
+        self, exchange: _Exchange, body: bytes, idempotent: bool, budget: trio.CancelScope
+    ) -> Reply:
+        self._http()  # made before a ticket's clock starts: it is not the ILS's latency
         error: IlsError | None = None
-        for state in self._candidates():
-            exchange.stage = f"connecting to {state.url}"
+        tried: set[str] = set()
+        while True:
+            ticket = self._next_ticket(tried)
+            if ticket is None:
+                raise error if error is not None else self._all_down()
+            tried.add(ticket.endpoint)
+            state = self._by_url[ticket.endpoint]
+            outcome = Outcome.CANCELLED
+            failure: str | None = None
             try:
-                answer = await self._post(state, body)
-            except _NotSent as exc:
-                self._failed(state, str(exc))
-                error = IlsUnavailable(self.member, str(exc))
-                continue
-            except _Lost as exc:
-                self._failed(state, str(exc))
-                error = IlsUnavailable(self.member, str(exc))
-                if idempotent:
+                exchange.stage = f"connecting to {state.url}"
+                try:
+                    answer = await self._post(state, body)
+                except _NotSent as exc:
+                    outcome, failure = Outcome.FAILURE, str(exc)
+                    error = IlsUnavailable(self.member, failure)
                     continue
-                raise error from None
-            exchange.stage = f"reading the answer of {state.url}"
-            self._log(exchange.service, state, body, answer)
-            if answer.status in (502, 503, 504):
-                detail = f"{state.url} answered HTTP {answer.status}: {_excerpt(answer.body)}"
-                self._failed(state, detail)
-                error = IlsUnavailable(self.member, detail)
-                if idempotent:
-                    continue
-                raise error
-            self._succeeded(state)
-            reply = self._read(answer, exchange.service, state)
-            self._raise_general(reply, exchange.service)
-            return reply
-        assert error is not None, "there was at least one candidate endpoint"
-        raise error
+                except _Lost as exc:
+                    outcome, failure = Outcome.FAILURE, str(exc)
+                    error = IlsUnavailable(self.member, failure)
+                    if idempotent:
+                        continue
+                    raise error from None
+                exchange.stage = f"reading the answer of {state.url}"
+                self._log(exchange.service, state, body, answer)
+                if answer.status in (502, 503, 504):
+                    failure = f"{state.url} answered HTTP {answer.status}: {_excerpt(answer.body)}"
+                    outcome = Outcome.FAILURE
+                    error = IlsUnavailable(self.member, failure)
+                    if idempotent:
+                        continue
+                    raise error
+                self._succeeded(state)
+                try:
+                    reply = self._read(answer, exchange.service, state)
+                    self._raise_general(reply, exchange.service)
+                except IlsError:
+                    # An answer that is no NCIP reply, or the ILS's own failure: the
+                    # endpoint is at fault, though it is up.
+                    outcome = Outcome.FAILURE
+                    raise
+                outcome = Outcome.SUCCESS
+                return reply
+            except trio.Cancelled:
+                # The caller's budget ran out (a time-out), or the caller went away.
+                outcome = Outcome.TIMEOUT if budget.cancel_called else Outcome.CANCELLED
+                raise
+            finally:
+                self._balancer.release(ticket, outcome)
+                if failure is not None:
+                    self._failed(state, failure)  # logged with the breaker's new state
 
     def _log(self, service: str, state: _EndpointState, body: bytes, answer: _Answer) -> None:
         log.debug(

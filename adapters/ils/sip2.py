@@ -5,10 +5,15 @@
 * **Pool.** Each endpoint keeps up to ``pool_size`` idle, logged-in connections;
   a request takes one (or opens one) and gives it back when the exchange completed
   cleanly.  A connection whose exchange was cut short is closed, never reused.
+* **Endpoints.** A member may list several endpoints; ``gateway.balancing``'s
+  ``EndpointBalancer`` picks one per request (least outstanding requests weighted by a
+  latency average) and keeps a circuit breaker per endpoint: each request's outcome
+  (an answer, a failure, the caller's budget running out, a cancellation) is reported
+  to it.  While every breaker is open requests fail at once with ``IlsUnavailable``
+  instead of waiting for time-outs.
 * **Health.** ``run()`` (started in the daemon's nursery) warms the pool and then, every
-  ``keepalive_s``, sends 99 on idle connections; a dead endpoint is retried with
-  exponential back-off, and while it is backing off requests go to the member's other
-  endpoints or fail at once with ``IlsUnavailable`` instead of waiting for time-outs.
+  ``keepalive_s``, sends 99 on idle connections (or connects, when an endpoint has
+  none); each check is a health probe for the balancer.
 * **Bulkhead.** At most ``concurrency`` requests are in flight to the member; a hung
   ILS can hold only its own slots, never the gateway.
 * **Time.** Every call takes the caller's ``timeout`` for the whole exchange (waiting
@@ -29,6 +34,7 @@ import structlog
 import trio
 
 from adapters.errors import IlsError, IlsProtocolError, IlsTimeout, IlsUnavailable
+from gateway.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome
 from protocols.sip2 import (
     AcsStatus,
     Charset,
@@ -114,14 +120,21 @@ def parse_due_date(text: str, zone: tzinfo = UTC) -> datetime | None:
 
 @dataclass
 class _EndpointState:
+    """An endpoint's idle connections and what the logs and the admin API show of it.
+
+    ``failures`` counts failed exchanges and probes since the last success (time-outs
+    are not failures here: a slow ILS is not a dead one); the balancer's breaker, not
+    this count, decides where requests go.
+    """
+
     endpoint: Endpoint
     idle: list[Sip2Link] = field(default_factory=list)
     failures: int = 0
-    retry_at: float = 0.0
     last_error: str = ""
 
-    def ready(self, now: float) -> bool:
-        return self.failures == 0 or now >= self.retry_at
+    @property
+    def name(self) -> str:
+        return str(self.endpoint)
 
 
 class Sip2MemberIls:
@@ -132,8 +145,11 @@ class Sip2MemberIls:
         settings: The member's effective ILS settings.
         password: The gateway's SIP2 password at this member, if it logs in.
         keepalive_s: Seconds between health checks of idle connections.
-        backoff_base_s: First delay before retrying a failed endpoint; doubles.
-        backoff_max_s: Longest delay between retries.
+        backoff_base_s: How long an endpoint's breaker stays open before a trial
+            request (its cool-down); each failed trial doubles it.
+        backoff_max_s: The longest cool-down.
+        breaker: The breakers' settings in full (instead of ``backoff_base_s`` and
+            ``backoff_max_s`` with the default failure threshold).
     """
 
     def __init__(
@@ -145,6 +161,7 @@ class Sip2MemberIls:
         keepalive_s: float = 30.0,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 30.0,
+        breaker: BreakerSettings | None = None,
     ) -> None:
         self.member = member
         self.settings = settings
@@ -158,36 +175,64 @@ class Sip2MemberIls:
         self.keepalive_s = keepalive_s
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
-        self._endpoints = [_EndpointState(Endpoint.parse(e)) for e in settings.endpoints or ()]
+        parsed = (Endpoint.parse(e) for e in settings.endpoints or ())
+        # One state per distinct endpoint (the balancer needs unique names).
+        unique = {str(e): e for e in parsed}
+        self._endpoints = [_EndpointState(e) for e in unique.values()]
+        self._by_name = {s.name: s for s in self._endpoints}
+        self._balancer = EndpointBalancer(
+            list(self._by_name),
+            clock=trio.current_time,
+            breaker=breaker
+            or BreakerSettings(
+                cool_down_s=backoff_base_s, max_cool_down_s=max(backoff_base_s, backoff_max_s)
+            ),
+        )
         self._limiter = trio.CapacityLimiter(settings.concurrency or 8)
-        self._turn = 0
         self._closed = False
 
     # --- health and pool ---------------------------------------------------------------
 
     def statistics(self) -> dict[str, object]:
-        """Health of each endpoint and use of the bulkhead, for the admin API."""
-        now = trio.current_time()
+        """Health of each endpoint and use of the bulkhead, for the admin API.
+
+        Per endpoint: ``healthy``, ``idle_connections``, ``failures`` (since the last
+        success), ``retry_in_s`` (until its breaker admits a request), ``last_error``,
+        and the balancer's figures: breaker ``state``, ``outstanding`` requests,
+        ``latency_s`` (its average) with the ``latency_samples`` behind it.
+        """
+        figures = {f.endpoint: f for f in self._balancer.statistics()}
+        endpoints: list[dict[str, object]] = []
+        for s in self._endpoints:
+            f = figures[s.name]
+            endpoints.append(
+                {
+                    "endpoint": s.name,
+                    "healthy": s.failures == 0 and f.state is not BreakerState.OPEN,
+                    "idle_connections": len(s.idle),
+                    "failures": s.failures,
+                    "retry_in_s": round(f.retry_in_s, 1),
+                    "last_error": s.last_error,
+                    "state": f.state.value,
+                    "outstanding": f.outstanding,
+                    "latency_s": round(f.latency_s, 4),
+                    "latency_samples": f.samples,
+                }
+            )
         return {
             "in_flight": self._limiter.borrowed_tokens,
             "concurrency": self._limiter.total_tokens,
-            "endpoints": [
-                {
-                    "endpoint": str(s.endpoint),
-                    "healthy": s.failures == 0,
-                    "idle_connections": len(s.idle),
-                    "failures": s.failures,
-                    "retry_in_s": round(max(0.0, s.retry_at - now), 1) if s.failures else 0.0,
-                    "last_error": s.last_error,
-                }
-                for s in self._endpoints
-            ],
+            "endpoints": endpoints,
         }
 
     @property
     def healthy(self) -> bool:
-        """At least one endpoint is believed to be up."""
-        return any(s.failures == 0 for s in self._endpoints)
+        """At least one endpoint is believed to be up (no failure since its last
+        success, and its breaker not open)."""
+        states = {f.endpoint: f.state for f in self._balancer.statistics()}
+        return any(
+            s.failures == 0 and states[s.name] is not BreakerState.OPEN for s in self._endpoints
+        )
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Warm the pool, then check idle connections every ``keepalive_s`` (forever)."""
@@ -199,18 +244,24 @@ class Sip2MemberIls:
             await trio.sleep(self.keepalive_s)
 
     async def _check(self, state: _EndpointState) -> None:
-        if not state.ready(trio.current_time()):
-            return
+        """One health probe of ``state``: 99 on its idle links, or a fresh connection.
+
+        Every endpoint is checked, an open breaker's too: a good probe lets the balancer
+        send a trial request at once instead of waiting for the cool-down.
+        """
         if not state.idle:
             try:
                 with trio.fail_after(self.settings.connect_timeout_s or 5.0):
                     link = await self._open(state)
             except (IlsError, trio.TooSlowError) as exc:
-                self._failed(state, exc)
+                self._probed(state, exc)
                 return
+            self._probed(state, None)
             self._give_back(state, link)
             return
         links, state.idle = state.idle, []
+        answered = 0
+        error: BaseException | None = None
         try:
             while links:
                 link = links[-1]
@@ -219,44 +270,52 @@ class Sip2MemberIls:
                         answer = await link.request(ScStatus(max_print_width=0))
                 except (IlsError, trio.TooSlowError) as exc:
                     await links.pop().aclose()
-                    self._failed(state, exc)
+                    error = exc
                     continue
                 links.pop()
                 if isinstance(answer, AcsStatus) and not answer.online_status:
                     await link.aclose()
-                    self._failed(
-                        state, IlsUnavailable(self.member, "the ILS reports it is off-line")
-                    )
+                    error = IlsUnavailable(self.member, "the ILS reports it is off-line")
                     continue
+                answered += 1
                 self._give_back(state, link)
         finally:
             # Cancelled half-way (shutdown): the links not checked yet are closed, not lost.
             for link in links:
                 await link.aclose()
+        # One probe per check: a single link dropped by a firewall while its siblings
+        # answer does not make the endpoint look down.
+        self._probed(state, None if answered or error is None else error)
+
+    def _probed(self, state: _EndpointState, error: BaseException | None) -> None:
+        self._balancer.record_probe(state.name, error is None)
+        if error is None:
+            self._succeeded(state)
+        else:
+            self._failed(state, error)
 
     async def _open(self, state: _EndpointState) -> Sip2Link:
-        link = await Sip2Link.open(
+        return await Sip2Link.open(
             self.member, state.endpoint, self.dialect, self.error_detection, self.credentials
         )
+
+    def _succeeded(self, state: _EndpointState) -> None:
         if state.failures:
-            log.info(
-                "member ILS endpoint is back", member=self.member, endpoint=str(state.endpoint)
-            )
+            log.info("member ILS endpoint is back", member=self.member, endpoint=state.name)
         state.failures = 0
         state.last_error = ""
-        return link
 
     def _failed(self, state: _EndpointState, error: BaseException) -> None:
         state.failures += 1
-        delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (state.failures - 1))
-        state.retry_at = trio.current_time() + delay
         state.last_error = str(error) if not isinstance(error, trio.TooSlowError) else "timed out"
+        figures = next(f for f in self._balancer.statistics() if f.endpoint == state.name)
         log.warning(
             "member ILS endpoint failed",
             member=self.member,
-            endpoint=str(state.endpoint),
+            endpoint=state.name,
             error=state.last_error,
-            retry_in_s=round(delay, 2),
+            breaker=figures.state.value,
+            retry_in_s=round(figures.retry_in_s, 2),
         )
 
     def _give_back(self, state: _EndpointState, link: Sip2Link) -> None:
@@ -267,21 +326,6 @@ class Sip2MemberIls:
             trio.lowlevel.spawn_system_task(link.aclose)
         else:
             state.idle.append(link)
-
-    def _pick(self) -> _EndpointState:
-        endpoints = self._endpoints
-        if len(endpoints) == 1 and endpoints[0].failures == 0:
-            return endpoints[0]  # the usual member: one endpoint, and it is up
-        now = trio.current_time()
-        healthy = [s for s in self._endpoints if s.failures == 0]
-        candidates = healthy or [s for s in self._endpoints if s.ready(now)]
-        if not candidates:
-            soonest = min((s.retry_at - now for s in self._endpoints), default=0.0)
-            raise IlsUnavailable(
-                self.member, f"every endpoint is down (next retry in {max(0.0, soonest):.1f}s)"
-            )
-        self._turn = (self._turn + 1) % len(candidates)
-        return candidates[self._turn]
 
     async def aclose(self) -> None:
         """Close every pooled connection; the client cannot be used afterwards."""
@@ -296,7 +340,7 @@ class Sip2MemberIls:
     async def _call(self, message: Message, timeout: float) -> Message:
         stage = "waiting for a free slot"
         limiter = self._limiter
-        with trio.move_on_after(timeout):
+        with trio.move_on_after(timeout) as budget:
             # A free slot is taken without a trip through the scheduler (the exchange
             # below waits for the answer, which is this call's checkpoint).
             try:
@@ -304,35 +348,48 @@ class Sip2MemberIls:
             except trio.WouldBlock:
                 await limiter.acquire()
             try:
-                state = self._pick()
-                if state.idle:
-                    link = state.idle.pop()
-                else:
-                    stage = "connecting"
-                    try:
-                        with trio.fail_after(self.settings.connect_timeout_s or 5.0):
-                            link = await self._open(state)
-                    except trio.TooSlowError:
-                        error = IlsUnavailable(
-                            self.member, f"connecting to {state.endpoint} timed out"
-                        )
-                        self._failed(state, error)
-                        raise error from None
-                    except IlsError as exc:
-                        self._failed(state, exc)
-                        raise
-                stage = "waiting for the answer"
+                ticket = self._balancer.acquire()
+                if ticket is None:
+                    retry_in = self._balancer.retry_in()
+                    raise IlsUnavailable(
+                        self.member, f"every endpoint is down (next retry in {retry_in:.1f}s)"
+                    )
+                state = self._by_name[ticket.endpoint]
+                outcome = Outcome.CANCELLED
+                failure: IlsError | None = None
                 try:
-                    answer = await link.request(message)
+                    if state.idle:
+                        link = state.idle.pop()
+                    else:
+                        stage = "connecting"
+                        try:
+                            with trio.fail_after(self.settings.connect_timeout_s or 5.0):
+                                link = await self._open(state)
+                        except trio.TooSlowError:
+                            raise IlsUnavailable(
+                                self.member, f"connecting to {state.endpoint} timed out"
+                            ) from None
+                    stage = "waiting for the answer"
+                    try:
+                        answer = await link.request(message)
+                    except BaseException:
+                        await link.aclose()
+                        raise
+                    outcome = Outcome.SUCCESS
+                    self._succeeded(state)
+                    self._give_back(state, link)
+                    return answer
                 except IlsError as exc:
-                    await link.aclose()
-                    self._failed(state, exc)
+                    outcome, failure = Outcome.FAILURE, exc
                     raise
-                except BaseException:
-                    await link.aclose()
+                except trio.Cancelled:
+                    # The caller's budget ran out (a time-out), or the caller went away.
+                    outcome = Outcome.TIMEOUT if budget.cancel_called else Outcome.CANCELLED
                     raise
-                self._give_back(state, link)
-                return answer
+                finally:
+                    self._balancer.release(ticket, outcome)
+                    if failure is not None:
+                        self._failed(state, failure)  # logged with the breaker's new state
             finally:
                 limiter.release()
         raise IlsTimeout(

@@ -356,6 +356,15 @@ async def test_a_dead_endpoint_is_unavailable_at_once() -> None:
             await ils.patron_status(PATRON, PIN, timeout=BUDGET)
         assert trio.current_time() - started < 1.0
         assert not healthy(ils)
+        # The breaker opens after BreakerSettings().failure_threshold (5) refusals in a
+        # row (the old back-off started after the first one); then requests fail at once.
+        refused = 1
+        while endpoint_stats(ils)["state"] != "open":
+            with pytest.raises(IlsUnavailable, match="cannot connect"):
+                await ils.patron_status(PATRON, PIN, timeout=BUDGET)
+            refused += 1
+            assert refused <= 5
+        assert endpoint_stats(ils)["requests"] == refused
         with pytest.raises(IlsUnavailable, match="every endpoint is down"):
             await ils.checkout(PROXY, ITEM, due=None, timeout=BUDGET)
 

@@ -367,7 +367,7 @@ async def test_a_wrong_login_password_is_refused(sim: Simulator) -> None:
 
 
 async def test_nothing_listening_is_unavailable_and_marks_the_endpoint_down() -> None:
-    """A refused connection fails fast; then requests fail at once while backing off."""
+    """A refused connection fails fast; once the breaker opens requests fail at once."""
     port = unused_port()
     with trio.fail_after(TEST_BUDGET_S):
         async with member(f"127.0.0.1:{port}", backoff_base_s=30.0) as ils:
@@ -381,10 +381,19 @@ async def test_nothing_listening_is_unavailable_and_marks_the_endpoint_down() ->
             assert not healthy(ils)
             stats = endpoint_stats(ils)
             assert stats["healthy"] is False
+            assert stats["last_error"]
+            # The breaker opens after BreakerSettings().failure_threshold (5) refusals in
+            # a row (the old back-off started after the first one).
+            refused = 1
+            while endpoint_stats(ils)["state"] != "open":
+                with pytest.raises(IlsUnavailable, match="cannot connect"):
+                    await ils.patron_status(PATRON, "1234", timeout=5.0)
+                refused += 1
+                assert refused <= 5
+            stats = endpoint_stats(ils)
             failures = stats["failures"]
             assert isinstance(failures, int)
-            assert failures >= 1
-            assert stats["last_error"]
+            assert failures == refused
             retry_in = stats["retry_in_s"]
             assert isinstance(retry_in, float)
             assert retry_in > 0

@@ -1,10 +1,15 @@
 """The gateway's cost on the wire: pass-through vs straight to the ILS, and idle kiosks.
 
-Run by hand (``make bench``).  Three processes, as in a deployment: the simulated
-member ILSs (alpha, beta, gamma; this script with ``--serve-ils``) stand for the
-libraries' own servers, the gateway is the daemon as a user runs it (``interlend
-serve`` on the demo consortium, ``config/demo.toml`` with the simulators' ports, JSON
-logs to a file), and this process is the kiosks.
+Run by hand (``make bench``).  This process is the kiosks.  The gateway and the
+simulated member ILSs (alpha, beta, gamma) run in one of two ways (``--ils``):
+
+* ``demo`` (the default, and the reference of the gateway's targets): ``interlend
+  demo`` in one child process, the simulated ILSs in the gateway's own process and
+  event loop, as a user starts the demo;
+* ``process``: the simulated ILSs in a child process of their own (this script with
+  ``--serve-ils``), as a library's server is another machine, and the gateway as a
+  user runs the daemon (``interlend serve`` on ``config/demo.toml`` pointed at them,
+  JSON logs to a file).  Three processes then share the machine's cores.
 
 **Pass-through.**  The same requests (23 patron status with PIN, 17 item
 information, alternating; pre-encoded with AY/AZ) go either through the gateway as
@@ -18,9 +23,9 @@ goes first; the report gives medians and the median of the per-round ratios:
 * latency with one kiosk, one request at a time: p50 of each path, and the p50 the
   gateway adds.
 
-It also reads each process's CPU time around every throughput run: CPU per request
-shows where the time goes (the gateway, the ILS, the kiosks) when the machine's two
-cores are shared by all three.
+It also reads the CPU time of the processes around every throughput run (and the part
+spent in the kernel): CPU per request shows where the time goes.  With ``--ils
+demo`` the gateway's and the ILS's figures are the same process's.
 
 **Idle kiosks.**  ``--idle`` connections log in and then stay idle; the gateway's
 resident memory before and after, divided by the count, is the cost of one idle
@@ -30,6 +35,7 @@ kiosk connection.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -44,7 +50,7 @@ from datetime import UTC, datetime
 from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import trio
 
@@ -56,6 +62,9 @@ from protocols.sip2 import (
     PatronStatusRequest,
     encode,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 MEMBERS = ("alpha", "beta", "gamma")
@@ -171,6 +180,51 @@ def start_gateway(
 
     address: tuple[str, int] = wait_for("the gateway", started, process)
     return process, address
+
+
+def start_demo(tmp: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """``interlend demo``: the gateway and the simulated ILSs in one process."""
+    manifest = tmp / "manifest.json"
+    options = ["--sip2-port", "0", "--admin-port", "0", "--ncip-port", "0", "--manifest"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--log-format", "json", "demo", *options, str(manifest)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for("the demo", manifest.exists, process)
+    data: dict[str, Any] = json.loads(manifest.read_text(encoding="utf-8"))
+    return process, data
+
+
+@contextlib.contextmanager
+def run_demo(tmp: Path) -> Iterator[tuple[Target, Target, Pids]]:
+    process, manifest = start_demo(tmp)
+    try:
+        host, port = manifest["sip2"]["host"], manifest["sip2"]["port"]
+        ils = manifest["members"]["alpha"]["sip2"]
+        direct = Target("direct", ils["host"], ils["port"], ils["login"], ils["password"])
+        yield Target("gateway", host, port, *TERMINAL), direct, Pids(process.pid, process.pid)
+    finally:
+        stop(process)
+
+
+@contextlib.contextmanager
+def run_separately(tmp: Path) -> Iterator[tuple[Target, Target, Pids]]:
+    password = os.urandom(12).hex()
+    env = secrets_env(password)
+    ils, ports = start_ils(tmp, env)
+    try:
+        config = gateway_config(tmp, ports)
+        with (tmp / "gateway.log").open("wb") as log:
+            process, (host, port) = start_gateway(env, config, log)
+            try:
+                direct = Target("direct", "127.0.0.1", ports["alpha"], ILS_LOGIN, password)
+                yield Target("gateway", host, port, *TERMINAL), direct, Pids(process.pid, ils.pid)
+            finally:
+                stop(process)
+    finally:
+        ils.terminate()
+        ils.wait()
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -378,39 +432,26 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--idle", type=int, default=10_000)
     parser.add_argument("--json", action="store_true", help="print a JSON summary line too")
+    parser.add_argument(
+        "--ils",
+        choices=("demo", "process"),
+        default="demo",
+        help="simulated ILSs in the gateway's process (the demo) or in their own",
+    )
     parser.add_argument("--serve-ils", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_ils is not None:
         serve_ils(args.serve_ils)
         return 0
-    password = os.urandom(12).hex()
-    env = secrets_env(password)
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        ils, ports = start_ils(tmp, env)
-        try:
-            config = gateway_config(tmp, ports)
-            with (tmp / "gateway.log").open("wb") as log:
-                process, (host, port) = start_gateway(env, config, log)
-                try:
-                    gateway = Target("gateway", host, port, *TERMINAL)
-                    direct = Target("direct", "127.0.0.1", ports["alpha"], ILS_LOGIN, password)
-                    pids = Pids(process.pid, ils.pid)
-                    rounds = trio.run(
-                        passthrough,
-                        gateway,
-                        direct,
-                        args.rounds,
-                        args.connections,
-                        args.requests,
-                        pids,
-                    )
-                    before, after = trio.run(idle, gateway, args.idle, process.pid)
-                finally:
-                    stop(process)
-        finally:
-            ils.terminate()
-            ils.wait()
+    setup = run_demo if args.ils == "demo" else run_separately
+    with (
+        tempfile.TemporaryDirectory() as tmp_name,
+        setup(Path(tmp_name)) as (gateway, direct, pids),
+    ):
+        rounds = trio.run(
+            passthrough, gateway, direct, args.rounds, args.connections, args.requests, pids
+        )
+        before, after = trio.run(idle, gateway, args.idle, pids.gateway)
     ratio = statistics.median(r.gateway_rps / r.direct_rps for r in rounds)
     added = statistics.median(r.gateway_p50_us - r.direct_p50_us for r in rounds)
     per_connection = (after - before) * 1024 / args.idle
@@ -423,6 +464,7 @@ def main() -> int:
     straight = {p: cpu([r.direct_path_cpu_us for r in rounds], p) for p in processes}
 
     summary = {
+        "ils": args.ils,
         "throughput_ratio_median": round(ratio, 3),
         "throughput_ratio_min": round(min(r.gateway_rps / r.direct_rps for r in rounds), 3),
         "gateway_rps_median": round(statistics.median(r.gateway_rps for r in rounds)),
@@ -444,12 +486,19 @@ def main() -> int:
     print()
     print(f"throughput gateway/direct: median {ratio:.2f} (target >= 0.6)")
     print(f"added p50 latency (1 kiosk): median {added:.0f} µs (target <= 250 µs)")
-    print(
-        f"CPU µs per request, median: through the gateway: gateway {g['gateway']}"
-        f" (kernel {g['gateway_system']}), ILS {g['ils']} (kernel {g['ils_system']}),"
-        f" kiosks {g['kiosks']}; direct: ILS {d['ils']} (kernel {d['ils_system']}),"
-        f" kiosks {d['kiosks']}"
-    )
+    if args.ils == "demo":
+        print(
+            f"CPU µs per request, median: the demo process (gateway and ILS): through the"
+            f" gateway {g['gateway']} (kernel {g['gateway_system']}), direct {d['gateway']}"
+            f" (kernel {d['gateway_system']}); kiosks {g['kiosks']} and {d['kiosks']}"
+        )
+    else:
+        print(
+            f"CPU µs per request, median: through the gateway: gateway {g['gateway']}"
+            f" (kernel {g['gateway_system']}), ILS {g['ils']} (kernel {g['ils_system']}),"
+            f" kiosks {g['kiosks']}; direct: ILS {d['ils']} (kernel {d['ils_system']}),"
+            f" kiosks {d['kiosks']}"
+        )
     print(
         f"idle kiosks: {args.idle} connections, RSS {before} -> {after} KiB,"
         f" {per_connection / 1024:.1f} KiB each (target <= 20 KB)"

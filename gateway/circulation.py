@@ -298,12 +298,15 @@ class Circulation:
             return Outcome(answer, patron=pkey)
         if record.pin_ok:
             ctx.session.verified.add(pkey)
-        loans = await ctx.runtime.store.active_loans(pkey)
+        member = ctx.session.member
+        visiting = member is not None and home != member
+        wants_loans = isinstance(answer, PatronInformationResponse)
+        # The registry is read only when its loans are shown (64) or counted (a visitor).
+        loans = await ctx.runtime.store.active_loans(pkey) if wants_loans or visiting else []
         if isinstance(answer, PatronInformationResponse) and loans:
             assert isinstance(request, PatronInformationRequest)
             answer = _with_reciprocal_loans(answer, request, loans, ctx)
-        member = ctx.session.member
-        if member is None or home == member:
+        if not visiting:
             return Outcome(answer, patron=pkey)
         decision = may_borrow(
             ctx.runtime.consortium,

@@ -105,29 +105,30 @@ class SimulatedIls:
         """Answer one request (the connection handles 97 and login enforcement)."""
         self.executed.append(message.code)
         self.last_request = message
+        # The messages a self-check sends most come first: a match tries its cases in order.
         match message:
+            case PatronStatusRequest():
+                return self._patron_status(message.patron_identifier, message.patron_password, now)
+            case ItemInformationRequest():
+                return self._item_information(message.item_identifier, now)
+            case CheckoutRequest():
+                return self._checkout(message, now)
+            case CheckinRequest():
+                return self._checkin(message, now)
+            case PatronInformationRequest():
+                return self._patron_information(message, now)
+            case RenewRequest():
+                return self._renew(message, now)
+            case ScStatus():
+                return self._status(now)
             case LoginRequest():
                 ok = (
                     message.login_user_id == self.library.login
                     and message.login_password == self.password
                 )
                 return LoginResponse(ok=ok)
-            case ScStatus():
-                return self._status(now)
-            case PatronStatusRequest():
-                return self._patron_status(message.patron_identifier, message.patron_password, now)
-            case PatronInformationRequest():
-                return self._patron_information(message, now)
-            case CheckoutRequest():
-                return self._checkout(message, now)
-            case CheckinRequest():
-                return self._checkin(message, now)
-            case RenewRequest():
-                return self._renew(message, now)
             case RenewAllRequest():
                 return self._renew_all(message, now)
-            case ItemInformationRequest():
-                return self._item_information(message.item_identifier, now)
             case ItemStatusUpdateRequest():
                 return self._item_status_update(message, now)
             case HoldRequest():

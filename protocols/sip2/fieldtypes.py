@@ -231,6 +231,7 @@ class Code(FieldType[IntEnumT | int], Generic[IntEnumT]):
         # same strictly and leniently; there are at most 10**width of them (a thousand
         # for the widest code), so the cache needs no other bound.
         self._read: dict[str, IntEnumT | int] = {}
+        self._written: dict[int, str] = {}
 
     def decode(self, raw: str, dialect: Dialect) -> IntEnumT | int:
         """Read the code."""
@@ -245,7 +246,14 @@ class Code(FieldType[IntEnumT | int], Generic[IntEnumT]):
 
     def encode(self, value: object, dialect: Dialect) -> str:
         """Write the code."""
-        return self._number.encode(int(value) if isinstance(value, int) else value, dialect)
+        if isinstance(value, int) and not isinstance(value, bool):
+            written = self._written.get(value)
+            if written is None:
+                # Bounded like the codes read: the ones that fit have 10**width values;
+                # a code that does not fit raises here and is not kept.
+                written = self._written[value] = self._number.encode(int(value), dialect)
+            return written
+        return self._number.encode(value, dialect)
 
 
 class Choice(FieldType[StrEnumT], Generic[StrEnumT]):

@@ -357,3 +357,15 @@ def test_dates_of_a_datetime_subclass_are_written_too() -> None:
     date = Date()
     assert date.encode(_Moment(2026, 7, 1, 12, tzinfo=UTC), STRICT) == "20260701    120000"
     assert not date._written
+
+
+def test_codes_are_written_once_and_checked_every_time() -> None:
+    """A code's text is kept once written; bools, negatives and overflows are refused."""
+    code = Code(2, CirculationStatus)
+    first = code.encode(CirculationStatus.AVAILABLE, STRICT)
+    assert first == "03"
+    assert code.encode(3, STRICT) is first
+    for bad in (True, -1, 100, "03"):
+        with pytest.raises(ValueError, match=r"non-negative int|does not fit"):
+            code.encode(bad, STRICT)
+    assert set(code._written) == {3}

@@ -45,16 +45,19 @@ import trio
 from adapters.ledger.memory import MemoryLedger
 from adapters.state.connect import open_state
 from adapters.state.memory import MemoryStateStore
+from adapters.state.redis import RedisStateStore
 from config.errors import ConfigError
 from config.loader import load_consortium, resolve_secrets
 
 from .circulation import Circulation
 from .discovery import HoldingsError, HoldingsIndex
 from .kiosk import KioskServer
+from .lenders import LendingCounters
 from .metrics import Metrics
 from .ncip import NcipResponder
 from .outbox import pump_outbox
 from .runtime import Runtime, build_runtime
+from .selection.shared import StoreSelectionCounters
 
 if TYPE_CHECKING:
     from adapters.ledger.base import Ledger
@@ -94,6 +97,13 @@ def load_runtime(
     consortium = load_consortium(path, check_secrets=True)
     secrets, _ = resolve_secrets(consortium)
     return build_runtime(consortium, secrets, store=store, ledger=ledger, previous=previous)
+
+
+def lending_counters_for(store: StateBackend) -> LendingCounters:
+    """Counters shared through Redis when the store is Redis, else this gateway's own."""
+    if isinstance(store, RedisStateStore):
+        return LendingCounters(StoreSelectionCounters(store))
+    return LendingCounters()
 
 
 def _ssl_context(listener: Sip2Listener) -> ssl.SSLContext | None:
@@ -185,7 +195,9 @@ class Gateway:
                     store = await stack.enter_async_context(
                         open_state(settings.state, self.runtime.state_password)
                     )
-                    self.runtime = replace(self.runtime, store=store)
+                    self.runtime = replace(
+                        self.runtime, store=store, lending_counters=lending_counters_for(store)
+                    )
                 await self._serve(settings, task_status)
         finally:
             await self._close_members()

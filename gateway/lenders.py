@@ -8,8 +8,8 @@ and ranks the holders with the consortium's strategy (``fair-share`` by default,
 The counters are fed by the loans the gateway itself makes between members
 (``record_loan`` / ``record_return`` from the circulation paths): a reciprocal or
 inter-library checkout counts as a request of the home library assigned to, and filled
-by, the owner.  They are this gateway's own (``MemorySelectionCounters``): several
-gateway instances do not yet share them.
+by, the owner.  With the Redis state store every gateway of the consortium shares them
+(``selection.shared.StoreSelectionCounters``); in memory they are this gateway's own.
 """
 
 from __future__ import annotations

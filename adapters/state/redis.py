@@ -28,6 +28,8 @@ atomicity with anything else, are spread over slots by their own tags.
     {ns}:receipts:<loan id>   hash   outbox entry id -> the event's receipt (JSON, no salt)
     {ns}:salts:<loan id>      hash   outbox entry id -> the record's salt (hex); deleting
                                      it is crypto-shredding
+    {ns}:sel:<member>         hash   lending counters of a member (lender selection)
+    {ns}:sel-turnaround[:<m>] list   recent turnarounds (a member's, the consortium's)
     {ns}:session:<id>         hash   a kiosk session (terminal, library, gateway), with a TTL
     {ns}:sessions             zset   live kiosk sessions by expiry
     <ns>:throttle:{<bucket>}  string a counter with a time to live
@@ -89,6 +91,7 @@ _SCRIPTS = (
     "hit",
     "sessions",
     "clearbatch",
+    "selection",
 )
 _FAILURES = (
     RedisError,
@@ -591,6 +594,59 @@ class RedisStateStore:
 
         await self._do("shred", shred)
         return found[0]
+
+    # --- lending counters (the arithmetic is gateway/selection's) ---------------------------
+
+    async def selection_update(
+        self,
+        op: str,
+        *,
+        lender: str | None,
+        borrower: str | None,
+        now: float,
+        tau: float,
+        turnaround_hours: float = 0.0,
+        window: int = 20,
+        consortium_window: int = 500,
+    ) -> None:
+        """Apply one lending event to the shared counters (one round trip, atomic)."""
+        keys = [
+            self._k("sel", lender or "-"),
+            self._k("sel", borrower or "-"),
+            self._k("sel-turnaround", lender or "-"),
+            self._k("sel-turnaround"),
+        ]
+        args: list[str | int] = [
+            op,
+            repr(now),
+            repr(tau),
+            repr(turnaround_hours),
+            window,
+            consortium_window,
+            "1" if lender else "0",
+            "1" if borrower else "0",
+        ]
+        await self._script("selection", keys, args)
+
+    async def selection_read(
+        self, members: Sequence[str]
+    ) -> tuple[dict[str, dict[str, str]], dict[str, list[str]], list[str]]:
+        """The raw counters of ``members``, their turnarounds and the consortium's
+        (one round trip)."""
+        names = list(members)
+
+        async def read() -> list[Any]:
+            async with self._client.pipeline(transaction=False) as pipe:
+                calls = [pipe.hgetall(self._k("sel", m)) for m in names]
+                calls += [pipe.lrange(self._k("sel-turnaround", m), 0, -1) for m in names]
+                calls.append(pipe.lrange(self._k("sel-turnaround"), 0, -1))
+            return [await call for call in calls]
+
+        found = await self._do("selection read", read)
+        count = len(names)
+        tallies = {m: dict(found[i]) for i, m in enumerate(names)}
+        turnarounds = {m: list(found[count + i]) for i, m in enumerate(names)}
+        return tallies, turnarounds, list(found[-1])
 
     # --- throttles -------------------------------------------------------------------------
 

@@ -75,11 +75,13 @@ from .outbox import consumer_name
 from .responses import REGISTRY_UNAVAILABLE, refusal, with_fields
 from .routing import Route, RouteKind, route
 from .temporary import remove_at_home
+from .title_holds import hold_by_title
 from .translate import checkin_answer, patron_answer, speaks_sip2
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .discovery import HoldingsIndex
     from .runtime import Runtime
     from .session import TerminalSession
 
@@ -113,8 +115,10 @@ class Circulation:
         runtime: Callable[[], Runtime],
         *,
         hash_limiter: trio.CapacityLimiter | None = None,
+        holdings: Callable[[], HoldingsIndex] | None = None,
     ) -> None:
         self._runtime = runtime
+        self._holdings = holdings
         self._hash_limiter = hash_limiter or trio.CapacityLimiter(2)
         self._login_key = secrets.token_bytes(16)
         self._logins_seen: set[bytes] = set()
@@ -247,6 +251,12 @@ class Circulation:
 
     async def _dispatch(self, ctx: RequestContext, where: Route) -> Outcome:
         message = ctx.message
+        if isinstance(message, HoldRequest) and self._holdings is not None and where.home:
+            held = await hold_by_title(ctx, where.home, message, self._holdings)
+            if held is not None:
+                if held.ok:
+                    return Outcome(held)
+                return Outcome(held, Result.REFUSED, " ".join(held.screen_messages))
         match message:
             case PatronStatusRequest() | PatronInformationRequest():
                 return await self._patron(ctx, where, message)

@@ -149,7 +149,7 @@ class Gateway:
         self.config_path = Path(config_path) if config_path is not None else None
         self.handle_signals = handle_signals
         self.metrics = Metrics()
-        self.circulation = Circulation(self.current)
+        self.circulation = Circulation(self.current, holdings=lambda: self.holdings)
         self.kiosks = KioskServer(self.circulation, self.current, self.metrics)
         self.ncip = NcipResponder(self.circulation, self.current)
         self.holdings = HoldingsIndex()

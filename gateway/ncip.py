@@ -20,7 +20,9 @@ CheckOutItem           a patron's card: the reciprocal checkout a kiosk would ma
 CheckInItem            09 at the owner; the registry loan is closed.
 RenewItem              29 (reciprocal renewals within the owner's rules).
 LookupItem             17 at the owner.
-RequestItem            15 (add) for the item; CancelRequestItem: 15 (delete).
+RequestItem            15 (add) for the item; by bibliographic id (ISBN or title),
+                       the lender the gateway chooses (``title_holds``).
+                       CancelRequestItem: 15 (delete).
 AcceptItem, DeleteItem the library's own ILS, when it speaks NCIP; a SIP2 ILS cannot
                        create items, which the Problem says.
 LookupAgency           the consortium's own directory.
@@ -462,11 +464,18 @@ class NcipResponder:
         item = request.items[0] if isinstance(request, RequestItem) and request.items else None
         if isinstance(request, CancelRequestItem):
             item = request.item
-        if item is None:
+        # A request by bibliographic id (an ISBN or a title) goes to the lender the
+        # gateway chooses (``title_holds``); cancelling needs the item.
+        title = (
+            request.bibliographic_ids[0]
+            if isinstance(request, RequestItem) and item is None and request.bibliographic_ids
+            else None
+        )
+        if item is None and title is None:
             return _problem(
                 service,
                 ProblemType.NEEDED_DATA_MISSING,
-                "the gateway places and cancels requests by ItemId",
+                "the gateway cancels requests by ItemId",
                 "ItemId",
             )
         self._trust(runtime, session, request.patron.identifier, session.member or "")
@@ -478,6 +487,7 @@ class NcipResponder:
                 patron_identifier=request.patron.identifier,
                 patron_password=request.patron.pin,
                 item_identifier=item,
+                title_identifier=title,
                 pickup_location=getattr(request, "pickup_location", None),
             ),
         )
@@ -495,7 +505,7 @@ class NcipResponder:
                 request.request_type,
                 request.scope_type,
                 request_id=request.request_id,
-                item=item,
+                item=item or answer.item_identifier or (title if not request.request_id else None),
             )
         return CancelRequestItemResponse(
             request.patron.identifier, request_id=request.request_id, item=item

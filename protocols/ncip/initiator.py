@@ -138,6 +138,28 @@ class _RequestWriter:
             b.text("AuthenticationInputType", kind),
         )
 
+    def bibliographic(self, value: str) -> etree._Element:
+        """A ``BibliographicId``: an ISBN as an item id, anything else as a record id."""
+        b = self.b
+        digits = value.replace("-", "").replace(" ", "")
+        if len(digits) in (10, 13) and digits[:-1].isdigit():
+            return b.element(
+                "BibliographicId",
+                b.element(
+                    "BibliographicItemId",
+                    b.text("BibliographicItemIdentifier", digits),
+                    b.text("BibliographicItemIdentifierCode", "ISBN"),
+                ),
+            )
+        return b.element(
+            "BibliographicId",
+            b.element(
+                "BibliographicRecordId",
+                b.text("BibliographicRecordIdentifier", value),
+                b.text("BibliographicRecordIdentifierCode", "Accession Number"),
+            ),
+        )
+
     def ident(self, kind: str, value: str, agency: str | None = None) -> etree._Element:
         b = self.b
         return b.element(
@@ -193,6 +215,7 @@ class _RequestWriter:
                     "RequestItem",
                     head,
                     *self.patron(request.patron),
+                    *(self.bibliographic(b) for b in request.bibliographic_ids),
                     *(self.ident("Item", i) for i in request.items),
                     self.ident("Request", request.request_id) if request.request_id else None,
                     b.text("RequestType", request.request_type),

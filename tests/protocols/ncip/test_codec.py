@@ -138,6 +138,18 @@ REQUESTS: list[Request] = [
         "alpha-main",
     ),
     RequestItem(ASK, Patron("21001000000001"), ("31002000000001",), (), "req-9", "Hold", "Item"),
+    RequestItem(
+        ASK,
+        Patron("21001000000001"),
+        (),
+        ("9780306406157",),
+        "req-10",
+        "Hold",
+        "Bibliographic Item",
+    ),
+    RequestItem(
+        ASK, Patron("21001000000001"), (), ("b1234567",), None, "Loan", "Bibliographic Item"
+    ),
     CancelRequestItem(ASK, Patron("21001000000001"), None, "req-9", "Hold"),
     CancelRequestItem(ASK, Patron("21001000000001"), "31002000000001", None, "Hold"),
     DeleteItem(ASK, "TMP-9"),

@@ -254,6 +254,14 @@ class CircuitBreaker:
             # trial request, so it does not make the breaker wait longer).
             self._open(self._cool_down)
 
+    def trip(self, cool_down_s: float) -> bool:
+        """Open a closed breaker for ``cool_down_s`` because another gateway found the
+        endpoint down (shared breaker state); ``False`` if it was not closed."""
+        if self.state is not BreakerState.CLOSED or cool_down_s <= 0:
+            return False
+        self._open(cool_down_s)
+        return True
+
     def _succeeded(self, *, trial: bool) -> None:
         if trial:
             self._cool_down = self._settings.cool_down_s
@@ -375,6 +383,19 @@ class EndpointBalancer:
         if outcome in (Outcome.SUCCESS, Outcome.TIMEOUT):
             endpoint.latency.update(self._clock() - ticket.started_at, self._clock())
         endpoint.breaker.record(ticket.permit, outcome)
+
+    def open_endpoints(self) -> dict[str, float]:
+        """The endpoints whose breaker is open here, with the seconds until a trial."""
+        return {
+            e.name: e.breaker.retry_in()
+            for e in self._endpoints
+            if e.breaker.state is BreakerState.OPEN
+        }
+
+    def trip(self, endpoint: str, cool_down_s: float) -> bool:
+        """Open ``endpoint``'s breaker on another gateway's word (see ``CircuitBreaker.trip``)."""
+        found = self._by_name.get(endpoint)
+        return found is not None and found.breaker.trip(cool_down_s)
 
     def record_probe(self, endpoint: str, ok: bool) -> None:
         """A health probe's result for ``endpoint``."""

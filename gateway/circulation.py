@@ -134,11 +134,11 @@ class Circulation:
         ctx = RequestContext.start(self._runtime(), session, message, request_key)
         if isinstance(message, LoginRequest):
             return await self._login(ctx, message)
+        await self._record(ctx)  # the kiosk is alive (99 heartbeats included)
         if isinstance(message, ScStatus):
             return Outcome(self._status(ctx), route=Route(RouteKind.GATEWAY, session.member or ""))
         if session.member is None:  # pragma: no cover - the codec refuses requests first
             raise AssertionError("a request before login reached circulation")
-        await self._record(ctx)
         where = route(ctx.runtime.consortium, session.member, message)
         try:
             outcome = await self._dispatch(ctx, where)
@@ -202,18 +202,20 @@ class Circulation:
             return
         session.touched = now
         try:
-            if opening:
-                info = {
-                    "terminal": session.login or "",
-                    "member": session.member or "",
-                    "location": session.location or "",
-                    "peer": session.peer,
-                    "gateway": INSTANCE,
-                    "since": ctx.now.isoformat(),
-                }
-                await ctx.runtime.store.session_open(session_id(session), info, ttl_s=ttl)
-            else:
-                await ctx.runtime.store.session_touch(session_id(session), ttl_s=ttl)
+            if not opening and await ctx.runtime.store.session_touch(
+                session_id(session), ttl_s=ttl
+            ):
+                return
+            # A new session, or one the store lost (expired, or Redis restarted empty).
+            info = {
+                "terminal": session.login or "",
+                "member": session.member or "",
+                "location": session.location or "",
+                "peer": session.peer,
+                "gateway": INSTANCE,
+                "since": ctx.now.isoformat(),
+            }
+            await ctx.runtime.store.session_open(session_id(session), info, ttl_s=ttl)
         except StateUnavailable as exc:
             log.warning("kiosk session not recorded", conn=session.conn_id, detail=exc.detail)
 

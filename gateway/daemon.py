@@ -11,6 +11,8 @@
   events and anchors them on the configured chain (``[gateway.ledger]``; the embedded
   chain by default); with ``backend = "none"``, the outbox pump, which hands them to
   an in-memory queue instead;
+* the breaker sync, which shares circuit-breaker state with the other gateways through
+  the state store (``breakers.py``);
 * the signal watcher: SIGTERM and SIGINT stop, SIGHUP reloads.
 
 The state store named by ``[gateway.state]`` (in memory, or Redis shared by every
@@ -49,7 +51,8 @@ from adapters.state.redis import RedisStateStore
 from config.errors import ConfigError
 from config.loader import load_consortium, resolve_secrets
 
-from .circulation import Circulation
+from .breakers import share_breakers
+from .circulation import INSTANCE, Circulation
 from .discovery import HoldingsError, HoldingsIndex
 from .kiosk import KioskServer
 from .lenders import LendingCounters
@@ -221,6 +224,7 @@ class Gateway:
             if self.handle_signals:
                 root.start_soon(self._watch_signals)
             self._start_ledger(root, settings)
+            root.start_soon(partial(share_breakers, self.current, INSTANCE))
             self._start_members()
             async with trio.open_nursery() as connections:
                 async with trio.open_nursery() as accepting:

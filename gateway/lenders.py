@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from adapters.state.base import StateUnavailable
+
 from .discovery import discover
 from .selection import (
     Availability,
@@ -47,16 +49,34 @@ class LendingCounters:
     def __init__(self, counters: SelectionCounters | None = None) -> None:
         self.counters: SelectionCounters = counters or MemorySelectionCounters()
 
+    # The counters inform later choices; a loan or a return already made is never
+    # reported as failed because they could not be updated (the store was away).
+
     async def record_loan(self, owner: str, home: str) -> None:
         """A loan from ``owner`` to a patron (or the library) ``home`` was made."""
         now = time.time()
-        await self.counters.record_requested(home, now=now)
-        await self.counters.record_assigned(owner, now=now)
-        await self.counters.record_filled(owner, home, turnaround_hours=0.0, now=now)
+        try:
+            await self.counters.record_requested(home, now=now)
+            await self.counters.record_assigned(owner, now=now)
+            await self.counters.record_filled(owner, home, turnaround_hours=0.0, now=now)
+        except StateUnavailable as exc:
+            log.warning("lending counters not updated", owner=owner, home=home, detail=exc.detail)
 
     async def record_return(self, owner: str, home: str) -> None:
         """That loan came back."""
-        await self.counters.record_returned(owner, home, now=time.time())
+        try:
+            await self.counters.record_returned(owner, home, now=time.time())
+        except StateUnavailable as exc:
+            log.warning("lending counters not updated", owner=owner, home=home, detail=exc.detail)
+
+    async def record_request(self, home: str, lender: str) -> None:
+        """A request of ``home``'s patron was sent to ``lender`` (a hold by title)."""
+        now = time.time()
+        try:
+            await self.counters.record_requested(home, now=now)
+            await self.counters.record_assigned(lender, now=now)
+        except StateUnavailable as exc:
+            log.warning("lending counters not updated", lender=lender, home=home, detail=exc.detail)
 
 
 async def rank_lenders(

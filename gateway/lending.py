@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 
     from .routing import Route
 
-__all__ = ["Loan", "checkout", "renew", "renew_all"]
+__all__ = ["Loan", "checkout", "renew", "renew_all", "verify_patron"]
 
 log = structlog.get_logger("interlend.lending")
 
@@ -90,7 +90,7 @@ def _standing(record: PatronRecord) -> PatronStanding:
     )
 
 
-async def _verify(
+async def verify_patron(
     ctx: RequestContext, home: str, barcode: str, pin: str | None, pkey: str
 ) -> tuple[PatronRecord | None, str]:
     """Ask the home ILS about the patron; returns the record or the refusal reason."""
@@ -127,7 +127,7 @@ async def checkout(ctx: RequestContext, where: Route, request: CheckoutRequest) 
     pin = request.patron_password or None
     if pin is None and pkey not in ctx.session.verified and rules.require_pin is not False:
         return _refuse(ctx, where, "Please enter your PIN", pkey)
-    record, problem = await _verify(ctx, home, request.patron_identifier, pin, pkey)
+    record, problem = await verify_patron(ctx, home, request.patron_identifier, pin, pkey)
     if record is None:
         return _refuse(ctx, where, problem, pkey)
     item_type = location = None
@@ -204,7 +204,10 @@ async def checkout(ctx: RequestContext, where: Route, request: CheckoutRequest) 
         )
         return Outcome(response, Result.REFUSED, reason, where, pkey)
     try:
-        loan = await runtime.store.commit(reservation, due=lent.due or due, now=ctx.now)
+        # Lent at the owner: the commit (bounded by the store's own time-out) is not cut
+        # short by a caller giving up, or the loan would be lent and not recorded.
+        with trio.CancelScope(shield=True):
+            loan = await runtime.store.commit(reservation, due=lent.due or due, now=ctx.now)
     except Exception:
         log.exception("the loan could not be recorded; undoing it at the owner", owner=owner)
         await _undo(ctx, owner, request.item_identifier)
@@ -313,7 +316,7 @@ async def renew(ctx: RequestContext, where: Route, request: RenewRequest) -> Out
     if loan is None or loan.patron_key != pkey:
         return _refuse(ctx, where, "This item is not on loan to you", pkey)
     if request.patron_password:
-        record, problem = await _verify(
+        record, problem = await verify_patron(
             ctx, home, request.patron_identifier, request.patron_password, pkey
         )
         if record is None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hmac
 import itertools
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -250,7 +251,16 @@ class NcipResponder:
                 problems=[p.type for p in response.problems],
                 client=client,
             )
-        return write_response(response, style, reply_header)
+        try:
+            return write_response(response, style, reply_header)
+        except (ValueError, OverflowError) as exc:  # a value no answer can carry
+            log.error("ncip answer could not be written", error=str(exc))
+            failed = _problem(
+                response.service if isinstance(response, ProblemResponse) else "",
+                ProblemType.TEMPORARY_PROCESSING_FAILURE,
+                "the answer could not be written",
+            )
+            return write_response(failed, style, reply_header)
 
     async def _serve(self, runtime: Runtime, peer: Peer, request: Request, client: str) -> Response:
         service = type(request).__name__
@@ -380,6 +390,16 @@ class NcipResponder:
             None,
         )
         if borrower is not None:
+            if owner != peer.member:
+                # Only the lender's own resource-sharing system lends its stock to
+                # another library's account.
+                return _problem(
+                    "CheckOutItem",
+                    ProblemType.USER_INELIGIBLE,
+                    f"{peer.agency} acts for {runtime.name(peer.member)}, which does not own "
+                    f"this item",
+                    "ItemId",
+                )
             return await self._lend_to_library(runtime, session, request, owner, borrower, now)
         self._trust(runtime, session, request.patron.identifier, peer.member)
         key = f"ncip:{peer.agency}:{request.request_id}" if request.request_id else None
@@ -417,7 +437,8 @@ class NcipResponder:
             runtime, session, ItemInformationRequest(transaction_date=now, item_identifier="")
         )
         store = runtime.store
-        key = request.request_id or f"{request.item}:{now.date().isoformat()}"
+        # Without a RequestId each request stands alone (no retry can be recognised).
+        key = request.request_id or f"{request.item}:{now.isoformat()}:{uuid.uuid4().hex}"
         reservation = await store.reserve(
             LoanRequest(
                 owner=owner,
@@ -429,11 +450,13 @@ class NcipResponder:
                 idempotency_key=f"ncip\x1f{session.name}\x1f{key}",
                 cap_at_owner=None,
                 cap_total=None,
+                quota_at_owner=runtime.consortium.policy(owner).circulation.visitor_loan_quota,
             ),
             now=now,
         )
-        if isinstance(reservation, CapExceeded):  # pragma: no cover - no caps are set
-            return _problem("CheckOutItem", ProblemType.MAXIMUM_CHECK_OUTS_EXCEEDED)
+        if isinstance(reservation, CapExceeded):
+            detail = f"{runtime.name(owner)} has no more items to lend to other libraries now"
+            return _problem("CheckOutItem", ProblemType.MAXIMUM_CHECK_OUTS_EXCEEDED, detail)
         if reservation.existing is not None:
             return CheckOutItemResponse(request.item, proxy, reservation.existing.due)
         due = request.desired_due or now + timedelta(days=INSTITUTIONAL_LOAN_DAYS)
@@ -447,9 +470,10 @@ class NcipResponder:
             raise
         if not lent.ok:
             await store.release(reservation)
-            detail = " ".join(lent.screen_messages) or None
-            return _problem("CheckOutItem", ProblemType.RESOURCE_CANNOT_BE_PROVIDED, detail)
-        loan = await store.commit(reservation, due=lent.due or due, now=now)
+            refused = " ".join(lent.screen_messages) or None
+            return _problem("CheckOutItem", ProblemType.RESOURCE_CANNOT_BE_PROVIDED, refused)
+        with trio.CancelScope(shield=True):  # lent at the owner: record it whatever happens
+            loan = await store.commit(reservation, due=lent.due or due, now=now)
         await runtime.lending_counters.record_loan(owner, borrower)
         return CheckOutItemResponse(request.item, proxy, loan.due)
 

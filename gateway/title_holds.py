@@ -6,10 +6,14 @@ that the patron's own library cannot fill: the gateway chooses the lender.
    home library (``gateway/lenders.py``).
 2. If the home library holds the title itself, the hold is its business: the request
    goes home as it always did (local first).
-3. Otherwise the hold is placed, in the ranked order, at the first lender whose ILS
-   accepts it: a hold on its copy for the home library's proxy account, so the item
-   travels to the home library.  The first lender to accept is counted as assigned in
-   the lending counters.
+3. Otherwise the patron is checked at home first, as for a checkout (the PIN, or a
+   patron verified earlier on the connection; found; standing), and the hold is
+   placed, in the ranked order, at the first lender that the policy lets this patron
+   borrow from, whose ILS has a copy on the shelf (just confirmed live) and accepts
+   the hold: a hold on that copy for the home library's proxy account, so the item
+   travels to the home library.  Lenders are asked over SIP2 (15); a lender whose ILS
+   speaks NCIP is skipped for now.  The first lender to accept is counted as assigned
+   in the lending counters.
 4. No holder, or none that accepts: the kiosk is told so.
 """
 
@@ -20,12 +24,13 @@ from typing import TYPE_CHECKING
 import structlog
 
 from adapters.errors import IlsError
-from config.policy import proxy_patron
+from config.policy import PatronStanding, may_borrow
 from protocols.sip2 import HoldMode, HoldRequest, HoldResponse
 
 from .discovery import normalize_isbn
 from .forwarding import forward
 from .lenders import rank_lenders
+from .lending import verify_patron
 from .responses import refusal
 
 if TYPE_CHECKING:
@@ -50,6 +55,20 @@ async def hold_by_title(
     if request.item_identifier or not title or request.hold_mode is not HoldMode.ADD:
         return None
     runtime = ctx.runtime
+    barcode, pin = request.patron_identifier, request.patron_password or None
+    pkey = runtime.patron_key(home, barcode)
+    require_pin = runtime.consortium.policy(home).circulation.require_pin is not False
+    if pin is None and pkey not in ctx.session.verified and require_pin:
+        return _refused(ctx, request, "Please enter your PIN")
+    record, problem = await verify_patron(ctx, home, barcode, pin, pkey)
+    if record is None:
+        return _refused(ctx, request, problem)
+    standing = PatronStanding(
+        patron_type=record.patron_type,
+        fines=record.fines,
+        expired=record.expired,
+        blocked=record.blocked,
+    )
     isbn = normalize_isbn(title)
     ranked = await rank_lenders(
         runtime,
@@ -62,15 +81,19 @@ async def hold_by_title(
     results = ranked["discovery"]["results"]
     if any(r["member"] == home for r in results):
         return None  # the home library holds it: its own ILS takes the hold
+    # Only copies the owner's ILS has just confirmed on the shelf are asked for.
     copies: dict[str, str] = {}
     for result in results:
-        if result["available"] is not False:
+        if result["source"] == "live" and result["available"] is True:
             copies.setdefault(result["member"], result["item"])
     rota = [entry["member"] for entry in ranked["ranking"]["rota"]]
+    refusals: list[str] = []
     for lender in (m for m in rota if m in copies):
-        proxy = proxy_patron(runtime.consortium, lender, home)
-        if proxy is None:
+        decision = may_borrow(runtime.consortium, home, lender, standing=standing)
+        if not decision.allowed or decision.proxy_patron is None:
+            refusals.append(decision.reason)
             continue
+        proxy = decision.proxy_patron
         placed = HoldRequest(
             hold_mode=HoldMode.ADD,
             transaction_date=ctx.now,
@@ -85,8 +108,7 @@ async def hold_by_title(
             log.warning("lender could not be asked", lender=lender, detail=exc.detail)
             continue
         if isinstance(answer, HoldResponse) and answer.ok:
-            await runtime.lending_counters.counters.record_requested(home, now=_now(ctx))
-            await runtime.lending_counters.counters.record_assigned(lender, now=_now(ctx))
+            await runtime.lending_counters.record_request(home, lender)
             return HoldResponse(
                 ok=True,
                 available=False,
@@ -103,10 +125,11 @@ async def hold_by_title(
                 ),
             )
         log.info("lender declined a title hold", lender=lender)
-    response = refusal(request, NO_LENDER, ctx.now)
+    # With one reason for every holder (blocked, fines…), that reason is the answer.
+    return _refused(ctx, request, refusals[0] if len(set(refusals)) == 1 else NO_LENDER)
+
+
+def _refused(ctx: RequestContext, request: HoldRequest, reason: str) -> HoldResponse:
+    response = refusal(request, reason, ctx.now)
     assert isinstance(response, HoldResponse)
     return response
-
-
-def _now(ctx: RequestContext) -> float:
-    return ctx.now.timestamp()

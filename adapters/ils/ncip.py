@@ -386,6 +386,11 @@ class NcipMemberIls:
         states = {f.endpoint: f.state for f in self._balancer.statistics()}
         return any(self._healthy(s, states[s.url]) for s in self._endpoints)
 
+    @property
+    def balancer(self) -> EndpointBalancer:
+        """The endpoints' balancer and breakers (shared breaker state is synced here)."""
+        return self._balancer
+
     def statistics(self) -> dict[str, object]:
         """Health of each endpoint, use of the bulkhead and calls per service.
 

@@ -193,6 +193,11 @@ class Sip2MemberIls:
 
     # --- health and pool ---------------------------------------------------------------
 
+    @property
+    def balancer(self) -> EndpointBalancer:
+        """The endpoints' balancer and breakers (shared breaker state is synced here)."""
+        return self._balancer
+
     def statistics(self) -> dict[str, object]:
         """Health of each endpoint and use of the bulkhead, for the admin API.
 

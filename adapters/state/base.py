@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BatchEntry",
+    "Breakers",
     "CapExceeded",
     "Loan",
     "LoanRequest",
@@ -379,7 +380,25 @@ class Sessions(Protocol):
         ...
 
 
-class StateBackend(StateStore, Outbox, Receipts, Throttle, Sessions, Protocol):
+class Breakers(Protocol):
+    """Circuit-breaker state shared by the gateways: "this endpoint is down" with a TTL.
+
+    A gateway whose breaker for an endpoint opens marks it for the cool-down; the
+    others read the marks now and then and open theirs, so one gateway's discovery
+    spares the rest their own failed attempts.
+    """
+
+    async def breaker_open(self, member: str, endpoint: str, *, ttl_s: float, by: str) -> None:
+        """Mark ``endpoint`` of ``member`` down for ``ttl_s`` seconds, as gateway ``by``."""
+        ...
+
+    async def breakers(self, member: str, *, besides: str) -> dict[str, float]:
+        """The endpoints of ``member`` marked down by gateways other than ``besides``,
+        with the seconds left on each mark."""
+        ...
+
+
+class StateBackend(StateStore, Outbox, Receipts, Throttle, Sessions, Breakers, Protocol):
     """Everything the gateway keeps outside its process."""
 
     async def check(self) -> None:

@@ -77,6 +77,7 @@ class MemoryStateStore:
         self._receipts: dict[str, dict[str, Receipt]] = {}
         self._salts: dict[str, dict[str, bytes]] = {}
         self._sessions: dict[str, tuple[dict[str, str], float]] = {}
+        self._breakers: dict[tuple[str, str], tuple[float, str]] = {}
 
     # --- the registry --------------------------------------------------------------------
 
@@ -376,6 +377,22 @@ class MemoryStateStore:
         """The live sessions, soonest to expire first."""
         live = sorted(self._live_sessions().items(), key=lambda kv: kv[1][1])
         return [{**info, "id": sid} for sid, (info, _) in live]
+
+    # --- shared breaker marks -----------------------------------------------------------
+
+    async def breaker_open(self, member: str, endpoint: str, *, ttl_s: float, by: str) -> None:
+        """Mark an endpoint down for ``ttl_s``."""
+        self._breakers[(member, endpoint)] = (time.monotonic() + ttl_s, by)
+
+    async def breakers(self, member: str, *, besides: str) -> dict[str, float]:
+        """The live marks of ``member``'s endpoints set by other gateways."""
+        clock = time.monotonic()
+        self._breakers = {k: v for k, v in self._breakers.items() if v[0] > clock}
+        return {
+            e: until - clock
+            for (m, e), (until, by) in self._breakers.items()
+            if m == member and by != besides
+        }
 
     async def check(self) -> None:
         """Always answers: the store is this process."""

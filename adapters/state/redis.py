@@ -33,6 +33,7 @@ atomicity with anything else, are spread over slots by their own tags.
     {ns}:session:<id>         hash   a kiosk session (terminal, library, gateway), with a TTL
     {ns}:sessions             zset   live kiosk sessions by expiry
     <ns>:throttle:{<bucket>}  string a counter with a time to live
+    <ns>:breakers:{<member>}  hash   endpoint -> until (ms): marked down by some gateway
 
 Failures.  A call that cannot reach Redis, or that takes longer than ``timeout_s``,
 raises ``StateUnavailable``; the client reconnects by itself on the next call.
@@ -647,6 +648,35 @@ class RedisStateStore:
         tallies = {m: dict(found[i]) for i, m in enumerate(names)}
         turnarounds = {m: list(found[count + i]) for i, m in enumerate(names)}
         return tallies, turnarounds, list(found[-1])
+
+    # --- shared breaker marks -------------------------------------------------------------
+
+    def _breakers_key(self, member: str) -> str:
+        return f"{self._namespace}:breakers:{{{member}}}"
+
+    async def breaker_open(self, member: str, endpoint: str, *, ttl_s: float, by: str) -> None:
+        """Mark an endpoint down until now + ``ttl_s`` (one round trip)."""
+        key = self._breakers_key(member)
+        until = int((time.time() + ttl_s) * 1000)
+
+        async def mark() -> None:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(key, {endpoint: f"{until}|{by}"})
+                pipe.pexpire(key, max(1, int(ttl_s * 1000)) + 60_000)
+
+        await self._do("breaker open", mark)
+
+    async def breakers(self, member: str, *, besides: str) -> dict[str, float]:
+        """The live marks of ``member``'s endpoints set by other gateways (one round trip)."""
+        key = self._breakers_key(member)
+        found: dict[str, str] = await self._do("breakers", lambda: self._client.hgetall(key))
+        now = time.time() * 1000
+        marks: dict[str, float] = {}
+        for endpoint, value in found.items():
+            until, _, by = value.partition("|")
+            if by != besides and until.isdigit() and int(until) > now:
+                marks[endpoint] = (int(until) - now) / 1000
+        return marks
 
     # --- throttles -------------------------------------------------------------------------
 

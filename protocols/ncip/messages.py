@@ -109,9 +109,11 @@ def parse_datetime(text: str | None) -> datetime | None:
     cleaned = text.strip().replace("Z", "+00:00")
     try:
         moment = datetime.fromisoformat(cleaned)
-    except ValueError:
+        moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        moment.astimezone(UTC)  # 9999-12-31T23:59:59-12:00 has no UTC form
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return moment
 
 
 def format_datetime(moment: datetime, style: Style) -> str:

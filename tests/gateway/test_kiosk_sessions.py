@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 import httpx
 import trio
 
 from gateway.circulation import INSTANCE
+from gateway.demo import run_demo
+from protocols.sip2 import AcsStatus, ScStatus
 
 from .kiosk import Kiosk
 
 if TYPE_CHECKING:
+    from config.models import Config
     from gateway.demo import Demo
 
 
@@ -52,3 +56,28 @@ async def test_a_kiosk_that_never_logs_in_is_not_listed(demo: Demo) -> None:
         listed = await kiosks(demo)
         await kiosk.aclose()
     assert listed == []
+
+
+async def test_a_session_the_store_lost_is_recorded_again() -> None:
+    """Heartbeats (99) keep a session; one the store dropped comes back at the next."""
+
+    def short_idle(config: Config) -> Config:
+        gateway = config.gateway.model_copy(update={"idle_timeout_s": 0.6})
+        return config.model_copy(update={"gateway": gateway})
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            running: Demo = await nursery.start(
+                partial(run_demo, handle_signals=False, adjust=short_idle)
+            )
+            kiosk = await Kiosk.logged_in(running, "beta-kiosk")
+            [entry] = await kiosks(running)
+            await running.gateway.runtime.store.session_close(entry["id"])
+            assert await kiosks(running) == []
+            for _ in range(4):
+                await trio.sleep(0.25)
+                await kiosk.expect(ScStatus(max_print_width=0), AcsStatus)
+            listed = await kiosks(running)
+            await kiosk.aclose()
+            running.gateway.stop()
+    assert [e["id"] for e in listed] == [entry["id"]]

@@ -10,6 +10,7 @@ import pytest
 import trio
 
 from gateway.lenders import LendingCounters
+from gateway.selection import MemorySelectionCounters
 from protocols.sip2 import CheckoutResponse
 
 from .kiosk import Kiosk, checkout
@@ -87,3 +88,19 @@ async def test_counters_record_a_loan_and_its_return() -> None:
     assert before.stats["beta"].active_lends == 1
     assert after.stats["beta"].active_lends == 0
     assert after.stats["beta"].lifetime_lends == 1
+
+
+async def test_counters_that_cannot_be_updated_never_fail_the_loan() -> None:
+    from adapters.state.base import StateUnavailable
+
+    class Away(MemorySelectionCounters):
+        async def record_requested(self, borrower: str, *, now: float) -> None:
+            raise StateUnavailable("Redis failed (selection): connection refused")
+
+        async def record_returned(self, lender: str, borrower: str, *, now: float) -> None:
+            raise StateUnavailable("Redis failed (selection): connection refused")
+
+    counters = LendingCounters(Away())
+    await counters.record_loan("beta", "alpha")
+    await counters.record_return("beta", "alpha")
+    await counters.record_request("alpha", "beta")

@@ -402,3 +402,25 @@ async def test_a_librarys_own_patron_is_served_by_its_own_ils(demo: Demo) -> Non
     assert renewed.ok, renewed.problems
     assert demo.simulators["beta"].library.items["31002000000009"].holder == beta_patron
     assert "96" not in demo.simulators["beta"].executed
+
+
+async def test_only_the_lenders_own_system_lends_its_stock_to_a_library(demo: Demo) -> None:
+    """rs-alpha acts for alpha: it cannot make beta lend beta's item to gamma."""
+    as_alpha = Header("rs-alpha", "interlend")
+    refused = await reply(demo, CheckOutItem(as_alpha, Patron("ILL-gamma"), "31002000000006"))
+    assert refused.has_problem("User Ineligible To Check Out This Item")
+    assert demo.simulators["beta"].library.items["31002000000006"].holder is None
+    assert await demo.gateway.runtime.store.active_loan("beta", "31002000000006") is None
+
+
+async def test_a_library_loan_without_request_id_can_be_lent_again_after_return(
+    demo: Demo,
+) -> None:
+    item = "31002000000007"
+    first = await reply(demo, CheckOutItem(AS_BETA, Patron("ILL-gamma"), item))
+    assert first.ok
+    assert (await reply(demo, CheckInItem(AS_BETA, item))).ok
+    again = await reply(demo, CheckOutItem(AS_BETA, Patron("ILL-gamma"), item))
+    assert again.ok
+    assert demo.simulators["beta"].library.items[item].holder == "ILL-gamma"
+    assert await demo.gateway.runtime.store.active_loan("beta", item) is not None

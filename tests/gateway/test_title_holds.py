@@ -111,3 +111,42 @@ async def test_an_ncip_request_by_isbn_goes_to_the_chosen_lender(
     reply = read_reply(answer.content)
     assert reply.ok, reply.problems
     assert reply.payload.value("RequestId", "RequestIdentifierValue") == "ill-9"
+
+
+async def test_a_title_hold_needs_a_patron_in_good_standing(demo: Demo, tmp_path: Path) -> None:
+    export = tmp_path / "holdings.csv"
+    export.write_text(EXPORT, encoding="utf-8")
+    demo.gateway.holdings.load_csv(export)
+    wrong_pin = HoldRequest(
+        hold_mode=HoldMode.ADD,
+        transaction_date=NOW,
+        patron_identifier=ALPHA_PATRON,
+        patron_password="9999",
+        title_identifier="A Travelling Title",
+    )
+    no_pin = HoldRequest(
+        hold_mode=HoldMode.ADD,
+        transaction_date=NOW,
+        patron_identifier=ALPHA_PATRON,
+        title_identifier="A Travelling Title",
+    )
+    with trio.fail_after(10):
+        kiosk = await Kiosk.logged_in(demo, "alpha-kiosk")
+        wrong = await kiosk.expect(wrong_pin, HoldResponse)
+        unknown = await kiosk.expect(
+            title_hold("A Travelling Title", "21001999999999"), HoldResponse
+        )
+        blocked = await kiosk.expect(
+            title_hold("A Travelling Title", "21001000000099"), HoldResponse
+        )
+        missing = await kiosk.expect(no_pin, HoldResponse)
+    assert not wrong.ok
+    assert "Incorrect PIN" in wrong.screen_messages
+    assert not unknown.ok
+    assert any("not recognised" in line for line in unknown.screen_messages)
+    assert not blocked.ok
+    assert any("blocked" in line for line in blocked.screen_messages)
+    assert not missing.ok
+    assert "Please enter your PIN" in missing.screen_messages
+    for member, item in (("beta", "31002000000011"), ("gamma", "31003000000011")):
+        assert demo.simulators[member].library.items[item].holds == []

@@ -700,3 +700,20 @@ async def test_sessions_open_touch_list_close_and_expire(store: StateBackend) ->
     await store.session_close("g3:c9")
     await store.session_close("never-opened")
     assert await store.sessions() == []
+
+
+# --- shared circuit-breaker marks ------------------------------------------------------------
+
+
+async def test_breaker_marks_are_seen_by_other_gateways_until_they_expire(
+    store: StateBackend,
+) -> None:
+    await store.breaker_open("beta", "10.0.0.1:6001", ttl_s=0.3, by="gw-1")
+    await store.breaker_open("beta", "10.0.0.2:6001", ttl_s=30, by="gw-2")
+    seen_by_2 = await store.breakers("beta", besides="gw-2")
+    assert set(seen_by_2) == {"10.0.0.1:6001"}
+    assert 0 < seen_by_2["10.0.0.1:6001"] <= 0.3
+    assert set(await store.breakers("beta", besides="gw-3")) == {"10.0.0.1:6001", "10.0.0.2:6001"}
+    assert await store.breakers("alpha", besides="gw-3") == {}
+    await trio.sleep(0.4)
+    assert set(await store.breakers("beta", besides="gw-3")) == {"10.0.0.2:6001"}

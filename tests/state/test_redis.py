@@ -227,3 +227,13 @@ def test_state_settings_reject_bad_topologies() -> None:
         StateSettings(backend="redis", sentinels=("s1",))
     with pytest.raises(ValueError, match="namespace"):
         StateSettings(namespace="has space")
+
+
+async def test_renew_and_close_of_an_index_pointing_at_nothing_are_none(redis_url: str) -> None:
+    async with open_store(redis_url) as store:
+        await lend(store, "GONE", "k-gone")
+        loan = await store.active_loan("beta", "GONE")
+        assert loan is not None
+        await store._client.delete([f"{{{store._namespace}}}:loan:{loan.loan_id}"])
+        assert await store.renew("beta", "GONE", due=DUE, now=T0) is None
+        assert await store.close("beta", "GONE", now=T0) is None

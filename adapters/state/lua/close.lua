@@ -6,6 +6,10 @@ local P = ARGV[1]
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
 local key = P .. 'loan:' .. id
+if redis.call('EXISTS', key) == 0 then
+  redis.call('DEL', KEYS[1])  -- the index pointed at a loan that is gone
+  return false
+end
 redis.call('HSET', key, 'state', 'returned', 'returned', ARGV[2])
 local loan = redis.call('HMGET', key, 'owner', 'home', 'item', 'patron')
 redis.call('DEL', KEYS[1])

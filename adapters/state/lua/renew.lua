@@ -5,6 +5,10 @@
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
 local key = ARGV[1] .. 'loan:' .. id
+if redis.call('EXISTS', key) == 0 then
+  redis.call('DEL', KEYS[1])  -- the index pointed at a loan that is gone
+  return false
+end
 redis.call('HSET', key, 'due', ARGV[2])
 redis.call('HINCRBY', key, 'renewals', 1)
 local loan = redis.call('HMGET', key, 'owner', 'home', 'item', 'patron')

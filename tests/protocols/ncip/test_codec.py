@@ -372,3 +372,7 @@ def test_parse_gives_namespace_blind_nodes() -> None:
     assert root.values("A") == ["1"]
     assert root.values("B", "C") == []
     assert root.value("B") is None
+
+
+def test_a_date_with_no_utc_form_is_not_a_date() -> None:
+    assert parse_datetime("9999-12-31T23:59:59-12:00") is None

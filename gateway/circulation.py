@@ -373,7 +373,6 @@ class Circulation:
             )
             loan = None
         if loan is not None:
-            await ctx.runtime.lending_counters.record_return(loan.owner, loan.home)
             await remove_at_home(ctx, loan)
             # The ILS names the proxy account; the visitor's card is not the kiosk's business.
             answer = replace(answer, patron_identifier=None)

@@ -63,7 +63,7 @@ from .runtime import Runtime, build_runtime
 from .selection.shared import StoreSelectionCounters
 
 if TYPE_CHECKING:
-    from adapters.ledger.base import Ledger
+    from adapters.ledger.base import Ledger, LoanEvent
     from adapters.state.base import StateBackend
     from config.consortium import Consortium
     from config.models import GatewaySettings, Sip2Listener
@@ -260,10 +260,19 @@ class Gateway:
                 connections.cancel_scope.deadline = trio.current_time() + settings.drain_grace_s
             root.cancel_scope.cancel()
 
+    async def _count_loans(self, events: list[LoanEvent]) -> None:
+        """The outbox's consumer reports loans and returns to the lending counters."""
+        await self.runtime.lending_counters.record_events(events)
+
     def _start_ledger(self, root: trio.Nursery, settings: GatewaySettings) -> None:
         if settings.ledger.backend == "none":
             root.start_soon(
-                partial(pump_outbox, lambda: self.runtime.store, lambda: self.runtime.ledger)
+                partial(
+                    pump_outbox,
+                    lambda: self.runtime.store,
+                    lambda: self.runtime.ledger,
+                    on_read=self._count_loans,
+                )
             )
             return
         # web3 is imported only when a chain is configured (it takes a second).
@@ -281,6 +290,7 @@ class Gateway:
             record_key=lambda: record_key,
             key=self.runtime.ledger_key,
             default_member=settings.institution_id,
+            on_read=self._count_loans,
         )
         root.start_soon(self.ledger_worker.run)
 

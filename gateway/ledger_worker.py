@@ -61,8 +61,9 @@ from .ledger_proof import LoanProof, prove_loan
 from .outbox import consumer_name
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
+    from adapters.ledger.base import LoanEvent
     from adapters.ledger.chain import Anchor
     from adapters.state.base import OutboxEntry, StateBackend
     from config.models import LedgerSettings
@@ -302,8 +303,10 @@ class LedgerWorker:
         reclaim_after_s: float = RECLAIM_AFTER_S,
         min_backoff_s: float = MIN_BACKOFF_S,
         max_backoff_s: float = MAX_BACKOFF_S,
+        on_read: Callable[[list[LoanEvent]], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
+        self._on_read = on_read
         self._store = store
         self._record_key = record_key
         self._connect = connect or partial(connect_chain, settings, key, default_member)
@@ -466,6 +469,8 @@ class LedgerWorker:
             if not found:
                 wait = self.wait_s if deadline is None else min(self.wait_s, deadline - now)
                 found = await store.outbox_read(self.consumer, size - len(taken), wait_s=wait)
+                if found and self._on_read is not None:
+                    await self._on_read([entry.event for entry in found])
             for entry in found:
                 taken.setdefault(entry.entry_id, entry)
             self._held = list(taken)

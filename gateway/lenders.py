@@ -5,11 +5,14 @@ members hold the title and whether a copy is on the shelf, reads the lending cou
 and ranks the holders with the consortium's strategy (``fair-share`` by default, B8 in
 ``gateway/selection``), with each candidate's explanation.
 
-The counters are fed by the loans the gateway itself makes between members
-(``record_loan`` / ``record_return`` from the circulation paths): a reciprocal or
-inter-library checkout counts as a request of the home library assigned to, and filled
-by, the owner.  With the Redis state store every gateway of the consortium shares them
-(``selection.shared.StoreSelectionCounters``); in memory they are this gateway's own.
+The counters are fed by the loans made between members, as the registry's outbox
+reports them to its consumer (``record_events``, called by the ledger worker or the
+pump, so the request path pays nothing): a reciprocal or inter-library checkout counts
+as a request of the home library assigned to, and filled by, the owner; its checkin as
+the loan's return.  Events are counted when first read; one read by a gateway that died
+before counting it is not counted again.  With the Redis state store every gateway of
+the consortium shares the counters (``selection.shared.StoreSelectionCounters``); in
+memory they are this gateway's own.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from adapters.ledger.base import LoanEvent, LoanEventKind
 from adapters.state.base import StateUnavailable
 
 from .discovery import discover
@@ -35,6 +39,8 @@ from .selection import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .discovery import HoldingsIndex
     from .runtime import Runtime
 
@@ -68,6 +74,17 @@ class LendingCounters:
             await self.counters.record_returned(owner, home, now=time.time())
         except StateUnavailable as exc:
             log.warning("lending counters not updated", owner=owner, home=home, detail=exc.detail)
+
+    async def record_events(self, events: Iterable[LoanEvent]) -> None:
+        """Loans made and returned, as the outbox reports them: the counters are fed by
+        the outbox's consumer (the ledger worker or the pump), off the request path."""
+        for event in events:
+            if event.owner == event.home:
+                continue  # a library's own loan is not lending between members
+            if event.kind is LoanEventKind.CHECKOUT:
+                await self.record_loan(event.owner, event.home)
+            elif event.kind is LoanEventKind.CHECKIN:
+                await self.record_return(event.owner, event.home)
 
     async def record_request(self, home: str, lender: str) -> None:
         """A request of ``home``'s patron was sent to ``lender`` (a hold by title)."""

@@ -216,7 +216,6 @@ async def checkout(ctx: RequestContext, where: Route, request: CheckoutRequest) 
         reason = "The loan could not be recorded; please see the desk"
         return Outcome(refusal(request, reason, ctx.now), Result.ERROR, reason, where, pkey)
     log.debug("loan recorded", loan=loan.loan_id, owner=owner, home=home)
-    await runtime.lending_counters.record_loan(owner, home)
     await accept_at_home(ctx, loan, request.patron_identifier, lent.title)
     return Outcome(_lent(ctx, request, lent, owner), patron=pkey)
 

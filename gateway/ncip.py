@@ -474,7 +474,6 @@ class NcipResponder:
             return _problem("CheckOutItem", ProblemType.RESOURCE_CANNOT_BE_PROVIDED, refused)
         with trio.CancelScope(shield=True):  # lent at the owner: record it whatever happens
             loan = await store.commit(reservation, due=lent.due or due, now=now)
-        await runtime.lending_counters.record_loan(owner, borrower)
         return CheckOutItemResponse(request.item, proxy, loan.due)
 
     async def _hold(

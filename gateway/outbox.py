@@ -19,9 +19,9 @@ import trio
 from adapters.state.base import StateUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
-    from adapters.ledger.base import Ledger
+    from adapters.ledger.base import Ledger, LoanEvent
     from adapters.state.base import Outbox, OutboxEntry
 
 __all__ = ["consumer_name", "pump_outbox"]
@@ -46,12 +46,15 @@ async def pump_outbox(
     consumer: str | None = None,
     wait_s: float = WAIT_S,
     reclaim_after_s: float = RECLAIM_AFTER_S,
+    on_read: Callable[[list[LoanEvent]], Awaitable[None]] | None = None,
 ) -> None:
     """Deliver outbox events to the ledger until cancelled.
 
     Args:
         outbox: Returns the current outbox (the runtime's store).
         ledger: Returns the current ledger.
+        on_read: Told of newly read events (not reclaimed ones), before they are
+            acknowledged (the lending counters are fed this way).
         consumer: The consumer's name (default: host and process id).
         wait_s: How long one read waits for new events.
         reclaim_after_s: Events read but unacknowledged this long are taken over.
@@ -70,6 +73,8 @@ async def pump_outbox(
                     log.warning("reclaimed unacknowledged loan events", count=len(entries))
             if not entries:
                 entries = await store.outbox_read(name, BATCH, wait_s=wait_s)
+                if entries and on_read is not None:
+                    await on_read([entry.event for entry in entries])
             if entries:
                 sink = ledger()
                 for entry in entries:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +106,10 @@ async def test_a_reciprocal_loan_is_proven_within_seconds(quick_ledger: Demo) ->
         assert [e["kind"] for e in proof["events"]] == ["checkout", "renew", "checkin"]
         assert proof["verified"] is True
         assert proof["complete"] is True
+        # The ledger worker fed the lending counters as it read the events.
+        counters = demo.gateway.runtime.lending_counters.counters
+        stats = (await counters.read(["beta"], now=time.time())).stats["beta"]
+        assert (stats.lifetime_lends, stats.active_lends) == (1, 0)
 
         async with httpx.AsyncClient(timeout=5) as client:
             unknown = await client.get(f"{base}/api/loans/no-such-loan/proof")

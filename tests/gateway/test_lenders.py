@@ -11,9 +11,9 @@ import trio
 
 from gateway.lenders import LendingCounters
 from gateway.selection import MemorySelectionCounters
-from protocols.sip2 import CheckoutResponse
+from protocols.sip2 import CheckinResponse, CheckoutResponse
 
-from .kiosk import Kiosk, checkout
+from .kiosk import Kiosk, checkin, checkout
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -59,15 +59,31 @@ async def test_holders_are_ranked_with_reasons(demo: Demo, tmp_path: Path, strat
     assert {r["member"] for r in ranked["discovery"]["results"]} == {"alpha", "beta", "gamma"}
 
 
-async def test_loans_made_by_the_gateway_feed_the_counters(demo: Demo) -> None:
-    counters = demo.gateway.runtime.lending_counters
-    with trio.fail_after(10):
+async def counted(demo: Demo, member: str, field: str, value: float) -> float:
+    """The counter once the outbox's consumer has reported what the test did."""
+    counters = demo.gateway.runtime.lending_counters.counters
+    for _ in range(500):
+        found = getattr((await counters.read([member], now=time.time())).stats[member], field)
+        if found == pytest.approx(value, abs=0.01):
+            return float(found)
+        await trio.sleep(0.01)
+    return float(found)
+
+
+async def test_loans_between_members_feed_the_counters_off_the_request_path(demo: Demo) -> None:
+    with trio.fail_after(15):
         kiosk = await Kiosk.logged_in(demo, "beta-kiosk")
         lent = await kiosk.expect(checkout("21001000000001", "31002000000001"), CheckoutResponse)
-    assert lent.ok
-    reading = await counters.counters.read(["alpha", "beta"], now=time.time())
-    assert reading.stats["beta"].lends > 0.9
-    assert reading.stats["alpha"].borrows > 0.9
+        own = await kiosk.expect(checkout("21002000000001", "31002000000002"), CheckoutResponse)
+        assert lent.ok
+        assert own.ok
+        assert await counted(demo, "beta", "lifetime_lends", 1) == 1  # not the local loan
+        assert await counted(demo, "alpha", "lifetime_borrows", 1) == 1
+        assert await counted(demo, "beta", "active_lends", 1) == 1
+        back = await kiosk.expect(checkin("31002000000001"), CheckinResponse)
+        assert back.ok
+        assert await counted(demo, "beta", "active_lends", 0) == 0
+        assert await counted(demo, "alpha", "active_borrows", 0) == 0
 
 
 async def test_bad_questions_are_400(demo: Demo) -> None:

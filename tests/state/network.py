@@ -48,8 +48,10 @@ def gateway_config(
     namespace: str,
     timeout_s: float = 1.0,
     require_aof: bool = False,
+    ledger: str = "none",
 ) -> tuple[Path, int, int]:
-    """A gateway's configuration file: the demo consortium, a Redis state store.
+    """A gateway's configuration file: the demo consortium, a Redis state store (and no
+    chain unless ``ledger`` names a backend: these tests and benches are about state).
 
     Returns:
         The file, its SIP2 port and its admin port.
@@ -70,6 +72,9 @@ url = "{redis_url}"
 namespace = "{namespace}"
 timeout_s = {timeout_s}
 require_aof = {str(require_aof).lower()}
+
+[gateway.ledger]
+backend = "{ledger}"
 
 [[gateway.sip2]]
 port = {sip2}

@@ -134,6 +134,14 @@ _STATUS_NAMES = {
 INSTITUTIONAL_LOAN_DAYS = 28
 
 
+class _Unavailable(Exception):
+    """Circulation could not reach a member ILS or the registry (its kiosk refusal)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Peer:
     """A resource-sharing system allowed to call, and the library it acts for."""
@@ -206,6 +214,13 @@ class NcipResponder:
         self._circulation = circulation
         self._runtime = runtime
         self._ids = itertools.count(1)
+        self._peers: tuple[Runtime, dict[str, Peer]] | None = None
+
+    def peers(self, runtime: Runtime) -> dict[str, Peer]:
+        """The peers of ``runtime``, worked out once per configuration (not per message)."""
+        if self._peers is None or self._peers[0] is not runtime:
+            self._peers = (runtime, peers_of(runtime))
+        return self._peers[1]
 
     async def handle(self, body: bytes, headers: Mapping[str, str], client: str) -> bytes:
         """The response body for one posted message (never raises for bad input)."""
@@ -225,7 +240,7 @@ class NcipResponder:
             )
         else:
             service = type(request).__name__
-            peer = peers_of(runtime).get((request.header.from_agency or "").casefold())
+            peer = self.peers(runtime).get((request.header.from_agency or "").casefold())
             if peer is None:
                 response = _problem(
                     service,
@@ -274,6 +289,8 @@ class NcipResponder:
             return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, detail)
         except StateUnavailable as exc:
             return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, exc.detail)
+        except _Unavailable as exc:
+            return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, exc.reason)
         except Exception:
             log.exception("ncip request failed in the gateway", service=service)
             return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, "the gateway failed")
@@ -281,7 +298,12 @@ class NcipResponder:
     async def _sip2(
         self, session: TerminalSession, message: Message, request_key: str | None = None
     ) -> Outcome:
-        return await self._circulation.handle(session, message, request_key=request_key)
+        """The service as the library's kiosk would ask it; a member ILS or the registry
+        that could not answer is a Temporary Processing Failure for every service."""
+        outcome = await self._circulation.handle(session, message, request_key=request_key)
+        if outcome.result is Result.UNAVAILABLE:
+            raise _Unavailable(outcome.reason)
+        return outcome
 
     async def _dispatch(
         self, runtime: Runtime, peer: Peer, session: TerminalSession, request: Request
@@ -643,8 +665,6 @@ def _item_problem(answer: Message) -> str:
 
 def _checkout_problem(outcome: Outcome) -> str:
     text = f"{outcome.reason} {_screen(outcome.response) or ''}".lower()
-    if outcome.result is Result.UNAVAILABLE:
-        return ProblemType.TEMPORARY_PROCESSING_FAILURE
     if "pin" in text:
         return ProblemType.USER_AUTHENTICATION_FAILED
     if "card not recognised" in text or "patron not found" in text:

@@ -36,6 +36,8 @@ from tests.gateway.conftest import short_timeouts
 from tests.protocols.ncip.schema import SAMPLES, assert_valid, sample_files
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from config.models import Config
     from gateway.demo import Demo
 
@@ -424,3 +426,25 @@ async def test_a_library_loan_without_request_id_can_be_lent_again_after_return(
     assert again.ok
     assert demo.simulators["beta"].library.items[item].holder == "ILL-gamma"
     assert await demo.gateway.runtime.store.active_loan("beta", item) is not None
+
+
+async def test_a_dead_ils_or_registry_is_a_temporary_processing_failure(demo: Demo) -> None:
+    """The peer is told to retry: a Problem, not an HTTP error, and nothing half done."""
+    from dataclasses import replace as replaced
+
+    from adapters.state.base import LoanRequest, Reservation, StateUnavailable
+
+    class RegistryAway(MemoryStateStore):
+        async def reserve(self, request: LoanRequest, *, now: datetime) -> Reservation:
+            raise StateUnavailable("Redis failed (reserve): connection refused")
+
+    runtime = demo.gateway.runtime
+    demo.gateway.runtime = replaced(runtime, store=RegistryAway())
+    away = await reply(demo, CheckOutItem(AS_BETA, Patron(ALPHA_PATRON), BETA_ITEM, "t-1"))
+    demo.gateway.runtime = runtime
+    assert away.has_problem("Temporary Processing Failure")
+    assert demo.simulators["beta"].library.items[BETA_ITEM].holder is None
+    demo.stop_ils("beta")
+    dead = await reply(demo, LookupItem(AS_BETA, BETA_ITEM))
+    assert dead.has_problem("Temporary Processing Failure")
+    assert "Beta Public Library cannot be reached" in (dead.problems[0].detail or "")

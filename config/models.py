@@ -43,6 +43,7 @@ __all__ = [
     "KeySpec",
     "LedgerSettings",
     "LendingSettings",
+    "LimitSettings",
     "Membership",
     "Merge",
     "NcipPeer",
@@ -142,6 +143,15 @@ class DialectSettings(Section):
     ] = Field(None, description="AY/AZ sequence numbers and checksums")
     max_field_length: Annotated[int | None, Merge.NEEDS_PRECEDENCE, Default(255)] = Field(
         None, ge=1, description="longest variable field sent"
+    )
+    due_date: Annotated[
+        Literal["ils", "no-block"] | None, Merge.NEEDS_PRECEDENCE, Default("ils")
+    ] = Field(
+        None,
+        description="how a member ILS learns a visitor's due date: 'ils' (it applies its "
+        "own loan period; the gateway tells the kiosk and records the date it answers) or "
+        "'no-block' (checkouts and renewals are sent as no-block transactions whose "
+        "nb_due_date, the consortium's date, the ILS applies)",
     )
 
     _check_zone = field_validator("timezone")(_zone)
@@ -326,6 +336,10 @@ class Terminal(Frozen):
     login: str = Field(min_length=1)
     password_hash: str
     location: str | None = None
+    staff: bool = Field(
+        False,
+        description="a staff desk: may list a patron's loans (63) without the patron's PIN",
+    )
 
     @field_validator("password_hash")
     @classmethod
@@ -537,6 +551,48 @@ class HoldingsExport(Frozen):
     member: str | None = Field(None, description="the owner, when the file has no member column")
 
 
+class LimitSettings(Frozen):
+    """Limits that keep one kiosk, address or guesser from harming the others
+    (``[gateway.limits]``; each is described with its metric in docs/security.md)."""
+
+    login_attempts: int = Field(
+        5, ge=1, description="wrong passwords allowed per terminal login within login_window_s"
+    )
+    login_attempts_per_address: int = Field(
+        20, ge=1, description="refused logins allowed per kiosk address within login_window_s"
+    )
+    login_window_s: float = Field(
+        900.0, gt=0, description="how long refused logins count towards the two limits above"
+    )
+    login_refusal_delay_s: float = Field(
+        1.0, ge=0, description="pause before a refused login is answered (slows guessing)"
+    )
+    max_connections: int = Field(
+        4096,
+        ge=1,
+        description="kiosk connections open at once in all (also kept below the process's "
+        "file descriptor limit)",
+    )
+    max_connections_per_address: int = Field(
+        256, ge=1, description="kiosk connections open at once from one address"
+    )
+    login_timeout_s: float = Field(
+        30.0, gt=0, description="close a connection that has not logged in (93) after this long"
+    )
+    max_bad_frames: int = Field(
+        20, ge=1, description="bad frames a logged-in kiosk may send in a row before it is closed"
+    )
+    max_bad_frames_before_login: int = Field(
+        3, ge=1, description="bad frames a connection may send before it has logged in"
+    )
+    logged_bad_frames: int = Field(
+        5,
+        ge=0,
+        description="bad frames logged per connection; beyond it one line per 10 s says how "
+        "many were not logged",
+    )
+
+
 class GatewaySettings(Frozen):
     """How the daemon itself runs (not inherited: one per gateway)."""
 
@@ -565,6 +621,7 @@ class GatewaySettings(Frozen):
     pin_window_s: float = Field(
         900.0, gt=0, description="how long wrong PINs count towards pin_attempts"
     )
+    limits: LimitSettings = LimitSettings()
 
 
 class Config(Frozen):

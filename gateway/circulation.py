@@ -4,15 +4,17 @@
 it never raises for anything a kiosk or a member ILS does.  The rule per message:
 
 ==========  ===================================================================
-93          Checked against the configured terminals (scrypt, off the event loop);
-            the terminal fixes the kiosk's library and location.
+93          Checked against the configured terminals (``logins``: scrypt off the
+            event loop, lock-outs per terminal and per address); the terminal fixes
+            the kiosk's library and location.
 99          Answered by the gateway from its own capabilities (the kiosk's library
             name and institution id, every message supported).
 97          Answered by the SIP2 codec with the last response (never reaches here).
 23, 63      Forwarded to the patron's home ILS.  For a visitor (home is not the
             kiosk's library) the consortium's policy is applied on top: a patron who
             may not borrow here gets "charge privileges denied" and the reason on
-            screen.  63 also lists the patron's reciprocal loans from the registry.
+            screen.  63 lists loans (the ILS's and the reciprocal ones from the
+            registry) only once the patron's PIN is verified or to a staff desk.
 35          Forwarded to the home ILS; the patron's verified PIN is forgotten.
 37, 25, 01  Forwarded to the home ILS.
 17, 19      Forwarded to the item's owner.
@@ -24,6 +26,10 @@ it never raises for anything a kiosk or a member ILS does.  The rule per message
             library's item is refused with a pointer to the desk.
 ==========  ===================================================================
 
+Every request that names a patron and may carry a PIN passes the PIN gate first
+(``pins``): wrong PINs are counted wherever they are sent and a locked-out patron is
+refused whatever is sent.
+
 Forwarded messages lose the kiosk's terminal password (AC: a secret between the kiosk
 and the gateway) and, when they go to another library, get that library's
 institution id (AO); the answer gets the kiosk's AO back.  Every other field, known or
@@ -32,9 +38,6 @@ not, passes through untouched.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -45,7 +48,6 @@ from adapters.errors import IlsError
 from adapters.ils.sip2 import patron_record
 from adapters.state.base import StateUnavailable
 from config.policy import PatronStanding, may_borrow
-from config.secrets import verify_password
 from protocols.sip2 import (
     AcsStatus,
     CheckinRequest,
@@ -71,7 +73,9 @@ from protocols.sip2 import (
 from . import lending
 from .context import Outcome, RequestContext, Result
 from .forwarding import forward, unavailable_reason
+from .logins import LoginGuard
 from .outbox import consumer_name
+from .pins import GUARDED, admit_patron, record_answer
 from .responses import REGISTRY_UNAVAILABLE, refusal, with_fields
 from .routing import Route, RouteKind, route
 from .temporary import remove_at_home
@@ -98,9 +102,6 @@ def session_id(session: TerminalSession) -> str:
 
 log = structlog.get_logger("interlend.circulation")
 
-FAILED_LOGIN_DELAY_S = 1.0
-"""A refused terminal login is answered after this pause, to slow password guessing."""
-
 
 class Circulation:
     """Answers kiosk requests with the runtime in force when each one starts.
@@ -119,9 +120,7 @@ class Circulation:
     ) -> None:
         self._runtime = runtime
         self._holdings = holdings
-        self._hash_limiter = hash_limiter or trio.CapacityLimiter(2)
-        self._login_key = secrets.token_bytes(16)
-        self._logins_seen: set[bytes] = set()
+        self.logins = LoginGuard(hash_limiter=hash_limiter)
 
     async def handle(
         self, session: TerminalSession, message: Message, *, request_key: str | None = None
@@ -141,6 +140,10 @@ class Circulation:
             raise AssertionError("a request before login reached circulation")
         where = route(ctx.runtime.consortium, session.member, message)
         try:
+            if isinstance(message, GUARDED):
+                refused = await admit_patron(ctx, where, message)
+                if refused is not None:
+                    return refused.routed(where)
             outcome = await self._dispatch(ctx, where)
         except IlsError as exc:
             reason = unavailable_reason(ctx, exc)
@@ -161,32 +164,24 @@ class Circulation:
     # --- gateway's own answers ------------------------------------------------------
 
     async def _login(self, ctx: RequestContext, request: LoginRequest) -> Outcome:
-        account = ctx.runtime.consortium.terminals.get(request.login_user_id)
-        ok = False
-        if account is not None:
-            stored = account.terminal.password_hash
-            seen = hmac.new(
-                self._login_key,
-                f"{request.login_user_id}\x1f{request.login_password}\x1f{stored}".encode(),
-                hashlib.sha256,
-            ).digest()
-            if seen in self._logins_seen:
-                ok = True
-            else:
-                ok = await trio.to_thread.run_sync(
-                    verify_password, request.login_password, stored, limiter=self._hash_limiter
-                )
-                if ok:
-                    self._logins_seen.add(seen)
-        if not ok:
-            await trio.sleep(FAILED_LOGIN_DELAY_S)
-            reason = "unknown terminal" if account is None else "wrong password"
-            return Outcome(LoginResponse(ok=False), Result.REFUSED, reason)
+        runtime = ctx.runtime
+        account = runtime.consortium.terminals.get(request.login_user_id)
+        refused = await self.logins.login(
+            runtime.store,
+            runtime.settings.limits,
+            name=request.login_user_id,
+            password=request.login_password,
+            account=account,
+            address=ctx.session.address,
+        )
+        if refused is not None:
+            return Outcome(LoginResponse(ok=False), Result.REFUSED, refused.reason)
         assert account is not None
         session = ctx.session
         session.member = account.member
         session.login = request.login_user_id
         session.location = request.location_code or account.terminal.location
+        session.staff = account.terminal.staff
         session.verified.clear()
         await self._record(ctx, opening=True)
         return Outcome(LoginResponse(ok=True))
@@ -308,14 +303,21 @@ class Circulation:
         record = patron_record(answer, pin_checked=bool(request.patron_password))
         if not record.found:
             return Outcome(answer, patron=pkey)
-        if record.pin_ok:
-            ctx.session.verified.add(pkey)
+        if request.patron_password:
+            await record_answer(ctx, pkey, record)
         member = ctx.session.member
         visiting = member is not None and home != member
-        wants_loans = isinstance(answer, PatronInformationResponse)
+        private = isinstance(answer, PatronInformationResponse) and not (
+            pkey in ctx.session.verified or ctx.session.staff
+        )
+        if private:
+            # 63 lists loans only to the patron (PIN verified) or a staff desk.
+            assert isinstance(answer, PatronInformationResponse)
+            answer = without_lists(answer)
+        wants_loans = isinstance(answer, PatronInformationResponse) and not private
         # The registry is read only when its loans are shown (64) or counted (a visitor).
         loans = await ctx.runtime.store.active_loans(pkey) if wants_loans or visiting else []
-        if isinstance(answer, PatronInformationResponse) and loans:
+        if isinstance(answer, PatronInformationResponse) and wants_loans and loans:
             assert isinstance(request, PatronInformationRequest)
             answer = _with_reciprocal_loans(answer, request, loans, ctx)
         if not visiting:
@@ -397,6 +399,23 @@ def _in_transit(ctx: RequestContext, owner: str, answer: CheckinResponse) -> Che
             ("CT", ctx.runtime.institution_id(owner)),
             ("CV", "02" if hold else "04"),
         ),
+    )
+
+
+def without_lists(answer: PatronInformationResponse) -> PatronInformationResponse:
+    """A 64 without what only the patron (or a desk) may read: the items on loan, overdue,
+    on hold, fined or recalled, and the patron's address, e-mail and telephone."""
+    return replace(
+        answer,
+        hold_items=(),
+        overdue_items=(),
+        charged_items=(),
+        fine_items=(),
+        recall_items=(),
+        unavailable_hold_items=(),
+        home_address=None,
+        email_address=None,
+        home_phone_number=None,
     )
 
 

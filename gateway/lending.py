@@ -23,9 +23,11 @@ Checkout (11), in order; the first step that says no decides, and the kiosk show
    fails the owner's loan is undone with a checkin, so there is never a loan the
    registry does not know.
 
-If the owner's ILS fails at step 6 the slot is released.  When the failure is a
-timeout after the request was sent, the owner may have lent the item; that is logged
-as an error naming the item and proxy account for the desk to check.
+If the owner's ILS fails at step 6 the slot is released.  When it does not answer in
+time, or the gateway cuts the request short (a drain at shutdown), the owner may have
+lent the item: the slot stays held as unconfirmed (listed at
+``/api/loans/unconfirmed`` once its hold time is over, and finished by a resend of the
+same checkout) and an error names the item and proxy account for the desk to check.
 
 Renew (29) renews the registry's loan at the owner for the proxy account, within the
 owner's ``visitor_renewals``.  Renew all (65) renews at home, then every reciprocal
@@ -35,7 +37,7 @@ loan of the patron.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
@@ -58,6 +60,7 @@ from protocols.sip2.fieldtypes import Date
 
 from .context import Outcome, RequestContext, Result
 from .forwarding import forward
+from .pins import verify_patron
 from .responses import readdress, refusal
 from .temporary import accept_at_home
 
@@ -66,12 +69,11 @@ if TYPE_CHECKING:
 
     from .routing import Route
 
-__all__ = ["Loan", "checkout", "renew", "renew_all", "verify_patron"]
+__all__ = ["Loan", "checkout", "renew", "renew_all"]
 
 log = structlog.get_logger("interlend.lending")
 
 DEFAULT_LOAN_DAYS = 21
-TOO_MANY_PINS = "Too many wrong PINs; please try again later or see the desk"
 UNDO_TIMEOUT_S = 5.0
 _DATE = Date()
 _DIALECT = Dialect()
@@ -88,26 +90,6 @@ def _standing(record: PatronRecord) -> PatronStanding:
         expired=record.expired,
         blocked=record.blocked,
     )
-
-
-async def verify_patron(
-    ctx: RequestContext, home: str, barcode: str, pin: str | None, pkey: str
-) -> tuple[PatronRecord | None, str]:
-    """Ask the home ILS about the patron; returns the record or the refusal reason."""
-    runtime = ctx.runtime
-    settings, guard = runtime.settings, runtime.pin_guard
-    if pin is not None and await guard.locked(runtime.store, pkey, attempts=settings.pin_attempts):
-        return None, TOO_MANY_PINS
-    record = await ctx.member(home).patron_status(barcode, pin, timeout=ctx.budget(home))
-    if not record.found:
-        return None, f"Library card not recognised by {ctx.name(home)}"
-    if pin is not None:
-        if record.pin_ok is False:
-            await guard.failed(runtime.store, pkey, window_s=settings.pin_window_s)
-            return None, "Incorrect PIN"
-        if record.pin_ok:
-            ctx.session.verified.add(pkey)
-    return record, ""
 
 
 def _due_text(outcome: CirculationOutcome) -> str:
@@ -181,17 +163,22 @@ async def checkout(ctx: RequestContext, where: Route, request: CheckoutRequest) 
         lent = await ctx.member(owner).checkout(
             proxy, request.item_identifier, due=due, timeout=ctx.budget(owner)
         )
-    except BaseException as exc:
+    except (IlsTimeout, trio.Cancelled) as exc:
+        # The owner may have lent the item: the slot stays held (it counts against the
+        # caps and is listed at /api/loans/unconfirmed once its hold time is over), and
+        # a resend of the same checkout finishes it.
+        log.error(
+            "checkout outcome unknown: check the proxy account at the owner",
+            owner=owner,
+            item=request.item_identifier,
+            proxy=proxy,
+            why="timed out" if isinstance(exc, IlsTimeout) else "cancelled by the gateway",
+            detail=exc.detail if isinstance(exc, IlsTimeout) else None,
+        )
+        raise
+    except BaseException:
         with trio.CancelScope(shield=True):
             await runtime.store.release(reservation)
-        if isinstance(exc, IlsTimeout):
-            log.error(
-                "checkout outcome unknown: check the proxy account at the owner",
-                owner=owner,
-                item=request.item_identifier,
-                proxy=proxy,
-                detail=exc.detail,
-            )
         raise
     if not lent.ok:
         await runtime.store.release(reservation)
@@ -207,7 +194,8 @@ async def checkout(ctx: RequestContext, where: Route, request: CheckoutRequest) 
         # Lent at the owner: the commit (bounded by the store's own time-out) is not cut
         # short by a caller giving up, or the loan would be lent and not recorded.
         with trio.CancelScope(shield=True):
-            loan = await runtime.store.commit(reservation, due=lent.due or due, now=ctx.now)
+            recorded = _recorded_due(owner, request.item_identifier, due, lent)
+            loan = await runtime.store.commit(reservation, due=recorded, now=ctx.now)
     except Exception:
         log.exception("the loan could not be recorded; undoing it at the owner", owner=owner)
         await _undo(ctx, owner, request.item_identifier)
@@ -218,6 +206,30 @@ async def checkout(ctx: RequestContext, where: Route, request: CheckoutRequest) 
     log.debug("loan recorded", loan=loan.loan_id, owner=owner, home=home)
     await accept_at_home(ctx, loan, request.patron_identifier, lent.title)
     return Outcome(_lent(ctx, request, lent, owner), patron=pkey)
+
+
+def _recorded_due(owner: str, item: str, wanted: datetime, outcome: CirculationOutcome) -> datetime:
+    """The due date the registry records: the one the owner's ILS set (the kiosk shows
+    it), which differs from the consortium's ``wanted`` where the ILS applies its own
+    loan period; the consortium's when the ILS's cannot be read."""
+    if outcome.due is None:
+        log.warning(
+            "the owner's due date cannot be read: the consortium's is recorded",
+            owner=owner,
+            item=item,
+            written=outcome.due_text,
+            recorded=wanted.isoformat(),
+        )
+        return wanted
+    if outcome.due.date() != wanted.date():
+        log.info(
+            "the owner's ILS set its own due date",
+            owner=owner,
+            item=item,
+            due=outcome.due.isoformat(),
+            policy=wanted.isoformat(),
+        )
+    return outcome.due
 
 
 async def _undo(ctx: RequestContext, owner: str, item: str) -> None:
@@ -293,12 +305,13 @@ async def _renew_loan(ctx: RequestContext, loan: Loan) -> tuple[CirculationOutco
     decision = may_renew(ctx.runtime.consortium, loan.home, loan.owner, loan.renewals)
     if not decision.allowed:
         return None, decision.reason
+    wanted = ctx.now + timedelta(days=decision.loan_days or DEFAULT_LOAN_DAYS)
     renewed = await ctx.member(loan.owner).renew(
-        loan.proxy_patron, loan.item, timeout=ctx.budget(loan.owner)
+        loan.proxy_patron, loan.item, due=wanted, timeout=ctx.budget(loan.owner)
     )
     if not renewed.ok:
         return renewed, " ".join(renewed.screen_messages) or "Renewal refused"
-    due = renewed.due or ctx.now + timedelta(days=decision.loan_days or DEFAULT_LOAN_DAYS)
+    due = _recorded_due(loan.owner, loan.item, wanted, renewed)
     await ctx.runtime.store.renew(loan.owner, loan.item, due=due, now=ctx.now)
     return renewed, ""
 

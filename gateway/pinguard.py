@@ -12,6 +12,7 @@ right PIN costs no extra round trip.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,6 +31,9 @@ class PinGuard:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._seen: dict[str, float] = {}
         self._clock = clock
+        self.counts: Counter[str] = Counter()
+        """Events since the start, for the metrics: ``wrong`` PINs, patrons ``locked``
+        (the attempt that reached the limit), requests ``refused`` while locked."""
 
     @staticmethod
     def _bucket(patron: str) -> str:
@@ -45,6 +49,12 @@ class PinGuard:
             del self._seen[patron]
             return False
         return await store.count(self._bucket(patron)) >= attempts
+
+    async def succeeded(self, store: Throttle, patron: str) -> None:
+        """A right PIN: the patron's earlier wrong ones stop counting (a store call only
+        when this gateway has seen one of them)."""
+        if self._seen.pop(patron, None) is not None:
+            await store.reset(self._bucket(patron))
 
     async def failed(self, store: Throttle, patron: str, *, window_s: float) -> int:
         """Record a wrong PIN; returns the patron's count within the window."""

@@ -26,6 +26,7 @@ class TerminalSession:
             listener fixes it).
         login: The terminal login (CN) it used.
         location: The terminal's location code.
+        staff: The terminal is configured as a staff desk.
         verified: Keyed hashes of patrons whose PIN the home library confirmed.
     """
 
@@ -34,9 +35,17 @@ class TerminalSession:
     member: str | None = None
     login: str | None = None
     location: str | None = None
+    staff: bool = False
+    """The terminal is a staff desk (it may list a patron's loans without the PIN)."""
     verified: set[str] = field(default_factory=set)
     touched: float = 0.0
     """When the session was last recorded in the state store (trio time; 0: never)."""
+
+    @property
+    def address(self) -> str:
+        """The kiosk's address without its port (``"?"`` when unknown)."""
+        host, _, port = self.peer.rpartition(":")
+        return host if host and port.isdigit() else self.peer
 
     @property
     def name(self) -> str:

@@ -30,7 +30,7 @@ from protocols.sip2 import HoldMode, HoldRequest, HoldResponse
 from .discovery import normalize_isbn
 from .forwarding import forward
 from .lenders import rank_lenders
-from .lending import verify_patron
+from .pins import verify_patron
 from .responses import refusal
 
 if TYPE_CHECKING:

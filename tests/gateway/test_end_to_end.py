@@ -17,7 +17,7 @@ from adapters.ledger.memory import MemoryLedger
 from adapters.state.base import Loan, LoanState, Reservation
 from adapters.state.memory import MemoryStateStore
 from gateway.demo import run_demo
-from gateway.lending import TOO_MANY_PINS
+from gateway.pins import TOO_MANY_PINS
 from protocols.sip2 import (
     AcsStatus,
     CheckinResponse,

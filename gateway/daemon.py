@@ -51,6 +51,7 @@ from adapters.state.redis import RedisStateStore
 from config.errors import ConfigError
 from config.loader import load_consortium, resolve_secrets
 
+from .accept import accept_connections, connection_cap, raise_fd_limit
 from .breakers import share_breakers
 from .circulation import INSTANCE, Circulation
 from .discovery import HoldingsError, HoldingsIndex
@@ -154,6 +155,20 @@ class Gateway:
         self.metrics = Metrics()
         self.circulation = Circulation(self.current, holdings=lambda: self.holdings)
         self.kiosks = KioskServer(self.circulation, self.current, self.metrics)
+        self.metrics.count_from(
+            "interlend_pin_events",
+            "Patron PIN events: wrong PINs counted (wrong), patrons locked out (locked), "
+            "requests refused while locked (refused)",
+            "event",
+            lambda: self.runtime.pin_guard.counts,
+        )
+        self.metrics.count_from(
+            "interlend_terminal_logins_refused",
+            "Terminal logins (93) refused, by reason, and lock-outs started "
+            "(lockout:terminal, lockout:address)",
+            "reason",
+            lambda: self.circulation.logins.counts,
+        )
         self.ncip = NcipResponder(self.circulation, self.current)
         self.holdings = HoldingsIndex()
         self._stop = trio.Event()
@@ -218,6 +233,9 @@ class Gateway:
         self.holdings = index
 
     async def _serve(self, settings: GatewaySettings, task_status: trio.TaskStatus[Bound]) -> None:
+        self.kiosks.connection_cap = connection_cap(
+            settings.limits.max_connections, raise_fd_limit()
+        )
         await self.load_holdings()
         async with trio.open_nursery() as root:
             self._root = root
@@ -312,9 +330,17 @@ class Gateway:
             sock = listeners[0].socket
         host, port = sock.getsockname()[:2]
         task_status.started((host, int(port)))
-        await trio.serve_listeners(
-            partial(self.kiosks.serve, listener=listener), listeners, handler_nursery=connections
-        )
+        handler = partial(self.kiosks.serve, listener=listener)
+        try:
+            async with trio.open_nursery() as accepting:
+                for one in listeners:
+                    accepting.start_soon(
+                        accept_connections, one, handler, connections, self.metrics
+                    )
+        finally:
+            with trio.CancelScope(shield=True):
+                for one in listeners:
+                    await one.aclose()
 
     # --- member clients -------------------------------------------------------------------
 

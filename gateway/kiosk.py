@@ -7,9 +7,24 @@ moves bytes, asks ``Circulation`` for answers and logs.
 
 It never lets one kiosk hurt another: anything a kiosk sends ends, at worst, its own
 connection; an unexpected error in the gateway becomes a refusal for that request.
-A connection idle for ``idle_timeout_s`` is closed.  ``drain()`` (at shutdown) closes
-every connection that is waiting for a request and lets the others finish the one
-they are serving.
+The limits (``[gateway.limits]``, docs/security.md):
+
+* **Connections**: at most ``max_connections`` open in all (kept below the process's
+  file descriptor limit, so the admin port always has descriptors left) and
+  ``max_connections_per_address`` from one address; a connection over either is
+  closed at once and counted.
+* **Idle time**: a connection that has not logged in is closed after
+  ``login_timeout_s``; a logged-in one after ``idle_timeout_s`` without a request.
+* **Bad frames**: frames refused (96), ignored or resent do not count as requests; a
+  connection that sends more than ``max_bad_frames`` of them in a row
+  (``max_bad_frames_before_login`` before it has logged in) is closed.  Only the first
+  ``logged_bad_frames`` of a connection are logged; after that one line per
+  ``SAMPLED_LOG_INTERVAL_S`` says how many were not.
+* **Fair turns**: the loop yields to the other connections after every frame, so a
+  kiosk that sends thousands of frames in one write cannot hold the event loop.
+
+``drain()`` (at shutdown) closes every connection that is waiting for a request and
+lets the others finish the one they are serving.
 """
 
 from __future__ import annotations
@@ -18,6 +33,7 @@ import contextlib
 import itertools
 import math
 import ssl
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
@@ -49,7 +65,7 @@ from .session import TerminalSession
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from config.models import Sip2Listener
+    from config.models import LimitSettings, Sip2Listener
 
     from .circulation import Circulation
     from .metrics import Metrics
@@ -61,6 +77,7 @@ log = structlog.get_logger("interlend.sip2")
 
 RECEIVE_SIZE = 4096
 WRITE_TIMEOUT_S = 10.0
+SAMPLED_LOG_INTERVAL_S = 10.0
 _CLOSED = (trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError, OSError)
 
 
@@ -92,6 +109,10 @@ class KioskServer:
         self._waiting: set[trio.CancelScope] = set()
         self._draining = False
         self.open_connections = 0
+        self._by_address: dict[str, int] = {}
+        self.connection_cap = runtime().settings.limits.max_connections
+        """Kiosk connections allowed at once (the daemon lowers it to fit the fd limit)."""
+        self._refusals_logged: tuple[float, int] = (-SAMPLED_LOG_INTERVAL_S, 0)
 
     def drain(self) -> None:
         """Close idle connections now and the busy ones after their current request."""
@@ -99,8 +120,47 @@ class KioskServer:
         for scope in list(self._waiting):
             scope.cancel()
 
+    def _admit(self, address: str) -> str | None:
+        """Why a new connection from ``address`` is over a cap, if it is."""
+        limits = self._runtime().settings.limits
+        if self.open_connections >= min(self.connection_cap, limits.max_connections):
+            return "total"
+        if self._by_address.get(address, 0) >= limits.max_connections_per_address:
+            return "per_address"
+        return None
+
+    def _refused(self, address: str, cap: str) -> None:
+        self._metrics.connections_refused.labels(cap).inc()
+        now = trio.current_time()
+        last, quiet = self._refusals_logged
+        if now - last < SAMPLED_LOG_INTERVAL_S:
+            self._refusals_logged = (last, quiet + 1)
+            self._metrics.log_lines_suppressed.labels("connection refused").inc()
+            return
+        self._refusals_logged = (now, 0)
+        log.warning("kiosk connection refused", peer=address, cap=cap, not_logged=quiet)
+
     async def serve(self, stream: trio.abc.Stream, listener: Sip2Listener) -> None:
         """Run one kiosk connection until it closes, idles out or the gateway drains."""
+        peer = _peer(stream)
+        address = peer.rpartition(":")[0] or peer
+        cap = self._admit(address)
+        if cap is not None:
+            self._refused(address, cap)
+            with trio.CancelScope(shield=True), contextlib.suppress(*_CLOSED):
+                await stream.aclose()
+            return
+        self._by_address[address] = self._by_address.get(address, 0) + 1
+        try:
+            await self._serve(stream, listener, peer)
+        finally:
+            left = self._by_address[address] - 1
+            if left:
+                self._by_address[address] = left
+            else:
+                del self._by_address[address]
+
+    async def _serve(self, stream: trio.abc.Stream, listener: Sip2Listener, peer: str) -> None:
         settings = self._runtime().settings
         dialect, error_detection = dialect_of(listener.dialect)
         conn = AcsConnection(
@@ -109,14 +169,22 @@ class KioskServer:
             login_required=settings.login_required,
             max_frame_size=settings.max_frame_size,
         )
-        session = TerminalSession(f"c{next(self._ids)}", _peer(stream), member=listener.member)
+        session = TerminalSession(f"c{next(self._ids)}", peer, member=listener.member)
         self.open_connections += 1
         self._metrics.connections.inc()
+        link = _Link(Wire(stream), conn, session)
         why = "closed by the kiosk"
         try:
-            why = await self._loop(Wire(stream), conn, session)
+            why = await self._loop(link)
         except _CLOSED as exc:
             why = f"connection lost: {type(exc).__name__}"
+        except trio.Cancelled:
+            why = (
+                f"cut short by the gateway while serving {link.serving}"
+                if link.serving
+                else "cancelled by the gateway"
+            )
+            raise
         finally:
             self.open_connections -= 1
             self._metrics.connections.dec()
@@ -128,10 +196,20 @@ class KioskServer:
                 await stream.aclose()
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 await self._circulation.forget(session)
-            log.info("kiosk disconnected", conn=session.conn_id, terminal=session.login, why=why)
+            if link.not_logged:
+                self._metrics.log_lines_suppressed.labels("bad frame").inc(link.not_logged)
+            log.info(
+                "kiosk disconnected",
+                conn=session.conn_id,
+                terminal=session.login,
+                why=why,
+                bad_frames_not_logged=link.not_logged or None,
+            )
 
-    async def _loop(self, wire: Wire, conn: AcsConnection, session: TerminalSession) -> str:
-        idle = self._runtime().settings.idle_timeout_s
+    async def _loop(self, link: _Link) -> str:
+        wire, conn, session = link.wire, link.conn, link.session
+        settings = self._runtime().settings
+        limits = settings.limits
         log.info("kiosk connected", conn=session.conn_id, peer=session.peer)
         # One scope for the whole connection, armed (idle time-out, drain) only while
         # waiting for the kiosk's next request: cheaper than a scope per read, and a
@@ -142,6 +220,8 @@ class KioskServer:
                 if event is NEED_DATA:
                     if self._draining:
                         return "gateway shutting down"
+                    logged_in = session.login is not None or not settings.login_required
+                    idle = settings.idle_timeout_s if logged_in else limits.login_timeout_s
                     waiting.deadline = trio.current_time() + idle
                     self._waiting.add(waiting)
                     try:
@@ -157,26 +237,63 @@ class KioskServer:
                     continue
                 match event:
                     case MessageReceived(message=message):
-                        if not await self._answer(wire, conn, session, message):
+                        link.bad_frames = 0
+                        link.serving = message.code
+                        written = await self._answer(wire, conn, session, message)
+                        link.serving = None
+                        if not written:
                             return "answer could not be written"
                     case SendReply(data=reply, cause=cause, error=error):
                         if error is not None:
                             self._metrics.frames_refused.labels(error.reason.value).inc()
-                        log.info(
-                            "kiosk frame refused" if cause is ReplyCause.BAD_FRAME else "resent",
-                            conn=session.conn_id,
-                            cause=cause.value,
-                            error=str(error) if error else None,
-                        )
+                        what = "kiosk frame refused" if cause is ReplyCause.BAD_FRAME else "resent"
+                        self._log_bad(link, what, cause=cause.value, error=str(error or ""))
                         if not await self._write(wire, reply):
                             return "answer could not be written"
+                        if self._too_many_bad(link, limits, settings.login_required):
+                            return "too many bad frames"
                     case FrameDiscarded(error=error):
                         self._metrics.frames_refused.labels(error.reason.value).inc()
-                        log.info("kiosk frame ignored", conn=session.conn_id, error=str(error))
+                        self._log_bad(link, "kiosk frame ignored", error=str(error))
+                        if self._too_many_bad(link, limits, settings.login_required):
+                            return "too many bad frames"
                     case ConnectionFailed(error=error):
                         self._metrics.frames_refused.labels(error.reason.value).inc()
                         return f"protocol error: {error}"
-        return "gateway shutting down" if self._draining else "idle timeout"
+                # A turn for the other connections after every frame: a kiosk that
+                # sends thousands in one write must not hold the loop.
+                await trio.lowlevel.checkpoint()
+        if self._draining:
+            return "gateway shutting down"
+        if session.login is None and settings.login_required:
+            self._metrics.connections_closed.labels("login timeout").inc()
+            return "no login in time"
+        self._metrics.connections_closed.labels("idle timeout").inc()
+        return "idle timeout"
+
+    def _too_many_bad(self, link: _Link, limits: LimitSettings, login_required: bool) -> bool:
+        link.bad_frames += 1
+        logged_in = link.session.login is not None or not login_required
+        budget = limits.max_bad_frames if logged_in else limits.max_bad_frames_before_login
+        if link.bad_frames <= budget:
+            return False
+        self._metrics.connections_closed.labels("bad frames").inc()
+        return True
+
+    def _log_bad(self, link: _Link, what: str, **fields: str) -> None:
+        """Log a bad frame, the first ``logged_bad_frames`` of a connection and then one
+        line per ``SAMPLED_LOG_INTERVAL_S`` with the number not logged."""
+        link.logged += 1
+        if link.logged <= self._runtime().settings.limits.logged_bad_frames:
+            log.info(what, conn=link.session.conn_id, **fields)
+            return
+        now = trio.current_time()
+        if now - link.last_sampled < SAMPLED_LOG_INTERVAL_S:
+            link.not_logged += 1
+            return
+        log.info(what, conn=link.session.conn_id, not_logged=link.not_logged, **fields)
+        self._metrics.log_lines_suppressed.labels("bad frame").inc(link.not_logged)
+        link.last_sampled, link.not_logged = now, 0
 
     async def _answer(
         self,
@@ -227,6 +344,22 @@ class KioskServer:
             await wire.stream.send_all(rest)
             return True
         return False
+
+
+@dataclass
+class _Link:
+    """One kiosk connection's codec, wire and bookkeeping."""
+
+    wire: Wire
+    conn: AcsConnection
+    session: TerminalSession
+    serving: str | None = None
+    """The code of the request being answered, if any."""
+    bad_frames: int = 0
+    """Bad frames since the last request."""
+    logged: int = 0
+    not_logged: int = 0
+    last_sampled: float = -SAMPLED_LOG_INTERVAL_S
 
 
 def _offline() -> AcsStatus:

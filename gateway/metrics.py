@@ -5,13 +5,47 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
+    from prometheus_client.core import Metric
+
     from .ledger_worker import LedgerWorkerStatistics
 
-__all__ = ["Metrics"]
+__all__ = ["CountsCollector", "Metrics"]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class CountsCollector(Collector):
+    """A labelled counter read from a running tally (a ``Counter`` of the code that
+    counts) at scrape time, so the counting code needs no reference to the metrics.
+
+    Args:
+        name: The metric's name (without ``_total``).
+        documentation: Its help text.
+        label: The label the tally's keys go in.
+        tally: Returns the tally now (it may be replaced, e.g. on reload).
+    """
+
+    def __init__(
+        self, name: str, documentation: str, label: str, tally: Callable[[], Mapping[str, int]]
+    ) -> None:
+        self._name, self._documentation, self._label, self._tally = (
+            name,
+            documentation,
+            label,
+            tally,
+        )
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
+        for key, value in sorted(self._tally().items()):
+            family.add_metric([key], value)
+        yield family
 
 
 class Metrics:
@@ -40,6 +74,30 @@ class Metrics:
         )
         self.connections = Gauge(
             "interlend_sip2_connections", "Kiosk connections open", registry=self.registry
+        )
+        self.connections_refused = Counter(
+            "interlend_sip2_connections_refused",
+            "Kiosk connections closed at once, by the cap they were over (total, per_address)",
+            ["cap"],
+            registry=self.registry,
+        )
+        self.connections_closed = Counter(
+            "interlend_sip2_connections_closed",
+            "Kiosk connections the gateway closed for a limit (bad frames, login timeout, "
+            "idle timeout)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.accept_errors = Counter(
+            "interlend_sip2_accept_errors",
+            "Kiosk connections that could not be accepted (out of file descriptors or memory)",
+            registry=self.registry,
+        )
+        self.log_lines_suppressed = Counter(
+            "interlend_log_lines_suppressed",
+            "Log lines not written because their kind is rate-limited, by event",
+            ["event"],
+            registry=self.registry,
         )
         self.member_up = Gauge(
             "interlend_member_up",
@@ -108,6 +166,12 @@ class Metrics:
         self.ledger_events.set(stats.events_anchored)
         self.ledger_last_batch.set(stats.last_batch_seq or 0)
         self.ledger_up.set(1 if stats.connected and stats.last_error is None else 0)
+
+    def count_from(
+        self, name: str, documentation: str, label: str, tally: Callable[[], Mapping[str, int]]
+    ) -> None:
+        """Expose a running tally as the labelled counter ``name`` (``CountsCollector``)."""
+        self.registry.register(CountsCollector(name, documentation, label, tally))
 
     def render(self) -> bytes:
         """The registry in Prometheus' text format."""

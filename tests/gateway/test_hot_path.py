@@ -22,7 +22,7 @@ from structlog.testing import capture_logs
 
 import gateway.clock
 from adapters.wire import Wire
-from config.models import Sip2Listener
+from config.models import LimitSettings, Sip2Listener
 from gateway.context import Outcome, Result
 from gateway.kiosk import KioskServer
 from gateway.metrics import Metrics
@@ -65,7 +65,7 @@ class _Answers:
 
     async def handle(self, session: TerminalSession, message: Message) -> Outcome:
         if isinstance(message, LoginRequest):
-            session.member = "alpha"
+            session.member, session.login = "alpha", message.login_user_id
             return Outcome(LoginResponse(ok=True))
         assert isinstance(message, ItemInformationRequest)
         answer = ItemInformationResponse(
@@ -81,7 +81,10 @@ class _Answers:
 
 def _server(idle_timeout_s: float = 30.0) -> tuple[KioskServer, Metrics]:
     settings = SimpleNamespace(
-        idle_timeout_s=idle_timeout_s, login_required=True, max_frame_size=32_768
+        idle_timeout_s=idle_timeout_s,
+        login_required=True,
+        max_frame_size=32_768,
+        limits=LimitSettings(),
     )
     runtime = SimpleNamespace(settings=settings)
     metrics = Metrics()

@@ -149,11 +149,16 @@ class MemberIls(Protocol):
     async def checkout(
         self, patron: str, item: str, *, due: datetime | None, timeout: float
     ) -> CirculationOutcome:
-        """Lend ``item`` to the account ``patron`` (a proxy account for visitors)."""
+        """Lend ``item`` to the account ``patron`` (a proxy account for visitors), until
+        ``due`` where the ILS takes a due date from the gateway; the outcome carries the
+        date the ILS set."""
         ...
 
-    async def renew(self, patron: str, item: str, *, timeout: float) -> CirculationOutcome:
-        """Renew the loan of ``item`` to ``patron``."""
+    async def renew(
+        self, patron: str, item: str, *, due: datetime | None = None, timeout: float
+    ) -> CirculationOutcome:
+        """Renew the loan of ``item`` to ``patron`` (until ``due``, where the ILS takes a
+        due date from the gateway)."""
         ...
 
     async def checkin(self, item: str, location: str, *, timeout: float) -> CheckinOutcome:

@@ -708,10 +708,12 @@ class NcipMemberIls:
         )
         return _circulation(reply)
 
-    async def renew(self, patron: str, item: str, *, timeout: float) -> CirculationOutcome:
-        """RenewItem of ``item`` for ``patron``."""
+    async def renew(
+        self, patron: str, item: str, *, due: datetime | None = None, timeout: float
+    ) -> CirculationOutcome:
+        """RenewItem of ``item`` for ``patron`` (DesiredDateDue when given)."""
         reply = await self._call(
-            RenewItem(self.header, self._patron(patron), item), timeout=timeout
+            RenewItem(self.header, self._patron(patron), item, desired_due=due), timeout=timeout
         )
         if reply.ok and reply.payload.child("Pending") is not None:
             return CirculationOutcome(ok=False, screen_messages=("The renewal is pending",))

@@ -172,6 +172,7 @@ class Sip2MemberIls:
             else None
         )
         self.institution_id = settings.institution_id or ""
+        self._sends_due_date = settings.dialect.due_date == "no-block"
         self.keepalive_s = keepalive_s
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
@@ -440,9 +441,11 @@ class Sip2MemberIls:
         answer = await self._expect(
             CheckoutRequest(
                 sc_renewal_policy=True,
-                no_block=False,
+                # With no_block the ILS takes nb_due_date as the due date (the member's
+                # dialect says so: ``due_date = "no-block"``); without it, it ignores it.
+                no_block=self._sends_due_date and due is not None,
                 transaction_date=now,
-                # Strict ILSs refuse a blank date; ILSs ignore it unless no_block is set.
+                # Strict ILSs refuse a blank date.
                 nb_due_date=due.replace(microsecond=0) if due is not None else now,
                 institution_id=self.institution_id,
                 patron_identifier=patron,
@@ -453,15 +456,17 @@ class Sip2MemberIls:
         )
         return self._circulation(answer)
 
-    async def renew(self, patron: str, item: str, *, timeout: float) -> CirculationOutcome:
-        """29 → 30 at this member."""
+    async def renew(
+        self, patron: str, item: str, *, due: datetime | None = None, timeout: float
+    ) -> CirculationOutcome:
+        """29 → 30 at this member (``due`` as for ``checkout``)."""
         now = datetime.now(UTC).replace(microsecond=0)
         answer = await self._expect(
             RenewRequest(
                 third_party_allowed=False,
-                no_block=False,
+                no_block=self._sends_due_date and due is not None,
                 transaction_date=now,
-                nb_due_date=now,
+                nb_due_date=due.replace(microsecond=0) if due is not None else now,
                 institution_id=self.institution_id,
                 patron_identifier=patron,
                 item_identifier=item,

@@ -13,7 +13,8 @@ Behaviour, message by message (``now`` is passed in so tests control time):
   no-block checkout is kept).
 * 09: the item is returned; returning an item that was not out is a success with a
   message; a waiting hold raises the alert with CV 01.
-* 29/65: renewals up to ``max_renewals``, not while someone waits for the item.
+* 29/65: renewals up to ``max_renewals``, not while someone waits for the item (the
+  offline due date of a no-block renewal is kept).
 * 17/19/15/35/37/25/01: item status, item properties, holds, end of session, fee
   payment (reduces fines), patron enable and block.
 """
@@ -70,6 +71,8 @@ from protocols.sip2.fieldtypes import Date
 from ..responses import DENIED
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .data import LibraryData, SimItem, SimPatron
 
 __all__ = ["SimulatedIls"]
@@ -91,6 +94,8 @@ class SimulatedIls:
         connections: Connections open right now.
         executed: The codes of the requests handled, in order (for tests).
         last_request: The last request handled, as it arrived.
+        on_arrival: Called with each request as it arrives, before ``delay_s`` (tests
+            wait on it for a request to be "at the ILS now").
     """
 
     def __init__(self, library: LibraryData, password: str) -> None:
@@ -100,6 +105,7 @@ class SimulatedIls:
         self.connections = 0
         self.executed: list[str] = []
         self.last_request: Message | None = None
+        self.on_arrival: Callable[[Message], None] | None = None
 
     def handle(self, message: Message, now: datetime) -> Message:
         """Answer one request (the connection handles 97 and login enforcement)."""
@@ -356,7 +362,13 @@ class SimulatedIls:
             extensions=(("CV", "01"), ("CY", item.holds[0])) if alert else (),
         )
 
-    def _renew_one(self, patron_id: str, item: SimItem | None, now: datetime) -> str:
+    def _renew_one(
+        self,
+        patron_id: str,
+        item: SimItem | None,
+        now: datetime,
+        offline_due: datetime | None = None,
+    ) -> str:
         if item is None:
             return "Item not found"
         if item.holder != patron_id:
@@ -366,7 +378,7 @@ class SimulatedIls:
         if item.renewals >= self.library.max_renewals:
             return "Renewal limit reached"
         item.renewals += 1
-        item.due = (now + timedelta(days=self.library.loan_days)).replace(
+        item.due = offline_due or (now + timedelta(days=self.library.loan_days)).replace(
             hour=23, minute=59, second=59
         )
         return ""
@@ -376,7 +388,12 @@ class SimulatedIls:
         problem = (
             "Patron not found"
             if request.patron_identifier not in self.library.patrons
-            else self._renew_one(request.patron_identifier, item, now)
+            else self._renew_one(
+                request.patron_identifier,
+                item,
+                now,
+                request.nb_due_date if request.no_block else None,
+            )
         )
         return RenewResponse(
             ok=not problem,

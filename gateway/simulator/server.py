@@ -56,6 +56,8 @@ async def _connection(
                 continue
             match event:
                 case MessageReceived(message=request):
+                    if ils.on_arrival is not None:
+                        ils.on_arrival(request)
                     if ils.delay_s:
                         await trio.sleep(ils.delay_s)
                     answer = ils.handle(request, utc_now())

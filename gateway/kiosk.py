@@ -17,9 +17,10 @@ The limits (``[gateway.limits]``, docs/security.md):
   ``login_timeout_s``; a logged-in one after ``idle_timeout_s`` without a request.
 * **Bad frames**: frames refused (96), ignored or resent do not count as requests; a
   connection that sends more than ``max_bad_frames`` of them in a row
-  (``max_bad_frames_before_login`` before it has logged in) is closed.  Only the first
-  ``logged_bad_frames`` of a connection are logged; after that one line per
-  ``SAMPLED_LOG_INTERVAL_S`` says how many were not.
+  (``max_bad_frames_before_login`` before it has logged in) is closed.  At most
+  ``logged_bad_frames`` of them are logged per kiosk address every
+  ``SAMPLED_LOG_INTERVAL_S`` (reconnecting does not reset it); the next line logged
+  says how many were not.
 * **Fair turns**: the loop yields to the other connections after every frame, so a
   kiosk that sends thousands of frames in one write cannot hold the event loop.
 
@@ -59,6 +60,7 @@ from protocols.sip2 import (
 )
 
 from .context import Outcome, Result, utc_now
+from .logs import LineSampler
 from .responses import refusal
 from .session import TerminalSession
 
@@ -112,7 +114,8 @@ class KioskServer:
         self._by_address: dict[str, int] = {}
         self.connection_cap = runtime().settings.limits.max_connections
         """Kiosk connections allowed at once (the daemon lowers it to fit the fd limit)."""
-        self._refusals_logged: tuple[float, int] = (-SAMPLED_LOG_INTERVAL_S, 0)
+        self._refusal_lines = LineSampler(SAMPLED_LOG_INTERVAL_S)
+        self._bad_frame_lines = LineSampler(SAMPLED_LOG_INTERVAL_S)
 
     def drain(self) -> None:
         """Close idle connections now and the busy ones after their current request."""
@@ -131,14 +134,11 @@ class KioskServer:
 
     def _refused(self, address: str, cap: str) -> None:
         self._metrics.connections_refused.labels(cap).inc()
-        now = trio.current_time()
-        last, quiet = self._refusals_logged
-        if now - last < SAMPLED_LOG_INTERVAL_S:
-            self._refusals_logged = (last, quiet + 1)
+        skipped = self._refusal_lines.admit("refused", 1, trio.current_time())
+        if skipped is None:
             self._metrics.log_lines_suppressed.labels("connection refused").inc()
             return
-        self._refusals_logged = (now, 0)
-        log.warning("kiosk connection refused", peer=address, cap=cap, not_logged=quiet)
+        log.warning("kiosk connection refused", peer=address, cap=cap, not_logged=skipped)
 
     async def serve(self, stream: trio.abc.Stream, listener: Sip2Listener) -> None:
         """Run one kiosk connection until it closes, idles out or the gateway drains."""
@@ -196,8 +196,6 @@ class KioskServer:
                 await stream.aclose()
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 await self._circulation.forget(session)
-            if link.not_logged:
-                self._metrics.log_lines_suppressed.labels("bad frame").inc(link.not_logged)
             log.info(
                 "kiosk disconnected",
                 conn=session.conn_id,
@@ -281,19 +279,16 @@ class KioskServer:
         return True
 
     def _log_bad(self, link: _Link, what: str, **fields: str) -> None:
-        """Log a bad frame, the first ``logged_bad_frames`` of a connection and then one
-        line per ``SAMPLED_LOG_INTERVAL_S`` with the number not logged."""
-        link.logged += 1
-        if link.logged <= self._runtime().settings.limits.logged_bad_frames:
-            log.info(what, conn=link.session.conn_id, **fields)
-            return
-        now = trio.current_time()
-        if now - link.last_sampled < SAMPLED_LOG_INTERVAL_S:
+        """Log a bad frame, within ``logged_bad_frames`` lines per kiosk address every
+        ``SAMPLED_LOG_INTERVAL_S`` (a kiosk reconnecting to start afresh does not get
+        more); the others are counted, and the next line logged says how many."""
+        limit = self._runtime().settings.limits.logged_bad_frames
+        skipped = self._bad_frame_lines.admit(link.session.address, limit, trio.current_time())
+        if skipped is None:
             link.not_logged += 1
+            self._metrics.log_lines_suppressed.labels("bad frame").inc()
             return
-        log.info(what, conn=link.session.conn_id, not_logged=link.not_logged, **fields)
-        self._metrics.log_lines_suppressed.labels("bad frame").inc(link.not_logged)
-        link.last_sampled, link.not_logged = now, 0
+        log.info(what, conn=link.session.conn_id, not_logged=skipped or None, **fields)
 
     async def _answer(
         self,
@@ -357,9 +352,8 @@ class _Link:
     """The code of the request being answered, if any."""
     bad_frames: int = 0
     """Bad frames since the last request."""
-    logged: int = 0
     not_logged: int = 0
-    last_sampled: float = -SAMPLED_LOG_INTERVAL_S
+    """Bad frames of this connection that were not logged (the sampling)."""
 
 
 def _offline() -> AcsStatus:

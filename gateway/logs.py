@@ -27,7 +27,7 @@ from protocols.sip2 import redact_frame
 if TYPE_CHECKING:
     from structlog.typing import EventDict, Processor, WrappedLogger
 
-__all__ = ["configure_logging", "redact_secrets"]
+__all__ = ["LineSampler", "configure_logging", "redact_secrets"]
 
 MASK = "***"
 
@@ -191,3 +191,42 @@ def configure_logging(
         ),
         cache_logger_on_first_use=False,
     )
+
+
+class LineSampler:
+    """Bounds a kind of log line: at most ``per_window`` lines per key every
+    ``interval_s``; the lines over it are counted, and the next line logged for the key
+    carries that count.  Used where a remote party decides how many lines there are.
+
+    Args:
+        interval_s: The window's length.
+    """
+
+    _REMEMBERED = 10_000
+
+    def __init__(self, interval_s: float) -> None:
+        self._interval = interval_s
+        self._windows: dict[str, list[float]] = {}
+        """Per key: the window's start, lines logged in it, lines not logged since the
+        last one logged."""
+
+    def admit(self, key: str, per_window: int, now: float) -> int | None:
+        """``None`` when this line is not to be logged; else the number of lines not
+        logged for ``key`` since the last one that was."""
+        window = self._windows.get(key)
+        if window is None or now - window[0] >= self._interval:
+            skipped = int(window[2]) if window is not None else 0
+            if window is None and len(self._windows) >= self._REMEMBERED:
+                self._forget_old(now)
+            self._windows[key] = [now, 0, 0]
+            window = self._windows[key]
+            window[2] = skipped
+        if window[1] >= per_window:
+            window[2] += 1
+            return None
+        window[1] += 1
+        skipped, window[2] = int(window[2]), 0
+        return skipped
+
+    def _forget_old(self, now: float) -> None:
+        self._windows = {k: w for k, w in self._windows.items() if now - w[0] < self._interval}

@@ -588,8 +588,8 @@ class LimitSettings(Frozen):
     logged_bad_frames: int = Field(
         5,
         ge=0,
-        description="bad frames logged per connection; beyond it one line per 10 s says how "
-        "many were not logged",
+        description="bad frames logged per kiosk address every 10 s; the others are counted "
+        "and the next line logged says how many",
     )
 
 

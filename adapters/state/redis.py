@@ -37,10 +37,16 @@ atomicity with anything else, are spread over slots by their own tags.
 
 Failures.  A call that cannot reach Redis, or that takes longer than ``timeout_s``,
 raises ``StateUnavailable``; the client reconnects by itself on the next call.
+
+The outbox's consumer group is made at start when it is missing; one made earlier (by
+this gateway before a restart, or by another gateway) is used as it is, told by the
+error's type, and a group Redis has lost (a restart without persistence, a deleted
+stream) is made again at the next read, from the stream's first entry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -53,7 +59,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 import structlog
 import trio
-from coredis.exceptions import RedisError, ResponseError
+from coredis.exceptions import (
+    RedisError,
+    StreamConsumerGroupError,
+    StreamDuplicateConsumerGroupError,
+)
 
 from adapters.ledger.base import LoanEvent, LoanEventKind
 from adapters.ledger.records import Receipt
@@ -73,7 +83,7 @@ from .base import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-__all__ = ["GROUP", "RedisStateStore"]
+__all__ = ["GROUP", "PersistenceOff", "RedisStateStore"]
 
 log = structlog.get_logger("interlend.state")
 
@@ -105,6 +115,10 @@ _FAILURES = (
 T = TypeVar("T")
 Client = Any
 """A ``coredis.Redis[str]`` or ``coredis.RedisCluster[str]`` (decoded responses)."""
+
+
+class PersistenceOff(StateUnavailable):
+    """Redis answers but its append-only file is off, and the settings require it."""
 
 
 def _ms(moment: datetime) -> int:
@@ -209,15 +223,15 @@ class RedisStateStore:
         """Calls made to Redis so far (each is one round trip)."""
         return self.calls.total()
 
-    async def _do(self, what: str, make: Callable[[], Awaitable[T]]) -> T:
+    async def _do(self, what: str, make: Callable[[], Awaitable[T]], *, extra_s: float = 0.0) -> T:
+        """One call, bounded by the time-out (plus ``extra_s`` for a read that waits)."""
         self.calls[what] += 1
+        timeout = self._timeout + extra_s
         try:
-            with trio.fail_after(self._timeout):
+            with trio.fail_after(timeout):
                 return await make()
         except trio.TooSlowError:
-            raise StateUnavailable(
-                f"Redis did not answer ({what}) within {self._timeout}s"
-            ) from None
+            raise StateUnavailable(f"Redis did not answer ({what}) within {timeout}s") from None
         except _FAILURES as exc:
             raise StateUnavailable(f"Redis failed ({what}): {exc or type(exc).__name__}") from exc
 
@@ -242,7 +256,8 @@ class RedisStateStore:
         """Create the outbox's consumer group and check Redis's persistence.
 
         Raises:
-            StateUnavailable: Redis cannot be reached, or ``require_aof`` and AOF is off.
+            StateUnavailable: Redis cannot be reached.
+            PersistenceOff: ``require_aof`` is set and the append-only file is off.
         """
         await self._ensure_group()
         try:
@@ -256,21 +271,38 @@ class RedisStateStore:
                 "if Redis crashes (set appendonly yes, appendfsync everysec or always)"
             )
             if require_aof:
-                raise StateUnavailable(message)
+                raise PersistenceOff(message)
             log.warning(message)
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
             return
-        try:
-            await self._do(
-                "xgroup create",
-                lambda: self._client.xgroup_create(self._outbox, GROUP, "0", mkstream=True),
-            )
-        except StateUnavailable as exc:
-            if not isinstance(exc.__cause__, ResponseError) or "BUSYGROUP" not in str(exc):
-                raise
+
+        async def create() -> None:
+            # A group made by an earlier start or by another gateway is the one we want.
+            with contextlib.suppress(StreamDuplicateConsumerGroupError):
+                await self._client.xgroup_create(self._outbox, GROUP, "0", mkstream=True)
+
+        await self._do("xgroup create", create)
         self._group_ready = True
+
+    async def _on_group(
+        self, what: str, make: Callable[[], Awaitable[T]], *, extra_s: float = 0.0
+    ) -> T:
+        """Run a consumer-group command, making the group first if it is not known to
+        exist, and once more if Redis says the group is gone (its data was lost, or the
+        stream was deleted): the group is made again from the stream's first entry, so
+        nothing still in the stream is skipped."""
+        await self._ensure_group()
+        try:
+            return await self._do(what, make, extra_s=extra_s)
+        except StateUnavailable as exc:
+            if not isinstance(exc.__cause__, StreamConsumerGroupError):
+                raise
+            log.warning("the outbox's consumer group was gone; making it again", detail=exc.detail)
+        self._group_ready = False
+        await self._ensure_group()
+        return await self._do(what, make, extra_s=extra_s)
 
     # --- the registry ----------------------------------------------------------------------
 
@@ -428,18 +460,14 @@ class RedisStateStore:
 
     async def outbox_read(self, consumer: str, count: int, *, wait_s: float) -> list[OutboxEntry]:
         """New events for ``consumer`` (Redis blocks up to ``wait_s`` for one)."""
-        await self._ensure_group()
         block = max(1, int(wait_s * 1000)) if wait_s > 0 else None
-        timeout, self._timeout = self._timeout, self._timeout + max(wait_s, 0)
-        try:
-            found = await self._do(
-                "xreadgroup",
-                lambda: self._client.xreadgroup(
-                    GROUP, consumer, streams={self._outbox: ">"}, count=count, block=block
-                ),
-            )
-        finally:
-            self._timeout = timeout
+        found = await self._on_group(
+            "xreadgroup",
+            lambda: self._client.xreadgroup(
+                GROUP, consumer, streams={self._outbox: ">"}, count=count, block=block
+            ),
+            extra_s=max(wait_s, 0),
+        )
         if not found:
             return []
         return [
@@ -452,8 +480,7 @@ class RedisStateStore:
         self, consumer: str, count: int, *, min_idle_s: float
     ) -> list[OutboxEntry]:
         """Take over events another consumer read but never acknowledged."""
-        await self._ensure_group()
-        answer = await self._do(
+        answer = await self._on_group(
             "xautoclaim",
             lambda: self._client.xautoclaim(
                 self._outbox, GROUP, consumer, int(min_idle_s * 1000), "0-0", count=count
@@ -514,8 +541,7 @@ class RedisStateStore:
         if not entry_ids:
             return []
         ids = list(entry_ids)
-        await self._ensure_group()
-        claimed = await self._do(
+        claimed = await self._on_group(
             "xclaim",
             lambda: self._client.xclaim(self._outbox, GROUP, consumer, 0, ids, justid=True),
         )

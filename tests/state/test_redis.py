@@ -237,3 +237,41 @@ async def test_renew_and_close_of_an_index_pointing_at_nothing_are_none(redis_ur
         await store._client.delete([f"{{{store._namespace}}}:loan:{loan.loan_id}"])
         assert await store.renew("beta", "GONE", due=DUE, now=T0) is None
         assert await store.close("beta", "GONE", now=T0) is None
+
+
+# --- the outbox's consumer group ---------------------------------------------------------------
+
+
+async def test_a_store_opened_again_on_the_same_redis_drains_the_outbox(redis_url: str) -> None:
+    """The consumer group made by an earlier start (or by another gateway) is taken as it
+    is: a store opened again prepares without error, reads what waits and acknowledges it."""
+    async with open_store(redis_url) as first:
+        await first.prepare()
+        await lend(first, "I1", "k1")
+        again = RedisStateStore(first._client, namespace=first._namespace)
+        await again.prepare()
+        entries = await again.outbox_read("after-restart", 10, wait_s=0)
+        assert [e.event.item for e in entries] == ["I1"]
+        await again.outbox_ack([e.entry_id for e in entries])
+        assert await again.outbox_pending() == 0
+
+
+async def test_a_consumer_group_that_vanished_is_made_again(redis_url: str) -> None:
+    """Redis lost the outbox (a restart without persistence, a deleted key) or only its
+    group: the next read, reclaim or touch makes the group again and nothing still in
+    the stream is skipped."""
+    async with open_store(redis_url) as store:
+        await store.prepare()
+        await lend(store, "I1", "k1")
+        await store._client.delete([store._outbox])
+        await lend(store, "I2", "k2")  # the stream is made again, without a group
+        entries = await store.outbox_read("w", 10, wait_s=0)
+        assert [e.event.item for e in entries] == ["I2"]
+        await store._client.xgroup_destroy(store._outbox, "ledger")
+        assert await store.outbox_reclaim("w", 10, min_idle_s=0) == []
+        again = await store.outbox_read("w", 10, wait_s=0)
+        assert [e.event.item for e in again] == ["I2"]
+        await store._client.xgroup_destroy(store._outbox, "ledger")
+        assert await store.outbox_touch("w", [again[0].entry_id]) == []
+        await store.outbox_ack([again[0].entry_id])
+        assert await store.outbox_pending() == 0

@@ -10,9 +10,11 @@ A reciprocal checkout touches the registry twice around the owner's ILS::
 owner's quota of loans out to visitors, counting held reservations) and holds a slot
 *in one atomic step*, so two gateways racing for a patron's last slot cannot both get
 it.  It is idempotent: a request whose idempotency key (terminal, patron, item, and the
-kiosk's AY/AZ) was already committed returns that loan, and one still held (a gateway
-died between the owner's answer and the commit) is handed back to be finished, so a
-retry never lends twice.  A held slot counts for ``hold_ttl`` only; after that it is
+kiosk's AY/AZ or the NCIP RequestId) was already committed returns that loan *while the
+loan is active*, and one still held (a gateway died between the owner's answer and the
+commit) is handed back to be finished, so a retry never lends twice.  Once the loan is
+returned the key answers no more: the same request is a new checkout (a kiosk that
+sends the same date again after the checkin) and gets a new reservation.  A held slot counts for ``hold_ttl`` only; after that it is
 listed by ``unconfirmed`` for the desk, because the owner may have lent the item.
 
 ``commit``, ``renew`` and ``close`` append the loan event to the outbox *in the same

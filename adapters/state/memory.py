@@ -100,7 +100,8 @@ class MemoryStateStore:
     async def reserve(self, request: LoanRequest, *, now: datetime) -> Reservation | CapExceeded:
         """Check caps and hold a slot (idempotent by ``request.idempotency_key``)."""
         done = self._by_key.get(request.idempotency_key)
-        if done is not None and done in self._loans:
+        if done is not None and self._is_active(done):
+            # A resend answers with its loan while the loan is open only.
             return Reservation("", request, existing=self._loans[done])
         token = self._held_by_key.get(request.idempotency_key)
         if token is not None and token in self._held:
@@ -121,7 +122,12 @@ class MemoryStateStore:
         token = uuid.uuid4().hex
         self._held[token] = _Held(request, now)
         self._held_by_key[request.idempotency_key] = token
+        self._by_key.pop(request.idempotency_key, None)  # the key now names this hold
         return Reservation(token, request)
+
+    def _is_active(self, loan_id: str) -> bool:
+        loan = self._loans.get(loan_id)
+        return loan is not None and loan.state is LoanState.ACTIVE
 
     async def commit(self, reservation: Reservation, *, due: datetime, now: datetime) -> Loan:
         """Make the held slot an active loan (a repeat commit returns the same loan)."""
@@ -222,7 +228,9 @@ class MemoryStateStore:
             if oldest is None:
                 return
             del self._loans[oldest]
-            self._by_key.pop(self._key_of.pop(oldest, ""), None)
+            key = self._key_of.pop(oldest, "")
+            if self._by_key.get(key) == oldest:  # not when the key has moved on to a new loan
+                del self._by_key[key]
             # Memory is bounded: a loan's receipts go with it.
             self._receipts.pop(oldest, None)
             self._salts.pop(oldest, None)

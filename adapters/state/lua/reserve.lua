@@ -7,18 +7,24 @@
 --       7 cap at owner, 8 cap in all, 9 owner's quota (-1: none), 10 idempotency time (ms),
 --       11.. the hold's fields and values
 -- Returns {"loan", fields} | {"held", token, fields} | {"cap", scope, cap, count}
+-- ("loan": the request's own loan, or the patron's loan of the item, still active)
 local P = ARGV[1]
 local now = tonumber(ARGV[2])
 local expiry = now + tonumber(ARGV[3])
 local owner = ARGV[5]
 local mark = owner .. '|'
 
+local function active(id)
+  return redis.call('HGET', P .. 'loan:' .. id, 'state') == 'active'
+end
+
 local done = redis.call('GET', KEYS[1])
 if done then
   local kind, ref = string.sub(done, 1, 1), string.sub(done, 3)
   if kind == 'L' then
-    local loan = redis.call('HGETALL', P .. 'loan:' .. ref)
-    if #loan > 0 then return {'loan', loan} end
+    -- A resend answers with its loan while the loan is open; once it is returned the
+    -- same key (a new checkout with the same kiosk date) asks for a new loan.
+    if active(ref) then return {'loan', redis.call('HGETALL', P .. 'loan:' .. ref)} end
   elseif kind == 'H' and redis.call('EXISTS', P .. 'hold:' .. ref) == 1 then
     -- A retry of a request still held (its gateway may have died): hand it back.
     redis.call('ZADD', KEYS[3], expiry, mark .. ref)
@@ -29,7 +35,8 @@ if done then
 end
 
 local current = redis.call('GET', KEYS[6])
-if current and redis.call('HGET', P .. 'loan:' .. current, 'patron') == ARGV[6] then
+if current and active(current)
+    and redis.call('HGET', P .. 'loan:' .. current, 'patron') == ARGV[6] then
   return {'loan', redis.call('HGETALL', P .. 'loan:' .. current)}
 end
 

@@ -26,7 +26,8 @@ Routes:
 * ``/api/kiosks``: the kiosks connected to every gateway sharing the state store
   (terminal, library, location, address, gateway, since).
 * ``/api/loans/unconfirmed``: checkouts held past their hold time, whose outcome at
-  the owner is unknown (a gateway died in between): for the desk to check.
+  the owner is unknown (a gateway died in between): for the desk to check, for a week
+  (``UNCONFIRMED_KEPT_S``), after which the hold expires.
 * ``/api/loans/{loan_id}/proof``: the loan's ledger receipts, their anchors on chain
   and the verification result (``gateway/ledger_proof.py``): 200 once an event is
   anchored (``verified`` says whether it holds), 202 while none is, 404 for a loan

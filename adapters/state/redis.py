@@ -13,14 +13,20 @@ shard, and a cluster still gives fail-over.  Throttle buckets, which need no
 atomicity with anything else, are spread over slots by their own tags.
 
     {ns}:loan:<id>            hash   a loan (no personal data: the patron is a keyed hash)
-    {ns}:idem:<sha256>        string "H:<token>" while held, "L:<loan id>" once committed
-    {ns}:hold:<token>         hash   a held slot, until committed or released
-    {ns}:holds                zset   every held slot by expiry (``unconfirmed``)
+    {ns}:idem:<sha256>        string "H:<token>" while held (expires with the hold),
+                                     "L:<loan id>" once committed (kept a week)
+    {ns}:hold:<token>         hash   a held slot, until committed or released; expires
+                                     ``hold_ttl`` + ``unconfirmed_kept`` after it was
+                                     last taken
+    {ns}:holds                zset   every held slot by expiry (``unconfirmed``; entries
+                                     of expired holds are dropped)
     {ns}:item:<owner>|<item>  string the item's active loan
     {ns}:patron:<key>         zset   "owner|loan" of a patron's active loans, by time
     {ns}:held:<key>           zset   "owner|token" of a patron's held slots, by expiry
+                                     (expires with its last entry)
     {ns}:owner:<owner>        set    active loans of an owner
-    {ns}:owner-held:<owner>   zset   held slots at an owner, by expiry
+    {ns}:owner-held:<owner>   zset   held slots at an owner, by expiry (expires with
+                                     its last entry)
     {ns}:home:<home>          set    active loans of a home library's patrons
     {ns}:history              zset   every loan by checkout time (trimmed to ``history``)
     {ns}:outbox               stream loan events for the ledger (consumer group "ledger")
@@ -69,6 +75,7 @@ from adapters.ledger.base import LoanEvent, LoanEventKind
 from adapters.ledger.records import Receipt
 
 from .base import (
+    UNCONFIRMED_KEPT_S,
     CapExceeded,
     Loan,
     LoanRequest,
@@ -188,6 +195,8 @@ class RedisStateStore:
         timeout_s: The longest one call may take.
         hold_ttl_s: How long a held slot counts against the caps.
         history: Returned loans kept for ``recent_loans`` and reports.
+        unconfirmed_kept_s: How long a slot held past ``hold_ttl_s`` is listed by
+            ``unconfirmed`` before it expires (see ``UNCONFIRMED_KEPT_S``).
     """
 
     def __init__(
@@ -198,12 +207,14 @@ class RedisStateStore:
         timeout_s: float = 2.0,
         hold_ttl_s: float = 300.0,
         history: int = 1_000_000,
+        unconfirmed_kept_s: float = UNCONFIRMED_KEPT_S,
     ) -> None:
         self._client = client
         self._namespace = namespace
         self._p = "{" + namespace + "}:"
         self._timeout = timeout_s
         self._hold_ms = int(hold_ttl_s * 1000)
+        self._listed_ms = max(1, int(unconfirmed_kept_s * 1000))
         self._history = history
         self._outbox = self._p + "outbox"
         self._scripts = {
@@ -332,7 +343,7 @@ class RedisStateStore:
                 _limit(request.cap_at_owner),
                 _limit(request.cap_total),
                 _limit(request.quota_at_owner),
-                IDEMPOTENCY_MS,
+                self._listed_ms,
                 *("owner", owner, "home", request.home, "item", request.item),
                 *("patron", patron, "proxy", request.proxy_patron),
                 *("terminal", request.terminal, "idem", request.idempotency_key),
@@ -452,8 +463,11 @@ class RedisStateStore:
         return _loan([x for pair in found.items() for x in pair])
 
     async def unconfirmed(self, *, now: datetime) -> list[LoanRequest]:
-        """Held slots past their hold time, oldest first."""
-        answer = await self._script("unconfirmed", [self._k("holds")], [self._p, _ms(now)])
+        """Held slots past their hold time and not yet expired, oldest first (entries
+        of expired holds are dropped from the index on the way)."""
+        answer = await self._script(
+            "unconfirmed", [self._k("holds")], [self._p, _ms(now), self._listed_ms]
+        )
         return [_request(flat) for flat in answer]
 
     # --- the outbox ------------------------------------------------------------------------

@@ -25,6 +25,9 @@ from adapters.state.base import (
 )
 from adapters.state.memory import MemoryStateStore
 
+from .conftest import SHORT_HOLD_TTL_S, SHORT_UNCONFIRMED_KEPT_S
+from .network import eventually
+
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 DUE = T0 + timedelta(days=21)
 SECRET = b"registry-test-secret"
@@ -519,6 +522,29 @@ async def test_a_retry_after_the_hold_expired_counts_again(store: StateBackend) 
     assert await store.unconfirmed(now=later) == []
     refused = await store.reserve(request("R2", key="k-r2", cap_at_owner=1), now=later)
     assert refused == CapExceeded("owner", 1, 1)
+
+
+async def test_a_hold_never_committed_nor_released_expires(short_holds: StateBackend) -> None:
+    """A reserve whose caller never commits nor releases it (the gateway gave up waiting,
+    or died): the slot is listed for the desk once past its hold time, then expires by
+    itself: it is listed no more, and a retry of the request holds a fresh slot."""
+    start = datetime.now(UTC)
+    phantom = await short_holds.reserve(request("P1", key="phantom"), now=start)
+    assert isinstance(phantom, Reservation)
+    past_hold = start + timedelta(seconds=SHORT_HOLD_TTL_S * 2)
+    listed = await short_holds.unconfirmed(now=past_hold)
+    assert [r.idempotency_key for r in listed] == ["phantom"]
+
+    async def forgotten() -> bool:
+        now = max(datetime.now(UTC), past_hold)
+        return await short_holds.unconfirmed(now=now) == []
+
+    with trio.fail_after(SHORT_UNCONFIRMED_KEPT_S + 5):
+        await eventually(forgotten)
+    retry = await short_holds.reserve(request("P1", key="phantom"), now=datetime.now(UTC))
+    assert isinstance(retry, Reservation)
+    assert retry.existing is None
+    assert retry.token != phantom.token
 
 
 async def test_loan_by_id(store: StateBackend) -> None:

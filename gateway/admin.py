@@ -12,8 +12,10 @@ Routes:
 * ``/ncip``: NCIP 2.02 messages (``gateway/ncip.py``).
 
 * ``/healthz``: 200 while the process serves (liveness).
-* ``/readyz``: 200 when the listeners are up, the state store answers and at least
-  one member ILS is reachable; 503 with the reason otherwise.
+* ``/readyz``: 200 when the listeners are up, the state store answers, at least
+  one member ILS is reachable and the ledger outbox is draining; 503 with the reason
+  otherwise (the outbox is not draining when its consumer's calls have failed for
+  ``gateway.outbox.STALL_AFTER_S`` while loan events wait; ``gateway/outbox.py``).
 * ``/metrics``: Prometheus text format.
 * ``/api/members``: each member's ILS health, endpoints and bulkhead use (JSON).
 * ``/api/loans``: the most recent registry loans (JSON; patrons are keyed hashes).
@@ -24,13 +26,16 @@ Routes:
 * ``/api/kiosks``: the kiosks connected to every gateway sharing the state store
   (terminal, library, location, address, gateway, since).
 * ``/api/loans/unconfirmed``: checkouts held past their hold time, whose outcome at
-  the owner is unknown (a gateway died in between): for the desk to check.
+  the owner is unknown (a gateway died in between): for the desk to check, for a week
+  (``UNCONFIRMED_KEPT_S``), after which the hold expires.
 * ``/api/loans/{loan_id}/proof``: the loan's ledger receipts, their anchors on chain
   and the verification result (``gateway/ledger_proof.py``): 200 once an event is
   anchored (``verified`` says whether it holds), 202 while none is, 404 for a loan
   the registry does not hold, 503 when the store or the chain cannot be read.
 * ``/api/ledger``: the ledger worker's statistics (backend, member, queued events,
-  batches anchored, the last batch and the last error).
+  batches anchored, the last batch and the last error) and, under ``outbox``, the
+  outbox consumer's health (events waiting, seconds since its last read and
+  acknowledgement, failures in a row, the last error, whether it is draining).
 * ``/``: a status page for people.
 
 It runs on hypercorn's trio worker inside the daemon's nursery and listens on
@@ -40,6 +45,7 @@ of a patron.
 
 from __future__ import annotations
 
+import contextlib
 import html
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
@@ -114,10 +120,13 @@ def admin_app(gateway: Gateway) -> Starlette:
             return PlainTextResponse("not ready: no member ILS is reachable\n", status_code=503)
         try:
             await gateway.runtime.store.check()
+            stalled = await _outbox_stalled(gateway)
         except StateUnavailable as exc:
             return PlainTextResponse(
                 f"not ready: the state store is unavailable ({exc.detail})\n", status_code=503
             )
+        if stalled is not None:
+            return PlainTextResponse(f"not ready: {stalled}\n", status_code=503)
         return PlainTextResponse("ready\n")
 
     async def metrics(request: Request) -> Response:
@@ -265,6 +274,9 @@ def admin_app(gateway: Gateway) -> Starlette:
         return JSONResponse(found.to_json(), status_code=202 if not found.checks else 200)
 
     async def ledger(request: Request) -> Response:
+        health = gateway.outbox_health
+        with contextlib.suppress(StateUnavailable):  # the figures say when they were seen
+            health.saw_pending(await gateway.runtime.store.outbox_pending())
         worker = gateway.ledger_worker
         if worker is None:
             stats = gateway.runtime.ledger.statistics()
@@ -274,6 +286,7 @@ def admin_app(gateway: Gateway) -> Starlette:
                     "queued": stats.queued,
                     "recorded": stats.recorded,
                     "dropped": stats.dropped,
+                    "outbox": health.statistics().to_json(),
                 }
             )
         return JSONResponse(worker.statistics().to_json())
@@ -315,6 +328,19 @@ def admin_app(gateway: Gateway) -> Starlette:
             Route("/ncip", ncip, methods=["GET", "POST"]),
         ]
     )
+
+
+async def _outbox_stalled(gateway: Gateway) -> str | None:
+    """Why the ledger outbox is not draining, or ``None`` (the number of waiting events
+    is asked only once the consumer has been failing long enough to matter).
+
+    Raises:
+        StateUnavailable: The outbox cannot be read.
+    """
+    health = gateway.outbox_health
+    if not health.stalling:
+        return None
+    return health.not_draining(await gateway.runtime.store.outbox_pending())
 
 
 def _ledger_line(gateway: Gateway) -> str:

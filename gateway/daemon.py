@@ -59,7 +59,7 @@ from .kiosk import KioskServer
 from .lenders import LendingCounters
 from .metrics import Metrics
 from .ncip import NcipResponder
-from .outbox import pump_outbox
+from .outbox import OutboxConsumerHealth, pump_outbox
 from .runtime import Runtime, build_runtime
 from .selection.shared import StoreSelectionCounters
 
@@ -177,6 +177,8 @@ class Gateway:
         self.ready = False
         self.ledger_worker: LedgerWorker | None = None
         """The ledger worker, unless ``gateway.ledger.backend`` is ``none``."""
+        self.outbox_health = OutboxConsumerHealth()
+        """How the outbox's consumer (the ledger worker or the pump) is doing."""
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> Gateway:
@@ -290,6 +292,7 @@ class Gateway:
                     lambda: self.runtime.store,
                     lambda: self.runtime.ledger,
                     on_read=self._count_loans,
+                    health=self.outbox_health,
                 )
             )
             return
@@ -309,6 +312,7 @@ class Gateway:
             key=self.runtime.ledger_key,
             default_member=settings.institution_id,
             on_read=self._count_loans,
+            health=self.outbox_health,
         )
         root.start_soon(self.ledger_worker.run)
 

@@ -21,10 +21,13 @@ chain in this process, so it owns the signing key's nonce.  Its cycle:
 
 While the chain or the store is down, the worker retries with back-off and the outbox
 holds every event: nothing is lost, and the checkout path never waits for any of this
-(the registry's commit already wrote the event).  Delivery is at least once: an event
-is anchored twice only if a gateway died holding it for longer than the reclaim time
-*and* came back with its batch after another gateway anchored the event; a receipt
-is kept once per event either way.
+(the registry's commit already wrote the event).  The worker keeps the outbox
+consumer's health record (``OutboxConsumerHealth``): a worker whose state store calls
+keep failing is reported by ``/readyz``; one waiting for the chain is not.
+
+Delivery is at least once: an event is anchored twice only if a gateway died holding
+it for longer than the reclaim time *and* came back with its batch after another
+gateway anchored the event; a receipt is kept once per event either way.
 
 Backends: ``embedded`` starts web3's in-process EVM at start (deploys the registry,
 admits this gateway's member); ``evm`` connects to a JSON-RPC node, checks the chain
@@ -58,7 +61,7 @@ from adapters.ledger.records import RecordError, SealedBatch, seal
 from adapters.state.base import BatchEntry, PendingBatch, StateUnavailable
 
 from .ledger_proof import LoanProof, prove_loan
-from .outbox import consumer_name
+from .outbox import OutboxConsumerHealth, OutboxConsumerStatistics, consumer_name
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -247,12 +250,15 @@ class LedgerWorkerStatistics:
     last_anchored_at: datetime | None
     last_error: str | None
     """The last failure, until the next batch is anchored."""
+    outbox: OutboxConsumerStatistics
+    """How the worker's reading of the outbox is doing (``gateway/outbox.py``)."""
 
     def to_json(self) -> dict[str, object]:
         """A JSON-ready form."""
         data = dataclasses.asdict(self)
         if self.last_anchored_at is not None:
             data["last_anchored_at"] = self.last_anchored_at.isoformat()
+        data["outbox"] = self.outbox.to_json()
         return data
 
 
@@ -287,6 +293,9 @@ class LedgerWorker:
         reclaim_after_s: Events read but unacknowledged this long are taken over.
         min_backoff_s: The first retry delay after a failure.
         max_backoff_s: The longest retry delay.
+        on_read: Told of newly read events (not reclaimed ones), before they are
+            acknowledged (the lending counters are fed this way).
+        health: Where the worker records how its reading of the outbox is doing.
     """
 
     def __init__(
@@ -304,8 +313,10 @@ class LedgerWorker:
         min_backoff_s: float = MIN_BACKOFF_S,
         max_backoff_s: float = MAX_BACKOFF_S,
         on_read: Callable[[list[LoanEvent]], Awaitable[None]] | None = None,
+        health: OutboxConsumerHealth | None = None,
     ) -> None:
         self.settings = settings
+        self.health = health or OutboxConsumerHealth()
         self._on_read = on_read
         self._store = store
         self._record_key = record_key
@@ -342,6 +353,7 @@ class LedgerWorker:
             last_tx_hash=self._last_tx,
             last_anchored_at=self._last_at,
             last_error=self._last_error,
+            outbox=self.health.statistics(),
         )
 
     async def prove(self, loan_id: str) -> LoanProof:
@@ -380,6 +392,7 @@ class LedgerWorker:
                 await self._step()
                 self._backoff.reset()
             except StateUnavailable as exc:
+                self.health.failed(exc.detail)
                 await self._failed("the state store is unavailable", exc.detail, warning=True)
             except (ChainUnavailable, ConfirmationTimeout) as exc:
                 await self._failed("the chain is unavailable; the outbox holds", str(exc), True)
@@ -422,6 +435,7 @@ class LedgerWorker:
         (log.warning if warning else log.error)(message, error=detail, retry_s=delay)
         with contextlib.suppress(StateUnavailable):
             self._queued = await self._store().outbox_pending()
+            self.health.saw_pending(self._queued)
         deadline = trio.current_time() + delay
         # Keep the events of the stuck batch ours while waiting.
         while trio.current_time() < deadline:
@@ -434,6 +448,7 @@ class LedgerWorker:
         self._next_touch = trio.current_time() + self.reclaim_after_s / 3
         with contextlib.suppress(StateUnavailable):  # the next step reports it
             await self._store().outbox_touch(self.consumer, self._held)
+            self.health.read()
 
     async def _step(self) -> None:
         link = self.link
@@ -445,6 +460,7 @@ class LedgerWorker:
             batch = await self._collect(store, link.member_id)
             if batch is None:
                 self._queued = await store.outbox_pending()
+                self.health.saw_pending(self._queued)
                 return
         self._held = [entry.entry_id for entry in batch.entries]
         await self._anchor(store, link, batch)
@@ -464,11 +480,13 @@ class LedgerWorker:
                 found = await store.outbox_reclaim(
                     self.consumer, size - len(taken), min_idle_s=self.reclaim_after_s
                 )
+                self.health.read()
                 if found:
                     log.warning("reclaimed unacknowledged loan events", count=len(found))
             if not found:
                 wait = self.wait_s if deadline is None else min(self.wait_s, deadline - now)
                 found = await store.outbox_read(self.consumer, size - len(taken), wait_s=wait)
+                self.health.read()
                 if found and self._on_read is not None:
                     await self._on_read([entry.event for entry in found])
             for entry in found:
@@ -500,6 +518,7 @@ class LedgerWorker:
                 unrecordable.append(entry.entry_id)
         if unrecordable:
             await store.outbox_ack(unrecordable)
+            self.health.acked()
         if not sealed:
             return None
         batch = PendingBatch(member, 0, ZERO_ROOT, tuple(sealed))
@@ -550,6 +569,7 @@ class LedgerWorker:
         entry_ids = [entry.entry_id for entry in batch.entries]
         await store.put_receipts(list(zip(entry_ids, receipts, strict=True)))
         await store.outbox_ack(entry_ids)
+        self.health.acked()
         await store.clear_batch(link.member_id, sealed.root)
         self._held = []
         self._batches += 1
@@ -559,6 +579,7 @@ class LedgerWorker:
         self._last_at = datetime.now(UTC)
         self._last_error = None
         self._queued = await store.outbox_pending()
+        self.health.saw_pending(self._queued)
         log.info(
             "loan batch anchored",
             member=link.member_id,

@@ -10,10 +10,16 @@ A reciprocal checkout touches the registry twice around the owner's ILS::
 owner's quota of loans out to visitors, counting held reservations) and holds a slot
 *in one atomic step*, so two gateways racing for a patron's last slot cannot both get
 it.  It is idempotent: a request whose idempotency key (terminal, patron, item, and the
-kiosk's AY/AZ) was already committed returns that loan, and one still held (a gateway
-died between the owner's answer and the commit) is handed back to be finished, so a
-retry never lends twice.  A held slot counts for ``hold_ttl`` only; after that it is
-listed by ``unconfirmed`` for the desk, because the owner may have lent the item.
+kiosk's AY/AZ or the NCIP RequestId) was already committed returns that loan *while the
+loan is active*, and one still held (a gateway died between the owner's answer and the
+commit) is handed back to be finished, so a retry never lends twice.  Once the loan is
+returned the key answers no more: the same request is a new checkout (a kiosk that
+sends the same date again after the checkin) and gets a new reservation.
+
+A held slot counts for ``hold_ttl`` only; after that it is listed by ``unconfirmed``
+for the desk, because the owner may have lent the item, for ``UNCONFIRMED_KEPT_S``
+more, and then expires: a hold that is never committed nor released (its gateway died,
+or gave up waiting for a reserve that Redis ran later) leaves nothing for ever.
 
 ``commit``, ``renew`` and ``close`` append the loan event to the outbox *in the same
 atomic step* as the registry write, so the ledger sees every loan exactly when the
@@ -45,6 +51,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 __all__ = [
+    "UNCONFIRMED_KEPT_S",
     "BatchEntry",
     "Breakers",
     "CapExceeded",
@@ -64,6 +71,12 @@ __all__ = [
     "entry_order",
     "patron_key",
 ]
+
+
+UNCONFIRMED_KEPT_S = 7 * 24 * 3600.0
+"""How long a slot held past ``hold_ttl`` stays listed by ``unconfirmed`` before it
+expires: a week, time for the desk to check the owner's proxy account over a holiday,
+and as long as Redis remembers a committed request's idempotency key."""
 
 
 class StateUnavailable(Exception):
@@ -186,7 +199,8 @@ class StateStore(Protocol):
         ...
 
     async def unconfirmed(self, *, now: datetime) -> list[LoanRequest]:
-        """Held slots older than ``hold_ttl``: the owner may have lent these items."""
+        """Held slots older than ``hold_ttl`` and not yet expired (``UNCONFIRMED_KEPT_S``
+        later): the owner may have lent these items."""
         ...
 
 

@@ -12,7 +12,7 @@ from coredis.connection import TCPLocation
 
 from .base import StateUnavailable
 from .memory import MemoryStateStore
-from .redis import RedisStateStore
+from .redis import PersistenceOff, RedisStateStore
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -85,12 +85,12 @@ async def open_state(settings: StateSettings, password: str | None) -> AsyncIter
     it returns.
 
     Raises:
-        StateUnavailable: ``require_aof`` is set and Redis's append-only file is off.
+        PersistenceOff: ``require_aof`` is set and Redis's append-only file is off.
     """
     if settings.backend == "memory":
         yield MemoryStateStore(settings.history or MEMORY_HISTORY, hold_ttl_s=settings.hold_ttl_s)
         return
-    refusal: StateUnavailable | None = None
+    refusal: PersistenceOff | None = None
     async with AsyncExitStack() as stack:
         client, sentinel = redis_client(settings, password)
         if sentinel is not None:
@@ -105,14 +105,13 @@ async def open_state(settings: StateSettings, password: str | None) -> AsyncIter
         )
         try:
             await store.prepare(require_aof=settings.require_aof)
+        except PersistenceOff as exc:
+            refusal = exc
         except StateUnavailable as exc:
-            if settings.require_aof and "append-only" in exc.detail:
-                refusal = exc
-            else:
-                log.error(
-                    "Redis cannot be reached yet; requests that need it are refused",
-                    detail=exc.detail,
-                )
+            log.error(
+                "Redis cannot be reached yet; requests that need it are refused",
+                detail=exc.detail,
+            )
         if refusal is None:
             log.info("state store open", where=describe(settings))
             yield store

@@ -21,6 +21,7 @@ import trio
 from adapters.ledger.base import LoanEvent, LoanEventKind
 
 from .base import (
+    UNCONFIRMED_KEPT_S,
     CapExceeded,
     Loan,
     LoanRequest,
@@ -58,9 +59,17 @@ class MemoryStateStore:
     Args:
         history: Returned loans kept for ``recent_loans`` (oldest dropped first).
         hold_ttl_s: How long a held slot counts against the caps.
+        unconfirmed_kept_s: How long a slot held past ``hold_ttl_s`` is listed by
+            ``unconfirmed`` before it expires (see ``UNCONFIRMED_KEPT_S``).
     """
 
-    def __init__(self, history: int = 10_000, *, hold_ttl_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        history: int = 10_000,
+        *,
+        hold_ttl_s: float = 300.0,
+        unconfirmed_kept_s: float = UNCONFIRMED_KEPT_S,
+    ) -> None:
         self._loans: OrderedDict[str, Loan] = OrderedDict()
         self._active_by_item: dict[tuple[str, str], str] = {}
         self._held: dict[str, _Held] = {}
@@ -69,6 +78,7 @@ class MemoryStateStore:
         self._key_of: dict[str, str] = {}
         self._history = history
         self._hold_ttl = timedelta(seconds=hold_ttl_s)
+        self._hold_life = self._hold_ttl + timedelta(seconds=unconfirmed_kept_s)
         self._outbox: OrderedDict[str, _Pending] = OrderedDict()
         self._sequence = itertools.count(1)
         self._arrived = trio.Event()
@@ -80,6 +90,13 @@ class MemoryStateStore:
         self._breakers: dict[tuple[str, str], tuple[float, str]] = {}
 
     # --- the registry --------------------------------------------------------------------
+
+    def _expire_holds(self, now: datetime) -> None:
+        """Forget holds listed as unconfirmed for long enough (as Redis expires them)."""
+        for token in [t for t, h in self._held.items() if now - h.since >= self._hold_life]:
+            key = self._held.pop(token).request.idempotency_key
+            if self._held_by_key.get(key) == token:
+                del self._held_by_key[key]
 
     def _live_holds(self, now: datetime) -> list[LoanRequest]:
         return [h.request for h in self._held.values() if now - h.since < self._hold_ttl]
@@ -99,8 +116,10 @@ class MemoryStateStore:
 
     async def reserve(self, request: LoanRequest, *, now: datetime) -> Reservation | CapExceeded:
         """Check caps and hold a slot (idempotent by ``request.idempotency_key``)."""
+        self._expire_holds(now)
         done = self._by_key.get(request.idempotency_key)
-        if done is not None and done in self._loans:
+        if done is not None and self._is_active(done):
+            # A resend answers with its loan while the loan is open only.
             return Reservation("", request, existing=self._loans[done])
         token = self._held_by_key.get(request.idempotency_key)
         if token is not None and token in self._held:
@@ -121,7 +140,12 @@ class MemoryStateStore:
         token = uuid.uuid4().hex
         self._held[token] = _Held(request, now)
         self._held_by_key[request.idempotency_key] = token
+        self._by_key.pop(request.idempotency_key, None)  # the key now names this hold
         return Reservation(token, request)
+
+    def _is_active(self, loan_id: str) -> bool:
+        loan = self._loans.get(loan_id)
+        return loan is not None and loan.state is LoanState.ACTIVE
 
     async def commit(self, reservation: Reservation, *, due: datetime, now: datetime) -> Loan:
         """Make the held slot an active loan (a repeat commit returns the same loan)."""
@@ -207,7 +231,8 @@ class MemoryStateStore:
         return self._loans.get(loan_id)
 
     async def unconfirmed(self, *, now: datetime) -> list[LoanRequest]:
-        """Held slots older than the hold time, oldest first."""
+        """Held slots older than the hold time and not yet expired, oldest first."""
+        self._expire_holds(now)
         old = sorted(
             (h for h in self._held.values() if now - h.since >= self._hold_ttl),
             key=lambda h: h.since,
@@ -222,7 +247,9 @@ class MemoryStateStore:
             if oldest is None:
                 return
             del self._loans[oldest]
-            self._by_key.pop(self._key_of.pop(oldest, ""), None)
+            key = self._key_of.pop(oldest, "")
+            if self._by_key.get(key) == oldest:  # not when the key has moved on to a new loan
+                del self._by_key[key]
             # Memory is bounded: a loan's receipts go with it.
             self._receipts.pop(oldest, None)
             self._salts.pop(oldest, None)

@@ -13,14 +13,20 @@ shard, and a cluster still gives fail-over.  Throttle buckets, which need no
 atomicity with anything else, are spread over slots by their own tags.
 
     {ns}:loan:<id>            hash   a loan (no personal data: the patron is a keyed hash)
-    {ns}:idem:<sha256>        string "H:<token>" while held, "L:<loan id>" once committed
-    {ns}:hold:<token>         hash   a held slot, until committed or released
-    {ns}:holds                zset   every held slot by expiry (``unconfirmed``)
+    {ns}:idem:<sha256>        string "H:<token>" while held (expires with the hold),
+                                     "L:<loan id>" once committed (kept a week)
+    {ns}:hold:<token>         hash   a held slot, until committed or released; expires
+                                     ``hold_ttl`` + ``unconfirmed_kept`` after it was
+                                     last taken
+    {ns}:holds                zset   every held slot by expiry (``unconfirmed``; entries
+                                     of expired holds are dropped)
     {ns}:item:<owner>|<item>  string the item's active loan
     {ns}:patron:<key>         zset   "owner|loan" of a patron's active loans, by time
     {ns}:held:<key>           zset   "owner|token" of a patron's held slots, by expiry
+                                     (expires with its last entry)
     {ns}:owner:<owner>        set    active loans of an owner
-    {ns}:owner-held:<owner>   zset   held slots at an owner, by expiry
+    {ns}:owner-held:<owner>   zset   held slots at an owner, by expiry (expires with
+                                     its last entry)
     {ns}:home:<home>          set    active loans of a home library's patrons
     {ns}:history              zset   every loan by checkout time (trimmed to ``history``)
     {ns}:outbox               stream loan events for the ledger (consumer group "ledger")
@@ -37,10 +43,16 @@ atomicity with anything else, are spread over slots by their own tags.
 
 Failures.  A call that cannot reach Redis, or that takes longer than ``timeout_s``,
 raises ``StateUnavailable``; the client reconnects by itself on the next call.
+
+The outbox's consumer group is made at start when it is missing; one made earlier (by
+this gateway before a restart, or by another gateway) is used as it is, told by the
+error's type, and a group Redis has lost (a restart without persistence, a deleted
+stream) is made again at the next read, from the stream's first entry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -53,12 +65,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 import structlog
 import trio
-from coredis.exceptions import RedisError, ResponseError
+from coredis.exceptions import (
+    RedisError,
+    StreamConsumerGroupError,
+    StreamDuplicateConsumerGroupError,
+)
 
 from adapters.ledger.base import LoanEvent, LoanEventKind
 from adapters.ledger.records import Receipt
 
 from .base import (
+    UNCONFIRMED_KEPT_S,
     CapExceeded,
     Loan,
     LoanRequest,
@@ -73,7 +90,7 @@ from .base import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-__all__ = ["GROUP", "RedisStateStore"]
+__all__ = ["GROUP", "PersistenceOff", "RedisStateStore"]
 
 log = structlog.get_logger("interlend.state")
 
@@ -105,6 +122,10 @@ _FAILURES = (
 T = TypeVar("T")
 Client = Any
 """A ``coredis.Redis[str]`` or ``coredis.RedisCluster[str]`` (decoded responses)."""
+
+
+class PersistenceOff(StateUnavailable):
+    """Redis answers but its append-only file is off, and the settings require it."""
 
 
 def _ms(moment: datetime) -> int:
@@ -174,6 +195,8 @@ class RedisStateStore:
         timeout_s: The longest one call may take.
         hold_ttl_s: How long a held slot counts against the caps.
         history: Returned loans kept for ``recent_loans`` and reports.
+        unconfirmed_kept_s: How long a slot held past ``hold_ttl_s`` is listed by
+            ``unconfirmed`` before it expires (see ``UNCONFIRMED_KEPT_S``).
     """
 
     def __init__(
@@ -184,12 +207,14 @@ class RedisStateStore:
         timeout_s: float = 2.0,
         hold_ttl_s: float = 300.0,
         history: int = 1_000_000,
+        unconfirmed_kept_s: float = UNCONFIRMED_KEPT_S,
     ) -> None:
         self._client = client
         self._namespace = namespace
         self._p = "{" + namespace + "}:"
         self._timeout = timeout_s
         self._hold_ms = int(hold_ttl_s * 1000)
+        self._listed_ms = max(1, int(unconfirmed_kept_s * 1000))
         self._history = history
         self._outbox = self._p + "outbox"
         self._scripts = {
@@ -209,15 +234,15 @@ class RedisStateStore:
         """Calls made to Redis so far (each is one round trip)."""
         return self.calls.total()
 
-    async def _do(self, what: str, make: Callable[[], Awaitable[T]]) -> T:
+    async def _do(self, what: str, make: Callable[[], Awaitable[T]], *, extra_s: float = 0.0) -> T:
+        """One call, bounded by the time-out (plus ``extra_s`` for a read that waits)."""
         self.calls[what] += 1
+        timeout = self._timeout + extra_s
         try:
-            with trio.fail_after(self._timeout):
+            with trio.fail_after(timeout):
                 return await make()
         except trio.TooSlowError:
-            raise StateUnavailable(
-                f"Redis did not answer ({what}) within {self._timeout}s"
-            ) from None
+            raise StateUnavailable(f"Redis did not answer ({what}) within {timeout}s") from None
         except _FAILURES as exc:
             raise StateUnavailable(f"Redis failed ({what}): {exc or type(exc).__name__}") from exc
 
@@ -242,7 +267,8 @@ class RedisStateStore:
         """Create the outbox's consumer group and check Redis's persistence.
 
         Raises:
-            StateUnavailable: Redis cannot be reached, or ``require_aof`` and AOF is off.
+            StateUnavailable: Redis cannot be reached.
+            PersistenceOff: ``require_aof`` is set and the append-only file is off.
         """
         await self._ensure_group()
         try:
@@ -256,21 +282,38 @@ class RedisStateStore:
                 "if Redis crashes (set appendonly yes, appendfsync everysec or always)"
             )
             if require_aof:
-                raise StateUnavailable(message)
+                raise PersistenceOff(message)
             log.warning(message)
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
             return
-        try:
-            await self._do(
-                "xgroup create",
-                lambda: self._client.xgroup_create(self._outbox, GROUP, "0", mkstream=True),
-            )
-        except StateUnavailable as exc:
-            if not isinstance(exc.__cause__, ResponseError) or "BUSYGROUP" not in str(exc):
-                raise
+
+        async def create() -> None:
+            # A group made by an earlier start or by another gateway is the one we want.
+            with contextlib.suppress(StreamDuplicateConsumerGroupError):
+                await self._client.xgroup_create(self._outbox, GROUP, "0", mkstream=True)
+
+        await self._do("xgroup create", create)
         self._group_ready = True
+
+    async def _on_group(
+        self, what: str, make: Callable[[], Awaitable[T]], *, extra_s: float = 0.0
+    ) -> T:
+        """Run a consumer-group command, making the group first if it is not known to
+        exist, and once more if Redis says the group is gone (its data was lost, or the
+        stream was deleted): the group is made again from the stream's first entry, so
+        nothing still in the stream is skipped."""
+        await self._ensure_group()
+        try:
+            return await self._do(what, make, extra_s=extra_s)
+        except StateUnavailable as exc:
+            if not isinstance(exc.__cause__, StreamConsumerGroupError):
+                raise
+            log.warning("the outbox's consumer group was gone; making it again", detail=exc.detail)
+        self._group_ready = False
+        await self._ensure_group()
+        return await self._do(what, make, extra_s=extra_s)
 
     # --- the registry ----------------------------------------------------------------------
 
@@ -300,7 +343,7 @@ class RedisStateStore:
                 _limit(request.cap_at_owner),
                 _limit(request.cap_total),
                 _limit(request.quota_at_owner),
-                IDEMPOTENCY_MS,
+                self._listed_ms,
                 *("owner", owner, "home", request.home, "item", request.item),
                 *("patron", patron, "proxy", request.proxy_patron),
                 *("terminal", request.terminal, "idem", request.idempotency_key),
@@ -420,26 +463,25 @@ class RedisStateStore:
         return _loan([x for pair in found.items() for x in pair])
 
     async def unconfirmed(self, *, now: datetime) -> list[LoanRequest]:
-        """Held slots past their hold time, oldest first."""
-        answer = await self._script("unconfirmed", [self._k("holds")], [self._p, _ms(now)])
+        """Held slots past their hold time and not yet expired, oldest first (entries
+        of expired holds are dropped from the index on the way)."""
+        answer = await self._script(
+            "unconfirmed", [self._k("holds")], [self._p, _ms(now), self._listed_ms]
+        )
         return [_request(flat) for flat in answer]
 
     # --- the outbox ------------------------------------------------------------------------
 
     async def outbox_read(self, consumer: str, count: int, *, wait_s: float) -> list[OutboxEntry]:
         """New events for ``consumer`` (Redis blocks up to ``wait_s`` for one)."""
-        await self._ensure_group()
         block = max(1, int(wait_s * 1000)) if wait_s > 0 else None
-        timeout, self._timeout = self._timeout, self._timeout + max(wait_s, 0)
-        try:
-            found = await self._do(
-                "xreadgroup",
-                lambda: self._client.xreadgroup(
-                    GROUP, consumer, streams={self._outbox: ">"}, count=count, block=block
-                ),
-            )
-        finally:
-            self._timeout = timeout
+        found = await self._on_group(
+            "xreadgroup",
+            lambda: self._client.xreadgroup(
+                GROUP, consumer, streams={self._outbox: ">"}, count=count, block=block
+            ),
+            extra_s=max(wait_s, 0),
+        )
         if not found:
             return []
         return [
@@ -452,8 +494,7 @@ class RedisStateStore:
         self, consumer: str, count: int, *, min_idle_s: float
     ) -> list[OutboxEntry]:
         """Take over events another consumer read but never acknowledged."""
-        await self._ensure_group()
-        answer = await self._do(
+        answer = await self._on_group(
             "xautoclaim",
             lambda: self._client.xautoclaim(
                 self._outbox, GROUP, consumer, int(min_idle_s * 1000), "0-0", count=count
@@ -514,8 +555,7 @@ class RedisStateStore:
         if not entry_ids:
             return []
         ids = list(entry_ids)
-        await self._ensure_group()
-        claimed = await self._do(
+        claimed = await self._on_group(
             "xclaim",
             lambda: self._client.xclaim(self._outbox, GROUP, consumer, 0, ids, justid=True),
         )

@@ -1,14 +1,16 @@
-"""The ``store`` fixture: each contract test runs on the in-memory store, one Redis, a
+"""The ``store`` fixtures: each contract test runs on the in-memory store, one Redis, a
 Redis Cluster, and a Redis found through Sentinel."""
 
 from __future__ import annotations
 
 import uuid
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 import coredis
 import pytest
 
+from adapters.state.connect import cluster_client, open_state, redis_client
 from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore
 from config.models import StateSettings
@@ -17,10 +19,37 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from adapters.state.base import StateBackend
-from adapters.state.connect import cluster_client, open_state
+
+KINDS = ["memory", "redis", "cluster", "sentinel"]
+
+SHORT_HOLD_TTL_S = 0.1
+"""``short_holds``: a held slot counts this long…"""
+SHORT_UNCONFIRMED_KEPT_S = 1.0
+"""…and is then listed as unconfirmed this long before it expires."""
 
 
-@pytest.fixture(params=["memory", "redis", "cluster", "sentinel"])
+def _namespace() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+async def _redis_client(kind: str, request: pytest.FixtureRequest, stack: AsyncExitStack) -> Any:
+    """An open coredis client of the ``kind`` asked for (closed with ``stack``)."""
+    if kind == "sentinel":
+        settings = StateSettings(
+            backend="redis", sentinels=(request.getfixturevalue("redis_sentinel"),)
+        )
+        client, sentinel = redis_client(settings, None)
+        await stack.enter_async_context(sentinel)
+    elif kind == "cluster":
+        url = request.getfixturevalue("redis_cluster_url")
+        client = cluster_client(url, {"decode_responses": True})
+    else:
+        client = coredis.Redis.from_url(request.getfixturevalue("redis_url"), decode_responses=True)
+    await stack.enter_async_context(client)
+    return client
+
+
+@pytest.fixture(params=KINDS)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[StateBackend]:
     """A fresh, empty store of each kind (Redis: a namespace of the test's own; Redis
     Cluster: three primaries, so namespaces land on different nodes; Sentinel: the
@@ -32,19 +61,30 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[StateBackend]:
         settings = StateSettings(
             backend="redis",
             sentinels=(request.getfixturevalue("redis_sentinel"),),
-            namespace=f"test-{uuid.uuid4().hex[:12]}",
+            namespace=_namespace(),
         )
         async with open_state(settings, None) as opened:
             yield opened
         return
-    client: Any
-    if request.param == "cluster":
-        url = request.getfixturevalue("redis_cluster_url")
-        client = cluster_client(url, {"decode_responses": True})
-    else:
-        url = request.getfixturevalue("redis_url")
-        client = coredis.Redis.from_url(url, decode_responses=True)
-    async with client:
-        redis_store = RedisStateStore(client, namespace=f"test-{uuid.uuid4().hex[:12]}")
+    async with AsyncExitStack() as stack:
+        client = await _redis_client(request.param, request, stack)
+        redis_store = RedisStateStore(client, namespace=_namespace())
+        await redis_store.prepare()
+        yield redis_store
+
+
+@pytest.fixture(params=KINDS)
+async def short_holds(request: pytest.FixtureRequest) -> AsyncIterator[StateBackend]:
+    """A fresh store of each kind whose held slots count for ``SHORT_HOLD_TTL_S`` and
+    expire ``SHORT_UNCONFIRMED_KEPT_S`` later (Redis expires them by itself)."""
+    hold, kept = SHORT_HOLD_TTL_S, SHORT_UNCONFIRMED_KEPT_S
+    if request.param == "memory":
+        yield MemoryStateStore(hold_ttl_s=hold, unconfirmed_kept_s=kept)
+        return
+    async with AsyncExitStack() as stack:
+        client = await _redis_client(request.param, request, stack)
+        redis_store = RedisStateStore(
+            client, namespace=_namespace(), hold_ttl_s=hold, unconfirmed_kept_s=kept
+        )
         await redis_store.prepare()
         yield redis_store

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -21,7 +22,16 @@ from gateway.simulator.engine import SimulatedIls
 from gateway.simulator.server import serve_simulator
 from tests.services import free_port
 
-__all__ = ["PATRON_SECRET", "GatewayProcess", "gateway_config", "start_simulators"]
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+__all__ = [
+    "PATRON_SECRET",
+    "GatewayProcess",
+    "eventually",
+    "gateway_config",
+    "start_simulators",
+]
 
 ILS_PASSWORD = "sim-pw"
 PATRON_SECRET = "shared-patron-key-secret"
@@ -39,6 +49,14 @@ async def start_simulators(nursery: trio.Nursery) -> tuple[dict[str, SimulatedIl
     return ils, ports
 
 
+async def eventually(condition: Callable[[], Awaitable[bool]], *, every_s: float = 0.05) -> None:
+    """Poll ``condition`` until it holds (the caller bounds the wait with a time-out)."""
+    while True:
+        if await condition():
+            return
+        await trio.sleep(every_s)
+
+
 def gateway_config(
     directory: Path,
     name: str,
@@ -49,9 +67,11 @@ def gateway_config(
     timeout_s: float = 1.0,
     require_aof: bool = False,
     ledger: str = "none",
+    batch_interval_s: float | None = None,
 ) -> tuple[Path, int, int]:
     """A gateway's configuration file: the demo consortium, a Redis state store (and no
-    chain unless ``ledger`` names a backend: these tests and benches are about state).
+    chain unless ``ledger`` names a backend: these tests and benches are about state;
+    ``batch_interval_s`` sets how soon that ledger anchors a partial batch).
 
     Returns:
         The file, its SIP2 port and its admin port.
@@ -75,6 +95,7 @@ require_aof = {str(require_aof).lower()}
 
 [gateway.ledger]
 backend = "{ledger}"
+{"" if batch_interval_s is None else f"batch_interval_s = {batch_interval_s}"}
 
 [[gateway.sip2]]
 port = {sip2}

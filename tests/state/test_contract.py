@@ -25,6 +25,9 @@ from adapters.state.base import (
 )
 from adapters.state.memory import MemoryStateStore
 
+from .conftest import SHORT_HOLD_TTL_S, SHORT_UNCONFIRMED_KEPT_S
+from .network import eventually
+
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 DUE = T0 + timedelta(days=21)
 SECRET = b"registry-test-secret"
@@ -245,13 +248,42 @@ async def test_idempotency_wins_over_caps(store: StateBackend) -> None:
     assert again.existing == loan
 
 
-async def test_idempotent_retry_after_return_still_returns_the_loan(store: StateBackend) -> None:
-    """A committed key keeps answering with its loan after the loan was returned."""
-    loan = await lend(store, request(key="k1"))
-    closed = await store.close("alpha", loan.item, now=T0 + timedelta(days=2))
-    again = await store.reserve(request(key="k1"), now=T0)
+async def test_an_idempotency_key_answers_only_while_its_loan_is_open(
+    store: StateBackend,
+) -> None:
+    """Once its loan is returned a key makes a new reservation, whose commit is a new
+    active loan (a checkout, a checkin, and a checkout with the same kiosk date); the
+    new loan then answers the key, and the returned one stays in the history."""
+    first = await lend(store, request(key="k1"))
+    closed = await store.close("alpha", first.item, now=T0 + timedelta(days=2))
+    assert closed is not None
+    later = T0 + timedelta(days=3)
+    again = await store.reserve(request(key="k1", cap_at_owner=1), now=later)
     assert isinstance(again, Reservation)
-    assert again.existing == closed
+    assert again.existing is None
+    assert again.token
+    second = await store.commit(again, due=DUE + timedelta(days=3), now=later)
+    assert second.loan_id != first.loan_id
+    assert second.state is LoanState.ACTIVE
+    assert await store.active_loan("alpha", first.item) == second
+    assert await store.active_loans(ALICE) == [second]
+    assert await store.loan(first.loan_id) == closed
+    resent = await store.reserve(request(key="k1", cap_at_owner=1), now=later)
+    assert isinstance(resent, Reservation)
+    assert resent.existing == second
+
+
+async def test_a_returned_loans_key_refused_at_a_cap_still_makes_no_loan(
+    store: StateBackend,
+) -> None:
+    """A returned loan's key goes through the caps like any new request."""
+    first = await lend(store, request("I1", key="k1"))
+    await store.close("alpha", "I1", now=T0 + timedelta(days=1))
+    await lend(store, request("I2", key="k2"))
+    refused = await store.reserve(request("I1", key="k1", cap_at_owner=1), now=T0)
+    assert refused == CapExceeded("owner", 1, 1)
+    assert await store.active_loan("alpha", "I1") is None
+    assert (await store.loan(first.loan_id)) is not None
 
 
 async def test_item_already_out_to_the_same_patron_returns_the_existing_loan(
@@ -405,11 +437,22 @@ async def test_a_trimmed_loans_idempotency_key_makes_a_new_reservation() -> None
     assert isinstance(again, Reservation)
     assert again.existing is None
     assert again.token
-    # A kept returned loan still answers its key.
-    kept = await store.reserve(request("R3", key="key-3"), now=T0)
-    assert isinstance(kept, Reservation)
-    assert kept.existing is not None
-    assert kept.existing.item == "R3"
+
+
+async def test_trimming_a_returned_loan_keeps_its_keys_new_loan() -> None:
+    """A key reused by a new loan (the first was returned) still names the new loan
+    after the first is trimmed: a repeat commit returns it and lends nothing more."""
+    store = MemoryStateStore(history=2)
+    first = await lend(store, request("R0", key="key-0"), now=T0)
+    await store.close("alpha", "R0", now=T0 + timedelta(minutes=1))
+    again = await held(store, request("R0", key="key-0"))
+    second = await store.commit(again, due=DUE, now=T0 + timedelta(minutes=2))
+    for n in range(1, 4):
+        await lend(store, request(f"R{n}", key=f"key-{n}"), now=T0 + timedelta(hours=n))
+        await store.close("alpha", f"R{n}", now=T0 + timedelta(hours=n, minutes=1))
+    assert first.loan_id not in {x.loan_id for x in await store.recent_loans(100)}
+    assert await store.commit(again, due=DUE, now=T0 + timedelta(days=1)) == second
+    assert await store.active_loans(ALICE) == [second]
 
 
 async def test_history_bound_holds_after_closing() -> None:
@@ -479,6 +522,29 @@ async def test_a_retry_after_the_hold_expired_counts_again(store: StateBackend) 
     assert await store.unconfirmed(now=later) == []
     refused = await store.reserve(request("R2", key="k-r2", cap_at_owner=1), now=later)
     assert refused == CapExceeded("owner", 1, 1)
+
+
+async def test_a_hold_never_committed_nor_released_expires(short_holds: StateBackend) -> None:
+    """A reserve whose caller never commits nor releases it (the gateway gave up waiting,
+    or died): the slot is listed for the desk once past its hold time, then expires by
+    itself: it is listed no more, and a retry of the request holds a fresh slot."""
+    start = datetime.now(UTC)
+    phantom = await short_holds.reserve(request("P1", key="phantom"), now=start)
+    assert isinstance(phantom, Reservation)
+    past_hold = start + timedelta(seconds=SHORT_HOLD_TTL_S * 2)
+    listed = await short_holds.unconfirmed(now=past_hold)
+    assert [r.idempotency_key for r in listed] == ["phantom"]
+
+    async def forgotten() -> bool:
+        now = max(datetime.now(UTC), past_hold)
+        return await short_holds.unconfirmed(now=now) == []
+
+    with trio.fail_after(SHORT_UNCONFIRMED_KEPT_S + 5):
+        await eventually(forgotten)
+    retry = await short_holds.reserve(request("P1", key="phantom"), now=datetime.now(UTC))
+    assert isinstance(retry, Reservation)
+    assert retry.existing is None
+    assert retry.token != phantom.token
 
 
 async def test_loan_by_id(store: StateBackend) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import coredis
 import pytest
 import trio
+from coredis.tokens import PureToken
 from structlog.testing import capture_logs
 
 from adapters.state.base import LoanRequest, LoanState, Reservation, StateUnavailable
@@ -18,6 +19,8 @@ from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore
 from config.models import StateSettings
 from tests.services import free_port, missing_service, start_redis
+
+from .network import eventually
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -237,3 +240,105 @@ async def test_renew_and_close_of_an_index_pointing_at_nothing_are_none(redis_ur
         await store._client.delete([f"{{{store._namespace}}}:loan:{loan.loan_id}"])
         assert await store.renew("beta", "GONE", due=DUE, now=T0) is None
         assert await store.close("beta", "GONE", now=T0) is None
+
+
+# --- the outbox's consumer group ---------------------------------------------------------------
+
+
+async def test_a_store_opened_again_on_the_same_redis_drains_the_outbox(redis_url: str) -> None:
+    """The consumer group made by an earlier start (or by another gateway) is taken as it
+    is: a store opened again prepares without error, reads what waits and acknowledges it."""
+    async with open_store(redis_url) as first:
+        await first.prepare()
+        await lend(first, "I1", "k1")
+        again = RedisStateStore(first._client, namespace=first._namespace)
+        await again.prepare()
+        entries = await again.outbox_read("after-restart", 10, wait_s=0)
+        assert [e.event.item for e in entries] == ["I1"]
+        await again.outbox_ack([e.entry_id for e in entries])
+        assert await again.outbox_pending() == 0
+
+
+async def test_a_consumer_group_that_vanished_is_made_again(redis_url: str) -> None:
+    """Redis lost the outbox (a restart without persistence, a deleted key) or only its
+    group: the next read, reclaim or touch makes the group again and nothing still in
+    the stream is skipped."""
+    async with open_store(redis_url) as store:
+        await store.prepare()
+        await lend(store, "I1", "k1")
+        await store._client.delete([store._outbox])
+        await lend(store, "I2", "k2")  # the stream is made again, without a group
+        entries = await store.outbox_read("w", 10, wait_s=0)
+        assert [e.event.item for e in entries] == ["I2"]
+        await store._client.xgroup_destroy(store._outbox, "ledger")
+        assert await store.outbox_reclaim("w", 10, min_idle_s=0) == []
+        again = await store.outbox_read("w", 10, wait_s=0)
+        assert [e.event.item for e in again] == ["I2"]
+        await store._client.xgroup_destroy(store._outbox, "ledger")
+        assert await store.outbox_touch("w", [again[0].entry_id]) == []
+        await store.outbox_ack([again[0].entry_id])
+        assert await store.outbox_pending() == 0
+
+
+# --- holds expire ------------------------------------------------------------------------------
+
+
+async def _pttls(store: RedisStateStore, *kinds: str) -> dict[str, int]:
+    """The time to live (ms) of each of the store's keys of these kinds."""
+    client = store._client
+    found: dict[str, int] = {}
+    for kind in kinds:
+        async for key in client.scan_iter(match=f"{{{store._namespace}}}:{kind}:*"):
+            found[key] = int(await client.pttl(key))
+    return found
+
+
+async def test_every_key_a_hold_writes_has_a_time_to_live(redis_url: str) -> None:
+    """A fresh hold, a resumed one and one made under a returned loan's key: the hold,
+    its idempotency key and the held-slot indexes all expire; the index of every hold
+    is kept, but its entries go with their holds."""
+    async with open_store(redis_url) as store:
+        await store.reserve(request("H1", "fresh"), now=T0)
+        await store.reserve(request("H1", "fresh"), now=T0 + timedelta(seconds=1))
+        await lend(store, "H2", "returned")
+        await store.close("beta", "H2", now=T0)
+        await store.reserve(request("H2", "returned"), now=T0)
+        ttls = await _pttls(store, "hold", "idem", "held", "owner-held")
+        assert sum(":hold:" in k for k in ttls) == 2
+        assert sum(":idem:" in k for k in ttls) == 2
+        assert all(ttl > 0 for ttl in ttls.values()), ttls
+
+
+async def test_a_reserve_the_gateway_gave_up_on_leaves_a_hold_that_expires(
+    redis_url: str,
+) -> None:
+    """Redis stalls (a fail-over, a paused server): the gateway gives up waiting for a
+    reserve that Redis runs afterwards.  The hold it leaves has a time to live, and once
+    that is over nothing of it is left: no key, no listing, no index entry."""
+    async with open_store(
+        redis_url, timeout_s=0.2, hold_ttl_s=0.1, unconfirmed_kept_s=2.0
+    ) as store:
+        warm = await store.reserve(request("W1", "warm-up"), now=datetime.now(UTC))
+        assert isinstance(warm, Reservation)
+        await store.release(warm)  # the script is loaded: the next call is one EVALSHA
+        admin = coredis.Redis.from_url(redis_url, decode_responses=True)
+        async with admin:
+            await admin.client_pause(400, PureToken.WRITE)
+            with pytest.raises(StateUnavailable, match="did not answer"):
+                await store.reserve(request("G1", "given-up"), now=datetime.now(UTC))
+
+            async def hold_written() -> bool:
+                return bool(await _pttls(store, "hold"))
+
+            with trio.fail_after(10):
+                await eventually(hold_written)
+            ttls = await _pttls(store, "hold", "idem", "held", "owner-held")
+            assert all(ttl > 0 for ttl in ttls.values()), ttls
+
+            async def hold_gone() -> bool:
+                return not await _pttls(store, "hold", "idem", "held", "owner-held")
+
+            with trio.fail_after(10):
+                await eventually(hold_gone)
+            assert await store.unconfirmed(now=datetime.now(UTC)) == []
+            assert await admin.zcard(f"{{{store._namespace}}}:holds") == 0

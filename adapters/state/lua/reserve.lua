@@ -4,32 +4,66 @@
 --       5 owner's held slots (zset token by expiry), 6 item's active loan, 7 the new hold,
 --       8 all holds (zset token by expiry)
 -- ARGV: 1 key prefix, 2 now (ms), 3 hold time (ms), 4 token, 5 owner, 6 patron key,
---       7 cap at owner, 8 cap in all, 9 owner's quota (-1: none), 10 idempotency time (ms),
---       11.. the hold's fields and values
+--       7 cap at owner, 8 cap in all, 9 owner's quota (-1: none), 10 how long a hold
+--       past its hold time stays listed as unconfirmed (ms), 11.. the hold's fields
 -- Returns {"loan", fields} | {"held", token, fields} | {"cap", scope, cap, count}
+-- ("loan": the request's own loan, or the patron's loan of the item, still active)
+--
+-- Every key a hold writes expires: the hold and its idempotency key once it has been
+-- listed for the desk (hold time + listing time), the held-slot indexes with their
+-- last entry; the index of all holds drops entries whose hold has expired.  A reserve
+-- that ran after its gateway gave up waiting thus leaves nothing behind for ever.
 local P = ARGV[1]
 local now = tonumber(ARGV[2])
-local expiry = now + tonumber(ARGV[3])
+local hold_ms = tonumber(ARGV[3])
+local listed_ms = tonumber(ARGV[10])
+local expiry = now + hold_ms
 local owner = ARGV[5]
 local mark = owner .. '|'
+
+local function active(id)
+  return redis.call('HGET', P .. 'loan:' .. id, 'state') == 'active'
+end
+
+-- Keep ``key`` for at least ``ms`` more (never shortening a longer time to live).
+local function keep(key, ms)
+  local left = redis.call('PTTL', key)
+  if left < ms then redis.call('PEXPIRE', key, ms) end
+end
+
+-- Put a hold under the caps until its expiry, and make each of its keys expire.
+local function hold(token)
+  redis.call('ZADD', KEYS[3], expiry, mark .. token)
+  redis.call('ZADD', KEYS[5], expiry, token)
+  redis.call('ZADD', KEYS[8], expiry, token)
+  keep(KEYS[3], hold_ms)
+  keep(KEYS[5], hold_ms)
+  redis.call('PEXPIRE', P .. 'hold:' .. token, hold_ms + listed_ms)
+  redis.call('SET', KEYS[1], 'H:' .. token, 'PX', hold_ms + listed_ms)
+end
+
+redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', now - listed_ms)
 
 local done = redis.call('GET', KEYS[1])
 if done then
   local kind, ref = string.sub(done, 1, 1), string.sub(done, 3)
   if kind == 'L' then
-    local loan = redis.call('HGETALL', P .. 'loan:' .. ref)
-    if #loan > 0 then return {'loan', loan} end
-  elseif kind == 'H' and redis.call('EXISTS', P .. 'hold:' .. ref) == 1 then
-    -- A retry of a request still held (its gateway may have died): hand it back.
-    redis.call('ZADD', KEYS[3], expiry, mark .. ref)
-    redis.call('ZADD', KEYS[5], expiry, ref)
-    redis.call('ZADD', KEYS[8], expiry, ref)
+    -- A resend answers with its loan while the loan is open; once it is returned the
+    -- same key (a new checkout with the same kiosk date) asks for a new loan.
+    if active(ref) then return {'loan', redis.call('HGETALL', P .. 'loan:' .. ref)} end
+  elseif kind == 'H' and redis.call('ZSCORE', KEYS[8], ref)
+      and redis.call('EXISTS', P .. 'hold:' .. ref) == 1 then
+    -- A retry of a request still held (its gateway may have died): hand it back.  A
+    -- hold whose listing time is over (its index entry was just dropped) is not, even
+    -- if its key has a few milliseconds left: the gateways' clock decides, as above.
+    hold(ref)
     return {'held', ref, redis.call('HGETALL', P .. 'hold:' .. ref)}
   end
 end
 
 local current = redis.call('GET', KEYS[6])
-if current and redis.call('HGET', P .. 'loan:' .. current, 'patron') == ARGV[6] then
+if current and active(current)
+    and redis.call('HGET', P .. 'loan:' .. current, 'patron') == ARGV[6] then
   return {'loan', redis.call('HGETALL', P .. 'loan:' .. current)}
 end
 
@@ -52,8 +86,5 @@ end
 
 local token = ARGV[4]
 redis.call('HSET', KEYS[7], unpack(ARGV, 11))
-redis.call('ZADD', KEYS[3], expiry, mark .. token)
-redis.call('ZADD', KEYS[5], expiry, token)
-redis.call('ZADD', KEYS[8], expiry, token)
-redis.call('SET', KEYS[1], 'H:' .. token, 'PX', ARGV[10])
+hold(token)
 return {'held', token}

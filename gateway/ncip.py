@@ -29,7 +29,10 @@ LookupAgency           the consortium's own directory.
 =====================  ==========================================================
 
 Whatever goes wrong, the answer is NCIP: a message-level Problem when the message
-cannot be read, a service Problem otherwise; never an HTTP error for bad input.
+cannot be read, a service Problem otherwise; never an HTTP error for bad input.  A
+member ILS or the loan registry that cannot answer is a Temporary Processing Failure
+in stable words (the library's name, or the registry); what failed (hosts, ports,
+URLs, Redis commands) goes to the gateway's log only.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
-from adapters.errors import IlsError
+from adapters.errors import IlsError, IlsTimeout
 from adapters.ils.sip2 import parse_due_date
 from adapters.state.base import CapExceeded, LoanRequest, StateUnavailable
 from config.policy import proxy_patron
@@ -104,6 +107,7 @@ from protocols.sip2 import (
 )
 
 from .context import Outcome, RequestContext, Result, utc_now
+from .responses import REGISTRY_UNAVAILABLE
 from .routing import home_of
 from .session import TerminalSession
 
@@ -285,10 +289,19 @@ class NcipResponder:
         try:
             return await self._dispatch(runtime, peer, session, request)
         except IlsError as exc:
-            detail = f"{runtime.name(exc.member)} cannot be reached: {exc.detail}"
+            # The detail (hosts, ports, URLs) is for the gateway's log only.
+            log.warning(
+                "ncip: a member ILS could not answer",
+                service=service,
+                member=exc.member,
+                error=type(exc).__name__,
+                detail=exc.detail,
+            )
+            detail = _member_unavailable(runtime, exc)
             return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, detail)
         except StateUnavailable as exc:
-            return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, exc.detail)
+            log.error("ncip: the loan registry is unavailable", service=service, detail=exc.detail)
+            return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, REGISTRY_UNAVAILABLE)
         except _Unavailable as exc:
             return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, exc.reason)
         except Exception:
@@ -598,6 +611,15 @@ class NcipResponder:
             detail = " ".join(deleted.screen_messages) or None
             return _problem(service, ProblemType.UNKNOWN_ITEM, detail)
         return DeleteItemResponse(request.item)
+
+
+def _member_unavailable(runtime: Runtime, error: IlsError) -> str:
+    """A peer's stable text for a member ILS that did not answer (never its detail)."""
+    nodes = runtime.consortium.nodes
+    name = runtime.name(error.member) if error.member in nodes else "A member library"
+    if isinstance(error, IlsTimeout):
+        return f"{name} is not answering; please try again later"
+    return f"{name} cannot be reached; please try again later"
 
 
 def _unsupported(runtime: Runtime, service: str, member: str) -> ProblemResponse:

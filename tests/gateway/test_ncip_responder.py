@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections import Counter
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -13,7 +15,9 @@ import pytest
 import trio
 from lxml import etree
 
+from adapters.state.connect import open_state
 from adapters.state.memory import MemoryStateStore
+from config.models import StateSettings
 from gateway.demo import run_demo
 from protocols.ncip import (
     AcceptItem,
@@ -32,7 +36,7 @@ from protocols.ncip import (
     write_request,
 )
 from protocols.ncip.xml import NS
-from tests.gateway.conftest import short_timeouts
+from tests.gateway.conftest import circulation_demo, short_timeouts
 from tests.protocols.ncip.schema import SAMPLES, assert_valid, sample_files
 
 if TYPE_CHECKING:
@@ -448,3 +452,46 @@ async def test_a_dead_ils_or_registry_is_a_temporary_processing_failure(demo: De
     dead = await reply(demo, LookupItem(AS_BETA, BETA_ITEM))
     assert dead.has_problem("Temporary Processing Failure")
     assert "Beta Public Library cannot be reached" in (dead.problems[0].detail or "")
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then let go)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def test_a_peer_never_sees_how_a_member_or_the_registry_failed() -> None:
+    """A loan registry (a real Redis client, on a closed port) or a member ILS that
+    cannot answer is a Temporary Processing Failure in stable words: no host, port,
+    Redis command or socket error reaches the peer (they go to the gateway's log)."""
+    port = closed_port()
+    away = StateSettings(backend="redis", url=f"redis://127.0.0.1:{port}/0", timeout_s=1.0)
+    loan = CheckOutItem(AS_BETA, Patron("ILL-gamma"), "31002000000005", "leak-1")
+    with trio.fail_after(20):
+        # The client outlives the gateway, whose background tasks may still hold it.
+        async with open_state(away, None) as registry, trio.open_nursery() as nursery:
+            demo: Demo = await nursery.start(
+                partial(run_demo, handle_signals=False, adjust=circulation_demo)
+            )
+            runtime = demo.gateway.runtime
+            demo.gateway.runtime = replace(runtime, store=registry)
+            registry_away = await ask(demo, loan)
+            demo.gateway.runtime = runtime
+            demo.stop_ils("beta")
+            ils_away = await ask(demo, loan)
+            held_at_beta = demo.simulators["beta"].library.items["31002000000005"].holder
+            demo.gateway.stop()
+    for answer in (registry_away, ils_away):
+        text = answer.text.lower()
+        for word in ("127.0.0.1", str(port), "redis", "reserve", "refused", "connect", "endpoint"):
+            assert word not in text, (word, answer.text)
+        assert read_reply(answer.content).has_problem("Temporary Processing Failure")
+    assert read_reply(registry_away.content).problems[0].detail == (
+        "The consortium's loan registry is unavailable; please try again shortly"
+    )
+    assert read_reply(ils_away.content).problems[0].detail == (
+        "Beta Public Library cannot be reached; please try again later"
+    )
+    assert held_at_beta is None

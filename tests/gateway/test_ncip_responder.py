@@ -189,7 +189,8 @@ async def test_renew_lookup_item_and_agency(demo: Demo) -> None:
 
 
 async def test_item_records_need_an_ncip_ils(demo: Demo) -> None:
-    accept = AcceptItem(AS_BETA, "req-1", "Hold For Pickup", Patron(ALPHA_PATRON), "TMP-1")
+    """Beta's ILS speaks SIP2: AcceptItem for a beta patron says it cannot make items."""
+    accept = AcceptItem(AS_BETA, "req-1", "Hold For Pickup", Patron("21002000000001"), "TMP-1")
     answer = await reply(demo, accept)
     assert answer.has_problem("Unsupported Service")
     assert "speaks SIP2" in (answer.problems[0].detail or "")
@@ -414,7 +415,8 @@ async def test_only_the_lenders_own_system_lends_its_stock_to_a_library(demo: De
     """rs-alpha acts for alpha: it cannot make beta lend beta's item to gamma."""
     as_alpha = Header("rs-alpha", "interlend")
     refused = await reply(demo, CheckOutItem(as_alpha, Patron("ILL-gamma"), "31002000000006"))
-    assert refused.has_problem("User Ineligible To Check Out This Item")
+    assert refused.has_problem("Unauthorized Combination Of Element Values For Agency")
+    assert refused.problems[0].element == "ItemId"
     assert demo.simulators["beta"].library.items["31002000000006"].holder is None
     assert await demo.gateway.runtime.store.active_loan("beta", "31002000000006") is None
 

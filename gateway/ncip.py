@@ -201,7 +201,11 @@ def _style(peer: NcipPeer) -> Style:
 
 
 def _same(given: str | None, expected: str | None) -> bool:
-    return given is not None and expected is not None and hmac.compare_digest(given, expected)
+    """Whether a credential matches, in constant time; compared as UTF-8 bytes, since
+    ``compare_digest`` refuses strings outside ASCII (a peer may send anything)."""
+    if given is None or expected is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def authenticated(peer: Peer, header: Header, headers: Mapping[str, str]) -> bool:

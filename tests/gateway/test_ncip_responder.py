@@ -497,3 +497,22 @@ async def test_a_peer_never_sees_how_a_member_or_the_registry_failed() -> None:
         "Beta Public Library cannot be reached; please try again later"
     )
     assert held_at_beta is None
+
+
+async def test_a_key_with_non_ascii_characters_is_a_wrong_key(demo: Demo) -> None:
+    """A key outside ASCII, in the header or as FromAgencyAuthentication, is compared
+    like any other (as bytes): Agency Authentication Failed, never a server error."""
+    assert demo.bound.ncip is not None
+    lookup = write_request(LookupUser(AS_BETA, Patron(ALPHA_PATRON)))
+    in_header = [(b"Content-Type", b"application/xml"), (b"X-API-Key", "clé-ü".encode())]
+    in_body = LookupUser(
+        Header("rs-beta", "interlend", from_agency_authentication="clé-ü"), Patron(ALPHA_PATRON)
+    )
+    with trio.fail_after(10):
+        async with httpx.AsyncClient() as client:
+            header_answer = await client.post(demo.bound.ncip, content=lookup, headers=in_header)
+        body_answer = await post(demo, write_request(in_body), api_key=None)
+    for answer in (header_answer, body_answer):
+        assert answer.status_code == 200
+        assert_valid(answer.content)
+        assert read_reply(answer.content).has_problem("Agency Authentication Failed")

@@ -16,7 +16,13 @@ Routes:
   one member ILS is reachable; 503 with the reason otherwise.
 * ``/metrics``: Prometheus text format.
 * ``/api/members``: each member's ILS health, endpoints and bulkhead use (JSON).
-* ``/api/loans``: the most recent registry loans (JSON; patrons are keyed hashes).
+* ``/api/loans?limit=…&offset=…``: the registry's loans, newest first, a page at a
+  time (JSON; patrons are keyed hashes): ``{"loans": […], "returned", "limit",
+  "offset", "more", "next"}``.  ``limit`` is 50 unless asked (at most 200; the answer
+  says the limit applied); ``more`` says whether older loans follow, ``next`` is the
+  offset of the next page (``null`` on the last page, or past the 1,000 most recent
+  loans, the deepest the API lists).  Offsets count from the newest loan when each
+  page is asked.
 * ``/api/discover?item=…|isbn=…|title=…``: which members own and can lend it now (the
   holdings index and live lookups at the members; ``gateway/discovery.py``).
 * ``/api/lenders?requester=…&title=…|isbn=…[&strategy=…]``: the holders ranked by a
@@ -61,8 +67,11 @@ from protocols.ncip import Problem, ProblemResponse, ProblemType, write_response
 from .context import utc_now
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from starlette.requests import Request
 
+    from adapters.state.base import Loan
     from config.models import AdminListener, NcipListener
 
     from .daemon import Gateway
@@ -78,8 +87,45 @@ def problem_message(detail: str) -> bytes:
     return write_response(ProblemResponse("", (problem,)))
 
 
-_LOANS_DEFAULT = 50
-_LOANS_MAX = 1000
+LOANS_PAGE = 50
+"""Loans on a page of ``/api/loans`` unless ``limit`` says otherwise."""
+LOANS_PAGE_MAX = 200
+"""The most loans one page holds, whatever ``limit`` asks."""
+LOANS_LISTED = 1000
+"""How deep ``/api/loans`` pages go into the registry's history (newest first): the
+store reads a page's loans and all newer ones at once, so the depth bounds one read."""
+
+
+def _loans_page(params: Mapping[str, str]) -> tuple[int, int] | str:
+    """The page ``/api/loans`` is asked for, as (limit, offset), or why it cannot be."""
+    try:
+        limit = int(params.get("limit", LOANS_PAGE))
+        offset = int(params.get("offset", 0))
+    except ValueError:
+        return "limit and offset must be whole numbers"
+    if not 0 <= offset < LOANS_LISTED:
+        return (
+            f"offset must be from 0 to {LOANS_LISTED - 1} "
+            f"(the {LOANS_LISTED} most recent loans are listed)"
+        )
+    return max(1, min(limit, LOANS_PAGE_MAX)), offset
+
+
+def _loan_json(loan: Loan) -> dict[str, Any]:
+    """A registry loan for the admin API (the patron as its keyed hash)."""
+    return {
+        "loan_id": loan.loan_id,
+        "owner": loan.owner,
+        "home": loan.home,
+        "item": loan.item,
+        "patron": loan.patron_key,
+        "terminal": loan.terminal,
+        "checked_out": loan.checked_out.isoformat(),
+        "due": loan.due.isoformat(),
+        "renewals": loan.renewals,
+        "state": loan.state.value,
+        "returned": loan.returned.isoformat() if loan.returned else None,
+    }
 
 
 def _members(gateway: Gateway) -> dict[str, Any]:
@@ -219,32 +265,27 @@ def admin_app(gateway: Gateway) -> Starlette:
         )
 
     async def loans(request: Request) -> Response:
+        asked = _loans_page(request.query_params)
+        if isinstance(asked, str):
+            return JSONResponse({"error": asked}, status_code=400)
+        limit, offset = asked
+        end = min(offset + limit, LOANS_LISTED)
         try:
-            limit = int(request.query_params.get("limit", _LOANS_DEFAULT))
-        except ValueError:
-            return JSONResponse({"error": "limit must be a whole number"}, status_code=400)
-        limit = max(1, min(limit, _LOANS_MAX))
-        try:
-            found = await gateway.runtime.store.recent_loans(limit)
+            # One loan past the page tells whether another page follows.
+            found = await gateway.runtime.store.recent_loans(end + 1)
         except StateUnavailable as exc:
             return JSONResponse({"error": exc.detail}, status_code=503)
+        page = found[offset:end]
+        more = len(found) > end
         return JSONResponse(
-            [
-                {
-                    "loan_id": loan.loan_id,
-                    "owner": loan.owner,
-                    "home": loan.home,
-                    "item": loan.item,
-                    "patron": loan.patron_key,
-                    "terminal": loan.terminal,
-                    "checked_out": loan.checked_out.isoformat(),
-                    "due": loan.due.isoformat(),
-                    "renewals": loan.renewals,
-                    "state": loan.state.value,
-                    "returned": loan.returned.isoformat() if loan.returned else None,
-                }
-                for loan in found
-            ]
+            {
+                "loans": [_loan_json(loan) for loan in page],
+                "returned": len(page),
+                "limit": limit,
+                "offset": offset,
+                "more": more,
+                "next": end if more and end < LOANS_LISTED else None,
+            }
         )
 
     async def proof(request: Request) -> Response:

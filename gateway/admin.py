@@ -27,6 +27,9 @@ Routes:
   holdings index and live lookups at the members; ``gateway/discovery.py``).
 * ``/api/lenders?requester=…&title=…|isbn=…[&strategy=…]``: the holders ranked by a
   lender-selection strategy, each with the reasons (``gateway/lenders.py``).
+  These two only read at the members; a value holding a control character or a SIP2
+  field delimiter, or longer than ``QUERY_MAX``, is refused with 400 before any member
+  is asked.
 * ``/api/kiosks``: the kiosks connected to every gateway sharing the state store
   (terminal, library, location, address, gateway, since).
 * ``/api/loans/unconfirmed``: checkouts held past their hold time, whose outcome at
@@ -47,6 +50,7 @@ of a patron.
 from __future__ import annotations
 
 import html
+import unicodedata
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +79,7 @@ if TYPE_CHECKING:
     from config.models import AdminListener, NcipListener
 
     from .daemon import Gateway
+    from .runtime import Runtime
 
 __all__ = ["admin_app", "serve_admin"]
 
@@ -109,6 +114,42 @@ def _loans_page(params: Mapping[str, str]) -> tuple[int, int] | str:
             f"(the {LOANS_LISTED} most recent loans are listed)"
         )
     return max(1, min(limit, LOANS_PAGE_MAX)), offset
+
+
+QUERY_MAX = 256
+"""The longest ``item=``, ``isbn=`` or ``title=`` taken (no barcode, ISBN or title is
+longer)."""
+
+
+def _sip2_delimiters(runtime: Runtime) -> frozenset[str]:
+    """The field delimiters of every member's SIP2 dialect (``|`` unless configured)."""
+    consortium = runtime.consortium
+    return frozenset(
+        {"|"} | {consortium.policy(m).ils.dialect.delimiter or "|" for m in consortium.libraries}
+    )
+
+
+def _unsafe_query(
+    runtime: Runtime, params: Mapping[str, str], names: tuple[str, ...]
+) -> str | None:
+    """Why a query value that may reach a member ILS is refused (``None``: none is).
+
+    A lookup at a member is a read; a SIP2 field delimiter or a control character (a
+    CR ends a SIP2 message) in a value could make it carry another field or another
+    request, so such a value is refused here, before any member is asked, and so is
+    one longer than any real barcode, ISBN or title.
+    """
+    delimiters = _sip2_delimiters(runtime)
+    for name in names:
+        value = params.get(name)
+        if value is None:
+            continue
+        if len(value) > QUERY_MAX:
+            return f"{name}= is longer than {QUERY_MAX} characters"
+        if any(ch in delimiters or unicodedata.category(ch) == "Cc" for ch in value):
+            shown = " ".join(sorted(delimiters))
+            return f"{name}= must not hold control characters or a SIP2 field delimiter ({shown})"
+    return None
 
 
 def _loan_json(loan: Loan) -> dict[str, Any]:
@@ -179,6 +220,9 @@ def admin_app(gateway: Gateway) -> Starlette:
         return JSONResponse(_members(gateway))
 
     async def discover_route(request: Request) -> Response:
+        unsafe = _unsafe_query(gateway.runtime, request.query_params, ("item", "isbn", "title"))
+        if unsafe is not None:
+            return JSONResponse({"error": unsafe}, status_code=400)
         query = {k: request.query_params.get(k) for k in ("item", "isbn", "title")}
         asked = {k: v.strip() for k, v in query.items() if v and v.strip()}
         if len(asked) != 1:
@@ -197,6 +241,9 @@ def admin_app(gateway: Gateway) -> Starlette:
     async def lenders(request: Request) -> Response:
         params = request.query_params
         runtime = gateway.runtime
+        unsafe = _unsafe_query(runtime, params, ("title", "isbn"))
+        if unsafe is not None:
+            return JSONResponse({"error": unsafe}, status_code=400)
         requester = params.get("requester", "")
         strategy = params.get("strategy") or "fair-share"
         asked = [k for k in ("title", "isbn") if params.get(k, "").strip()]

@@ -98,3 +98,43 @@ async def test_a_page_that_cannot_be_given_is_a_400(demo: Demo, query: str) -> N
         answer = await get(f"{demo.bound.admin}/api/loans?{query}")
     assert answer.status_code == 400
     assert answer.json()["error"]
+
+
+# --- GETs change nothing at the members ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "api/discover?item=31002000000001%7CAOgamma",
+        "api/discover?item=31002000000001%0D11YN20261123%20%20%20%20120000",
+        "api/discover?title=Beta%0ABook",
+        "api/discover?isbn=9780000000002%00",
+        f"api/discover?item=31002{'0' * 300}",
+        "api/lenders?requester=alpha&title=Beta%7CBook",
+        "api/lenders?requester=alpha&isbn=978%0D",
+    ],
+    ids=["delimiter", "cr", "lf", "nul", "long", "lenders-delimiter", "lenders-cr"],
+)
+async def test_lookups_refuse_what_could_reach_a_member_as_another_field(
+    demo: Demo, query: str
+) -> None:
+    """A value with a SIP2 field delimiter, a control character (a CR would end the
+    SIP2 message and start another), or past the length limit is a 400, and no member
+    ILS was asked anything."""
+    before = {m: len(sim.executed) for m, sim in demo.simulators.items()}
+    with trio.fail_after(TIMEOUT):
+        answer = await get(f"{demo.bound.admin}/{query}")
+    assert answer.status_code == 400
+    assert "must not hold" in answer.json()["error"] or "longer than" in answer.json()["error"]
+    asked = {m: sim.executed[before[m] :] for m, sim in demo.simulators.items()}
+    assert all("17" not in codes and "11" not in codes for codes in asked.values()), asked
+
+
+async def test_a_clean_lookup_still_asks_the_owner(demo: Demo) -> None:
+    """The allowed case: a plain barcode is looked up live at its owner (a 17)."""
+    with trio.fail_after(TIMEOUT):
+        answer = await get(f"{demo.bound.admin}/api/discover?item=31002000000001")
+    assert answer.status_code == 200
+    assert answer.json()["results"][0]["source"] == "live"
+    assert "17" in demo.simulators["beta"].executed

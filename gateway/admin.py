@@ -45,15 +45,27 @@ Routes:
 It runs on hypercorn's trio worker inside the daemon's nursery and listens on
 loopback unless configured otherwise.  Nothing it returns holds a PIN or a barcode
 of a patron.
+
+Authentication: with ``[gateway.admin] tokens`` (bearer tokens from the environment
+or files, read when the port starts and never logged), every route of the admin port
+but ``/healthz`` and ``/readyz`` needs ``Authorization: Bearer <token>`` with one of
+them, compared in constant time; anything else is 401 with ``WWW-Authenticate:
+Bearer``.  ``/metrics`` too: Prometheus sends the token from its scrape
+configuration (``authorization: { credentials_file: … }``).  An admin port that
+listens beyond loopback must have tokens (the configuration is refused without);
+on loopback they are optional, and enforced when given.  The NCIP port is not
+concerned: its peers prove who they are per message (``gateway/ncip.py``).
 """
 
 from __future__ import annotations
 
+import hmac
 import html
 import unicodedata
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
+import structlog
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
@@ -63,6 +75,9 @@ from starlette.routing import Route
 
 from adapters.ledger.chain import ChainError
 from adapters.state.base import StateUnavailable
+from config.errors import ConfigError, ConfigIssue
+from config.loader import admin_tokens
+from config.models import AdminListener, is_loopback
 from gateway.discovery import discover
 from gateway.lenders import rank_lenders
 from gateway.selection import STRATEGY_NAMES
@@ -76,12 +91,14 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from adapters.state.base import Loan
-    from config.models import AdminListener, NcipListener
+    from config.models import NcipListener
 
     from .daemon import Gateway
     from .runtime import Runtime
 
-__all__ = ["admin_app", "serve_admin"]
+__all__ = ["admin_app", "bearer_tokens", "serve_admin"]
+
+log = structlog.get_logger("interlend.admin")
 
 NCIP_TYPE = "application/xml; charset=utf-8"
 
@@ -426,20 +443,96 @@ NCIP_PATHS = frozenset({"/ncip", "/healthz"})
 """What the NCIP port serves; the admin port serves everything else."""
 
 
-def for_role(app: Starlette, role: str) -> Any:
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+"""What the admin port answers without a bearer token: the liveness and readiness probes."""
+
+REALM = 'Bearer realm="interlend-admin"'
+
+
+def _bearer(scope: Any) -> bytes | None:
+    """The credentials of a request's ``Authorization: Bearer …`` header, if it has one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, credentials = bytes(value).strip().partition(b" ")
+            return credentials.strip() if scheme.lower() == b"bearer" else None
+    return None
+
+
+def _admitted(given: bytes, tokens: tuple[bytes, ...]) -> bool:
+    """Whether ``given`` is one of ``tokens``; every token is compared in constant time,
+    so how long it takes says neither how much of one matched nor which one did."""
+    matched = False
+    for token in tokens:
+        matched |= hmac.compare_digest(given, token)
+    return matched
+
+
+def _refusal(scope: Any, tokens: tuple[bytes, ...]) -> Response | None:
+    """The 401 for a request without a valid bearer token (``None``: it has one)."""
+    given = _bearer(scope)
+    if given is not None and _admitted(given, tokens):
+        return None
+    client = scope.get("client") or ("-", 0)
+    log.warning(
+        "admin request refused",
+        path=scope.get("path", ""),
+        client=f"{client[0]}:{client[1]}",
+        reason="no bearer token" if given is None else "wrong bearer token",
+    )
+    challenge = REALM if given is None else f'{REALM}, error="invalid_token"'
+    return PlainTextResponse(
+        "this route needs Authorization: Bearer <token>\n",
+        status_code=401,
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+def for_role(app: Starlette, role: str, tokens: tuple[bytes, ...] = ()) -> Any:
     """The app as one port serves it: ``ncip`` (the NCIP endpoint and liveness only) or
     ``admin`` (everything but NCIP), so a port opened to resource-sharing systems never
-    shows the admin API."""
+    shows the admin API.  With ``tokens``, the admin port answers only ``OPEN_PATHS``
+    without one of them as a bearer token (401 with ``WWW-Authenticate: Bearer``)."""
 
     async def serve(scope: Any, receive: Any, send: Any) -> None:
-        path = scope.get("path", "")
-        allowed = path == "/healthz" or (path in NCIP_PATHS) == (role == "ncip")
-        if scope["type"] == "http" and not allowed:
-            await PlainTextResponse("not found\n", status_code=404)(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            path = scope.get("path", "")
+            allowed = path == "/healthz" or (path in NCIP_PATHS) == (role == "ncip")
+            if not allowed:
+                await PlainTextResponse("not found\n", status_code=404)(scope, receive, send)
+                return
+            refusal = (
+                _refusal(scope, tokens)
+                if role == "admin" and tokens and path not in OPEN_PATHS
+                else None
+            )
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
         await app(scope, receive, send)
 
     return serve
+
+
+def bearer_tokens(listener: AdminListener) -> tuple[bytes, ...]:
+    """The admin port's bearer tokens, read now (never logged).
+
+    Raises:
+        ConfigError: A token cannot be read or is too short, or the port listens
+            beyond loopback without any (a configuration made in code, which skipped
+            the check of ``AdminListener``).
+    """
+    tokens = admin_tokens(listener)
+    if not tokens and not is_loopback(listener.host):
+        raise ConfigError.of(
+            [
+                ConfigIssue(
+                    ("gateway", "admin", "tokens"),
+                    f"the admin port listens on {listener.host!r}, beyond loopback, "
+                    "without a bearer token: nothing started",
+                )
+            ]
+        )
+    return tuple(token.strip().encode() for token in tokens)
 
 
 async def _read_capped(request: Request, limit: int) -> bytes | None:
@@ -462,7 +555,11 @@ async def serve_admin(
     role: str = "admin",
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve the app on one listener until cancelled; reports its base URL once bound."""
+    """Serve the app on one listener until cancelled; reports its base URL once bound.
+
+    Raises:
+        ConfigError: The admin port's tokens cannot be read (``bearer_tokens``).
+    """
     config = HypercornConfig()
     host = f"[{listener.host}]" if ":" in listener.host else listener.host
     config.bind = [f"{host}:{listener.port}"]
@@ -475,5 +572,6 @@ async def serve_admin(
         def started(self, value: list[str] | None = None) -> None:
             task_status.started(value[0] if value else f"http://{host}:{listener.port}")
 
-    app = for_role(admin_app(gateway), role)
+    tokens = bearer_tokens(listener) if isinstance(listener, AdminListener) else ()
+    app = for_role(admin_app(gateway), role, tokens)
     await serve(app, config, task_status=_Started())

@@ -1,9 +1,14 @@
-"""The admin port over real HTTP: paging of ``/api/loans`` and the checks that keep a
-GET from changing anything at a member ILS."""
+"""The admin port over real HTTP: bearer tokens, paging of ``/api/loans`` and the
+checks that keep a GET from changing anything at a member ILS."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -11,13 +16,27 @@ import pytest
 import trio
 
 from adapters.state.base import LoanRequest, Reservation
+from config.errors import ConfigError
+from config.models import AdminListener, Config, SecretRef
 from gateway.admin import LOANS_LISTED
+from gateway.cli import main
+from gateway.demo import run_demo
+from protocols.ncip import Header, LookupAgency, read_reply, write_request
+
+from .conftest import circulation_demo
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from adapters.state.base import StateStore
     from gateway.demo import Demo
 
+ROOT = Path(__file__).parents[2]
+DEMO_TOML = ROOT / "config" / "demo.toml"
 TIMEOUT = 15
+TOKEN_ENV = "INTERLEND_TEST_ADMIN_TOKEN"
+ENV_TOKEN = "env-token-0123456789abcdef"
+FILE_TOKEN = "file-token-0123456789abcdef"
 
 
 async def get(url: str, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -138,3 +157,151 @@ async def test_a_clean_lookup_still_asks_the_owner(demo: Demo) -> None:
     assert answer.status_code == 200
     assert answer.json()["results"][0]["source"] == "live"
     assert "17" in demo.simulators["beta"].executed
+
+
+# --- bearer tokens ------------------------------------------------------------------------
+
+
+def _with_admin(host: str, token_file: Path) -> Callable[[Config], Config]:
+    """The demo's configuration with its admin port on ``host`` and two tokens (one from
+    the environment, one from a file)."""
+
+    def adjust(config: Config) -> Config:
+        config = circulation_demo(config)
+        admin = AdminListener(
+            host=host, port=0, tokens=(SecretRef(env=TOKEN_ENV), SecretRef(file=token_file))
+        )
+        gateway = config.gateway.model_copy(update={"admin": admin})
+        return config.model_copy(update={"gateway": gateway})
+
+    return adjust
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.1"], ids=["beyond-loopback", "loopback"])
+async def test_admin_routes_need_a_bearer_token_but_the_probes(
+    host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With tokens (required beyond loopback, optional but enforced on it) every admin
+    route, ``/metrics`` included, answers 401 with a Bearer challenge unless one of the
+    tokens is sent; ``/healthz`` and ``/readyz`` stay open; the NCIP port is untouched."""
+    monkeypatch.setenv(TOKEN_ENV, ENV_TOKEN)
+    token_file = tmp_path / "admin-token"
+    token_file.write_text(FILE_TOKEN + "\n", encoding="utf-8")
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            demo: Demo = await nursery.start(
+                partial(run_demo, handle_signals=False, adjust=_with_admin(host, token_file))
+            )
+            assert demo.bound.admin is not None
+            assert demo.bound.ncip is not None
+            base = demo.bound.admin.replace("0.0.0.0", "127.0.0.1").rstrip("/")
+            bare = {path: await get(f"{base}{path}") for path in ("/api/members", "/metrics", "/")}
+            wrong = await get(f"{base}/api/members", {"Authorization": "Bearer not-the-token"})
+            basic = await get(f"{base}/api/members", {"Authorization": f"Basic {ENV_TOKEN}"})
+            prefix = await get(f"{base}/api/members", {"Authorization": f"Bearer {ENV_TOKEN[:-1]}"})
+            by_env = await get(f"{base}/api/members", {"Authorization": f"Bearer {ENV_TOKEN}"})
+            by_file = await get(f"{base}/metrics", {"Authorization": f"bearer {FILE_TOKEN}"})
+            probes = [await get(f"{base}{path}") for path in ("/healthz", "/readyz")]
+            ncip = await _post_ncip(demo.bound.ncip)
+            demo.gateway.stop()
+    for answer in bare.values():
+        assert answer.status_code == 401
+        assert answer.headers["www-authenticate"].startswith("Bearer ")
+    for answer in (wrong, basic, prefix):
+        assert answer.status_code == 401
+        assert answer.headers["www-authenticate"].startswith("Bearer ")
+    assert 'error="invalid_token"' in wrong.headers["www-authenticate"]
+    assert by_env.status_code == 200
+    assert set(by_env.json()) == {"alpha", "beta", "gamma"}
+    assert by_file.status_code == 200
+    assert "interlend_member_up" in by_file.text
+    assert [answer.status_code for answer in probes] == [200, 200]
+    assert read_reply(ncip.content).ok
+
+
+async def _post_ncip(url: str) -> httpx.Response:
+    """A LookupAgency from rs-beta with its API key (and no admin token)."""
+    body = write_request(LookupAgency(Header("rs-beta", "interlend"), "beta"))
+    headers = {
+        "Content-Type": "application/xml",
+        "X-API-Key": os.environ["INTERLEND_DEMO_NCIP_KEY"],
+    }
+    async with httpx.AsyncClient(timeout=5) as client:
+        return await client.post(url, content=body, headers=headers)
+
+
+def _config_file(tmp_path: Path, admin: str) -> Path:
+    """The demo file with a ``[gateway]`` table whose admin listener is ``admin``."""
+    text = DEMO_TOML.read_text(encoding="utf-8")
+    text += f"\n[gateway]\nadmin = {admin}\n\n[[gateway.sip2]]\nport = 0\n"
+    path = tmp_path / "gateway.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_an_admin_port_beyond_loopback_without_tokens_does_not_start(tmp_path: Path) -> None:
+    """``interlend serve`` refuses the file (exit 1, nothing started) and says why and
+    what to do; ``check-config`` reports the same."""
+    path = _config_file(tmp_path, '{ host = "0.0.0.0", port = 0 }')
+    env = {**os.environ, "INTERLEND_DEMO_ILS_PASSWORD": "pw", "INTERLEND_DEMO_NCIP_KEY": "key"}
+    served = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert served.returncode == 1
+    assert "gateway.admin" in served.stderr
+    assert "beyond loopback" in served.stderr
+    assert "tokens" in served.stderr
+    assert "nothing started" in served.stderr
+    checked = subprocess.run(
+        [sys.executable, "-m", "gateway", "check-config", str(path), "--no-secrets"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert checked.returncode == 1
+    assert "gateway.admin" in checked.stderr
+    assert "beyond loopback" in checked.stderr
+
+
+def test_admin_tokens_must_be_readable_and_long_enough(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``check-config`` names a token it cannot read, and one too short to be safe."""
+    monkeypatch.setenv("INTERLEND_DEMO_ILS_PASSWORD", "pw")
+    monkeypatch.setenv("INTERLEND_DEMO_NCIP_KEY", "key")
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    path = _config_file(
+        tmp_path, f'{{ host = "0.0.0.0", port = 0, tokens = [{{ env = "{TOKEN_ENV}" }}] }}'
+    )
+    assert main(["check-config", str(path)]) == 1
+    assert f"environment variable {TOKEN_ENV} is not set" in capsys.readouterr().err
+    monkeypatch.setenv(TOKEN_ENV, "short")
+    assert main(["check-config", str(path)]) == 1
+    assert "shorter than 16 characters" in capsys.readouterr().err
+    monkeypatch.setenv(TOKEN_ENV, ENV_TOKEN)
+    assert main(["check-config", str(path)]) == 0
+
+
+async def test_a_configuration_made_in_code_cannot_open_the_admin_port_unguarded() -> None:
+    """``model_copy`` skips the models' checks; an admin port beyond loopback without
+    tokens still does not start (the gateway stops with the configuration error)."""
+
+    def adjust(config: Config) -> Config:
+        config = circulation_demo(config)
+        assert config.gateway.admin is not None
+        admin = config.gateway.admin.model_copy(update={"host": "0.0.0.0"})
+        gateway = config.gateway.model_copy(update={"admin": admin})
+        return config.model_copy(update={"gateway": gateway})
+
+    refused = pytest.RaisesExc(ConfigError, match="beyond loopback")
+    with trio.fail_after(TIMEOUT), pytest.RaisesGroup(refused, flatten_subgroups=True):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(partial(run_demo, handle_signals=False, adjust=adjust))

@@ -532,7 +532,7 @@ def bearer_tokens(listener: AdminListener) -> tuple[bytes, ...]:
                 )
             ]
         )
-    return tuple(token.strip().encode() for token in tokens)
+    return tuple(token.strip().encode("utf-8", "surrogatepass") for token in tokens)
 
 
 async def _read_capped(request: Request, limit: int) -> bytes | None:

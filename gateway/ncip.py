@@ -202,10 +202,15 @@ def _style(peer: NcipPeer) -> Style:
 
 def _same(given: str | None, expected: str | None) -> bool:
     """Whether a credential matches, in constant time; compared as UTF-8 bytes, since
-    ``compare_digest`` refuses strings outside ASCII (a peer may send anything)."""
+    ``compare_digest`` refuses strings outside ASCII (a peer may send anything, and an
+    environment variable may hold undecodable bytes as surrogates)."""
     if given is None or expected is None:
         return False
-    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
+    return hmac.compare_digest(_utf8(given), _utf8(expected))
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 def authenticated(peer: Peer, header: Header, headers: Mapping[str, str]) -> bool:

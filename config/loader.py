@@ -10,7 +10,10 @@ every issue found, each located in its file by line and column where it has one:
 * the models (unknown keys with a "did you mean", wrong types, bad values);
 * the consortium graph (``config.consortium``);
 * secrets: every ``{ env = … }`` or ``{ file = … }`` reference must resolve, unless
-  ``resolve_secrets`` is false (for checking a file on a machine without them).
+  ``resolve_secrets`` is false (for checking a file on a machine without them); an
+  admin bearer token (``gateway.admin.tokens``) must also be at least
+  ``ADMIN_TOKEN_MIN`` characters long.  ``admin_tokens`` reads those tokens again when
+  the admin port starts.
 """
 
 from __future__ import annotations
@@ -26,14 +29,14 @@ from pydantic import BaseModel, ValidationError
 
 from .consortium import Consortium, build_consortium
 from .errors import ConfigError, ConfigIssue, KeyPath
-from .models import Config, SecretRef
+from .models import AdminListener, Config, SecretRef
 from .positions import PositionIndex, index_positions
 from .secrets import read_secret
 
 if typing.TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
-__all__ = ["load_consortium", "parse_config", "resolve_secrets"]
+__all__ = ["admin_tokens", "load_consortium", "parse_config", "resolve_secrets"]
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
@@ -200,7 +203,18 @@ def parse_config(path: str | Path) -> tuple[Config, Mapping[str, PositionIndex],
     return config, node_files, main
 
 
+ADMIN_TOKENS: KeyPath = ("gateway", "admin", "tokens")
+ADMIN_TOKEN_MIN = 16
+"""The shortest admin bearer token taken (a short one could be guessed over HTTP)."""
+
+
+def _admin_token_refs(listener: AdminListener | None) -> Iterator[tuple[KeyPath, SecretRef]]:
+    for index, ref in enumerate(listener.tokens if listener is not None else ()):
+        yield (*ADMIN_TOKENS, index), ref
+
+
 def _secret_refs(consortium: Consortium) -> Iterator[tuple[KeyPath, SecretRef]]:
+    yield from _admin_token_refs(consortium.config.gateway.admin)
     if consortium.config.gateway.patron_key_secret is not None:
         yield ("gateway", "patron_key_secret"), consortium.config.gateway.patron_key_secret
     if consortium.config.gateway.state.password is not None:
@@ -227,16 +241,47 @@ def resolve_secrets(consortium: Consortium) -> tuple[dict[KeyPath, str], list[Co
         The secrets by the key path that refers to them, and an issue for each one
         that cannot be read.
     """
+    return _read_secrets(_secret_refs(consortium))
+
+
+def _read_secrets(
+    refs: Iterable[tuple[KeyPath, SecretRef]],
+) -> tuple[dict[KeyPath, str], list[ConfigIssue]]:
+    """Read each reference: the values by path, and an issue for each one that cannot
+    be read or is not fit for its use (an admin token too short to be safe)."""
     secrets: dict[KeyPath, str] = {}
     issues: list[ConfigIssue] = []
-    for path, ref in _secret_refs(consortium):
+    for path, ref in refs:
         try:
-            secrets[path] = read_secret(env=ref.env, file=ref.file)
+            value = read_secret(env=ref.env, file=ref.file)
         except LookupError as exc:
             issues.append(
                 ConfigIssue(path, f"secret {ref} cannot be read: {exc}", "set it before starting")
             )
+            continue
+        if path[: len(ADMIN_TOKENS)] == ADMIN_TOKENS and len(value.strip()) < ADMIN_TOKEN_MIN:
+            issues.append(
+                ConfigIssue(
+                    path,
+                    f"the admin token in {ref} is shorter than {ADMIN_TOKEN_MIN} characters",
+                    "make one with `openssl rand -hex 32`",
+                )
+            )
+            continue
+        secrets[path] = value
     return secrets, issues
+
+
+def admin_tokens(listener: AdminListener) -> tuple[str, ...]:
+    """The admin port's bearer tokens (``gateway.admin.tokens``), read now.
+
+    Raises:
+        ConfigError: A token cannot be read, or is shorter than ``ADMIN_TOKEN_MIN``.
+    """
+    found, issues = _read_secrets(_admin_token_refs(listener))
+    if issues:
+        raise ConfigError.of(issues)
+    return tuple(found.values())
 
 
 def load_consortium(path: str | Path, *, check_secrets: bool = True) -> Consortium:

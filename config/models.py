@@ -21,6 +21,7 @@ is optional: ``None`` means "not set here, inherit".  Each field declares
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -34,6 +35,7 @@ from .identity import BarcodePattern
 from .secrets import parse_password_hash
 
 __all__ = [
+    "AdminListener",
     "CirculationPolicy",
     "Config",
     "CostSettings",
@@ -53,6 +55,7 @@ __all__ = [
     "SecretRef",
     "Section",
     "Terminal",
+    "is_loopback",
     "policy_keys",
 ]
 
@@ -422,11 +425,42 @@ class NcipListener(Frozen):
     max_body: int = Field(1 << 20, ge=1024, description="largest NCIP message accepted, in bytes")
 
 
+def is_loopback(host: str) -> bool:
+    """Whether a listener's host is the loopback interface only (``localhost``,
+    127.0.0.0/8, ``::1``); a name or any other address may be reached from outside."""
+    if host.casefold() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class AdminListener(Frozen):
-    """The admin HTTP port (health, readiness, metrics, status page, API)."""
+    """The admin HTTP port (health, readiness, metrics, status page, API).
+
+    With ``tokens``, every route but ``/healthz`` and ``/readyz`` asks for
+    ``Authorization: Bearer <token>`` with one of them.  Off loopback they are
+    required: an admin port anyone on the network can read is refused at load.
+    """
 
     host: str = "127.0.0.1"
     port: int = Field(9090, ge=0, le=65535)
+    tokens: tuple[SecretRef, ...] = Field(
+        (),
+        description="bearer tokens, from env or file, that open every route but /healthz "
+        "and /readyz (required when host is not loopback; each at least 16 characters)",
+    )
+
+    @model_validator(mode="after")
+    def _protected_off_loopback(self) -> AdminListener:
+        if not self.tokens and not is_loopback(self.host):
+            raise ValueError(
+                f"the admin port listens on {self.host!r}, beyond loopback, so it needs "
+                'bearer tokens: tokens = [{ env = "NAME" }] (or { file = "/path" }), or '
+                'host = "127.0.0.1"'
+            )
+        return self
 
 
 class StateSettings(Frozen):

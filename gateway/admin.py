@@ -18,11 +18,20 @@ Routes:
   ``gateway.outbox.STALL_AFTER_S`` while loan events wait; ``gateway/outbox.py``).
 * ``/metrics``: Prometheus text format.
 * ``/api/members``: each member's ILS health, endpoints and bulkhead use (JSON).
-* ``/api/loans``: the most recent registry loans (JSON; patrons are keyed hashes).
+* ``/api/loans?limit=…&offset=…``: the registry's loans, newest first, a page at a
+  time (JSON; patrons are keyed hashes): ``{"loans": […], "returned", "limit",
+  "offset", "more", "next"}``.  ``limit`` is 50 unless asked (at most 200; the answer
+  says the limit applied); ``more`` says whether older loans follow, ``next`` is the
+  offset of the next page (``null`` on the last page, or past the 1,000 most recent
+  loans, the deepest the API lists).  Offsets count from the newest loan when each
+  page is asked.
 * ``/api/discover?item=…|isbn=…|title=…``: which members own and can lend it now (the
   holdings index and live lookups at the members; ``gateway/discovery.py``).
 * ``/api/lenders?requester=…&title=…|isbn=…[&strategy=…]``: the holders ranked by a
   lender-selection strategy, each with the reasons (``gateway/lenders.py``).
+  These two only read at the members; a value holding a control character or a SIP2
+  field delimiter, or longer than ``QUERY_MAX``, is refused with 400 before any member
+  is asked.
 * ``/api/kiosks``: the kiosks connected to every gateway sharing the state store
   (terminal, library, location, address, gateway, since).
 * ``/api/loans/unconfirmed``: checkouts held past their hold time, whose outcome at
@@ -41,15 +50,28 @@ Routes:
 It runs on hypercorn's trio worker inside the daemon's nursery and listens on
 loopback unless configured otherwise.  Nothing it returns holds a PIN or a barcode
 of a patron.
+
+Authentication: with ``[gateway.admin] tokens`` (bearer tokens from the environment
+or files, read when the port starts and never logged), every route of the admin port
+but ``/healthz`` and ``/readyz`` needs ``Authorization: Bearer <token>`` with one of
+them, compared in constant time; anything else is 401 with ``WWW-Authenticate:
+Bearer``.  ``/metrics`` too: Prometheus sends the token from its scrape
+configuration (``authorization: { credentials_file: … }``).  An admin port that
+listens beyond loopback must have tokens (the configuration is refused without);
+on loopback they are optional, and enforced when given.  The NCIP port is not
+concerned: its peers prove who they are per message (``gateway/ncip.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import html
+import unicodedata
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
+import structlog
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
@@ -59,6 +81,9 @@ from starlette.routing import Route
 
 from adapters.ledger.chain import ChainError
 from adapters.state.base import StateUnavailable
+from config.errors import ConfigError, ConfigIssue
+from config.loader import admin_tokens
+from config.models import AdminListener, is_loopback
 from gateway.discovery import discover
 from gateway.lenders import rank_lenders
 from gateway.selection import STRATEGY_NAMES
@@ -67,13 +92,19 @@ from protocols.ncip import Problem, ProblemResponse, ProblemType, write_response
 from .context import utc_now
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from starlette.requests import Request
 
-    from config.models import AdminListener, NcipListener
+    from adapters.state.base import Loan
+    from config.models import NcipListener
 
     from .daemon import Gateway
+    from .runtime import Runtime
 
-__all__ = ["admin_app", "serve_admin"]
+__all__ = ["admin_app", "bearer_tokens", "serve_admin"]
+
+log = structlog.get_logger("interlend.admin")
 
 NCIP_TYPE = "application/xml; charset=utf-8"
 
@@ -84,8 +115,81 @@ def problem_message(detail: str) -> bytes:
     return write_response(ProblemResponse("", (problem,)))
 
 
-_LOANS_DEFAULT = 50
-_LOANS_MAX = 1000
+LOANS_PAGE = 50
+"""Loans on a page of ``/api/loans`` unless ``limit`` says otherwise."""
+LOANS_PAGE_MAX = 200
+"""The most loans one page holds, whatever ``limit`` asks."""
+LOANS_LISTED = 1000
+"""How deep ``/api/loans`` pages go into the registry's history (newest first): the
+store reads a page's loans and all newer ones at once, so the depth bounds one read."""
+
+
+def _loans_page(params: Mapping[str, str]) -> tuple[int, int] | str:
+    """The page ``/api/loans`` is asked for, as (limit, offset), or why it cannot be."""
+    try:
+        limit = int(params.get("limit", LOANS_PAGE))
+        offset = int(params.get("offset", 0))
+    except ValueError:
+        return "limit and offset must be whole numbers"
+    if not 0 <= offset < LOANS_LISTED:
+        return (
+            f"offset must be from 0 to {LOANS_LISTED - 1} "
+            f"(the {LOANS_LISTED} most recent loans are listed)"
+        )
+    return max(1, min(limit, LOANS_PAGE_MAX)), offset
+
+
+QUERY_MAX = 256
+"""The longest ``item=``, ``isbn=`` or ``title=`` taken (no barcode, ISBN or title is
+longer)."""
+
+
+def _sip2_delimiters(runtime: Runtime) -> frozenset[str]:
+    """The field delimiters of every member's SIP2 dialect (``|`` unless configured)."""
+    consortium = runtime.consortium
+    return frozenset(
+        {"|"} | {consortium.policy(m).ils.dialect.delimiter or "|" for m in consortium.libraries}
+    )
+
+
+def _unsafe_query(
+    runtime: Runtime, params: Mapping[str, str], names: tuple[str, ...]
+) -> str | None:
+    """Why a query value that may reach a member ILS is refused (``None``: none is).
+
+    A lookup at a member is a read; a SIP2 field delimiter or a control character (a
+    CR ends a SIP2 message) in a value could make it carry another field or another
+    request, so such a value is refused here, before any member is asked, and so is
+    one longer than any real barcode, ISBN or title.
+    """
+    delimiters = _sip2_delimiters(runtime)
+    for name in names:
+        value = params.get(name)
+        if value is None:
+            continue
+        if len(value) > QUERY_MAX:
+            return f"{name}= is longer than {QUERY_MAX} characters"
+        if any(ch in delimiters or unicodedata.category(ch) == "Cc" for ch in value):
+            shown = " ".join(sorted(delimiters))
+            return f"{name}= must not hold control characters or a SIP2 field delimiter ({shown})"
+    return None
+
+
+def _loan_json(loan: Loan) -> dict[str, Any]:
+    """A registry loan for the admin API (the patron as its keyed hash)."""
+    return {
+        "loan_id": loan.loan_id,
+        "owner": loan.owner,
+        "home": loan.home,
+        "item": loan.item,
+        "patron": loan.patron_key,
+        "terminal": loan.terminal,
+        "checked_out": loan.checked_out.isoformat(),
+        "due": loan.due.isoformat(),
+        "renewals": loan.renewals,
+        "state": loan.state.value,
+        "returned": loan.returned.isoformat() if loan.returned else None,
+    }
 
 
 def _members(gateway: Gateway) -> dict[str, Any]:
@@ -142,6 +246,9 @@ def admin_app(gateway: Gateway) -> Starlette:
         return JSONResponse(_members(gateway))
 
     async def discover_route(request: Request) -> Response:
+        unsafe = _unsafe_query(gateway.runtime, request.query_params, ("item", "isbn", "title"))
+        if unsafe is not None:
+            return JSONResponse({"error": unsafe}, status_code=400)
         query = {k: request.query_params.get(k) for k in ("item", "isbn", "title")}
         asked = {k: v.strip() for k, v in query.items() if v and v.strip()}
         if len(asked) != 1:
@@ -160,6 +267,9 @@ def admin_app(gateway: Gateway) -> Starlette:
     async def lenders(request: Request) -> Response:
         params = request.query_params
         runtime = gateway.runtime
+        unsafe = _unsafe_query(runtime, params, ("title", "isbn"))
+        if unsafe is not None:
+            return JSONResponse({"error": unsafe}, status_code=400)
         requester = params.get("requester", "")
         strategy = params.get("strategy") or "fair-share"
         asked = [k for k in ("title", "isbn") if params.get(k, "").strip()]
@@ -228,32 +338,27 @@ def admin_app(gateway: Gateway) -> Starlette:
         )
 
     async def loans(request: Request) -> Response:
+        asked = _loans_page(request.query_params)
+        if isinstance(asked, str):
+            return JSONResponse({"error": asked}, status_code=400)
+        limit, offset = asked
+        end = min(offset + limit, LOANS_LISTED)
         try:
-            limit = int(request.query_params.get("limit", _LOANS_DEFAULT))
-        except ValueError:
-            return JSONResponse({"error": "limit must be a whole number"}, status_code=400)
-        limit = max(1, min(limit, _LOANS_MAX))
-        try:
-            found = await gateway.runtime.store.recent_loans(limit)
+            # One loan past the page tells whether another page follows.
+            found = await gateway.runtime.store.recent_loans(end + 1)
         except StateUnavailable as exc:
             return JSONResponse({"error": exc.detail}, status_code=503)
+        page = found[offset:end]
+        more = len(found) > end
         return JSONResponse(
-            [
-                {
-                    "loan_id": loan.loan_id,
-                    "owner": loan.owner,
-                    "home": loan.home,
-                    "item": loan.item,
-                    "patron": loan.patron_key,
-                    "terminal": loan.terminal,
-                    "checked_out": loan.checked_out.isoformat(),
-                    "due": loan.due.isoformat(),
-                    "renewals": loan.renewals,
-                    "state": loan.state.value,
-                    "returned": loan.returned.isoformat() if loan.returned else None,
-                }
-                for loan in found
-            ]
+            {
+                "loans": [_loan_json(loan) for loan in page],
+                "returned": len(page),
+                "limit": limit,
+                "offset": offset,
+                "more": more,
+                "next": end if more and end < LOANS_LISTED else None,
+            }
         )
 
     async def proof(request: Request) -> Response:
@@ -364,20 +469,96 @@ NCIP_PATHS = frozenset({"/ncip", "/healthz"})
 """What the NCIP port serves; the admin port serves everything else."""
 
 
-def for_role(app: Starlette, role: str) -> Any:
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+"""What the admin port answers without a bearer token: the liveness and readiness probes."""
+
+REALM = 'Bearer realm="interlend-admin"'
+
+
+def _bearer(scope: Any) -> bytes | None:
+    """The credentials of a request's ``Authorization: Bearer …`` header, if it has one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, credentials = bytes(value).strip().partition(b" ")
+            return credentials.strip() if scheme.lower() == b"bearer" else None
+    return None
+
+
+def _admitted(given: bytes, tokens: tuple[bytes, ...]) -> bool:
+    """Whether ``given`` is one of ``tokens``; every token is compared in constant time,
+    so how long it takes says neither how much of one matched nor which one did."""
+    matched = False
+    for token in tokens:
+        matched |= hmac.compare_digest(given, token)
+    return matched
+
+
+def _refusal(scope: Any, tokens: tuple[bytes, ...]) -> Response | None:
+    """The 401 for a request without a valid bearer token (``None``: it has one)."""
+    given = _bearer(scope)
+    if given is not None and _admitted(given, tokens):
+        return None
+    client = scope.get("client") or ("-", 0)
+    log.warning(
+        "admin request refused",
+        path=scope.get("path", ""),
+        client=f"{client[0]}:{client[1]}",
+        reason="no bearer token" if given is None else "wrong bearer token",
+    )
+    challenge = REALM if given is None else f'{REALM}, error="invalid_token"'
+    return PlainTextResponse(
+        "this route needs Authorization: Bearer <token>\n",
+        status_code=401,
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+def for_role(app: Starlette, role: str, tokens: tuple[bytes, ...] = ()) -> Any:
     """The app as one port serves it: ``ncip`` (the NCIP endpoint and liveness only) or
     ``admin`` (everything but NCIP), so a port opened to resource-sharing systems never
-    shows the admin API."""
+    shows the admin API.  With ``tokens``, the admin port answers only ``OPEN_PATHS``
+    without one of them as a bearer token (401 with ``WWW-Authenticate: Bearer``)."""
 
     async def serve(scope: Any, receive: Any, send: Any) -> None:
-        path = scope.get("path", "")
-        allowed = path == "/healthz" or (path in NCIP_PATHS) == (role == "ncip")
-        if scope["type"] == "http" and not allowed:
-            await PlainTextResponse("not found\n", status_code=404)(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            path = scope.get("path", "")
+            allowed = path == "/healthz" or (path in NCIP_PATHS) == (role == "ncip")
+            if not allowed:
+                await PlainTextResponse("not found\n", status_code=404)(scope, receive, send)
+                return
+            refusal = (
+                _refusal(scope, tokens)
+                if role == "admin" and tokens and path not in OPEN_PATHS
+                else None
+            )
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
         await app(scope, receive, send)
 
     return serve
+
+
+def bearer_tokens(listener: AdminListener) -> tuple[bytes, ...]:
+    """The admin port's bearer tokens, read now (never logged).
+
+    Raises:
+        ConfigError: A token cannot be read or is too short, or the port listens
+            beyond loopback without any (a configuration made in code, which skipped
+            the check of ``AdminListener``).
+    """
+    tokens = admin_tokens(listener)
+    if not tokens and not is_loopback(listener.host):
+        raise ConfigError.of(
+            [
+                ConfigIssue(
+                    ("gateway", "admin", "tokens"),
+                    f"the admin port listens on {listener.host!r}, beyond loopback, "
+                    "without a bearer token: nothing started",
+                )
+            ]
+        )
+    return tuple(token.strip().encode("utf-8", "surrogatepass") for token in tokens)
 
 
 async def _read_capped(request: Request, limit: int) -> bytes | None:
@@ -400,7 +581,11 @@ async def serve_admin(
     role: str = "admin",
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve the app on one listener until cancelled; reports its base URL once bound."""
+    """Serve the app on one listener until cancelled; reports its base URL once bound.
+
+    Raises:
+        ConfigError: The admin port's tokens cannot be read (``bearer_tokens``).
+    """
     config = HypercornConfig()
     host = f"[{listener.host}]" if ":" in listener.host else listener.host
     config.bind = [f"{host}:{listener.port}"]
@@ -413,5 +598,6 @@ async def serve_admin(
         def started(self, value: list[str] | None = None) -> None:
             task_status.started(value[0] if value else f"http://{host}:{listener.port}")
 
-    app = for_role(admin_app(gateway), role)
+    tokens = bearer_tokens(listener) if isinstance(listener, AdminListener) else ()
+    app = for_role(admin_app(gateway), role, tokens)
     await serve(app, config, task_status=_Started())

@@ -28,8 +28,33 @@ AcceptItem, DeleteItem the library's own ILS, when it speaks NCIP; a SIP2 ILS ca
 LookupAgency           the consortium's own directory.
 =====================  ==========================================================
 
+A peer acts for its own library only.  Reads (LookupUser, LookupItem, LookupAgency)
+are open to every authenticated peer; a write is carried out only when the peer's
+library is one the write concerns, decided before anything is asked of an ILS by the
+consortium's barcode rules (``owner_of``, ``home_of``, exactly as the request will be
+routed: a barcode no rule claims is the peer's own library's) and the registry:
+
+==============================  ===================================================
+CheckOutItem to a patron        the item's owner (the lender) or the patron's home
+CheckOutItem to a library       the item's owner: only the lender's own system lends
+                                its stock to another library's institutional account
+CheckInItem                     the item's owner, or the library the registry's
+                                active loan of the item is lent to (its ``home``)
+RenewItem                       the item's owner or the patron's home
+RequestItem, CancelRequestItem  the patron's home (the hold is placed for its patron)
+AcceptItem                      the patron's home (where the temporary item is made)
+DeleteItem                      always the peer's own library's ILS
+==============================  ===================================================
+
+Anything else is answered with the general processing error "Unauthorized Combination
+Of Element Values For Agency" naming the element (``UserId`` or ``ItemId``), and
+nothing is asked of any ILS.
+
 Whatever goes wrong, the answer is NCIP: a message-level Problem when the message
-cannot be read, a service Problem otherwise; never an HTTP error for bad input.
+cannot be read, a service Problem otherwise; never an HTTP error for bad input.  A
+member ILS or the loan registry that cannot answer is a Temporary Processing Failure
+in stable words (the library's name, or the registry); what failed (hosts, ports,
+URLs, Redis commands) goes to the gateway's log only.
 """
 
 from __future__ import annotations
@@ -44,7 +69,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
-from adapters.errors import IlsError
+from adapters.errors import IlsError, IlsTimeout
 from adapters.ils.sip2 import parse_due_date
 from adapters.state.base import CapExceeded, LoanRequest, StateUnavailable
 from config.policy import proxy_patron
@@ -68,6 +93,7 @@ from protocols.ncip import (
     LookupUserResponse,
     NcipSyntaxError,
     NcipUnsupported,
+    Patron,
     Privilege,
     Problem,
     ProblemResponse,
@@ -104,12 +130,14 @@ from protocols.sip2 import (
 )
 
 from .context import Outcome, RequestContext, Result, utc_now
-from .routing import home_of
+from .responses import REGISTRY_UNAVAILABLE
+from .routing import home_of, owner_of
 from .session import TerminalSession
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from config.consortium import Consortium
     from config.models import NcipPeer
 
     from .circulation import Circulation
@@ -173,7 +201,16 @@ def _style(peer: NcipPeer) -> Style:
 
 
 def _same(given: str | None, expected: str | None) -> bool:
-    return given is not None and expected is not None and hmac.compare_digest(given, expected)
+    """Whether a credential matches, in constant time; compared as UTF-8 bytes, since
+    ``compare_digest`` refuses strings outside ASCII (a peer may send anything, and an
+    environment variable may hold undecodable bytes as surrogates)."""
+    if given is None or expected is None:
+        return False
+    return hmac.compare_digest(_utf8(given), _utf8(expected))
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 def authenticated(peer: Peer, header: Header, headers: Mapping[str, str]) -> bool:
@@ -193,6 +230,7 @@ def _problem(
 ) -> ProblemResponse:
     general = {
         ProblemType.AGENCY_AUTHENTICATION_FAILED,
+        ProblemType.UNAUTHORIZED_FOR_AGENCY,
         ProblemType.UNKNOWN_AGENCY,
         ProblemType.UNSUPPORTED_SERVICE,
         ProblemType.NEEDED_DATA_MISSING,
@@ -283,12 +321,24 @@ class NcipResponder:
             f"n{next(self._ids)}", client, member=peer.member, login=f"ncip:{peer.agency}"
         )
         try:
+            authority = await _authority(runtime, peer.member, request)
+            if authority is not None and peer.member not in authority.libraries:
+                return _beyond_its_library(runtime, peer, service, authority)
             return await self._dispatch(runtime, peer, session, request)
         except IlsError as exc:
-            detail = f"{runtime.name(exc.member)} cannot be reached: {exc.detail}"
+            # The detail (hosts, ports, URLs) is for the gateway's log only.
+            log.warning(
+                "ncip: a member ILS could not answer",
+                service=service,
+                member=exc.member,
+                error=type(exc).__name__,
+                detail=exc.detail,
+            )
+            detail = _member_unavailable(runtime, exc)
             return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, detail)
         except StateUnavailable as exc:
-            return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, exc.detail)
+            log.error("ncip: the loan registry is unavailable", service=service, detail=exc.detail)
+            return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, REGISTRY_UNAVAILABLE)
         except _Unavailable as exc:
             return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, exc.reason)
         except Exception:
@@ -400,28 +450,9 @@ class NcipResponder:
         request: CheckOutItem,
         now: datetime,
     ) -> Response:
-        consortium = runtime.consortium
-        owner = consortium.owner_of(request.item) or peer.member
-        borrower = next(
-            (
-                home
-                for home in consortium.libraries
-                if home != owner
-                and proxy_patron(consortium, owner, home) == request.patron.identifier
-            ),
-            None,
-        )
-        if borrower is not None:
-            if owner != peer.member:
-                # Only the lender's own resource-sharing system lends its stock to
-                # another library's account.
-                return _problem(
-                    "CheckOutItem",
-                    ProblemType.USER_INELIGIBLE,
-                    f"{peer.agency} acts for {runtime.name(peer.member)}, which does not own "
-                    f"this item",
-                    "ItemId",
-                )
+        owner = owner_of(runtime.consortium, request.item, peer.member)
+        borrower = _institution(runtime.consortium, owner, request.patron.identifier)
+        if borrower is not None:  # the gate let only the owner's peer through
             return await self._lend_to_library(runtime, session, request, owner, borrower, now)
         self._trust(runtime, session, request.patron.identifier, peer.member)
         key = f"ncip:{peer.agency}:{request.request_id}" if request.request_id else None
@@ -560,9 +591,7 @@ class NcipResponder:
         self, runtime: Runtime, peer: Peer, request: AcceptItem | DeleteItem
     ) -> Response:
         service = type(request).__name__
-        member = peer.member
-        if isinstance(request, AcceptItem) and request.patron is not None:
-            member = home_of(runtime.consortium, request.patron.identifier, "", member)
+        member = peer.member  # the gate let AcceptItem through for its patrons only
         client: Any = runtime.members.get(member)
         budget = runtime.consortium.policy(member).ils.timeout_s or 10.0
         if isinstance(request, AcceptItem):
@@ -598,6 +627,105 @@ class NcipResponder:
             detail = " ".join(deleted.screen_messages) or None
             return _problem(service, ProblemType.UNKNOWN_ITEM, detail)
         return DeleteItemResponse(request.item)
+
+
+@dataclass(frozen=True)
+class _Authority:
+    """The libraries whose peers may ask for one write, and how a refusal says it."""
+
+    libraries: frozenset[str]
+    needs: str
+    """Who the peer must act for, in words (for the Problem's detail)."""
+    element: str
+    """The element whose value puts the write beyond the peer's library."""
+
+
+def _institution(consortium: Consortium, owner: str, patron: str) -> str | None:
+    """The library whose institutional account (proxy patron) at ``owner`` ``patron``
+    is, if it is one."""
+    return next(
+        (
+            home
+            for home in consortium.libraries
+            if home != owner and proxy_patron(consortium, owner, home) == patron
+        ),
+        None,
+    )
+
+
+async def _authority(runtime: Runtime, member: str, request: Request) -> _Authority | None:
+    """Which libraries' peers may make the write ``request`` asks for (``None``: any
+    peer, for reads and for DeleteItem, which only ever reaches the peer's own ILS).
+
+    Decided by the consortium's barcode rules and the registry, exactly as the request
+    will be routed: a barcode no rule claims belongs to ``member`` (the peer's own
+    library), as it does for the library's kiosks.
+
+    Raises:
+        StateUnavailable: CheckInItem by a peer that is not the owner needs the
+            registry's loan, and the registry cannot answer.
+    """
+    consortium = runtime.consortium
+    match request:
+        case CheckOutItem(patron=patron, item=item):
+            owner = owner_of(consortium, item, member)
+            if _institution(consortium, owner, patron.identifier) is not None:
+                return _Authority(frozenset({owner}), "the item's owner", "ItemId")
+            home = home_of(consortium, patron.identifier, "", member)
+            return _Authority(
+                frozenset({owner, home}), "the item's owner or the patron's home library", "UserId"
+            )
+        case CheckInItem(item=item):
+            owner = owner_of(consortium, item, member)
+            holders = {owner}
+            if member != owner:
+                loan = await runtime.store.active_loan(owner, item)
+                holders |= {loan.home} if loan is not None else set()
+            return _Authority(
+                frozenset(holders), "the item's owner or the library it is lent to", "ItemId"
+            )
+        case RenewItem(patron=patron, item=item):
+            owner = owner_of(consortium, item, member)
+            home = home_of(consortium, patron.identifier, "", member)
+            return _Authority(
+                frozenset({owner, home}), "the item's owner or the patron's home library", "UserId"
+            )
+        case (
+            RequestItem(patron=patron)
+            | CancelRequestItem(patron=patron)
+            | AcceptItem(patron=Patron() as patron)
+        ):
+            home = home_of(consortium, patron.identifier, "", member)
+            return _Authority(frozenset({home}), "the patron's home library", "UserId")
+    return None
+
+
+def _beyond_its_library(
+    runtime: Runtime, peer: Peer, service: str, authority: _Authority
+) -> ProblemResponse:
+    """The refusal of a write for another library than the peer's."""
+    log.warning(
+        "ncip peer refused: the write is not for its library",
+        agency=peer.agency,
+        member=peer.member,
+        service=service,
+        element=authority.element,
+    )
+    return _problem(
+        service,
+        ProblemType.UNAUTHORIZED_FOR_AGENCY,
+        f"{peer.agency} acts for {runtime.name(peer.member)}, which is not {authority.needs}",
+        authority.element,
+    )
+
+
+def _member_unavailable(runtime: Runtime, error: IlsError) -> str:
+    """A peer's stable text for a member ILS that did not answer (never its detail)."""
+    nodes = runtime.consortium.nodes
+    name = runtime.name(error.member) if error.member in nodes else "A member library"
+    if isinstance(error, IlsTimeout):
+        return f"{name} is not answering; please try again later"
+    return f"{name} cannot be reached; please try again later"
 
 
 def _unsupported(runtime: Runtime, service: str, member: str) -> ProblemResponse:

@@ -36,6 +36,9 @@ class ProblemType:
     UNKNOWN_AGENCY = "Unknown Agency"
     UNSUPPORTED_SERVICE = "Unsupported Service"
     INVALID_DATE = "Invalid Date"
+    UNAUTHORIZED_FOR_AGENCY = "Unauthorized Combination Of Element Values For Agency"
+    """The calling agency may use the service, but not for these values (another
+    library's patron or item)."""
     # Service processing errors.
     UNKNOWN_USER = "Unknown User"
     USER_AUTHENTICATION_FAILED = "User Authentication Failed"

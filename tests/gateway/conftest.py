@@ -54,3 +54,18 @@ async def demo() -> AsyncIterator[Demo]:
         finally:
             await close_all()
             running.gateway.stop()
+
+
+@pytest.fixture
+async def ncip_demo() -> AsyncIterator[Demo]:
+    """The demo network with alpha's ILS reached over NCIP (it takes AcceptItem and
+    DeleteItem), stopped gracefully after the test."""
+    async with trio.open_nursery() as nursery:
+        running: Demo = await nursery.start(
+            partial(run_demo, handle_signals=False, adjust=short_timeouts, ncip_members=("alpha",))
+        )
+        try:
+            yield running
+        finally:
+            await close_all()
+            running.gateway.stop()

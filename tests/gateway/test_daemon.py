@@ -60,7 +60,8 @@ async def test_admin_endpoints(demo: Demo) -> None:
     assert set(members) == {"alpha", "beta", "gamma"}
     assert members["beta"]["healthy"] is True
     assert members["beta"]["endpoints"][0]["healthy"] is True
-    [loan] = loans
+    [loan] = loans["loans"]
+    assert (loans["returned"], loans["limit"], loans["more"], loans["next"]) == (1, 5, False, None)
     assert loan["owner"] == "beta"
     assert loan["home"] == "alpha"
     assert "21001000000001" not in json.dumps(loans)  # keyed hashes only

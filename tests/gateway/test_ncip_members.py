@@ -8,21 +8,15 @@ DeleteItem).
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING
 
-import pytest
 import trio
 
-from gateway.demo import run_demo
 from protocols.sip2 import CheckinResponse, CheckoutResponse, PatronInformationResponse
 
-from .conftest import short_timeouts
-from .kiosk import Kiosk, checkin, checkout, close_all, information
+from .kiosk import Kiosk, checkin, checkout, information
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from gateway.demo import Demo
 
 ALPHA_PATRON = "21001000000001"
@@ -30,19 +24,6 @@ GAMMA_PATRON = "21003000000001"
 BETA_ITEM = "31002000000001"
 ALPHA_ITEM = "31001000000002"
 TIMEOUT = 20
-
-
-@pytest.fixture
-async def ncip_demo() -> AsyncIterator[Demo]:
-    async with trio.open_nursery() as nursery:
-        running: Demo = await nursery.start(
-            partial(run_demo, handle_signals=False, adjust=short_timeouts, ncip_members=("alpha",))
-        )
-        try:
-            yield running
-        finally:
-            await close_all()
-            running.gateway.stop()
 
 
 async def test_a_patron_of_an_ncip_library_borrows_elsewhere_and_returns(ncip_demo: Demo) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections import Counter
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -13,7 +15,9 @@ import pytest
 import trio
 from lxml import etree
 
+from adapters.state.connect import open_state
 from adapters.state.memory import MemoryStateStore
+from config.models import StateSettings
 from gateway.demo import run_demo
 from protocols.ncip import (
     AcceptItem,
@@ -32,7 +36,7 @@ from protocols.ncip import (
     write_request,
 )
 from protocols.ncip.xml import NS
-from tests.gateway.conftest import short_timeouts
+from tests.gateway.conftest import circulation_demo, short_timeouts
 from tests.protocols.ncip.schema import SAMPLES, assert_valid, sample_files
 
 if TYPE_CHECKING:
@@ -185,7 +189,8 @@ async def test_renew_lookup_item_and_agency(demo: Demo) -> None:
 
 
 async def test_item_records_need_an_ncip_ils(demo: Demo) -> None:
-    accept = AcceptItem(AS_BETA, "req-1", "Hold For Pickup", Patron(ALPHA_PATRON), "TMP-1")
+    """Beta's ILS speaks SIP2: AcceptItem for a beta patron says it cannot make items."""
+    accept = AcceptItem(AS_BETA, "req-1", "Hold For Pickup", Patron("21002000000001"), "TMP-1")
     answer = await reply(demo, accept)
     assert answer.has_problem("Unsupported Service")
     assert "speaks SIP2" in (answer.problems[0].detail or "")
@@ -410,7 +415,8 @@ async def test_only_the_lenders_own_system_lends_its_stock_to_a_library(demo: De
     """rs-alpha acts for alpha: it cannot make beta lend beta's item to gamma."""
     as_alpha = Header("rs-alpha", "interlend")
     refused = await reply(demo, CheckOutItem(as_alpha, Patron("ILL-gamma"), "31002000000006"))
-    assert refused.has_problem("User Ineligible To Check Out This Item")
+    assert refused.has_problem("Unauthorized Combination Of Element Values For Agency")
+    assert refused.problems[0].element == "ItemId"
     assert demo.simulators["beta"].library.items["31002000000006"].holder is None
     assert await demo.gateway.runtime.store.active_loan("beta", "31002000000006") is None
 
@@ -448,3 +454,65 @@ async def test_a_dead_ils_or_registry_is_a_temporary_processing_failure(demo: De
     dead = await reply(demo, LookupItem(AS_BETA, BETA_ITEM))
     assert dead.has_problem("Temporary Processing Failure")
     assert "Beta Public Library cannot be reached" in (dead.problems[0].detail or "")
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then let go)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def test_a_peer_never_sees_how_a_member_or_the_registry_failed() -> None:
+    """A loan registry (a real Redis client, on a closed port) or a member ILS that
+    cannot answer is a Temporary Processing Failure in stable words: no host, port,
+    Redis command or socket error reaches the peer (they go to the gateway's log)."""
+    port = closed_port()
+    away = StateSettings(backend="redis", url=f"redis://127.0.0.1:{port}/0", timeout_s=1.0)
+    loan = CheckOutItem(AS_BETA, Patron("ILL-gamma"), "31002000000005", "leak-1")
+    with trio.fail_after(20):
+        # The client outlives the gateway, whose background tasks may still hold it.
+        async with open_state(away, None) as registry, trio.open_nursery() as nursery:
+            demo: Demo = await nursery.start(
+                partial(run_demo, handle_signals=False, adjust=circulation_demo)
+            )
+            runtime = demo.gateway.runtime
+            demo.gateway.runtime = replace(runtime, store=registry)
+            registry_away = await ask(demo, loan)
+            demo.gateway.runtime = runtime
+            demo.stop_ils("beta")
+            ils_away = await ask(demo, loan)
+            held_at_beta = demo.simulators["beta"].library.items["31002000000005"].holder
+            demo.gateway.stop()
+    for answer in (registry_away, ils_away):
+        text = answer.text.lower()
+        for word in ("127.0.0.1", str(port), "redis", "reserve", "refused", "connect", "endpoint"):
+            assert word not in text, (word, answer.text)
+        assert read_reply(answer.content).has_problem("Temporary Processing Failure")
+    assert read_reply(registry_away.content).problems[0].detail == (
+        "The consortium's loan registry is unavailable; please try again shortly"
+    )
+    assert read_reply(ils_away.content).problems[0].detail == (
+        "Beta Public Library cannot be reached; please try again later"
+    )
+    assert held_at_beta is None
+
+
+async def test_a_key_with_non_ascii_characters_is_a_wrong_key(demo: Demo) -> None:
+    """A key outside ASCII, in the header or as FromAgencyAuthentication, is compared
+    like any other (as bytes): Agency Authentication Failed, never a server error."""
+    assert demo.bound.ncip is not None
+    lookup = write_request(LookupUser(AS_BETA, Patron(ALPHA_PATRON)))
+    in_header = [(b"Content-Type", b"application/xml"), (b"X-API-Key", "clé-ü".encode())]
+    in_body = LookupUser(
+        Header("rs-beta", "interlend", from_agency_authentication="clé-ü"), Patron(ALPHA_PATRON)
+    )
+    with trio.fail_after(10):
+        async with httpx.AsyncClient() as client:
+            header_answer = await client.post(demo.bound.ncip, content=lookup, headers=in_header)
+        body_answer = await post(demo, write_request(in_body), api_key=None)
+    for answer in (header_answer, body_answer):
+        assert answer.status_code == 200
+        assert_valid(answer.content)
+        assert read_reply(answer.content).has_problem("Agency Authentication Failed")

@@ -11,10 +11,10 @@ follow the h11 pattern::
 The error-detection rules of SIP2 (reference §1.4) live here, so the daemon only
 writes what it is told:
 
-ACS: a frame that cannot be accepted (bad checksum, malformed, oversized) is answered
-with 96; a 97 is answered with the last message sent (or 96 if none); a frame whose
-``AY`` and ``AZ`` equal those of the previous request gets the previous response again
-without being executed; responses echo the request's ``AY``.
+ACS: a frame that cannot be accepted (bad checksum, malformed, oversized, an unknown
+command) is answered with 96; a 97 is answered with the last message sent (or 96 if
+none); a frame whose ``AY`` and ``AZ`` equal those of the previous request gets the
+previous response again without being executed; responses echo the request's ``AY``.
 
 SC: each new request takes the next ``AY`` (0-9, wrapping); a response with a bad
 checksum gets a 97; a 96 makes us resend our request, unless our last message was a
@@ -223,9 +223,11 @@ class AcsConnection(_Base):
         self._last_key = pending.key
         return data
 
-    def _refuse(self, error: RemoteProtocolError, trailer: bool) -> Event:
-        if error.response_hint is ResponseHint.IGNORE:
-            return FrameDiscarded(error)
+    def _refuse(self, error: RemoteProtocolError, trailer: bool) -> SendReply:
+        # Every frame the ACS cannot read is answered with 96, an unknown command too
+        # (whose hint is to ignore it): SIP2 says not to execute it, but the SC that
+        # sent it waits for an answer.  96 gets it the resend its own timer would,
+        # without the wait, and its retry limit ends the exchange.
         self._machine.process(AcsInput.RECV_BAD_FRAME)
         return self._reply(self._resend[trailer], ReplyCause.BAD_FRAME, error)
 

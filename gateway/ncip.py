@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
-from adapters.errors import IlsError
+from adapters.errors import IlsError, IlsRequestInvalid
 from adapters.ils.sip2 import parse_due_date
 from adapters.state.base import CapExceeded, LoanRequest, StateUnavailable
 from config.policy import proxy_patron
@@ -287,6 +287,9 @@ class NcipResponder:
         except IlsError as exc:
             detail = f"{runtime.name(exc.member)} cannot be reached: {exc.detail}"
             return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, detail)
+        except IlsRequestInvalid as exc:  # the peer's error: nothing was sent to the ILS
+            detail = f"{runtime.name(exc.member)} cannot take this request: {exc.detail}"
+            return _problem(service, "Element Rule Violated", detail)
         except StateUnavailable as exc:
             return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, exc.detail)
         except _Unavailable as exc:

@@ -31,7 +31,9 @@ of the reciprocal flow at a home library (``accept_item``, ``delete_item``):
   body that is not NCIP, and the messaging Problems (the ILS could not read us) are
   ``IlsProtocolError``, whose detail keeps a short, redacted excerpt of the body.  A
   service Problem (unknown user, item out to someone else…) is an outcome with ``ok``
-  false and the Problem's detail as the screen message.
+  false and the Problem's detail as the screen message.  A request with a value XML
+  cannot carry (a control character) is ``IlsRequestInvalid``, found before a slot or an
+  endpoint is taken: the caller's fault, never counted against the ILS.
 * **Logs.** Each exchange is logged at debug level with its raw request (``xml``) and
   answer (``body``), after the content of every ``AuthenticationInputData`` (PINs,
   barcodes) and ``FromAgencyAuthentication`` has been masked.  Headers carrying
@@ -56,6 +58,7 @@ from adapters.errors import (
     IlsError,
     IlsLoginRefused,
     IlsProtocolError,
+    IlsRequestInvalid,
     IlsTimeout,
     IlsUnavailable,
 )
@@ -553,7 +556,7 @@ class NcipMemberIls:
         service = type(request).__name__
         self._calls[service] = self._calls.get(service, 0) + 1
         exchange = _Exchange(service)
-        body = write_request(request, self.style)
+        body = self._write(request, service)
         limiter = self._limiter
         with trio.move_on_after(timeout) as budget:
             async with limiter:
@@ -561,6 +564,18 @@ class NcipMemberIls:
         raise IlsTimeout(
             self.member, f"no answer to {service} within {timeout:.1f}s ({exchange.stage})"
         )
+
+    def _write(self, request: Request, service: str) -> bytes:
+        """The request's XML, written before any slot or endpoint is taken.
+
+        Raises:
+            IlsRequestInvalid: A value XML cannot carry (a control character, a lone
+                surrogate): the caller's fault, which says nothing about the ILS.
+        """
+        try:
+            return write_request(request, self.style)
+        except ValueError as exc:  # lxml's refusal, and UnicodeEncodeError
+            raise IlsRequestInvalid(self.member, f"{service} cannot be written: {exc}") from None
 
     def _next_ticket(self, tried: set[str]) -> Ticket | None:
         """A ticket for an endpoint not ``tried`` in this call, or ``None``.

@@ -21,6 +21,9 @@
   ``connect_timeout_s``.
 * **Errors** are mapped here, at the edge: ``IlsUnavailable``, ``IlsTimeout``,
   ``IlsProtocolError``, ``IlsLoginRefused``.  An ILS refusal is an outcome, not an error.
+  A request that cannot be written in the member's dialect (a value too long for it, a
+  character it cannot carry) is ``IlsRequestInvalid``, found before a slot or an
+  endpoint is taken: it is the caller's fault and never counts against the ILS.
 """
 
 from __future__ import annotations
@@ -33,7 +36,13 @@ from typing import TYPE_CHECKING, TypeVar
 import structlog
 import trio
 
-from adapters.errors import IlsError, IlsProtocolError, IlsTimeout, IlsUnavailable
+from adapters.errors import (
+    IlsError,
+    IlsProtocolError,
+    IlsRequestInvalid,
+    IlsTimeout,
+    IlsUnavailable,
+)
 from gateway.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome
 from protocols.sip2 import (
     AcsStatus,
@@ -43,10 +52,12 @@ from protocols.sip2 import (
     CheckoutRequest,
     CheckoutResponse,
     Dialect,
+    EncodedRequest,
     ErrorDetection,
     ItemInformationRequest,
     ItemInformationResponse,
     Language,
+    LocalProtocolError,
     Message,
     PatronInformationResponse,
     PatronStatusRequest,
@@ -56,6 +67,7 @@ from protocols.sip2 import (
     ScStatus,
     Terminator,
     Unencodable,
+    encode_request,
 )
 from protocols.sip2.fieldtypes import Date
 
@@ -342,7 +354,21 @@ class Sip2MemberIls:
 
     # --- one exchange ------------------------------------------------------------------
 
+    def _encode(self, message: Message) -> EncodedRequest:
+        """Write ``message`` for this member's dialect, before any slot or endpoint is
+        taken: a request that cannot be written says nothing about the ILS.
+
+        Raises:
+            IlsRequestInvalid: A value is too long for the member's dialect, or holds a
+                character it cannot carry (the delimiter, one its charset lacks).
+        """
+        try:
+            return encode_request(message, self.dialect)
+        except LocalProtocolError as exc:
+            raise IlsRequestInvalid(self.member, f"{message.code} cannot be sent: {exc}") from None
+
     async def _call(self, message: Message, timeout: float) -> Message:
+        request = self._encode(message)
         stage = "waiting for a free slot"
         limiter = self._limiter
         with trio.move_on_after(timeout) as budget:
@@ -376,7 +402,7 @@ class Sip2MemberIls:
                             ) from None
                     stage = "waiting for the answer"
                     try:
-                        answer = await link.request(message)
+                        answer = await link.request(request)
                     except BaseException:
                         await link.aclose()
                         raise

@@ -28,6 +28,7 @@ from protocols.sip2 import (
     NEED_DATA,
     ConnectionFailed,
     Dialect,
+    EncodedRequest,
     ErrorDetection,
     FrameDiscarded,
     LocalProtocolError,
@@ -143,21 +144,24 @@ class Sip2Link:
                 raise IlsProtocolError(member, f"{endpoint} answered the login with {answer.code}")
         return link
 
-    async def request(self, message: Message) -> Message:
-        """Send ``message`` and return the ILS's answer.
+    async def request(self, message: Message | EncodedRequest) -> Message:
+        """Send ``message`` (or a request already written for this link's dialect) and
+        return the ILS's answer.
 
         The link is marked broken unless the exchange completes, so that a caller
         cancelled half-way never reuses a connection with an answer still to come.
 
         Raises:
             IlsUnavailable: The connection broke.
-            IlsProtocolError: The ILS sent what cannot be accepted, or gave up.
+            IlsProtocolError: The ILS sent what cannot be accepted, or gave up; or
+                ``message`` could not be sent (callers write requests beforehand with
+                ``encode_request`` to tell a request that cannot be written apart).
         """
         self.broken = True
         try:
             data = self._conn.send(message)
         except LocalProtocolError as exc:
-            raise IlsProtocolError(self.member, f"cannot send {message.code}: {exc}") from None
+            raise IlsProtocolError(self.member, f"cannot send a request: {exc}") from None
         wire = self._wire
         try:
             await wire.send_all(data)

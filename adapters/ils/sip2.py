@@ -7,13 +7,17 @@
   cleanly.  A connection whose exchange was cut short is closed, never reused.
 * **Endpoints.** A member may list several endpoints; ``gateway.balancing``'s
   ``EndpointBalancer`` picks one per request (least outstanding requests weighted by a
-  latency average) and keeps a circuit breaker per endpoint: each request's outcome
-  (an answer, a failure, the caller's budget running out, a cancellation) is reported
-  to it.  While every breaker is open requests fail at once with ``IlsUnavailable``
-  instead of waiting for time-outs.
+  latency average) among those whose circuit breaker is closed, and keeps the
+  breakers: each request's outcome (an answer, a failure, the caller's budget running
+  out, a cancellation) is reported to it.  While no breaker is closed requests fail at
+  once with ``IlsUnavailable`` instead of waiting for time-outs.
 * **Health.** ``run()`` (started in the daemon's nursery) warms the pool and then, every
-  ``keepalive_s``, sends 99 on idle connections (or connects, when an endpoint has
-  none); each check is a health probe for the balancer.
+  ``keepalive_s``, sends 99 on the idle connections of each endpoint whose breaker is
+  closed (or connects and sends 99, when it has none): each check is a keep-alive
+  probe for the balancer.  When an endpoint's breaker turns half-open (its cool-down is
+  over, or another check found it answering), ``run()`` sends it the *trial probe*: 99
+  on a fresh connection, whose answer closes the breaker; a patron's request is never
+  the trial.  Without ``run()`` an opened breaker never closes again.
 * **Bulkhead.** At most ``concurrency`` requests are in flight to the member; a hung
   ILS can hold only its own slots, never the gateway.
 * **Time.** Every call takes the caller's ``timeout`` for the whole exchange (waiting
@@ -43,7 +47,7 @@ from adapters.errors import (
     IlsTimeout,
     IlsUnavailable,
 )
-from gateway.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome
+from gateway.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome, Ticket
 from protocols.sip2 import (
     AcsStatus,
     Charset,
@@ -157,8 +161,8 @@ class Sip2MemberIls:
         settings: The member's effective ILS settings.
         password: The gateway's SIP2 password at this member, if it logs in.
         keepalive_s: Seconds between health checks of idle connections.
-        backoff_base_s: How long an endpoint's breaker stays open before a trial
-            request (its cool-down); each failed trial doubles it.
+        backoff_base_s: How long an endpoint's breaker stays open before its trial
+            probe (its cool-down); each failed trial doubles it.
         backoff_max_s: The longest cool-down.
         breaker: The breakers' settings in full (instead of ``backoff_base_s`` and
             ``backoff_max_s`` with the default failure threshold).
@@ -192,6 +196,7 @@ class Sip2MemberIls:
         unique = {str(e): e for e in parsed}
         self._endpoints = [_EndpointState(e) for e in unique.values()]
         self._by_name = {s.name: s for s in self._endpoints}
+        self._breaker_changed = trio.Event()
         self._balancer = EndpointBalancer(
             list(self._by_name),
             clock=trio.current_time,
@@ -199,6 +204,7 @@ class Sip2MemberIls:
             or BreakerSettings(
                 cool_down_s=backoff_base_s, max_cool_down_s=max(backoff_base_s, backoff_max_s)
             ),
+            on_change=self._wake_trials,
         )
         self._limiter = trio.CapacityLimiter(settings.concurrency or 8)
         self._closed = False
@@ -252,24 +258,26 @@ class Sip2MemberIls:
         )
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Warm the pool, then check idle connections every ``keepalive_s`` (forever)."""
-        task_status.started()
-        while not self._closed:
-            async with trio.open_nursery() as nursery:
-                for state in self._endpoints:
-                    nursery.start_soon(self._check, state)
-            await trio.sleep(self.keepalive_s)
+        """Warm the pool, then check idle connections every ``keepalive_s``, and send
+        each half-open endpoint its trial probe (forever)."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._send_trials)
+            task_status.started()
+            while not self._closed:
+                async with trio.open_nursery() as checks:
+                    for state in self._endpoints:
+                        if self._breaker(state) is BreakerState.CLOSED:
+                            checks.start_soon(self._check, state)
+                await trio.sleep(self.keepalive_s)
+
+    def _breaker(self, state: _EndpointState) -> BreakerState:
+        return next(f.state for f in self._balancer.statistics() if f.endpoint == state.name)
 
     async def _check(self, state: _EndpointState) -> None:
-        """One health probe of ``state``: 99 on its idle links, or a fresh connection.
-
-        Every endpoint is checked, an open breaker's too: a good probe lets the balancer
-        send a trial request at once instead of waiting for the cool-down.
-        """
+        """One keep-alive probe of ``state``: 99 on its idle links, or on a fresh one."""
         if not state.idle:
             try:
-                with trio.fail_after(self.settings.connect_timeout_s or 5.0):
-                    link = await self._open(state)
+                link = await self._probe_fresh(state)
             except (IlsError, trio.TooSlowError) as exc:
                 self._probed(state, exc)
                 return
@@ -303,6 +311,63 @@ class Sip2MemberIls:
         # One probe per check: a single link dropped by a firewall while its siblings
         # answer does not make the endpoint look down.
         self._probed(state, None if answered or error is None else error)
+
+    async def _probe_fresh(self, state: _EndpointState) -> Sip2Link:
+        """Connect (and log in) to ``state`` and send 99; the link, once it answered.
+
+        Raises:
+            IlsError: The endpoint cannot be reached, refused the login, or says it is
+                off-line.
+            trio.TooSlowError: Connecting or the answer took too long.
+        """
+        with trio.fail_after(self.settings.connect_timeout_s or 5.0):
+            link = await self._open(state)
+        try:
+            with trio.fail_after(self.settings.timeout_s or 10.0):
+                answer = await link.request(ScStatus(max_print_width=0))
+        except BaseException:
+            await link.aclose()
+            raise
+        if isinstance(answer, AcsStatus) and not answer.online_status:
+            await link.aclose()
+            raise IlsUnavailable(self.member, "the ILS reports it is off-line")
+        return link
+
+    def _wake_trials(self) -> None:
+        """A breaker changed state: ``_send_trials`` looks again (the balancer calls it)."""
+        self._breaker_changed.set()
+
+    async def _send_trials(self) -> None:
+        """Send the trial probe of each endpoint whose breaker turns half-open."""
+        async with trio.open_nursery() as nursery:
+            while not self._closed:
+                changed = self._breaker_changed = trio.Event()
+                for ticket in self._balancer.take_trials():
+                    nursery.start_soon(self._trial, ticket)
+                with trio.move_on_after(self._balancer.next_trial_in()):
+                    await changed.wait()
+
+    async def _trial(self, ticket: Ticket) -> None:
+        """The trial probe of a half-open endpoint: its answer closes the breaker; a
+        failure or a time-out opens it again for a longer cool-down."""
+        state = self._by_name[ticket.endpoint]
+        outcome = Outcome.CANCELLED
+        error: BaseException | None = None
+        try:
+            link = await self._probe_fresh(state)
+        except IlsError as exc:
+            outcome, error = Outcome.FAILURE, exc
+        except trio.TooSlowError as exc:
+            outcome, error = Outcome.TIMEOUT, exc
+        else:
+            outcome = Outcome.SUCCESS
+            self._give_back(state, link)
+        finally:
+            self._balancer.release(ticket, outcome)
+        if error is not None:
+            self._failed(state, error)  # logged with the breaker's new state
+        else:
+            self._succeeded(state)
 
     def _probed(self, state: _EndpointState, error: BaseException | None) -> None:
         self._balancer.record_probe(state.name, error is None)
@@ -347,6 +412,7 @@ class Sip2MemberIls:
     async def aclose(self) -> None:
         """Close every pooled connection; the client cannot be used afterwards."""
         self._closed = True
+        self._breaker_changed.set()  # ``run()`` ends
         for state in self._endpoints:
             links, state.idle = state.idle, []
             for link in links:

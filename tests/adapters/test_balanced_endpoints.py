@@ -3,7 +3,8 @@
 
 The scenarios, for each protocol: a slow and a fast endpoint (most requests go to the
 fast one), a dead endpoint (its breaker opens and requests go to the other one), and a
-dead endpoint that comes back (a half-open trial closes its breaker).  Time is only
+dead endpoint that comes back (a trial probe, never a patron's request, closes its
+breaker).  Time is only
 bounded, never measured: every test runs under a generous ``fail_after``.
 """
 
@@ -121,7 +122,8 @@ async def test_sip2_the_health_loop_opens_a_dead_endpoints_breaker() -> None:
             await wait_until(lambda: breaker_state(ils, 0) == "open")
             for _ in range(REQUESTS):
                 assert await sip2_request(ils)
-            assert breaker_state(ils, 0) == "open"
+            # Not closed (its trial probes fail): no request was sent there.
+            assert breaker_state(ils, 0) != "closed"
             assert live.count("23") == REQUESTS
             nursery.cancel_scope.cancel()
 
@@ -158,104 +160,98 @@ async def test_ncip_the_health_loop_opens_a_dead_endpoints_breaker() -> None:
             await wait_until(lambda: breaker_state(ils, 0) == "open")
             for _ in range(REQUESTS):
                 assert await ncip_request(ils)
-            # Still open (failed probes restart its cool-down): no lookup was sent there.
-            assert breaker_state(ils, 0) == "open"
+            # Not closed (its trial probes fail): no lookup was sent there.
+            assert breaker_state(ils, 0) != "closed"
             assert live.count("LookupItem") == REQUESTS
             nursery.cancel_scope.cancel()
 
 
 # --- an endpoint that comes back ---------------------------------------------------------------
 
+# Open at the first failure; half-open again soon after.
+QUICK_COOL_DOWN = BreakerSettings(failure_threshold=1, cool_down_s=0.2, max_cool_down_s=0.2)
 
-async def test_sip2_after_the_cool_down_a_trial_request_closes_the_breaker() -> None:
-    """Dead, then back: once the cool-down is over the next request is the trial, and
-    its answer closes the breaker."""
+
+async def test_sip2_a_half_open_endpoint_gets_a_trial_probe_never_a_patron_request() -> None:
+    """Dead, then back: once the cool-down is over, patron requests still go only to
+    the live endpoint; the health loop's trial probe (99 on a fresh connection) goes to
+    the endpoint that is back and closes its breaker."""
     port = unused_port()
-    breaker = BreakerSettings(failure_threshold=1, cool_down_s=0.2, max_cool_down_s=0.2)
     with trio.fail_after(LIMIT_S):
         async with (
             sip2_sim() as live,
-            sip2_member(f"127.0.0.1:{port}", live.endpoint, breaker=breaker) as ils,
+            sip2_member(f"127.0.0.1:{port}", live.endpoint, breaker=QUICK_COOL_DOWN) as ils,
         ):
             while breaker_state(ils, 0) != "open":
                 await sip2_request(ils)
             async with sip2_sim(port) as back:
                 await wait_until(lambda: breaker_state(ils, 0) == "half_open")
-                assert await sip2_request(ils)
-                assert back.count("23") == 1  # the trial went to the endpoint that is back
-                assert breaker_state(ils, 0) == "closed"
+                for _ in range(REQUESTS):
+                    assert await sip2_request(ils)
+                assert back.count("23") == 0  # no patron request was the trial
+                assert back.count("99") == 0
+                assert breaker_state(ils, 0) == "half_open"
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(ils.run)
+                    await wait_until(lambda: breaker_state(ils, 0) == "closed")
+                    nursery.cancel_scope.cancel()
+                assert back.count("99") == 1  # the trial probe
+                assert back.count("23") == 0
                 stats = endpoint_stats(ils, 0)
                 assert stats["healthy"] is True
                 assert stats["failures"] == 0
                 assert stats["last_error"] == ""
+                assert stats["idle_connections"] == 1  # the trial's connection, kept
                 await ils.aclose()
 
 
-async def test_sip2_a_good_probe_lets_a_trial_close_the_breaker_early() -> None:
-    """With a long cool-down, the health loop's successful probe makes the breaker
-    half-open; the next request is the trial and closes it."""
-    port = unused_port()
+async def test_sip2_a_failed_trial_probe_keeps_the_breaker_open() -> None:
+    """Still dead: each trial probe fails and opens the breaker again, and every
+    patron request is answered by the live endpoint meanwhile."""
+    dead = f"127.0.0.1:{unused_port()}"
     with trio.fail_after(LIMIT_S):
         async with (
             sip2_sim() as live,
-            sip2_member(f"127.0.0.1:{port}", live.endpoint, breaker=TRIP_AT_ONCE) as ils,
+            sip2_member(dead, live.endpoint, breaker=QUICK_COOL_DOWN) as ils,
+            trio.open_nursery() as nursery,
         ):
             while breaker_state(ils, 0) != "open":
                 await sip2_request(ils)
-            async with sip2_sim(port) as back, trio.open_nursery() as nursery:
-                await nursery.start(ils.run)
-                await wait_until(lambda: breaker_state(ils, 0) != "open")
-                assert breaker_state(ils, 0) == "half_open"  # a probe alone never closes it
+            failures = endpoint_stats(ils, 0)["failures"]
+            await nursery.start(ils.run)
+            await wait_until(lambda: endpoint_stats(ils, 0)["failures"] != failures)
+            assert breaker_state(ils, 0) != "closed"
+            for _ in range(REQUESTS):
                 assert await sip2_request(ils)
-                assert back.count("23") == 1
-                assert breaker_state(ils, 0) == "closed"
-                assert healthy(ils)
-                nursery.cancel_scope.cancel()
-                await ils.aclose()
+            assert breaker_state(ils, 0) != "closed"
+            nursery.cancel_scope.cancel()
+    assert live.count("23") >= REQUESTS
 
 
-async def test_ncip_after_the_cool_down_a_trial_request_closes_the_breaker() -> None:
-    """Dead, then back: the trial request goes to the endpoint that is back and closes
-    its breaker."""
-    port = unused_port()
-    breaker = BreakerSettings(failure_threshold=1, cool_down_s=0.2, max_cool_down_s=0.2)
-    with trio.fail_after(LIMIT_S):
-        async with (
-            ncip_sim() as live,
-            ncip_member(f"http://127.0.0.1:{port}/ncip", live.endpoint, breaker=breaker) as ils,
-        ):
-            while breaker_state(ils, 0) != "open":
-                assert await ncip_request(ils)  # the live endpoint answers meanwhile
-            async with ncip_sim(port) as back:
-                await wait_until(lambda: breaker_state(ils, 0) == "half_open")
-                assert await ncip_request(ils)
-                assert back.count("LookupItem") == 1
-                assert breaker_state(ils, 0) == "closed"
-                assert endpoint_stats(ils, 0)["healthy"] is True
-                await ils.aclose()
-
-
-async def test_ncip_a_good_probe_lets_a_trial_close_the_breaker_early() -> None:
-    """With a long cool-down, a successful LookupAgency makes the breaker half-open;
-    the next request is the trial and closes it."""
+async def test_ncip_a_half_open_endpoint_gets_a_trial_probe_never_a_patron_request() -> None:
+    """Dead, then back: patron lookups keep going to the live endpoint while the
+    breaker is half-open; the trial LookupAgency closes it."""
     port = unused_port()
     with trio.fail_after(LIMIT_S):
         async with (
             ncip_sim() as live,
             ncip_member(
-                f"http://127.0.0.1:{port}/ncip", live.endpoint, breaker=TRIP_AT_ONCE
+                f"http://127.0.0.1:{port}/ncip", live.endpoint, breaker=QUICK_COOL_DOWN
             ) as ils,
         ):
             while breaker_state(ils, 0) != "open":
-                assert await ncip_request(ils)
-            async with ncip_sim(port) as back, trio.open_nursery() as nursery:
-                await nursery.start(ils.run)
-                await wait_until(lambda: back.count("LookupAgency") >= 1)
-                await wait_until(lambda: breaker_state(ils, 0) != "open")
-                assert breaker_state(ils, 0) == "half_open"
-                assert await ncip_request(ils)
-                assert back.count("LookupItem") == 1
-                assert breaker_state(ils, 0) == "closed"
+                assert await ncip_request(ils)  # the live endpoint answers meanwhile
+            async with ncip_sim(port) as back:
+                await wait_until(lambda: breaker_state(ils, 0) == "half_open")
+                for _ in range(REQUESTS):
+                    assert await ncip_request(ils)
+                assert back.ncip.calls == []  # no patron request was the trial
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(ils.run)
+                    await wait_until(lambda: breaker_state(ils, 0) == "closed")
+                    nursery.cancel_scope.cancel()
+                assert back.count("LookupAgency") == 1
+                assert back.count("LookupItem") == 0
+                assert endpoint_stats(ils, 0)["healthy"] is True
                 assert healthy(ils)
-                nursery.cancel_scope.cancel()
                 await ils.aclose()

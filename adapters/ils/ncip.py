@@ -7,11 +7,12 @@ of the reciprocal flow at a home library (``accept_item``, ``delete_item``):
   charset=utf-8``) through a pooled ``httpx.AsyncClient`` (it runs on trio through
   anyio).  ``gateway.balancing``'s ``EndpointBalancer`` picks one of the member's
   endpoints per request (least outstanding requests weighted by a latency average) and
-  keeps a circuit breaker per endpoint, told how each request ended.  An endpoint that
-  cannot be connected to is a failure and the balancer is asked for another one not
-  tried yet; while every breaker is open requests fail at once.  Once a request may
-  have reached an ILS, only read-only services (lookups) are sent again elsewhere; a
-  checkout is never sent twice.
+  keeps a circuit breaker per endpoint, told how each request ended; requests go only
+  to endpoints whose breaker is closed.  An endpoint that cannot be connected to is a
+  failure and the balancer is asked for another closed one not tried yet (each at most
+  once per request, within its budget); while no breaker is closed requests fail at
+  once.  Once a request may have reached an ILS, only read-only services (lookups) are
+  sent again elsewhere; a checkout is never sent twice.
 * **Dialect.** ``ils.ncip`` gives the ``InitiationHeader`` (FromAgencyId, ToAgencyId,
   ApplicationProfileType, FromAgencyAuthentication), the transport authentication
   (an API key header or a bearer token, the secret being ``ils.password``) and the
@@ -260,10 +261,6 @@ def _due(text: str | None) -> datetime | None:
 
 def _url(endpoint: str) -> str:
     return endpoint if "://" in endpoint else f"http://{endpoint}"
-
-
-_OFFERS: Final = 16
-"""How many times one call asks the balancer for an endpoint it has not tried yet."""
 
 
 @dataclass
@@ -626,25 +623,6 @@ class NcipMemberIls:
         except ValueError as exc:  # lxml's refusal, and UnicodeEncodeError
             raise IlsRequestInvalid(self.member, f"{service} cannot be written: {exc}") from None
 
-    def _next_ticket(self, tried: set[str]) -> Ticket | None:
-        """A ticket for an endpoint not ``tried`` in this call, or ``None``.
-
-        The balancer knows nothing of this call's earlier attempts and may offer one
-        of them again (a refused endpoint measures no latency, so it can stay cheap):
-        such offers are held, which makes those endpoints dearer, then handed back.
-        """
-        held: list[Ticket] = []
-        try:
-            for _ in range(_OFFERS):
-                ticket = self._balancer.acquire()
-                if ticket is None or ticket.endpoint not in tried:
-                    return ticket
-                held.append(ticket)
-            return None
-        finally:
-            for ticket in held:
-                self._balancer.release(ticket, Outcome.CANCELLED)
-
     async def _send(
         self, exchange: _Exchange, body: bytes, idempotent: bool, budget: trio.CancelScope
     ) -> Reply:
@@ -652,7 +630,7 @@ class NcipMemberIls:
         error: IlsError | None = None
         tried: set[str] = set()
         while True:
-            ticket = self._next_ticket(tried)
+            ticket = self._balancer.acquire(exclude=tried)
             if ticket is None:
                 raise error if error is not None else self._all_down()
             tried.add(ticket.endpoint)

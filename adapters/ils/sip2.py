@@ -11,6 +11,12 @@
   breakers: each request's outcome (an answer, a failure, the caller's budget running
   out, a cancellation) is reported to it.  While no breaker is closed requests fail at
   once with ``IlsUnavailable`` instead of waiting for time-outs.
+* **Failover.** A request whose endpoint fails is sent once more, to another closed
+  endpoint and within the same budget, when that is safe: the request never reached
+  the first ILS (connecting or logging in failed, or the link broke before the whole
+  frame was written), or it only reads (23, 63, 17, 99).  A checkout, checkin or
+  renewal that may have reached an ILS is never sent twice: its outcome there is
+  unknown, and the caller hears of the failure.
 * **Health.** ``run()`` (started in the daemon's nursery) warms the pool and then, every
   ``keepalive_s``, sends 99 on the idle connections of each endpoint whose breaker is
   closed (or connects and sends 99, when it has none): each check is a keep-alive
@@ -87,6 +93,10 @@ log = structlog.get_logger("interlend.ils")
 M = TypeVar("M", bound=Message)
 
 _READ_ONLY = frozenset({"23", "63", "17", "99"})
+"""Requests that change nothing at the ILS (patron status and information, item
+information, SC status): safe to send again elsewhere when an answer was lost."""
+ATTEMPTS = 2
+"""Endpoints one request may be sent to: the balancer's choice, and one more."""
 
 
 def dialect_of(settings: DialectSettings) -> tuple[Dialect, ErrorDetection]:
@@ -132,6 +142,15 @@ def parse_due_date(text: str, zone: tzinfo = UTC) -> datetime | None:
     if len(text) in (8, 10):  # a bare date (2026-12-14 or 20261214): the end of that day
         value = value.replace(hour=23, minute=59, second=59)
     return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+@dataclass
+class _Exchange:
+    """One call's progress: for the time-out's detail, and whether the request may
+    have reached the ILS (a complete frame was handed to the transport)."""
+
+    stage: str = "waiting for a free slot"
+    delivered: bool = False
 
 
 @dataclass
@@ -435,7 +454,7 @@ class Sip2MemberIls:
 
     async def _call(self, message: Message, timeout: float) -> Message:
         request = self._encode(message)
-        stage = "waiting for a free slot"
+        exchange = _Exchange()
         limiter = self._limiter
         with trio.move_on_after(timeout) as budget:
             # A free slot is taken without a trip through the scheduler (the exchange
@@ -445,53 +464,88 @@ class Sip2MemberIls:
             except trio.WouldBlock:
                 await limiter.acquire()
             try:
-                ticket = self._balancer.acquire()
-                if ticket is None:
-                    retry_in = self._balancer.retry_in()
-                    raise IlsUnavailable(
-                        self.member, f"every endpoint is down (next retry in {retry_in:.1f}s)"
-                    )
-                state = self._by_name[ticket.endpoint]
-                outcome = Outcome.CANCELLED
-                failure: IlsError | None = None
-                try:
-                    if state.idle:
-                        link = state.idle.pop()
-                    else:
-                        stage = "connecting"
-                        try:
-                            with trio.fail_after(self.settings.connect_timeout_s or 5.0):
-                                link = await self._open(state)
-                        except trio.TooSlowError:
-                            raise IlsUnavailable(
-                                self.member, f"connecting to {state.endpoint} timed out"
-                            ) from None
-                    stage = "waiting for the answer"
-                    try:
-                        answer = await link.request(request)
-                    except BaseException:
-                        await link.aclose()
-                        raise
-                    outcome = Outcome.SUCCESS
-                    self._succeeded(state)
-                    self._give_back(state, link)
-                    return answer
-                except IlsError as exc:
-                    outcome, failure = Outcome.FAILURE, exc
-                    raise
-                except trio.Cancelled:
-                    # The caller's budget ran out (a time-out), or the caller went away.
-                    outcome = Outcome.TIMEOUT if budget.cancel_called else Outcome.CANCELLED
-                    raise
-                finally:
-                    self._balancer.release(ticket, outcome)
-                    if failure is not None:
-                        self._failed(state, failure)  # logged with the breaker's new state
+                return await self._send(request, exchange, budget)
             finally:
                 limiter.release()
         raise IlsTimeout(
-            self.member, f"no answer to {message.code} within {timeout:.1f}s ({stage})"
+            self.member, f"no answer to {message.code} within {timeout:.1f}s ({exchange.stage})"
         )
+
+    async def _send(
+        self, request: EncodedRequest, exchange: _Exchange, budget: trio.CancelScope
+    ) -> Message:
+        """Send ``request`` to the endpoint the balancer picks, and once more to another
+        one when the first failed and the request is safe to send again: it never
+        reached the ILS (connecting or logging in failed, or the link broke before the
+        request was written), or it only reads (``_READ_ONLY``).  A checkout whose
+        outcome at the ILS is unknown is never sent twice.  Both attempts share the
+        caller's budget.
+        """
+        tried: list[str] = []
+        error: IlsError | None = None
+        while len(tried) < ATTEMPTS:
+            ticket = self._balancer.acquire(exclude=tried)
+            if ticket is None:
+                break
+            tried.append(ticket.endpoint)
+            try:
+                return await self._attempt(ticket, request, exchange, budget)
+            except IlsError as exc:
+                if exchange.delivered and request.message.code not in _READ_ONLY:
+                    raise
+                error = exc
+        if error is not None:
+            raise error
+        retry_in = self._balancer.retry_in()
+        raise IlsUnavailable(self.member, f"every endpoint is down (next retry in {retry_in:.1f}s)")
+
+    async def _attempt(
+        self,
+        ticket: Ticket,
+        request: EncodedRequest,
+        exchange: _Exchange,
+        budget: trio.CancelScope,
+    ) -> Message:
+        """One exchange with the endpoint of ``ticket``, reported to the balancer."""
+        state = self._by_name[ticket.endpoint]
+        outcome = Outcome.CANCELLED
+        failure: IlsError | None = None
+        exchange.delivered = False
+        try:
+            link = await self._link(state, exchange)
+            exchange.stage = "waiting for the answer"
+            try:
+                answer = await link.request(request)
+            except BaseException:
+                exchange.delivered = link.delivered
+                await link.aclose()
+                raise
+            outcome = Outcome.SUCCESS
+            self._succeeded(state)
+            self._give_back(state, link)
+            return answer
+        except IlsError as exc:
+            outcome, failure = Outcome.FAILURE, exc
+            raise
+        except trio.Cancelled:
+            # The caller's budget ran out (a time-out), or the caller went away.
+            outcome = Outcome.TIMEOUT if budget.cancel_called else Outcome.CANCELLED
+            raise
+        finally:
+            self._balancer.release(ticket, outcome)
+            if failure is not None:
+                self._failed(state, failure)  # logged with the breaker's new state
+
+    async def _link(self, state: _EndpointState, exchange: _Exchange) -> Sip2Link:
+        """An idle link to ``state``, or a new one (connected and logged in)."""
+        if state.idle:
+            return state.idle.pop()
+        exchange.stage = "connecting"
+        try:
+            with trio.fail_after(self.settings.connect_timeout_s or 5.0):
+                return await self._open(state)
+        except trio.TooSlowError:
+            raise IlsUnavailable(self.member, f"connecting to {state.endpoint} timed out") from None
 
     async def _expect(self, message: Message, kind: type[M], timeout: float) -> M:
         answer = await self._call(message, timeout)

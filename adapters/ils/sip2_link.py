@@ -96,6 +96,7 @@ class Sip2Link:
         self._wire = Wire(stream)
         self._conn = conn
         self.broken = False
+        self.delivered = False
 
     @classmethod
     async def open(
@@ -150,6 +151,9 @@ class Sip2Link:
 
         The link is marked broken unless the exchange completes, so that a caller
         cancelled half-way never reuses a connection with an answer still to come.
+        ``delivered`` tells, after a failure, whether the whole frame had been handed
+        to the transport: until then the ILS cannot have acted on the request (it acts
+        on a frame only once its terminator has come), so it is safe to send it again.
 
         Raises:
             IlsUnavailable: The connection broke.
@@ -158,6 +162,7 @@ class Sip2Link:
                 ``encode_request`` to tell a request that cannot be written apart).
         """
         self.broken = True
+        self.delivered = False
         try:
             data = self._conn.send(message)
         except LocalProtocolError as exc:
@@ -165,6 +170,7 @@ class Sip2Link:
         wire = self._wire
         try:
             await wire.send_all(data)
+            self.delivered = True
             while True:
                 event = self._conn.next_event()
                 if event is NEED_DATA:

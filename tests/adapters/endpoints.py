@@ -21,6 +21,8 @@ from gateway.simulator.data import packaged_library
 from gateway.simulator.engine import SimulatedIls
 from gateway.simulator.ncip import NcipSimulator, serve_simulator_ncip
 from gateway.simulator.server import serve_simulator
+from protocols.ncip.initiator import service_name
+from protocols.sip2 import NEED_DATA, AcsConnection, LoginRequest, LoginResponse, MessageReceived
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -61,9 +63,10 @@ class NcipSim:
 
 
 @asynccontextmanager
-async def sip2_sim(port: int = 0) -> AsyncIterator[Sip2Sim]:
-    """Serve a fresh simulated alpha over SIP2 (on ``port``, or a free one)."""
-    ils = SimulatedIls(packaged_library("alpha"), PASSWORD)
+async def sip2_sim(port: int = 0, *, password: str = PASSWORD) -> AsyncIterator[Sip2Sim]:
+    """Serve a fresh simulated alpha over SIP2 (on ``port``, or a free one), whose
+    gateway account has ``password``."""
+    ils = SimulatedIls(packaged_library("alpha"), password)
     async with trio.open_nursery() as nursery:
         host, bound = await nursery.start(
             partial(serve_simulator, ils, host="127.0.0.1", port=port)
@@ -79,6 +82,85 @@ async def ncip_sim(port: int = 0) -> AsyncIterator[NcipSim]:
     async with trio.open_nursery() as nursery:
         host, bound = await nursery.start(partial(serve_simulator_ncip, responder, port=port))
         yield NcipSim(responder, f"http://{host}:{bound}/ncip")
+        nursery.cancel_scope.cancel()
+
+
+@dataclass
+class RogueIls:
+    """A server that takes requests and never answers them (SIP2 after logging the
+    gateway in, or NCIP over HTTP).
+
+    Attributes:
+        endpoint: Where it listens.
+        received: The code of each request it took.
+    """
+
+    endpoint: str
+    received: list[str]
+
+
+@asynccontextmanager
+async def rogue_ils(*, hang_up: bool) -> AsyncIterator[RogueIls]:
+    """Serve a ``RogueIls`` on a free loopback port: after reading a request it closes
+    the connection (``hang_up``) or keeps it open and silent."""
+    received: list[str] = []
+
+    async def serve(stream: trio.SocketStream) -> None:
+        conn = AcsConnection()
+        async with stream:
+            while True:
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    data = await stream.receive_some(65536)
+                    if not data:
+                        return
+                    conn.receive_data(data)
+                    continue
+                if not isinstance(event, MessageReceived):
+                    return
+                if isinstance(event.message, LoginRequest):
+                    await stream.send_all(conn.send(LoginResponse(ok=True)))
+                    continue
+                received.append(event.message.code)
+                if hang_up:
+                    return
+                await trio.sleep_forever()  # an ILS that took the request and went quiet
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, serve, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        yield RogueIls(f"127.0.0.1:{port}", received)
+        nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def rogue_ncip() -> AsyncIterator[RogueIls]:
+    """Serve an HTTP endpoint on a free loopback port that reads each NCIP request
+    whole and hangs up without an answer (``received`` holds the services)."""
+    received: list[str] = []
+
+    async def serve(stream: trio.SocketStream) -> None:
+        async with stream:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = await stream.receive_some(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            while len(body) < length:
+                body += await stream.receive_some(65536)
+            received.append(service_name(body))
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, serve, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        yield RogueIls(f"http://127.0.0.1:{port}/ncip", received)
         nursery.cancel_scope.cancel()
 
 

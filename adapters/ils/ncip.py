@@ -400,7 +400,7 @@ class NcipMemberIls:
         """Health of each endpoint, use of the bulkhead and calls per service.
 
         Per endpoint: ``healthy``, ``requests`` sent, ``failures`` (since the last
-        success), ``retry_in_s`` (until its breaker admits a request), ``last_error``,
+        success), ``retry_in_s`` (until its trial probe is due), ``last_error``,
         and the balancer's figures: breaker ``state``, ``outstanding`` requests,
         ``latency_s`` (its average) with the ``latency_samples`` behind it.
         """

@@ -239,7 +239,7 @@ class Sip2MemberIls:
         """Health of each endpoint and use of the bulkhead, for the admin API.
 
         Per endpoint: ``healthy``, ``idle_connections``, ``failures`` (since the last
-        success), ``retry_in_s`` (until its breaker admits a request), ``last_error``,
+        success), ``retry_in_s`` (until its trial probe is due), ``last_error``,
         and the balancer's figures: breaker ``state``, ``outstanding`` requests,
         ``latency_s`` (its average) with the ``latency_samples`` behind it.
         """

@@ -10,7 +10,7 @@ Rules:
 
 * **Cost.** An endpoint's cost is ``ewma_latency * (outstanding + 1)``: the time a new
   request can expect to wait behind the requests already sent there.  The cheapest
-  endpoint whose breaker admits a request wins; equal costs take turns, so a member
+  endpoint whose breaker is closed wins; equal costs take turns, so a member
   with idle, unmeasured endpoints spreads its first requests instead of always using
   the first one.
 * **Latency** is an exponentially weighted moving average whose memory fades with
@@ -21,19 +21,25 @@ Rules:
 * **Circuit breaker** per endpoint::
 
       CLOSED --N consecutive failures/timeouts--> OPEN
-      OPEN --cool-down elapsed, or a health probe succeeds--> HALF_OPEN
-      HALF_OPEN --the single trial request succeeds--> CLOSED
-      HALF_OPEN --the trial fails, or a probe fails--> OPEN (cool-down doubled, capped)
+      OPEN --cool-down elapsed, or a keep-alive probe succeeds--> HALF_OPEN
+      HALF_OPEN --its trial probe succeeds--> CLOSED
+      HALF_OPEN --the trial probe fails--> OPEN (cool-down doubled, capped)
+      HALF_OPEN --a keep-alive probe fails--> OPEN (the same cool-down)
 
-  A half-open endpoint admits exactly one trial at a time, and a trial is preferred
-  over a closed endpoint: otherwise a recovered endpoint with a poor latency record
-  would never be tried again.  Results of requests admitted before the breaker last
-  changed state are ignored (each ticket carries the breaker's generation), so a late
-  answer from before an outage cannot close a breaker that has since opened.
-* **Health probes** (SIP2 99) are observations too: a failed probe counts as a
-  failure; a good probe ends a closed breaker's run of failures and lets an open one
-  try a trial at once, but never closes it by itself -- a 99 answer does not prove
-  that checkouts work.
+  Requests go only to closed endpoints.  A half-open endpoint is tried by its client
+  with one *trial probe* at a time (``take_trials``): a health check on a fresh
+  connection (SIP2 99 after connecting and logging in; NCIP LookupAgency), and only
+  its success closes the breaker.  No patron's request is ever the trial, so a member
+  that is still down costs no patron an error, and a recovered endpoint is tried
+  however poor its latency record.  ``next_trial_in`` tells the client when the next
+  trial is due and ``on_change`` wakes it when a breaker changes state.  Results of
+  requests admitted before the breaker last changed state are ignored (each ticket
+  carries the breaker's generation), so a late answer from before an outage cannot
+  close a breaker that has since opened.
+* **Keep-alive probes** (the client's periodic health checks) are observations too: a
+  failed probe counts as a failure; a good one ends a closed breaker's run of
+  failures, and makes an open one half-open at once (its trial probe is then due), but
+  never closes it by itself.
 * **Cancelled** requests (the caller gave up for its own reasons) free their slot and
   say nothing about the endpoint.
 
@@ -50,7 +56,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Collection, Sequence
 
 __all__ = [
     "BreakerSettings",
@@ -89,7 +95,7 @@ class BreakerSettings:
 
     Args:
         failure_threshold: Consecutive failures or timeouts that open the breaker.
-        cool_down_s: Seconds an opened breaker waits before admitting a trial.
+        cool_down_s: Seconds an opened breaker waits before its trial probe.
         max_cool_down_s: Each failed trial doubles the cool-down, up to this, so a
             member that stays down is not hit by a trial every few seconds.
     """
@@ -160,7 +166,8 @@ class LatencyEwma:
 
 @dataclass(frozen=True, slots=True)
 class Permit:
-    """A breaker's leave to send one request (see ``CircuitBreaker.admit``)."""
+    """A breaker's leave to send one request (``CircuitBreaker.admit``), or its trial
+    probe (``CircuitBreaker.admit_trial``, with ``trial`` true)."""
 
     generation: int
     trial: bool
@@ -172,11 +179,18 @@ class CircuitBreaker:
     Args:
         settings: Threshold and cool-downs.
         clock: Seconds, monotonic.
+        on_change: Called (with no argument) whenever the state changes.
     """
 
-    def __init__(self, settings: BreakerSettings, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        settings: BreakerSettings,
+        clock: Callable[[], float],
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
         self._settings = settings
         self._clock = clock
+        self._on_change = on_change
         self._state = BreakerState.CLOSED
         self._failures = 0
         self._cool_down = settings.cool_down_s
@@ -202,30 +216,30 @@ class CircuitBreaker:
         return self._cool_down
 
     def retry_in(self) -> float:
-        """Seconds until an open breaker admits a trial (0 when it would now)."""
+        """Seconds until an open breaker is half-open (0 when it is not open)."""
         if self.state is BreakerState.OPEN:
             return max(0.0, self._retry_at - self._clock())
         return 0.0
 
     def admit(self) -> Permit | None:
-        """Leave to send one request now, or ``None``.
-
-        Closed: always.  Half-open: one trial at a time.  Open: never.
-        """
-        state = self.state
-        if state is BreakerState.CLOSED:
+        """Leave to send one request now (only while closed), or ``None``."""
+        if self.state is BreakerState.CLOSED:
             return Permit(self._generation, trial=False)
-        if state is BreakerState.HALF_OPEN and not self._trial_out:
+        return None
+
+    def admit_trial(self) -> Permit | None:
+        """Leave to send the trial probe (while half-open, one at a time), or ``None``."""
+        if self.trial_due():
             self._trial_out = True
             return Permit(self._generation, trial=True)
         return None
 
-    def trial_available(self) -> bool:
-        """Whether ``admit`` would hand out a trial now."""
+    def trial_due(self) -> bool:
+        """Whether the breaker waits for a trial probe (``admit_trial`` would give one)."""
         return self.state is BreakerState.HALF_OPEN and not self._trial_out
 
     def record(self, permit: Permit, outcome: Outcome) -> None:
-        """The result of a request sent under ``permit``."""
+        """The result of a request, or of the trial probe, sent under ``permit``."""
         if permit.generation != self._generation:
             return  # admitted before the last transition: says nothing about now
         if permit.trial:
@@ -239,7 +253,7 @@ class CircuitBreaker:
                 self._failed(trial=permit.trial)
 
     def record_probe(self, ok: bool) -> None:
-        """A health probe's result (see the module documentation)."""
+        """A keep-alive probe's result (see the module documentation)."""
         state = self.state
         if ok:
             if state is BreakerState.CLOSED:
@@ -250,8 +264,8 @@ class CircuitBreaker:
         if state is BreakerState.CLOSED:
             self._failed(trial=False)
         else:
-            # Still down: start the cool-down again (the same length: a probe is not a
-            # trial request, so it does not make the breaker wait longer).
+            # Still down: start the cool-down again (the same length: a keep-alive probe
+            # is not the trial, so it does not make the breaker wait longer).
             self._open(self._cool_down)
 
     def trip(self, cool_down_s: float) -> bool:
@@ -284,12 +298,15 @@ class CircuitBreaker:
         self._move(BreakerState.OPEN)
 
     def _move(self, state: BreakerState) -> None:
-        if state is not self._state:
+        changed = state is not self._state
+        if changed:
             self._generation += 1
             self._trial_out = False
         if state is not BreakerState.CLOSED:
             self._failures = 0
         self._state = state
+        if changed and self._on_change is not None:
+            self._on_change()
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +352,8 @@ class EndpointBalancer:
         clock: Seconds, monotonic (``trio.current_time`` in the daemon).
         breaker: Breaker settings shared by every endpoint.
         latency: Latency-average settings.
+        on_change: Called (with no argument) whenever a breaker changes state, so the
+            client can wake the task that sends trial probes.
     """
 
     def __init__(
@@ -344,43 +363,68 @@ class EndpointBalancer:
         clock: Callable[[], float],
         breaker: BreakerSettings = BreakerSettings(),
         latency: LatencySettings = LatencySettings(),
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         if len(set(endpoints)) != len(endpoints):
             raise ValueError("endpoint names must be unique")
         self._clock = clock
         self._endpoints = [
-            _Endpoint(name, CircuitBreaker(breaker, clock), LatencyEwma(latency))
+            _Endpoint(name, CircuitBreaker(breaker, clock, on_change), LatencyEwma(latency))
             for name in endpoints
         ]
         self._by_name = {e.name: e for e in self._endpoints}
         self._turn = 0
 
-    def acquire(self) -> Ticket | None:
-        """Pick an endpoint for one request, or ``None`` when every breaker is open.
+    def acquire(self, exclude: Collection[str] = ()) -> Ticket | None:
+        """Pick an endpoint for one request, or ``None`` when no closed one is left.
 
-        A half-open endpoint waiting for its trial comes first; otherwise the
-        cheapest closed one, equal costs taking turns.
+        The cheapest closed endpoint not in ``exclude`` (those a caller already tried
+        for this request), equal costs taking turns.
         """
         count = len(self._endpoints)
         order = [self._endpoints[(self._turn + k) % count] for k in range(count)]
-        chosen = next((e for e in order if e.breaker.trial_available()), None)
-        if chosen is None:
-            closed = [e for e in order if e.breaker.state is BreakerState.CLOSED]
-            if not closed:
-                return None
-            chosen = min(closed, key=_Endpoint.cost)  # min keeps the first of equals
+        closed = [
+            e for e in order if e.name not in exclude and e.breaker.state is BreakerState.CLOSED
+        ]
+        if not closed:
+            return None
+        chosen = min(closed, key=_Endpoint.cost)  # min keeps the first of equals
         permit = chosen.breaker.admit()
-        if permit is None:  # pragma: no cover - the checks above make it admit
+        if permit is None:  # pragma: no cover - a closed breaker always admits
             return None
         chosen.outstanding += 1
         self._turn = (self._endpoints.index(chosen) + 1) % count
         return Ticket(chosen.name, self._clock(), permit)
 
+    def take_trials(self) -> list[Ticket]:
+        """A ticket for the trial probe of every half-open endpoint waiting for one.
+
+        The client sends each its probe and releases the ticket with the result: a
+        success closes the breaker, a failure or a time-out opens it again.
+        """
+        tickets: list[Ticket] = []
+        for endpoint in self._endpoints:
+            permit = endpoint.breaker.admit_trial()
+            if permit is not None:
+                endpoint.outstanding += 1
+                tickets.append(Ticket(endpoint.name, self._clock(), permit))
+        return tickets
+
+    def next_trial_in(self) -> float:
+        """Seconds until a trial probe is due (0: now; ``inf``: no breaker is open)."""
+        if any(e.breaker.trial_due() for e in self._endpoints):
+            return 0.0
+        waits = [
+            e.breaker.retry_in() for e in self._endpoints if e.breaker.state is BreakerState.OPEN
+        ]
+        return min(waits, default=math.inf)
+
     def release(self, ticket: Ticket, outcome: Outcome) -> None:
         """Report how the request of ``ticket`` ended."""
         endpoint = self._by_name[ticket.endpoint]
         endpoint.outstanding = max(0, endpoint.outstanding - 1)
-        if outcome in (Outcome.SUCCESS, Outcome.TIMEOUT):
+        # A trial probe's time includes connecting: it is not a request's latency.
+        if outcome in (Outcome.SUCCESS, Outcome.TIMEOUT) and not ticket.permit.trial:
             endpoint.latency.update(self._clock() - ticket.started_at, self._clock())
         endpoint.breaker.record(ticket.permit, outcome)
 
@@ -398,11 +442,11 @@ class EndpointBalancer:
         return found is not None and found.breaker.trip(cool_down_s)
 
     def record_probe(self, endpoint: str, ok: bool) -> None:
-        """A health probe's result for ``endpoint``."""
+        """A keep-alive probe's result for ``endpoint`` (a trial's goes to ``release``)."""
         self._by_name[endpoint].breaker.record_probe(ok)
 
     def retry_in(self) -> float:
-        """Seconds until some endpoint admits a request (0 if one does now)."""
+        """Seconds until some endpoint is closed or half-open (0 if one is now)."""
         return min((e.breaker.retry_in() for e in self._endpoints), default=0.0)
 
     def statistics(self) -> list[EndpointStatistics]:

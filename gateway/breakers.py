@@ -5,7 +5,7 @@ endpoints, the endpoints whose breaker opened here (marked down for the breaker'
 cool-down), and opens the breakers of endpoints other gateways marked down.  One
 gateway's failed attempts thus spare the others theirs; marks expire with the
 cool-down, after which each gateway tries the endpoint again itself (its breaker's
-half-open trial).  A gateway never acts on its own marks, so closing its breaker after
+trial probe).  A gateway never acts on its own marks, so closing its breaker after
 a good trial is not undone by a mark it left behind.  With the in-memory store the
 marks stay inside the one gateway.
 """

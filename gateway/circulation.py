@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 import structlog
 import trio
 
-from adapters.errors import IlsError
+from adapters.errors import IlsError, IlsRequestInvalid
 from adapters.ils.sip2 import patron_record
 from adapters.state.base import StateUnavailable
 from config.policy import PatronStanding, may_borrow
@@ -72,7 +72,7 @@ from protocols.sip2 import (
 
 from . import lending
 from .context import Outcome, RequestContext, Result
-from .forwarding import forward, unavailable_reason
+from .forwarding import forward, invalid_reason, unavailable_reason
 from .logins import LoginGuard
 from .outbox import consumer_name
 from .pins import GUARDED, admit_patron, record_answer
@@ -155,6 +155,10 @@ class Circulation:
                 detail=exc.detail,
             )
             return Outcome(refusal(message, reason, ctx.now), Result.UNAVAILABLE, reason, where)
+        except IlsRequestInvalid as exc:  # the kiosk's error: nothing was sent to the ILS
+            reason = invalid_reason(ctx, exc)
+            log.info("request cannot be sent", conn=session.conn_id, detail=exc.detail)
+            return Outcome(refusal(message, reason, ctx.now), Result.REFUSED, reason, where)
         except StateUnavailable as exc:
             reason = REGISTRY_UNAVAILABLE
             log.error("loan registry unavailable", conn=session.conn_id, detail=exc.detail)

@@ -8,7 +8,9 @@ Two sources, combined:
 * **Live lookups**: the candidates' ILSs are asked about each item (SIP2 17 or NCIP
   LookupItem, through ``MemberIls.item_information``) at once, each within a per-member
   time limit.  A member that fails or is too slow is listed under ``unreachable`` and
-  the answer is partial rather than late.
+  the answer is partial rather than late.  An id a member's ILS cannot be asked about
+  (too long for its protocol, a character it cannot carry) is not sent and is no
+  failure of that member: the index's word on it stands, unchecked.
 
 Export format (UTF-8 CSV with a header row; column order free, unknown columns
 ignored): ``item`` (barcode, required), ``title`` (required), ``isbn``, ``author``,
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
-from adapters.errors import IlsError
+from adapters.errors import IlsError, IlsRequestInvalid
 from protocols.sip2 import CirculationStatus
 
 if TYPE_CHECKING:
@@ -225,6 +227,13 @@ async def discover(
         except IlsError as exc:
             unreachable[holding.member] = exc.detail
             found[n] = _entry(holding, None, "index")
+            return
+        except IlsRequestInvalid as exc:
+            # Not the member's failure: its ILS cannot even be asked about such an id
+            # (nothing was sent).  What the index says of it stands, unchecked.
+            log.info("item not looked up live", member=holding.member, detail=exc.detail)
+            if holding.title:
+                found[n] = _entry(holding, None, "index")
             return
         if not record.found:
             if holding.title:  # the index says so; the ILS no longer knows it

@@ -1,4 +1,5 @@
-"""Forwarding a kiosk's message to a member ILS, and naming a member that failed.
+"""Forwarding a kiosk's message to a member ILS, and naming a member that failed or a
+request it cannot take.
 
 The message loses the kiosk's terminal password (AC, a secret between the kiosk and
 the gateway) and, when it goes to a library other than the kiosk's, gets that
@@ -10,7 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from adapters.errors import IlsError, IlsProtocolError, IlsTimeout, IlsUnavailable
+from adapters.errors import (
+    IlsError,
+    IlsProtocolError,
+    IlsRequestInvalid,
+    IlsTimeout,
+    IlsUnavailable,
+)
 from protocols.sip2 import RESPONSE_CODES, AcsStatus
 
 from .responses import readdress, with_fields
@@ -21,7 +28,7 @@ if TYPE_CHECKING:
 
     from .context import RequestContext
 
-__all__ = ["forward", "unavailable_reason"]
+__all__ = ["forward", "invalid_reason", "unavailable_reason"]
 
 
 def unavailable_reason(ctx: RequestContext, error: IlsError) -> str:
@@ -32,11 +39,18 @@ def unavailable_reason(ctx: RequestContext, error: IlsError) -> str:
     return f"{name} cannot be reached; please try again later"
 
 
+def invalid_reason(ctx: RequestContext, error: IlsRequestInvalid) -> str:
+    """The kiosk's text for a request a member's ILS cannot be sent as it is."""
+    name = ctx.name(error.member) if error.member in ctx.runtime.consortium.nodes else "A library"
+    return f"{name} cannot take this request: a value is too long or has a character it cannot read"
+
+
 async def forward(ctx: RequestContext, target: str, message: Message) -> Message:
     """Send a kiosk's message to ``target``'s ILS and return the answer, re-addressed.
 
     Raises:
         IlsError: The ILS could not answer, or answered with the wrong message.
+        IlsRequestInvalid: The message cannot be written for the ILS (nothing was sent).
     """
     ils = ctx.member(target)
     # Not isinstance(ils, Sip2Forwarding): a runtime Protocol check costs more than the

@@ -69,7 +69,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
-from adapters.errors import IlsError, IlsTimeout
+from adapters.errors import IlsError, IlsRequestInvalid, IlsTimeout
 from adapters.ils.sip2 import parse_due_date
 from adapters.state.base import CapExceeded, LoanRequest, StateUnavailable
 from config.policy import proxy_patron
@@ -336,6 +336,9 @@ class NcipResponder:
             )
             detail = _member_unavailable(runtime, exc)
             return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, detail)
+        except IlsRequestInvalid as exc:  # the peer's error: nothing was sent to the ILS
+            detail = f"{runtime.name(exc.member)} cannot take this request: {exc.detail}"
+            return _problem(service, "Element Rule Violated", detail)
         except StateUnavailable as exc:
             log.error("ncip: the loan registry is unavailable", service=service, detail=exc.detail)
             return _problem(service, ProblemType.TEMPORARY_PROCESSING_FAILURE, REGISTRY_UNAVAILABLE)

@@ -7,8 +7,10 @@ are plain dataclasses with what the gateway needs for its policy and for buildin
 kiosk's response.
 
 Every call takes ``timeout``: the caller owns the time budget of a request and passes
-what is left of it.  An adapter raises only ``adapters.errors.IlsError`` subclasses;
-a refusal by the ILS is an outcome with ``ok`` false.
+what is left of it.  An adapter raises only ``adapters.errors.IlsError`` subclasses
+(the ILS could not answer) and ``IlsRequestInvalid`` (the request cannot be put to
+this ILS: the caller's fault, raised before anything is sent); a refusal by the ILS is
+an outcome with ``ok`` false.
 
 Members that speak SIP2 can also forward a kiosk's message untouched
 (``Sip2Forwarding``), which is how a library's own traffic passes through the gateway

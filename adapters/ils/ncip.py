@@ -7,20 +7,25 @@ of the reciprocal flow at a home library (``accept_item``, ``delete_item``):
   charset=utf-8``) through a pooled ``httpx.AsyncClient`` (it runs on trio through
   anyio).  ``gateway.balancing``'s ``EndpointBalancer`` picks one of the member's
   endpoints per request (least outstanding requests weighted by a latency average) and
-  keeps a circuit breaker per endpoint, told how each request ended.  An endpoint that
-  cannot be connected to is a failure and the balancer is asked for another one not
-  tried yet; while every breaker is open requests fail at once.  Once a request may
-  have reached an ILS, only read-only services (lookups) are sent again elsewhere; a
-  checkout is never sent twice.
+  keeps a circuit breaker per endpoint, told how each request ended; requests go only
+  to endpoints whose breaker is closed.  An endpoint that cannot be connected to is a
+  failure and the balancer is asked for another closed one not tried yet (each at most
+  once per request, within its budget); while no breaker is closed requests fail at
+  once.  Once a request may have reached an ILS, only read-only services (lookups) are
+  sent again elsewhere; a checkout is never sent twice.
 * **Dialect.** ``ils.ncip`` gives the ``InitiationHeader`` (FromAgencyId, ToAgencyId,
   ApplicationProfileType, FromAgencyAuthentication), the transport authentication
   (an API key header or a bearer token, the secret being ``ils.password``) and the
   output ``Style`` (``ns1:`` qualified by default; prefix-free Koha style; date-only).
   Answers are read leniently, whatever their namespace style.
-* **Health.** ``run()`` sends ``LookupAgency`` to each endpoint every ``keepalive_s``
-  (any NCIP answer, a Problem included, means the endpoint is up) and reports the result
-  to the balancer as a health probe; an endpoint that fails is probed again with
-  exponential back-off, and ``healthy`` is false while every endpoint is down.
+* **Health.** ``run()`` sends ``LookupAgency`` to each endpoint whose breaker is
+  closed every ``keepalive_s`` (any NCIP answer, a Problem included, means the endpoint
+  is up) and reports the result to the balancer as a keep-alive probe; an endpoint that
+  fails is probed again with exponential back-off, and ``healthy`` is false while every
+  endpoint is down.  When an endpoint's breaker turns half-open (its cool-down is over,
+  or a probe found it answering), ``run()`` sends it the *trial probe* (a
+  ``LookupAgency`` too), whose answer closes the breaker; a patron's request is never
+  the trial.  Without ``run()`` an opened breaker never closes again.
 * **Bulkhead and time.** At most ``ils.concurrency`` requests are in flight; every call
   takes the caller's ``timeout`` for the whole exchange (waiting for a slot,
   connecting, the answer); connecting alone is also bounded by ``connect_timeout_s``.
@@ -31,7 +36,9 @@ of the reciprocal flow at a home library (``accept_item``, ``delete_item``):
   body that is not NCIP, and the messaging Problems (the ILS could not read us) are
   ``IlsProtocolError``, whose detail keeps a short, redacted excerpt of the body.  A
   service Problem (unknown user, item out to someone else…) is an outcome with ``ok``
-  false and the Problem's detail as the screen message.
+  false and the Problem's detail as the screen message.  A request with a value XML
+  cannot carry (a control character) is ``IlsRequestInvalid``, found before a slot or an
+  endpoint is taken: the caller's fault, never counted against the ILS.
 * **Logs.** Each exchange is logged at debug level with its raw request (``xml``) and
   answer (``body``), after the content of every ``AuthenticationInputData`` (PINs,
   barcodes) and ``FromAgencyAuthentication`` has been masked.  Headers carrying
@@ -56,10 +63,11 @@ from adapters.errors import (
     IlsError,
     IlsLoginRefused,
     IlsProtocolError,
+    IlsRequestInvalid,
     IlsTimeout,
     IlsUnavailable,
 )
-from gateway.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome
+from gateway.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome, Ticket
 from protocols.ncip import (
     AcceptItem,
     CheckInItem,
@@ -85,7 +93,6 @@ from .base import CheckinOutcome, CirculationOutcome, ItemRecord, PatronRecord
 
 if TYPE_CHECKING:
     from config.models import IlsSettings
-    from gateway.balancing import Ticket
     from protocols.ncip import Request
     from protocols.ncip.xml import Node
 
@@ -256,10 +263,6 @@ def _url(endpoint: str) -> str:
     return endpoint if "://" in endpoint else f"http://{endpoint}"
 
 
-_OFFERS: Final = 16
-"""How many times one call asks the balancer for an endpoint it has not tried yet."""
-
-
 @dataclass
 class _EndpointState:
     """An endpoint's figures for the logs and the admin API.
@@ -307,8 +310,8 @@ class NcipMemberIls:
         secret: ``ils.password``: the API key, bearer token or agency password that
             ``ils.ncip.auth`` names.
         keepalive_s: Seconds between health checks of an endpoint that is up.
-        backoff_base_s: How long an endpoint's breaker stays open before a trial
-            request (its cool-down; each failed trial doubles it), and the first delay
+        backoff_base_s: How long an endpoint's breaker stays open before its trial
+            probe (its cool-down; each failed trial doubles it), and the first delay
             before probing a failed endpoint again (doubling with each failure).
         backoff_max_s: The longest cool-down and the longest delay between probes.
         breaker: The breakers' settings in full (instead of ``backoff_base_s`` and
@@ -360,6 +363,7 @@ class NcipMemberIls:
         urls = dict.fromkeys(_url(e) for e in settings.endpoints or ())
         self._endpoints = [_EndpointState(url) for url in urls]
         self._by_url = {s.url: s for s in self._endpoints}
+        self._breaker_changed = trio.Event()
         self._balancer = EndpointBalancer(
             list(urls),
             clock=trio.current_time,
@@ -367,6 +371,7 @@ class NcipMemberIls:
             or BreakerSettings(
                 cool_down_s=backoff_base_s, max_cool_down_s=max(backoff_base_s, backoff_max_s)
             ),
+            on_change=self._wake_trials,
         )
         self._limiter = trio.CapacityLimiter(settings.concurrency or 8)
         self._transport = transport
@@ -395,7 +400,7 @@ class NcipMemberIls:
         """Health of each endpoint, use of the bulkhead and calls per service.
 
         Per endpoint: ``healthy``, ``requests`` sent, ``failures`` (since the last
-        success), ``retry_in_s`` (until its breaker admits a request), ``last_error``,
+        success), ``retry_in_s`` (until its trial probe is due), ``last_error``,
         and the balancer's figures: breaker ``state``, ``outstanding`` requests,
         ``latency_s`` (its average) with the ``latency_samples`` behind it.
         """
@@ -425,18 +430,28 @@ class NcipMemberIls:
         }
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Check every endpoint now, then each one when it is due (forever).
+        """Check every endpoint now, then each one when it is due, and send each
+        half-open endpoint its trial probe (forever).
 
         An endpoint that answers is checked again after ``keepalive_s``; one that fails,
         after a back-off that doubles from ``backoff_base_s`` up to ``backoff_max_s``.
+        Endpoints whose breaker is not closed are left to their trial probe.
         """
-        task_status.started()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._send_trials)
+            task_status.started()
+            await self._keep_alive()
+
+    async def _keep_alive(self) -> None:
         due = dict.fromkeys(range(len(self._endpoints)), trio.current_time())
         while not self._closed:
             now = trio.current_time()
+            closed = {
+                f.endpoint for f in self._balancer.statistics() if f.state is BreakerState.CLOSED
+            }
             async with trio.open_nursery() as nursery:
                 for index, state in enumerate(self._endpoints):
-                    if due[index] <= now:
+                    if due[index] <= now and state.url in closed:
                         nursery.start_soon(self._probe, state)
             checked = now
             now = trio.current_time()
@@ -450,7 +465,8 @@ class NcipMemberIls:
             return self.keepalive_s
         return min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (state.failures - 1))
 
-    async def _probe(self, state: _EndpointState) -> None:
+    async def _lookup_agency(self, state: _EndpointState) -> tuple[Outcome, str]:
+        """One ``LookupAgency`` to ``state``: how it ended, and the error if it failed."""
         body = write_request(LookupAgency(self.header, self.to_agency), self.style)
         limit = (self.settings.connect_timeout_s or 5.0) + (self.settings.timeout_s or 10.0)
         try:
@@ -459,17 +475,49 @@ class NcipMemberIls:
             # Any NCIP answer, a Problem included, means the endpoint is up.
             self._read(answer, "LookupAgency", state)
         except (_NotSent, _Lost) as exc:
-            error = str(exc)
+            return Outcome.FAILURE, str(exc)
         except IlsError as exc:
-            error = exc.detail
+            return Outcome.FAILURE, exc.detail
         except trio.TooSlowError:
-            error = f"no answer to LookupAgency within {limit:.1f}s"
-        else:
-            self._balancer.record_probe(state.url, True)
+            return Outcome.TIMEOUT, f"no answer to LookupAgency within {limit:.1f}s"
+        return Outcome.SUCCESS, ""
+
+    async def _probe(self, state: _EndpointState) -> None:
+        """A keep-alive probe of ``state``."""
+        outcome, error = await self._lookup_agency(state)
+        self._balancer.record_probe(state.url, outcome is Outcome.SUCCESS)
+        if outcome is Outcome.SUCCESS:
             self._succeeded(state)
-            return
-        self._balancer.record_probe(state.url, False)
-        self._failed(state, error)
+        else:
+            self._failed(state, error)
+
+    def _wake_trials(self) -> None:
+        """A breaker changed state: ``_send_trials`` looks again (the balancer calls it)."""
+        self._breaker_changed.set()
+
+    async def _send_trials(self) -> None:
+        """Send the trial probe of each endpoint whose breaker turns half-open."""
+        async with trio.open_nursery() as nursery:
+            while not self._closed:
+                changed = self._breaker_changed = trio.Event()
+                for ticket in self._balancer.take_trials():
+                    nursery.start_soon(self._trial, ticket)
+                with trio.move_on_after(self._balancer.next_trial_in()):
+                    await changed.wait()
+
+    async def _trial(self, ticket: Ticket) -> None:
+        """The trial probe of a half-open endpoint: an answer closes the breaker; a
+        failure or a time-out opens it again for a longer cool-down."""
+        state = self._by_url[ticket.endpoint]
+        outcome = Outcome.CANCELLED
+        try:
+            outcome, error = await self._lookup_agency(state)
+        finally:
+            self._balancer.release(ticket, outcome)
+        if outcome is Outcome.SUCCESS:
+            self._succeeded(state)
+        else:
+            self._failed(state, error)  # logged with the breaker's new state
 
     def _failed(self, state: _EndpointState, error: str) -> None:
         state.failures += 1
@@ -501,6 +549,7 @@ class NcipMemberIls:
     async def aclose(self) -> None:
         """Close the HTTP connections; the client cannot be used afterwards."""
         self._closed = True
+        self._breaker_changed.set()  # ``run()``'s trials end
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
@@ -553,7 +602,7 @@ class NcipMemberIls:
         service = type(request).__name__
         self._calls[service] = self._calls.get(service, 0) + 1
         exchange = _Exchange(service)
-        body = write_request(request, self.style)
+        body = self._write(request, service)
         limiter = self._limiter
         with trio.move_on_after(timeout) as budget:
             async with limiter:
@@ -562,24 +611,17 @@ class NcipMemberIls:
             self.member, f"no answer to {service} within {timeout:.1f}s ({exchange.stage})"
         )
 
-    def _next_ticket(self, tried: set[str]) -> Ticket | None:
-        """A ticket for an endpoint not ``tried`` in this call, or ``None``.
+    def _write(self, request: Request, service: str) -> bytes:
+        """The request's XML, written before any slot or endpoint is taken.
 
-        The balancer knows nothing of this call's earlier attempts and may offer one
-        of them again (a refused endpoint measures no latency, so it can stay cheap):
-        such offers are held, which makes those endpoints dearer, then handed back.
+        Raises:
+            IlsRequestInvalid: A value XML cannot carry (a control character, a lone
+                surrogate): the caller's fault, which says nothing about the ILS.
         """
-        held: list[Ticket] = []
         try:
-            for _ in range(_OFFERS):
-                ticket = self._balancer.acquire()
-                if ticket is None or ticket.endpoint not in tried:
-                    return ticket
-                held.append(ticket)
-            return None
-        finally:
-            for ticket in held:
-                self._balancer.release(ticket, Outcome.CANCELLED)
+            return write_request(request, self.style)
+        except ValueError as exc:  # lxml's refusal, and UnicodeEncodeError
+            raise IlsRequestInvalid(self.member, f"{service} cannot be written: {exc}") from None
 
     async def _send(
         self, exchange: _Exchange, body: bytes, idempotent: bool, budget: trio.CancelScope
@@ -588,7 +630,7 @@ class NcipMemberIls:
         error: IlsError | None = None
         tried: set[str] = set()
         while True:
-            ticket = self._next_ticket(tried)
+            ticket = self._balancer.acquire(exclude=tried)
             if ticket is None:
                 raise error if error is not None else self._all_down()
             tried.add(ticket.endpoint)

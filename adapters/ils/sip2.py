@@ -7,13 +7,23 @@
   cleanly.  A connection whose exchange was cut short is closed, never reused.
 * **Endpoints.** A member may list several endpoints; ``gateway.balancing``'s
   ``EndpointBalancer`` picks one per request (least outstanding requests weighted by a
-  latency average) and keeps a circuit breaker per endpoint: each request's outcome
-  (an answer, a failure, the caller's budget running out, a cancellation) is reported
-  to it.  While every breaker is open requests fail at once with ``IlsUnavailable``
-  instead of waiting for time-outs.
+  latency average) among those whose circuit breaker is closed, and keeps the
+  breakers: each request's outcome (an answer, a failure, the caller's budget running
+  out, a cancellation) is reported to it.  While no breaker is closed requests fail at
+  once with ``IlsUnavailable`` instead of waiting for time-outs.
+* **Failover.** A request whose endpoint fails is sent once more, to another closed
+  endpoint and within the same budget, when that is safe: the request never reached
+  the first ILS (connecting or logging in failed, or the link broke before the whole
+  frame was written), or it only reads (23, 63, 17, 99).  A checkout, checkin or
+  renewal that may have reached an ILS is never sent twice: its outcome there is
+  unknown, and the caller hears of the failure.
 * **Health.** ``run()`` (started in the daemon's nursery) warms the pool and then, every
-  ``keepalive_s``, sends 99 on idle connections (or connects, when an endpoint has
-  none); each check is a health probe for the balancer.
+  ``keepalive_s``, sends 99 on the idle connections of each endpoint whose breaker is
+  closed (or connects and sends 99, when it has none): each check is a keep-alive
+  probe for the balancer.  When an endpoint's breaker turns half-open (its cool-down is
+  over, or another check found it answering), ``run()`` sends it the *trial probe*: 99
+  on a fresh connection, whose answer closes the breaker; a patron's request is never
+  the trial.  Without ``run()`` an opened breaker never closes again.
 * **Bulkhead.** At most ``concurrency`` requests are in flight to the member; a hung
   ILS can hold only its own slots, never the gateway.
 * **Time.** Every call takes the caller's ``timeout`` for the whole exchange (waiting
@@ -21,6 +31,9 @@
   ``connect_timeout_s``.
 * **Errors** are mapped here, at the edge: ``IlsUnavailable``, ``IlsTimeout``,
   ``IlsProtocolError``, ``IlsLoginRefused``.  An ILS refusal is an outcome, not an error.
+  A request that cannot be written in the member's dialect (a value too long for it, a
+  character it cannot carry) is ``IlsRequestInvalid``, found before a slot or an
+  endpoint is taken: it is the caller's fault and never counts against the ILS.
 """
 
 from __future__ import annotations
@@ -33,8 +46,14 @@ from typing import TYPE_CHECKING, TypeVar
 import structlog
 import trio
 
-from adapters.errors import IlsError, IlsProtocolError, IlsTimeout, IlsUnavailable
-from gateway.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome
+from adapters.errors import (
+    IlsError,
+    IlsProtocolError,
+    IlsRequestInvalid,
+    IlsTimeout,
+    IlsUnavailable,
+)
+from gateway.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome, Ticket
 from protocols.sip2 import (
     AcsStatus,
     Charset,
@@ -43,10 +62,12 @@ from protocols.sip2 import (
     CheckoutRequest,
     CheckoutResponse,
     Dialect,
+    EncodedRequest,
     ErrorDetection,
     ItemInformationRequest,
     ItemInformationResponse,
     Language,
+    LocalProtocolError,
     Message,
     PatronInformationResponse,
     PatronStatusRequest,
@@ -56,6 +77,7 @@ from protocols.sip2 import (
     ScStatus,
     Terminator,
     Unencodable,
+    encode_request,
 )
 from protocols.sip2.fieldtypes import Date
 
@@ -71,6 +93,10 @@ log = structlog.get_logger("interlend.ils")
 M = TypeVar("M", bound=Message)
 
 _READ_ONLY = frozenset({"23", "63", "17", "99"})
+"""Requests that change nothing at the ILS (patron status and information, item
+information, SC status): safe to send again elsewhere when an answer was lost."""
+ATTEMPTS = 2
+"""Endpoints one request may be sent to: the balancer's choice, and one more."""
 
 
 def dialect_of(settings: DialectSettings) -> tuple[Dialect, ErrorDetection]:
@@ -119,6 +145,15 @@ def parse_due_date(text: str, zone: tzinfo = UTC) -> datetime | None:
 
 
 @dataclass
+class _Exchange:
+    """One call's progress: for the time-out's detail, and whether the request may
+    have reached the ILS (a complete frame was handed to the transport)."""
+
+    stage: str = "waiting for a free slot"
+    delivered: bool = False
+
+
+@dataclass
 class _EndpointState:
     """An endpoint's idle connections and what the logs and the admin API show of it.
 
@@ -145,8 +180,8 @@ class Sip2MemberIls:
         settings: The member's effective ILS settings.
         password: The gateway's SIP2 password at this member, if it logs in.
         keepalive_s: Seconds between health checks of idle connections.
-        backoff_base_s: How long an endpoint's breaker stays open before a trial
-            request (its cool-down); each failed trial doubles it.
+        backoff_base_s: How long an endpoint's breaker stays open before its trial
+            probe (its cool-down); each failed trial doubles it.
         backoff_max_s: The longest cool-down.
         breaker: The breakers' settings in full (instead of ``backoff_base_s`` and
             ``backoff_max_s`` with the default failure threshold).
@@ -181,6 +216,7 @@ class Sip2MemberIls:
         unique = {str(e): e for e in parsed}
         self._endpoints = [_EndpointState(e) for e in unique.values()]
         self._by_name = {s.name: s for s in self._endpoints}
+        self._breaker_changed = trio.Event()
         self._balancer = EndpointBalancer(
             list(self._by_name),
             clock=trio.current_time,
@@ -188,6 +224,7 @@ class Sip2MemberIls:
             or BreakerSettings(
                 cool_down_s=backoff_base_s, max_cool_down_s=max(backoff_base_s, backoff_max_s)
             ),
+            on_change=self._wake_trials,
         )
         self._limiter = trio.CapacityLimiter(settings.concurrency or 8)
         self._closed = False
@@ -203,7 +240,7 @@ class Sip2MemberIls:
         """Health of each endpoint and use of the bulkhead, for the admin API.
 
         Per endpoint: ``healthy``, ``idle_connections``, ``failures`` (since the last
-        success), ``retry_in_s`` (until its breaker admits a request), ``last_error``,
+        success), ``retry_in_s`` (until its trial probe is due), ``last_error``,
         and the balancer's figures: breaker ``state``, ``outstanding`` requests,
         ``latency_s`` (its average) with the ``latency_samples`` behind it.
         """
@@ -241,24 +278,26 @@ class Sip2MemberIls:
         )
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Warm the pool, then check idle connections every ``keepalive_s`` (forever)."""
-        task_status.started()
-        while not self._closed:
-            async with trio.open_nursery() as nursery:
-                for state in self._endpoints:
-                    nursery.start_soon(self._check, state)
-            await trio.sleep(self.keepalive_s)
+        """Warm the pool, then check idle connections every ``keepalive_s``, and send
+        each half-open endpoint its trial probe (forever)."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._send_trials)
+            task_status.started()
+            while not self._closed:
+                async with trio.open_nursery() as checks:
+                    for state in self._endpoints:
+                        if self._breaker(state) is BreakerState.CLOSED:
+                            checks.start_soon(self._check, state)
+                await trio.sleep(self.keepalive_s)
+
+    def _breaker(self, state: _EndpointState) -> BreakerState:
+        return next(f.state for f in self._balancer.statistics() if f.endpoint == state.name)
 
     async def _check(self, state: _EndpointState) -> None:
-        """One health probe of ``state``: 99 on its idle links, or a fresh connection.
-
-        Every endpoint is checked, an open breaker's too: a good probe lets the balancer
-        send a trial request at once instead of waiting for the cool-down.
-        """
+        """One keep-alive probe of ``state``: 99 on its idle links, or on a fresh one."""
         if not state.idle:
             try:
-                with trio.fail_after(self.settings.connect_timeout_s or 5.0):
-                    link = await self._open(state)
+                link = await self._probe_fresh(state)
             except (IlsError, trio.TooSlowError) as exc:
                 self._probed(state, exc)
                 return
@@ -292,6 +331,63 @@ class Sip2MemberIls:
         # One probe per check: a single link dropped by a firewall while its siblings
         # answer does not make the endpoint look down.
         self._probed(state, None if answered or error is None else error)
+
+    async def _probe_fresh(self, state: _EndpointState) -> Sip2Link:
+        """Connect (and log in) to ``state`` and send 99; the link, once it answered.
+
+        Raises:
+            IlsError: The endpoint cannot be reached, refused the login, or says it is
+                off-line.
+            trio.TooSlowError: Connecting or the answer took too long.
+        """
+        with trio.fail_after(self.settings.connect_timeout_s or 5.0):
+            link = await self._open(state)
+        try:
+            with trio.fail_after(self.settings.timeout_s or 10.0):
+                answer = await link.request(ScStatus(max_print_width=0))
+        except BaseException:
+            await link.aclose()
+            raise
+        if isinstance(answer, AcsStatus) and not answer.online_status:
+            await link.aclose()
+            raise IlsUnavailable(self.member, "the ILS reports it is off-line")
+        return link
+
+    def _wake_trials(self) -> None:
+        """A breaker changed state: ``_send_trials`` looks again (the balancer calls it)."""
+        self._breaker_changed.set()
+
+    async def _send_trials(self) -> None:
+        """Send the trial probe of each endpoint whose breaker turns half-open."""
+        async with trio.open_nursery() as nursery:
+            while not self._closed:
+                changed = self._breaker_changed = trio.Event()
+                for ticket in self._balancer.take_trials():
+                    nursery.start_soon(self._trial, ticket)
+                with trio.move_on_after(self._balancer.next_trial_in()):
+                    await changed.wait()
+
+    async def _trial(self, ticket: Ticket) -> None:
+        """The trial probe of a half-open endpoint: its answer closes the breaker; a
+        failure or a time-out opens it again for a longer cool-down."""
+        state = self._by_name[ticket.endpoint]
+        outcome = Outcome.CANCELLED
+        error: BaseException | None = None
+        try:
+            link = await self._probe_fresh(state)
+        except IlsError as exc:
+            outcome, error = Outcome.FAILURE, exc
+        except trio.TooSlowError as exc:
+            outcome, error = Outcome.TIMEOUT, exc
+        else:
+            outcome = Outcome.SUCCESS
+            self._give_back(state, link)
+        finally:
+            self._balancer.release(ticket, outcome)
+        if error is not None:
+            self._failed(state, error)  # logged with the breaker's new state
+        else:
+            self._succeeded(state)
 
     def _probed(self, state: _EndpointState, error: BaseException | None) -> None:
         self._balancer.record_probe(state.name, error is None)
@@ -336,6 +432,7 @@ class Sip2MemberIls:
     async def aclose(self) -> None:
         """Close every pooled connection; the client cannot be used afterwards."""
         self._closed = True
+        self._breaker_changed.set()  # ``run()`` ends
         for state in self._endpoints:
             links, state.idle = state.idle, []
             for link in links:
@@ -343,8 +440,22 @@ class Sip2MemberIls:
 
     # --- one exchange ------------------------------------------------------------------
 
+    def _encode(self, message: Message) -> EncodedRequest:
+        """Write ``message`` for this member's dialect, before any slot or endpoint is
+        taken: a request that cannot be written says nothing about the ILS.
+
+        Raises:
+            IlsRequestInvalid: A value is too long for the member's dialect, or holds a
+                character it cannot carry (the delimiter, one its charset lacks).
+        """
+        try:
+            return encode_request(message, self.dialect)
+        except LocalProtocolError as exc:
+            raise IlsRequestInvalid(self.member, f"{message.code} cannot be sent: {exc}") from None
+
     async def _call(self, message: Message, timeout: float) -> Message:
-        stage = "waiting for a free slot"
+        request = self._encode(message)
+        exchange = _Exchange()
         limiter = self._limiter
         with trio.move_on_after(timeout) as budget:
             # A free slot is taken without a trip through the scheduler (the exchange
@@ -354,53 +465,88 @@ class Sip2MemberIls:
             except trio.WouldBlock:
                 await limiter.acquire()
             try:
-                ticket = self._balancer.acquire()
-                if ticket is None:
-                    retry_in = self._balancer.retry_in()
-                    raise IlsUnavailable(
-                        self.member, f"every endpoint is down (next retry in {retry_in:.1f}s)"
-                    )
-                state = self._by_name[ticket.endpoint]
-                outcome = Outcome.CANCELLED
-                failure: IlsError | None = None
-                try:
-                    if state.idle:
-                        link = state.idle.pop()
-                    else:
-                        stage = "connecting"
-                        try:
-                            with trio.fail_after(self.settings.connect_timeout_s or 5.0):
-                                link = await self._open(state)
-                        except trio.TooSlowError:
-                            raise IlsUnavailable(
-                                self.member, f"connecting to {state.endpoint} timed out"
-                            ) from None
-                    stage = "waiting for the answer"
-                    try:
-                        answer = await link.request(message)
-                    except BaseException:
-                        await link.aclose()
-                        raise
-                    outcome = Outcome.SUCCESS
-                    self._succeeded(state)
-                    self._give_back(state, link)
-                    return answer
-                except IlsError as exc:
-                    outcome, failure = Outcome.FAILURE, exc
-                    raise
-                except trio.Cancelled:
-                    # The caller's budget ran out (a time-out), or the caller went away.
-                    outcome = Outcome.TIMEOUT if budget.cancel_called else Outcome.CANCELLED
-                    raise
-                finally:
-                    self._balancer.release(ticket, outcome)
-                    if failure is not None:
-                        self._failed(state, failure)  # logged with the breaker's new state
+                return await self._send(request, exchange, budget)
             finally:
                 limiter.release()
         raise IlsTimeout(
-            self.member, f"no answer to {message.code} within {timeout:.1f}s ({stage})"
+            self.member, f"no answer to {message.code} within {timeout:.1f}s ({exchange.stage})"
         )
+
+    async def _send(
+        self, request: EncodedRequest, exchange: _Exchange, budget: trio.CancelScope
+    ) -> Message:
+        """Send ``request`` to the endpoint the balancer picks, and once more to another
+        one when the first failed and the request is safe to send again: it never
+        reached the ILS (connecting or logging in failed, or the link broke before the
+        request was written), or it only reads (``_READ_ONLY``).  A checkout whose
+        outcome at the ILS is unknown is never sent twice.  Both attempts share the
+        caller's budget.
+        """
+        tried: list[str] = []
+        error: IlsError | None = None
+        while len(tried) < ATTEMPTS:
+            ticket = self._balancer.acquire(exclude=tried)
+            if ticket is None:
+                break
+            tried.append(ticket.endpoint)
+            try:
+                return await self._attempt(ticket, request, exchange, budget)
+            except IlsError as exc:
+                if exchange.delivered and request.message.code not in _READ_ONLY:
+                    raise
+                error = exc
+        if error is not None:
+            raise error
+        retry_in = self._balancer.retry_in()
+        raise IlsUnavailable(self.member, f"every endpoint is down (next retry in {retry_in:.1f}s)")
+
+    async def _attempt(
+        self,
+        ticket: Ticket,
+        request: EncodedRequest,
+        exchange: _Exchange,
+        budget: trio.CancelScope,
+    ) -> Message:
+        """One exchange with the endpoint of ``ticket``, reported to the balancer."""
+        state = self._by_name[ticket.endpoint]
+        outcome = Outcome.CANCELLED
+        failure: IlsError | None = None
+        exchange.delivered = False
+        try:
+            link = await self._link(state, exchange)
+            exchange.stage = "waiting for the answer"
+            try:
+                answer = await link.request(request)
+            except BaseException:
+                exchange.delivered = link.delivered
+                await link.aclose()
+                raise
+            outcome = Outcome.SUCCESS
+            self._succeeded(state)
+            self._give_back(state, link)
+            return answer
+        except IlsError as exc:
+            outcome, failure = Outcome.FAILURE, exc
+            raise
+        except trio.Cancelled:
+            # The caller's budget ran out (a time-out), or the caller went away.
+            outcome = Outcome.TIMEOUT if budget.cancel_called else Outcome.CANCELLED
+            raise
+        finally:
+            self._balancer.release(ticket, outcome)
+            if failure is not None:
+                self._failed(state, failure)  # logged with the breaker's new state
+
+    async def _link(self, state: _EndpointState, exchange: _Exchange) -> Sip2Link:
+        """An idle link to ``state``, or a new one (connected and logged in)."""
+        if state.idle:
+            return state.idle.pop()
+        exchange.stage = "connecting"
+        try:
+            with trio.fail_after(self.settings.connect_timeout_s or 5.0):
+                return await self._open(state)
+        except trio.TooSlowError:
+            raise IlsUnavailable(self.member, f"connecting to {state.endpoint} timed out") from None
 
     async def _expect(self, message: Message, kind: type[M], timeout: float) -> M:
         answer = await self._call(message, timeout)

@@ -28,6 +28,7 @@ from protocols.sip2 import (
     NEED_DATA,
     ConnectionFailed,
     Dialect,
+    EncodedRequest,
     ErrorDetection,
     FrameDiscarded,
     LocalProtocolError,
@@ -95,6 +96,7 @@ class Sip2Link:
         self._wire = Wire(stream)
         self._conn = conn
         self.broken = False
+        self.delivered = False
 
     @classmethod
     async def open(
@@ -143,24 +145,32 @@ class Sip2Link:
                 raise IlsProtocolError(member, f"{endpoint} answered the login with {answer.code}")
         return link
 
-    async def request(self, message: Message) -> Message:
-        """Send ``message`` and return the ILS's answer.
+    async def request(self, message: Message | EncodedRequest) -> Message:
+        """Send ``message`` (or a request already written for this link's dialect) and
+        return the ILS's answer.
 
         The link is marked broken unless the exchange completes, so that a caller
         cancelled half-way never reuses a connection with an answer still to come.
+        ``delivered`` tells, after a failure, whether the whole frame had been handed
+        to the transport: until then the ILS cannot have acted on the request (it acts
+        on a frame only once its terminator has come), so it is safe to send it again.
 
         Raises:
             IlsUnavailable: The connection broke.
-            IlsProtocolError: The ILS sent what cannot be accepted, or gave up.
+            IlsProtocolError: The ILS sent what cannot be accepted, or gave up; or
+                ``message`` could not be sent (callers write requests beforehand with
+                ``encode_request`` to tell a request that cannot be written apart).
         """
         self.broken = True
+        self.delivered = False
         try:
             data = self._conn.send(message)
         except LocalProtocolError as exc:
-            raise IlsProtocolError(self.member, f"cannot send {message.code}: {exc}") from None
+            raise IlsProtocolError(self.member, f"cannot send a request: {exc}") from None
         wire = self._wire
         try:
             await wire.send_all(data)
+            self.delivered = True
             while True:
                 event = self._conn.next_event()
                 if event is NEED_DATA:

@@ -9,14 +9,15 @@ Typical use on the ACS side (the gateway facing a kiosk)::
         case SendReply(data=reply): ...  # write it
         case NEED_DATA: ...              # read more
 
-``encode`` and ``decode`` work on single frames for code that needs no state.
+``encode`` and ``decode`` work on single frames for code that needs no state;
+``encode_request`` writes a request once, before an SC connection is chosen to send it.
 """
 
 from __future__ import annotations
 
 from .checksum import checksum, checksum_ok, next_sequence
 from .codec import DecodedFrame, decode, encode, split_trailer
-from .connection import AcsConnection, ScConnection
+from .connection import AcsConnection, EncodedRequest, ScConnection, encode_request
 from .dialect import (
     DEFAULT_DIALECT,
     Charset,
@@ -114,6 +115,7 @@ __all__ = [
     "DecodedFrame",
     "Dialect",
     "Direction",
+    "EncodedRequest",
     "EndPatronSessionRequest",
     "EndSessionResponse",
     "ErrorDetection",
@@ -174,6 +176,7 @@ __all__ = [
     "checksum_ok",
     "decode",
     "encode",
+    "encode_request",
     "next_sequence",
     "redact_frame",
     "split_trailer",

@@ -1,16 +1,17 @@
 """Frame codec: one SIP2 frame as bytes ⇄ one typed ``Message``.
 
 ``encode`` writes a message as the bytes of a whole frame (fixed fields, identified
-fields, optional ``AY``/``AZ`` trailer, terminator).  ``decode`` reads one frame, with
-or without its terminator, checks the trailer, and returns the message with its
-sequence number and checksum.
+fields, optional ``AY``/``AZ`` trailer, terminator); its two halves, ``encode_body``
+and ``finish_frame``, let a request be written before its sequence number is known.
+``decode`` reads one frame, with or without its terminator, checks the trailer, and
+returns the message with its sequence number and checksum.
 
 Rules:
 
 * ``decode`` raises only ``RemoteProtocolError``, whatever the bytes.
-* ``encode`` raises only ``LocalProtocolError`` (the message cannot be written as it
-  is: a value with the delimiter or a CR in it, a character the charset lacks, a value
-  too long for the dialect), naming the field.
+* ``encode`` and its halves raise only ``LocalProtocolError`` (the message cannot be
+  written as it is: a value with the delimiter or a CR in it, a character the charset
+  lacks, a value too long for the dialect), naming the field.
 * The checksum is over the encoded bytes, so it is right in every charset.
 * Fields the layout does not name are kept in ``Message.extensions`` and written back
   after the named fields.
@@ -28,7 +29,7 @@ from .errors import FrameError, LocalProtocolError, RemoteProtocolError
 from .spec import Message, MessageSpec, VariableField
 from .writer import writer_for
 
-__all__ = ["DecodedFrame", "decode", "encode", "split_trailer"]
+__all__ = ["DecodedFrame", "decode", "encode", "encode_body", "finish_frame", "split_trailer"]
 
 _RESEND_CODES = frozenset({"96", "97"})
 _STRICT_TRAILER = re.compile(rb"(?:AY([0-9]))?AZ([0-9A-F]{4})\Z")
@@ -229,6 +230,24 @@ def encode(
     Raises:
         LocalProtocolError: The message cannot be written in this dialect.
     """
+    return finish_frame(
+        message.code,
+        encode_body(message, dialect),
+        dialect,
+        sequence=sequence,
+        error_detection=error_detection,
+    )
+
+
+def encode_body(message: Message, dialect: Dialect = DEFAULT_DIALECT) -> bytes:
+    """Encode a message's body: the frame without its trailer and terminator.
+
+    The body does not depend on the sequence number, so a request can be written once
+    before the connection that sends it is chosen (``finish_frame`` completes it).
+
+    Raises:
+        LocalProtocolError: The message cannot be written in this dialect.
+    """
     spec = message.spec
     # The fixed part and the identified fields, written by the class's compiled writer
     # from the instance's own dict (see ``writer``).
@@ -260,14 +279,31 @@ def encode(
         raise LocalProtocolError(
             f"{spec.code} {spec.name}: a value contains CR, NUL or the delimiter {delimiter!r}"
         )
+    return data
+
+
+def finish_frame(
+    code: str,
+    body: bytes,
+    dialect: Dialect = DEFAULT_DIALECT,
+    *,
+    sequence: int | None = None,
+    error_detection: bool = False,
+) -> bytes:
+    """Complete the body of a ``code`` message (from ``encode_body``) into a frame: the
+    trailer, when asked for, and the terminator.
+
+    Raises:
+        LocalProtocolError: The sequence number does not suit ``error_detection``.
+    """
     if error_detection:
-        if spec.code in _RESEND_CODES:
-            data += b"AZ"
+        if code in _RESEND_CODES:
+            body += b"AZ"
         elif sequence is None or not 0 <= sequence <= 9:
             raise LocalProtocolError(f"error detection needs a sequence 0-9, got {sequence!r}")
         else:
-            data += b"AY%dAZ" % sequence
-        data += checksum(data)
+            body += b"AY%dAZ" % sequence
+        body += checksum(body)
     elif sequence is not None:
         raise LocalProtocolError("a sequence number is only sent with error detection")
-    return data + dialect.terminator.value
+    return body + dialect.terminator.value

@@ -11,10 +11,10 @@ follow the h11 pattern::
 The error-detection rules of SIP2 (reference §1.4) live here, so the daemon only
 writes what it is told:
 
-ACS: a frame that cannot be accepted (bad checksum, malformed, oversized) is answered
-with 96; a 97 is answered with the last message sent (or 96 if none); a frame whose
-``AY`` and ``AZ`` equal those of the previous request gets the previous response again
-without being executed; responses echo the request's ``AY``.
+ACS: a frame that cannot be accepted (bad checksum, malformed, oversized, an unknown
+command) is answered with 96; a 97 is answered with the last message sent (or 96 if
+none); a frame whose ``AY`` and ``AZ`` equal those of the previous request gets the
+previous response again without being executed; responses echo the request's ``AY``.
 
 SC: each new request takes the next ``AY`` (0-9, wrapping); a response with a bad
 checksum gets a 97; a 96 makes us resend our request, unless our last message was a
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .codec import DecodedFrame, decode, encode, split_trailer
+from .codec import DecodedFrame, decode, encode, encode_body, finish_frame, split_trailer
 from .dialect import DEFAULT_DIALECT, Dialect, ErrorDetection
 from .errors import FrameError, LocalProtocolError, RemoteProtocolError, ResponseHint
 from .events import (
@@ -45,10 +45,41 @@ from .messages import RESPONSE_CODES, LoginResponse, RequestAcsResend, RequestSc
 from .spec import Direction, Message
 from .state import AcsInput, AcsState, AcsStateMachine, ScInput, ScState, ScStateMachine
 
-__all__ = ["AcsConnection", "ScConnection"]
+__all__ = ["AcsConnection", "EncodedRequest", "ScConnection", "encode_request"]
 
 _RECEIVE_INPUTS = {"93": AcsInput.RECV_LOGIN, "99": AcsInput.RECV_STATUS}
 _ANYTIME_RESPONSES = frozenset({"96", "98"})
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedRequest:
+    """A request written for a dialect, waiting for its sequence number.
+
+    ``ScConnection.send`` takes it in place of the message: a client with several
+    connections writes a request once, before it chooses the connection, so a request
+    that cannot be written is refused before any connection is used.
+
+    Attributes:
+        message: The request.
+        body: Its frame without the trailer and the terminator (``encode_body``).
+        dialect: The dialect it was written for.
+    """
+
+    message: Message
+    body: bytes
+    dialect: Dialect
+
+
+def encode_request(message: Message, dialect: Dialect = DEFAULT_DIALECT) -> EncodedRequest:
+    """Write a request an SC sends for ``dialect`` (see ``EncodedRequest``).
+
+    Raises:
+        LocalProtocolError: ``message`` is not a request the SC may send itself, or it
+            cannot be written in ``dialect``.
+    """
+    if message.direction is not Direction.SC_TO_ACS or isinstance(message, RequestAcsResend):
+        raise LocalProtocolError(f"{message.code} is not a request the SC sends itself")
+    return EncodedRequest(message, encode_body(message, dialect), dialect)
 
 
 @dataclass(slots=True)
@@ -223,9 +254,11 @@ class AcsConnection(_Base):
         self._last_key = pending.key
         return data
 
-    def _refuse(self, error: RemoteProtocolError, trailer: bool) -> Event:
-        if error.response_hint is ResponseHint.IGNORE:
-            return FrameDiscarded(error)
+    def _refuse(self, error: RemoteProtocolError, trailer: bool) -> SendReply:
+        # Every frame the ACS cannot read is answered with 96, an unknown command too
+        # (whose hint is to ignore it): SIP2 says not to execute it, but the SC that
+        # sent it waits for an answer.  96 gets it the resend its own timer would,
+        # without the wait, and its retry limit ends the exchange.
         self._machine.process(AcsInput.RECV_BAD_FRAME)
         return self._reply(self._resend[trailer], ReplyCause.BAD_FRAME, error)
 
@@ -270,22 +303,33 @@ class ScConnection(_Base):
         """The connection's state."""
         return self._machine.state
 
-    def send(self, message: Message) -> bytes:
+    def send(self, message: Message | EncodedRequest) -> bytes:
         """Encode a new request with the next sequence number.
+
+        ``message`` may be already written (``encode_request``) for this connection's
+        dialect; only its trailer and terminator are then added.
 
         Raises:
             LocalProtocolError: A request is still unanswered, ``message`` is not a
-                request the SC may send itself, or it cannot be encoded.
+                request the SC may send itself, it cannot be encoded, or it was
+                written for another dialect.
         """
-        if message.direction is not Direction.SC_TO_ACS or isinstance(message, RequestAcsResend):
-            raise LocalProtocolError(f"{message.code} is not a request the SC sends itself")
+        if not isinstance(message, EncodedRequest):
+            request = encode_request(message, self.dialect)
+        elif message.dialect is self.dialect or message.dialect == self.dialect:
+            request = message
+        else:
+            raise LocalProtocolError(f"{message.message.code} was written for another dialect")
+        code = request.message.code
         trailer = self.error_detection is not ErrorDetection.OFF
         sequence = self._sequence if trailer else None
-        data = encode(message, self.dialect, sequence=sequence, error_detection=trailer)
+        data = finish_frame(
+            code, request.body, self.dialect, sequence=sequence, error_detection=trailer
+        )
         self._machine.process(ScInput.SEND_REQUEST)
         self._sequence = (self._sequence + 1) % 10
         self._sent_sequence = sequence
-        self._expected = RESPONSE_CODES[message.code]
+        self._expected = RESPONSE_CODES[code]
         self._request = data
         self._retries = 0
         return data

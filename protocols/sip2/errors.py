@@ -8,7 +8,9 @@ The tree follows the h11 convention::
 
 A ``RemoteProtocolError`` carries a ``reason`` (what was wrong) and a ``response_hint``
 (what the protocol says to answer): ask the peer to resend (``96`` for an ACS, ``97`` for
-an SC), ignore the frame (an unknown command), or give up on the connection.  Decoding
+an SC), ignore the frame (an unknown command, a message meant for the other side), or
+give up on the connection.  ``AcsConnection`` answers every frame it cannot read with
+96, an unknown command included: the SC is waiting for an answer.  Decoding
 arbitrary bytes never raises anything but ``RemoteProtocolError``.
 """
 
@@ -32,7 +34,8 @@ class ResponseHint(enum.Enum):
     """Ask the peer to send the frame again (an ACS answers 96, an SC sends 97)."""
 
     IGNORE = "ignore"
-    """Drop the frame and answer nothing, as SIP2 requires for unknown commands."""
+    """Drop the frame and execute nothing, as SIP2 requires for unknown commands (an
+    ACS still answers an unknown command with 96: the SC is waiting for an answer)."""
 
     CLOSE = "close"
     """The exchange cannot go on; close the connection."""

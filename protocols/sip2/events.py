@@ -6,8 +6,9 @@
   SC).  An ACS must answer it with ``send()`` before it gets the next one.
 * ``SendReply``: bytes the connection prepared itself (a 96 or 97 asking for a
   resend, or a retransmission of what was sent before); write them to the peer.
-* ``FrameDiscarded``: a frame that SIP2 says to ignore (an unknown command, a
-  response with the wrong sequence number); nothing to send, worth a log line.
+* ``FrameDiscarded``: a frame that SIP2 says to ignore (a message meant for the other
+  side, a response with the wrong sequence number, an unknown command at the SC);
+  nothing to send, worth a log line.
 * ``ConnectionFailed``: the exchange cannot continue; close the transport.
 """
 

@@ -3,205 +3,33 @@
 
 The scenarios, for each protocol: a slow and a fast endpoint (most requests go to the
 fast one), a dead endpoint (its breaker opens and requests go to the other one), and a
-dead endpoint that comes back (a half-open trial closes its breaker).  Time is only
+dead endpoint that comes back (a trial probe, never a patron's request, closes its
+breaker).  Time is only
 bounded, never measured: every test runs under a generous ``fail_after``.
 """
 
 from __future__ import annotations
 
-import socket
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from functools import partial
-from typing import TYPE_CHECKING
-
 import trio
 
-from adapters.errors import IlsUnavailable
-from adapters.ils.ncip import NcipMemberIls
-from adapters.ils.sip2 import Sip2MemberIls
-from config.models import DialectSettings, IlsSettings, NcipSettings
 from gateway.balancing import BreakerSettings
-from gateway.simulator.data import packaged_library
-from gateway.simulator.engine import SimulatedIls
-from gateway.simulator.ncip import NcipSimulator, serve_simulator_ncip
-from gateway.simulator.server import serve_simulator
 
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
-
-PASSWORD = "sim-secret"
-PATRON = "21001000000001"
-ITEM = "31001000000001"
-LIMIT_S = 20
-REQUESTS = 20
-
-# Open at the first failure and stay open: the scenarios then need no repetition.
-TRIP_AT_ONCE = BreakerSettings(failure_threshold=1, cool_down_s=60.0, max_cool_down_s=60.0)
-
-
-# --- simulated ILSs ------------------------------------------------------------------------
-
-
-@dataclass
-class Sip2Sim:
-    """A simulated alpha ILS answering SIP2 on loopback."""
-
-    ils: SimulatedIls
-    endpoint: str
-
-    def count(self, code: str) -> int:
-        return self.ils.executed.count(code)
-
-
-@dataclass
-class NcipSim:
-    """A simulated alpha ILS answering NCIP on loopback."""
-
-    ncip: NcipSimulator
-    endpoint: str
-
-    def count(self, service: str) -> int:
-        return self.ncip.calls.count(service)
-
-
-@asynccontextmanager
-async def sip2_sim(port: int = 0) -> AsyncIterator[Sip2Sim]:
-    """Serve a fresh simulated alpha over SIP2 (on ``port``, or a free one)."""
-    ils = SimulatedIls(packaged_library("alpha"), PASSWORD)
-    async with trio.open_nursery() as nursery:
-        host, bound = await nursery.start(
-            partial(serve_simulator, ils, host="127.0.0.1", port=port)
-        )
-        yield Sip2Sim(ils, f"{host}:{bound}")
-        nursery.cancel_scope.cancel()
-
-
-@asynccontextmanager
-async def ncip_sim(port: int = 0) -> AsyncIterator[NcipSim]:
-    """Serve a fresh simulated alpha over NCIP (on ``port``, or a free one)."""
-    responder = NcipSimulator(SimulatedIls(packaged_library("alpha"), "unused"))
-    async with trio.open_nursery() as nursery:
-        host, bound = await nursery.start(partial(serve_simulator_ncip, responder, port=port))
-        yield NcipSim(responder, f"http://{host}:{bound}/ncip")
-        nursery.cancel_scope.cancel()
-
-
-def unused_port() -> int:
-    """A loopback port with nothing listening (bound, read, and closed again)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-# --- clients ---------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def sip2_member(
-    *endpoints: str,
-    breaker: BreakerSettings | None = None,
-    keepalive_s: float = 30.0,
-    concurrency: int = 4,
-) -> AsyncIterator[Sip2MemberIls]:
-    """A ``Sip2MemberIls`` for alpha over ``endpoints``, always closed at the end."""
-    settings = IlsSettings(
-        endpoints=endpoints,
-        login="gateway",
-        institution_id="alpha",
-        timeout_s=2.0,
-        connect_timeout_s=1.0,
-        concurrency=concurrency,
-        pool_size=1,
-        dialect=DialectSettings(),
-    )
-    ils = Sip2MemberIls("alpha", settings, PASSWORD, keepalive_s=keepalive_s, breaker=breaker)
-    try:
-        yield ils
-    finally:
-        await ils.aclose()
-
-
-@asynccontextmanager
-async def ncip_member(
-    *endpoints: str,
-    breaker: BreakerSettings | None = None,
-    keepalive_s: float = 30.0,
-    concurrency: int = 4,
-) -> AsyncIterator[NcipMemberIls]:
-    """An ``NcipMemberIls`` for alpha over ``endpoints``, always closed at the end."""
-    settings = IlsSettings(
-        adapter="ncip",
-        endpoints=endpoints,
-        institution_id="alpha",
-        timeout_s=2.0,
-        connect_timeout_s=1.0,
-        concurrency=concurrency,
-        pool_size=1,
-        ncip=NcipSettings(),
-    )
-    ils = NcipMemberIls(
-        "alpha",
-        settings,
-        None,
-        keepalive_s=keepalive_s,
-        backoff_base_s=0.05,
-        backoff_max_s=0.2,
-        breaker=breaker,
-    )
-    try:
-        yield ils
-    finally:
-        await ils.aclose()
-
-
-def endpoint_stats(ils: Sip2MemberIls | NcipMemberIls, index: int) -> dict[str, object]:
-    """The admin API's figures for one endpoint."""
-    endpoints = ils.statistics()["endpoints"]
-    assert isinstance(endpoints, list)
-    stats = endpoints[index]
-    assert isinstance(stats, dict)
-    return stats
-
-
-def breaker_state(ils: Sip2MemberIls | NcipMemberIls, index: int) -> object:
-    return endpoint_stats(ils, index)["state"]
-
-
-def healthy(ils: Sip2MemberIls | NcipMemberIls) -> bool:
-    """``ils.healthy``, read afresh (a call, so type checkers do not narrow it)."""
-    return ils.healthy
-
-
-async def wait_until(condition: Callable[[], bool], *, polls: int = 1500) -> None:
-    """Poll ``condition()`` every 10 ms until it is true (15 s at most)."""
-    for _ in range(polls):
-        if condition():
-            return
-        await trio.sleep(0.01)
-    raise AssertionError("the condition never became true")
-
-
-async def sip2_request(ils: Sip2MemberIls) -> bool:
-    """One patron lookup; whether it was answered."""
-    try:
-        record = await ils.patron_status(PATRON, "1234", timeout=2.0)
-    except IlsUnavailable:
-        return False
-    assert record.found
-    return True
-
-
-async def ncip_request(ils: NcipMemberIls) -> bool:
-    """One item lookup; whether it was answered."""
-    try:
-        record = await ils.item_information(ITEM, timeout=2.0)
-    except IlsUnavailable:
-        return False
-    assert record.found
-    return True
-
+from .endpoints import (
+    LIMIT_S,
+    REQUESTS,
+    TRIP_AT_ONCE,
+    breaker_state,
+    endpoint_stats,
+    healthy,
+    ncip_member,
+    ncip_request,
+    ncip_sim,
+    sip2_member,
+    sip2_request,
+    sip2_sim,
+    unused_port,
+    wait_until,
+)
 
 # --- a slow and a fast endpoint ------------------------------------------------------------
 
@@ -294,7 +122,8 @@ async def test_sip2_the_health_loop_opens_a_dead_endpoints_breaker() -> None:
             await wait_until(lambda: breaker_state(ils, 0) == "open")
             for _ in range(REQUESTS):
                 assert await sip2_request(ils)
-            assert breaker_state(ils, 0) == "open"
+            # Not closed (its trial probes fail): no request was sent there.
+            assert breaker_state(ils, 0) != "closed"
             assert live.count("23") == REQUESTS
             nursery.cancel_scope.cancel()
 
@@ -331,104 +160,98 @@ async def test_ncip_the_health_loop_opens_a_dead_endpoints_breaker() -> None:
             await wait_until(lambda: breaker_state(ils, 0) == "open")
             for _ in range(REQUESTS):
                 assert await ncip_request(ils)
-            # Still open (failed probes restart its cool-down): no lookup was sent there.
-            assert breaker_state(ils, 0) == "open"
+            # Not closed (its trial probes fail): no lookup was sent there.
+            assert breaker_state(ils, 0) != "closed"
             assert live.count("LookupItem") == REQUESTS
             nursery.cancel_scope.cancel()
 
 
 # --- an endpoint that comes back ---------------------------------------------------------------
 
+# Open at the first failure; half-open again soon after.
+QUICK_COOL_DOWN = BreakerSettings(failure_threshold=1, cool_down_s=0.2, max_cool_down_s=0.2)
 
-async def test_sip2_after_the_cool_down_a_trial_request_closes_the_breaker() -> None:
-    """Dead, then back: once the cool-down is over the next request is the trial, and
-    its answer closes the breaker."""
+
+async def test_sip2_a_half_open_endpoint_gets_a_trial_probe_never_a_patron_request() -> None:
+    """Dead, then back: once the cool-down is over, patron requests still go only to
+    the live endpoint; the health loop's trial probe (99 on a fresh connection) goes to
+    the endpoint that is back and closes its breaker."""
     port = unused_port()
-    breaker = BreakerSettings(failure_threshold=1, cool_down_s=0.2, max_cool_down_s=0.2)
     with trio.fail_after(LIMIT_S):
         async with (
             sip2_sim() as live,
-            sip2_member(f"127.0.0.1:{port}", live.endpoint, breaker=breaker) as ils,
+            sip2_member(f"127.0.0.1:{port}", live.endpoint, breaker=QUICK_COOL_DOWN) as ils,
         ):
             while breaker_state(ils, 0) != "open":
                 await sip2_request(ils)
             async with sip2_sim(port) as back:
                 await wait_until(lambda: breaker_state(ils, 0) == "half_open")
-                assert await sip2_request(ils)
-                assert back.count("23") == 1  # the trial went to the endpoint that is back
-                assert breaker_state(ils, 0) == "closed"
+                for _ in range(REQUESTS):
+                    assert await sip2_request(ils)
+                assert back.count("23") == 0  # no patron request was the trial
+                assert back.count("99") == 0
+                assert breaker_state(ils, 0) == "half_open"
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(ils.run)
+                    await wait_until(lambda: breaker_state(ils, 0) == "closed")
+                    nursery.cancel_scope.cancel()
+                assert back.count("99") == 1  # the trial probe
+                assert back.count("23") == 0
                 stats = endpoint_stats(ils, 0)
                 assert stats["healthy"] is True
                 assert stats["failures"] == 0
                 assert stats["last_error"] == ""
+                assert stats["idle_connections"] == 1  # the trial's connection, kept
                 await ils.aclose()
 
 
-async def test_sip2_a_good_probe_lets_a_trial_close_the_breaker_early() -> None:
-    """With a long cool-down, the health loop's successful probe makes the breaker
-    half-open; the next request is the trial and closes it."""
-    port = unused_port()
+async def test_sip2_a_failed_trial_probe_keeps_the_breaker_open() -> None:
+    """Still dead: each trial probe fails and opens the breaker again, and every
+    patron request is answered by the live endpoint meanwhile."""
+    dead = f"127.0.0.1:{unused_port()}"
     with trio.fail_after(LIMIT_S):
         async with (
             sip2_sim() as live,
-            sip2_member(f"127.0.0.1:{port}", live.endpoint, breaker=TRIP_AT_ONCE) as ils,
+            sip2_member(dead, live.endpoint, breaker=QUICK_COOL_DOWN) as ils,
+            trio.open_nursery() as nursery,
         ):
             while breaker_state(ils, 0) != "open":
                 await sip2_request(ils)
-            async with sip2_sim(port) as back, trio.open_nursery() as nursery:
-                await nursery.start(ils.run)
-                await wait_until(lambda: breaker_state(ils, 0) != "open")
-                assert breaker_state(ils, 0) == "half_open"  # a probe alone never closes it
+            failures = endpoint_stats(ils, 0)["failures"]
+            await nursery.start(ils.run)
+            await wait_until(lambda: endpoint_stats(ils, 0)["failures"] != failures)
+            assert breaker_state(ils, 0) != "closed"
+            for _ in range(REQUESTS):
                 assert await sip2_request(ils)
-                assert back.count("23") == 1
-                assert breaker_state(ils, 0) == "closed"
-                assert healthy(ils)
-                nursery.cancel_scope.cancel()
-                await ils.aclose()
+            assert breaker_state(ils, 0) != "closed"
+            nursery.cancel_scope.cancel()
+    assert live.count("23") >= REQUESTS
 
 
-async def test_ncip_after_the_cool_down_a_trial_request_closes_the_breaker() -> None:
-    """Dead, then back: the trial request goes to the endpoint that is back and closes
-    its breaker."""
-    port = unused_port()
-    breaker = BreakerSettings(failure_threshold=1, cool_down_s=0.2, max_cool_down_s=0.2)
-    with trio.fail_after(LIMIT_S):
-        async with (
-            ncip_sim() as live,
-            ncip_member(f"http://127.0.0.1:{port}/ncip", live.endpoint, breaker=breaker) as ils,
-        ):
-            while breaker_state(ils, 0) != "open":
-                assert await ncip_request(ils)  # the live endpoint answers meanwhile
-            async with ncip_sim(port) as back:
-                await wait_until(lambda: breaker_state(ils, 0) == "half_open")
-                assert await ncip_request(ils)
-                assert back.count("LookupItem") == 1
-                assert breaker_state(ils, 0) == "closed"
-                assert endpoint_stats(ils, 0)["healthy"] is True
-                await ils.aclose()
-
-
-async def test_ncip_a_good_probe_lets_a_trial_close_the_breaker_early() -> None:
-    """With a long cool-down, a successful LookupAgency makes the breaker half-open;
-    the next request is the trial and closes it."""
+async def test_ncip_a_half_open_endpoint_gets_a_trial_probe_never_a_patron_request() -> None:
+    """Dead, then back: patron lookups keep going to the live endpoint while the
+    breaker is half-open; the trial LookupAgency closes it."""
     port = unused_port()
     with trio.fail_after(LIMIT_S):
         async with (
             ncip_sim() as live,
             ncip_member(
-                f"http://127.0.0.1:{port}/ncip", live.endpoint, breaker=TRIP_AT_ONCE
+                f"http://127.0.0.1:{port}/ncip", live.endpoint, breaker=QUICK_COOL_DOWN
             ) as ils,
         ):
             while breaker_state(ils, 0) != "open":
-                assert await ncip_request(ils)
-            async with ncip_sim(port) as back, trio.open_nursery() as nursery:
-                await nursery.start(ils.run)
-                await wait_until(lambda: back.count("LookupAgency") >= 1)
-                await wait_until(lambda: breaker_state(ils, 0) != "open")
-                assert breaker_state(ils, 0) == "half_open"
-                assert await ncip_request(ils)
-                assert back.count("LookupItem") == 1
-                assert breaker_state(ils, 0) == "closed"
+                assert await ncip_request(ils)  # the live endpoint answers meanwhile
+            async with ncip_sim(port) as back:
+                await wait_until(lambda: breaker_state(ils, 0) == "half_open")
+                for _ in range(REQUESTS):
+                    assert await ncip_request(ils)
+                assert back.ncip.calls == []  # no patron request was the trial
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(ils.run)
+                    await wait_until(lambda: breaker_state(ils, 0) == "closed")
+                    nursery.cancel_scope.cancel()
+                assert back.count("LookupAgency") == 1
+                assert back.count("LookupItem") == 0
+                assert endpoint_stats(ils, 0)["healthy"] is True
                 assert healthy(ils)
-                nursery.cancel_scope.cancel()
                 await ils.aclose()

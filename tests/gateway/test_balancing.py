@@ -1,5 +1,6 @@
 """Endpoint balancing within a member: the breaker's transitions, the latency average,
-and the choice of endpoint, all on a fake clock."""
+the choice of endpoint and the trial probes of half-open endpoints, all on a fake
+clock."""
 
 from __future__ import annotations
 
@@ -102,27 +103,41 @@ class TestBreakerClosed:
 
 class TestBreakerOpenAndHalfOpen:
     def test_half_open_after_the_cool_down(self, breaker: CircuitBreaker, clock: FakeClock) -> None:
-        """The breaker stays open for exactly the cool-down, then admits a trial."""
+        """The breaker stays open for exactly the cool-down, then waits for its trial."""
         fail(breaker, 3)
         clock.advance(9.9)
         assert state(breaker) is BreakerState.OPEN
         assert breaker.retry_in() == pytest.approx(0.1)
+        assert not breaker.trial_due()
+        assert breaker.admit_trial() is None
         clock.advance(0.1)
         assert state(breaker) is BreakerState.HALF_OPEN
         assert breaker.retry_in() == 0.0
+        assert breaker.trial_due()
+
+    def test_a_half_open_breaker_admits_no_request(
+        self, breaker: CircuitBreaker, clock: FakeClock
+    ) -> None:
+        """Half-open, requests are refused: only the trial probe may go there."""
+        open_then_half_open(breaker, clock)
+        assert breaker.admit() is None
+        trial = breaker.admit_trial()
+        assert trial is not None
+        assert breaker.admit() is None
 
     def test_one_trial_at_a_time(self, breaker: CircuitBreaker, clock: FakeClock) -> None:
-        """Half-open, the first admit is a trial and the next is refused."""
+        """Half-open, the first trial is given and the next is refused until it ends."""
         open_then_half_open(breaker, clock)
-        trial = breaker.admit()
+        trial = breaker.admit_trial()
         assert trial is not None
         assert trial.trial
-        assert breaker.admit() is None
+        assert not breaker.trial_due()
+        assert breaker.admit_trial() is None
 
     def test_trial_success_closes(self, breaker: CircuitBreaker, clock: FakeClock) -> None:
         """A successful trial closes the breaker with a clean count."""
         open_then_half_open(breaker, clock)
-        trial = breaker.admit()
+        trial = breaker.admit_trial()
         assert trial is not None
         breaker.record(trial, Outcome.SUCCESS)
         assert state(breaker) is BreakerState.CLOSED
@@ -138,7 +153,7 @@ class TestBreakerOpenAndHalfOpen:
         open_then_half_open(breaker, clock)
         expected = [20.0, 35.0, 35.0]  # 10 doubled, then capped at 35
         for cool_down in expected:
-            trial = breaker.admit()
+            trial = breaker.admit_trial()
             assert trial is not None
             breaker.record(trial, Outcome.TIMEOUT)
             assert state(breaker) is BreakerState.OPEN
@@ -148,11 +163,11 @@ class TestBreakerOpenAndHalfOpen:
     def test_success_resets_the_cool_down(self, breaker: CircuitBreaker, clock: FakeClock) -> None:
         """After a successful trial, the next opening waits the base cool-down again."""
         open_then_half_open(breaker, clock)
-        trial = breaker.admit()
+        trial = breaker.admit_trial()
         assert trial is not None
         breaker.record(trial, Outcome.FAILURE)  # cool-down now 20
         clock.advance(20.0)
-        trial = breaker.admit()
+        trial = breaker.admit_trial()
         assert trial is not None
         breaker.record(trial, Outcome.SUCCESS)
         fail(breaker, 3)
@@ -161,13 +176,14 @@ class TestBreakerOpenAndHalfOpen:
     def test_cancelled_trial_frees_the_slot(
         self, breaker: CircuitBreaker, clock: FakeClock
     ) -> None:
-        """A cancelled trial lets the next request be the trial."""
+        """A cancelled trial makes the trial due again."""
         open_then_half_open(breaker, clock)
-        trial = breaker.admit()
+        trial = breaker.admit_trial()
         assert trial is not None
         breaker.record(trial, Outcome.CANCELLED)
         assert state(breaker) is BreakerState.HALF_OPEN
-        again = breaker.admit()
+        assert breaker.trial_due()
+        again = breaker.admit_trial()
         assert again is not None
         assert again.trial
 
@@ -200,15 +216,18 @@ class TestBreakerProbes:
         fail(breaker, 2)
         assert state(breaker) is BreakerState.CLOSED
 
-    def test_good_probe_allows_a_trial_early_but_does_not_close(
+    def test_good_probe_makes_the_trial_due_early_but_does_not_close(
         self, breaker: CircuitBreaker
     ) -> None:
-        """While open, a good probe moves to half-open at once; only a trial closes."""
+        """While open, a good keep-alive probe moves to half-open at once (the trial is
+        due); only the trial closes."""
         fail(breaker, 3)
         breaker.record_probe(ok=True)
         assert state(breaker) is BreakerState.HALF_OPEN
+        assert breaker.trial_due()
         breaker.record_probe(ok=True)
         assert state(breaker) is BreakerState.HALF_OPEN
+        assert breaker.admit() is None
 
     def test_failed_probe_while_open_restarts_the_cool_down(
         self, breaker: CircuitBreaker, clock: FakeClock
@@ -224,12 +243,34 @@ class TestBreakerProbes:
     ) -> None:
         """A failed probe reopens a half-open breaker; its trial's result is then ignored."""
         open_then_half_open(breaker, clock)
-        trial = breaker.admit()
+        trial = breaker.admit_trial()
         assert trial is not None
         breaker.record_probe(ok=False)
         assert state(breaker) is BreakerState.OPEN
         breaker.record(trial, Outcome.SUCCESS)
         assert state(breaker) is BreakerState.OPEN
+
+
+class TestBreakerChanges:
+    def test_each_change_of_state_is_told(self, clock: FakeClock) -> None:
+        """``on_change`` is called when the breaker opens, turns half-open (by time or by
+        a good probe) and closes, and not for a failure that leaves it closed."""
+        changes: list[BreakerState] = []
+        watched = CircuitBreaker(SETTINGS, clock, lambda: changes.append(watched.state))
+        fail(watched, 2)
+        assert changes == []
+        fail(watched, 1)
+        watched.record_probe(ok=True)
+        trial = watched.admit_trial()
+        assert trial is not None
+        watched.record(trial, Outcome.FAILURE)
+        assert changes == [BreakerState.OPEN, BreakerState.HALF_OPEN, BreakerState.OPEN]
+        clock.advance(20.0)
+        assert state(watched) is BreakerState.HALF_OPEN
+        trial = watched.admit_trial()
+        assert trial is not None
+        watched.record(trial, Outcome.SUCCESS)
+        assert changes[3:] == [BreakerState.HALF_OPEN, BreakerState.CLOSED]
 
 
 @pytest.mark.parametrize(
@@ -375,19 +416,91 @@ class TestEndpointBalancer:
         assert b.acquire() is None
         assert b.retry_in() == pytest.approx(6.0)
 
-    def test_a_half_open_trial_comes_first(self, clock: FakeClock) -> None:
-        """A recovered endpoint gets its trial even if a closed one looks cheaper."""
+    def test_a_half_open_endpoint_gets_a_trial_probe_not_a_request(self, clock: FakeClock) -> None:
+        """Once its cool-down is over, a recovering endpoint gets no request: its client
+        takes one trial ticket for it, whose success closes the breaker; only then do
+        requests go there again."""
         b = balancer(clock, "a", "b")
-        measure(b, clock, "b", 0.01)
         for _ in range(3):
             b.record_probe("a", ok=False)
         clock.advance(10.0)
+        assert stats_of(b, "a")[2] is BreakerState.HALF_OPEN
+        for _ in range(4):
+            ticket = b.acquire()
+            assert ticket is not None
+            assert ticket.endpoint == "b"
+            b.release(ticket, Outcome.CANCELLED)
+        [trial] = b.take_trials()
+        assert (trial.endpoint, trial.permit.trial) == ("a", True)
+        assert b.take_trials() == []  # one trial at a time
+        b.release(trial, Outcome.SUCCESS)
+        assert stats_of(b, "a")[2] is BreakerState.CLOSED
+        assert {t.endpoint for t in (b.acquire(), b.acquire()) if t is not None} == {"a", "b"}
+
+    def test_a_failed_trial_keeps_the_endpoint_out(self, clock: FakeClock) -> None:
+        """A failed trial opens the breaker again for a doubled cool-down; requests keep
+        going elsewhere."""
+        b = balancer(clock, "a", "b")
+        for _ in range(3):
+            b.record_probe("a", ok=False)
+        clock.advance(10.0)
+        [trial] = b.take_trials()
+        b.release(trial, Outcome.TIMEOUT)
+        assert stats_of(b, "a")[2] is BreakerState.OPEN
+        assert b.next_trial_in() == pytest.approx(20.0)
         ticket = b.acquire()
         assert ticket is not None
-        assert ticket.endpoint == "a"
-        assert ticket.permit.trial
-        b.release(ticket, Outcome.SUCCESS)
-        assert stats_of(b, "a")[2] is BreakerState.CLOSED
+        assert ticket.endpoint == "b"
+
+    def test_a_trial_probe_does_not_feed_the_latency(self, clock: FakeClock) -> None:
+        """A trial's time includes connecting and logging in: it is no request's
+        latency."""
+        b = balancer(clock, "a")
+        measure(b, clock, "a", 0.2)
+        for _ in range(3):
+            b.record_probe("a", ok=False)
+        clock.advance(10.0)
+        [trial] = b.take_trials()
+        clock.advance(1.5)
+        b.release(trial, Outcome.SUCCESS)
+        assert stats_of(b, "a")[1] == pytest.approx(0.2)
+
+    def test_when_the_next_trial_is_due(self, clock: FakeClock) -> None:
+        """No open breaker: never; open: at the end of its cool-down; half-open and
+        waiting: now; its trial out: not until the trial has ended."""
+        b = balancer(clock, "a", "b")
+        assert b.next_trial_in() == math.inf
+        for _ in range(3):
+            b.record_probe("a", ok=False)
+        assert b.next_trial_in() == pytest.approx(10.0)
+        clock.advance(4.0)
+        assert b.next_trial_in() == pytest.approx(6.0)
+        clock.advance(6.0)
+        assert b.next_trial_in() == 0.0
+        [trial] = b.take_trials()
+        assert b.next_trial_in() == math.inf
+        b.release(trial, Outcome.CANCELLED)
+        assert b.next_trial_in() == 0.0
+
+    def test_a_caller_can_exclude_endpoints_it_tried(self, clock: FakeClock) -> None:
+        """``acquire`` skips the endpoints a request already tried, and says when none
+        is left."""
+        b = balancer(clock, "a", "b")
+        measure(b, clock, "a", 0.01)
+        ticket = b.acquire(exclude={"a"})
+        assert ticket is not None
+        assert ticket.endpoint == "b"
+        assert b.acquire(exclude={"a", "b"}) is None
+
+    def test_breaker_changes_are_told(self, clock: FakeClock) -> None:
+        """The balancer's ``on_change`` hears of every breaker's changes, another
+        gateway's trip included."""
+        told: list[str] = []
+        b = EndpointBalancer(
+            ["a", "b"], clock=clock, breaker=SETTINGS, on_change=lambda: told.append("x")
+        )
+        assert b.trip("b", 5.0)
+        assert told == ["x"]
 
     def test_failures_open_the_breaker_without_touching_latency(self, clock: FakeClock) -> None:
         """Fast failures feed the breaker, not the latency average."""

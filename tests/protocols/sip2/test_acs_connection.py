@@ -225,16 +225,43 @@ def test_without_a_trailer_a_repeat_is_a_new_request() -> None:
         conn.send(STATUS_RESPONSE)
 
 
-def test_frames_sip2_says_to_ignore() -> None:
-    """Unknown commands and messages meant for an SC are dropped without an answer."""
+def test_messages_meant_for_an_sc_are_dropped() -> None:
+    """A response sent to the ACS is dropped without an answer."""
     conn = logged_in()
-    event = receive(conn, b"XS0\r")
-    assert isinstance(event, FrameDiscarded)
-    assert event.error.reason is FrameError.UNKNOWN_COMMAND
     event = receive(conn, frame(STATUS_RESPONSE, 1))
     assert isinstance(event, FrameDiscarded)
     assert event.error.reason is FrameError.WRONG_DIRECTION
     assert state_of(conn) is AcsState.READY
+
+
+@pytest.mark.parametrize(
+    ("data", "answer"),
+    [(b"XS0\r", b"96\r"), (b"XSAY3AZ" + checksum(b"XSAY3AZ") + b"\r", b"96AZFEF6\r")],
+    ids=["plain", "with a trailer"],
+)
+def test_an_unknown_command_is_answered_with_96(data: bytes, answer: bytes) -> None:
+    """A 2-character command the ACS does not know is not executed but answered with
+    96 (in the kiosk's error-detection style), so the kiosk is never left waiting."""
+    conn = logged_in()
+    event = receive(conn, data)
+    assert isinstance(event, SendReply)
+    assert event.data == answer
+    assert event.cause is ReplyCause.BAD_FRAME
+    assert event.error is not None
+    assert event.error.reason is FrameError.UNKNOWN_COMMAND
+    assert state_of(conn) is AcsState.READY
+    event = receive(conn, frame(STATUS_REQUEST, 4))
+    assert event == MessageReceived(STATUS_REQUEST, 4)
+
+
+def test_an_unknown_command_before_login_is_answered_with_96() -> None:
+    """Before a login too: 96, and the terminal may still log in."""
+    conn = AcsConnection()
+    event = receive(conn, b"XS0\r")
+    assert isinstance(event, SendReply)
+    assert event.data == b"96\r"
+    assert state_of(conn) is AcsState.AWAITING_LOGIN
+    assert receive(conn, frame(LOGIN, 0)) == MessageReceived(LOGIN, 0)
 
 
 def test_pipelined_requests_wait_for_the_answer() -> None:

@@ -10,6 +10,7 @@ from protocols.sip2 import (
     NEED_DATA,
     AcsStatus,
     ConnectionFailed,
+    Dialect,
     ErrorDetection,
     FrameDiscarded,
     FrameError,
@@ -27,6 +28,7 @@ from protocols.sip2 import (
     SendReply,
     SupportedMessages,
     encode,
+    encode_request,
 )
 
 from .wire import frame, receive, state_of
@@ -204,3 +206,38 @@ def test_one_request_at_a_time() -> None:
     conn.send(LoginRequest(login_user_id="a", login_password="b"))
     with pytest.raises(LocalProtocolError):
         conn.send(REQUEST)
+
+
+def test_a_request_written_beforehand_is_sent_as_the_message_would_be() -> None:
+    """A request written once by ``encode_request`` goes out with the connection's own
+    sequence number, byte for byte as the message itself would."""
+    written = encode_request(REQUEST)
+    by_message, by_written = ScConnection(), ScConnection()
+    for n in range(3):
+        assert by_written.send(written) == by_message.send(REQUEST)
+        for conn in (by_message, by_written):
+            assert receive(conn, frame(ANSWER, n)) == MessageReceived(ANSWER, n)
+    equal_dialect = ScConnection(Dialect())  # equal to the default, not the same object
+    assert equal_dialect.send(written) == encode(REQUEST, sequence=0, error_detection=True)
+
+
+def test_a_request_that_cannot_be_written_is_refused_before_any_connection() -> None:
+    """A value longer than the dialect allows (or with the delimiter in it) is found
+    when the request is written, with no connection involved."""
+    too_long = PatronStatusRequest(transaction_date=WHEN, patron_identifier="2" * 300)
+    with pytest.raises(LocalProtocolError, match="longer than 255"):
+        encode_request(too_long)
+    with pytest.raises(LocalProtocolError, match="delimiter"):
+        encode_request(PatronStatusRequest(transaction_date=WHEN, patron_identifier="a|b"))
+    with pytest.raises(LocalProtocolError, match="not a request"):
+        encode_request(ANSWER)
+
+
+def test_a_request_written_for_another_dialect_is_refused() -> None:
+    """Bytes written for one dialect are never sent on a connection that speaks another;
+    the connection can still send its next request."""
+    conn = ScConnection(Dialect(field_delimiter="^"))
+    with pytest.raises(LocalProtocolError, match="another dialect"):
+        conn.send(encode_request(REQUEST))
+    assert state_of(conn) is ScState.IDLE
+    assert b"AA1^" in conn.send(REQUEST)

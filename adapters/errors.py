@@ -13,7 +13,10 @@ The tree::
 A *business* refusal (patron blocked, item not found, checkout refused) is not an
 exception: it comes back as an outcome with ``ok`` false and the ILS's messages, so the
 gateway can pass the reason to the kiosk.  Exceptions are for "no answer to trust".
-Each carries the member id, so callers can name the library in a refusal.
+Each carries the member id, so callers can name the library in a refusal, and
+``reached``: whether the request may have reached the ILS before the failure, so a
+flow knows when the outcome of a checkout at the ILS is unknown (a time-out after the
+request was sent, a connection lost while waiting for the answer).
 
 ``IlsRequestInvalid`` is the caller's fault, not the library's: a value longer than the
 member's protocol allows, or a character its dialect or charset cannot carry.  It is
@@ -46,12 +49,15 @@ class IlsError(AdapterError):
     Args:
         member: The member whose ILS failed.
         detail: What happened, for logs (never shown to patrons).
+        reached: The request may have reached the ILS before the failure (it was
+            sent whole, and no answer came back): a checkout's outcome there is unknown.
     """
 
-    def __init__(self, member: str, detail: str) -> None:
+    def __init__(self, member: str, detail: str, *, reached: bool = False) -> None:
         super().__init__(f"{member}: {detail}")
         self.member = member
         self.detail = detail
+        self.reached = reached
 
 
 class IlsUnavailable(IlsError):

@@ -92,7 +92,7 @@ from protocols.ncip import Problem, ProblemResponse, ProblemType, write_response
 from .context import utc_now
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     from starlette.requests import Request
 
@@ -579,9 +579,13 @@ async def serve_admin(
     listener: AdminListener | NcipListener,
     *,
     role: str = "admin",
+    shutdown: Callable[[], Awaitable[None]] | None = None,
+    grace_s: float = 10.0,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve the app on one listener until cancelled; reports its base URL once bound.
+    """Serve the app on one listener until cancelled, or until ``shutdown`` returns:
+    then no new connection is taken and requests in flight get ``grace_s`` to finish.
+    Reports its base URL once bound.
 
     Raises:
         ConfigError: The admin port's tokens cannot be read (``bearer_tokens``).
@@ -591,6 +595,7 @@ async def serve_admin(
     config.bind = [f"{host}:{listener.port}"]
     config.accesslog = None
     config.errorlog = None
+    config.graceful_timeout = grace_s
 
     class _Started:
         """Passes hypercorn's bound URLs on as the first one."""
@@ -600,4 +605,4 @@ async def serve_admin(
 
     tokens = bearer_tokens(listener) if isinstance(listener, AdminListener) else ()
     app = for_role(admin_app(gateway), role, tokens)
-    await serve(app, config, task_status=_Started())
+    await serve(app, config, shutdown_trigger=shutdown, task_status=_Started())

@@ -21,9 +21,10 @@ gateway of the consortium) is opened before the listeners and closed after them.
 ``task_status.started`` reports the bound addresses only once every listener is
 bound, so whoever starts the gateway (the CLI, the demo, a test) can connect at once.
 
-Stopping: listeners close first (no new kiosks), connections waiting for a request
-close, connections in the middle of one get ``drain_grace_s`` to finish it, then
-everything else is cancelled.
+Stopping: listeners close first (no new kiosks, no new NCIP connections), connections
+waiting for a request close, connections in the middle of one (kiosks and NCIP
+messages alike) get ``drain_grace_s`` to finish it, then everything else is
+cancelled; the admin port answers until the end.
 
 Reloading re-reads the configuration file in a worker thread and swaps the runtime as
 a whole; a file with errors is logged and the running configuration kept.  Member
@@ -259,8 +260,17 @@ class Gateway:
                         if settings.admin is not None:
                             admin = await root.start(serve_admin, self, settings.admin)
                         if settings.ncip is not None:
-                            base = await root.start(
-                                partial(serve_admin, role="ncip"), self, settings.ncip
+                            # Among the connections: at shutdown it stops taking new
+                            # messages and finishes those in flight, as kiosks do.
+                            base = await connections.start(
+                                partial(
+                                    serve_admin,
+                                    role="ncip",
+                                    shutdown=self._stop.wait,
+                                    grace_s=settings.drain_grace_s,
+                                ),
+                                self,
+                                settings.ncip,
                             )
                             ncip = f"{base.rstrip('/')}/ncip"
                     self.ready = True

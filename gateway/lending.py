@@ -23,11 +23,13 @@ Checkout (11), in order; the first step that says no decides, and the kiosk show
    fails the owner's loan is undone with a checkin, so there is never a loan the
    registry does not know.
 
-If the owner's ILS fails at step 6 the slot is released.  When it does not answer in
-time, or the gateway cuts the request short (a drain at shutdown), the owner may have
-lent the item: the slot stays held as unconfirmed (listed at
-``/api/loans/unconfirmed`` once its hold time is over, and finished by a resend of the
-same checkout) and an error names the item and proxy account for the desk to check.
+If the owner's ILS fails at step 6 before the request reached it, the slot is
+released.  When the request may have reached it and no answer came (a time-out, a
+connection lost while waiting: ``IlsError.reached``), or the gateway cuts the request
+short (a drain at shutdown), the owner may have lent the item: the slot stays held as
+unconfirmed (listed at ``/api/loans/unconfirmed`` once its hold time is over, and
+finished by a resend of the same checkout) and an error names the item and proxy
+account for the desk to check.
 
 Renew (29) renews the registry's loan at the owner for the proxy account, within the
 owner's ``visitor_renewals``.  Renew all (65) renews at home, then every reciprocal
@@ -43,7 +45,7 @@ from typing import TYPE_CHECKING
 import structlog
 import trio
 
-from adapters.errors import IlsError, IlsTimeout
+from adapters.errors import IlsError
 from adapters.state.base import CapExceeded, Loan, LoanRequest
 from config.policy import PatronStanding, may_borrow, may_renew
 from protocols.sip2 import (
@@ -163,22 +165,24 @@ async def checkout(ctx: RequestContext, where: Route, request: CheckoutRequest) 
         lent = await ctx.member(owner).checkout(
             proxy, request.item_identifier, due=due, timeout=ctx.budget(owner)
         )
-    except (IlsTimeout, trio.Cancelled) as exc:
-        # The owner may have lent the item: the slot stays held (it counts against the
-        # caps and is listed at /api/loans/unconfirmed once its hold time is over), and
-        # a resend of the same checkout finishes it.
-        log.error(
-            "checkout outcome unknown: check the proxy account at the owner",
-            owner=owner,
-            item=request.item_identifier,
-            proxy=proxy,
-            why="timed out" if isinstance(exc, IlsTimeout) else "cancelled by the gateway",
-            detail=exc.detail if isinstance(exc, IlsTimeout) else None,
-        )
-        raise
-    except BaseException:
-        with trio.CancelScope(shield=True):
-            await runtime.store.release(reservation)
+    except BaseException as exc:
+        if isinstance(exc, trio.Cancelled) or (isinstance(exc, IlsError) and exc.reached):
+            # The owner may have lent the item: the slot stays held (it counts against
+            # the caps and is listed at /api/loans/unconfirmed once its hold time is
+            # over), and a resend of the same checkout finishes it.
+            log.error(
+                "checkout outcome unknown: check the proxy account at the owner",
+                owner=owner,
+                item=request.item_identifier,
+                proxy=proxy,
+                why="cancelled by the gateway"
+                if isinstance(exc, trio.Cancelled)
+                else "no answer from the owner",
+                detail=exc.detail if isinstance(exc, IlsError) else None,
+            )
+        else:
+            with trio.CancelScope(shield=True):
+                await runtime.store.release(reservation)
         raise
     if not lent.ok:
         await runtime.store.release(reservation)

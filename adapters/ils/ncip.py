@@ -280,10 +280,12 @@ class _EndpointState:
 
 @dataclass
 class _Exchange:
-    """One call's progress, for the time-out's detail."""
+    """One call's progress: for the time-out's detail, and whether the request may have
+    reached the ILS (it was being posted when the time ran out)."""
 
     service: str
     stage: str = "waiting for a free slot"
+    sent: bool = False
 
 
 class _NotSent(Exception):
@@ -608,7 +610,9 @@ class NcipMemberIls:
             async with limiter:
                 return await self._send(exchange, body, idempotent, budget)
         raise IlsTimeout(
-            self.member, f"no answer to {service} within {timeout:.1f}s ({exchange.stage})"
+            self.member,
+            f"no answer to {service} within {timeout:.1f}s ({exchange.stage})",
+            reached=exchange.sent,
         )
 
     def _write(self, request: Request, service: str) -> bytes:
@@ -639,15 +643,17 @@ class NcipMemberIls:
             failure: str | None = None
             try:
                 exchange.stage = f"connecting to {state.url}"
+                exchange.sent = True  # from here an answer may be lost after the ILS acted
                 try:
                     answer = await self._post(state, body)
                 except _NotSent as exc:
+                    exchange.sent = False
                     outcome, failure = Outcome.FAILURE, str(exc)
                     error = IlsUnavailable(self.member, failure)
                     continue
                 except _Lost as exc:
                     outcome, failure = Outcome.FAILURE, str(exc)
-                    error = IlsUnavailable(self.member, failure)
+                    error = IlsUnavailable(self.member, failure, reached=True)
                     if idempotent:
                         continue
                     raise error from None

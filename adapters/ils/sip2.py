@@ -469,7 +469,9 @@ class Sip2MemberIls:
             finally:
                 limiter.release()
         raise IlsTimeout(
-            self.member, f"no answer to {message.code} within {timeout:.1f}s ({exchange.stage})"
+            self.member,
+            f"no answer to {message.code} within {timeout:.1f}s ({exchange.stage})",
+            reached=exchange.delivered,
         )
 
     async def _send(
@@ -493,6 +495,7 @@ class Sip2MemberIls:
                 return await self._attempt(ticket, request, exchange, budget)
             except IlsError as exc:
                 if exchange.delivered and request.message.code not in _READ_ONLY:
+                    exc.reached = True
                     raise
                 error = exc
         if error is not None:

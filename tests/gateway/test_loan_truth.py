@@ -3,15 +3,18 @@ the consortium's loan period, and a checkout cut short at shutdown."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
+import httpx
 import trio
 from structlog.testing import capture_logs
 
 from gateway.clock import utc_now
 from gateway.demo import run_demo
+from protocols.ncip import CheckOutItem, Header, Patron, read_reply, write_request
 from protocols.sip2 import CheckoutResponse, RenewResponse
 
 from .conftest import circulation_demo
@@ -127,3 +130,46 @@ async def test_a_checkout_cut_short_by_shutdown_is_kept_as_unconfirmed() -> None
     assert unknown["item"] == BETA_ITEM
     [gone] = [e for e in logs if e["event"] == "kiosk disconnected"]
     assert gone["why"] == "cut short by the gateway while serving 11"
+
+
+async def test_an_ncip_message_in_flight_is_finished_at_shutdown() -> None:
+    """SIGTERM's drain covers the NCIP port: a CheckOutItem waiting for a slow owner
+    when the gateway stops is carried out and answered, not cut off."""
+    at_owner = trio.Event()
+
+    def arrived(request: Message) -> None:
+        if request.code == "11":
+            at_owner.set()
+
+    header = Header(from_agency="rs-beta", to_agency="interlend")
+    body = write_request(CheckOutItem(header, Patron(ALPHA_PATRON, pin="1234"), BETA_ITEM))
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            running: Demo = await nursery.start(
+                partial(run_demo, handle_signals=False, adjust=circulation_demo)
+            )
+            owner = running.simulators["beta"]
+            owner.on_arrival = arrived
+            owner.delay_s = 0.5
+            answers: list[httpx.Response] = []
+
+            async def post() -> None:
+                async with httpx.AsyncClient() as client:
+                    url = running.bound.ncip
+                    assert url is not None
+                    answers.append(
+                        await client.post(
+                            url,
+                            content=body,
+                            headers={"X-API-Key": os.environ["INTERLEND_DEMO_NCIP_KEY"]},
+                            timeout=10,
+                        )
+                    )
+
+            nursery.start_soon(post)
+            await at_owner.wait()
+            running.gateway.stop()
+    [answer] = answers
+    assert answer.status_code == 200
+    reply = read_reply(answer.content)
+    assert reply.ok, answer.text

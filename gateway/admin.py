@@ -222,15 +222,20 @@ def admin_app(gateway: Gateway) -> Starlette:
         members = _members(gateway)
         if members and not any(m["healthy"] for m in members.values()):
             return PlainTextResponse("not ready: no member ILS is reachable\n", status_code=503)
+        # The probe is open to all: its answers say what is wrong in stable words, and
+        # the detail (hosts, ports, Redis errors) goes to the log and /api/ledger.
         try:
             await gateway.runtime.store.check()
             stalled = await _outbox_stalled(gateway)
         except StateUnavailable as exc:
-            return PlainTextResponse(
-                f"not ready: the state store is unavailable ({exc.detail})\n", status_code=503
-            )
+            log.warning("not ready: the state store is unavailable", detail=exc.detail)
+            return PlainTextResponse("not ready: the state store is unavailable\n", status_code=503)
         if stalled is not None:
-            return PlainTextResponse(f"not ready: {stalled}\n", status_code=503)
+            log.warning("not ready", why=stalled)
+            return PlainTextResponse(
+                "not ready: the ledger outbox is not draining (see /api/ledger)\n",
+                status_code=503,
+            )
         return PlainTextResponse("ready\n")
 
     async def metrics(request: Request) -> Response:

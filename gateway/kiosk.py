@@ -61,7 +61,7 @@ from protocols.sip2 import (
 
 from .context import Outcome, Result, utc_now
 from .logs import LineSampler
-from .responses import refusal
+from .responses import refusal, with_fields
 from .session import TerminalSession
 
 if TYPE_CHECKING:
@@ -310,7 +310,11 @@ class KioskServer:
                 "answer cannot be encoded for this kiosk", conn=session.conn_id, error=str(exc)
             )
             outcome = _failure(message, "The answer could not be shown here; see the desk")
-            data = conn.send(outcome.response)
+            encoded = _encoded_refusal(conn, outcome.response)
+            if encoded is None:
+                log.error("no answer can be encoded for this kiosk", conn=session.conn_id)
+                return False
+            data = encoded
         written = await self._write(wire, data)
         elapsed = trio.current_time() - started
         where = outcome.route
@@ -354,6 +358,27 @@ class _Link:
     """Bad frames since the last request."""
     not_logged: int = 0
     """Bad frames of this connection that were not logged (the sampling)."""
+
+
+def _encoded_refusal(conn: AcsConnection, refusal: Message) -> bytes | None:
+    """``refusal`` as the kiosk's dialect writes it; failing that (it echoes a value
+    longer than the kiosk's field limit), the same refusal with no identifiers and no
+    text; ``None`` when even that cannot be written."""
+    for answer in (
+        refusal,
+        with_fields(
+            refusal,
+            patron_identifier="",
+            item_identifier="",
+            title_identifier="",
+            screen_messages=(),
+        ),
+    ):
+        try:
+            return conn.send(answer)
+        except LocalProtocolError:
+            continue
+    return None
 
 
 def _offline() -> AcsStatus:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
-from adapters.errors import IlsError
+from adapters.errors import IlsError, IlsRequestInvalid
 
 if TYPE_CHECKING:
     from adapters.state.base import Loan
@@ -59,7 +59,7 @@ async def accept_at_home(ctx: RequestContext, loan: Loan, patron: str, title: st
                 due=loan.due,
                 timeout=HOME_CALL_S,
             )
-    except IlsError as exc:
+    except (IlsError, IlsRequestInvalid) as exc:
         log.error(
             "temporary item not created at home",
             home=loan.home,
@@ -86,7 +86,7 @@ async def remove_at_home(ctx: RequestContext, loan: Loan) -> None:
         with trio.CancelScope(shield=True):
             await client.checkin(barcode, "", timeout=HOME_CALL_S)
             gone = await client.delete_item(barcode, timeout=HOME_CALL_S)
-    except IlsError as exc:
+    except (IlsError, IlsRequestInvalid) as exc:
         log.error(
             "temporary item not removed at home", home=loan.home, item=barcode, detail=exc.detail
         )

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from adapters.errors import IlsError
+from adapters.errors import IlsError, IlsRequestInvalid
 from config.policy import PatronStanding, may_borrow
 from protocols.sip2 import HoldMode, HoldRequest, HoldResponse
 
@@ -104,7 +104,7 @@ async def hold_by_title(
         )
         try:
             answer = await forward(ctx, lender, placed)
-        except IlsError as exc:
+        except (IlsError, IlsRequestInvalid) as exc:
             log.warning("lender could not be asked", lender=lender, detail=exc.detail)
             continue
         if isinstance(answer, HoldResponse) and answer.ok:

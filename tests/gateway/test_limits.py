@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,14 +23,18 @@ import trio.testing
 from structlog.testing import capture_logs
 
 from gateway.accept import accept_connections
+from gateway.demo import run_demo
 from gateway.metrics import Metrics
 from protocols.sip2 import AcsStatus, ScStatus
 
+from .conftest import circulation_demo
+from .kiosk import close_all
 from .limits import HONEST_ADDRESS, connect_from, demo_with, login
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from config.models import Config
     from gateway.demo import Demo
 
     from .kiosk import Kiosk
@@ -307,3 +312,35 @@ async def test_accept_backs_off_and_logs_rarely_when_out_of_descriptors(
     assert all(99 <= n <= 101 for n in counted[1:])
     assert all(e["error"] == "EMFILE" for e in lines)
     assert b"interlend_sip2_accept_errors_total 250.0" in metrics.render()
+
+
+def _short_fields(config: Config) -> Config:
+    config = circulation_demo(config)
+    [listener] = config.gateway.sip2
+    dialect = listener.dialect.model_copy(update={"max_field_length": 20})
+    gateway = config.gateway.model_copy(
+        update={"sip2": (listener.model_copy(update={"dialect": dialect}),)}
+    )
+    return config.model_copy(update={"gateway": gateway})
+
+
+async def test_an_answer_that_cannot_be_written_for_the_kiosk_does_not_end_the_gateway() -> None:
+    """A listener whose kiosks take fields of 20 characters at most, and a request whose
+    card number is longer: the refusal cannot echo it, so a bare one (no identifiers) is
+    sent; the gateway serves the next kiosk."""
+    status = b"2300120261123    120000AOalpha|AA" + b"2" * 30 + b"|AC|AD1234|\r"
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            running: Demo = await nursery.start(
+                partial(run_demo, handle_signals=False, adjust=_short_fields)
+            )
+            kiosk = await connect_from(running, "127.0.0.1")
+            assert await login(kiosk, "alpha-kiosk")
+            answer = await kiosk.raw(status)
+            other = await connect_from(running, HONEST_ADDRESS)
+            served = await login(other, "beta-kiosk")
+            await close_all()
+            running.gateway.stop()
+    assert answer.startswith(b"24")
+    assert b"2" * 30 not in answer
+    assert served

@@ -619,6 +619,12 @@ class LimitSettings(Frozen):
     max_bad_frames_before_login: int = Field(
         3, ge=1, description="bad frames a connection may send before it has logged in"
     )
+    bad_frames_cool_down_s: float = Field(
+        10.0,
+        ge=0,
+        description="after a connection is closed for bad frames, new connections from its "
+        "address are closed at once for this long (0: never)",
+    )
     logged_bad_frames: int = Field(
         5,
         ge=0,

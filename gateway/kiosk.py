@@ -17,7 +17,9 @@ The limits (``[gateway.limits]``, docs/security.md):
   ``login_timeout_s``; a logged-in one after ``idle_timeout_s`` without a request.
 * **Bad frames**: frames refused (96), ignored or resent do not count as requests; a
   connection that sends more than ``max_bad_frames`` of them in a row
-  (``max_bad_frames_before_login`` before it has logged in) is closed.  At most
+  (``max_bad_frames_before_login`` before it has logged in) is closed, and new
+  connections from its address are closed at once for ``bad_frames_cool_down_s``
+  (reconnecting to start afresh buys nothing).  At most
   ``logged_bad_frames`` of them are logged per kiosk address every
   ``SAMPLED_LOG_INTERVAL_S`` (reconnecting does not reset it); the next line logged
   says how many were not.
@@ -80,6 +82,8 @@ log = structlog.get_logger("interlend.sip2")
 RECEIVE_SIZE = 4096
 WRITE_TIMEOUT_S = 10.0
 SAMPLED_LOG_INTERVAL_S = 10.0
+TOO_MANY_BAD_FRAMES = "too many bad frames"
+_REMEMBERED_ADDRESSES = 100_000
 _CLOSED = (trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError, OSError)
 
 
@@ -112,6 +116,8 @@ class KioskServer:
         self._draining = False
         self.open_connections = 0
         self._by_address: dict[str, int] = {}
+        self._cooling: dict[str, float] = {}
+        """Addresses whose new connections are closed until a time (bad frames)."""
         self.connection_cap = runtime().settings.limits.max_connections
         """Kiosk connections allowed at once (the daemon lowers it to fit the fd limit)."""
         self._refusal_lines = LineSampler(SAMPLED_LOG_INTERVAL_S)
@@ -130,7 +136,23 @@ class KioskServer:
             return "total"
         if self._by_address.get(address, 0) >= limits.max_connections_per_address:
             return "per_address"
+        until = self._cooling.get(address)
+        if until is not None:
+            if trio.current_time() < until:
+                return "cool_down"
+            del self._cooling[address]
         return None
+
+    def _cool_down(self, address: str) -> None:
+        """Close new connections from ``address`` for ``bad_frames_cool_down_s``: one
+        that reconnects to start its bad frames afresh costs an accept, not a session."""
+        seconds = self._runtime().settings.limits.bad_frames_cool_down_s
+        if not seconds:
+            return
+        now = trio.current_time()
+        if len(self._cooling) >= _REMEMBERED_ADDRESSES:
+            self._cooling = {a: t for a, t in self._cooling.items() if t > now}
+        self._cooling[address] = now + seconds
 
     def _refused(self, address: str, cap: str) -> None:
         self._metrics.connections_refused.labels(cap).inc()
@@ -176,6 +198,8 @@ class KioskServer:
         why = "closed by the kiosk"
         try:
             why = await self._loop(link)
+            if why == TOO_MANY_BAD_FRAMES:
+                self._cool_down(session.address)
         except _CLOSED as exc:
             why = f"connection lost: {type(exc).__name__}"
         except trio.Cancelled:
@@ -249,12 +273,12 @@ class KioskServer:
                         if not await self._write(wire, reply):
                             return "answer could not be written"
                         if self._too_many_bad(link, limits, settings.login_required):
-                            return "too many bad frames"
+                            return TOO_MANY_BAD_FRAMES
                     case FrameDiscarded(error=error):
                         self._metrics.frames_refused.labels(error.reason.value).inc()
                         self._log_bad(link, "kiosk frame ignored", error=str(error))
                         if self._too_many_bad(link, limits, settings.login_required):
-                            return "too many bad frames"
+                            return TOO_MANY_BAD_FRAMES
                     case ConnectionFailed(error=error):
                         self._metrics.frames_refused.labels(error.reason.value).inc()
                         return f"protocol error: {error}"

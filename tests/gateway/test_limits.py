@@ -344,3 +344,26 @@ async def test_an_answer_that_cannot_be_written_for_the_kiosk_does_not_end_the_g
     assert answer.startswith(b"24")
     assert b"2" * 30 not in answer
     assert served
+
+
+async def test_an_address_closed_for_bad_frames_cools_down() -> None:
+    """After a connection is closed for bad frames, new connections from its address
+    are closed at once for ``bad_frames_cool_down_s`` (counted), others are not, and
+    the address is let in again afterwards."""
+    with trio.fail_after(TIMEOUT):
+        async with demo_with(max_bad_frames_before_login=1, bad_frames_cool_down_s=0.5) as demo:
+            abuser = await connect_from(demo, "127.0.0.1")
+            await abuser.stream.send_all(BAD_CHECKSUM * 10)
+            await _frames_until_closed(abuser)
+            again = await connect_from(demo, "127.0.0.1")
+            again_closed = await again.closed()
+            honest = await connect_from(demo, HONEST_ADDRESS)
+            honest_in = await login(honest, "beta-kiosk")
+            cooled = _metric(demo, 'interlend_sip2_connections_refused_total{cap="cool_down"}')
+            await trio.sleep(0.6)  # the cool-down is a span of time: let it pass
+            later = await connect_from(demo, "127.0.0.1")
+            later_in = await login(later, "alpha-kiosk")
+    assert again_closed
+    assert honest_in
+    assert cooled == 1
+    assert later_in

@@ -85,6 +85,17 @@ async def drained(store: StateBackend) -> None:
     raise AssertionError("the outbox was not drained")
 
 
+async def anchored(gateway: Gateway, events: int) -> None:
+    """Wait until the gateway's ledger worker has counted ``events`` anchored events."""
+    worker = gateway.ledger_worker
+    assert worker is not None
+    for _ in range(TIMEOUT * 20):
+        if worker.statistics().events_anchored >= events:
+            return
+        await trio.sleep(0.05)
+    raise AssertionError(f"fewer than {events} events were anchored")
+
+
 def node_url(consortium: Consortium) -> str:
     """The JSON-RPC URL of the consortium's node."""
     uri: object = getattr(consortium.w3.provider, "endpoint_uri", None)
@@ -247,6 +258,8 @@ async def test_two_gateways_anchor_and_every_loan_verifies(
                 )
             for gateway in gateways.values():
                 await drained(gateway.runtime.store)
+                # The worker counts a batch just after acknowledging its events.
+                await anchored(gateway, 7)
 
             # 4 checkouts + 3 events = 7 events per gateway: batches of 5 and 2.
             for member in ("alpha", "beta"):

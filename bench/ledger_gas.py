@@ -45,8 +45,8 @@ from adapters.ledger.chain import (
     start_embedded,
 )
 from adapters.ledger.records import seal_batch
+from tests.helpers.services import start_anvil
 from tests.ledger.conftest import RECORD_KEY, loan_events
-from tests.services import start_anvil
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount

@@ -49,7 +49,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway.selection import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.selection_trace import Holding, Trace, TraceRequest, TraceSettings, generate_trace
+from gateway.network.selection import (
     Availability,
     Candidate,
     CounterBook,
@@ -58,13 +61,12 @@ from gateway.selection import (
     Snapshot,
     make_strategy,
 )
-from gateway.selection.counters import DEFAULT_HALF_LIFE_S
-from gateway.selection.model import great_circle_km
-from gateway.selection.strategies import STRATEGY_NAMES
-from gateway.selection.trace import Holding, Trace, TraceRequest, TraceSettings, generate_trace
+from gateway.network.selection.counters import DEFAULT_HALF_LIFE_S
+from gateway.network.selection.model import great_circle_km
+from gateway.network.selection.strategies import STRATEGY_NAMES
 
 if TYPE_CHECKING:
-    from gateway.selection import LenderStrategy
+    from gateway.network.selection import LenderStrategy
 
 DAY_S = 86400.0
 ROOT = Path(__file__).resolve().parent.parent

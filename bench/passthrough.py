@@ -89,9 +89,9 @@ class Target:
 
 def serve_ils(port_file: Path) -> None:
     """Serve the three simulated ILSs until terminated; write their ports to ``port_file``."""
-    from gateway.simulator.data import packaged_library
-    from gateway.simulator.engine import SimulatedIls
-    from gateway.simulator.server import serve_simulator
+    from gateway.demo.simulator.data import packaged_library
+    from gateway.demo.simulator.engine import SimulatedIls
+    from gateway.demo.simulator.sip2_server import serve_simulator
 
     password = os.environ[PASSWORD_ENV]
 

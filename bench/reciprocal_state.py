@@ -33,10 +33,10 @@ import trio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.state.redis import RedisStateStore
-from gateway.daemon import Gateway
+from gateway.app.daemon import Gateway
 from protocols.sip2 import CheckinResponse, CheckoutResponse
-from tests.gateway.kiosk import Kiosk, checkin, checkout
-from tests.services import start_redis
+from tests.helpers.kiosk import Kiosk, checkin, checkout
+from tests.helpers.services import start_redis
 from tests.state.network import (
     ILS_PASSWORD,
     PATRON_SECRET,

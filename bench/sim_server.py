@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from gateway.simulator.data import packaged_library
+from gateway.demo.simulator.data import packaged_library
 from protocols.sip2 import (
     CirculationStatus,
     ItemInformationRequest,
@@ -67,7 +67,7 @@ from protocols.sip2 import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from gateway.simulator.data import LibraryData
+    from gateway.demo.simulator.data import LibraryData
 
 SERVERS = ("ours", "pysip2")
 PASSWORD = "bench-secret"
@@ -92,8 +92,8 @@ def _announce(port_file: Path, port: int) -> None:
 
 def serve_ours(port_file: Path) -> None:
     """Serve the simulated ILS until terminated."""
-    from gateway.simulator.engine import SimulatedIls
-    from gateway.simulator.server import serve_simulator
+    from gateway.demo.simulator.engine import SimulatedIls
+    from gateway.demo.simulator.sip2_server import serve_simulator
 
     async def main() -> None:
         ils = SimulatedIls(packaged_library(INSTITUTION), PASSWORD)

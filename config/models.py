@@ -579,7 +579,7 @@ class LedgerSettings(Frozen):
 
 class HoldingsExport(Frozen):
     """A member's holdings export for discovery (CSV: item, title, isbn, author,
-    location, member; see ``gateway/discovery.py``)."""
+    location, member; see ``gateway/network/discovery.py``)."""
 
     file: Path
     member: str | None = Field(None, description="the owner, when the file has no member column")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.services import (
+from tests.helpers.services import (
     missing_service,
     start_redis,
     start_redis_cluster,

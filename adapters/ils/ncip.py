@@ -67,7 +67,7 @@ from adapters.errors import (
     IlsTimeout,
     IlsUnavailable,
 )
-from gateway.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome, Ticket
+from adapters.ils.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome, Ticket
 from protocols.ncip import (
     AcceptItem,
     CheckInItem,

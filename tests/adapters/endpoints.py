@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 import trio
 
 from adapters.errors import IlsUnavailable
+from adapters.ils.balancing import BreakerSettings
 from adapters.ils.ncip import NcipMemberIls
 from adapters.ils.sip2 import Sip2MemberIls
 from config.models import DialectSettings, IlsSettings, NcipSettings
-from gateway.balancing import BreakerSettings
-from gateway.simulator.data import packaged_library
-from gateway.simulator.engine import SimulatedIls
-from gateway.simulator.ncip import NcipSimulator, serve_simulator_ncip
-from gateway.simulator.server import serve_simulator
+from gateway.demo.simulator.data import packaged_library
+from gateway.demo.simulator.engine import SimulatedIls
+from gateway.demo.simulator.ncip_server import NcipSimulator, serve_simulator_ncip
+from gateway.demo.simulator.sip2_server import serve_simulator
 from protocols.ncip.initiator import service_name
 from protocols.sip2 import NEED_DATA, AcsConnection, LoginRequest, LoginResponse, MessageReceived
 

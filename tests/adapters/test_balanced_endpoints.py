@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import trio
 
-from gateway.balancing import BreakerSettings
+from adapters.ils.balancing import BreakerSettings
 
 from .endpoints import (
     LIMIT_S,

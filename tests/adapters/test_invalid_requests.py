@@ -10,7 +10,7 @@ import pytest
 import trio
 
 from adapters.errors import IlsError, IlsRequestInvalid
-from gateway.balancing import BreakerSettings
+from adapters.ils.balancing import BreakerSettings
 from protocols.sip2 import Language, PatronStatusRequest
 
 from .endpoints import (

@@ -17,9 +17,9 @@ import trio
 from adapters.errors import IlsLoginRefused, IlsProtocolError, IlsTimeout, IlsUnavailable
 from adapters.ils.ncip import NcipMemberIls, patron_record, redact_ncip
 from config.models import IlsSettings, NcipSettings
-from gateway.simulator.data import packaged_library
-from gateway.simulator.engine import SimulatedIls
-from gateway.simulator.ncip import NcipSimulator, serve_simulator_ncip
+from gateway.demo.simulator.data import packaged_library
+from gateway.demo.simulator.engine import SimulatedIls
+from gateway.demo.simulator.ncip_server import NcipSimulator, serve_simulator_ncip
 from protocols.ncip import read_reply
 from protocols.sip2 import CirculationStatus
 

@@ -21,9 +21,9 @@ from adapters.ils.base import MemberIls, Sip2Forwarding
 from adapters.ils.sip2 import Sip2MemberIls, dialect_of, parse_due_date
 from adapters.ils.sip2_link import Endpoint
 from config.models import DialectSettings, IlsSettings
-from gateway.simulator.data import packaged_library
-from gateway.simulator.engine import SimulatedIls
-from gateway.simulator.server import serve_simulator
+from gateway.demo.simulator.data import packaged_library
+from gateway.demo.simulator.engine import SimulatedIls
+from gateway.demo.simulator.sip2_server import serve_simulator
 from protocols.sip2 import (
     Charset,
     ErrorDetection,

@@ -17,13 +17,13 @@ from web3 import Web3
 
 from adapters.ledger.base import LoanEvent, LoanEventKind
 from adapters.ledger.chain import Deployment, RegistryClient, deploy, fund_from_node, rpc_web3
-from tests.services import missing_service, start_anvil
+from tests.helpers.services import missing_service, start_anvil
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tests.services import AnvilNode
+    from tests.helpers.services import AnvilNode
 
 RECORD_KEY = b"consortium record key for tests"
 

@@ -39,7 +39,7 @@ from tests.ledger.conftest import (
 )
 
 if TYPE_CHECKING:
-    from tests.services import AnvilNode
+    from tests.helpers.services import AnvilNode
 
 pytestmark = pytest.mark.slow
 

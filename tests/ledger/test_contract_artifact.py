@@ -9,7 +9,7 @@ import pytest
 
 from adapters.ledger.contract import ARTIFACT_NAME, SOURCE_NAME, load_artifact
 from adapters.ledger.contract import compile as solc
-from tests.services import missing_service
+from tests.helpers.services import missing_service
 
 if TYPE_CHECKING:
     from pathlib import Path

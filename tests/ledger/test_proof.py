@@ -14,7 +14,7 @@ from adapters.ledger.records import seal_batch
 from adapters.state.base import LoanRequest, Reservation
 from adapters.state.memory import MemoryStateStore
 from config.models import LedgerSettings, SecretRef
-from gateway.ledger_proof import LoanProof, ProofStatus, prove_loan
+from gateway.ledger.proof import LoanProof, ProofStatus, prove_loan
 from tests.ledger.conftest import RECORD_KEY
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -23,19 +23,19 @@ from adapters.state.base import BatchEntry, LoanRequest, PendingBatch, Reservati
 from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore
 from config.models import LedgerSettings, SecretRef
-from gateway.cli import main
-from gateway.daemon import Gateway
-from gateway.ledger_proof import ProofStatus, prove_loan
-from gateway.ledger_worker import ChainLink, LedgerWorker
-from gateway.runtime import derived_record_key
+from gateway.app.daemon import Gateway
+from gateway.app.runtime import derived_record_key
+from gateway.cli.main import main
+from gateway.ledger.proof import ProofStatus, prove_loan
+from gateway.ledger.worker import ChainLink, LedgerWorker
+from tests.helpers.services import free_port
 from tests.ledger.conftest import RECORD_KEY, Consortium, make_consortium, new_account
-from tests.services import free_port
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from adapters.state.base import Loan, StateBackend
-    from tests.services import AnvilNode
+    from tests.helpers.services import AnvilNode
 
 pytestmark = pytest.mark.slow
 

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from gateway.simulator.data import packaged_library
-from gateway.simulator.engine import SimulatedIls
-from gateway.simulator.server import serve_simulator
-from tests.services import free_port
+from gateway.demo.simulator.data import packaged_library
+from gateway.demo.simulator.engine import SimulatedIls
+from gateway.demo.simulator.sip2_server import serve_simulator
+from tests.helpers.services import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -24,8 +24,8 @@ from adapters.state.base import (
     patron_key,
 )
 from adapters.state.memory import MemoryStateStore
+from tests.state.conftest import SHORT_HOLD_TTL_S, SHORT_UNCONFIRMED_KEPT_S
 
-from .conftest import SHORT_HOLD_TTL_S, SHORT_UNCONFIRMED_KEPT_S
 from .network import eventually
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

@@ -15,10 +15,10 @@ import trio
 
 from adapters.state.base import patron_key
 from adapters.state.redis import RedisStateStore
-from gateway.responses import REGISTRY_UNAVAILABLE
+from gateway.sip2.responses import REGISTRY_UNAVAILABLE
 from protocols.sip2 import CheckinResponse, CheckoutResponse
-from tests.gateway.kiosk import NOW, Kiosk, checkin, checkout
-from tests.services import RedisServer, missing_service, start_redis
+from tests.helpers.kiosk import NOW, Kiosk, checkin, checkout
+from tests.helpers.services import RedisServer, missing_service, start_redis
 
 from .network import PATRON_SECRET, GatewayProcess, gateway_config, start_simulators
 

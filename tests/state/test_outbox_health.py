@@ -15,9 +15,9 @@ import trio
 
 from adapters.state.base import LoanRequest, Reservation
 from adapters.state.redis import RedisStateStore
-from gateway.daemon import Gateway
-from gateway.outbox import OutboxConsumerHealth
-from tests.services import RedisServer, missing_service, start_redis
+from gateway.app.daemon import Gateway
+from gateway.ledger.outbox import OutboxConsumerHealth
+from tests.helpers.services import RedisServer, missing_service, start_redis
 
 from .network import ILS_PASSWORD, PATRON_SECRET, eventually, gateway_config, start_simulators
 

@@ -18,7 +18,7 @@ from adapters.state.connect import describe, open_state
 from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore
 from config.models import StateSettings
-from tests.services import free_port, missing_service, start_redis
+from tests.helpers.services import free_port, missing_service, start_redis
 
 from .network import eventually
 

@@ -18,9 +18,9 @@ import pytest
 import trio
 
 from adapters.state.redis import RedisStateStore
-from gateway.selection.shared import StoreSelectionCounters
+from gateway.network.selection.shared import StoreSelectionCounters
 from protocols.sip2 import CheckoutResponse
-from tests.gateway.kiosk import NOW, Kiosk, checkout
+from tests.helpers.kiosk import NOW, Kiosk, checkout
 
 from .network import GatewayProcess, eventually, gateway_config, start_simulators
 from .test_gateways import alpha_patron, beta_item, registry

@@ -10,8 +10,8 @@ import coredis
 import pytest
 
 from adapters.state.redis import RedisStateStore
-from gateway.selection import CounterBook, MemorySelectionCounters
-from gateway.selection.shared import StoreSelectionCounters
+from gateway.network.selection import CounterBook, MemorySelectionCounters
+from gateway.network.selection.shared import StoreSelectionCounters
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -90,7 +90,7 @@ async def test_half_life(shared: StoreSelectionCounters) -> None:
 async def test_gateways_on_redis_share_their_counters(redis_url: str) -> None:
     """Two gateways' counters over one Redis namespace see each other's loans."""
     from adapters.state.memory import MemoryStateStore
-    from gateway.daemon import lending_counters_for
+    from gateway.app.daemon import lending_counters_for
 
     assert isinstance(lending_counters_for(MemoryStateStore()).counters, MemorySelectionCounters)
     namespace = f"sel-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,1 @@
+"""The admin HTTP port: health, readiness, metrics, the status page and the API."""

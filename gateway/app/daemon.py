@@ -1,0 +1,440 @@
+"""The daemon: listeners, member health tasks, signals, reload and graceful shutdown.
+
+``Gateway.run`` owns one root nursery:
+
+* a health task per member ILS client (warm pool, 99 keepalive, back-off);
+* the SIP2 listeners (plain TCP or TLS, as many as configured), whose connections
+  live in their own nursery so that shutdown can drain them;
+* the admin HTTP server (health, readiness, metrics, status page, API) and the NCIP
+  endpoint (``POST /ncip``), each on its own port, if configured;
+* the ledger worker (``gateway/ledger/worker.py``), which batches the registry's loan
+  events and anchors them on the configured chain (``[gateway.ledger]``; the embedded
+  chain by default); with ``backend = "none"``, the outbox pump, which hands them to
+  an in-memory queue instead;
+* the breaker sync, which shares circuit-breaker state with the other gateways through
+  the state store (``breakers.py``);
+* the signal watcher: SIGTERM and SIGINT stop, SIGHUP reloads.
+
+The state store named by ``[gateway.state]`` (in memory, or Redis shared by every
+gateway of the consortium) is opened before the listeners and closed after them.
+
+``task_status.started`` reports the bound addresses only once every listener is
+bound, so whoever starts the gateway (the CLI, the demo, a test) can connect at once.
+
+Stopping: listeners close first (no new kiosks, no new NCIP connections), connections
+waiting for a request close, connections in the middle of one (kiosks and NCIP
+messages alike) get ``drain_grace_s`` to finish it, then everything else is
+cancelled; the admin port answers until the end.
+
+Reloading re-reads the configuration file in a worker thread and swaps the runtime as
+a whole; a file with errors is logged and the running configuration kept.  Member
+clients whose settings did not change keep their connections; listener and state store
+changes need a restart (the log says so).
+"""
+
+from __future__ import annotations
+
+import signal
+import ssl
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+import trio
+
+from adapters.ledger.memory import MemoryLedger
+from adapters.state.connect import open_state
+from adapters.state.memory import MemoryStateStore
+from adapters.state.redis import RedisStateStore
+from config.errors import ConfigError
+from config.loader import load_consortium, resolve_secrets
+from gateway.app.accept import accept_connections, connection_cap, raise_fd_limit
+from gateway.app.metrics import Metrics
+from gateway.app.runtime import Runtime, build_runtime
+from gateway.ledger.outbox import OutboxConsumerHealth, pump_outbox
+from gateway.ncip.responder import NcipResponder
+from gateway.network.breakers import share_breakers
+from gateway.network.discovery import HoldingsError, HoldingsIndex
+from gateway.network.lenders import LendingCounters
+from gateway.network.selection.shared import StoreSelectionCounters
+from gateway.sip2.dispatch import INSTANCE, Circulation
+from gateway.sip2.kiosk import KioskServer
+
+if TYPE_CHECKING:
+    from adapters.ledger.base import Ledger, LoanEvent
+    from adapters.state.base import StateBackend
+    from config.consortium import Consortium
+    from config.models import GatewaySettings, Sip2Listener
+    from gateway.ledger.worker import LedgerWorker
+
+__all__ = ["Bound", "Gateway", "load_runtime"]
+
+log = structlog.get_logger("interlend.daemon")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Where a started gateway listens."""
+
+    sip2: list[tuple[str, int]]
+    admin: str | None = None
+    ncip: str | None = None
+    """The NCIP endpoint's URL (``…/ncip``), when configured."""
+
+
+def load_runtime(
+    path: str | Path,
+    *,
+    store: StateBackend,
+    ledger: Ledger,
+    previous: Runtime | None = None,
+) -> Runtime:
+    """Load a configuration file into a runtime.
+
+    Raises:
+        ConfigError: The file (or a secret it names) is not right.
+    """
+    consortium = load_consortium(path, check_secrets=True)
+    secrets, _ = resolve_secrets(consortium)
+    return build_runtime(consortium, secrets, store=store, ledger=ledger, previous=previous)
+
+
+def lending_counters_for(store: StateBackend) -> LendingCounters:
+    """Counters shared through Redis when the store is Redis, else this gateway's own."""
+    if isinstance(store, RedisStateStore):
+        return LendingCounters(StoreSelectionCounters(store))
+    return LendingCounters()
+
+
+def _ssl_context(listener: Sip2Listener) -> ssl.SSLContext | None:
+    tls = listener.tls
+    if tls is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(tls.cert, tls.key)
+    if tls.client_ca is not None:
+        context.load_verify_locations(tls.client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+@dataclass
+class _MemberTask:
+    client: Any
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+
+
+class Gateway:
+    """A running gateway (see the module documentation).
+
+    Args:
+        runtime: The initial runtime.
+        config_path: The file SIGHUP reloads (``None``: reload is refused).
+        handle_signals: Install the signal watcher (off in tests that run several).
+        open_configured_state: Open the state store the configuration names when the
+            gateway starts (``from_file`` does); otherwise keep the runtime's.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        config_path: str | Path | None = None,
+        handle_signals: bool = True,
+        open_configured_state: bool = False,
+    ) -> None:
+        self.runtime = runtime
+        self.open_configured_state = open_configured_state
+        self.config_path = Path(config_path) if config_path is not None else None
+        self.handle_signals = handle_signals
+        self.metrics = Metrics()
+        self.circulation = Circulation(self.current, holdings=lambda: self.holdings)
+        self.kiosks = KioskServer(self.circulation, self.current, self.metrics)
+        self.metrics.count_from(
+            "interlend_pin_events",
+            "Patron PIN events: wrong PINs counted (wrong), patrons locked out (locked), "
+            "requests refused while locked (refused)",
+            "event",
+            lambda: self.runtime.pin_guard.counts,
+        )
+        self.metrics.count_from(
+            "interlend_terminal_logins_refused",
+            "Terminal logins (93) refused, by reason, and lock-outs started "
+            "(lockout:terminal, lockout:address)",
+            "reason",
+            lambda: self.circulation.logins.counts,
+        )
+        self.ncip = NcipResponder(self.circulation, self.current)
+        self.holdings = HoldingsIndex()
+        self._stop = trio.Event()
+        self._members: dict[int, _MemberTask] = {}
+        self._root: trio.Nursery | None = None
+        self.ready = False
+        self.ledger_worker: LedgerWorker | None = None
+        """The ledger worker, unless ``gateway.ledger.backend`` is ``none``."""
+        self.outbox_health = OutboxConsumerHealth()
+        """How the outbox's consumer (the ledger worker or the pump) is doing."""
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: Any) -> Gateway:
+        """A gateway for a configuration file, on the state store it names (opened when
+        the gateway runs) and the in-memory ledger queue.
+
+        Raises:
+            ConfigError: The file is not right.
+        """
+        runtime = load_runtime(path, store=MemoryStateStore(), ledger=MemoryLedger())
+        return cls(runtime, config_path=path, open_configured_state=True, **kwargs)
+
+    def current(self) -> Runtime:
+        """The runtime in force."""
+        return self.runtime
+
+    @property
+    def consortium(self) -> Consortium:
+        """The consortium in force."""
+        return self.runtime.consortium
+
+    def stop(self) -> None:
+        """Begin a graceful shutdown (what SIGTERM does)."""
+        self._stop.set()
+
+    # --- running ---------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[Bound] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve until stopped; reports the bound addresses once every listener is up."""
+        settings = self.runtime.settings
+        try:
+            async with AsyncExitStack() as stack:
+                if self.open_configured_state:
+                    store = await stack.enter_async_context(
+                        open_state(settings.state, self.runtime.state_password)
+                    )
+                    self.runtime = replace(
+                        self.runtime, store=store, lending_counters=lending_counters_for(store)
+                    )
+                await self._serve(settings, task_status)
+        finally:
+            await self._close_members()
+        log.info("gateway stopped")
+
+    async def load_holdings(self) -> None:
+        """(Re)build the discovery index from the configured exports, off the event loop;
+        a file that cannot be loaded is logged and skipped."""
+        index = HoldingsIndex()
+        for export in self.runtime.settings.holdings:
+            try:
+                await trio.to_thread.run_sync(index.load_csv, export.file, export.member)
+            except (HoldingsError, OSError) as exc:
+                log.error("holdings export not loaded", file=str(export.file), error=str(exc))
+        self.holdings = index
+
+    async def _serve(self, settings: GatewaySettings, task_status: trio.TaskStatus[Bound]) -> None:
+        self.kiosks.connection_cap = connection_cap(
+            settings.limits.max_connections, raise_fd_limit()
+        )
+        await self.load_holdings()
+        async with trio.open_nursery() as root:
+            self._root = root
+            if self.handle_signals:
+                root.start_soon(self._watch_signals)
+            self._start_ledger(root, settings)
+            root.start_soon(partial(share_breakers, self.current, INSTANCE))
+            self._start_members()
+            async with trio.open_nursery() as connections:
+                async with trio.open_nursery() as accepting:
+                    sip2 = [
+                        await accepting.start(self._listen, listener, connections)
+                        for listener in settings.sip2
+                    ]
+                    admin = ncip = None
+                    if settings.admin is not None or settings.ncip is not None:
+                        from gateway.admin.app import serve_admin
+
+                        if settings.admin is not None:
+                            admin = await root.start(serve_admin, self, settings.admin)
+                        if settings.ncip is not None:
+                            # Among the connections: at shutdown it stops taking new
+                            # messages and finishes those in flight, as kiosks do.
+                            base = await connections.start(
+                                partial(
+                                    serve_admin,
+                                    role="ncip",
+                                    shutdown=self._stop.wait,
+                                    grace_s=settings.drain_grace_s,
+                                ),
+                                self,
+                                settings.ncip,
+                            )
+                            ncip = f"{base.rstrip('/')}/ncip"
+                    self.ready = True
+                    log.info(
+                        "gateway started",
+                        sip2=[f"{h}:{p}" for h, p in sip2],
+                        admin=admin,
+                        ncip=ncip,
+                        members=list(self.runtime.members),
+                    )
+                    task_status.started(Bound(sip2, admin, ncip))
+                    await self._stop.wait()
+                    self.ready = False
+                    log.info("gateway stopping", grace_s=settings.drain_grace_s)
+                    accepting.cancel_scope.cancel()
+                self.kiosks.drain()
+                connections.cancel_scope.deadline = trio.current_time() + settings.drain_grace_s
+            root.cancel_scope.cancel()
+
+    async def _count_loans(self, events: list[LoanEvent]) -> None:
+        """The outbox's consumer reports loans and returns to the lending counters."""
+        await self.runtime.lending_counters.record_events(events)
+
+    def _start_ledger(self, root: trio.Nursery, settings: GatewaySettings) -> None:
+        if settings.ledger.backend == "none":
+            root.start_soon(
+                partial(
+                    pump_outbox,
+                    lambda: self.runtime.store,
+                    lambda: self.runtime.ledger,
+                    on_read=self._count_loans,
+                    health=self.outbox_health,
+                )
+            )
+            return
+        # web3 is imported only when a chain is configured (it takes a second).
+        from gateway.ledger.worker import LedgerWorker
+
+        if settings.ledger.backend == "embedded" and settings.state.backend != "memory":
+            log.warning(
+                "the embedded chain lives in this process: its anchors are lost at exit "
+                "while the receipts stay in the shared store; use backend evm"
+            )
+        record_key = self.runtime.record_key  # fixed while the worker runs
+        self.ledger_worker = LedgerWorker(
+            settings.ledger,
+            store=lambda: self.runtime.store,
+            record_key=lambda: record_key,
+            key=self.runtime.ledger_key,
+            default_member=settings.institution_id,
+            on_read=self._count_loans,
+            health=self.outbox_health,
+        )
+        root.start_soon(self.ledger_worker.run)
+
+    async def _listen(
+        self,
+        listener: Sip2Listener,
+        connections: trio.Nursery,
+        *,
+        task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        context = _ssl_context(listener)
+        if context is not None:
+            listeners: list[Any] = await trio.open_ssl_over_tcp_listeners(
+                listener.port, context, host=listener.host
+            )
+            sock = listeners[0].transport_listener.socket
+        else:
+            listeners = await trio.open_tcp_listeners(listener.port, host=listener.host)
+            sock = listeners[0].socket
+        host, port = sock.getsockname()[:2]
+        task_status.started((host, int(port)))
+        handler = partial(self.kiosks.serve, listener=listener)
+        try:
+            async with trio.open_nursery() as accepting:
+                for one in listeners:
+                    accepting.start_soon(
+                        accept_connections, one, handler, connections, self.metrics
+                    )
+        finally:
+            with trio.CancelScope(shield=True):
+                for one in listeners:
+                    await one.aclose()
+
+    # --- member clients -------------------------------------------------------------------
+
+    def _start_members(self) -> None:
+        assert self._root is not None
+        for client in self.runtime.members.values():
+            if id(client) in self._members or not hasattr(client, "run"):
+                continue
+            task = _MemberTask(client)
+            self._members[id(client)] = task
+            self._root.start_soon(self._run_member, task)
+
+    async def _run_member(self, task: _MemberTask) -> None:
+        with task.scope:
+            await task.client.run()
+
+    async def _retire_members(self) -> None:
+        live = {id(c) for c in self.runtime.members.values()}
+        for key in [k for k in self._members if k not in live]:
+            task = self._members.pop(key)
+            task.scope.cancel()
+            await task.client.aclose()
+
+    async def _close_members(self) -> None:
+        with trio.CancelScope(shield=True):
+            for task in self._members.values():
+                await task.client.aclose()
+        self._members.clear()
+
+    # --- signals and reload ----------------------------------------------------------------
+
+    async def _watch_signals(self) -> None:
+        wanted = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        with trio.open_signal_receiver(*wanted) as received:
+            async for signum in received:
+                if signum == signal.SIGHUP:
+                    await self.reload()
+                else:
+                    log.info("signal received", signal=signal.Signals(signum).name)
+                    self.stop()
+
+    async def reload(self) -> bool:
+        """Re-read the configuration file and swap the runtime; keep the old on errors."""
+        if self.config_path is None:
+            log.warning("reload refused: the gateway was not started from a file")
+            self.metrics.reloads.labels("refused").inc()
+            return False
+        path = self.config_path
+        try:
+            runtime = await trio.to_thread.run_sync(
+                partial(
+                    load_runtime,
+                    path,
+                    store=self.runtime.store,
+                    ledger=self.runtime.ledger,
+                    previous=self.runtime,
+                )
+            )
+        except ConfigError as exc:
+            log.error("reload failed: keeping the running configuration", errors=str(exc))
+            self.metrics.reloads.labels("failed").inc()
+            return False
+        except OSError as exc:
+            log.error("reload failed: the file cannot be read", error=str(exc))
+            self.metrics.reloads.labels("failed").inc()
+            return False
+        if runtime.settings.sip2 != self.runtime.settings.sip2 or (
+            runtime.settings.admin != self.runtime.settings.admin
+            or runtime.settings.ncip != self.runtime.settings.ncip
+        ):
+            log.warning("listener changes take effect at the next restart")
+        if runtime.settings.state != self.runtime.settings.state:
+            log.warning("state store changes take effect at the next restart")
+        if runtime.settings.ledger != self.runtime.settings.ledger or (
+            (runtime.ledger_key, runtime.record_key)
+            != (self.runtime.ledger_key, self.runtime.record_key)
+        ):
+            log.warning("ledger changes take effect at the next restart")
+        self.runtime = runtime
+        self._start_members()
+        await self._retire_members()
+        await self.load_holdings()
+        self.metrics.reloads.labels("ok").inc()
+        log.info("configuration reloaded", members=list(runtime.members))
+        return True

@@ -1,0 +1,1 @@
+"""The ``interlend`` command line."""

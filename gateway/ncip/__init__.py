@@ -1,0 +1,1 @@
+"""The NCIP edge: the responder resource-sharing systems post to."""

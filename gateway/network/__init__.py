@@ -1,0 +1,1 @@
+"""The consortium network: discovery, lender selection and shared breaker state."""

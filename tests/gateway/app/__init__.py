@@ -1,0 +1,1 @@
+"""Tests of the daemon: listeners, reload, logs."""

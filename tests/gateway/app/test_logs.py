@@ -1,0 +1,116 @@
+"""Logs are structured JSON off a terminal and never carry a PIN or password."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+import structlog
+
+from gateway.app.logs import configure_logging, redact_secrets
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture(autouse=True)
+def _restore_structlog() -> Iterator[None]:
+    """Put structlog back as it was, so other tests' log captures see every level."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+def log_line(**fields: object) -> dict[str, object]:
+    """Log one event through the real configuration and parse what was written."""
+    out = io.StringIO()
+    configure_logging(stream=out)
+    structlog.get_logger("test").info("event", **fields)
+    line = out.getvalue().strip()
+    parsed = json.loads(line)
+    assert isinstance(parsed, dict)
+    return parsed
+
+
+def test_json_with_level_and_utc_timestamp() -> None:
+    """Off a terminal each line is one JSON object with event, level and timestamp."""
+    line = log_line(route="pass-through")
+    assert line["event"] == "event"
+    assert line["level"] == "info"
+    assert str(line["timestamp"]).endswith("Z")
+    assert line["route"] == "pass-through"
+
+
+def test_secret_keys_are_masked_at_any_depth() -> None:
+    """pin, password, token and the SIP2 field names are masked, nested or not."""
+    line = log_line(
+        pin="1234",
+        AD="1234",
+        member={"login_password": "s3cret", "name": "beta"},
+        peers=[{"api_key": "k-123"}],
+        empty_pin="",
+        password="",
+    )
+    text = json.dumps(line)
+    for secret in ("1234", "s3cret", "k-123"):
+        assert secret not in text
+    assert line["pin"] == "***"
+    assert line["member"] == {"login_password": "***", "name": "beta"}
+    assert line["password"] == ""
+
+
+def test_sip2_frames_are_masked() -> None:
+    """Raw frames under frame/request/response keys have AC, AD and CO masked."""
+    line = log_line(
+        frame=b"2300120261122    235513AObeta|AA21001|AC|AD1234|AY1AZF00D\r",
+        response="9300CNkiosk|COdemo|",
+    )
+    assert line["frame"] == "2300120261122    235513AObeta|AA21001|AC|AD***|AY1AZF00D"
+    assert line["response"] == "9300CNkiosk|CO***|"
+
+
+def test_ncip_authentication_input_is_masked() -> None:
+    """The content of NCIP AuthenticationInputData is masked, prefixed or not."""
+    xml = (
+        "<ns1:AuthenticationInput><ns1:AuthenticationInputData>1234"
+        "</ns1:AuthenticationInputData></ns1:AuthenticationInput>"
+        "<AuthenticationInputData>pw</AuthenticationInputData>"
+    )
+    line = log_line(body=xml.encode(), xml=xml)
+    for key in ("body", "xml"):
+        assert "1234" not in str(line[key])
+        assert ">pw<" not in str(line[key])
+        assert "<ns1:AuthenticationInputData>***</ns1:AuthenticationInputData>" in str(line[key])
+
+
+def test_other_bytes_become_text() -> None:
+    """Bytes under other keys are rendered as text, so JSON output never fails."""
+    assert log_line(peer=b"\xffabc")["peer"] == "\\xffabc"
+
+
+def test_console_output_on_request() -> None:
+    """With json=False the console renderer is used (what a terminal gets)."""
+    out = io.StringIO()
+    configure_logging(stream=out, json=False)
+    structlog.get_logger().info("hello", pin="1234")
+    text = out.getvalue()
+    assert "hello" in text
+    assert "1234" not in text
+
+
+def test_level_filtering() -> None:
+    """Events below the configured level are not written."""
+    out = io.StringIO()
+    configure_logging(stream=out, level="warning")
+    structlog.get_logger().info("quiet")
+    structlog.get_logger().warning("loud")
+    assert "quiet" not in out.getvalue()
+    assert "loud" in out.getvalue()
+
+
+def test_processor_can_be_used_alone() -> None:
+    """redact_secrets is an ordinary structlog processor."""
+    event = redact_secrets(None, "info", {"event": "x", "token": "abc"})
+    assert event == {"event": "x", "token": "***"}

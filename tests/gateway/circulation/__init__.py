@@ -1,0 +1,1 @@
+"""Tests of the circulation flows: PINs, loans, renewals, returns, holds."""

@@ -1,0 +1,1 @@
+"""Tests of the outbox consumer and the ledger in the daemon."""

@@ -1,0 +1,1 @@
+"""Tests of discovery, lender selection and shared breakers."""

@@ -1,0 +1,1 @@
+"""Tests of the SIP2 edge: kiosks, logins, routing, answers."""

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: ports and real services, the demo network, kiosks, NCIP peers."""

@@ -12,9 +12,12 @@ what is left of it.  An adapter raises only ``adapters.errors.IlsError`` subclas
 this ILS: the caller's fault, raised before anything is sent); a refusal by the ILS is
 an outcome with ``ok`` false.
 
-Members that speak SIP2 can also forward a kiosk's message untouched
-(``Sip2Forwarding``), which is how a library's own traffic passes through the gateway
-with its vendor fields intact.
+Beyond that, a client may declare capabilities (``typing.Protocol``s below), which the
+gateway resolves once per member when its runtime is built: ``Sip2Forwarding`` (a
+kiosk's SIP2 message passed untouched: a library's own traffic keeps its vendor
+fields), ``Holds`` (placing and cancelling holds), ``ItemRecords`` (temporary items,
+NCIP AcceptItem/DeleteItem) and ``Supervised`` (a client with connections and health
+checks of its own, run in the daemon's nursery).
 """
 
 from __future__ import annotations
@@ -22,19 +25,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from protocols.sip2 import Message, PatronStatus
+
+if TYPE_CHECKING:
+    import trio
 
 NO_STATUS = PatronStatus(0)
 
 __all__ = [
     "CheckinOutcome",
     "CirculationOutcome",
+    "HoldOutcome",
+    "Holds",
+    "ItemOutcome",
     "ItemRecord",
+    "ItemRecords",
     "MemberIls",
     "PatronRecord",
     "Sip2Forwarding",
+    "Supervised",
 ]
 
 
@@ -172,10 +183,124 @@ class MemberIls(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class HoldOutcome:
+    """The ILS's answer to placing or cancelling a hold.
+
+    Attributes:
+        ok: The hold was placed (or cancelled).
+        item: The item the hold is on, when the ILS names one.
+        title: The title, when the ILS names it.
+        request_id: The ILS's id of the request, when it gives one.
+        screen_messages: The ILS's messages, for people.
+        response: The raw response, when it came over SIP2.
+    """
+
+    ok: bool
+    item: str | None = None
+    title: str | None = None
+    request_id: str | None = None
+    screen_messages: tuple[str, ...] = ()
+    response: Message | None = None
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """The ILS's answer to ``AcceptItem`` or ``DeleteItem``.
+
+    Attributes:
+        ok: The temporary item was created (or deleted).
+        item: The item id the ILS uses (it may assign its own on AcceptItem).
+        request_id: The request the item belongs to (AcceptItem).
+        screen_messages: The ILS's Problems, for people.
+    """
+
+    ok: bool
+    item: str | None = None
+    request_id: str | None = None
+    screen_messages: tuple[str, ...] = ()
+
+
+# --- capabilities beyond ``MemberIls``: declared here, resolved once per member when the
+# runtime is built (``gateway/app/members.py``), never probed on a request's path.
+
+
 @runtime_checkable
 class Sip2Forwarding(Protocol):
     """A member ILS that can take a kiosk's SIP2 message as it is."""
 
     async def forward(self, message: Message, *, timeout: float) -> Message:
         """Send ``message`` to the ILS and return its answer, both untouched."""
+        ...
+
+
+@runtime_checkable
+class Holds(Protocol):
+    """A member ILS that places and cancels holds for the gateway (SIP2 15, NCIP
+    RequestItem / CancelRequestItem)."""
+
+    async def place_hold(
+        self,
+        patron: str,
+        *,
+        item: str | None = None,
+        title: str | None = None,
+        pickup_location: str | None = None,
+        timeout: float,
+    ) -> HoldOutcome:
+        """Place a hold for ``patron`` on ``item``, or on ``title`` when no item."""
+        ...
+
+    async def cancel_hold(
+        self, patron: str, *, item: str | None = None, timeout: float
+    ) -> HoldOutcome:
+        """Cancel ``patron``'s hold on ``item``."""
+        ...
+
+
+@runtime_checkable
+class ItemRecords(Protocol):
+    """A member ILS that creates and deletes item records for the gateway (NCIP
+    AcceptItem and DeleteItem): the temporary item at a patron's home library."""
+
+    async def accept_item(
+        self,
+        request_id: str,
+        patron: str,
+        item: str,
+        *,
+        title: str | None = None,
+        due: datetime | None = None,
+        pickup_location: str | None = None,
+        action: str = "Hold For Pickup",
+        timeout: float,
+    ) -> ItemOutcome:
+        """Create a temporary item for ``patron`` (see ``NcipMemberIls.accept_item``)."""
+        ...
+
+    async def delete_item(self, item: str, *, timeout: float) -> ItemOutcome:
+        """Delete a temporary item (one already gone is a success)."""
+        ...
+
+
+@runtime_checkable
+class Supervised(Protocol):
+    """A member ILS client with a life of its own in the daemon: a task that keeps its
+    connections and health checks (``run``), and figures for the admin API."""
+
+    @property
+    def healthy(self) -> bool:
+        """At least one endpoint is believed up."""
+        ...
+
+    def statistics(self) -> dict[str, object]:
+        """Figures for the admin API (endpoints, in flight, …)."""
+        ...
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = ...) -> None:
+        """Keep the client's connections and health checks until cancelled."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close every connection; the client cannot be used afterwards."""
         ...

@@ -70,6 +70,7 @@ from adapters.errors import (
 from adapters.ils.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome, Ticket
 from protocols.ncip import (
     AcceptItem,
+    CancelRequestItem,
     CheckInItem,
     CheckOutItem,
     DeleteItem,
@@ -81,6 +82,7 @@ from protocols.ncip import (
     Patron,
     RenewItem,
     Reply,
+    RequestItem,
     Style,
     parse_datetime,
     read_reply,
@@ -89,7 +91,14 @@ from protocols.ncip import (
 from protocols.ncip.xml import MAX_BODY
 from protocols.sip2 import CirculationStatus, PatronStatus
 
-from .base import CheckinOutcome, CirculationOutcome, ItemRecord, PatronRecord
+from .base import (
+    CheckinOutcome,
+    CirculationOutcome,
+    HoldOutcome,
+    ItemOutcome,
+    ItemRecord,
+    PatronRecord,
+)
 
 if TYPE_CHECKING:
     from config.models import IlsSettings
@@ -222,23 +231,6 @@ def _excerpt(body: bytes) -> str:
 
 
 # --- outcomes ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ItemOutcome:
-    """The ILS's answer to ``AcceptItem`` or ``DeleteItem``.
-
-    Attributes:
-        ok: The temporary item was created (or deleted).
-        item: The item id the ILS uses (it may assign its own on AcceptItem).
-        request_id: The request the item belongs to (AcceptItem).
-        screen_messages: The ILS's Problems, for people.
-    """
-
-    ok: bool
-    item: str | None = None
-    request_id: str | None = None
-    screen_messages: tuple[str, ...] = ()
 
 
 def _messages(reply: Reply) -> tuple[str, ...]:
@@ -821,6 +813,48 @@ class NcipMemberIls:
             permanent_location=permanent,
             circulation_status=int(status) if status is not None else None,
         )
+
+    # --- holds -----------------------------------------------------------------------------
+
+    async def place_hold(
+        self,
+        patron: str,
+        *,
+        item: str | None = None,
+        title: str | None = None,
+        pickup_location: str | None = None,
+        timeout: float,
+    ) -> HoldOutcome:
+        """RequestItem: a hold for ``patron`` on ``item`` (or on ``title``, by
+        bibliographic id, when no item is given)."""
+        request = RequestItem(
+            self.header,
+            self._patron(patron),
+            items=(item,) if item else (),
+            bibliographic_ids=(title,) if title and not item else (),
+            scope_type="Item" if item else "Bibliographic Item",
+            pickup_location=pickup_location,
+        )
+        reply = await self._call(request, timeout=timeout)
+        if not reply.ok:
+            return HoldOutcome(ok=False, item=item, title=title, screen_messages=_messages(reply))
+        return HoldOutcome(
+            ok=True,
+            item=reply.payload.value("ItemId", "ItemIdentifierValue") or item,
+            title=title,
+            request_id=reply.payload.value("RequestId", "RequestIdentifierValue"),
+        )
+
+    async def cancel_hold(
+        self, patron: str, *, item: str | None = None, timeout: float
+    ) -> HoldOutcome:
+        """CancelRequestItem of ``patron``'s hold on ``item``."""
+        reply = await self._call(
+            CancelRequestItem(self.header, self._patron(patron), item=item), timeout=timeout
+        )
+        if not reply.ok:
+            return HoldOutcome(ok=False, item=item, screen_messages=_messages(reply))
+        return HoldOutcome(ok=True, item=item)
 
     # --- NCIP-only: the home library's temporary item ------------------------------------
 

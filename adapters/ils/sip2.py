@@ -64,6 +64,9 @@ from protocols.sip2 import (
     Dialect,
     EncodedRequest,
     ErrorDetection,
+    HoldMode,
+    HoldRequest,
+    HoldResponse,
     ItemInformationRequest,
     ItemInformationResponse,
     Language,
@@ -81,7 +84,7 @@ from protocols.sip2 import (
 )
 from protocols.sip2.fieldtypes import Date
 
-from .base import CheckinOutcome, CirculationOutcome, ItemRecord, PatronRecord
+from .base import CheckinOutcome, CirculationOutcome, HoldOutcome, ItemRecord, PatronRecord
 from .sip2_link import Credentials, Endpoint, Sip2Link
 
 if TYPE_CHECKING:
@@ -670,6 +673,54 @@ class Sip2MemberIls:
             current_location=answer.current_location,
             permanent_location=answer.permanent_location,
             circulation_status=int(answer.circulation_status),
+            response=answer,
+        )
+
+    async def place_hold(
+        self,
+        patron: str,
+        *,
+        item: str | None = None,
+        title: str | None = None,
+        pickup_location: str | None = None,
+        timeout: float,
+    ) -> HoldOutcome:
+        """15 (add) → 16 at this member: a hold for ``patron`` on ``item`` or ``title``."""
+        return await self._hold(HoldMode.ADD, patron, item, title, pickup_location, timeout)
+
+    async def cancel_hold(
+        self, patron: str, *, item: str | None = None, timeout: float
+    ) -> HoldOutcome:
+        """15 (delete) → 16 at this member."""
+        return await self._hold(HoldMode.DELETE, patron, item, None, None, timeout)
+
+    async def _hold(
+        self,
+        mode: HoldMode,
+        patron: str,
+        item: str | None,
+        title: str | None,
+        pickup_location: str | None,
+        timeout: float,
+    ) -> HoldOutcome:
+        answer = await self._expect(
+            HoldRequest(
+                hold_mode=mode,
+                transaction_date=datetime.now(UTC).replace(microsecond=0),
+                pickup_location=pickup_location,
+                institution_id=self.institution_id,
+                patron_identifier=patron,
+                item_identifier=item,
+                title_identifier=title,
+            ),
+            HoldResponse,
+            timeout,
+        )
+        return HoldOutcome(
+            ok=answer.ok,
+            item=answer.item_identifier or item,
+            title=answer.title_identifier or title,
+            screen_messages=answer.screen_messages,
             response=answer,
         )
 

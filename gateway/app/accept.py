@@ -22,7 +22,7 @@ import trio
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from gateway.app.metrics import Metrics
+    from gateway.telemetry.metrics import Metrics
 
 __all__ = ["accept_connections", "connection_cap", "raise_fd_limit"]
 

@@ -52,7 +52,6 @@ from adapters.state.redis import RedisStateStore
 from config.errors import ConfigError
 from config.loader import load_consortium, resolve_secrets
 from gateway.app.accept import accept_connections, connection_cap, raise_fd_limit
-from gateway.app.metrics import Metrics
 from gateway.app.runtime import Runtime, build_runtime
 from gateway.ledger.outbox import OutboxConsumerHealth, pump_outbox
 from gateway.ncip.responder import NcipResponder
@@ -62,6 +61,7 @@ from gateway.network.lenders import LendingCounters
 from gateway.network.selection.shared import StoreSelectionCounters
 from gateway.sip2.dispatch import INSTANCE, Circulation
 from gateway.sip2.kiosk import KioskServer
+from gateway.telemetry.metrics import Metrics
 
 if TYPE_CHECKING:
     from adapters.ledger.base import Ledger, LoanEvent

@@ -25,8 +25,8 @@ from adapters.ils.sip2 import Sip2MemberIls
 from adapters.ledger.base import Ledger
 from adapters.state.base import StateBackend, patron_key
 from config.consortium import Consortium
-from gateway.circulation.pinguard import PinGuard
 from gateway.network.lenders import LendingCounters
+from gateway.runtime.pinguard import PinGuard
 
 if TYPE_CHECKING:
     from config.errors import KeyPath

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 import trio
 
 from adapters.errors import IlsTimeout
-from gateway.app.clock import utc_now
 from gateway.app.runtime import Runtime
+from gateway.circulation.session import TerminalSession
+from gateway.runtime.clock import utc_now
 from gateway.sip2.routing import Route
-from gateway.sip2.session import TerminalSession
 from protocols.sip2 import Message
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from gateway import __version__
-from gateway.app.logs import configure_logging
+from gateway.telemetry.logs import configure_logging
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -74,9 +74,9 @@ from adapters.ils.sip2 import parse_due_date
 from adapters.state.base import CapExceeded, LoanRequest, StateUnavailable
 from config.policy import proxy_patron
 from gateway.circulation.context import Outcome, RequestContext, Result, utc_now
+from gateway.circulation.session import TerminalSession
 from gateway.sip2.responses import REGISTRY_UNAVAILABLE
 from gateway.sip2.routing import home_of, owner_of
-from gateway.sip2.session import TerminalSession
 from protocols.ncip import (
     AcceptItem,
     AcceptItemResponse,

@@ -85,8 +85,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from gateway.app.runtime import Runtime
+    from gateway.circulation.session import TerminalSession
     from gateway.network.discovery import HoldingsIndex
-    from gateway.sip2.session import TerminalSession
 
 __all__ = ["Circulation"]
 

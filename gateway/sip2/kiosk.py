@@ -44,10 +44,10 @@ import trio
 
 from adapters.ils.sip2 import dialect_of
 from adapters.wire import Wire
-from gateway.app.logs import LineSampler
 from gateway.circulation.context import Outcome, Result, utc_now
+from gateway.circulation.session import TerminalSession
 from gateway.sip2.responses import refusal, with_fields
-from gateway.sip2.session import TerminalSession
+from gateway.telemetry.logs import LineSampler
 from protocols.sip2 import (
     NEED_DATA,
     AcsConnection,
@@ -69,9 +69,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from config.models import LimitSettings, Sip2Listener
-    from gateway.app.metrics import Metrics
     from gateway.app.runtime import Runtime
     from gateway.sip2.dispatch import Circulation
+    from gateway.telemetry.metrics import Metrics
 
 __all__ = ["KioskServer"]
 

@@ -15,7 +15,7 @@ import structlog
 import trio
 
 from adapters.wire import Wire
-from gateway.app.clock import utc_now
+from gateway.runtime.clock import utc_now
 from protocols.sip2 import (
     NEED_DATA,
     AcsConnection,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 import structlog
 
-from gateway.app.logs import configure_logging, redact_secrets
+from gateway.telemetry.logs import configure_logging, redact_secrets
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -12,8 +12,8 @@ import httpx
 import trio
 from structlog.testing import capture_logs
 
-from gateway.app.clock import utc_now
 from gateway.demo.network import run_demo
+from gateway.runtime.clock import utc_now
 from protocols.ncip import CheckOutItem, Header, Patron, read_reply, write_request
 from protocols.sip2 import CheckoutResponse, RenewResponse
 from tests.helpers.demo import circulation_demo

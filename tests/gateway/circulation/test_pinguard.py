@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapters.state.memory import MemoryStateStore
-from gateway.circulation.pinguard import PinGuard
+from gateway.runtime.pinguard import PinGuard
 
 
 class CountingStore(MemoryStateStore):

@@ -20,13 +20,13 @@ import trio
 import trio.testing
 from structlog.testing import capture_logs
 
-import gateway.app.clock
+import gateway.runtime.clock
 from adapters.wire import Wire
 from config.models import LimitSettings, Sip2Listener
-from gateway.app.metrics import Metrics
 from gateway.circulation.context import Outcome, Result
 from gateway.sip2.kiosk import KioskServer
 from gateway.sip2.routing import Route, RouteKind
+from gateway.telemetry.metrics import Metrics
 from protocols.sip2 import (
     CirculationStatus,
     ItemInformationRequest,
@@ -41,7 +41,7 @@ from protocols.sip2 import (
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
 
-    from gateway.sip2.session import TerminalSession
+    from gateway.circulation.session import TerminalSession
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LOGIN = encode(
@@ -272,13 +272,13 @@ def test_the_clock_is_utc_to_the_second_and_shared_within_a_second(
     """One datetime per second, in UTC, without a fraction; the next second is new."""
     now = [1_790_000_000.25]
     monkeypatch.setattr(time, "time", lambda: now[0])
-    first = gateway.app.clock.utc_now()
+    first = gateway.runtime.clock.utc_now()
     assert first == datetime.fromtimestamp(1_790_000_000, UTC)
     assert first.tzinfo is UTC
     now[0] += 0.5
-    assert gateway.app.clock.utc_now() is first
+    assert gateway.runtime.clock.utc_now() is first
     now[0] += 0.5
-    later = gateway.app.clock.utc_now()
+    later = gateway.runtime.clock.utc_now()
     assert (later - first).total_seconds() == 1
 
 
@@ -307,7 +307,7 @@ def test_json_lines_render_what_json_cannot_hold() -> None:
 
     import structlog
 
-    from gateway.app.logs import configure_logging
+    from gateway.telemetry.logs import configure_logging
 
     saved = structlog.get_config()
     out = io.StringIO()

@@ -23,8 +23,8 @@ import trio.testing
 from structlog.testing import capture_logs
 
 from gateway.app.accept import accept_connections
-from gateway.app.metrics import Metrics
 from gateway.demo.network import run_demo
+from gateway.telemetry.metrics import Metrics
 from protocols.sip2 import AcsStatus, ScStatus
 from tests.helpers.demo import circulation_demo
 from tests.helpers.kiosk import close_all

@@ -117,7 +117,7 @@ async def _run(rounds: int, kiosk_count: int, directory: Path) -> None:
                 gateway = Gateway.from_file(path, handle_signals=False)
                 bound = await nursery.start(gateway.run)
                 gateways[backend], addresses[backend] = gateway, bound.sip2[0][1]
-            redis_store = gateways["redis"].runtime.store
+            redis_store = gateways["redis"].services.store
             assert isinstance(redis_store, RedisStateStore)
             kiosks = {
                 backend: [

@@ -32,9 +32,12 @@ from protocols.sip2 import Message, PatronStatus
 if TYPE_CHECKING:
     import trio
 
+    from adapters.ils.balancing import EndpointBalancer
+
 NO_STATUS = PatronStatus(0)
 
 __all__ = [
+    "Balanced",
     "CheckinOutcome",
     "CirculationOutcome",
     "HoldOutcome",
@@ -147,6 +150,8 @@ class ItemRecord:
     current_location: str | None = None
     permanent_location: str | None = None
     circulation_status: int | None = None
+    due: datetime | None = None
+    """When the item is due back, if it is out and the ILS says."""
     response: Message | None = None
 
 
@@ -280,6 +285,17 @@ class ItemRecords(Protocol):
 
     async def delete_item(self, item: str, *, timeout: float) -> ItemOutcome:
         """Delete a temporary item (one already gone is a success)."""
+        ...
+
+
+@runtime_checkable
+class Balanced(Protocol):
+    """A member ILS client that spreads requests over endpoints with circuit breakers
+    (whose state the gateways share through the state store)."""
+
+    @property
+    def balancer(self) -> EndpointBalancer:
+        """The endpoints' balancer and breakers."""
         ...
 
 

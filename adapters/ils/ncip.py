@@ -812,6 +812,7 @@ class NcipMemberIls:
             current_location=current,
             permanent_location=permanent,
             circulation_status=int(status) if status is not None else None,
+            due=_due(reply.payload.value("ItemOptionalFields", "DateDue")),
         )
 
     # --- holds -----------------------------------------------------------------------------

@@ -673,6 +673,7 @@ class Sip2MemberIls:
             current_location=answer.current_location,
             permanent_location=answer.permanent_location,
             circulation_status=int(answer.circulation_status),
+            due=parse_due_date(answer.due_date, self.dialect.timezone) if answer.due_date else None,
             response=answer,
         )
 

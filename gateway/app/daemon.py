@@ -26,10 +26,11 @@ waiting for a request close, connections in the middle of one (kiosks and NCIP
 messages alike) get ``drain_grace_s`` to finish it, then everything else is
 cancelled; the admin port answers until the end.
 
-Reloading re-reads the configuration file in a worker thread and swaps the runtime as
-a whole; a file with errors is logged and the running configuration kept.  Member
-clients whose settings did not change keep their connections; listener and state store
-changes need a restart (the log says so).
+Reloading re-reads the configuration file in a worker thread and swaps the rules as a
+whole (``gateway/runtime/rules.py``) with the member handles; a file with errors is
+logged and the running configuration kept.  Member clients whose settings did not
+change keep their connections; listener, state store and ledger changes need a restart
+(the log says so).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
+from adapters.ils.base import Supervised
 from adapters.ledger.memory import MemoryLedger
 from adapters.state.connect import open_state
 from adapters.state.memory import MemoryStateStore
@@ -52,25 +54,29 @@ from adapters.state.redis import RedisStateStore
 from config.errors import ConfigError
 from config.loader import load_consortium, resolve_secrets
 from gateway.app.accept import accept_connections, connection_cap, raise_fd_limit
-from gateway.app.runtime import Runtime, build_runtime
 from gateway.ledger.outbox import OutboxConsumerHealth, pump_outbox
 from gateway.ncip.responder import NcipResponder
 from gateway.network.breakers import share_breakers
 from gateway.network.discovery import HoldingsError, HoldingsIndex
 from gateway.network.lenders import LendingCounters
 from gateway.network.selection.shared import StoreSelectionCounters
-from gateway.sip2.dispatch import INSTANCE, Circulation
+from gateway.runtime.members import MemberHandle, build_members
+from gateway.runtime.rules import Rules, StartSecrets, build_rules, start_secrets
+from gateway.runtime.services import Services
+from gateway.sip2.dispatch import INSTANCE, Dispatcher
 from gateway.sip2.kiosk import KioskServer
 from gateway.telemetry.metrics import Metrics
 
 if TYPE_CHECKING:
-    from adapters.ledger.base import Ledger, LoanEvent
+    from collections.abc import Mapping
+
+    from adapters.ils.balancing import EndpointBalancer
+    from adapters.ledger.base import LoanEvent
     from adapters.state.base import StateBackend
-    from config.consortium import Consortium
     from config.models import GatewaySettings, Sip2Listener
     from gateway.ledger.worker import LedgerWorker
 
-__all__ = ["Bound", "Gateway", "load_runtime"]
+__all__ = ["Bound", "Gateway", "Loaded", "load"]
 
 log = structlog.get_logger("interlend.daemon")
 
@@ -85,21 +91,32 @@ class Bound:
     """The NCIP endpoint's URL (``…/ncip``), when configured."""
 
 
-def load_runtime(
+@dataclass(frozen=True)
+class Loaded:
+    """A configuration loaded: its rules, its members' handles, its start-only secrets."""
+
+    rules: Rules
+    members: dict[str, MemberHandle]
+    secrets: StartSecrets
+
+
+def load(
     path: str | Path,
     *,
-    store: StateBackend,
-    ledger: Ledger,
-    previous: Runtime | None = None,
-) -> Runtime:
-    """Load a configuration file into a runtime.
+    previous_rules: Rules | None = None,
+    previous_members: Mapping[str, MemberHandle] | None = None,
+) -> Loaded:
+    """Load a configuration file (members whose settings did not change keep their
+    previous handles).
 
     Raises:
         ConfigError: The file (or a secret it names) is not right.
     """
     consortium = load_consortium(path, check_secrets=True)
-    secrets, _ = resolve_secrets(consortium)
-    return build_runtime(consortium, secrets, store=store, ledger=ledger, previous=previous)
+    found, _ = resolve_secrets(consortium)
+    rules = build_rules(consortium, found, previous_rules)
+    members = build_members(consortium, found, previous_members)
+    return Loaded(rules, members, start_secrets(rules, found))
 
 
 def lending_counters_for(store: StateBackend) -> LendingCounters:
@@ -124,7 +141,7 @@ def _ssl_context(listener: Sip2Listener) -> ssl.SSLContext | None:
 
 @dataclass
 class _MemberTask:
-    client: Any
+    client: Supervised
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
 
 
@@ -132,44 +149,50 @@ class Gateway:
     """A running gateway (see the module documentation).
 
     Args:
-        runtime: The initial runtime.
+        rules: The rules to start with.
+        services: The services to start with (the state store is replaced by the one
+            the configuration names when ``open_configured_state``).
+        secrets: The start-only secrets.
         config_path: The file SIGHUP reloads (``None``: reload is refused).
         handle_signals: Install the signal watcher (off in tests that run several).
         open_configured_state: Open the state store the configuration names when the
-            gateway starts (``from_file`` does); otherwise keep the runtime's.
+            gateway starts (``from_file`` does); otherwise keep the given one.
     """
 
     def __init__(
         self,
-        runtime: Runtime,
+        rules: Rules,
+        services: Services,
+        secrets: StartSecrets,
         *,
         config_path: str | Path | None = None,
         handle_signals: bool = True,
         open_configured_state: bool = False,
     ) -> None:
-        self.runtime = runtime
+        self.rules = rules
+        self.services = services
+        self.secrets = secrets
         self.open_configured_state = open_configured_state
         self.config_path = Path(config_path) if config_path is not None else None
         self.handle_signals = handle_signals
         self.metrics = Metrics()
-        self.circulation = Circulation(self.current, holdings=lambda: self.holdings)
-        self.kiosks = KioskServer(self.circulation, self.current, self.metrics)
+        self.dispatcher = Dispatcher(self.current)
+        self.kiosks = KioskServer(self.dispatcher, lambda: self.rules.settings, self.metrics)
         self.metrics.count_from(
             "interlend_pin_events",
             "Patron PIN events: wrong PINs counted (wrong), patrons locked out (locked), "
             "requests refused while locked (refused)",
             "event",
-            lambda: self.runtime.pin_guard.counts,
+            lambda: self.services.pins.counts,
         )
         self.metrics.count_from(
             "interlend_terminal_logins_refused",
             "Terminal logins (93) refused, by reason, and lock-outs started "
             "(lockout:terminal, lockout:address)",
             "reason",
-            lambda: self.circulation.logins.counts,
+            lambda: self.dispatcher.logins.counts,
         )
-        self.ncip = NcipResponder(self.circulation, self.current)
-        self.holdings = HoldingsIndex()
+        self.ncip = NcipResponder(self.current)
         self._stop = trio.Event()
         self._members: dict[int, _MemberTask] = {}
         self._root: trio.Nursery | None = None
@@ -187,17 +210,24 @@ class Gateway:
         Raises:
             ConfigError: The file is not right.
         """
-        runtime = load_runtime(path, store=MemoryStateStore(), ledger=MemoryLedger())
-        return cls(runtime, config_path=path, open_configured_state=True, **kwargs)
+        loaded = load(path)
+        services = Services(loaded.members, MemoryStateStore(), MemoryLedger())
+        return cls(
+            loaded.rules,
+            services,
+            loaded.secrets,
+            config_path=path,
+            open_configured_state=True,
+            **kwargs,
+        )
 
-    def current(self) -> Runtime:
-        """The runtime in force."""
-        return self.runtime
+    def current(self) -> tuple[Rules, Services]:
+        """The rules and services in force."""
+        return self.rules, self.services
 
-    @property
-    def consortium(self) -> Consortium:
-        """The consortium in force."""
-        return self.runtime.consortium
+    def open_kiosks(self) -> int:
+        """Kiosk connections open on this gateway now."""
+        return self.kiosks.open_connections
 
     def stop(self) -> None:
         """Begin a graceful shutdown (what SIGTERM does)."""
@@ -207,15 +237,15 @@ class Gateway:
 
     async def run(self, *, task_status: trio.TaskStatus[Bound] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve until stopped; reports the bound addresses once every listener is up."""
-        settings = self.runtime.settings
+        settings = self.rules.settings
         try:
             async with AsyncExitStack() as stack:
                 if self.open_configured_state:
                     store = await stack.enter_async_context(
-                        open_state(settings.state, self.runtime.state_password)
+                        open_state(settings.state, self.secrets.state_password)
                     )
-                    self.runtime = replace(
-                        self.runtime, store=store, lending_counters=lending_counters_for(store)
+                    self.services = replace(
+                        self.services, store=store, counters=lending_counters_for(store)
                     )
                 await self._serve(settings, task_status)
         finally:
@@ -226,12 +256,12 @@ class Gateway:
         """(Re)build the discovery index from the configured exports, off the event loop;
         a file that cannot be loaded is logged and skipped."""
         index = HoldingsIndex()
-        for export in self.runtime.settings.holdings:
+        for export in self.rules.settings.holdings:
             try:
                 await trio.to_thread.run_sync(index.load_csv, export.file, export.member)
             except (HoldingsError, OSError) as exc:
                 log.error("holdings export not loaded", file=str(export.file), error=str(exc))
-        self.holdings = index
+        self.services = replace(self.services, holdings=index)
 
     async def _serve(self, settings: GatewaySettings, task_status: trio.TaskStatus[Bound]) -> None:
         self.kiosks.connection_cap = connection_cap(
@@ -243,7 +273,7 @@ class Gateway:
             if self.handle_signals:
                 root.start_soon(self._watch_signals)
             self._start_ledger(root, settings)
-            root.start_soon(partial(share_breakers, self.current, INSTANCE))
+            root.start_soon(partial(share_breakers, self._balancers, INSTANCE))
             self._start_members()
             async with trio.open_nursery() as connections:
                 async with trio.open_nursery() as accepting:
@@ -277,7 +307,7 @@ class Gateway:
                         sip2=[f"{h}:{p}" for h, p in sip2],
                         admin=admin,
                         ncip=ncip,
-                        members=list(self.runtime.members),
+                        members=list(self.services.members),
                     )
                     task_status.started(Bound(sip2, admin, ncip))
                     await self._stop.wait()
@@ -288,17 +318,24 @@ class Gateway:
                 connections.cancel_scope.deadline = trio.current_time() + settings.drain_grace_s
             root.cancel_scope.cancel()
 
+    def _balancers(self) -> tuple[dict[str, EndpointBalancer], StateBackend]:
+        """The members' endpoint balancers and the state store in force (shared breaker
+        state)."""
+        members = self.services.members
+        balancers = {m: h.balanced.balancer for m, h in members.items() if h.balanced}
+        return balancers, self.services.store
+
     async def _count_loans(self, events: list[LoanEvent]) -> None:
         """The outbox's consumer reports loans and returns to the lending counters."""
-        await self.runtime.lending_counters.record_events(events)
+        await self.services.counters.record_events(events)
 
     def _start_ledger(self, root: trio.Nursery, settings: GatewaySettings) -> None:
         if settings.ledger.backend == "none":
             root.start_soon(
                 partial(
                     pump_outbox,
-                    lambda: self.runtime.store,
-                    lambda: self.runtime.ledger,
+                    lambda: self.services.store,
+                    lambda: self.services.ledger,
                     on_read=self._count_loans,
                     health=self.outbox_health,
                 )
@@ -312,12 +349,12 @@ class Gateway:
                 "the embedded chain lives in this process: its anchors are lost at exit "
                 "while the receipts stay in the shared store; use backend evm"
             )
-        record_key = self.runtime.record_key  # fixed while the worker runs
+        record_key = self.secrets.record_key  # fixed while the worker runs
         self.ledger_worker = LedgerWorker(
             settings.ledger,
-            store=lambda: self.runtime.store,
+            store=lambda: self.services.store,
             record_key=lambda: record_key,
-            key=self.runtime.ledger_key,
+            key=self.secrets.ledger_key,
             default_member=settings.institution_id,
             on_read=self._count_loans,
             health=self.outbox_health,
@@ -358,8 +395,9 @@ class Gateway:
 
     def _start_members(self) -> None:
         assert self._root is not None
-        for client in self.runtime.members.values():
-            if id(client) in self._members or not hasattr(client, "run"):
+        for handle in self.services.members.values():
+            client = handle.supervised
+            if client is None or id(client) in self._members:
                 continue
             task = _MemberTask(client)
             self._members[id(client)] = task
@@ -370,7 +408,7 @@ class Gateway:
             await task.client.run()
 
     async def _retire_members(self) -> None:
-        live = {id(c) for c in self.runtime.members.values()}
+        live = {id(h.supervised) for h in self.services.members.values() if h.supervised}
         for key in [k for k in self._members if k not in live]:
             task = self._members.pop(key)
             task.scope.cancel()
@@ -395,20 +433,19 @@ class Gateway:
                     self.stop()
 
     async def reload(self) -> bool:
-        """Re-read the configuration file and swap the runtime; keep the old on errors."""
+        """Re-read the configuration file and swap the rules and the members whose
+        settings changed; keep the running ones on errors."""
         if self.config_path is None:
             log.warning("reload refused: the gateway was not started from a file")
             self.metrics.reloads.labels("refused").inc()
             return False
-        path = self.config_path
         try:
-            runtime = await trio.to_thread.run_sync(
+            loaded = await trio.to_thread.run_sync(
                 partial(
-                    load_runtime,
-                    path,
-                    store=self.runtime.store,
-                    ledger=self.runtime.ledger,
-                    previous=self.runtime,
+                    load,
+                    self.config_path,
+                    previous_rules=self.rules,
+                    previous_members=self.services.members,
                 )
             )
         except ConfigError as exc:
@@ -419,22 +456,22 @@ class Gateway:
             log.error("reload failed: the file cannot be read", error=str(exc))
             self.metrics.reloads.labels("failed").inc()
             return False
-        if runtime.settings.sip2 != self.runtime.settings.sip2 or (
-            runtime.settings.admin != self.runtime.settings.admin
-            or runtime.settings.ncip != self.runtime.settings.ncip
-        ):
-            log.warning("listener changes take effect at the next restart")
-        if runtime.settings.state != self.runtime.settings.state:
-            log.warning("state store changes take effect at the next restart")
-        if runtime.settings.ledger != self.runtime.settings.ledger or (
-            (runtime.ledger_key, runtime.record_key)
-            != (self.runtime.ledger_key, self.runtime.record_key)
-        ):
-            log.warning("ledger changes take effect at the next restart")
-        self.runtime = runtime
+        self._warn_restart_only(loaded)
+        self.rules = loaded.rules
+        self.services = replace(self.services, members=loaded.members)
         self._start_members()
         await self._retire_members()
         await self.load_holdings()
         self.metrics.reloads.labels("ok").inc()
-        log.info("configuration reloaded", members=list(runtime.members))
+        log.info("configuration reloaded", members=list(loaded.members))
         return True
+
+    def _warn_restart_only(self, loaded: Loaded) -> None:
+        """Log what a reload cannot change (it takes effect at the next restart)."""
+        now, then = loaded.rules.settings, self.rules.settings
+        if (now.sip2, now.admin, now.ncip) != (then.sip2, then.admin, then.ncip):
+            log.warning("listener changes take effect at the next restart")
+        if now.state != then.state:
+            log.warning("state store changes take effect at the next restart")
+        if now.ledger != then.ledger or loaded.secrets != self.secrets:
+            log.warning("ledger changes take effect at the next restart")

@@ -1,78 +1,109 @@
-"""A hold by title (SIP2 15 with AJ and no item; NCIP RequestItem by bibliographic id)
-that the patron's own library cannot fill: the gateway chooses the lender.
+"""Holds: a title the patron's own library cannot fill goes to the lender the gateway
+chooses; a hold on an item goes to the patron's library.
+
+**By title** (``place_title_hold``: SIP2 15 with AJ and no item; NCIP RequestItem by
+bibliographic id):
 
 1. Discovery finds the members holding the title (or ISBN) and which have a copy on
    the shelf; the consortium's lender-selection strategy ranks them for the patron's
    home library (``gateway/network/lenders.py``).
-2. If the home library holds the title itself, the hold is its business: the request
-   goes home as it always did (local first).
+2. If the home library holds the title itself, the hold is its business: ``None`` is
+   returned and the caller places it at home (local first).
 3. Otherwise the patron is checked at home first, as for a checkout (the PIN, or a
-   patron verified earlier on the connection; found; standing), and the hold is
-   placed, in the ranked order, at the first lender that the policy lets this patron
-   borrow from, whose ILS has a copy on the shelf (just confirmed live) and accepts
-   the hold: a hold on that copy for the home library's proxy account, so the item
-   travels to the home library.  Lenders are asked over SIP2 (15); a lender whose ILS
-   speaks NCIP is skipped for now.  The first lender to accept is counted as assigned
-   in the lending counters.
-4. No holder, or none that accepts: the kiosk is told so.
+   patron verified earlier in the session; found; standing), and the hold is placed,
+   in the ranked order, at the first lender that the policy lets this patron borrow
+   from, whose ILS has a copy on the shelf (just confirmed live) and accepts the hold:
+   a hold on that copy for the home library's proxy account, so the item travels to the
+   home library.  The first lender to accept is counted as assigned in the lending
+   counters.  Lenders are asked through their ILS's holds (SIP2 15 or NCIP
+   RequestItem); a lender whose client places no holds is passed over.
+4. No holder, or none that accepts: the refusal says so (with the one reason every
+   holder gave, when they all gave the same).
+
+**On an item, or at home** (``place_hold_at_home``, ``cancel_hold_at_home``: an NCIP
+peer's RequestItem and CancelRequestItem): the hold is placed at the patron's home
+library for the patron; an item of another library is refused with a pointer to the
+desk, as a kiosk's is.  A kiosk's own holds at its library pass through as SIP2.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
 
 from adapters.errors import IlsError, IlsRequestInvalid
-from config.policy import PatronStanding, may_borrow
-from gateway.circulation.pins import verify_patron
+from adapters.ils.base import HoldOutcome
+from config.policy import may_borrow
+from gateway.circulation.outcomes import Refusal, RefusalCode, code_of_decision
+from gateway.circulation.patrons import check_patron, standing
 from gateway.network.discovery import normalize_isbn
 from gateway.network.lenders import rank_lenders
-from gateway.sip2.forwarding import forward
-from gateway.sip2.responses import refusal
-from protocols.sip2 import HoldMode, HoldRequest, HoldResponse
+from gateway.runtime.directory import MemberDirectory
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from gateway.circulation.call import Call
 
-    from gateway.circulation.context import RequestContext
-    from gateway.network.discovery import HoldingsIndex
-
-__all__ = ["hold_by_title"]
+__all__ = [
+    "ASK_AT_DESK",
+    "NO_LENDER",
+    "HoldPlaced",
+    "cancel_hold_at_home",
+    "place_hold_at_home",
+    "place_title_hold",
+]
 
 log = structlog.get_logger("interlend.holds")
 
 NO_LENDER = "No library in the consortium can lend this title now"
+ASK_AT_DESK = "Ask at the desk to request items from other libraries"
 
 
-async def hold_by_title(
-    ctx: RequestContext, home: str, request: HoldRequest, holdings: Callable[[], HoldingsIndex]
-) -> HoldResponse | None:
-    """The answer to a title hold the gateway placed or refused; ``None`` when the
-    request is not a title hold for another library (normal routing applies)."""
-    title = (request.title_identifier or "").strip()
-    if request.item_identifier or not title or request.hold_mode is not HoldMode.ADD:
-        return None
-    runtime = ctx.runtime
-    barcode, pin = request.patron_identifier, request.patron_password or None
-    pkey = runtime.patron_key(home, barcode)
-    require_pin = runtime.consortium.policy(home).circulation.require_pin is not False
-    if pin is None and pkey not in ctx.session.verified and require_pin:
-        return _refused(ctx, request, "Please enter your PIN")
-    record, problem = await verify_patron(ctx, home, barcode, pin, pkey)
-    if record is None:
-        return _refused(ctx, request, problem)
-    standing = PatronStanding(
-        patron_type=record.patron_type,
-        fines=record.fines,
-        expired=record.expired,
-        blocked=record.blocked,
-    )
+@dataclass(frozen=True)
+class HoldPlaced:
+    """A hold placed for a patron.
+
+    Attributes:
+        library: Where it was placed (a lender, or the patron's home).
+        item: The copy it is on, if the ILS names one.
+        title: The title asked for.
+        message: What to tell the patron.
+        answer: The ILS's answer.
+    """
+
+    library: str
+    item: str | None
+    title: str | None
+    message: str
+    answer: HoldOutcome
+
+
+async def place_title_hold(
+    call: Call,
+    *,
+    home: str,
+    barcode: str,
+    pin: str | None,
+    title: str,
+    pickup_location: str | None,
+) -> HoldPlaced | Refusal | None:
+    """A hold by title the patron's library cannot fill (see the module documentation);
+    ``None`` when the home library holds the title itself.
+
+    Raises:
+        IlsError: The home library's ILS could not answer.
+    """
+    rules, services = call.rules, call.services
+    require_pin = rules.policy(home).circulation.require_pin is not False
+    record = await check_patron(call, home, barcode, pin, require_pin=require_pin)
+    if isinstance(record, Refusal):
+        return record
     isbn = normalize_isbn(title)
     ranked = await rank_lenders(
-        runtime,
-        holdings(),
-        runtime.lending_counters,
+        MemberDirectory(call.rules, call.services),
+        services.holdings,
+        services.counters,
         requester=home,
         title=None if isbn else title,
         isbn=isbn,
@@ -86,49 +117,89 @@ async def hold_by_title(
         if result["source"] == "live" and result["available"] is True:
             copies.setdefault(result["member"], result["item"])
     rota = [entry["member"] for entry in ranked["ranking"]["rota"]]
-    refusals: list[str] = []
+    refusals: list[Refusal] = []
     for lender in (m for m in rota if m in copies):
-        decision = may_borrow(runtime.consortium, home, lender, standing=standing)
+        decision = may_borrow(rules.consortium, home, lender, standing=standing(record))
         if not decision.allowed or decision.proxy_patron is None:
-            refusals.append(decision.reason)
+            refusals.append(Refusal(code_of_decision(decision.code), decision.reason))
             continue
-        proxy = decision.proxy_patron
-        placed = HoldRequest(
-            hold_mode=HoldMode.ADD,
-            transaction_date=ctx.now,
-            pickup_location=request.pickup_location,
-            patron_identifier=proxy,
-            item_identifier=copies[lender],
-            title_identifier=title,
-        )
+        holds = call.member(lender).holds
+        if holds is None:
+            continue
         try:
-            answer = await forward(ctx, lender, placed)
+            answer = await holds.place_hold(
+                decision.proxy_patron,
+                item=copies[lender],
+                title=title,
+                pickup_location=pickup_location,
+                timeout=call.budget(lender),
+            )
         except (IlsError, IlsRequestInvalid) as exc:
             log.warning("lender could not be asked", lender=lender, detail=exc.detail)
             continue
-        if isinstance(answer, HoldResponse) and answer.ok:
-            await runtime.lending_counters.record_request(home, lender)
-            return HoldResponse(
-                ok=True,
-                available=False,
-                transaction_date=ctx.now,
-                queue_position=answer.queue_position,
-                pickup_location=request.pickup_location,
-                institution_id=request.institution_id,
-                patron_identifier=request.patron_identifier,
-                item_identifier=copies[lender],
-                title_identifier=title,
-                screen_messages=(
-                    f"Requested from {runtime.name(lender)}; "
-                    f"it will be sent to {runtime.name(home)}",
-                ),
+        if answer.ok:
+            await services.counters.record_request(home, lender)
+            return HoldPlaced(
+                lender,
+                copies[lender],
+                title,
+                f"Requested from {call.name(lender)}; it will be sent to {call.name(home)}",
+                answer,
             )
         log.info("lender declined a title hold", lender=lender)
     # With one reason for every holder (blocked, fines…), that reason is the answer.
-    return _refused(ctx, request, refusals[0] if len(set(refusals)) == 1 else NO_LENDER)
+    if len(set(refusals)) == 1:
+        return refusals[0]
+    return Refusal(RefusalCode.NO_LENDER, NO_LENDER)
 
 
-def _refused(ctx: RequestContext, request: HoldRequest, reason: str) -> HoldResponse:
-    response = refusal(request, reason, ctx.now)
-    assert isinstance(response, HoldResponse)
-    return response
+async def place_hold_at_home(
+    call: Call,
+    *,
+    home: str,
+    barcode: str,
+    item: str | None,
+    title: str | None,
+    pickup_location: str | None,
+) -> HoldPlaced | Refusal:
+    """A hold for a patron at their own library, on one of its items (or a title).
+
+    Raises:
+        IlsError: The home library's ILS could not answer.
+        IlsRequestInvalid: A value the home ILS cannot take.
+    """
+    if item is not None and call.rules.consortium.owner_of(item) not in (None, home):
+        return Refusal(RefusalCode.ASK_AT_DESK, ASK_AT_DESK)
+    holds = call.member(home).holds
+    if holds is None:
+        return Refusal(
+            RefusalCode.NOT_SUPPORTED, f"{call.name(home)}'s system does not take holds here"
+        )
+    answer = await holds.place_hold(
+        barcode, item=item, title=title, pickup_location=pickup_location, timeout=call.budget(home)
+    )
+    if not answer.ok:
+        reason = " ".join(answer.screen_messages) or "The hold was not placed"
+        return Refusal(RefusalCode.HOLD_REFUSED, reason, answer)
+    return HoldPlaced(home, answer.item or item, title, "Hold placed", answer)
+
+
+async def cancel_hold_at_home(
+    call: Call, *, home: str, barcode: str, item: str
+) -> HoldOutcome | Refusal:
+    """Cancel a patron's hold on an item at their own library.
+
+    Raises:
+        IlsError: The home library's ILS could not answer.
+        IlsRequestInvalid: A value the home ILS cannot take.
+    """
+    holds = call.member(home).holds
+    if holds is None:
+        return Refusal(
+            RefusalCode.NOT_SUPPORTED, f"{call.name(home)}'s system does not take holds here"
+        )
+    answer = await holds.cancel_hold(barcode, item=item, timeout=call.budget(home))
+    if not answer.ok:
+        reason = " ".join(answer.screen_messages) or "The hold was not cancelled"
+        return Refusal(RefusalCode.CANCEL_REFUSED, reason, answer)
+    return answer

@@ -1,23 +1,25 @@
-"""One kiosk connection: who it is, and the patrons it has verified.
+"""Who asks: a kiosk's connection, or an NCIP peer's message, and the patrons it verified.
 
-A ``TerminalSession`` lives as long as the kiosk's TCP connection.  It holds the
-terminal account the kiosk logged in with (which fixes its library and location) and
-the patrons whose PIN the home library confirmed during this connection, so that a
-kiosk that checks the PIN once (23 with AD, then 11 without) is not asked to send it
-again.  Verified patrons are kept as keyed hashes and forgotten at 35 (end session)
-or when the connection closes; nothing here is stored anywhere else.
+A kiosk's ``Session`` lives as long as its TCP connection.  It holds the terminal
+account the kiosk logged in with (which fixes its library and location) and the
+patrons whose PIN the home library confirmed during this connection, so that a kiosk
+that checks the PIN once (23 with AD, then 11 without) is not asked to send it again.
+An NCIP message gets a session of its own, acting for the peer's library; a peer that
+vouches for a patron (it authenticated them itself) marks them verified.  Verified
+patrons are kept as keyed hashes and forgotten at 35 (end session) or when the
+connection closes; nothing here is stored anywhere else.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["TerminalSession"]
+__all__ = ["Session"]
 
 
 @dataclass
-class TerminalSession:
-    """A kiosk connection's identity and per-patron state.
+class Session:
+    """A kiosk connection's (or an NCIP message's) identity and per-patron state.
 
     Attributes:
         conn_id: A short id for the connection, used in every log line.

@@ -11,7 +11,7 @@ for the desk and never undoes the loan.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 import trio
@@ -19,8 +19,9 @@ import trio
 from adapters.errors import IlsError, IlsRequestInvalid
 
 if TYPE_CHECKING:
+    from adapters.ils.base import ItemRecords
     from adapters.state.base import Loan
-    from gateway.circulation.context import RequestContext
+    from gateway.circulation.call import Call
 
 __all__ = ["accept_at_home", "remove_at_home", "temporary_barcode"]
 
@@ -35,17 +36,17 @@ def temporary_barcode(loan: Loan) -> str:
     return f"{loan.owner}-{loan.item}"
 
 
-def _home_client(ctx: RequestContext, loan: Loan) -> Any:
-    """The home's client when it takes temporary items, else ``None``."""
-    if not ctx.runtime.consortium.policy(loan.home).ils.ncip.accept_item:
+def _home_records(call: Call, loan: Loan) -> ItemRecords | None:
+    """The home's item records when it takes temporary items, else ``None``."""
+    if not call.rules.policy(loan.home).ils.ncip.accept_item:
         return None
-    client = ctx.runtime.members.get(loan.home)
-    return client if hasattr(client, "accept_item") else None
+    home = call.services.members.get(loan.home)
+    return home.item_records if home is not None else None
 
 
-async def accept_at_home(ctx: RequestContext, loan: Loan, patron: str, title: str) -> None:
+async def accept_at_home(call: Call, loan: Loan, patron: str, title: str) -> None:
     """AcceptItem at the patron's home library (when its settings ask for it)."""
-    client = _home_client(ctx, loan)
+    client = _home_records(call, loan)
     if client is None:
         return
     try:
@@ -75,16 +76,16 @@ async def accept_at_home(ctx: RequestContext, loan: Loan, patron: str, title: st
         )
 
 
-async def remove_at_home(ctx: RequestContext, loan: Loan) -> None:
+async def remove_at_home(call: Call, loan: Loan) -> None:
     """CheckInItem and DeleteItem of the temporary item at the home library."""
-    client = _home_client(ctx, loan)
-    if client is None:
+    records = _home_records(call, loan)
+    if records is None:
         return
     barcode = temporary_barcode(loan)
     try:
         with trio.CancelScope(shield=True):
-            await client.checkin(barcode, "", timeout=HOME_CALL_S)
-            gone = await client.delete_item(barcode, timeout=HOME_CALL_S)
+            await call.member(loan.home).ils.checkin(barcode, "", timeout=HOME_CALL_S)
+            gone = await records.delete_item(barcode, timeout=HOME_CALL_S)
     except (IlsError, IlsRequestInvalid) as exc:
         log.error(
             "temporary item not removed at home", home=loan.home, item=barcode, detail=exc.detail

@@ -294,9 +294,9 @@ def _verify(path: str, loan_id: str, *, as_json: bool) -> int:
 
     from adapters.state.base import StateUnavailable
     from adapters.state.connect import open_state
-    from gateway.app.runtime import derived_record_key
     from gateway.ledger.proof import prove_loan
     from gateway.ledger.worker import read_only_link
+    from gateway.runtime.rules import derived_record_key
 
     loaded = _load(path)
     if isinstance(loaded, int):

@@ -33,11 +33,13 @@ from config.errors import ConfigError
 from config.loader import parse_config, resolve_secrets
 from config.models import AdminListener, Config, NcipListener, Sip2Listener
 from gateway.app.daemon import Bound, Gateway
-from gateway.app.runtime import build_runtime
 from gateway.demo.simulator.data import packaged_library
 from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.ncip_server import serve_simulator_ncip
 from gateway.demo.simulator.sip2_server import serve_simulator
+from gateway.runtime.members import build_members
+from gateway.runtime.rules import build_rules, start_secrets
+from gateway.runtime.services import Services
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
@@ -245,8 +247,11 @@ async def run_demo(
         found, issues = resolve_secrets(consortium)
         if issues:  # pragma: no cover - the variable was set above
             raise ConfigError.of(issues)
-        runtime = build_runtime(consortium, found, store=MemoryStateStore(), ledger=MemoryLedger())
-        gateway = Gateway(runtime, handle_signals=handle_signals)
+        rules = build_rules(consortium, found)
+        services = Services(build_members(consortium, found), MemoryStateStore(), MemoryLedger())
+        gateway = Gateway(
+            rules, services, start_secrets(rules, found), handle_signals=handle_signals
+        )
 
         async def serve_gateway(*, task_status: trio.TaskStatus[Bound]) -> None:
             await gateway.run(task_status=task_status)

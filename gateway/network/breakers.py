@@ -20,9 +20,10 @@ import trio
 from adapters.state.base import StateUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
-    from gateway.app.runtime import Runtime
+    from adapters.ils.balancing import EndpointBalancer
+    from adapters.state.base import StateBackend
 
 __all__ = ["share_breakers", "sync_breakers"]
 
@@ -31,23 +32,26 @@ log = structlog.get_logger("interlend.breakers")
 INTERVAL_S = 2.0
 
 
-async def sync_breakers(runtime: Runtime, instance: str, published: dict[str, float]) -> None:
+async def sync_breakers(
+    balancers: Mapping[str, EndpointBalancer],
+    store: StateBackend,
+    instance: str,
+    published: dict[str, float],
+) -> None:
     """One round: publish this gateway's open breakers, adopt the others' marks.
 
-    ``published`` remembers until when each of our marks stands (trio time), so a
-    breaker that stays open is not marked again every round.
+    ``balancers`` are the members' endpoint balancers; ``published`` remembers until
+    when each of our marks stands (trio time), so a breaker that stays open is not
+    marked again every round.
     """
     now = trio.current_time()
-    for member, client in runtime.members.items():
-        balancer = getattr(client, "balancer", None)
-        if balancer is None:
-            continue
+    for member, balancer in balancers.items():
         for endpoint, retry_in in balancer.open_endpoints().items():
             key = f"{member}|{endpoint}"
             if retry_in > 0 and published.get(key, 0.0) <= now:
-                await runtime.store.breaker_open(member, endpoint, ttl_s=retry_in, by=instance)
+                await store.breaker_open(member, endpoint, ttl_s=retry_in, by=instance)
                 published[key] = now + retry_in
-        for endpoint, left in (await runtime.store.breakers(member, besides=instance)).items():
+        for endpoint, left in (await store.breakers(member, besides=instance)).items():
             if balancer.trip(endpoint, left):
                 log.warning(
                     "member ILS endpoint marked down by another gateway",
@@ -58,13 +62,18 @@ async def sync_breakers(runtime: Runtime, instance: str, published: dict[str, fl
 
 
 async def share_breakers(
-    runtime: Callable[[], Runtime], instance: str, *, interval_s: float = INTERVAL_S
+    current: Callable[[], tuple[Mapping[str, EndpointBalancer], StateBackend]],
+    instance: str,
+    *,
+    interval_s: float = INTERVAL_S,
 ) -> None:
-    """Sync breaker state every ``interval_s`` until cancelled."""
+    """Sync breaker state every ``interval_s`` until cancelled; ``current`` returns the
+    members' balancers and the state store in force."""
     published: dict[str, float] = {}
     while True:
         await trio.sleep(interval_s)
         try:
-            await sync_breakers(runtime(), instance, published)
+            balancers, store = current()
+            await sync_breakers(balancers, store, instance, published)
         except StateUnavailable as exc:
             log.debug("breaker state not shared this round", detail=exc.detail)

@@ -23,7 +23,7 @@ import csv
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 import trio
@@ -34,15 +34,40 @@ from protocols.sip2 import CirculationStatus
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from gateway.app.runtime import Runtime
+    from adapters.ils.base import MemberIls
+    from config.consortium import Consortium
 
-__all__ = ["Holding", "HoldingsError", "HoldingsIndex", "discover", "normalize_isbn"]
+__all__ = [
+    "Directory",
+    "Holding",
+    "HoldingsError",
+    "HoldingsIndex",
+    "discover",
+    "normalize_isbn",
+]
 
 log = structlog.get_logger("interlend.discovery")
 
 LIVE_LIMIT = 25
 """At most this many items are looked up live per query (the rest come from the index)."""
 AVAILABLE = {CirculationStatus.AVAILABLE, CirculationStatus.WAITING_TO_BE_RESHELVED}
+
+
+class Directory(Protocol):
+    """What discovery needs of the gateway: the consortium and each member's ILS."""
+
+    @property
+    def consortium(self) -> Consortium:
+        """The consortium in force."""
+        ...
+
+    def name(self, member: str) -> str:
+        """A library's display name."""
+        ...
+
+    def ils(self, member: str) -> MemberIls | None:
+        """A member's ILS client (``None`` for a node that is not a library)."""
+        ...
 
 
 class HoldingsError(ValueError):
@@ -190,7 +215,7 @@ def _status_name(status: int | None) -> str:
 
 
 async def discover(
-    runtime: Runtime,
+    runtime: Directory,
     index: HoldingsIndex,
     *,
     item: str | None = None,
@@ -218,7 +243,7 @@ async def discover(
     found: dict[int, dict[str, Any]] = {}
 
     async def look(n: int, holding: Holding) -> None:
-        ils = runtime.members.get(holding.member)
+        ils = runtime.ils(holding.member)
         if ils is None or holding.member in unreachable:
             return
         timeout = min(member_timeout_s, consortium.policy(holding.member).ils.timeout_s or 10.0)

@@ -40,8 +40,7 @@ from gateway.network.selection import (
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from gateway.app.runtime import Runtime
-    from gateway.network.discovery import HoldingsIndex
+    from gateway.network.discovery import Directory, HoldingsIndex
 
 __all__ = ["LendingCounters", "rank_lenders"]
 
@@ -96,7 +95,7 @@ class LendingCounters:
 
 
 async def rank_lenders(
-    runtime: Runtime,
+    runtime: Directory,
     index: HoldingsIndex,
     counters: LendingCounters,
     *,

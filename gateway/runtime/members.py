@@ -17,7 +17,14 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from adapters.ils.base import Holds, ItemRecords, MemberIls, Sip2Forwarding, Supervised
+from adapters.ils.base import (
+    Balanced,
+    Holds,
+    ItemRecords,
+    MemberIls,
+    Sip2Forwarding,
+    Supervised,
+)
 from adapters.ils.ncip import NcipMemberIls
 from adapters.ils.sip2 import Sip2MemberIls
 
@@ -41,6 +48,7 @@ class MemberHandle:
         holds: The client, when it places holds for the gateway.
         item_records: The client, when it creates temporary items (NCIP AcceptItem).
         supervised: The client, when it runs health checks in the daemon.
+        balanced: The client, when it balances over endpoints with breakers.
         signature: What the client was built from (settings and a hash of the secret),
             to tell on reload whether it can be kept.
     """
@@ -51,6 +59,7 @@ class MemberHandle:
     holds: Holds | None
     item_records: ItemRecords | None
     supervised: Supervised | None
+    balanced: Balanced | None
     signature: tuple[object, str]
 
 
@@ -63,6 +72,7 @@ def handle(member: str, client: MemberIls, signature: tuple[object, str]) -> Mem
         client if isinstance(client, Holds) else None,
         client if isinstance(client, ItemRecords) else None,
         client if isinstance(client, Supervised) else None,
+        client if isinstance(client, Balanced) else None,
         signature,
     )
 

@@ -1,7 +1,10 @@
 """The gateway's answer to every kiosk request: login, status, forwarding, visitors.
 
-``Circulation.handle(session, message)`` returns an ``Outcome`` for each SIP2 request;
-it never raises for anything a kiosk or a member ILS does.  The rule per message:
+``Dispatcher.handle(session, message)`` returns an ``Answer`` for each SIP2 request; it
+never raises for anything a kiosk or a member ILS does.  Where the gateway runs a flow
+itself it calls the neutral circulation flows (``gateway/circulation``) with typed
+requests and writes their results as SIP2 (``render``); a library's own traffic passes
+through as SIP2, vendor fields untouched.  The rule per message:
 
 ==========  ===================================================================
 93          Checked against the configured terminals (``logins``: scrypt off the
@@ -10,199 +13,253 @@ it never raises for anything a kiosk or a member ILS does.  The rule per message
 99          Answered by the gateway from its own capabilities (the kiosk's library
             name and institution id, every message supported).
 97          Answered by the SIP2 codec with the last response (never reaches here).
-23, 63      Forwarded to the patron's home ILS.  For a visitor (home is not the
-            kiosk's library) the consortium's policy is applied on top: a patron who
-            may not borrow here gets "charge privileges denied" and the reason on
-            screen.  63 lists loans (the ILS's and the reciprocal ones from the
-            registry) only once the patron's PIN is verified or to a staff desk.
+23, 63      Forwarded to the patron's home ILS (asked through the neutral call when
+            it speaks NCIP).  For a visitor (home is not the kiosk's library) the
+            consortium's policy is applied on top: a patron who may not borrow here
+            gets "charge privileges denied" and the reason on screen.  63 lists
+            loans (the ILS's and the reciprocal ones from the registry) only once
+            the patron's PIN is verified or to a staff desk.
 35          Forwarded to the home ILS; the patron's verified PIN is forgotten.
 37, 25, 01  Forwarded to the home ILS.
 17, 19      Forwarded to the item's owner.
-09          Forwarded to the owner; the registry loan is closed; when the item is
-            not at home the answer says where it goes (alert, CT, CV, CL, AF).
-11, 29      Home = owner: forwarded.  Otherwise a reciprocal loan (``lending``).
+09          Returned at the owner (forwarded, or the neutral call for an NCIP
+            owner); the registry loan is closed; when the item is not at home the
+            answer says where it goes (alert, CT, CV, CL, AF).
+11, 29      Home = owner: forwarded.  Otherwise a reciprocal loan or renewal
+            (``circulation.loans``).
 65          Forwarded to the home ILS, then the patron's reciprocal loans renewed.
-15          A hold at the patron's own library is forwarded; a hold on another
-            library's item is refused with a pointer to the desk.
+15          A hold by title the home cannot fill goes to a lender
+            (``circulation.holds``); a hold at the patron's own library is
+            forwarded; one on another library's item is refused with a pointer to
+            the desk.
 ==========  ===================================================================
 
 Every request that names a patron and may carry a PIN passes the PIN gate first
-(``pins``): wrong PINs are counted wherever they are sent and a locked-out patron is
-refused whatever is sent.
-
-Forwarded messages lose the kiosk's terminal password (AC: a secret between the kiosk
-and the gateway) and, when they go to another library, get that library's
-institution id (AO); the answer gets the kiosk's AO back.  Every other field, known or
-not, passes through untouched.
+(``circulation.patrons.admit``): wrong PINs are counted wherever they are sent and a
+locked-out patron is refused whatever is sent.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import structlog
 import trio
 
 from adapters.errors import IlsError, IlsRequestInvalid
+from adapters.ils.base import CheckinOutcome
 from adapters.ils.sip2 import patron_record
 from adapters.state.base import StateUnavailable
-from config.policy import PatronStanding, may_borrow
-from gateway.circulation import lending
-from gateway.circulation.context import Outcome, RequestContext, Result
-from gateway.circulation.holds import hold_by_title
-from gateway.circulation.pins import GUARDED, admit_patron, record_answer
-from gateway.circulation.temporary import remove_at_home
+from gateway.circulation import holds, loans, patrons
+from gateway.circulation.call import Call
+from gateway.circulation.outcomes import Refusal, RefusalCode, refusal_for_failure
 from gateway.ledger.outbox import consumer_name
-from gateway.sip2.forwarding import forward, invalid_reason, unavailable_reason
+from gateway.sip2 import render
+from gateway.sip2.answer import Answer, Result
+from gateway.sip2.forwarding import forward
 from gateway.sip2.logins import LoginGuard
-from gateway.sip2.responses import REGISTRY_UNAVAILABLE, refusal, with_fields
 from gateway.sip2.routing import Route, RouteKind, route
-from gateway.sip2.translate import checkin_answer, patron_answer, speaks_sip2
 from protocols.sip2 import (
     AcsStatus,
     CheckinRequest,
     CheckinResponse,
     CheckoutRequest,
     EndPatronSessionRequest,
+    HoldMode,
     HoldRequest,
     LoginRequest,
     LoginResponse,
     Message,
+    PatronEnableRequest,
     PatronInformationRequest,
     PatronInformationResponse,
-    PatronStatus,
     PatronStatusRequest,
     PatronStatusResponse,
     RenewAllRequest,
+    RenewAllResponse,
     RenewRequest,
     ScStatus,
-    Summary,
     SupportedMessages,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from gateway.app.runtime import Runtime
-    from gateway.circulation.session import TerminalSession
-    from gateway.network.discovery import HoldingsIndex
+    from gateway.circulation.session import Session
+    from gateway.runtime.rules import Rules
+    from gateway.runtime.services import Services
 
-__all__ = ["Circulation"]
+__all__ = ["INSTANCE", "Dispatcher", "session_id"]
 
 INSTANCE = consumer_name()
 """This gateway process in kiosk session records (host and process id)."""
 
+log = structlog.get_logger("interlend.sip2")
 
-def session_id(session: TerminalSession) -> str:
+_GUARDED = (
+    PatronStatusRequest,
+    PatronInformationRequest,
+    CheckoutRequest,
+    RenewRequest,
+    HoldRequest,
+    RenewAllRequest,
+    PatronEnableRequest,
+)
+"""The requests the PIN gate admits (35 ends a session: it is never refused)."""
+_LOOKUPS = (PatronStatusRequest, PatronInformationRequest)
+"""Requests whose answer says whether the PIN was right (``CQ``)."""
+
+
+def session_id(session: Session) -> str:
     """A kiosk session's id in the store: this gateway and the connection."""
     return f"{INSTANCE}/{session.conn_id}"
 
 
-log = structlog.get_logger("interlend.circulation")
+def _title_hold(message: Message) -> bool:
+    return (
+        isinstance(message, HoldRequest)
+        and message.hold_mode is HoldMode.ADD
+        and not message.item_identifier
+        and bool((message.title_identifier or "").strip())
+    )
 
 
-class Circulation:
-    """Answers kiosk requests with the runtime in force when each one starts.
+class Dispatcher:
+    """Answers kiosk requests with the rules and services in force when each starts.
 
     Args:
-        runtime: Returns the current ``Runtime`` (it is swapped on reload).
+        current: Returns the rules and services in force (they are swapped on reload).
         hash_limiter: Bounds the threads verifying terminal passwords.
     """
 
     def __init__(
         self,
-        runtime: Callable[[], Runtime],
+        current: Callable[[], tuple[Rules, Services]],
         *,
         hash_limiter: trio.CapacityLimiter | None = None,
-        holdings: Callable[[], HoldingsIndex] | None = None,
     ) -> None:
-        self._runtime = runtime
-        self._holdings = holdings
+        self._current = current
         self.logins = LoginGuard(hash_limiter=hash_limiter)
 
-    async def handle(
-        self, session: TerminalSession, message: Message, *, request_key: str | None = None
-    ) -> Outcome:
-        """Answer one request (never raises for a kiosk's or an ILS's behaviour).
-
-        ``request_key`` is the caller's own id of the request (an NCIP ``RequestId``):
-        a checkout is idempotent by it instead of by the kiosk's transaction date.
-        """
-        ctx = RequestContext.start(self._runtime(), session, message, request_key)
+    async def handle(self, session: Session, message: Message) -> Answer:
+        """Answer one request (never raises for a kiosk's or an ILS's behaviour)."""
+        rules, services = self._current()
+        call = Call.start(rules, services, session)
         if isinstance(message, LoginRequest):
-            return await self._login(ctx, message)
-        await self._record(ctx)  # the kiosk is alive (99 heartbeats included)
+            return await self._login(call, message)
+        await self._record(call)  # the kiosk is alive (99 heartbeats included)
         if isinstance(message, ScStatus):
-            return Outcome(self._status(ctx), route=Route(RouteKind.GATEWAY, session.member or ""))
+            return Answer(self._status(call), route=Route(RouteKind.GATEWAY, session.member or ""))
         if session.member is None:  # pragma: no cover - the codec refuses requests first
-            raise AssertionError("a request before login reached circulation")
-        where = route(ctx.runtime.consortium, session.member, message)
+            raise AssertionError("a request before login reached the dispatcher")
+        where = route(rules.consortium, session.member, message)
         try:
-            if isinstance(message, GUARDED):
-                refused = await admit_patron(ctx, where, message)
+            if isinstance(message, _GUARDED):
+                refused = await self._admit(call, where, message)
                 if refused is not None:
                     return refused.routed(where)
-            outcome = await self._dispatch(ctx, where)
-        except IlsError as exc:
-            reason = unavailable_reason(ctx, exc)
+            answer = await self._dispatch(call, where, message)
+        except (IlsError, IlsRequestInvalid, StateUnavailable) as exc:
+            answer = self._failed(call, message, exc)
+        return answer.routed(where)
+
+    def _failed(
+        self, call: Call, message: Message, exc: IlsError | IlsRequestInvalid | StateUnavailable
+    ) -> Answer:
+        why = refusal_for_failure(exc, call.rules)
+        conn = call.session.conn_id
+        if isinstance(exc, IlsRequestInvalid):  # the kiosk's error: nothing was sent
+            log.info("request cannot be sent", conn=conn, detail=exc.detail)
+            return self._refused(call, message, why)
+        if isinstance(exc, IlsError):
             log.warning(
                 "member ILS failed",
-                conn=session.conn_id,
+                conn=conn,
                 member=exc.member,
                 error=type(exc).__name__,
                 detail=exc.detail,
             )
-            return Outcome(refusal(message, reason, ctx.now), Result.UNAVAILABLE, reason, where)
-        except IlsRequestInvalid as exc:  # the kiosk's error: nothing was sent to the ILS
-            reason = invalid_reason(ctx, exc)
-            log.info("request cannot be sent", conn=session.conn_id, detail=exc.detail)
-            return Outcome(refusal(message, reason, ctx.now), Result.REFUSED, reason, where)
-        except StateUnavailable as exc:
-            reason = REGISTRY_UNAVAILABLE
-            log.error("loan registry unavailable", conn=session.conn_id, detail=exc.detail)
-            return Outcome(refusal(message, reason, ctx.now), Result.UNAVAILABLE, reason, where)
-        return outcome.routed(where)
+        else:
+            log.error("loan registry unavailable", conn=conn, detail=exc.detail)
+        return self._refused(call, message, why)
+
+    def _refused(
+        self, call: Call, message: Message, why: Refusal, patron: str | None = None
+    ) -> Answer:
+        result = Result.UNAVAILABLE if why.code.unavailable else Result.REFUSED
+        if why.code is RefusalCode.NOT_RECORDED:
+            result = Result.ERROR
+        return Answer(render.refused(message, why, call.now), result, why.reason, patron=patron)
+
+    async def _admit(
+        self,
+        call: Call,
+        where: Route,
+        message: PatronStatusRequest
+        | PatronInformationRequest
+        | CheckoutRequest
+        | RenewRequest
+        | HoldRequest
+        | RenewAllRequest
+        | PatronEnableRequest,
+    ) -> Answer | None:
+        home = where.home or where.target
+        if home is None or not message.patron_identifier:
+            return None
+        checked = (
+            isinstance(message, _LOOKUPS)
+            or where.kind is RouteKind.RECIPROCAL
+            or _title_hold(message)
+        )
+        refused = await patrons.admit(
+            call,
+            home,
+            message.patron_identifier,
+            message.patron_password or None,
+            checked_by_answer=checked,
+        )
+        if refused is None:
+            return None
+        pkey = call.patron_key(home, message.patron_identifier)
+        return self._refused(call, message, refused, pkey)
 
     # --- gateway's own answers ------------------------------------------------------
 
-    async def _login(self, ctx: RequestContext, request: LoginRequest) -> Outcome:
-        runtime = ctx.runtime
-        account = runtime.consortium.terminals.get(request.login_user_id)
+    async def _login(self, call: Call, request: LoginRequest) -> Answer:
+        rules = call.rules
+        account = rules.consortium.terminals.get(request.login_user_id)
         refused = await self.logins.login(
-            runtime.store,
-            runtime.settings.limits,
+            call.services.store,
+            rules.settings.limits,
             name=request.login_user_id,
             password=request.login_password,
             account=account,
-            address=ctx.session.address,
+            address=call.session.address,
         )
         if refused is not None:
-            return Outcome(LoginResponse(ok=False), Result.REFUSED, refused.reason)
+            return Answer(LoginResponse(ok=False), Result.REFUSED, refused.reason)
         assert account is not None
-        session = ctx.session
+        session = call.session
         session.member = account.member
         session.login = request.login_user_id
         session.location = request.location_code or account.terminal.location
         session.staff = account.terminal.staff
         session.verified.clear()
-        await self._record(ctx, opening=True)
-        return Outcome(LoginResponse(ok=True))
+        await self._record(call, opening=True)
+        return Answer(LoginResponse(ok=True))
 
     # --- kiosk sessions in the state store (who is connected, across gateways) -----------
 
-    async def _record(self, ctx: RequestContext, *, opening: bool = False) -> None:
+    async def _record(self, call: Call, *, opening: bool = False) -> None:
         """Open the session in the store at login; touch it now and then afterwards."""
-        session, settings = ctx.session, ctx.runtime.settings
-        ttl = settings.idle_timeout_s
+        session, store = call.session, call.services.store
+        ttl = call.rules.settings.idle_timeout_s
         now = trio.current_time()
         if not opening and (not session.touched or now - session.touched < ttl / 3):
             return
         session.touched = now
         try:
-            if not opening and await ctx.runtime.store.session_touch(
-                session_id(session), ttl_s=ttl
-            ):
+            if not opening and await store.session_touch(session_id(session), ttl_s=ttl):
                 return
             # A new session, or one the store lost (expired, or Redis restarted empty).
             info = {
@@ -211,24 +268,25 @@ class Circulation:
                 "location": session.location or "",
                 "peer": session.peer,
                 "gateway": INSTANCE,
-                "since": ctx.now.isoformat(),
+                "since": call.now.isoformat(),
             }
-            await ctx.runtime.store.session_open(session_id(session), info, ttl_s=ttl)
+            await store.session_open(session_id(session), info, ttl_s=ttl)
         except StateUnavailable as exc:
             log.warning("kiosk session not recorded", conn=session.conn_id, detail=exc.detail)
 
-    async def forget(self, session: TerminalSession) -> None:
+    async def forget(self, session: Session) -> None:
         """The kiosk went away: drop its session from the store (best effort)."""
         if not session.touched:
             return
         try:
-            await self._runtime().store.session_close(session_id(session))
+            await self._current()[1].store.session_close(session_id(session))
         except StateUnavailable as exc:
             log.warning("kiosk session left to expire", conn=session.conn_id, detail=exc.detail)
 
-    def _status(self, ctx: RequestContext) -> AcsStatus:
-        member = ctx.session.member
-        settings = ctx.runtime.settings
+    def _status(self, call: Call) -> AcsStatus:
+        member = call.session.member
+        rules = call.rules
+        settings = rules.settings
         return AcsStatus(
             online_status=True,
             checkin_ok=True,
@@ -238,207 +296,177 @@ class Circulation:
             offline_ok=False,
             timeout_period=min(999, round(settings.request_timeout_s * 10)),
             retries_allowed=3,
-            date_time_sync=ctx.now,
-            institution_id=ctx.runtime.institution_id(member)
-            if member
-            else settings.institution_id,
-            library_name=ctx.name(member) if member else None,
+            date_time_sync=call.now,
+            institution_id=rules.institution_id(member) if member else settings.institution_id,
+            library_name=rules.name(member) if member else None,
             supported_messages=SupportedMessages(0xFFFF),
-            terminal_location=ctx.session.location,
+            terminal_location=call.session.location,
         )
 
     # --- dispatch ------------------------------------------------------------------------
 
-    async def _dispatch(self, ctx: RequestContext, where: Route) -> Outcome:
-        message = ctx.message
-        if isinstance(message, HoldRequest) and self._holdings is not None and where.home:
-            held = await hold_by_title(ctx, where.home, message, self._holdings)
-            if held is not None:
-                if held.ok:
-                    return Outcome(held)
-                return Outcome(held, Result.REFUSED, " ".join(held.screen_messages))
+    async def _dispatch(self, call: Call, where: Route, message: Message) -> Answer:
         match message:
             case PatronStatusRequest() | PatronInformationRequest():
-                return await self._patron(ctx, where, message)
+                return await self._patron(call, where, message)
             case EndPatronSessionRequest():
                 assert where.target is not None
-                ctx.session.verified.discard(
-                    ctx.runtime.patron_key(where.target, message.patron_identifier)
+                call.session.verified.discard(
+                    call.patron_key(where.target, message.patron_identifier)
                 )
-                return Outcome(await forward(ctx, where.target, message))
+                return Answer(await forward(call, where.target, message))
             case CheckinRequest():
-                return await self._checkin(ctx, where, message)
+                return await self._checkin(call, where, message)
             case CheckoutRequest() if where.kind is RouteKind.RECIPROCAL:
-                return await lending.checkout(ctx, where, message)
+                return await self._checkout(call, where, message)
             case RenewRequest() if where.kind is RouteKind.RECIPROCAL:
-                return await lending.renew(ctx, where, message)
+                return await self._renew(call, where, message)
             case RenewAllRequest():
-                return await lending.renew_all(ctx, where, message)
+                return await self._renew_all(call, where, message)
+            case HoldRequest() if _title_hold(message) and where.home is not None:
+                return await self._title_hold(call, where.home, message)
             case HoldRequest() if where.kind is RouteKind.GATEWAY:
-                reason = "Ask at the desk to request items from other libraries"
-                return Outcome(refusal(message, reason, ctx.now), Result.REFUSED, reason)
+                why = Refusal(RefusalCode.ASK_AT_DESK, holds.ASK_AT_DESK)
+                return self._refused(call, message, why)
         if where.target is None:  # pragma: no cover - every request has a rule above
             raise AssertionError(f"no route for {message.code}")
-        return Outcome(await forward(ctx, where.target, message))
+        return Answer(await forward(call, where.target, message))
 
     # --- patrons -----------------------------------------------------------------------
 
     async def _patron(
         self,
-        ctx: RequestContext,
+        call: Call,
         where: Route,
         request: PatronStatusRequest | PatronInformationRequest,
-    ) -> Outcome:
+    ) -> Answer:
         home = where.target
         assert home is not None
-        ils = ctx.member(home)
-        if speaks_sip2(ils):
-            answer = await forward(ctx, home, request)
+        barcode, pin = request.patron_identifier, request.patron_password or None
+        lists = isinstance(request, PatronInformationRequest)
+        if call.member(home).forwarding is not None:
+            answer = await forward(call, home, request)
+            assert isinstance(answer, PatronStatusResponse | PatronInformationResponse)
+            record = patron_record(answer, pin_checked=pin is not None)
         else:
-            found = await ils.patron_status(
-                request.patron_identifier,
-                request.patron_password or None,
-                timeout=ctx.budget(home),
+            record = await call.member(home).ils.patron_status(
+                barcode, pin, timeout=call.budget(home)
             )
-            answer = patron_answer(request, found, ctx.now)
-        assert isinstance(answer, PatronStatusResponse | PatronInformationResponse)
-        pkey = ctx.runtime.patron_key(home, request.patron_identifier)
-        record = patron_record(answer, pin_checked=bool(request.patron_password))
+            answer = render.patron_answer(request, record, call.now)
+        pkey = call.patron_key(home, barcode)
         if not record.found:
-            return Outcome(answer, patron=pkey)
-        if request.patron_password:
-            await record_answer(ctx, pkey, record)
-        member = ctx.session.member
-        visiting = member is not None and home != member
-        private = isinstance(answer, PatronInformationResponse) and not (
-            pkey in ctx.session.verified or ctx.session.staff
+            return Answer(answer, patron=pkey)
+        view = await patrons.after_lookup(
+            call, home, barcode, record, pin_given=pin is not None, lists=lists
         )
-        if private:
-            # 63 lists loans only to the patron (PIN verified) or a staff desk.
-            assert isinstance(answer, PatronInformationResponse)
-            answer = without_lists(answer)
-        wants_loans = isinstance(answer, PatronInformationResponse) and not private
-        # The registry is read only when its loans are shown (64) or counted (a visitor).
-        loans = await ctx.runtime.store.active_loans(pkey) if wants_loans or visiting else []
-        if isinstance(answer, PatronInformationResponse) and wants_loans and loans:
-            assert isinstance(request, PatronInformationRequest)
-            answer = _with_reciprocal_loans(answer, request, loans, ctx)
-        if not visiting:
-            return Outcome(answer, patron=pkey)
-        decision = may_borrow(
-            ctx.runtime.consortium,
-            home,
-            member,
-            standing=PatronStanding(
-                patron_type=record.patron_type,
-                fines=record.fines,
-                expired=record.expired,
-                blocked=record.blocked,
+        shown = render.patron_view(answer, request, view, call.now)
+        if view.refusal is not None:
+            return Answer(shown, Result.REFUSED, view.refusal.reason, patron=pkey)
+        return Answer(shown, patron=pkey)
+
+    # --- loans ---------------------------------------------------------------------------
+
+    async def _checkout(self, call: Call, where: Route, request: CheckoutRequest) -> Answer:
+        home, owner = where.home, where.owner
+        assert home is not None
+        assert owner is not None
+        sent = (
+            request.transaction_date.isoformat()
+            if request.transaction_date
+            else call.now.isoformat()
+        )
+        made = await loans.checkout(
+            call,
+            loans.Checkout(
+                home=home,
+                owner=owner,
+                barcode=request.patron_identifier,
+                item=request.item_identifier,
+                pin=request.patron_password or None,
+                sent=sent,
             ),
-            loans_at_owner=sum(1 for loan in loans if loan.owner == member),
-            loans_total=len(loans),
         )
-        if decision.allowed:
-            return Outcome(answer, patron=pkey)
-        denied = with_fields(
-            answer,
-            patron_status=answer.patron_status | PatronStatus.CHARGE_PRIVILEGES_DENIED,
-            screen_messages=(*answer.screen_messages, decision.reason),
+        pkey = call.patron_key(home, request.patron_identifier)
+        if isinstance(made, Refusal):
+            return self._refused(call, request, made, pkey)
+        return Answer(render.loan_answer(request, made, call.name(owner), call.now), patron=pkey)
+
+    async def _renew(self, call: Call, where: Route, request: RenewRequest) -> Answer:
+        home, owner = where.home, where.owner
+        assert home is not None
+        assert owner is not None
+        renewed = await loans.renew(
+            call,
+            home=home,
+            owner=owner,
+            barcode=request.patron_identifier,
+            item=request.item_identifier,
+            pin=request.patron_password or None,
         )
-        return Outcome(denied, Result.REFUSED, decision.reason, patron=pkey)
+        pkey = call.patron_key(home, request.patron_identifier)
+        if isinstance(renewed, Refusal):
+            return self._refused(call, request, renewed, pkey)
+        return Answer(render.renewal_answer(request, renewed, call.now), patron=pkey)
+
+    async def _renew_all(self, call: Call, where: Route, request: RenewAllRequest) -> Answer:
+        home = where.target
+        assert home is not None
+        answer = await forward(call, home, request)
+        pkey = call.patron_key(home, request.patron_identifier)
+        if not isinstance(answer, RenewAllResponse) or not answer.ok:
+            return Answer(answer, patron=pkey)
+        done = await loans.renew_reciprocal(call, pkey)
+        if not done.renewed and not done.unrenewed:
+            return Answer(answer, patron=pkey)
+        return Answer(render.renew_all_answer(answer, done), patron=pkey)
+
+    async def _title_hold(self, call: Call, home: str, request: HoldRequest) -> Answer:
+        placed = await holds.place_title_hold(
+            call,
+            home=home,
+            barcode=request.patron_identifier,
+            pin=request.patron_password or None,
+            title=(request.title_identifier or "").strip(),
+            pickup_location=request.pickup_location,
+        )
+        pkey = call.patron_key(home, request.patron_identifier)
+        if placed is None:  # the home library holds it: its own ILS takes the hold
+            return Answer(await forward(call, home, request), patron=pkey)
+        if isinstance(placed, Refusal):
+            return self._refused(call, request, placed, pkey)
+        return Answer(render.hold_answer(request, placed, call.now), patron=pkey)
 
     # --- items ---------------------------------------------------------------------------
 
-    async def _checkin(self, ctx: RequestContext, where: Route, request: CheckinRequest) -> Outcome:
+    async def _checkin(self, call: Call, where: Route, request: CheckinRequest) -> Answer:
         owner = where.target
         assert owner is not None
-        ils = ctx.member(owner)
-        if speaks_sip2(ils):
-            answer = await forward(ctx, owner, request)
+        location = request.current_location or call.session.location or ""
+        if call.member(owner).forwarding is not None:
+            answer = await forward(call, owner, request)
+            assert isinstance(answer, CheckinResponse)
+            if not answer.ok:
+                return Answer(answer)
+            loan = await loans.record_return(call, owner, request.item_identifier)
         else:
-            outcome = await ils.checkin(
-                request.item_identifier,
-                request.current_location or ctx.session.location or "",
-                timeout=ctx.budget(owner),
+            returned = await loans.check_in(
+                call, owner=owner, item=request.item_identifier, location=location
             )
-            answer = checkin_answer(request, outcome, ctx.now)
-        assert isinstance(answer, CheckinResponse)
-        if not answer.ok:
-            return Outcome(answer)
-        try:
-            loan = await ctx.runtime.store.close(owner, request.item_identifier, now=ctx.now)
-        except StateUnavailable as exc:
-            # The item is back at its owner: say so.  The registry's loan, if any, stays
-            # open until the item's next checkin or checkout closes it.
-            log.error(
-                "checkin not recorded in the registry",
-                owner=owner,
-                item=request.item_identifier,
-                detail=exc.detail,
-            )
-            loan = None
+            if isinstance(returned, Refusal):
+                source = returned.source
+                if source is not None and not isinstance(source, CheckinOutcome):
+                    raise AssertionError("a checkin refusal carries the owner's checkin")
+                if source is None:
+                    return self._refused(call, request, returned)
+                return Answer(render.checkin_answer(request, source, call.now))
+            answer = render.checkin_answer(request, returned.owner_answer, call.now)
+            loan = returned.loan
         if loan is not None:
-            await remove_at_home(ctx, loan)
             # The ILS names the proxy account; the visitor's card is not the kiosk's business.
-            answer = replace(answer, patron_identifier=None)
-        if owner != ctx.session.member:
-            answer = _in_transit(ctx, owner, answer)
-        return Outcome(answer, patron=loan.patron_key if loan is not None else None)
-
-
-def _in_transit(ctx: RequestContext, owner: str, answer: CheckinResponse) -> CheckinResponse:
-    """Tell the kiosk that the item goes back to ``owner`` (3M extension fields)."""
-    hold = any(fid == "CV" and value in ("01", "02") for fid, value in answer.extensions)
-    kept = tuple((fid, v) for fid, v in answer.extensions if fid not in ("CT", "CV"))
-    name = ctx.name(owner)
-    return replace(
-        answer,
-        alert=True,
-        sort_bin=answer.sort_bin or f"transit-{owner}",
-        screen_messages=(*answer.screen_messages, f"Return to {name}"),
-        # CT: where the item goes; CV 02 = hold for another branch, 04 = send it home.
-        extensions=(
-            *kept,
-            ("CT", ctx.runtime.institution_id(owner)),
-            ("CV", "02" if hold else "04"),
-        ),
-    )
-
-
-def without_lists(answer: PatronInformationResponse) -> PatronInformationResponse:
-    """A 64 without what only the patron (or a desk) may read: the items on loan, overdue,
-    on hold, fined or recalled, and the patron's address, e-mail and telephone."""
-    return replace(
-        answer,
-        hold_items=(),
-        overdue_items=(),
-        charged_items=(),
-        fine_items=(),
-        recall_items=(),
-        unavailable_hold_items=(),
-        home_address=None,
-        email_address=None,
-        home_phone_number=None,
-    )
-
-
-def _with_reciprocal_loans(
-    answer: PatronInformationResponse,
-    request: PatronInformationRequest,
-    loans: list[lending.Loan],
-    ctx: RequestContext,
-) -> PatronInformationResponse:
-    """A 64 with the patron's reciprocal loans added to the charged and overdue items."""
-    items = tuple(loan.item for loan in loans)
-    overdue = tuple(loan.item for loan in loans if loan.due < ctx.now)
-    return replace(
-        answer,
-        charged_items_count=(answer.charged_items_count or 0) + len(items),
-        overdue_items_count=(answer.overdue_items_count or 0) + len(overdue),
-        charged_items=answer.charged_items + items
-        if request.summary & Summary.CHARGED_ITEMS
-        else answer.charged_items,
-        overdue_items=answer.overdue_items + overdue
-        if request.summary & Summary.OVERDUE_ITEMS
-        else answer.overdue_items,
-    )
+            answer = render.without_patron(answer)
+        if owner != call.session.member:
+            rules = call.rules
+            answer = render.in_transit(
+                answer, owner, rules.name(owner), rules.institution_id(owner)
+            )
+        return Answer(answer, patron=loan.patron_key if loan is not None else None)

@@ -1,5 +1,4 @@
-"""Forwarding a kiosk's message to a member ILS, and naming a member that failed or a
-request it cannot take.
+"""Forwarding a kiosk's message to a member ILS as it is (a library's own traffic).
 
 The message loses the kiosk's terminal password (AC, a secret between the kiosk and
 the gateway) and, when it goes to a library other than the kiosk's, gets that
@@ -9,60 +8,37 @@ field, known to the codec or not, passes through untouched.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
-from adapters.errors import (
-    IlsError,
-    IlsProtocolError,
-    IlsRequestInvalid,
-    IlsTimeout,
-    IlsUnavailable,
-)
+from adapters.errors import IlsProtocolError, IlsUnavailable
 from gateway.sip2.responses import readdress, with_fields
 from protocols.sip2 import RESPONSE_CODES, AcsStatus
 
 if TYPE_CHECKING:
-    from adapters.ils.base import Sip2Forwarding
-    from gateway.circulation.context import RequestContext
+    from gateway.circulation.call import Call
     from protocols.sip2 import Message
 
-__all__ = ["forward", "invalid_reason", "unavailable_reason"]
+__all__ = ["forward"]
 
 
-def unavailable_reason(ctx: RequestContext, error: IlsError) -> str:
-    """The kiosk's text for a member ILS that did not answer."""
-    name = ctx.name(error.member) if error.member in ctx.runtime.consortium.nodes else "A library"
-    if isinstance(error, IlsTimeout):
-        return f"{name} is not answering; please try again later"
-    return f"{name} cannot be reached; please try again later"
-
-
-def invalid_reason(ctx: RequestContext, error: IlsRequestInvalid) -> str:
-    """The kiosk's text for a request a member's ILS cannot be sent as it is."""
-    name = ctx.name(error.member) if error.member in ctx.runtime.consortium.nodes else "A library"
-    return f"{name} cannot take this request: a value is too long or has a character it cannot read"
-
-
-async def forward(ctx: RequestContext, target: str, message: Message) -> Message:
+async def forward(call: Call, target: str, message: Message) -> Message:
     """Send a kiosk's message to ``target``'s ILS and return the answer, re-addressed.
 
     Raises:
-        IlsError: The ILS could not answer, or answered with the wrong message.
+        IlsError: The ILS could not answer, answered with the wrong message, or does
+            not take SIP2 messages (its client has no ``Sip2Forwarding``).
         IlsRequestInvalid: The message cannot be written for the ILS (nothing was sent).
     """
-    ils = ctx.member(target)
-    # Not isinstance(ils, Sip2Forwarding): a runtime Protocol check costs more than the
-    # rest of the hop on this per-message path.
-    send: Sip2Forwarding | None = getattr(ils, "forward", None) and cast("Sip2Forwarding", ils)
+    send = call.member(target).forwarding
     if send is None:
         raise IlsUnavailable(target, "this member's ILS does not take SIP2 messages")
-    other = target != ctx.session.member
+    other = target != call.session.member
     changes: dict[str, object] = {}
     if getattr(message, "terminal_password", None):
         changes["terminal_password"] = ""
-    if other and hasattr(message, "institution_id"):
-        changes["institution_id"] = ctx.runtime.institution_id(target)
-    answer = await send.forward(with_fields(message, **changes), timeout=ctx.budget(target))
+    if other and "institution_id" in message.__dataclass_fields__:
+        changes["institution_id"] = call.rules.institution_id(target)
+    answer = await send.forward(with_fields(message, **changes), timeout=call.budget(target))
     expected = RESPONSE_CODES[message.code]
     if answer.code != expected:
         if isinstance(answer, AcsStatus):

@@ -3,7 +3,7 @@
 ``KioskServer.serve(stream, listener)`` runs one connection to its end.  The SIP2
 codec decides everything about frames (96 for a bad one, the last answer again for a
 97 or a repeated request, closing after a request sent before login); this loop only
-moves bytes, asks ``Circulation`` for answers and logs.
+moves bytes, asks the ``Dispatcher`` for answers and logs.
 
 It never lets one kiosk hurt another: anything a kiosk sends ends, at worst, its own
 connection; an unexpected error in the gateway becomes a refusal for that request.
@@ -44,8 +44,9 @@ import trio
 
 from adapters.ils.sip2 import dialect_of
 from adapters.wire import Wire
-from gateway.circulation.context import Outcome, Result, utc_now
-from gateway.circulation.session import TerminalSession
+from gateway.circulation.session import Session
+from gateway.runtime.clock import utc_now
+from gateway.sip2.answer import Answer, Result
 from gateway.sip2.responses import refusal, with_fields
 from gateway.telemetry.logs import LineSampler
 from protocols.sip2 import (
@@ -68,9 +69,8 @@ from protocols.sip2 import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from config.models import LimitSettings, Sip2Listener
-    from gateway.app.runtime import Runtime
-    from gateway.sip2.dispatch import Circulation
+    from config.models import GatewaySettings, LimitSettings, Sip2Listener
+    from gateway.sip2.dispatch import Dispatcher
     from gateway.telemetry.metrics import Metrics
 
 __all__ = ["KioskServer"]
@@ -98,16 +98,19 @@ class KioskServer:
     """Serves kiosk connections for a gateway.
 
     Args:
-        circulation: Answers requests.
-        runtime: Returns the current runtime (for the gateway's settings).
+        dispatcher: Answers requests.
+        settings: Returns the gateway's settings in force.
         metrics: Where counts and latencies go.
     """
 
     def __init__(
-        self, circulation: Circulation, runtime: Callable[[], Runtime], metrics: Metrics
+        self,
+        dispatcher: Dispatcher,
+        settings: Callable[[], GatewaySettings],
+        metrics: Metrics,
     ) -> None:
-        self._circulation = circulation
-        self._runtime = runtime
+        self._dispatcher = dispatcher
+        self._settings = settings
         self._metrics = metrics
         self._ids = itertools.count(1)
         self._waiting: set[trio.CancelScope] = set()
@@ -116,7 +119,7 @@ class KioskServer:
         self._by_address: dict[str, int] = {}
         self._cooling: dict[str, float] = {}
         """Addresses whose new connections are closed until a time (bad frames)."""
-        self.connection_cap = runtime().settings.limits.max_connections
+        self.connection_cap = settings().limits.max_connections
         """Kiosk connections allowed at once (the daemon lowers it to fit the fd limit)."""
         self._refusal_lines = LineSampler(SAMPLED_LOG_INTERVAL_S)
         self._bad_frame_lines = LineSampler(SAMPLED_LOG_INTERVAL_S)
@@ -129,7 +132,7 @@ class KioskServer:
 
     def _admit(self, address: str) -> str | None:
         """Why a new connection from ``address`` is over a cap, if it is."""
-        limits = self._runtime().settings.limits
+        limits = self._settings().limits
         if self.open_connections >= min(self.connection_cap, limits.max_connections):
             return "total"
         if self._by_address.get(address, 0) >= limits.max_connections_per_address:
@@ -144,7 +147,7 @@ class KioskServer:
     def _cool_down(self, address: str) -> None:
         """Close new connections from ``address`` for ``bad_frames_cool_down_s``: one
         that reconnects to start its bad frames afresh costs an accept, not a session."""
-        seconds = self._runtime().settings.limits.bad_frames_cool_down_s
+        seconds = self._settings().limits.bad_frames_cool_down_s
         if not seconds:
             return
         now = trio.current_time()
@@ -181,7 +184,7 @@ class KioskServer:
                 del self._by_address[address]
 
     async def _serve(self, stream: trio.abc.Stream, listener: Sip2Listener, peer: str) -> None:
-        settings = self._runtime().settings
+        settings = self._settings()
         dialect, error_detection = dialect_of(listener.dialect)
         conn = AcsConnection(
             dialect,
@@ -189,7 +192,7 @@ class KioskServer:
             login_required=settings.login_required,
             max_frame_size=settings.max_frame_size,
         )
-        session = TerminalSession(f"c{next(self._ids)}", peer, member=listener.member)
+        session = Session(f"c{next(self._ids)}", peer, member=listener.member)
         self.open_connections += 1
         self._metrics.connections.inc()
         link = _Link(Wire(stream), conn, session)
@@ -217,7 +220,7 @@ class KioskServer:
             ):
                 await stream.aclose()
             with trio.CancelScope(shield=True), trio.move_on_after(1):
-                await self._circulation.forget(session)
+                await self._dispatcher.forget(session)
             log.info(
                 "kiosk disconnected",
                 conn=session.conn_id,
@@ -228,7 +231,7 @@ class KioskServer:
 
     async def _loop(self, link: _Link) -> str:
         wire, conn, session = link.wire, link.conn, link.session
-        settings = self._runtime().settings
+        settings = self._settings()
         limits = settings.limits
         log.info("kiosk connected", conn=session.conn_id, peer=session.peer)
         # One scope for the whole connection, armed (idle time-out, drain) only while
@@ -304,7 +307,7 @@ class KioskServer:
         """Log a bad frame, within ``logged_bad_frames`` lines per kiosk address every
         ``SAMPLED_LOG_INTERVAL_S`` (a kiosk reconnecting to start afresh does not get
         more); the others are counted, and the next line logged says how many."""
-        limit = self._runtime().settings.limits.logged_bad_frames
+        limit = self._settings().limits.logged_bad_frames
         skipped = self._bad_frame_lines.admit(link.session.address, limit, trio.current_time())
         if skipped is None:
             link.not_logged += 1
@@ -316,12 +319,12 @@ class KioskServer:
         self,
         wire: Wire,
         conn: AcsConnection,
-        session: TerminalSession,
+        session: Session,
         message: Message,
     ) -> bool:
         started = trio.current_time()
         try:
-            outcome = await self._circulation.handle(session, message)
+            outcome = await self._dispatcher.handle(session, message)
         except Exception:
             log.exception("request failed in the gateway", conn=session.conn_id, code=message.code)
             outcome = _failure(message)
@@ -373,7 +376,7 @@ class _Link:
 
     wire: Wire
     conn: AcsConnection
-    session: TerminalSession
+    session: Session
     serving: str | None = None
     """The code of the request being answered, if any."""
     bad_frames: int = 0
@@ -418,9 +421,9 @@ def _offline() -> AcsStatus:
     )
 
 
-def _failure(message: Message, reason: str = "The request could not be completed") -> Outcome:
+def _failure(message: Message, reason: str = "The request could not be completed") -> Answer:
     if isinstance(message, LoginRequest):
-        return Outcome(LoginResponse(ok=False), Result.ERROR, reason)
+        return Answer(LoginResponse(ok=False), Result.ERROR, reason)
     if isinstance(message, ScStatus):
-        return Outcome(_offline(), Result.ERROR, reason)
-    return Outcome(refusal(message, reason, utc_now()), Result.ERROR, reason)
+        return Answer(_offline(), Result.ERROR, reason)
+    return Answer(refusal(message, reason, utc_now()), Result.ERROR, reason)

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
 
     from prometheus_client.core import Metric
 
-    from gateway.ledger.worker import LedgerWorkerStatistics
 
 __all__ = ["CountsCollector", "Metrics"]
 
@@ -159,13 +158,15 @@ class Metrics:
             latency = self._latency[code] = self.latency.labels(code)
         latency.observe(seconds)
 
-    def ledger_observe(self, stats: LedgerWorkerStatistics) -> None:
-        """Set the ledger gauges from the worker's statistics."""
-        self.ledger_queued.set(stats.queued)
-        self.ledger_batches.set(stats.batches_anchored)
-        self.ledger_events.set(stats.events_anchored)
-        self.ledger_last_batch.set(stats.last_batch_seq or 0)
-        self.ledger_up.set(1 if stats.connected and stats.last_error is None else 0)
+    def ledger_observe(
+        self, *, queued: int, batches: int, events: int, last_batch_seq: int | None, up: bool
+    ) -> None:
+        """Set the ledger gauges (from the ledger worker's statistics)."""
+        self.ledger_queued.set(queued)
+        self.ledger_batches.set(batches)
+        self.ledger_events.set(events)
+        self.ledger_last_batch.set(last_batch_seq or 0)
+        self.ledger_up.set(1 if up else 0)
 
     def count_from(
         self, name: str, documentation: str, label: str, tally: Callable[[], Mapping[str, int]]

@@ -50,8 +50,13 @@ class ProblemType:
     RESOURCE_CANNOT_BE_PROVIDED = "Resource Cannot Be Provided"
     ITEM_NOT_CHECKED_OUT = "Item Not Checked Out"
     ITEM_NOT_RENEWABLE = "Item Not Renewable"
+    MAXIMUM_RENEWALS_EXCEEDED = "Maximum Renewals Exceeded"
+    USER_INELIGIBLE_TO_RENEW = "User Ineligible To Renew This Item"
+    USER_INELIGIBLE_TO_REQUEST = "User Ineligible To Request This Item"
     CANNOT_ACCEPT_ITEM = "Cannot Accept Item"
     UNKNOWN_REQUEST = "Unknown Request"
+    ELEMENT_RULE_VIOLATED = "Element Rule Violated"
+    """A value the service cannot take as it is (too long, a character it cannot carry)."""
 
 
 class NcipError(Exception):

@@ -24,10 +24,10 @@ from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore
 from config.models import LedgerSettings, SecretRef
 from gateway.app.daemon import Gateway
-from gateway.app.runtime import derived_record_key
 from gateway.cli.main import main
 from gateway.ledger.proof import ProofStatus, prove_loan
 from gateway.ledger.worker import ChainLink, LedgerWorker
+from gateway.runtime.rules import derived_record_key
 from tests.helpers.services import free_port
 from tests.ledger.conftest import RECORD_KEY, Consortium, make_consortium, new_account
 
@@ -248,7 +248,7 @@ async def test_two_gateways_anchor_and_every_loan_verifies(
             gateways = {m: Gateway.from_file(p, handle_signals=False) for m, p in paths.items()}
             bound = {m: await nursery.start(g.run) for m, g in gateways.items()}
             for member, gateway in gateways.items():
-                store = gateway.runtime.store
+                store = gateway.services.store
                 owner = member
                 home = "gamma"
                 for n in range(4):
@@ -257,7 +257,7 @@ async def test_two_gateways_anchor_and_every_loan_verifies(
                     await lend_renew_return(store, "returned", owner=owner, home=home)
                 )
             for gateway in gateways.values():
-                await drained(gateway.runtime.store)
+                await drained(gateway.services.store)
                 # The worker counts a batch just after acknowledging its events.
                 await anchored(gateway, 7)
 

@@ -18,7 +18,7 @@ import trio
 from adapters.state.base import LoanRequest, Reservation
 from config.errors import ConfigError
 from config.models import AdminListener, Config, SecretRef
-from gateway.admin.app import LOANS_LISTED
+from gateway.admin.routes import LOANS_LISTED
 from gateway.cli.main import main
 from gateway.demo.network import run_demo
 from protocols.ncip import Header, LookupAgency, read_reply, write_request
@@ -79,7 +79,7 @@ async def test_loans_come_a_page_at_a_time_and_say_what_follows(demo: Demo) -> N
     holds, whether more follow and where the next page starts."""
     base = demo.bound.admin
     with trio.fail_after(TIMEOUT):
-        ids = await lend(demo.gateway.runtime.store, 7)
+        ids = await lend(demo.gateway.services.store, 7)
         first = (await get(f"{base}/api/loans?limit=3")).json()
         second = (await get(f"{base}/api/loans?limit=3&offset={first['next']}")).json()
         last = (await get(f"{base}/api/loans?limit=3&offset={second['next']}")).json()
@@ -100,7 +100,7 @@ async def test_a_page_never_holds_more_than_the_maximum(demo: Demo) -> None:
     the 1,000 most recent loans (``more`` still says older ones exist)."""
     base = demo.bound.admin
     with trio.fail_after(TIMEOUT):
-        await lend(demo.gateway.runtime.store, LOANS_LISTED + 1)
+        await lend(demo.gateway.services.store, LOANS_LISTED + 1)
         big = (await get(f"{base}/api/loans?limit=100000")).json()
         deepest = (await get(f"{base}/api/loans?limit=200&offset={LOANS_LISTED - 200}")).json()
     assert (big["limit"], big["returned"], big["more"], big["next"]) == (200, 200, True, 200)

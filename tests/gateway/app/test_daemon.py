@@ -77,9 +77,9 @@ async def test_readiness_fails_when_no_member_is_reachable(demo: Demo) -> None:
         demo.stop_ils(member)
     await trio.sleep(0.05)
     with trio.fail_after(TIMEOUT):
-        for client in demo.gateway.runtime.members.values():
+        for handle in demo.gateway.services.members.values():
             with contextlib.suppress(IlsError):  # each client records its failure
-                await client.item_information("x", timeout=1.0)
+                await handle.ils.item_information("x", timeout=1.0)
         ready = await get(f"{base}/readyz")
     assert ready.status_code == 503
     assert "no member ILS" in ready.text
@@ -128,14 +128,14 @@ async def test_reload_swaps_rules_and_keeps_unchanged_clients(
     async with trio.open_nursery() as inner:
         bound = await inner.start(gateway.run)
         assert bound.sip2[0][1] != 0
-        before = dict(gateway.runtime.members)
+        before = dict(gateway.services.members)
         _config_file(tmp_path, ports, beta_days=7)
         assert await gateway.reload()
-        assert gateway.consortium.policy("beta").circulation.visitor_loan_days == 7
-        assert gateway.runtime.members["alpha"] is before["alpha"]  # warm pool kept
+        assert gateway.rules.consortium.policy("beta").circulation.visitor_loan_days == 7
+        assert gateway.services.members["alpha"] is before["alpha"]  # warm pool kept
         path.write_text("[nodes.broken]\nkind = 'nonsense'\n", encoding="utf-8")
         assert not await gateway.reload()
-        assert gateway.consortium.policy("beta").circulation.visitor_loan_days == 7
+        assert gateway.rules.consortium.policy("beta").circulation.visitor_loan_days == 7
         path.unlink()
         assert not await gateway.reload()
         gateway.stop()

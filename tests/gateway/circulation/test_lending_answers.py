@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import SimpleNamespace
-from typing import Any
 
 from adapters.ils.base import CirculationOutcome
-from gateway.circulation.lending import _answer
+from gateway.sip2.render import _circulation
 from protocols.sip2 import CheckoutResponse, RenewResponse, decode, encode
 from tests.helpers.kiosk import checkout, renew
 
 DUE = datetime(2026, 12, 14, 23, 59, 59, tzinfo=UTC)
 
 
-def _ctx() -> Any:
-    return SimpleNamespace(now=datetime(2026, 11, 23, 12, tzinfo=UTC))
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 
 def test_checkout_answer_built_from_the_outcome_carries_the_due_date() -> None:
     outcome = CirculationOutcome(ok=True, title="A Book", due=DUE)
-    answer = _answer(CheckoutResponse, _ctx(), checkout("P1", "I1"), outcome, ("Lent",))
+    answer = _circulation(CheckoutResponse, checkout("P1", "I1"), outcome, ("Lent",), NOW)
     assert isinstance(answer, CheckoutResponse)
     assert answer.ok
     assert not answer.renewal_ok
@@ -31,7 +28,7 @@ def test_checkout_answer_built_from_the_outcome_carries_the_due_date() -> None:
 
 def test_renew_answer_built_from_the_outcome() -> None:
     outcome = CirculationOutcome(ok=True, title="A Book", due_text="14/12/2026")
-    answer = _answer(RenewResponse, _ctx(), renew("P1", "I1"), outcome, ())
+    answer = _circulation(RenewResponse, renew("P1", "I1"), outcome, (), NOW)
     assert isinstance(answer, RenewResponse)
     assert answer.renewal_ok
     assert answer.due_date == "14/12/2026"

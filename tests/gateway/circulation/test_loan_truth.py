@@ -55,7 +55,7 @@ async def test_the_consortiums_loan_period_reaches_a_sip2_owner() -> None:
                 partial(run_demo, handle_signals=False, adjust=partial(_due_date, mode="no-block"))
             )
             lent, renewed = await _lend(running)
-            loan = await running.gateway.runtime.store.active_loan("beta", BETA_ITEM)
+            loan = await running.gateway.services.store.active_loan("beta", BETA_ITEM)
             item = running.simulators["beta"].library.items[BETA_ITEM]
             await close_all()
             running.gateway.stop()
@@ -78,7 +78,7 @@ async def test_an_ils_that_keeps_its_own_period_is_recorded_as_it_is() -> None:
             )
             kiosk = await Kiosk.logged_in(running, "beta-kiosk")
             lent = await kiosk.expect(checkout(ALPHA_PATRON, BETA_ITEM), CheckoutResponse)
-            loan = await running.gateway.runtime.store.active_loan("beta", BETA_ITEM)
+            loan = await running.gateway.services.store.active_loan("beta", BETA_ITEM)
             item = running.simulators["beta"].library.items[BETA_ITEM]
             await close_all()
             running.gateway.stop()
@@ -119,8 +119,8 @@ async def test_a_checkout_cut_short_by_shutdown_is_kept_as_unconfirmed() -> None
             await at_owner.wait()
             running.gateway.stop()
             assert await kiosk.closed()
-            store = running.gateway.runtime.store
-            hold_ttl = running.gateway.runtime.settings.state.hold_ttl_s
+            store = running.gateway.services.store
+            hold_ttl = running.gateway.rules.settings.state.hold_ttl_s
             later = await store.unconfirmed(now=utc_now() + timedelta(seconds=hold_ttl + 1))
             await close_all()
     assert [held.item for held in later] == [BETA_ITEM]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from gateway.circulation.pins import TOO_MANY_PINS, WRONG_PIN
+from gateway.circulation.patrons import TOO_MANY_PINS, WRONG_PIN
 from protocols.ncip import Header, LookupUser, Patron
 from protocols.sip2 import (
     CheckoutResponse,

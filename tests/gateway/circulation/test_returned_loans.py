@@ -38,6 +38,6 @@ async def test_a_checkout_after_the_checkin_with_the_same_date_lends_again(demo:
     assert any("Lent by Beta" in line for line in again.screen_messages)
     assert beta_ils.items[BETA_ITEM].holder == "ILL-alpha"
     assert demo.simulators["beta"].executed.count("11") == 2
-    newest, oldest = await demo.gateway.runtime.store.recent_loans(10)
+    newest, oldest = await demo.gateway.services.store.recent_loans(10)
     assert (newest.state, oldest.state) == (LoanState.ACTIVE, LoanState.RETURNED)
     assert newest.loan_id != oldest.loan_id

@@ -39,7 +39,7 @@ async def test_a_title_held_elsewhere_is_requested_from_the_chosen_lender(
 ) -> None:
     export = tmp_path / "holdings.csv"
     export.write_text(EXPORT, encoding="utf-8")
-    demo.gateway.holdings.load_csv(export)
+    demo.gateway.services.holdings.load_csv(export)
     with trio.fail_after(10):
         kiosk = await Kiosk.logged_in(demo, "alpha-kiosk")
         placed = await kiosk.expect(title_hold("A Travelling Title"), HoldResponse)
@@ -53,7 +53,7 @@ async def test_a_title_held_elsewhere_is_requested_from_the_chosen_lender(
     }
     assert [m for m, holds in queued.items() if "ILL-alpha" in holds], queued
     assert by_isbn.ok
-    counters = demo.gateway.runtime.lending_counters.counters
+    counters = demo.gateway.services.counters.counters
     reading = await counters.read(["beta", "gamma"], now=NOW.timestamp() + 1)
     assert reading.stats["beta"].open_assigned + reading.stats["gamma"].open_assigned == 2
 
@@ -61,7 +61,7 @@ async def test_a_title_held_elsewhere_is_requested_from_the_chosen_lender(
 async def test_a_title_the_home_library_holds_stays_at_home(demo: Demo, tmp_path: Path) -> None:
     export = tmp_path / "holdings.csv"
     export.write_text(EXPORT, encoding="utf-8")
-    demo.gateway.holdings.load_csv(export)
+    demo.gateway.services.holdings.load_csv(export)
     before = demo.simulators["alpha"].executed.count("15")
     with trio.fail_after(10):
         kiosk = await Kiosk.logged_in(demo, "alpha-kiosk")
@@ -89,7 +89,7 @@ async def test_an_ncip_request_by_isbn_goes_to_the_chosen_lender(
 
     export = tmp_path / "holdings.csv"
     export.write_text(EXPORT, encoding="utf-8")
-    demo.gateway.holdings.load_csv(export)
+    demo.gateway.services.holdings.load_csv(export)
     request = RequestItem(
         Header("rs-alpha", "interlend"),
         Patron(ALPHA_PATRON),
@@ -115,7 +115,7 @@ async def test_an_ncip_request_by_isbn_goes_to_the_chosen_lender(
 async def test_a_title_hold_needs_a_patron_in_good_standing(demo: Demo, tmp_path: Path) -> None:
     export = tmp_path / "holdings.csv"
     export.write_text(EXPORT, encoding="utf-8")
-    demo.gateway.holdings.load_csv(export)
+    demo.gateway.services.holdings.load_csv(export)
     wrong_pin = HoldRequest(
         hold_mode=HoldMode.ADD,
         transaction_date=NOW,

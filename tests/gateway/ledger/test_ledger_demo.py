@@ -81,8 +81,8 @@ async def test_a_reciprocal_loan_is_proven_within_seconds(quick_ledger: Demo) ->
         kiosk = await Kiosk.logged_in(demo, "beta-kiosk")
         lent = await kiosk.expect(checkout("21001000000001", "31002000000001"), CheckoutResponse)
         assert lent.ok
-        [loan] = await demo.gateway.runtime.store.active_loans(
-            demo.gateway.runtime.patron_key("alpha", "21001000000001")
+        [loan] = await demo.gateway.services.store.active_loans(
+            demo.gateway.rules.patron_key("alpha", "21001000000001")
         )
         answer = await _proof(base, loan.loan_id, until=200)
         proof = answer.json()
@@ -106,7 +106,7 @@ async def test_a_reciprocal_loan_is_proven_within_seconds(quick_ledger: Demo) ->
         assert proof["verified"] is True
         assert proof["complete"] is True
         # The ledger worker fed the lending counters as it read the events.
-        counters = demo.gateway.runtime.lending_counters.counters
+        counters = demo.gateway.services.counters.counters
         stats = (await counters.read(["beta"], now=time.time())).stats["beta"]
         assert (stats.lifetime_lends, stats.active_lends) == (1, 0)
 
@@ -138,7 +138,7 @@ async def test_a_loan_not_yet_anchored_is_202() -> None:
                     checkout("21002000000001", "31001000000001"), CheckoutResponse
                 )
                 assert lent.ok
-                [loan] = await demo.gateway.runtime.store.recent_loans(1)
+                [loan] = await demo.gateway.services.store.recent_loans(1)
                 answer = await _proof(base, loan.loan_id)
         finally:
             await close_all()

@@ -42,7 +42,7 @@ async def test_a_patron_of_an_ncip_library_borrows_elsewhere_and_returns(ncip_de
     assert temporary is not None  # the loan showed in the patron's account at home
     assert back.ok
     assert f"beta-{BETA_ITEM}" not in alpha.items  # and went at the return
-    assert await ncip_demo.gateway.runtime.store.active_loan("beta", BETA_ITEM) is None
+    assert await ncip_demo.gateway.services.store.active_loan("beta", BETA_ITEM) is None
 
 
 async def test_an_ncip_library_lends_to_a_visitor(ncip_demo: Demo) -> None:

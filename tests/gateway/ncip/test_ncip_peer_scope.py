@@ -66,7 +66,7 @@ async def test_a_checkout_needs_the_items_owner_or_the_patrons_home(demo: Demo) 
     with trio.fail_after(TIMEOUT):
         stranger = await reply(demo, CheckOutItem(AS_GAMMA, Patron(ALPHA_PATRON), BETA_ITEM))
         untouched = (list(beta.executed), beta.library.items[BETA_ITEM].holder)
-        loan_after_refusal = await demo.gateway.runtime.store.active_loan("beta", BETA_ITEM)
+        loan_after_refusal = await demo.gateway.services.store.active_loan("beta", BETA_ITEM)
         home = await reply(demo, CheckOutItem(AS_ALPHA, Patron(ALPHA_PATRON), BETA_ITEM))
     assert refused(stranger, "UserId")
     assert "rs-gamma acts for Gamma College Library" in (stranger.problems[0].detail or "")
@@ -80,7 +80,7 @@ async def test_a_checkout_needs_the_items_owner_or_the_patrons_home(demo: Demo) 
 async def test_a_checkin_needs_the_owner_or_the_library_it_is_lent_to(demo: Demo) -> None:
     """rs-gamma cannot check in beta's item lent to alpha; rs-alpha (the borrower) can."""
     beta = demo.simulators["beta"]
-    store = demo.gateway.runtime.store
+    store = demo.gateway.services.store
     with trio.fail_after(TIMEOUT):
         await lend_beta_item_to_alpha_patron(demo)
         stranger = await reply(demo, CheckInItem(AS_GAMMA, BETA_ITEM))
@@ -99,7 +99,7 @@ async def test_a_checkin_needs_the_owner_or_the_library_it_is_lent_to(demo: Demo
 async def test_a_renewal_needs_the_owner_or_the_patrons_home(demo: Demo) -> None:
     """rs-gamma cannot renew an alpha patron's loan of a beta item; rs-alpha can."""
     beta = demo.simulators["beta"]
-    store = demo.gateway.runtime.store
+    store = demo.gateway.services.store
     with trio.fail_after(TIMEOUT):
         await lend_beta_item_to_alpha_patron(demo)
         stranger = await reply(demo, RenewItem(AS_GAMMA, Patron(ALPHA_PATRON), BETA_ITEM))

@@ -82,7 +82,7 @@ async def test_checkout_of_a_visitor_is_a_reciprocal_loan_once_per_request_id(de
     assert first.ok, first.problems
     assert again.ok
     assert first.payload.value("DateDue") == again.payload.value("DateDue")
-    store = demo.gateway.runtime.store
+    store = demo.gateway.services.store
     assert isinstance(store, MemoryStateStore)
     loan = await store.active_loan("beta", BETA_ITEM)
     assert loan is not None
@@ -101,7 +101,7 @@ async def test_checkout_to_a_librarys_institutional_account_is_an_ill_loan(demo:
     lent = await reply(demo, request)
     assert lent.ok, lent.problems
     assert lent.payload.value("UserId", "UserIdentifierValue") == "ILL-gamma"
-    loan = await demo.gateway.runtime.store.active_loan("beta", "31002000000005")
+    loan = await demo.gateway.services.store.active_loan("beta", "31002000000005")
     assert loan is not None
     assert (loan.home, loan.proxy_patron) == ("gamma", "ILL-gamma")
     assert demo.simulators["beta"].library.items["31002000000005"].holder == "ILL-gamma"
@@ -111,6 +111,9 @@ async def test_checkout_to_a_librarys_institutional_account_is_an_ill_loan(demo:
 
 
 async def test_refusals_become_problems(demo: Demo) -> None:
+    """Each refusal is the Problem its code maps to: a blocked visitor is User Blocked,
+    an unknown item cannot be provided, and renewing an item the patron does not have
+    is Item Not Checked Out (NCIP RenewItem's own error for it)."""
     blocked = read_reply(
         (await ask(demo, CheckOutItem(AS_BETA, Patron(BLOCKED), BETA_ITEM))).content
     )
@@ -122,7 +125,7 @@ async def test_refusals_become_problems(demo: Demo) -> None:
     not_out = read_reply(
         (await ask(demo, RenewItem(AS_BETA, Patron(ALPHA_PATRON), BETA_ITEM))).content
     )
-    assert not_out.has_problem("Item Not Renewable")
+    assert not_out.has_problem("Item Not Checked Out")
 
 
 async def test_renew_lookup_item_and_agency(demo: Demo) -> None:
@@ -376,7 +379,7 @@ async def test_only_the_lenders_own_system_lends_its_stock_to_a_library(demo: De
     assert refused.has_problem("Unauthorized Combination Of Element Values For Agency")
     assert refused.problems[0].element == "ItemId"
     assert demo.simulators["beta"].library.items["31002000000006"].holder is None
-    assert await demo.gateway.runtime.store.active_loan("beta", "31002000000006") is None
+    assert await demo.gateway.services.store.active_loan("beta", "31002000000006") is None
 
 
 async def test_a_library_loan_without_request_id_can_be_lent_again_after_return(
@@ -389,7 +392,7 @@ async def test_a_library_loan_without_request_id_can_be_lent_again_after_return(
     again = await reply(demo, CheckOutItem(AS_BETA, Patron("ILL-gamma"), item))
     assert again.ok
     assert demo.simulators["beta"].library.items[item].holder == "ILL-gamma"
-    assert await demo.gateway.runtime.store.active_loan("beta", item) is not None
+    assert await demo.gateway.services.store.active_loan("beta", item) is not None
 
 
 async def test_a_dead_ils_or_registry_is_a_temporary_processing_failure(demo: Demo) -> None:
@@ -402,10 +405,10 @@ async def test_a_dead_ils_or_registry_is_a_temporary_processing_failure(demo: De
         async def reserve(self, request: LoanRequest, *, now: datetime) -> Reservation:
             raise StateUnavailable("Redis failed (reserve): connection refused")
 
-    runtime = demo.gateway.runtime
-    demo.gateway.runtime = replaced(runtime, store=RegistryAway())
+    services = demo.gateway.services
+    demo.gateway.services = replaced(services, store=RegistryAway())
     away = await reply(demo, CheckOutItem(AS_BETA, Patron(ALPHA_PATRON), BETA_ITEM, "t-1"))
-    demo.gateway.runtime = runtime
+    demo.gateway.services = services
     assert away.has_problem("Temporary Processing Failure")
     assert demo.simulators["beta"].library.items[BETA_ITEM].holder is None
     demo.stop_ils("beta")
@@ -435,10 +438,10 @@ async def test_a_peer_never_sees_how_a_member_or_the_registry_failed() -> None:
             demo: Demo = await nursery.start(
                 partial(run_demo, handle_signals=False, adjust=circulation_demo)
             )
-            runtime = demo.gateway.runtime
-            demo.gateway.runtime = replace(runtime, store=registry)
+            services = demo.gateway.services
+            demo.gateway.services = replace(services, store=registry)
             registry_away = await ask(demo, loan)
-            demo.gateway.runtime = runtime
+            demo.gateway.services = services
             demo.stop_ils("beta")
             ils_away = await ask(demo, loan)
             held_at_beta = demo.simulators["beta"].library.items["31002000000005"].holder

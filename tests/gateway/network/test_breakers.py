@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -15,25 +14,17 @@ from gateway.network.breakers import share_breakers, sync_breakers
 ENDPOINTS = ["10.0.0.1:6001", "10.0.0.2:6001"]
 
 
-@dataclass
-class _Client:
-    balancer: EndpointBalancer
-
-
-@dataclass
-class _Runtime:
-    store: MemoryStateStore
-    members: dict[str, Any] = field(default_factory=dict)
-
-
-def gateway(store: MemoryStateStore) -> tuple[Any, EndpointBalancer]:
-    """A stand-in runtime (its members and store are all ``sync_breakers`` reads)."""
+def gateway(
+    store: MemoryStateStore,
+) -> tuple[tuple[dict[str, EndpointBalancer], MemoryStateStore], EndpointBalancer]:
+    """A stand-in gateway: beta's balancer and the shared store (what ``sync_breakers``
+    reads)."""
     balancer = EndpointBalancer(
         ENDPOINTS,
         clock=trio.current_time,
         breaker=BreakerSettings(failure_threshold=1, cool_down_s=30.0),
     )
-    return _Runtime(store, {"beta": _Client(balancer), "plain": object()}), balancer
+    return ({"beta": balancer}, store), balancer
 
 
 def fail_first(balancer: EndpointBalancer) -> str:
@@ -55,8 +46,8 @@ async def test_one_gateways_open_breaker_opens_the_others() -> None:
     down = fail_first(one)
     assert state(one, down) is BreakerState.OPEN
     assert state(two, down) is BreakerState.CLOSED
-    await sync_breakers(first, "gw-1", {})
-    await sync_breakers(second, "gw-2", {})
+    await sync_breakers(*first, "gw-1", {})
+    await sync_breakers(*second, "gw-2", {})
     assert state(two, down) is BreakerState.OPEN
     other = next(e for e in ENDPOINTS if e != down)
     for _ in range(4):  # every request goes to the endpoint still up
@@ -70,9 +61,9 @@ async def test_a_gateway_does_not_act_on_its_own_marks() -> None:
     store = MemoryStateStore()
     first, one = gateway(store)
     down = fail_first(one)
-    await sync_breakers(first, "gw-1", {})
+    await sync_breakers(*first, "gw-1", {})
     again, fresh = gateway(store)  # the same gateway after its breaker closed again
-    await sync_breakers(again, "gw-1", {})
+    await sync_breakers(*again, "gw-1", {})
     assert state(fresh, down) is BreakerState.CLOSED
 
 
@@ -91,7 +82,7 @@ async def test_an_open_breaker_is_marked_once_per_cool_down() -> None:
 
     store.breaker_open = counting  # type: ignore[method-assign]
     for _ in range(3):
-        await sync_breakers(first, "gw-1", published)
+        await sync_breakers(*first, "gw-1", published)
     assert calls == 1
 
 

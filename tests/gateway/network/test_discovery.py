@@ -108,7 +108,7 @@ async def test_titles_from_exports_with_live_status_and_partial_results(
         "gamma,31003000000004,Shared Title,9780306406157\n",
         encoding="utf-8",
     )
-    demo.gateway.holdings.load_csv(export)
+    demo.gateway.services.holdings.load_csv(export)
     with trio.fail_after(10):
         status, both = await ask(demo, title="shared title")
         demo.stop_ils("gamma")
@@ -164,7 +164,7 @@ async def test_configured_exports_load_at_start_and_a_bad_one_is_skipped(tmp_pat
             running: Demo = await nursery.start(
                 partial(run_demo, handle_signals=False, adjust=with_exports)
             )
-            loaded = len(running.gateway.holdings)
+            loaded = len(running.gateway.services.holdings)
             running.gateway.stop()
     assert loaded == 2
     assert any(e["event"] == "holdings export not loaded" for e in logs)

@@ -43,7 +43,7 @@ async def ask(demo: Demo, **query: str) -> tuple[int, dict[str, Any]]:
 async def test_holders_are_ranked_with_reasons(demo: Demo, tmp_path: Path, strategy: str) -> None:
     export = tmp_path / "shared.csv"
     export.write_text(SHARED, encoding="utf-8")
-    demo.gateway.holdings.load_csv(export)
+    demo.gateway.services.holdings.load_csv(export)
     with trio.fail_after(10):
         status, ranked = await ask(demo, requester="alpha", title="shared title", strategy=strategy)
     assert status == 200
@@ -60,7 +60,7 @@ async def test_holders_are_ranked_with_reasons(demo: Demo, tmp_path: Path, strat
 
 async def counted(demo: Demo, member: str, field: str, value: float) -> float:
     """The counter once the outbox's consumer has reported what the test did."""
-    counters = demo.gateway.runtime.lending_counters.counters
+    counters = demo.gateway.services.counters.counters
     for _ in range(500):
         found = getattr((await counters.read([member], now=time.time())).stats[member], field)
         if found == pytest.approx(value, abs=0.01):

@@ -17,6 +17,7 @@ import httpx
 import trio
 
 from gateway.network.discovery import discover
+from gateway.runtime.directory import MemberDirectory
 from protocols.ncip import CheckOutItem, Header, LookupUser, Patron, Reply, read_reply
 from protocols.ncip import Request as NcipRequest
 from protocols.ncip import write_request as write_ncip
@@ -53,8 +54,11 @@ async def admin_json(demo: Demo, path: str) -> dict[str, object]:
 
 def endpoint(demo: Demo, member: str) -> dict[str, object]:
     """The member's only endpoint as ``/api/members`` shows it (its client's figures)."""
-    figures = demo.gateway.runtime.members[member].statistics()  # type: ignore[attr-defined]
-    [first] = figures["endpoints"]
+    supervised = demo.gateway.services.members[member].supervised
+    assert supervised is not None
+    endpoints = supervised.statistics()["endpoints"]
+    assert isinstance(endpoints, list)
+    [first] = endpoints
     assert isinstance(first, dict)
     return first
 
@@ -132,10 +136,11 @@ async def test_a_value_too_long_for_the_ils_is_refused_and_never_trips_its_break
 async def test_discovery_never_asks_an_ils_about_an_id_it_cannot_carry(demo: Demo) -> None:
     """A live lookup of an item id with the field delimiter in it is not sent to the
     owner's ILS and does not make the owner unreachable or open its breaker."""
-    runtime, holdings = demo.gateway.runtime, demo.gateway.holdings
+    directory = MemberDirectory(*demo.gateway.current())
+    holdings = demo.gateway.services.holdings
     with trio.fail_after(TIMEOUT):
         before = endpoint(demo, "alpha")
-        answers = [await discover(runtime, holdings, item="31001000000001|AF") for _ in range(10)]
+        answers = [await discover(directory, holdings, item="31001000000001|AF") for _ in range(10)]
     for answer in answers:
         assert answer["unreachable"] == []
         assert answer["partial"] is False
@@ -148,12 +153,13 @@ async def test_discovery_never_asks_an_ils_about_an_id_it_cannot_carry(demo: Dem
 async def test_an_ncip_lookup_with_an_id_the_ils_cannot_carry_is_no_processing_failure(
     demo: Demo,
 ) -> None:
-    """LookupUser of an id too long for alpha's ILS is an Unknown User, not a
-    Temporary Processing Failure telling the peer to retry."""
+    """LookupUser of an id too long for alpha's ILS is the peer's error (Element Rule
+    Violated, one of LookupUser's own Problems), not a Temporary Processing Failure
+    telling the peer to retry."""
     with trio.fail_after(TIMEOUT):
         before = endpoint(demo, "alpha")
         answer = await ncip(demo, LookupUser(AS_BETA, Patron(TOO_LONG_PATRON)))
-    assert answer.has_problem("Unknown User")
+    assert answer.has_problem("Element Rule Violated")
     assert not answer.has_problem("Temporary Processing Failure")
     assert endpoint(demo, "alpha")["failures"] == before["failures"]
 

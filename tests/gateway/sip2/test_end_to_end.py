@@ -7,6 +7,7 @@ reference books 31003000000041… that do not circulate to visitors).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from adapters.ledger.base import LoanEventKind
 from adapters.ledger.memory import MemoryLedger
 from adapters.state.base import Loan, LoanState, Reservation
 from adapters.state.memory import MemoryStateStore
-from gateway.circulation.pins import TOO_MANY_PINS
+from gateway.circulation.patrons import TOO_MANY_PINS
 from gateway.demo.network import run_demo
 from protocols.sip2 import (
     AcsStatus,
@@ -58,10 +59,10 @@ TIMEOUT = 10
 async def ledger_kinds(demo: Demo) -> list[LoanEventKind]:
     """The events the ledger got, once the outbox pump has delivered all of them."""
     for _ in range(500):
-        if not await demo.gateway.runtime.store.outbox_pending():
+        if not await demo.gateway.services.store.outbox_pending():
             break
         await trio.sleep(0.01)
-    ledger = demo.gateway.runtime.ledger
+    ledger = demo.gateway.services.ledger
     assert isinstance(ledger, MemoryLedger)
     return [event.kind for event in ledger.events()]
 
@@ -116,7 +117,7 @@ async def test_blocked_visitor_is_refused_with_a_reason(demo: Demo) -> None:
     assert not lent.ok
     assert any("blocked at Alpha" in line for line in lent.screen_messages)
     assert "11" not in demo.simulators["beta"].executed
-    assert await demo.gateway.runtime.store.recent_loans(10) == []
+    assert await demo.gateway.services.store.recent_loans(10) == []
 
 
 async def test_reciprocal_checkout_renew_and_checkin_elsewhere(demo: Demo) -> None:
@@ -148,7 +149,7 @@ async def test_reciprocal_checkout_renew_and_checkin_elsewhere(demo: Demo) -> No
     assert any("Return to Beta" in line for line in back.screen_messages)
     assert back.patron_identifier is None  # the proxy account is not shown
     assert beta_ils.items[BETA_ITEM].holder is None
-    [loan] = await demo.gateway.runtime.store.recent_loans(10)
+    [loan] = await demo.gateway.services.store.recent_loans(10)
     assert loan.state is LoanState.RETURNED
     assert loan.renewals == 1
     assert ALPHA_PATRON not in repr(loan)  # the registry holds a keyed hash only
@@ -212,8 +213,8 @@ async def test_unknown_item_and_non_circulating_item(demo: Demo) -> None:
     assert any("not recognised by Gamma" in line for line in unknown.screen_messages)
     assert not missing.ok  # beta's ILS refuses it; its reason is shown
     assert "Item not found" in missing.screen_messages
-    assert await demo.gateway.runtime.store.active_loans("x") == []
-    assert await demo.gateway.runtime.store.recent_loans(10) == []
+    assert await demo.gateway.services.store.active_loans("x") == []
+    assert await demo.gateway.services.store.recent_loans(10) == []
 
 
 async def test_resent_checkout_is_executed_once(demo: Demo) -> None:
@@ -230,14 +231,14 @@ async def test_resent_checkout_is_executed_once(demo: Demo) -> None:
     assert first.startswith(b"121")
     assert again.ok
     assert beta.executed.count("11") == 1
-    assert len(await demo.gateway.runtime.store.recent_loans(10)) == 1
+    assert len(await demo.gateway.services.store.recent_loans(10)) == 1
 
 
 async def test_member_ils_down_gives_a_refusal_in_time(demo: Demo) -> None:
     demo.stop_ils("alpha")
     await trio.sleep(0.05)
     # Drop alpha's pooled connections, as the health check would on its next round.
-    member = demo.gateway.runtime.members["alpha"]
+    member = demo.gateway.services.members["alpha"].ils
     await member.aclose()  # type: ignore[attr-defined]
     member._closed = False  # type: ignore[attr-defined]
     with trio.fail_after(TIMEOUT):
@@ -372,7 +373,7 @@ async def test_owner_timeout_releases_the_slot(demo: Demo) -> None:
     assert not lent.ok
     assert any("not answering" in line for line in lent.screen_messages)
     assert again.ok  # the slot held for the first checkout was given back
-    loans = await demo.gateway.runtime.store.recent_loans(10)
+    loans = await demo.gateway.services.store.recent_loans(10)
     assert [loan.item for loan in loans] == ["31002000000002"]
 
 
@@ -384,7 +385,7 @@ class _FailingStore(MemoryStateStore):
 
 
 async def test_unrecordable_loan_is_undone_at_the_owner(demo: Demo) -> None:
-    demo.gateway.runtime.store = _FailingStore()
+    demo.gateway.services = replace(demo.gateway.services, store=_FailingStore())
     with trio.fail_after(TIMEOUT):
         kiosk = await Kiosk.logged_in(demo, "beta-kiosk")
         lent = await kiosk.expect(checkout(ALPHA_PATRON, BETA_ITEM), CheckoutResponse)

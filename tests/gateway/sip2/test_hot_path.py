@@ -3,7 +3,7 @@
 Kiosk connections over in-memory streams (the ``Stream`` path of ``Wire``) and over
 real sockets (its file-descriptor path): idle time-out, drain, a kiosk that stops
 reading; ``Wire`` on its own; the metrics kept per request; the shared clock; and
-``Outcome.routed``.
+``Answer.routed``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from structlog.testing import capture_logs
 import gateway.runtime.clock
 from adapters.wire import Wire
 from config.models import LimitSettings, Sip2Listener
-from gateway.circulation.context import Outcome, Result
+from gateway.sip2.answer import Answer, Result
 from gateway.sip2.kiosk import KioskServer
 from gateway.sip2.routing import Route, RouteKind
 from gateway.telemetry.metrics import Metrics
@@ -41,7 +41,7 @@ from protocols.sip2 import (
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
 
-    from gateway.circulation.session import TerminalSession
+    from gateway.circulation.session import Session
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LOGIN = encode(
@@ -60,13 +60,13 @@ ITEMS = [
 class _Answers:
     """A circulation that accepts every login and answers 17 with a long 18."""
 
-    async def forget(self, session: TerminalSession) -> None:
+    async def forget(self, session: Session) -> None:
         """Nothing is kept about a kiosk here."""
 
-    async def handle(self, session: TerminalSession, message: Message) -> Outcome:
+    async def handle(self, session: Session, message: Message) -> Answer:
         if isinstance(message, LoginRequest):
             session.member, session.login = "alpha", message.login_user_id
-            return Outcome(LoginResponse(ok=True))
+            return Answer(LoginResponse(ok=True))
         assert isinstance(message, ItemInformationRequest)
         answer = ItemInformationResponse(
             circulation_status=CirculationStatus.AVAILABLE,
@@ -76,7 +76,7 @@ class _Answers:
             item_identifier=message.item_identifier,
             screen_messages=("y" * 250,) * 200,  # about 50 kB: more than one read
         )
-        return Outcome(answer, route=Route(RouteKind.LOCAL, "alpha", target="alpha"))
+        return Answer(answer, route=Route(RouteKind.LOCAL, "alpha", target="alpha"))
 
 
 def _server(idle_timeout_s: float = 30.0) -> tuple[KioskServer, Metrics]:
@@ -86,9 +86,9 @@ def _server(idle_timeout_s: float = 30.0) -> tuple[KioskServer, Metrics]:
         max_frame_size=32_768,
         limits=LimitSettings(),
     )
-    runtime = SimpleNamespace(settings=settings)
+
     metrics = Metrics()
-    server = KioskServer(cast("Any", _Answers()), lambda: cast("Any", runtime), metrics)
+    server = KioskServer(cast("Any", _Answers()), lambda: cast("Any", settings), metrics)
     return server, metrics
 
 
@@ -284,7 +284,7 @@ def test_the_clock_is_utc_to_the_second_and_shared_within_a_second(
 
 def test_a_routed_outcome_keeps_every_other_field() -> None:
     """``routed`` is ``dataclasses.replace(outcome, route=...)``, field for field."""
-    outcome = Outcome(LoginResponse(ok=False), Result.REFUSED, "wrong password", None, "abc")
+    outcome = Answer(LoginResponse(ok=False), Result.REFUSED, "wrong password", None, "abc")
     where = Route(RouteKind.GATEWAY, "alpha")
     assert outcome.routed(where) == dataclasses.replace(outcome, route=where)
     assert outcome.routed(where).route is where

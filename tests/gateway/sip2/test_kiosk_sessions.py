@@ -71,7 +71,7 @@ async def test_a_session_the_store_lost_is_recorded_again() -> None:
             )
             kiosk = await Kiosk.logged_in(running, "beta-kiosk")
             [entry] = await kiosks(running)
-            await running.gateway.runtime.store.session_close(entry["id"])
+            await running.gateway.services.store.session_close(entry["id"])
             assert await kiosks(running) == []
             # A heartbeat touches the session once a third of the idle time has passed.
             for _ in range(2):

@@ -32,7 +32,7 @@ async def test_a_terminal_is_locked_after_its_wrong_passwords() -> None:
             locked = await login(honest, "alpha-kiosk")
             other = await connect_from(demo, HONEST_ADDRESS)
             unaffected = await login(other, "beta-kiosk")
-            counts = dict(demo.gateway.circulation.logins.counts)
+            counts = dict(demo.gateway.dispatcher.logins.counts)
     assert locked is False
     assert unaffected is True
     assert counts["wrong password"] == 3
@@ -62,7 +62,7 @@ async def test_a_login_flood_from_one_address_stops_hashing_at_its_limit() -> No
     honest kiosk from another address is served meanwhile."""
     with trio.fail_after(TIMEOUT):
         async with demo_with(login_attempts_per_address=5, **FAST) as demo:
-            guard = demo.gateway.circulation.logins
+            guard = demo.gateway.dispatcher.logins
             refused: list[bool] = []
 
             async def guess(n: int) -> None:

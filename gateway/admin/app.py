@@ -265,7 +265,7 @@ def admin_app(gateway: Gateway) -> Starlette:
             isbn=asked.get("isbn"),
             title=asked.get("title"),
         )
-        return JSONResponse(found)
+        return JSONResponse(found.to_json())
 
     async def lenders(request: Request) -> Response:
         params = request.query_params
@@ -295,7 +295,7 @@ def admin_app(gateway: Gateway) -> Starlette:
             isbn=params.get("isbn"),
             strategy=strategy,
         )
-        return JSONResponse(ranked)
+        return JSONResponse(ranked.to_json())
 
     async def kiosks(request: Request) -> Response:
         try:

@@ -27,7 +27,7 @@ EXPORT = (
 """One copy of each kind: on the shelf, on loan, gone from its ILS, at a member that is
 down."""
 
-COPIES = [
+COPIES: list[dict[str, Any]] = [
     {
         "member": "beta",
         "item": "31002000000004",
@@ -75,7 +75,7 @@ COPIES = [
 ]
 """The ``results`` entries of ``EXPORT``, by item, as the API has always written them."""
 
-RANKING = {
+RANKING: dict[str, Any] = {
     "strategy": "fair-share",
     "request": "alpha:shape title",
     "rota": [

@@ -8,7 +8,14 @@ import httpx
 import pytest
 import trio
 
-from gateway.network.discovery import Holding, HoldingsError, HoldingsIndex, normalize_isbn
+from gateway.network.discovery import (
+    Holding,
+    HoldingsError,
+    HoldingsIndex,
+    discover,
+    normalize_isbn,
+)
+from gateway.network.results import CopyAvailability, Lookup, Unreachable
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -123,6 +130,32 @@ async def test_titles_from_exports_with_live_status_and_partial_results(
         "gamma": "index",
     }
     assert partial["members"] == ["beta"]
+
+
+async def test_discovery_answers_typed_copies_and_unreachable_members(
+    demo: Demo, tmp_path: Path
+) -> None:
+    """Inside the gateway a discovery is typed: each copy says what its ILS said of it
+    and whether it can be lent now; a member that is down is named with its display
+    name, and the answer is partial."""
+    export = tmp_path / "holdings.csv"
+    export.write_text(
+        "member,item,title\nbeta,31002000000006,Typed Title\ngamma,31003000000006,Typed Title\n",
+        encoding="utf-8",
+    )
+    demo.gateway.holdings.load_csv(export)
+    demo.stop_ils("gamma")
+    with trio.fail_after(10):
+        found = await discover(demo.gateway.runtime, demo.gateway.holdings, title="typed title")
+    by_member = {c.member: c for c in found.holdings}
+    assert by_member["beta"].lookup is Lookup.LIVE
+    assert by_member["beta"].availability is CopyAvailability.AVAILABLE
+    assert by_member["gamma"].lookup is Lookup.NOT_CHECKED
+    assert by_member["gamma"].availability is CopyAvailability.UNKNOWN
+    [down] = found.unreachable
+    assert down == Unreachable("gamma", "Gamma College Library", down.detail)
+    assert found.partial
+    assert found.members == ("beta",)
 
 
 async def test_a_query_needs_exactly_one_key(demo: Demo) -> None:

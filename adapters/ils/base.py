@@ -14,7 +14,11 @@ an outcome with ``ok`` false.
 
 Members that speak SIP2 can also forward a kiosk's message untouched
 (``Sip2Forwarding``), which is how a library's own traffic passes through the gateway
-with its vendor fields intact.
+with its vendor fields intact.  A client that spreads requests over several endpoints
+(``Balanced``: the SIP2 and NCIP clients) shows its balancer, whose breakers the
+gateways of a consortium share.  These capabilities are runtime-checkable Protocols:
+find them with ``isinstance`` once, where the member clients are listed, never per
+request.
 """
 
 from __future__ import annotations
@@ -22,13 +26,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from protocols.sip2 import Message, PatronStatus
+
+if TYPE_CHECKING:
+    from adapters.ils.balancing import EndpointBalancer
 
 NO_STATUS = PatronStatus(0)
 
 __all__ = [
+    "Balanced",
     "CheckinOutcome",
     "CirculationOutcome",
     "ItemRecord",
@@ -178,4 +186,20 @@ class Sip2Forwarding(Protocol):
 
     async def forward(self, message: Message, *, timeout: float) -> Message:
         """Send ``message`` to the ILS and return its answer, both untouched."""
+        ...
+
+
+@runtime_checkable
+class Balanced(Protocol):
+    """A member ILS client that spreads requests over several endpoints, each behind a
+    circuit breaker (``Sip2MemberIls`` and ``NcipMemberIls``).
+
+    Its balancer holds the endpoints' breakers, which the gateways of a consortium
+    share through the state store: an endpoint one gateway finds down is opened on
+    the others too.
+    """
+
+    @property
+    def balancer(self) -> EndpointBalancer:
+        """The endpoints' balancer and their breakers."""
         ...

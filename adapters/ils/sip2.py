@@ -233,7 +233,7 @@ class Sip2MemberIls:
 
     @property
     def balancer(self) -> EndpointBalancer:
-        """The endpoints' balancer and breakers (shared breaker state is synced here)."""
+        """The endpoints' balancer and breakers (``Balanced``: the gateways share their state)."""
         return self._balancer
 
     def statistics(self) -> dict[str, object]:

@@ -1,13 +1,16 @@
 """Circuit-breaker state shared by the gateways of a consortium, through the state store.
 
 Every ``interval_s`` this task publishes, for each member whose client balances over
-endpoints, the endpoints whose breaker opened here (marked down for the breaker's
-cool-down), and opens the breakers of endpoints other gateways marked down.  One
-gateway's failed attempts thus spare the others theirs; marks expire with the
-cool-down, after which each gateway tries the endpoint again itself (its breaker's
-trial probe).  A gateway never acts on its own marks, so closing its breaker after
-a good trial is not undone by a mark it left behind.  With the in-memory store the
-marks stay inside the one gateway.
+endpoints (``adapters.ils.base.Balanced``), the endpoints whose breaker opened here
+(marked down for the breaker's cool-down), and opens the breakers of endpoints other
+gateways marked down.  One gateway's failed attempts thus spare the others theirs;
+marks expire with the cool-down, after which each gateway tries the endpoint again
+itself (its breaker's trial probe).  A gateway never acts on its own marks, so closing
+its breaker after a good trial is not undone by a mark it left behind.  With the
+in-memory store the marks stay inside the one gateway.
+
+The balancers are found once per runtime (``balancers``), when the task first sees
+it and again after a reload, not every round.
 """
 
 from __future__ import annotations
@@ -17,37 +20,55 @@ from typing import TYPE_CHECKING
 import structlog
 import trio
 
+from adapters.ils.base import Balanced
 from adapters.state.base import StateUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
+    from adapters.ils.balancing import EndpointBalancer
+    from adapters.state.base import Breakers
     from gateway.app.runtime import Runtime
 
-__all__ = ["share_breakers", "sync_breakers"]
+__all__ = ["balancers", "share_breakers", "sync_breakers"]
 
 log = structlog.get_logger("interlend.breakers")
 
 INTERVAL_S = 2.0
 
 
-async def sync_breakers(runtime: Runtime, instance: str, published: dict[str, float]) -> None:
+def balancers(members: Mapping[str, object]) -> dict[str, EndpointBalancer]:
+    """The balancer of each member whose client balances over endpoints, by member."""
+    return {
+        member: client.balancer
+        for member, client in members.items()
+        if isinstance(client, Balanced)
+    }
+
+
+async def sync_breakers(
+    store: Breakers,
+    balanced: Mapping[str, EndpointBalancer],
+    instance: str,
+    published: dict[str, float],
+) -> None:
     """One round: publish this gateway's open breakers, adopt the others' marks.
 
-    ``published`` remembers until when each of our marks stands (trio time), so a
-    breaker that stays open is not marked again every round.
+    Args:
+        store: Where the gateways' marks are kept.
+        balanced: The members' balancers (``balancers``).
+        instance: This gateway's name in the marks.
+        published: Until when each of our marks stands (trio time), so a breaker that
+            stays open is not marked again every round.
     """
     now = trio.current_time()
-    for member, client in runtime.members.items():
-        balancer = getattr(client, "balancer", None)
-        if balancer is None:
-            continue
+    for member, balancer in balanced.items():
         for endpoint, retry_in in balancer.open_endpoints().items():
             key = f"{member}|{endpoint}"
             if retry_in > 0 and published.get(key, 0.0) <= now:
-                await runtime.store.breaker_open(member, endpoint, ttl_s=retry_in, by=instance)
+                await store.breaker_open(member, endpoint, ttl_s=retry_in, by=instance)
                 published[key] = now + retry_in
-        for endpoint, left in (await runtime.store.breakers(member, besides=instance)).items():
+        for endpoint, left in (await store.breakers(member, besides=instance)).items():
             if balancer.trip(endpoint, left):
                 log.warning(
                     "member ILS endpoint marked down by another gateway",
@@ -60,11 +81,22 @@ async def sync_breakers(runtime: Runtime, instance: str, published: dict[str, fl
 async def share_breakers(
     runtime: Callable[[], Runtime], instance: str, *, interval_s: float = INTERVAL_S
 ) -> None:
-    """Sync breaker state every ``interval_s`` until cancelled."""
+    """Sync breaker state every ``interval_s`` until cancelled.
+
+    Args:
+        runtime: The gateway's current runtime (a new one after each reload).
+        instance: This gateway's name in the marks.
+        interval_s: Seconds between rounds.
+    """
     published: dict[str, float] = {}
+    seen: Runtime | None = None
+    balanced: dict[str, EndpointBalancer] = {}
     while True:
         await trio.sleep(interval_s)
+        current = runtime()
+        if current is not seen:
+            seen, balanced = current, balancers(current.members)
         try:
-            await sync_breakers(runtime(), instance, published)
+            await sync_breakers(current.store, balanced, instance, published)
         except StateUnavailable as exc:
             log.debug("breaker state not shared this round", detail=exc.detail)

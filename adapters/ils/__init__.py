@@ -1,1 +1,2 @@
-"""Clients of member ILSs behind the ``MemberIls`` protocol (SIP2 now; NCIP later)."""
+"""Clients of member ILSs behind the ``MemberIls`` protocol (SIP2 and NCIP), and the
+balancing of a member's requests over its endpoints."""

@@ -16,8 +16,10 @@ Beyond that, a client may declare capabilities (``typing.Protocol``s below), whi
 gateway resolves once per member when its runtime is built: ``Sip2Forwarding`` (a
 kiosk's SIP2 message passed untouched: a library's own traffic keeps its vendor
 fields), ``Holds`` (placing and cancelling holds), ``ItemRecords`` (temporary items,
-NCIP AcceptItem/DeleteItem) and ``Supervised`` (a client with connections and health
-checks of its own, run in the daemon's nursery).
+NCIP AcceptItem/DeleteItem), ``Balanced`` (requests spread over several endpoints, whose
+breakers the gateways of a consortium share) and ``Supervised`` (a client with
+connections and health checks of its own, run in the daemon's nursery).  They are
+runtime-checkable: found with ``isinstance`` once, never probed per request.
 """
 
 from __future__ import annotations

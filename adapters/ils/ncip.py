@@ -1,11 +1,12 @@
 """A member ILS that speaks NCIP 2.02 over HTTP: endpoints, health, bulkhead, dialect.
 
-``NcipMemberIls`` implements ``MemberIls`` for one member, plus the two NCIP-only calls
-of the reciprocal flow at a home library (``accept_item``, ``delete_item``):
+``NcipMemberIls`` implements ``MemberIls`` and ``Balanced`` for one member, plus the two
+NCIP-only calls of the reciprocal flow at a home library (``accept_item``,
+``delete_item``):
 
 * **Transport.** One NCIP message per HTTP ``POST`` (``application/xml;
   charset=utf-8``) through a pooled ``httpx.AsyncClient`` (it runs on trio through
-  anyio).  ``gateway.balancing``'s ``EndpointBalancer`` picks one of the member's
+  anyio).  ``adapters.ils.balancing``'s ``EndpointBalancer`` picks one of the member's
   endpoints per request (least outstanding requests weighted by a latency average) and
   keeps a circuit breaker per endpoint, told how each request ended; requests go only
   to endpoints whose breaker is closed.  An endpoint that cannot be connected to is a
@@ -387,7 +388,7 @@ class NcipMemberIls:
 
     @property
     def balancer(self) -> EndpointBalancer:
-        """The endpoints' balancer and breakers (shared breaker state is synced here)."""
+        """The endpoints' balancer and breakers (``Balanced``: the gateways share their state)."""
         return self._balancer
 
     def statistics(self) -> dict[str, object]:

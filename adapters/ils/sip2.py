@@ -1,16 +1,19 @@
 """A member ILS that speaks SIP2: pooled logged-in connections, health, bulkhead.
 
-``Sip2MemberIls`` implements ``MemberIls`` and ``Sip2Forwarding`` for one member:
+``Sip2MemberIls`` implements ``MemberIls``, ``Sip2Forwarding`` and ``Balanced`` for one
+member:
 
-* **Pool.** Each endpoint keeps up to ``pool_size`` idle, logged-in connections;
-  a request takes one (or opens one) and gives it back when the exchange completed
-  cleanly.  A connection whose exchange was cut short is closed, never reused.
-* **Endpoints.** A member may list several endpoints; ``gateway.balancing``'s
-  ``EndpointBalancer`` picks one per request (least outstanding requests weighted by a
-  latency average) among those whose circuit breaker is closed, and keeps the
-  breakers: each request's outcome (an answer, a failure, the caller's budget running
-  out, a cancellation) is reported to it.  While no breaker is closed requests fail at
-  once with ``IlsUnavailable`` instead of waiting for time-outs.
+* **Pool.** Each endpoint keeps idle, logged-in connections (up to ``pool_size``, or
+  the member's ``concurrency`` when that is more); a request takes one (or opens one)
+  and gives it back when the exchange completed cleanly.  A connection whose exchange
+  was cut short is closed, never reused.
+* **Endpoints.** A member may list several endpoints; ``adapters.ils.balancing``'s
+  ``EndpointBalancer`` (the client's ``balancer``) picks one per request (least
+  outstanding requests weighted by a latency average) among those whose circuit
+  breaker is closed, and keeps the breakers: each request's outcome (an answer, a
+  failure, the caller's budget running out, a cancellation) is reported to it.  While
+  no breaker is closed requests fail at once with ``IlsUnavailable`` instead of
+  waiting for time-outs.
 * **Failover.** A request whose endpoint fails is sent once more, to another closed
   endpoint and within the same budget, when that is safe: the request never reached
   the first ILS (connecting or logging in failed, or the link broke before the whole
@@ -236,7 +239,7 @@ class Sip2MemberIls:
 
     @property
     def balancer(self) -> EndpointBalancer:
-        """The endpoints' balancer and breakers (shared breaker state is synced here)."""
+        """The endpoints' balancer and breakers (``Balanced``: the gateways share their state)."""
         return self._balancer
 
     def statistics(self) -> dict[str, object]:

@@ -1,1 +1,2 @@
-"""Where loan events go to be recorded on the ledger (memory now; an EVM chain later)."""
+"""Where loan events go to be recorded on the ledger: in memory, or anchored on an EVM
+chain (the contract, the records, the Merkle tree and the chain client)."""

@@ -1,1 +1,2 @@
-"""The consortium's loan registry behind the ``StateStore`` protocol (memory; Redis later)."""
+"""The consortium's loan registry behind the ``StateStore`` protocol (in memory, or in
+Redis shared by every gateway)."""

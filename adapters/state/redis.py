@@ -641,7 +641,7 @@ class RedisStateStore:
         await self._do("shred", shred)
         return found[0]
 
-    # --- lending counters (the arithmetic is gateway/selection's) ---------------------------
+    # --- lending counters (the arithmetic is gateway/network/selection's) ------------------
 
     async def selection_update(
         self,

@@ -262,7 +262,7 @@ class AdminRoutes:
             isbn=asked.get("isbn"),
             title=asked.get("title"),
         )
-        return JSONResponse(found)
+        return JSONResponse(found.to_json())
 
     async def lenders(self, request: Request) -> Response:
         """``/api/lenders``."""
@@ -293,7 +293,7 @@ class AdminRoutes:
             isbn=params.get("isbn"),
             strategy=strategy,
         )
-        return JSONResponse(ranked)
+        return JSONResponse(ranked.to_json())
 
     async def kiosks(self, request: Request) -> Response:
         """``/api/kiosks``: every gateway's kiosks sharing the state store."""

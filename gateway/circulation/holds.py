@@ -40,6 +40,7 @@ from gateway.circulation.outcomes import Refusal, RefusalCode, code_of_decision
 from gateway.circulation.patrons import check_patron, standing
 from gateway.network.discovery import normalize_isbn
 from gateway.network.lenders import rank_lenders
+from gateway.network.results import CopyAvailability
 from gateway.runtime.directory import MemberDirectory
 
 if TYPE_CHECKING:
@@ -108,15 +109,15 @@ async def place_title_hold(
         title=None if isbn else title,
         isbn=isbn,
     )
-    results = ranked["discovery"]["results"]
-    if any(r["member"] == home for r in results):
+    found = ranked.discovery.holdings
+    if any(copy.member == home for copy in found):
         return None  # the home library holds it: its own ILS takes the hold
     # Only copies the owner's ILS has just confirmed on the shelf are asked for.
     copies: dict[str, str] = {}
-    for result in results:
-        if result["source"] == "live" and result["available"] is True:
-            copies.setdefault(result["member"], result["item"])
-    rota = [entry["member"] for entry in ranked["ranking"]["rota"]]
+    for copy in found:
+        if copy.availability is CopyAvailability.AVAILABLE:
+            copies.setdefault(copy.member, copy.item)
+    rota = ranked.ranking.members
     refusals: list[Refusal] = []
     for lender in (m for m in rota if m in copies):
         decision = may_borrow(rules.consortium, home, lender, standing=standing(record))

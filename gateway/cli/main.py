@@ -44,9 +44,9 @@ def _parser() -> argparse.ArgumentParser:
         "serve",
         help="run the gateway daemon",
         description=(
-            "Run the gateway: SIP2 listeners, member ILS clients and the admin HTTP server, "
-            "as the configuration says. SIGTERM or Ctrl-C stops it gracefully; SIGHUP "
-            "reloads the configuration."
+            "Run the gateway: SIP2 listeners, the NCIP endpoint, member ILS clients, the "
+            "ledger worker and the admin HTTP server, as the configuration says. SIGTERM or "
+            "Ctrl-C stops it gracefully; SIGHUP reloads the configuration."
         ),
     )
     serve.add_argument("--config", required=True, help="the configuration file (TOML)")
@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
         help="run three simulated member ILSs and the gateway on loopback",
         description=(
             "Run the embedded demo: three simulated member ILSs (alpha, beta, gamma) and "
-            "the gateway with the in-memory registry. Port 0 picks a free port."
+            "the gateway with the in-memory registry and the embedded ledger. Port 0 picks "
+            "a free port."
         ),
     )
     demo.add_argument("--sip2-port", type=int, default=6001, help="gateway SIP2 port (6001)")

@@ -1,7 +1,7 @@
 """``interlend demo``: three simulated member ILSs and the gateway, on loopback.
 
 The demo consortium is ``config/demo.toml`` (shipped in the package).  The demo starts
-a simulated ILS for each member (``alpha``, ``beta``, ``gamma``) on a free port, points
+a simulated ILS for each member (``alpha``, ``beta``, ``gamma``) on free ports, points
 the configuration at them, gives them a fresh random SIP2 password (through the
 environment variable the file names, as a real deployment would), and starts the
 gateway with the in-memory registry and the embedded ledger: web3's in-process EVM,
@@ -9,9 +9,14 @@ with the registry contract deployed at start and the gateway's member admitted, 
 every reciprocal loan is anchored (batches of up to ``DEMO_BATCH_INTERVAL_S``) and
 provable at ``/api/loans/{id}/proof``.
 
+Each simulated ILS serves SIP2 and NCIP; the gateway reaches a member over SIP2 unless
+``ncip_members`` names it.  The gateway's own NCIP endpoint takes the demo's peers
+(``rs-alpha``, ``rs-beta``, ``rs-gamma``) with a fresh random API key, given the same way.
+
 Once every listener is up it writes the manifest (DESIGN.md "Contracts") when asked:
-where to connect, the terminals, patrons and items to try.  NCIP is not served yet,
-so the manifest's ``ncip`` entries are ``null``.
+where to connect (the gateway's SIP2, NCIP and admin listeners, and each simulated
+ILS's own SIP2 and NCIP endpoints), the NCIP peers and their key, the terminals,
+patrons and items to try.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The SIP2 codec's self-check, run by ``interlend demo`` until the daemon exists.
+"""The SIP2 codec's self-check, run by ``interlend selfcheck``.
 
 It proves on the user's own machine that the codec behaves as the standard says: the
 published checksum vectors, every message in every charset, and a kiosk talking to an

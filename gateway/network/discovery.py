@@ -12,6 +12,10 @@ Two sources, combined:
   (too long for its protocol, a character it cannot carry) is not sent and is no
   failure of that member: the index's word on it stands, unchecked.
 
+``discover`` answers a ``Discovery`` (``gateway/network/results.py``): typed copies,
+each with what its ILS said of it and whether it can be lent now, for the flows that
+act on it; the admin API alone writes it as JSON.
+
 Export format (UTF-8 CSV with a header row; column order free, unknown columns
 ignored): ``item`` (barcode, required), ``title`` (required), ``isbn``, ``author``,
 ``location``, and ``member`` (required unless the loader is told the member).
@@ -23,18 +27,18 @@ import csv
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 import trio
 
 from adapters.errors import IlsError, IlsRequestInvalid
-from protocols.sip2 import CirculationStatus
+from gateway.network.results import Discovery, DiscoveryQuery, FoundCopy, Lookup, Unreachable
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from adapters.ils.base import MemberIls
+    from adapters.ils.base import ItemRecord, MemberIls
     from config.consortium import Consortium
 
 __all__ = [
@@ -50,7 +54,6 @@ log = structlog.get_logger("interlend.discovery")
 
 LIVE_LIMIT = 25
 """At most this many items are looked up live per query (the rest come from the index)."""
-AVAILABLE = {CirculationStatus.AVAILABLE, CirculationStatus.WAITING_TO_BE_RESHELVED}
 
 
 class Directory(Protocol):
@@ -205,15 +208,6 @@ class HoldingsIndex:
         return len(loaded)
 
 
-def _status_name(status: int | None) -> str:
-    if status is None:
-        return "unknown"
-    try:
-        return CirculationStatus(status).name.lower().replace("_", " ")
-    except ValueError:
-        return "unknown"
-
-
 async def discover(
     runtime: Directory,
     index: HoldingsIndex,
@@ -222,7 +216,7 @@ async def discover(
     isbn: str | None = None,
     title: str | None = None,
     member_timeout_s: float = 3.0,
-) -> dict[str, Any]:
+) -> Discovery:
     """Who owns and can lend the item, ISBN or title (see the module documentation)."""
     consortium = runtime.consortium
     if item:
@@ -238,9 +232,8 @@ async def discover(
     else:
         raise ValueError("ask for an item, an isbn or a title")
     live = candidates[:LIVE_LIMIT]
-    results: list[dict[str, Any]] = [_entry(h, None, "index") for h in candidates[LIVE_LIMIT:]]
     unreachable: dict[str, str] = {}
-    found: dict[int, dict[str, Any]] = {}
+    found: dict[int, FoundCopy] = {}
 
     async def look(n: int, holding: Holding) -> None:
         ils = runtime.ils(holding.member)
@@ -251,50 +244,59 @@ async def discover(
             record = await ils.item_information(holding.item, timeout=timeout)
         except IlsError as exc:
             unreachable[holding.member] = exc.detail
-            found[n] = _entry(holding, None, "index")
+            found[n] = _from_index(holding)
             return
         except IlsRequestInvalid as exc:
             # Not the member's failure: its ILS cannot even be asked about such an id
             # (nothing was sent).  What the index says of it stands, unchecked.
             log.info("item not looked up live", member=holding.member, detail=exc.detail)
             if holding.title:
-                found[n] = _entry(holding, None, "index")
+                found[n] = _from_index(holding)
             return
         if not record.found:
             if holding.title:  # the index says so; the ILS no longer knows it
-                found[n] = {**_entry(holding, None, "index"), "status": "not found"}
+                found[n] = _from_index(holding, Lookup.NOT_FOUND)
             return
         index.learn(holding.member, holding.item, record.title)
-        found[n] = _entry(holding, record, "live")
+        found[n] = _from_ils(holding, record)
 
     started = trio.current_time()
     async with trio.open_nursery() as nursery:
         for n, holding in enumerate(live):
             nursery.start_soon(look, n, holding)
-    results = [found[n] for n in sorted(found)] + results
-    return {
-        "query": {"item": item, "isbn": isbn, "title": title},
-        "results": results,
-        "members": sorted({r["member"] for r in results if r.get("available")}),
-        "unreachable": [
-            {"member": m, "name": runtime.name(m), "detail": d}
-            for m, d in sorted(unreachable.items())
-        ],
-        "partial": bool(unreachable),
-        "elapsed_ms": round((trio.current_time() - started) * 1000),
-    }
+    return Discovery(
+        query=DiscoveryQuery(item=item, isbn=isbn, title=title),
+        holdings=(
+            *(found[n] for n in sorted(found)),
+            *(_from_index(h) for h in candidates[LIVE_LIMIT:]),
+        ),
+        unreachable=tuple(
+            Unreachable(m, runtime.name(m), d) for m, d in sorted(unreachable.items())
+        ),
+        elapsed_ms=round((trio.current_time() - started) * 1000),
+    )
 
 
-def _entry(holding: Holding, record: Any, source: str) -> dict[str, Any]:
-    status = record.circulation_status if record is not None else None
-    return {
-        "member": holding.member,
-        "item": holding.item,
-        "title": (record.title if record is not None and record.title else holding.title),
-        "isbn": holding.isbn,
-        "author": holding.author,
-        "location": (record.permanent_location if record is not None else None) or holding.location,
-        "status": _status_name(status) if record is not None else "not checked",
-        "available": status in AVAILABLE if record is not None else None,
-        "source": source,
-    }
+def _from_index(holding: Holding, lookup: Lookup = Lookup.NOT_CHECKED) -> FoundCopy:
+    return FoundCopy(
+        member=holding.member,
+        item=holding.item,
+        title=holding.title,
+        isbn=holding.isbn,
+        author=holding.author,
+        location=holding.location,
+        lookup=lookup,
+    )
+
+
+def _from_ils(holding: Holding, record: ItemRecord) -> FoundCopy:
+    return FoundCopy(
+        member=holding.member,
+        item=holding.item,
+        title=record.title or holding.title,
+        isbn=holding.isbn,
+        author=holding.author,
+        location=record.permanent_location or holding.location,
+        lookup=Lookup.LIVE,
+        circulation_status=record.circulation_status,
+    )

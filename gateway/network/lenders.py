@@ -3,7 +3,8 @@
 ``rank_lenders`` asks discovery (the holdings index and the members' ILSs, live) which
 members hold the title and whether a copy is on the shelf, reads the lending counters,
 and ranks the holders with the consortium's strategy (``fair-share`` by default, B8 in
-``gateway/network/selection``), with each candidate's explanation.
+``gateway/network/selection``), with each candidate's explanation: a
+``LenderRanking`` (``gateway/network/results.py``).
 
 The counters are fed by the loans made between members, as the registry's outbox
 reports them to its consumer (``record_events``, called by the ledger worker or the
@@ -18,13 +19,14 @@ memory they are this gateway's own.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, assert_never
 
 import structlog
 
 from adapters.ledger.base import LoanEvent, LoanEventKind
 from adapters.state.base import StateUnavailable
 from gateway.network.discovery import discover
+from gateway.network.results import CopyAvailability, LenderRanking
 from gateway.network.selection import (
     Availability,
     Candidate,
@@ -32,7 +34,6 @@ from gateway.network.selection import (
     MemorySelectionCounters,
     SelectionCounters,
     Snapshot,
-    as_dict,
     make_strategy,
     profiles_from_consortium,
 )
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
     from gateway.network.discovery import Directory, HoldingsIndex
 
-__all__ = ["LendingCounters", "rank_lenders"]
+__all__ = ["LendingCounters", "candidate_availability", "rank_lenders"]
 
 log = structlog.get_logger("interlend.lenders")
 
@@ -103,21 +104,13 @@ async def rank_lenders(
     title: str | None = None,
     isbn: str | None = None,
     strategy: str | None = None,
-) -> dict[str, Any]:
-    """The holders of a title or ISBN, ranked for ``requester`` (JSON-ready)."""
+) -> LenderRanking:
+    """The holders of a title or ISBN, ranked for ``requester``."""
     found = await discover(runtime, index, title=title, isbn=isbn)
     best: dict[str, Availability] = {}
-    for result in found["results"]:
-        member = result["member"]
-        state = (
-            Availability.AVAILABLE
-            if result["available"]
-            else Availability.UNKNOWN
-            if result["available"] is None
-            else Availability.CHECKED_OUT
-        )
-        if best.get(member) is not Availability.AVAILABLE:
-            best[member] = state
+    for copy in found.holdings:
+        if best.get(copy.member) is not Availability.AVAILABLE:
+            best[copy.member] = candidate_availability(copy.availability)
     candidates = tuple(Candidate(member=m, availability=a) for m, a in sorted(best.items()))
     members = sorted({*best, requester})
     now = time.time()
@@ -126,10 +119,23 @@ async def rank_lenders(
         now=now,
         profiles=profiles_from_consortium(runtime.consortium),
         reading=reading,
-        offline=frozenset(u["member"] for u in found["unreachable"]),
+        offline=frozenset(u.member for u in found.unreachable),
     )
     request = LendingRequest(
         id=f"{requester}:{title or isbn}", requester=requester, candidates=candidates
     )
     ranking = make_strategy(strategy or "fair-share").rank(request, snapshot)
-    return {"discovery": found, "ranking": as_dict(ranking)}
+    return LenderRanking(found, ranking)
+
+
+def candidate_availability(copy: CopyAvailability) -> Availability:
+    """A found copy's availability as lender selection reads it: a copy its ILS gave
+    any status but on the shelf counts as checked out (no due date known)."""
+    match copy:
+        case CopyAvailability.AVAILABLE:
+            return Availability.AVAILABLE
+        case CopyAvailability.UNAVAILABLE:
+            return Availability.CHECKED_OUT
+        case CopyAvailability.UNKNOWN:
+            return Availability.UNKNOWN
+    assert_never(copy)

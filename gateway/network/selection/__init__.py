@@ -9,7 +9,9 @@ The pieces, each pure except the counters' async interface:
 * ``strategies`` -- the ``LenderStrategy`` protocol and ``make_strategy(name)``;
   ``fairshare`` (B8, the default) and ``baselines`` (B1-B4).
 * ``explain`` -- a ranking in words and as JSON-ready data.
-* ``trace`` -- the synthetic consortium the benchmark replays.
+* ``shared`` -- ``StoreSelectionCounters``, the counters in the Redis state store.
+
+The synthetic consortium the benchmark replays is ``bench/selection_trace.py``.
 
 Use: read the counters for the candidates, build a ``Snapshot``, ``rank`` the
 request, ask ``ranking.first()``; on a decline, rank

@@ -19,9 +19,11 @@ Rules:
 * **Lifetime** counts never decay (CrossLink's peer counters, for its baseline).
 * **Turnaround** keeps a member's last ``turnaround_window`` fills (hours from
   assignment to shipping) and the consortium's last ``consortium_window``.
-* Events name the lender and the borrower; the gateway records each one once, when
-  the request changes state (assigned, declined, filled, returned, closed unfilled,
-  withdrawn).
+* Events name the lender and the borrower, and each is recorded once, when the
+  request changes state (assigned, declined, filled, returned, closed unfilled,
+  withdrawn).  The gateway records loans between members (requested, assigned,
+  filled), their returns, and holds by title a lender took (requested, assigned;
+  ``gateway/network/lenders.py``); the benchmark replays every kind.
 """
 
 from __future__ import annotations

@@ -207,7 +207,8 @@ class Snapshot:
         now: Seconds (the counters' clock).
         profiles: Declared profiles by member (a member missing here has defaults).
         reading: The counters.
-        offline: Members whose ILS the health checks find down.
+        offline: Members whose ILS is down (in the gateway: those whose ILS failed or
+            was too slow during the discovery that found the candidates).
     """
 
     now: float

@@ -3,8 +3,8 @@ seeded weighted random order.
 
 Rules:
 
-* **Eligibility** is decided once, the same way for every strategy: a member the
-  health checks find off-line is skipped (a request sent there would only time out),
+* **Eligibility** is decided once, the same way for every strategy: a member that is
+  off-line (``Snapshot.offline``) is skipped (a request sent there would only time out),
   and so is a member that declared a capacity of 0 (not lending).  A member listed
   twice keeps its first entry.
 * **Robust z-score**: ``(x - median) / (1.4826 * MAD)``, so one extreme member does

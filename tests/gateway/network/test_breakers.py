@@ -2,29 +2,64 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from adapters.ils.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome
+from adapters.ils.base import Balanced
+from adapters.ils.ncip import NcipMemberIls
+from adapters.ils.sip2 import Sip2MemberIls
 from adapters.state.memory import MemoryStateStore
-from gateway.network.breakers import share_breakers, sync_breakers
+from gateway.network.breakers import balancers, share_breakers, sync_breakers
+
+if TYPE_CHECKING:
+    from gateway.demo.network import Demo
 
 ENDPOINTS = ["10.0.0.1:6001", "10.0.0.2:6001"]
 
 
-def gateway(
-    store: MemoryStateStore,
-) -> tuple[tuple[dict[str, EndpointBalancer], MemoryStateStore], EndpointBalancer]:
-    """A stand-in gateway: beta's balancer and the shared store (what ``sync_breakers``
-    reads)."""
-    balancer = EndpointBalancer(
+@dataclass
+class _Client:
+    """A member client with endpoints to balance (all ``Balanced`` asks for)."""
+
+    balancer: EndpointBalancer
+
+
+@dataclass
+class _Runtime:
+    store: MemoryStateStore
+    members: dict[str, object] = field(default_factory=dict)
+
+
+def new_balancer() -> EndpointBalancer:
+    """Two endpoints whose breakers open at the first failure."""
+    return EndpointBalancer(
         ENDPOINTS,
         clock=trio.current_time,
         breaker=BreakerSettings(failure_threshold=1, cool_down_s=30.0),
     )
-    return ({"beta": balancer}, store), balancer
+
+
+def view(runtime: _Runtime) -> tuple[dict[str, EndpointBalancer], MemoryStateStore]:
+    """What the daemon hands ``share_breakers``: the balancers and the store in force."""
+    return balancers(runtime.members), runtime.store
+
+
+def gateway(store: MemoryStateStore) -> tuple[Any, EndpointBalancer]:
+    """A stand-in runtime (its members and store are all ``share_breakers`` reads): one
+    member that balances, one that does not."""
+    balancer = new_balancer()
+    return _Runtime(store, {"beta": _Client(balancer), "plain": object()}), balancer
+
+
+async def sync(runtime: Any, instance: str, published: dict[str, float] | None = None) -> None:
+    """One round of ``instance``'s sync over ``runtime``'s members."""
+    await sync_breakers(
+        runtime.store, balancers(runtime.members), instance, {} if published is None else published
+    )
 
 
 def fail_first(balancer: EndpointBalancer) -> str:
@@ -40,14 +75,16 @@ def state(balancer: EndpointBalancer, endpoint: str) -> BreakerState:
 
 
 async def test_one_gateways_open_breaker_opens_the_others() -> None:
+    """An endpoint one gateway's breaker opened is opened on another gateway too, whose
+    requests then go to the endpoint still up."""
     store = MemoryStateStore()
     first, one = gateway(store)
     second, two = gateway(store)
     down = fail_first(one)
     assert state(one, down) is BreakerState.OPEN
     assert state(two, down) is BreakerState.CLOSED
-    await sync_breakers(*first, "gw-1", {})
-    await sync_breakers(*second, "gw-2", {})
+    await sync(first, "gw-1")
+    await sync(second, "gw-2")
     assert state(two, down) is BreakerState.OPEN
     other = next(e for e in ENDPOINTS if e != down)
     for _ in range(4):  # every request goes to the endpoint still up
@@ -58,16 +95,18 @@ async def test_one_gateways_open_breaker_opens_the_others() -> None:
 
 
 async def test_a_gateway_does_not_act_on_its_own_marks() -> None:
+    """A gateway's own mark does not reopen its breaker once it closed again."""
     store = MemoryStateStore()
     first, one = gateway(store)
     down = fail_first(one)
-    await sync_breakers(*first, "gw-1", {})
+    await sync(first, "gw-1")
     again, fresh = gateway(store)  # the same gateway after its breaker closed again
-    await sync_breakers(*again, "gw-1", {})
+    await sync(again, "gw-1")
     assert state(fresh, down) is BreakerState.CLOSED
 
 
 async def test_an_open_breaker_is_marked_once_per_cool_down() -> None:
+    """A breaker that stays open is marked in the store once, not every round."""
     store = MemoryStateStore()
     first, one = gateway(store)
     fail_first(one)
@@ -82,20 +121,71 @@ async def test_an_open_breaker_is_marked_once_per_cool_down() -> None:
 
     store.breaker_open = counting  # type: ignore[method-assign]
     for _ in range(3):
-        await sync_breakers(*first, "gw-1", published)
+        await sync(first, "gw-1", published)
     assert calls == 1
 
 
+def test_only_members_whose_client_balances_are_synced() -> None:
+    """``balancers`` lists the balancer of each client that is ``Balanced``, and skips
+    a client without endpoints to balance."""
+    balancer = new_balancer()
+    assert balancers({"beta": _Client(balancer), "plain": object()}) == {"beta": balancer}
+
+
+async def test_the_member_clients_of_a_running_gateway_are_balanced(ncip_demo: Demo) -> None:
+    """The SIP2 and NCIP member clients both show their balancer, so every member's
+    breakers are shared."""
+    handles = ncip_demo.gateway.services.members
+    members = {member: handle.ils for member, handle in handles.items()}
+    assert isinstance(members["alpha"], NcipMemberIls)
+    assert isinstance(members["beta"], Sip2MemberIls)
+    assert all(isinstance(client, Balanced) for client in members.values())
+    assert set(balancers(members)) == {"alpha", "beta", "gamma"}
+    assert all(handle.balanced is not None for handle in handles.values())
+
+
 async def test_the_task_syncs_every_interval(nursery: trio.Nursery) -> None:
+    """The sharing task runs a round every interval: another gateway's breaker opens."""
     store = MemoryStateStore()
     first, one = gateway(store)
     second, two = gateway(store)
     down = fail_first(one)
-    nursery.start_soon(partial(share_breakers, lambda: first, "gw-1", interval_s=0.01))
-    nursery.start_soon(partial(share_breakers, lambda: second, "gw-2", interval_s=0.01))
+    nursery.start_soon(partial(share_breakers, lambda: view(first), "gw-1", interval_s=0.01))
+    nursery.start_soon(partial(share_breakers, lambda: view(second), "gw-2", interval_s=0.01))
     for _ in range(500):
         if state(two, down) is BreakerState.OPEN:
             break
         await trio.sleep(0.01)
     assert state(two, down) is BreakerState.OPEN
+    nursery.cancel_scope.cancel()
+
+
+async def test_the_task_follows_a_reload(nursery: trio.Nursery) -> None:
+    """After a reload (new member clients) the task syncs the new clients' breakers,
+    not only those it was given first."""
+    store = MemoryStateStore()
+    first, one = gateway(store)
+    current: list[Any] = [_Runtime(store, {"plain": object()})]  # beta not configured yet
+    rounds = 0
+
+    def runtime() -> tuple[dict[str, EndpointBalancer], MemoryStateStore]:
+        nonlocal rounds
+        rounds += 1
+        return view(current[0])
+
+    reloaded, fresh = gateway(store)
+    down = fail_first(one)
+    await sync(first, "gw-1")
+    nursery.start_soon(partial(share_breakers, runtime, "gw-2", interval_s=0.01))
+    for _ in range(500):  # until a round over the first runtime is over
+        if rounds >= 2:
+            break
+        await trio.sleep(0.01)
+    assert rounds >= 2
+    current[0] = reloaded
+    for _ in range(500):
+        if state(fresh, down) is BreakerState.OPEN:
+            break
+        await trio.sleep(0.01)
+    assert state(fresh, down) is BreakerState.OPEN
     nursery.cancel_scope.cancel()

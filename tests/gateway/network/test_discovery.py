@@ -8,7 +8,15 @@ import httpx
 import pytest
 import trio
 
-from gateway.network.discovery import Holding, HoldingsError, HoldingsIndex, normalize_isbn
+from gateway.network.discovery import (
+    Holding,
+    HoldingsError,
+    HoldingsIndex,
+    discover,
+    normalize_isbn,
+)
+from gateway.network.results import CopyAvailability, Lookup, Unreachable
+from gateway.runtime.directory import MemberDirectory
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -22,6 +30,8 @@ EXPORT = """item,title,isbn,author,location
 
 
 def test_isbns_are_compared_as_13_digits() -> None:
+    """ISBN-10s and ISBN-13s, with or without hyphens, compare as the same 13 digits;
+    anything else is no ISBN."""
     assert normalize_isbn("0-306-40615-2") == "9780306406157"
     assert normalize_isbn("978-0-306-40615-7") == "9780306406157"
     assert normalize_isbn("030640615X") == "9780306406157"
@@ -30,6 +40,8 @@ def test_isbns_are_compared_as_13_digits() -> None:
 
 
 def test_the_index_finds_by_item_isbn_and_title_words() -> None:
+    """The index finds copies by barcode, by ISBN in either form, and by every word of a
+    title (case and accents ignored); a replaced holding forgets its old words."""
     index = HoldingsIndex()
     index.add(Holding("alpha", "A1", "Café Society: A History", "9780306406157"))
     index.add(Holding("beta", "B1", "cafe society", "0306406152"))
@@ -45,6 +57,8 @@ def test_the_index_finds_by_item_isbn_and_title_words() -> None:
 
 
 def test_learning_keeps_what_an_export_gave() -> None:
+    """What an ILS says of an item adds a holding the index did not have, but never
+    renames one an export gave with its ISBN; an empty title teaches nothing."""
     index = HoldingsIndex()
     index.add(Holding("beta", "B1", "Export Title", "9780306406157"))
     index.learn("beta", "B1", "ILS Title")
@@ -56,6 +70,9 @@ def test_learning_keeps_what_an_export_gave() -> None:
 
 
 def test_exports_load_and_bad_ones_are_named(tmp_path: Path) -> None:
+    """A good export loads; a missing column, a row without item, title or member, and
+    text that is not UTF-8 are refused with the file (and line) named, loading
+    nothing."""
     good = tmp_path / "beta.csv"
     good.write_text(EXPORT, encoding="utf-8")
     index = HoldingsIndex()
@@ -86,6 +103,8 @@ async def ask(demo: Demo, **query: str) -> tuple[int, dict[str, Any]]:
 
 
 async def test_an_item_is_looked_up_live_at_its_owner(demo: Demo) -> None:
+    """An item the index does not hold is looked up live at the owner its barcode names,
+    and is available there."""
     with trio.fail_after(10):
         status, found = await ask(demo, item="31002000000003")
     assert status == 200
@@ -101,6 +120,9 @@ async def test_an_item_is_looked_up_live_at_its_owner(demo: Demo) -> None:
 async def test_titles_from_exports_with_live_status_and_partial_results(
     demo: Demo, tmp_path: Path
 ) -> None:
+    """Copies of a title from an export get their live status at each holder; with a
+    holder down the answer is partial, names it as unreachable and keeps its copies from
+    the index."""
     export = tmp_path / "holdings.csv"
     export.write_text(
         "member,item,title,isbn\n"
@@ -125,7 +147,38 @@ async def test_titles_from_exports_with_live_status_and_partial_results(
     assert partial["members"] == ["beta"]
 
 
+async def test_discovery_answers_typed_copies_and_unreachable_members(
+    demo: Demo, tmp_path: Path
+) -> None:
+    """Inside the gateway a discovery is typed: each copy says what its ILS said of it
+    and whether it can be lent now; a member that is down is named with its display
+    name, and the answer is partial."""
+    export = tmp_path / "holdings.csv"
+    export.write_text(
+        "member,item,title\nbeta,31002000000006,Typed Title\ngamma,31003000000006,Typed Title\n",
+        encoding="utf-8",
+    )
+    demo.gateway.services.holdings.load_csv(export)
+    demo.stop_ils("gamma")
+    with trio.fail_after(10):
+        found = await discover(
+            MemberDirectory(*demo.gateway.current()),
+            demo.gateway.services.holdings,
+            title="typed title",
+        )
+    by_member = {c.member: c for c in found.holdings}
+    assert by_member["beta"].lookup is Lookup.LIVE
+    assert by_member["beta"].availability is CopyAvailability.AVAILABLE
+    assert by_member["gamma"].lookup is Lookup.NOT_CHECKED
+    assert by_member["gamma"].availability is CopyAvailability.UNKNOWN
+    [down] = found.unreachable
+    assert down == Unreachable("gamma", "Gamma College Library", down.detail)
+    assert found.partial
+    assert found.members == ("beta",)
+
+
 async def test_a_query_needs_exactly_one_key(demo: Demo) -> None:
+    """Asking for none, or for more than one, of item, isbn and title is a 400."""
     status, found = await ask(demo)
     assert status == 400
     assert "exactly one" in found["error"]
@@ -134,6 +187,7 @@ async def test_a_query_needs_exactly_one_key(demo: Demo) -> None:
 
 
 async def test_an_unknown_title_is_an_empty_answer(demo: Demo) -> None:
+    """A title nobody holds is an empty answer, not an error."""
     status, found = await ask(demo, title="no such book anywhere")
     assert status == 200
     assert found["results"] == []
@@ -141,6 +195,8 @@ async def test_an_unknown_title_is_an_empty_answer(demo: Demo) -> None:
 
 
 async def test_configured_exports_load_at_start_and_a_bad_one_is_skipped(tmp_path: Path) -> None:
+    """The exports listed in the configuration load when the gateway starts; one that
+    cannot be read is logged and skipped, and the others still load."""
     from functools import partial
 
     from structlog.testing import capture_logs

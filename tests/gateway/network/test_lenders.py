@@ -41,6 +41,8 @@ async def ask(demo: Demo, **query: str) -> tuple[int, dict[str, Any]]:
     ["fair-share", "reshare-ratio", "crosslink", "dcb-availability", "evergreen-proximity"],
 )
 async def test_holders_are_ranked_with_reasons(demo: Demo, tmp_path: Path, strategy: str) -> None:
+    """Every strategy ranks or leaves out each holder of a title, and gives each ranked
+    lender its terms or reasons."""
     export = tmp_path / "shared.csv"
     export.write_text(SHARED, encoding="utf-8")
     demo.gateway.services.holdings.load_csv(export)
@@ -70,6 +72,8 @@ async def counted(demo: Demo, member: str, field: str, value: float) -> float:
 
 
 async def test_loans_between_members_feed_the_counters_off_the_request_path(demo: Demo) -> None:
+    """A loan between members (not a library's own loan) reaches the lending counters
+    through the outbox's consumer, and its return takes it off again."""
     with trio.fail_after(15):
         kiosk = await Kiosk.logged_in(demo, "beta-kiosk")
         lent = await kiosk.expect(checkout("21001000000001", "31002000000001"), CheckoutResponse)
@@ -86,6 +90,8 @@ async def test_loans_between_members_feed_the_counters_off_the_request_path(demo
 
 
 async def test_bad_questions_are_400(demo: Demo) -> None:
+    """A missing or unknown requester, a missing title or ISBN, and an unknown strategy
+    are each a 400 (the last one lists the strategies)."""
     assert (await ask(demo, title="x"))[0] == 400  # no requester
     assert (await ask(demo, requester="nowhere", title="x"))[0] == 400
     assert (await ask(demo, requester="alpha"))[0] == 400
@@ -95,6 +101,8 @@ async def test_bad_questions_are_400(demo: Demo) -> None:
 
 
 async def test_counters_record_a_loan_and_its_return() -> None:
+    """A loan counts as active and lent; its return leaves it lent but no longer
+    active."""
     counters = LendingCounters()
     await counters.record_loan("beta", "alpha")
     before = await counters.counters.read(["beta"], now=time.time())
@@ -106,6 +114,8 @@ async def test_counters_record_a_loan_and_its_return() -> None:
 
 
 async def test_counters_that_cannot_be_updated_never_fail_the_loan() -> None:
+    """With the counters' store away, recording a loan, a return or a request returns
+    without raising: the loan already made never fails for it."""
     from adapters.state.base import StateUnavailable
 
     class Away(MemorySelectionCounters):

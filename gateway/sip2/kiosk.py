@@ -44,6 +44,7 @@ import trio
 
 from adapters.ils.sip2 import dialect_of
 from adapters.wire import Wire
+from config.resolved import listener_dialect
 from gateway.app.logs import LineSampler
 from gateway.circulation.context import Outcome, Result, utc_now
 from gateway.sip2.responses import refusal, with_fields
@@ -182,7 +183,7 @@ class KioskServer:
 
     async def _serve(self, stream: trio.abc.Stream, listener: Sip2Listener, peer: str) -> None:
         settings = self._runtime().settings
-        dialect, error_detection = dialect_of(listener.dialect)
+        dialect, error_detection = dialect_of(listener_dialect(listener.dialect))
         conn = AcsConnection(
             dialect,
             error_detection,

@@ -105,7 +105,7 @@ class RequestContext:
         left = self.deadline - trio.current_time()
         if left <= 0:
             raise IlsTimeout(member, "the request's time ran out before this call")
-        own = self.runtime.consortium.policy(member).ils.timeout_s or 10.0
+        own = self.runtime.consortium.policy(member).ils.timeout_s
         return min(own, left)
 
     def name(self, member: str) -> str:

@@ -56,7 +56,7 @@ async def hold_by_title(
     runtime = ctx.runtime
     barcode, pin = request.patron_identifier, request.patron_password or None
     pkey = runtime.patron_key(home, barcode)
-    require_pin = runtime.consortium.policy(home).circulation.require_pin is not False
+    require_pin = runtime.consortium.policy(home).circulation.require_pin
     if pin is None and pkey not in ctx.session.verified and require_pin:
         return _refused(ctx, request, "Please enter your PIN")
     record, problem = await verify_patron(ctx, home, barcode, pin, pkey)

@@ -107,7 +107,7 @@ async def checkout(ctx: RequestContext, where: Route, request: CheckoutRequest) 
     pkey = runtime.patron_key(home, request.patron_identifier)
     rules = runtime.consortium.policy(owner).circulation
     pin = request.patron_password or None
-    if pin is None and pkey not in ctx.session.verified and rules.require_pin is not False:
+    if pin is None and pkey not in ctx.session.verified and rules.require_pin:
         return _refuse(ctx, where, "Please enter your PIN", pkey)
     record, problem = await verify_patron(ctx, home, request.patron_identifier, pin, pkey)
     if record is None:

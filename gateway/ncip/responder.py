@@ -594,7 +594,7 @@ class NcipResponder:
         service = type(request).__name__
         member = peer.member  # the gate let AcceptItem through for its patrons only
         client: Any = runtime.members.get(member)
-        budget = runtime.consortium.policy(member).ils.timeout_s or 10.0
+        budget = runtime.consortium.policy(member).ils.timeout_s
         if isinstance(request, AcceptItem):
             accept = getattr(client, "accept_item", None)
             if accept is None:

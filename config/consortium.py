@@ -13,6 +13,10 @@ issue it finds, each with its key path:
   without ILS endpoints or with malformed ones, ``lend_to`` naming no node, a library
   that lends to another without a proxy patron for it.
 
+Every node's settings are resolved once, here (``config.resolved``): ``policy(node)``
+gives them typed, every default applied; ``effective`` keeps each value with where it
+came from.
+
 The graph is a DAG, not a tree: a library may belong to two hybrids of one consortium
 or to two unrelated consortia.
 """
@@ -22,44 +26,21 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from .errors import ConfigError, ConfigIssue, KeyPath
 from .identity import BarcodePattern
 from .inheritance import Resolved, resolve
-from .models import (
-    GROUP_KINDS,
-    LIBRARY_KINDS,
-    SECTIONS,
-    CirculationPolicy,
-    Config,
-    CostSettings,
-    IlsSettings,
-    LendingSettings,
-    NcipPeer,
-    Node,
-    Terminal,
-)
+from .models import GROUP_KINDS, LIBRARY_KINDS, Config, NcipPeer, Node, Terminal
+from .resolved import ResolvedPolicy
 
-__all__ = ["Consortium", "EffectivePolicy", "TerminalAccount", "build_consortium"]
+__all__ = ["Consortium", "TerminalAccount", "build_consortium"]
 
 _SIP2_ENDPOINT = re.compile(
     r"(?:tls://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})"
 )
 _URL = re.compile(r"https?://[^\s/]+(?:/\S*)?")
-
-
-@dataclass(frozen=True)
-class EffectivePolicy:
-    """A node's settings after inheritance, typed, with where each value came from."""
-
-    node: str
-    circulation: CirculationPolicy
-    ils: IlsSettings
-    lending: LendingSettings
-    cost: CostSettings
-    provenance: Mapping[str, Resolved]
 
 
 @dataclass(frozen=True)
@@ -72,16 +53,27 @@ class TerminalAccount:
 
 @dataclass(frozen=True)
 class Consortium:
-    """A validated consortium: ask it who a barcode belongs to and what a library allows."""
+    """A validated consortium: ask it who a barcode belongs to and what a library allows.
+
+    Attributes:
+        config: The configuration it was built from.
+        effective: Every node's settings by dotted key, each with where it came from.
+        policies: Every node's settings, resolved (what ``policy`` returns).
+        patron_rules: Patron barcode rules and the library each identifies.
+        item_rules: Item barcode rules and the library each identifies.
+        terminals: Terminal accounts by login.
+        ncip_peers: NCIP peers by agency id, with their library.
+        institutions: Libraries by the institution ids (AO) they answer to.
+    """
 
     config: Config
     effective: Mapping[str, Mapping[str, Resolved]]
+    policies: Mapping[str, ResolvedPolicy]
     patron_rules: tuple[tuple[BarcodePattern, str], ...]
     item_rules: tuple[tuple[BarcodePattern, str], ...]
     terminals: Mapping[str, TerminalAccount]
     ncip_peers: Mapping[str, tuple[str, NcipPeer]]
     institutions: Mapping[str, str]
-    _policies: dict[str, EffectivePolicy] = field(default_factory=dict, compare=False)
 
     @property
     def nodes(self) -> Mapping[str, Node]:
@@ -108,13 +100,10 @@ class Consortium:
             walk(node_id)
         return found
 
-    def policy(self, node_id: str) -> EffectivePolicy:
-        """The effective settings of a node (``KeyError`` for an unknown node)."""
-        cached = self._policies.get(node_id)
-        if cached is None:
-            cached = _typed(node_id, self.effective[node_id])
-            self._policies[node_id] = cached
-        return cached
+    def policy(self, node_id: str) -> ResolvedPolicy:
+        """The effective settings of a node, every default applied (``KeyError`` for an
+        unknown node; where each value came from is in ``effective``)."""
+        return self.policies[node_id]
 
     def home_of(self, patron_barcode: str) -> str | None:
         """The library a patron card belongs to, by the barcode rules."""
@@ -131,24 +120,6 @@ class Consortium:
         if network is None:
             return bool(self.ancestors[library] & self.ancestors[owner])
         return bool(mine & set(network))
-
-
-def _typed(node_id: str, resolved: Mapping[str, Resolved]) -> EffectivePolicy:
-    nested: dict[str, dict[str, object]] = {name: {} for name in SECTIONS}
-    for key, value in resolved.items():
-        section, *rest = key.split(".")
-        target = nested[section]
-        for part in rest[:-1]:
-            target = target.setdefault(part, {})  # type: ignore[assignment]
-        target[rest[-1]] = value.value
-    return EffectivePolicy(
-        node_id,
-        CirculationPolicy.model_validate(nested["circulation"]),
-        IlsSettings.model_validate(nested["ils"]),
-        LendingSettings.model_validate(nested["lending"]),
-        CostSettings.model_validate(nested["cost"]),
-        resolved,
-    )
 
 
 def _suggest(name: str, choices: list[str]) -> str:
@@ -293,14 +264,14 @@ def _unique(
 def _settings(consortium: Consortium) -> Iterator[ConfigIssue]:
     for node_id in consortium.libraries:
         policy = consortium.policy(node_id)
-        where = policy.provenance["ils.endpoints"].source or node_id
+        where = consortium.effective[node_id]["ils.endpoints"].source or node_id
         if not policy.ils.endpoints:
             yield ConfigIssue(
                 ("nodes", node_id, "ils", "endpoints"),
                 f"library {node_id} has no ILS endpoints",
                 'set ils.endpoints = ["host:port"] (SIP2) or ["https://…"] (NCIP)',
             )
-        for index, endpoint in enumerate(policy.ils.endpoints or ()):
+        for index, endpoint in enumerate(policy.ils.endpoints):
             pattern = _URL if policy.ils.adapter == "ncip" else _SIP2_ENDPOINT
             match = pattern.fullmatch(endpoint)
             port_ok = policy.ils.adapter == "ncip" or (
@@ -379,9 +350,14 @@ def build_consortium(config: Config) -> Consortium:
     issues.extend(found)
     institutions, found = _unique(nodes, "institution_ids", "", "institution id")
     issues.extend(found)
+    policies = {
+        node_id: ResolvedPolicy.from_keys({key: r.value for key, r in values.items()})
+        for node_id, values in effective.items()
+    }
     consortium = Consortium(
         config,
         effective,
+        policies,
         tuple(patrons),
         tuple(items),
         {

@@ -15,7 +15,9 @@ is optional: ``None`` means "not set here, inherit".  Each field declares
 * ``Default``: the value when no node sets it.
 
 ``policy_keys()`` lists the leaf settings with those rules, by dotted name
-(``circulation.loan_cap_per_owner``, ``ils.dialect.charset``).
+(``circulation.loan_cap_per_owner``, ``ils.dialect.charset``).  What the gateway reads
+is not these sections but ``config.resolved``: each node's settings after inheritance,
+every default applied, typed without ``None`` wherever a setting always has a value.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -34,13 +36,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .identity import BarcodePattern
 from .secrets import parse_password_hash
 
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
+
 __all__ = [
     "AdminListener",
+    "CharsetName",
     "CirculationPolicy",
     "Config",
     "CostSettings",
     "Default",
     "DialectSettings",
+    "DueDateMode",
+    "ErrorDetectionMode",
+    "IlsAdapter",
     "IlsSettings",
     "KeySpec",
     "LedgerSettings",
@@ -48,6 +57,7 @@ __all__ = [
     "LimitSettings",
     "Membership",
     "Merge",
+    "NcipAuth",
     "NcipPeer",
     "NcipSettings",
     "Node",
@@ -55,6 +65,8 @@ __all__ = [
     "SecretRef",
     "Section",
     "Terminal",
+    "TerminatorName",
+    "default_of",
     "is_loopback",
     "policy_keys",
 ]
@@ -78,6 +90,20 @@ class Default:
 
     value: object
     none_means: str = "none"
+
+
+CharsetName = Literal["cp850", "latin-1", "utf-8", "ascii"]
+"""The character sets a SIP2 peer may write (``ils.dialect.charset``)."""
+TerminatorName = Literal["CR", "CRLF"]
+"""What ends a SIP2 frame (``ils.dialect.terminator``)."""
+ErrorDetectionMode = Literal["off", "auto", "required"]
+"""AY/AZ sequence numbers and checksums (``ils.dialect.error_detection``)."""
+DueDateMode = Literal["ils", "no-block"]
+"""How a member ILS learns a visitor's due date (``ils.dialect.due_date``)."""
+NcipAuth = Literal["none", "api-key", "bearer", "agency"]
+"""How the gateway proves who it is to an NCIP ILS (``ils.ncip.auth``)."""
+IlsAdapter = Literal["sip2", "ncip"]
+"""The protocol spoken to a library's ILS (``ils.adapter``)."""
 
 
 class Frozen(BaseModel):
@@ -118,16 +144,14 @@ def _zone(value: str | None) -> str | None:
 class DialectSettings(Section):
     """How the library's SIP2 server writes SIP2 (see ``protocols.sip2.Dialect``)."""
 
-    charset: Annotated[
-        Literal["cp850", "latin-1", "utf-8", "ascii"] | None,
-        Merge.NEEDS_PRECEDENCE,
-        Default("cp850"),
-    ] = Field(None, description="character set of the SIP2 bytes")
+    charset: Annotated[CharsetName | None, Merge.NEEDS_PRECEDENCE, Default("cp850")] = Field(
+        None, description="character set of the SIP2 bytes"
+    )
     delimiter: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default("|")] = Field(
         None, min_length=1, max_length=1, description="field delimiter"
     )
-    terminator: Annotated[Literal["CR", "CRLF"] | None, Merge.NEEDS_PRECEDENCE, Default("CR")] = (
-        Field(None, description="what ends the frames the gateway sends")
+    terminator: Annotated[TerminatorName | None, Merge.NEEDS_PRECEDENCE, Default("CR")] = Field(
+        None, description="what ends the frames the gateway sends"
     )
     strict: Annotated[bool | None, Merge.NEEDS_PRECEDENCE, Default(False)] = Field(
         None, description="parse the 2.00 text literally instead of leniently"
@@ -142,14 +166,12 @@ class DialectSettings(Section):
         None, description="spell characters the charset lacks instead of refusing them"
     )
     error_detection: Annotated[
-        Literal["off", "auto", "required"] | None, Merge.NEEDS_PRECEDENCE, Default("auto")
+        ErrorDetectionMode | None, Merge.NEEDS_PRECEDENCE, Default("auto")
     ] = Field(None, description="AY/AZ sequence numbers and checksums")
     max_field_length: Annotated[int | None, Merge.NEEDS_PRECEDENCE, Default(255)] = Field(
         None, ge=1, description="longest variable field sent"
     )
-    due_date: Annotated[
-        Literal["ils", "no-block"] | None, Merge.NEEDS_PRECEDENCE, Default("ils")
-    ] = Field(
+    due_date: Annotated[DueDateMode | None, Merge.NEEDS_PRECEDENCE, Default("ils")] = Field(
         None,
         description="how a member ILS learns a visitor's due date: 'ils' (it applies its "
         "own loan period; the gateway tells the kiosk and records the date it answers) or "
@@ -176,11 +198,9 @@ class NcipSettings(Section):
     application_profile: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default(None)] = Field(
         None, description="ApplicationProfileType (Alma: the partner code)"
     )
-    auth: Annotated[
-        Literal["none", "api-key", "bearer", "agency"] | None,
-        Merge.NEEDS_PRECEDENCE,
-        Default("none"),
-    ] = Field(None, description="how the gateway proves who it is, with ils.password")
+    auth: Annotated[NcipAuth | None, Merge.NEEDS_PRECEDENCE, Default("none")] = Field(
+        None, description="how the gateway proves who it is, with ils.password"
+    )
     api_key_header: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default("X-API-Key")] = Field(
         None, min_length=1, description="the header an API key travels in"
     )
@@ -200,8 +220,8 @@ class NcipSettings(Section):
 class IlsSettings(Section):
     """How the gateway reaches a library's ILS."""
 
-    adapter: Annotated[Literal["sip2", "ncip"] | None, Merge.NEEDS_PRECEDENCE, Default("sip2")] = (
-        Field(None, description="protocol spoken to the ILS")
+    adapter: Annotated[IlsAdapter | None, Merge.NEEDS_PRECEDENCE, Default("sip2")] = Field(
+        None, description="protocol spoken to the ILS"
     )
     endpoints: Annotated[tuple[str, ...] | None, Merge.NEEDS_PRECEDENCE, Default(())] = Field(
         None, description="SIP2 host:port (tls://host:port for TLS) or NCIP URLs"
@@ -714,6 +734,11 @@ class KeySpec:
     description: str
 
 
+def default_of(info: FieldInfo) -> Default:
+    """The ``Default`` marker of an inheritable setting's field."""
+    return next(m for m in info.metadata if isinstance(m, Default))
+
+
 def _leaves(prefix: str, model: type[Section]) -> list[KeySpec]:
     specs: list[KeySpec] = []
     for name, info in model.model_fields.items():
@@ -722,7 +747,7 @@ def _leaves(prefix: str, model: type[Section]) -> list[KeySpec]:
             specs.extend(_leaves(f"{prefix}.{name}", annotation))
             continue
         merge = next(m for m in info.metadata if isinstance(m, Merge))
-        default = next(m for m in info.metadata if isinstance(m, Default))
+        default = default_of(info)
         specs.append(
             KeySpec(
                 f"{prefix}.{name}",

@@ -31,7 +31,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .consortium import Consortium, EffectivePolicy
+    from .consortium import Consortium
+    from .resolved import ResolvedPolicy
 
 __all__ = [
     "Decision",
@@ -101,8 +102,9 @@ def _refuse(code: DecisionCode, reason: str) -> Decision:
     return Decision(False, code, reason)
 
 
-def effective_policy(consortium: Consortium, member: str) -> EffectivePolicy:
-    """The effective settings of a member, with where each value came from."""
+def effective_policy(consortium: Consortium, member: str) -> ResolvedPolicy:
+    """The effective settings of a member, every default applied (where each value came
+    from is in ``consortium.effective``)."""
     return consortium.policy(member)
 
 
@@ -183,9 +185,9 @@ def may_borrow(
         )
     if rules.block_expired and standing.expired:
         return _refuse(DecisionCode.EXPIRED, "Your library card has expired")
-    if item_type is not None and item_type in (rules.non_circulating_item_types or ()):
+    if item_type is not None and item_type in rules.non_circulating_item_types:
         return _refuse(DecisionCode.ITEM_TYPE, "This item does not circulate to visitors")
-    if location is not None and location in (rules.non_circulating_locations or ()):
+    if location is not None and location in rules.non_circulating_locations:
         return _refuse(DecisionCode.LOCATION, "Items from this shelf do not circulate to visitors")
     if rules.loan_cap_per_owner is not None and loans_at_owner >= rules.loan_cap_per_owner:
         return _refuse(
@@ -225,7 +227,7 @@ def may_renew(
     if patron_home == owner:
         return Decision(True, DecisionCode.LOCAL)
     rules = consortium.policy(owner).circulation
-    allowed = rules.visitor_renewals or 0
+    allowed = rules.visitor_renewals
     if renewals_done >= allowed:
         return _refuse(
             DecisionCode.RENEWALS,

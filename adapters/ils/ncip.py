@@ -102,7 +102,7 @@ from .base import (
 )
 
 if TYPE_CHECKING:
-    from config.models import IlsSettings
+    from config.resolved import ResolvedIls
     from protocols.ncip import Request
     from protocols.ncip.xml import Node
 
@@ -301,7 +301,7 @@ class NcipMemberIls:
 
     Args:
         member: The member's id.
-        settings: The member's effective ILS settings (``ils.ncip`` for the dialect).
+        settings: The member's resolved ILS settings (``ils.ncip`` for the dialect).
         secret: ``ils.password``: the API key, bearer token or agency password that
             ``ils.ncip.auth`` names.
         keepalive_s: Seconds between health checks of an endpoint that is up.
@@ -317,7 +317,7 @@ class NcipMemberIls:
     def __init__(
         self,
         member: str,
-        settings: IlsSettings,
+        settings: ResolvedIls,
         secret: str | None,
         *,
         keepalive_s: float = 30.0,
@@ -329,13 +329,11 @@ class NcipMemberIls:
         self.member = member
         self.settings = settings
         ncip = settings.ncip
-        auth = ncip.auth or "none"
-        self.style = Style(
-            prefix=None if ncip.prefix_free else "ns1", date_only=bool(ncip.date_only)
-        )
+        auth = ncip.auth
+        self.style = Style(prefix=None if ncip.prefix_free else "ns1", date_only=ncip.date_only)
         self.to_agency = ncip.to_agency or settings.institution_id or member
         self.header = Header(
-            from_agency=ncip.from_agency or "interlend",
+            from_agency=ncip.from_agency,
             to_agency=self.to_agency,
             from_agency_authentication=secret if auth == "agency" else None,
             application_profile=ncip.application_profile,
@@ -348,14 +346,14 @@ class NcipMemberIls:
                 auth=auth,
             )
         elif auth == "api-key" and secret:
-            self._headers[ncip.api_key_header or "X-API-Key"] = secret
+            self._headers[ncip.api_key_header] = secret
         elif auth == "bearer" and secret:
             self._headers["Authorization"] = f"Bearer {secret}"
         self.keepalive_s = keepalive_s
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         # One state per distinct endpoint (the balancer needs unique names).
-        urls = dict.fromkeys(_url(e) for e in settings.endpoints or ())
+        urls = dict.fromkeys(_url(e) for e in settings.endpoints)
         self._endpoints = [_EndpointState(url) for url in urls]
         self._by_url = {s.url: s for s in self._endpoints}
         self._breaker_changed = trio.Event()
@@ -368,7 +366,7 @@ class NcipMemberIls:
             ),
             on_change=self._wake_trials,
         )
-        self._limiter = trio.CapacityLimiter(settings.concurrency or 8)
+        self._limiter = trio.CapacityLimiter(settings.concurrency)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._calls: dict[str, int] = {}
@@ -463,7 +461,7 @@ class NcipMemberIls:
     async def _lookup_agency(self, state: _EndpointState) -> tuple[Outcome, str]:
         """One ``LookupAgency`` to ``state``: how it ended, and the error if it failed."""
         body = write_request(LookupAgency(self.header, self.to_agency), self.style)
-        limit = (self.settings.connect_timeout_s or 5.0) + (self.settings.timeout_s or 10.0)
+        limit = self.settings.connect_timeout_s + self.settings.timeout_s
         try:
             with trio.fail_after(limit):
                 answer = await self._post(state, body)
@@ -559,10 +557,10 @@ class NcipMemberIls:
             concurrency = self._limiter.total_tokens
             self._client = httpx.AsyncClient(
                 transport=self._transport,
-                timeout=httpx.Timeout(None, connect=self.settings.connect_timeout_s or 5.0),
+                timeout=httpx.Timeout(None, connect=self.settings.connect_timeout_s),
                 limits=httpx.Limits(
                     max_connections=None,
-                    max_keepalive_connections=max(int(concurrency), self.settings.pool_size or 1),
+                    max_keepalive_connections=max(int(concurrency), self.settings.pool_size),
                     keepalive_expiry=4.0,
                 ),
                 follow_redirects=False,

@@ -91,7 +91,7 @@ from .base import CheckinOutcome, CirculationOutcome, HoldOutcome, ItemRecord, P
 from .sip2_link import Credentials, Endpoint, Sip2Link
 
 if TYPE_CHECKING:
-    from config.models import DialectSettings, IlsSettings
+    from config.resolved import ResolvedDialect, ResolvedIls
 
 __all__ = ["Sip2MemberIls", "dialect_of", "parse_due_date", "patron_record"]
 
@@ -105,22 +105,23 @@ ATTEMPTS = 2
 """Endpoints one request may be sent to: the balancer's choice, and one more."""
 
 
-def dialect_of(settings: DialectSettings) -> tuple[Dialect, ErrorDetection]:
-    """The codec dialect and error detection described by a member's settings."""
+def dialect_of(settings: ResolvedDialect) -> tuple[Dialect, ErrorDetection]:
+    """The codec dialect and error detection described by resolved dialect settings (a
+    member's, or a kiosk listener's)."""
     from zoneinfo import ZoneInfo
 
     return (
         Dialect(
-            charset=Charset(settings.charset or "cp850"),
-            field_delimiter=settings.delimiter or "|",
+            charset=Charset(settings.charset),
+            field_delimiter=settings.delimiter,
             terminator=Terminator.CRLF if settings.terminator == "CRLF" else Terminator.CR,
-            strict=bool(settings.strict),
-            timezone=ZoneInfo(settings.timezone or "UTC"),
-            utc_dates=bool(settings.utc_dates),
+            strict=settings.strict,
+            timezone=ZoneInfo(settings.timezone),
+            utc_dates=settings.utc_dates,
             unencodable=Unencodable.TRANSLITERATE if settings.transliterate else Unencodable.ERROR,
             max_field_length=settings.max_field_length,
         ),
-        ErrorDetection(settings.error_detection or "auto"),
+        ErrorDetection(settings.error_detection),
     )
 
 
@@ -183,7 +184,7 @@ class Sip2MemberIls:
 
     Args:
         member: The member's id.
-        settings: The member's effective ILS settings.
+        settings: The member's resolved ILS settings.
         password: The gateway's SIP2 password at this member, if it logs in.
         keepalive_s: Seconds between health checks of idle connections.
         backoff_base_s: How long an endpoint's breaker stays open before its trial
@@ -196,7 +197,7 @@ class Sip2MemberIls:
     def __init__(
         self,
         member: str,
-        settings: IlsSettings,
+        settings: ResolvedIls,
         password: str | None,
         *,
         keepalive_s: float = 30.0,
@@ -217,7 +218,7 @@ class Sip2MemberIls:
         self.keepalive_s = keepalive_s
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
-        parsed = (Endpoint.parse(e) for e in settings.endpoints or ())
+        parsed = (Endpoint.parse(e) for e in settings.endpoints)
         # One state per distinct endpoint (the balancer needs unique names).
         unique = {str(e): e for e in parsed}
         self._endpoints = [_EndpointState(e) for e in unique.values()]
@@ -232,7 +233,7 @@ class Sip2MemberIls:
             ),
             on_change=self._wake_trials,
         )
-        self._limiter = trio.CapacityLimiter(settings.concurrency or 8)
+        self._limiter = trio.CapacityLimiter(settings.concurrency)
         self._closed = False
 
     # --- health and pool ---------------------------------------------------------------
@@ -317,7 +318,7 @@ class Sip2MemberIls:
             while links:
                 link = links[-1]
                 try:
-                    with trio.fail_after(self.settings.timeout_s or 10.0):
+                    with trio.fail_after(self.settings.timeout_s):
                         answer = await link.request(ScStatus(max_print_width=0))
                 except (IlsError, trio.TooSlowError) as exc:
                     await links.pop().aclose()
@@ -346,10 +347,10 @@ class Sip2MemberIls:
                 off-line.
             trio.TooSlowError: Connecting or the answer took too long.
         """
-        with trio.fail_after(self.settings.connect_timeout_s or 5.0):
+        with trio.fail_after(self.settings.connect_timeout_s):
             link = await self._open(state)
         try:
-            with trio.fail_after(self.settings.timeout_s or 10.0):
+            with trio.fail_after(self.settings.timeout_s):
                 answer = await link.request(ScStatus(max_print_width=0))
         except BaseException:
             await link.aclose()
@@ -429,7 +430,7 @@ class Sip2MemberIls:
     def _give_back(self, state: _EndpointState, link: Sip2Link) -> None:
         # Keep as many as may be in flight at once: a busy member reuses its logged-in
         # connections instead of paying a connect and a login per request.
-        keep = max(self.settings.pool_size or 1, self._limiter.total_tokens)
+        keep = max(self.settings.pool_size, self._limiter.total_tokens)
         if link.broken or self._closed or len(state.idle) >= keep:
             trio.lowlevel.spawn_system_task(link.aclose)
         else:
@@ -552,7 +553,7 @@ class Sip2MemberIls:
             return state.idle.pop()
         exchange.stage = "connecting"
         try:
-            with trio.fail_after(self.settings.connect_timeout_s or 5.0):
+            with trio.fail_after(self.settings.connect_timeout_s):
                 return await self._open(state)
         except trio.TooSlowError:
             raise IlsUnavailable(self.member, f"connecting to {state.endpoint} timed out") from None

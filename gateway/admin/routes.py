@@ -111,7 +111,7 @@ def _sip2_delimiters(rules: Rules) -> frozenset[str]:
     """The field delimiters of every member's SIP2 dialect (``|`` unless configured)."""
     consortium = rules.consortium
     return frozenset(
-        {"|"} | {consortium.policy(m).ils.dialect.delimiter or "|" for m in consortium.libraries}
+        {"|"} | {consortium.policy(m).ils.dialect.delimiter for m in consortium.libraries}
     )
 
 

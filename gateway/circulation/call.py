@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Call"]
 
-MEMBER_TIMEOUT_S = 10.0
-"""A member ILS's time-out when its settings name none (``ils.timeout_s``'s default)."""
-
 
 @dataclass
 class Call:
@@ -83,7 +80,7 @@ class Call:
         left = self.deadline - trio.current_time()
         if left <= 0:
             raise IlsTimeout(member, "the request's time ran out before this call")
-        own = self.rules.policy(member).ils.timeout_s or MEMBER_TIMEOUT_S
+        own = self.rules.policy(member).ils.timeout_s
         return min(own, left)
 
     def name(self, member: str) -> str:

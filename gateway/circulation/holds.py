@@ -96,7 +96,7 @@ async def place_title_hold(
         IlsError: The home library's ILS could not answer.
     """
     rules, services = call.rules, call.services
-    require_pin = rules.policy(home).circulation.require_pin is not False
+    require_pin = rules.policy(home).circulation.require_pin
     record = await check_patron(call, home, barcode, pin, require_pin=require_pin)
     if isinstance(record, Refusal):
         return record

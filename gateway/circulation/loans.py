@@ -294,7 +294,7 @@ async def checkout(call: Call, request: Checkout) -> LoanMade | Refusal:
     rules = call.rules
     circulation = rules.policy(owner).circulation
     record = await check_patron(
-        call, home, request.barcode, request.pin, require_pin=circulation.require_pin is not False
+        call, home, request.barcode, request.pin, require_pin=circulation.require_pin
     )
     if isinstance(record, Refusal):
         return record

@@ -239,7 +239,7 @@ async def discover(
         ils = runtime.ils(holding.member)
         if ils is None or holding.member in unreachable:
             return
-        timeout = min(member_timeout_s, consortium.policy(holding.member).ils.timeout_s or 10.0)
+        timeout = min(member_timeout_s, consortium.policy(holding.member).ils.timeout_s)
         try:
             record = await ils.item_information(holding.item, timeout=timeout)
         except IlsError as exc:

@@ -28,9 +28,9 @@ from config.consortium import Consortium
 from protocols.ncip import Style
 
 if TYPE_CHECKING:
-    from config.consortium import EffectivePolicy
     from config.errors import KeyPath
     from config.models import GatewaySettings, NcipPeer
+    from config.resolved import ResolvedPolicy
 
 __all__ = [
     "RECORD_KEY_LABEL",
@@ -85,7 +85,7 @@ class Rules:
         """The gateway section of the configuration."""
         return self.consortium.config.gateway
 
-    def policy(self, member: str) -> EffectivePolicy:
+    def policy(self, member: str) -> ResolvedPolicy:
         """A member's effective settings."""
         return self.consortium.policy(member)
 

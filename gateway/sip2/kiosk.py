@@ -44,6 +44,7 @@ import trio
 
 from adapters.ils.sip2 import dialect_of
 from adapters.wire import Wire
+from config.resolved import listener_dialect
 from gateway.circulation.session import Session
 from gateway.runtime.clock import utc_now
 from gateway.sip2.answer import Answer, Result
@@ -185,7 +186,7 @@ class KioskServer:
 
     async def _serve(self, stream: trio.abc.Stream, listener: Sip2Listener, peer: str) -> None:
         settings = self._settings()
-        dialect, error_detection = dialect_of(listener.dialect)
+        dialect, error_detection = dialect_of(listener_dialect(listener.dialect))
         conn = AcsConnection(
             dialect,
             error_detection,

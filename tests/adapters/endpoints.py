@@ -16,7 +16,8 @@ from adapters.errors import IlsUnavailable
 from adapters.ils.balancing import BreakerSettings
 from adapters.ils.ncip import NcipMemberIls
 from adapters.ils.sip2 import Sip2MemberIls
-from config.models import DialectSettings, IlsSettings, NcipSettings
+from config.models import IlsSettings
+from config.resolved import ResolvedIls
 from gateway.demo.simulator.data import packaged_library
 from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.ncip_server import NcipSimulator, serve_simulator_ncip
@@ -183,15 +184,16 @@ async def sip2_member(
     concurrency: int = 4,
 ) -> AsyncIterator[Sip2MemberIls]:
     """A ``Sip2MemberIls`` for alpha over ``endpoints``, always closed at the end."""
-    settings = IlsSettings(
-        endpoints=endpoints,
-        login="gateway",
-        institution_id="alpha",
-        timeout_s=2.0,
-        connect_timeout_s=1.0,
-        concurrency=concurrency,
-        pool_size=1,
-        dialect=DialectSettings(max_field_length=255),  # the configuration's default
+    settings = ResolvedIls.of(
+        IlsSettings(
+            endpoints=endpoints,
+            login="gateway",
+            institution_id="alpha",
+            timeout_s=2.0,
+            connect_timeout_s=1.0,
+            concurrency=concurrency,
+            pool_size=1,
+        )
     )
     ils = Sip2MemberIls("alpha", settings, PASSWORD, keepalive_s=keepalive_s, breaker=breaker)
     try:
@@ -208,15 +210,16 @@ async def ncip_member(
     concurrency: int = 4,
 ) -> AsyncIterator[NcipMemberIls]:
     """An ``NcipMemberIls`` for alpha over ``endpoints``, always closed at the end."""
-    settings = IlsSettings(
-        adapter="ncip",
-        endpoints=endpoints,
-        institution_id="alpha",
-        timeout_s=2.0,
-        connect_timeout_s=1.0,
-        concurrency=concurrency,
-        pool_size=1,
-        ncip=NcipSettings(),
+    settings = ResolvedIls.of(
+        IlsSettings(
+            adapter="ncip",
+            endpoints=endpoints,
+            institution_id="alpha",
+            timeout_s=2.0,
+            connect_timeout_s=1.0,
+            concurrency=concurrency,
+            pool_size=1,
+        )
     )
     ils = NcipMemberIls(
         "alpha",

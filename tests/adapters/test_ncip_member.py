@@ -17,6 +17,7 @@ import trio
 from adapters.errors import IlsLoginRefused, IlsProtocolError, IlsTimeout, IlsUnavailable
 from adapters.ils.ncip import NcipMemberIls, patron_record, redact_ncip
 from config.models import IlsSettings, NcipSettings
+from config.resolved import ResolvedIls
 from gateway.demo.simulator.data import packaged_library
 from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.ncip_server import NcipSimulator, serve_simulator_ncip
@@ -60,17 +61,19 @@ async def sim() -> AsyncIterator[Simulator]:
         nursery.cancel_scope.cancel()
 
 
-def settings(*endpoints: str, concurrency: int = 2, **ncip: Any) -> IlsSettings:
-    """Effective ILS settings for alpha over NCIP (short time-outs)."""
-    return IlsSettings(
-        adapter="ncip",
-        endpoints=endpoints,
-        institution_id="alpha",
-        timeout_s=BUDGET,
-        connect_timeout_s=1.0,
-        concurrency=concurrency,
-        pool_size=1,
-        ncip=NcipSettings(**ncip),
+def settings(*endpoints: str, concurrency: int = 2, **ncip: Any) -> ResolvedIls:
+    """Resolved ILS settings for alpha over NCIP (short time-outs)."""
+    return ResolvedIls.of(
+        IlsSettings(
+            adapter="ncip",
+            endpoints=endpoints,
+            institution_id="alpha",
+            timeout_s=BUDGET,
+            connect_timeout_s=1.0,
+            concurrency=concurrency,
+            pool_size=1,
+            ncip=NcipSettings(**ncip),
+        )
     )
 
 

@@ -21,6 +21,7 @@ from adapters.ils.base import MemberIls, Sip2Forwarding
 from adapters.ils.sip2 import Sip2MemberIls, dialect_of, parse_due_date
 from adapters.ils.sip2_link import Endpoint
 from config.models import DialectSettings, IlsSettings
+from config.resolved import ResolvedDialect, ResolvedIls
 from gateway.demo.simulator.data import packaged_library
 from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.sip2_server import serve_simulator
@@ -68,17 +69,18 @@ async def sim() -> AsyncIterator[Simulator]:
         nursery.cancel_scope.cancel()
 
 
-def settings(*endpoints: str, timeout_s: float = 1.0, concurrency: int = 2) -> IlsSettings:
-    """Effective ILS settings for the tests (short time-outs, one pooled connection)."""
-    return IlsSettings(
-        endpoints=endpoints,
-        login="gateway",
-        institution_id="alpha",
-        timeout_s=timeout_s,
-        connect_timeout_s=1.0,
-        concurrency=concurrency,
-        pool_size=1,
-        dialect=DialectSettings(),
+def settings(*endpoints: str, timeout_s: float = 1.0, concurrency: int = 2) -> ResolvedIls:
+    """Resolved ILS settings for the tests (short time-outs, one pooled connection)."""
+    return ResolvedIls.of(
+        IlsSettings(
+            endpoints=endpoints,
+            login="gateway",
+            institution_id="alpha",
+            timeout_s=timeout_s,
+            connect_timeout_s=1.0,
+            concurrency=concurrency,
+            pool_size=1,
+        )
     )
 
 
@@ -601,7 +603,7 @@ def test_parse_due_date_of_a_basic_iso_date_is_the_end_of_that_day() -> None:
 
 def test_dialect_of_defaults() -> None:
     """Unset settings mean the spec's defaults."""
-    dialect, detection = dialect_of(DialectSettings())
+    dialect, detection = dialect_of(ResolvedDialect.of(DialectSettings()))
     assert dialect.charset is Charset.CP850
     assert dialect.field_delimiter == "|"
     assert dialect.terminator is Terminator.CR
@@ -609,13 +611,14 @@ def test_dialect_of_defaults() -> None:
     assert dialect.timezone == ZoneInfo("UTC")
     assert dialect.utc_dates is False
     assert dialect.unencodable is Unencodable.ERROR
+    assert dialect.max_field_length == 255
     assert detection is ErrorDetection.AUTO
 
 
 def test_dialect_of_every_setting() -> None:
     """Each setting reaches the codec's dialect."""
     dialect, detection = dialect_of(
-        DialectSettings(
+        ResolvedDialect(
             charset="utf-8",
             delimiter="^",
             terminator="CRLF",
@@ -625,6 +628,7 @@ def test_dialect_of_every_setting() -> None:
             transliterate=True,
             error_detection="required",
             max_field_length=100,
+            due_date="no-block",
         )
     )
     assert dialect.charset is Charset.UTF8
@@ -640,7 +644,7 @@ def test_dialect_of_every_setting() -> None:
 
 def test_dialect_of_error_detection_off() -> None:
     """``off`` turns AY/AZ off."""
-    _, detection = dialect_of(DialectSettings(error_detection="off"))
+    _, detection = dialect_of(ResolvedDialect.of(DialectSettings(error_detection="off")))
     assert detection is ErrorDetection.OFF
 
 
@@ -648,7 +652,11 @@ def test_the_clients_dialect_comes_from_the_settings() -> None:
     """``Sip2MemberIls`` uses the member's dialect and its login only when it has one."""
     ils = Sip2MemberIls(
         "alpha",
-        IlsSettings(endpoints=("127.0.0.1:1",), dialect=DialectSettings(timezone="Europe/Paris")),
+        ResolvedIls.of(
+            IlsSettings(
+                endpoints=("127.0.0.1:1",), dialect=DialectSettings(timezone="Europe/Paris")
+            )
+        ),
         None,
     )
     assert ils.dialect.timezone == ZoneInfo("Europe/Paris")

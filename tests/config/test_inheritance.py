@@ -18,10 +18,10 @@ def test_values_flow_down_and_defaults_fill_the_rest() -> None:
     )
     policy = c.policy("lib")
     assert policy.circulation.visitor_loan_days == 28
-    assert policy.provenance["circulation.visitor_loan_days"].source == "top"
-    assert policy.provenance["circulation.visitor_loan_days"].reason == "inherited from top"
+    assert c.effective["lib"]["circulation.visitor_loan_days"].source == "top"
+    assert c.effective["lib"]["circulation.visitor_loan_days"].reason == "inherited from top"
     assert policy.circulation.visitor_renewals == 1
-    assert policy.provenance["circulation.visitor_renewals"].reason == "default"
+    assert c.effective["lib"]["circulation.visitor_renewals"].reason == "default"
     assert policy.ils.dialect.charset == "cp850"
 
 
@@ -34,7 +34,7 @@ def test_a_lower_node_overrides_what_is_not_locked() -> None:
         }
     )
     assert c.policy("lib").circulation.visitor_loan_days == 7
-    assert c.policy("lib").provenance["circulation.visitor_loan_days"].reason == "set here"
+    assert c.effective["lib"]["circulation.visitor_loan_days"].reason == "set here"
 
 
 def test_a_locked_value_cannot_be_overridden() -> None:
@@ -61,7 +61,7 @@ def test_a_lock_travels_with_the_value() -> None:
             "lib": library("mid"),
         }
     )
-    resolved = c.policy("lib").provenance["circulation.loan_cap_total"]
+    resolved = c.effective["lib"]["circulation.loan_cap_total"]
     assert resolved.locked_by == "top"
     assert resolved.reason == "inherited from top via mid, locked by top"
 
@@ -116,7 +116,7 @@ def test_disagreeing_parents_give_the_most_restrictive_value(
 ) -> None:
     """Without precedence, limits and privileges take the most restrictive value."""
     c = build(two_parents(key, left, right))
-    resolved = c.policy("lib").provenance[key]
+    resolved = c.effective["lib"][key]
     assert resolved.value == expected
     assert resolved.reason.startswith("most restrictive of left")
 
@@ -124,7 +124,7 @@ def test_disagreeing_parents_give_the_most_restrictive_value(
 def test_declared_precedence_wins() -> None:
     """The membership with precedence 1 wins, even over a more restrictive value."""
     c = build(two_parents("circulation.loan_cap_per_owner", 9, 2, precedence=(1, 2)))
-    resolved = c.policy("lib").provenance["circulation.loan_cap_per_owner"]
+    resolved = c.effective["lib"]["circulation.loan_cap_per_owner"]
     assert resolved.value == 9
     assert resolved.reason == "membership of left takes precedence over right"
 
@@ -170,7 +170,7 @@ def test_locked_values_beat_unlocked_ones() -> None:
     """Between a locked and an unlocked parent value, the lock wins."""
     nodes = two_parents("circulation.visitor_loan_days", 28, 7)
     nodes["left"]["lock"] = ["circulation.visitor_loan_days"]  # type: ignore[index]
-    resolved = build(nodes).policy("lib").provenance["circulation.visitor_loan_days"]
+    resolved = build(nodes).effective["lib"]["circulation.visitor_loan_days"]
     assert resolved.value == 28
     assert resolved.locked_by == "left"
 
@@ -195,7 +195,7 @@ def test_a_parent_that_sets_nothing_does_not_vote() -> None:
         "right": group("hybrid", "top"),
         "lib": library("left", "right"),
     }
-    resolved = build(nodes).policy("lib").provenance["circulation.loan_cap_per_owner"]
+    resolved = build(nodes).effective["lib"]["circulation.loan_cap_per_owner"]
     assert (resolved.value, resolved.reason) == (3, "inherited from left")
 
 

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from config.inheritance import Resolved
 from config.policy import (
     Decision,
     DecisionCode,
@@ -219,11 +218,13 @@ def test_proxy_patrons(network: Consortium) -> None:
 def test_a_missing_proxy_is_refused_not_crashed(network: Consortium) -> None:
     """Validation guarantees a proxy for every lending relation; should the resolved
     settings lack one anyway, the loan is refused with a reason instead of failing."""
-    west = dict(network.effective["west"])
-    for key in ("circulation.proxy_patrons", "circulation.proxy_patron_template"):
-        west[key] = Resolved(None, None, "default")
+    west = network.policy("west")
+    circulation = west.circulation.model_copy(
+        update={"proxy_patrons": None, "proxy_patron_template": None}
+    )
     broken = dataclasses.replace(
-        network, effective={**network.effective, "west": west}, _policies={}
+        network,
+        policies={**network.policies, "west": west.model_copy(update={"circulation": circulation})},
     )
     check(may_borrow(broken, "east", "west"), DecisionCode.NO_PROXY, "cannot lend")
 
@@ -241,9 +242,11 @@ def test_renewals(network: Consortium) -> None:
     check(may_renew(network, "east", "nowhere", 0), DecisionCode.UNKNOWN_OWNER)
 
 
-def test_effective_policy_is_the_typed_view(network: Consortium) -> None:
-    """effective_policy gives typed sections and provenance."""
+def test_effective_policy_is_the_resolved_view(network: Consortium) -> None:
+    """effective_policy gives the member's resolved settings, the same object each time;
+    where a value came from stays in ``effective``."""
     policy = effective_policy(network, "west")
     assert policy.circulation.loan_cap_per_owner == 2
-    assert policy.provenance["circulation.loan_cap_per_owner"].source == "metro"
+    assert policy.circulation.require_pin is True  # the default, not None
+    assert network.effective["west"]["circulation.loan_cap_per_owner"].source == "metro"
     assert effective_policy(network, "west") is policy

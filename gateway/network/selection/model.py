@@ -340,7 +340,7 @@ def profiles_from_consortium(
         lending = consortium.policy(member).lending
         profiles[member] = MemberProfile(
             member=member,
-            goal_ratio=lending.goal_ratio if lending.goal_ratio is not None else 1.0,
+            goal_ratio=lending.goal_ratio,
             capacity_per_day=lending.capacity_per_day,
         )
     return profiles

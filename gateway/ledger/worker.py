@@ -48,6 +48,7 @@ import structlog
 import trio
 from web3 import Web3
 
+from adapters.backoff import Backoff
 from adapters.ledger.chain import (
     ZERO_ROOT,
     AnchorConflict,
@@ -261,19 +262,6 @@ class LedgerWorkerStatistics:
         return data
 
 
-class _Backoff:
-    def __init__(self, first: float, most: float) -> None:
-        self.first, self.most, self.delay = first, most, first
-
-    def next(self) -> float:
-        delay = self.delay
-        self.delay = min(self.delay * 2, self.most)
-        return delay
-
-    def reset(self) -> None:
-        self.delay = self.first
-
-
 # ---- the worker -------------------------------------------------------------------------
 
 
@@ -290,7 +278,8 @@ class LedgerWorker:
         connect: Connects to the chain (blocking); tests substitute their own.
         wait_s: How long one outbox read waits for new events.
         reclaim_after_s: Events read but unacknowledged this long are taken over.
-        min_backoff_s: The first retry delay after a failure.
+        min_backoff_s: The first retry delay after a failure (doubled after each
+            further failure in a row, ``adapters/backoff.py``).
         max_backoff_s: The longest retry delay.
         on_read: Told of newly read events (not reclaimed ones), before they are
             acknowledged (the lending counters are fed this way).
@@ -323,7 +312,7 @@ class LedgerWorker:
         self.consumer = consumer or consumer_name()
         self.wait_s = wait_s
         self.reclaim_after_s = reclaim_after_s
-        self._backoff = _Backoff(min_backoff_s, max_backoff_s)
+        self._backoff = Backoff(min_backoff_s, max_backoff_s)
         self.link: ChainLink | None = None
         self._held: list[str] = []
         self._next_reclaim = 0.0
@@ -402,19 +391,19 @@ class LedgerWorker:
                 await self._failed("unexpected failure", f"{type(exc).__name__}: {exc}", False)
 
     async def _connect_until_done(self) -> None:
-        backoff = _Backoff(self._backoff.first, self._backoff.most)
+        backoff = Backoff(self._backoff.base_s, self._backoff.cap_s)
         while self.link is None:
             try:
                 link = await trio.to_thread.run_sync(self._connect, abandon_on_cancel=True)
             except ChainError as exc:
                 self._last_error = str(exc)
-                delay = backoff.next()
+                delay = backoff.next_delay()
                 log.error("cannot connect to the ledger's chain", error=str(exc), retry_s=delay)
                 await trio.sleep(delay)
                 continue
             except Exception as exc:
                 self._last_error = f"{type(exc).__name__}: {exc}"
-                delay = backoff.next()
+                delay = backoff.next_delay()
                 log.exception("cannot start the ledger's chain", retry_s=delay)
                 await trio.sleep(delay)
                 continue
@@ -430,7 +419,7 @@ class LedgerWorker:
 
     async def _failed(self, message: str, detail: str, warning: bool) -> None:
         self._last_error = detail
-        delay = self._backoff.next()
+        delay = self._backoff.next_delay()
         (log.warning if warning else log.error)(message, error=detail, retry_s=delay)
         with contextlib.suppress(StateUnavailable):
             self._queued = await self._store().outbox_pending()

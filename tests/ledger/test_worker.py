@@ -23,8 +23,8 @@ from adapters.ledger.chain import (
     ChainUnavailable,
     RegistryClient,
     member_id_bytes,
-    rpc_web3,
 )
+from adapters.ledger.connect import ChainLink, open_rpc
 from adapters.ledger.records import seal
 from adapters.state.base import BatchEntry, LoanRequest, PendingBatch, Reservation
 from adapters.state.memory import MemoryStateStore
@@ -34,7 +34,7 @@ from gateway.app.daemon import Gateway
 from gateway.app.runtime import derived_record_key
 from gateway.cli.main import main
 from gateway.ledger.proof import ProofStatus, prove_loan
-from gateway.ledger.worker import ChainLink, LedgerWorker
+from gateway.ledger.worker import LedgerWorker
 from tests.helpers.services import free_port
 from tests.ledger.conftest import RECORD_KEY, Consortium, make_consortium, new_account
 
@@ -369,7 +369,7 @@ async def test_the_outbox_holds_while_the_node_is_down(
 ) -> None:
     """With the chain down the events stay in the outbox and the worker retries; after
     the node comes back everything is anchored once: nothing lost, nothing doubled."""
-    consortium = make_consortium(rpc_web3(own_anvil.url, timeout_s=2.0))
+    consortium = make_consortium(open_rpc(own_anvil.url, timeout_s=2.0).w3)
     store = redis_store
     running = worker(consortium, "alpha", store)
     loans: list[Loan] = []

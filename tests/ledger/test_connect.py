@@ -6,6 +6,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import structlog
 import trio
 import trio.testing
 from eth_account import Account
@@ -19,6 +20,7 @@ from adapters.ledger.connect import (
     signing_account,
 )
 from config.models import LedgerSettings, SecretRef
+from gateway.cli.main import main
 from tests.helpers.services import free_port
 from tests.ledger.conftest import Consortium, make_consortium
 
@@ -71,6 +73,24 @@ def test_a_key_that_is_not_one_is_refused_without_quoting_it() -> None:
     assert str(refused.value) == "gateway.ledger.key is not a valid secp256k1 private key"
     assert refused.value.__cause__ is None
     assert refused.value.__suppress_context__
+
+
+def test_ledger_deploy_refuses_a_bad_key_before_reaching_the_node(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``interlend ledger deploy`` with a key that is not one: exit 1 with the reason,
+    the value never printed, no node needed."""
+    monkeypatch.setenv("LEDGER_DEPLOYER_KEY", "0xnot-a-key-c0ffee")
+    node = f"http://127.0.0.1:{free_port()}"
+    args = ["--log-level", "error", "ledger", "deploy", "--rpc", node, "--key-env"]
+    before = structlog.get_config()
+    try:
+        status = main([*args, "LEDGER_DEPLOYER_KEY"])
+    finally:
+        structlog.configure(**before)
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err == "interlend: the deployer's key is not a valid secp256k1 private key\n"
 
 
 def test_the_embedded_chain_admits_this_gateways_member() -> None:

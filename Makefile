@@ -1,4 +1,5 @@
-# interlend — two commands to know: `make run` and `make test`.
+# interlend — two commands to know: `make run` and `make test` (which lints first: ruff,
+# mypy, and the import contracts of pyproject.toml's [tool.importlinter]).
 #
 # Every target creates .venv when it is missing and reinstalls only when pyproject.toml
 # or constraints.txt changed, so repeated runs are fast.
@@ -26,6 +27,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format .

@@ -41,9 +41,8 @@ from adapters.ledger.chain import (
     RegistryClient,
     deploy,
     fund_from_node,
-    rpc_web3,
-    start_embedded,
 )
+from adapters.ledger.connect import open_rpc, start_embedded
 from adapters.ledger.records import seal_batch
 from tests.helpers.services import start_anvil
 from tests.ledger.conftest import RECORD_KEY, loan_events
@@ -151,7 +150,7 @@ def run_anvil(rounds: int, anchors: int) -> ChainResult:
         if node is None:
             raise SystemExit("anvil is not installed: run `npm ci` first")
         try:
-            w3 = rpc_web3(node.url)
+            w3 = open_rpc(node.url).w3
             admin, gateway = Account.create(), Account.create()
             for account in (admin, gateway):
                 fund_from_node(w3, account.address, 10**21)

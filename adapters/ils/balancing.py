@@ -55,6 +55,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from adapters.backoff import Backoff
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Sequence
 
@@ -193,7 +195,8 @@ class CircuitBreaker:
         self._on_change = on_change
         self._state = BreakerState.CLOSED
         self._failures = 0
-        self._cool_down = settings.cool_down_s
+        self._cool_down = Backoff(settings.cool_down_s, settings.max_cool_down_s)
+        """Its ``current_s`` is how long the breaker stays open when it opens."""
         self._retry_at = 0.0
         self._trial_out = False
         self._generation = 0
@@ -212,8 +215,8 @@ class CircuitBreaker:
 
     @property
     def cool_down_s(self) -> float:
-        """The cool-down the breaker uses the next time it opens from half-open."""
-        return self._cool_down
+        """The cool-down the breaker uses when it opens (a failed trial doubles it)."""
+        return self._cool_down.current_s
 
     def retry_in(self) -> float:
         """Seconds until an open breaker is half-open (0 when it is not open)."""
@@ -266,7 +269,7 @@ class CircuitBreaker:
         else:
             # Still down: start the cool-down again (the same length: a keep-alive probe
             # is not the trial, so it does not make the breaker wait longer).
-            self._open(self._cool_down)
+            self._open(self._cool_down.current_s)
 
     def trip(self, cool_down_s: float) -> bool:
         """Open a closed breaker for ``cool_down_s`` because another gateway found the
@@ -278,7 +281,7 @@ class CircuitBreaker:
 
     def _succeeded(self, *, trial: bool) -> None:
         if trial:
-            self._cool_down = self._settings.cool_down_s
+            self._cool_down.reset()
             self._failures = 0
             self._move(BreakerState.CLOSED)
         else:
@@ -286,12 +289,11 @@ class CircuitBreaker:
 
     def _failed(self, *, trial: bool) -> None:
         if trial:
-            self._cool_down = min(self._settings.max_cool_down_s, self._cool_down * 2)
-            self._open(self._cool_down)
+            self._open(self._cool_down.lengthen())
             return
         self._failures += 1
         if self._failures >= self._settings.failure_threshold:
-            self._open(self._cool_down)
+            self._open(self._cool_down.current_s)
 
     def _open(self, cool_down: float) -> None:
         self._retry_at = self._clock() + cool_down

@@ -60,6 +60,7 @@ import httpx
 import structlog
 import trio
 
+from adapters.backoff import Backoff
 from adapters.errors import (
     IlsError,
     IlsLoginRefused,
@@ -352,6 +353,8 @@ class NcipMemberIls:
         self.keepalive_s = keepalive_s
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
+        # A base above the maximum waits the maximum every time.
+        self._probe_backoff = Backoff(min(backoff_base_s, backoff_max_s), backoff_max_s)
         # One state per distinct endpoint (the balancer needs unique names).
         urls = dict.fromkeys(_url(e) for e in settings.endpoints)
         self._endpoints = [_EndpointState(url) for url in urls]
@@ -456,7 +459,7 @@ class NcipMemberIls:
     def _next_probe_in(self, state: _EndpointState) -> float:
         if not state.failures:
             return self.keepalive_s
-        return min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (state.failures - 1))
+        return self._probe_backoff.delay_for(state.failures - 1)
 
     async def _lookup_agency(self, state: _EndpointState) -> tuple[Outcome, str]:
         """One ``LookupAgency`` to ``state``: how it ended, and the error if it failed."""

@@ -17,8 +17,9 @@ between sending and answering) is found through its ``Anchored`` event and retur
 with ``already=True``, never sent twice.  The contract refuses a wrong sequence or
 ``prevRoot`` anyway, so a duplicate can cost gas at worst, never a second anchor.
 
-Backends: any JSON-RPC URL (``rpc_web3``; anvil in the tests), or the embedded chain
-(``start_embedded``: web3's in-process EVM, eth-tester on py-evm, deployed at start).
+The client takes a ``Web3`` built by ``adapters/ledger/connect.py`` (a JSON-RPC node,
+anvil in the tests, or the embedded chain: web3's in-process EVM), which also checks a
+configured chain before the ledger uses it.
 
 Errors, all under ``ChainError``::
 
@@ -45,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Self, cast
 from eth_abi.abi import decode as abi_decode
 from eth_account import Account
 from hexbytes import HexBytes
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 from web3.exceptions import (
     ContractCustomError,
     ContractLogicError,
@@ -60,7 +61,7 @@ from web3.types import Nonce, Wei
 from .contract import load_artifact
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterator
 
     from eth_account.signers.local import LocalAccount
     from web3.contract import Contract
@@ -87,8 +88,6 @@ __all__ = [
     "fund_from_node",
     "member_id_bytes",
     "member_id_text",
-    "rpc_web3",
-    "start_embedded",
 ]
 
 ZERO_ROOT = b"\x00" * 32
@@ -219,20 +218,15 @@ class Deployment:
     gas_used: int
 
 
-# ---- connections ----------------------------------------------------------------------
-
-
-def rpc_web3(url: str, *, timeout_s: float = 10.0) -> Web3:
-    """A ``Web3`` on a JSON-RPC URL, without web3's own retries (callers back off)."""
-    provider = Web3.HTTPProvider(
-        url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None
-    )
-    return Web3(provider)
+# ---- deployment -----------------------------------------------------------------------
 
 
 def _endpoint(w3: Web3) -> str:
-    uri = getattr(w3.provider, "endpoint_uri", None)
-    return str(uri) if uri else "embedded"
+    """The node's URL, for errors (``embedded`` for the in-process chain)."""
+    provider = w3.provider
+    if isinstance(provider, HTTPProvider) and provider.endpoint_uri:
+        return str(provider.endpoint_uri)
+    return "embedded"
 
 
 def fund_from_node(w3: Web3, address: str, wei: int) -> None:
@@ -275,27 +269,6 @@ def deploy(
     return Deployment(
         str(address), receipt["blockNumber"], bytes(receipt["transactionHash"]), receipt["gasUsed"]
     )
-
-
-def start_embedded(
-    accounts: Sequence[LocalAccount],
-    *,
-    majority: tuple[int, int] = (1, 2),
-    fund_wei: int = 1_000 * 10**18,
-) -> tuple[Web3, Deployment]:
-    """An in-process chain (eth-tester on py-evm) with the registry deployed.
-
-    Each of ``accounts`` is funded; the first deploys and is the bootstrap admin.  The
-    chain lives as long as the returned ``Web3``: nothing is written to disk.
-    """
-    if not accounts:
-        raise ValueError("the embedded chain needs at least the deployer's account")
-    from web3.providers.eth_tester import EthereumTesterProvider
-
-    w3 = Web3(EthereumTesterProvider())
-    for account in accounts:
-        fund_from_node(w3, account.address, fund_wei)
-    return w3, deploy(w3, accounts[0], majority=majority)
 
 
 # ---- error mapping --------------------------------------------------------------------
@@ -535,7 +508,7 @@ class RegistryClient:
     """The registry contract at ``address``, acting as ``account`` (a gateway's key).
 
     Args:
-        w3: The chain (``rpc_web3`` or ``start_embedded``).
+        w3: The chain (``open_rpc`` or ``start_embedded`` in ``connect.py``).
         address: The contract's address.
         account: The signing key; ``None`` for a read-only client (verification).
         deploy_block: The contract's deployment block (where event searches start).

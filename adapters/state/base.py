@@ -32,6 +32,11 @@ the receipts so that deleting them (crypto-shredding) is one step.
 
 Patrons are stored only as keyed hashes (``patron_key``): the registry can count and
 list a patron's loans without holding the barcode.
+
+The store also keeps the members' lending counters for lender selection
+(``SelectionCounterStore``): raw sums and counts that each event changes atomically, so
+that every gateway on a shared store counts the same loans.  Their meaning (the
+half-life, how a reading is made) is ``gateway/network/selection``'s.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -48,7 +54,7 @@ from adapters.ledger.merkle import MerkleTree
 from adapters.ledger.records import Receipt, SealedBatch, SealedRecord
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
 __all__ = [
     "UNCONFIRMED_KEPT_S",
@@ -63,6 +69,10 @@ __all__ = [
     "PendingBatch",
     "Receipts",
     "Reservation",
+    "SelectionCounterStore",
+    "SelectionEvent",
+    "SelectionTallies",
+    "SelectionTally",
     "Sessions",
     "StateBackend",
     "StateStore",
@@ -412,7 +422,87 @@ class Breakers(Protocol):
         ...
 
 
-class StateBackend(StateStore, Outbox, Receipts, Throttle, Sessions, Breakers, Protocol):
+class SelectionEvent(enum.Enum):
+    """A lending event, as the lending counters count it (``SelectionCounterStore``)."""
+
+    REQUESTED = "requested"
+    ASSIGNED = "assigned"
+    DECLINED = "declined"
+    FILLED = "filled"
+    RETURNED = "returned"
+    UNFILLED = "unfilled"
+    WITHDRAWN = "withdrawn"
+
+
+@dataclass(frozen=True)
+class SelectionTally:
+    """One member's lending counters as the store keeps them (none: never counted)."""
+
+    sums: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """Each decayed sum by name: its value when last changed, and when (seconds)."""
+    counts: Mapping[str, int] = field(default_factory=dict)
+    """Each plain count by name."""
+    turnarounds: tuple[float, ...] = ()
+    """Its recent turnarounds in hours, newest first."""
+
+
+@dataclass(frozen=True)
+class SelectionTallies:
+    """The lending counters of the members asked for, and the consortium's turnarounds."""
+
+    members: Mapping[str, SelectionTally]
+    """Every member asked for (an empty tally for one never counted)."""
+    consortium_turnarounds: tuple[float, ...]
+    """The consortium's recent turnarounds in hours, newest first."""
+
+
+class SelectionCounterStore(Protocol):
+    """The members' lending counters, shared by every gateway on the store.
+
+    Each ``selection_update`` is one atomic step.  A decayed sum is kept as a value and
+    the time it was last changed; adding ``a`` at ``now`` makes it
+    ``max(0, value * exp(-max(0, now - stamp) / tau) + a)`` stamped
+    ``max(stamp, now)``.  A plain count taken down never goes below zero.  What each
+    event changes:
+
+    * ``REQUESTED``: the borrower's ``active_borrows`` + 1.
+    * ``ASSIGNED``: the lender's sum ``assigned`` + 1, ``open_assigned`` and
+      ``active_lends`` + 1.
+    * ``DECLINED``: the lender's ``open_assigned`` and ``active_lends`` - 1.
+    * ``FILLED``: the lender's ``open_assigned`` - 1, sums ``lends`` and ``filled`` + 1,
+      ``lifetime_lends`` + 1, ``turnaround_hours`` first in its turnarounds (the newest
+      ``window`` kept) and in the consortium's (``consortium_window`` kept); the
+      borrower's sum ``borrows`` + 1 and ``lifetime_borrows`` + 1.
+    * ``RETURNED``: the lender's ``active_lends`` - 1, the borrower's ``active_borrows`` - 1.
+    * ``UNFILLED``: the borrower's ``active_borrows`` - 1.
+    * ``WITHDRAWN``: the borrower's ``active_borrows`` - 1; with a lender, the lender as
+      ``DECLINED`` and its sum ``assigned`` - 1.
+    """
+
+    async def selection_update(
+        self,
+        event: SelectionEvent,
+        *,
+        lender: str | None,
+        borrower: str | None,
+        now: float,
+        tau: float,
+        turnaround_hours: float = 0.0,
+        window: int = 20,
+        consortium_window: int = 500,
+    ) -> None:
+        """Apply one event (``tau``: the sums' time constant in seconds; windows of at
+        least 1)."""
+        ...
+
+    async def selection_read(self, members: Sequence[str]) -> SelectionTallies:
+        """The counters of ``members`` and the consortium's turnarounds, as stored."""
+        ...
+
+
+class StateBackend(
+    StateStore, Outbox, Receipts, Throttle, Sessions, Breakers, SelectionCounterStore, Protocol
+):
     """Everything the gateway keeps outside its process."""
 
     async def check(self) -> None:

@@ -2,7 +2,8 @@
 
 Under trio one task runs at a time and no method awaits inside its critical section,
 so each method is atomic with respect to every other task, as the protocol requires.
-It follows the same contract as the Redis store (one test suite runs against both).
+It follows the same contract as the Redis store (one test suite runs against both);
+the lending counters' arithmetic is in ``selection.py``.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ from .base import (
     OutboxEntry,
     PendingBatch,
     Reservation,
+    SelectionEvent,
+    SelectionTallies,
     entry_order,
 )
+from .selection import SelectionCounters
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -88,6 +92,7 @@ class MemoryStateStore:
         self._salts: dict[str, dict[str, bytes]] = {}
         self._sessions: dict[str, tuple[dict[str, str], float]] = {}
         self._breakers: dict[tuple[str, str], tuple[float, str]] = {}
+        self._selection = SelectionCounters()
 
     # --- the registry --------------------------------------------------------------------
 
@@ -420,6 +425,36 @@ class MemoryStateStore:
             for (m, e), (until, by) in self._breakers.items()
             if m == member and by != besides
         }
+
+    # --- lending counters ------------------------------------------------------------------
+
+    async def selection_update(
+        self,
+        event: SelectionEvent,
+        *,
+        lender: str | None,
+        borrower: str | None,
+        now: float,
+        tau: float,
+        turnaround_hours: float = 0.0,
+        window: int = 20,
+        consortium_window: int = 500,
+    ) -> None:
+        """Apply one lending event to the counters."""
+        self._selection.update(
+            event,
+            lender=lender,
+            borrower=borrower,
+            now=now,
+            tau=tau,
+            turnaround_hours=turnaround_hours,
+            window=window,
+            consortium_window=consortium_window,
+        )
+
+    async def selection_read(self, members: Sequence[str]) -> SelectionTallies:
+        """The counters of ``members`` and the consortium's turnarounds."""
+        return self._selection.read(members)
 
     async def check(self) -> None:
         """Always answers: the store is this process."""

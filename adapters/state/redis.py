@@ -34,7 +34,8 @@ atomicity with anything else, are spread over slots by their own tags.
     {ns}:receipts:<loan id>   hash   outbox entry id -> the event's receipt (JSON, no salt)
     {ns}:salts:<loan id>      hash   outbox entry id -> the record's salt (hex); deleting
                                      it is crypto-shredding
-    {ns}:sel:<member>         hash   lending counters of a member (lender selection)
+    {ns}:sel:<member>         hash   lending counters of a member (lender selection):
+                                     <sum>:v and <sum>:s (value, stamp), and counts
     {ns}:sel-turnaround[:<m>] list   recent turnarounds (a member's, the consortium's)
     {ns}:session:<id>         hash   a kiosk session (terminal, library, gateway), with a TTL
     {ns}:sessions             zset   live kiosk sessions by expiry
@@ -88,6 +89,9 @@ from .base import (
     OutboxEntry,
     PendingBatch,
     Reservation,
+    SelectionEvent,
+    SelectionTallies,
+    SelectionTally,
     StateUnavailable,
     entry_order,
 )
@@ -189,6 +193,20 @@ def _event(fields: dict[str, str]) -> LoanEvent:
 
 def _limit(value: int | None) -> int:
     return -1 if value is None else value
+
+
+def _tally(fields: Mapping[str, str], turnarounds: Sequence[str]) -> SelectionTally:
+    """A member's lending counters from its hash (a sum ``s`` is ``s:v`` and ``s:s``,
+    its value and stamp; a count is a plain field) and its turnaround list."""
+    return SelectionTally(
+        sums={
+            name[:-2]: (float(value), float(fields.get(name[:-2] + ":s", 0.0)))
+            for name, value in fields.items()
+            if name.endswith(":v")
+        },
+        counts={name: int(float(value)) for name, value in fields.items() if ":" not in name},
+        turnarounds=tuple(float(h) for h in turnarounds),
+    )
 
 
 class RedisStateStore:
@@ -641,11 +659,11 @@ class RedisStateStore:
         await self._do("shred", shred)
         return found[0]
 
-    # --- lending counters (the arithmetic is gateway/network/selection's) ------------------
+    # --- lending counters (their meaning is gateway/network/selection's) ------------------
 
     async def selection_update(
         self,
-        op: str,
+        event: SelectionEvent,
         *,
         lender: str | None,
         borrower: str | None,
@@ -663,7 +681,7 @@ class RedisStateStore:
             self._k("sel-turnaround"),
         ]
         args: list[str | int] = [
-            op,
+            event.value,
             repr(now),
             repr(tau),
             repr(turnaround_hours),
@@ -674,11 +692,8 @@ class RedisStateStore:
         ]
         await self._script("selection", keys, args)
 
-    async def selection_read(
-        self, members: Sequence[str]
-    ) -> tuple[dict[str, dict[str, str]], dict[str, list[str]], list[str]]:
-        """The raw counters of ``members``, their turnarounds and the consortium's
-        (one round trip)."""
+    async def selection_read(self, members: Sequence[str]) -> SelectionTallies:
+        """The counters of ``members`` and the consortium's turnarounds (one round trip)."""
         names = list(members)
 
         async def read() -> list[Any]:
@@ -690,9 +705,10 @@ class RedisStateStore:
 
         found = await self._do("selection read", read)
         count = len(names)
-        tallies = {m: dict(found[i]) for i, m in enumerate(names)}
-        turnarounds = {m: list(found[count + i]) for i, m in enumerate(names)}
-        return tallies, turnarounds, list(found[-1])
+        return SelectionTallies(
+            members={m: _tally(found[i], found[count + i]) for i, m in enumerate(names)},
+            consortium_turnarounds=tuple(float(h) for h in found[-1]),
+        )
 
     # --- shared breaker marks -------------------------------------------------------------
 

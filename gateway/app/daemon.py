@@ -50,7 +50,6 @@ from adapters.ils.base import Supervised
 from adapters.ledger.memory import MemoryLedger
 from adapters.state.connect import open_state
 from adapters.state.memory import MemoryStateStore
-from adapters.state.redis import RedisStateStore
 from config.errors import ConfigError
 from config.loader import load_consortium, resolve_secrets
 from gateway.app.accept import accept_connections, connection_cap, raise_fd_limit
@@ -120,10 +119,9 @@ def load(
 
 
 def lending_counters_for(store: StateBackend) -> LendingCounters:
-    """Counters shared through Redis when the store is Redis, else this gateway's own."""
-    if isinstance(store, RedisStateStore):
-        return LendingCounters(StoreSelectionCounters(store))
-    return LendingCounters()
+    """Counters kept in the state store: shared by every gateway on Redis, this
+    gateway's own in memory."""
+    return LendingCounters(StoreSelectionCounters(store))
 
 
 def _ssl_context(listener: Sip2Listener) -> ssl.SSLContext | None:

@@ -1,7 +1,8 @@
 """``interlend ledger …``: deploy the registry, admit a member by vote, verify a loan.
 
 Each command talks to the chain through the same synchronous ``RegistryClient`` the
-ledger worker uses; keys come from the environment or a file and are never printed.
+ledger worker uses, connected and checked the same way (``adapters/ledger/connect.py``);
+keys come from the environment or a file and are never printed.
 Exit status: 0 done (``verify``: the loan verifies), 1 with a one-line reason on
 standard error (``verify``: the reason it does not), 2 for a malformed argument.
 
@@ -21,12 +22,15 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
     from web3 import Web3
 
+    from adapters.ledger.connect import ChainLink
     from config.consortium import Consortium
     from config.errors import KeyPath
     from gateway.ledger.proof import LoanProof
-    from gateway.ledger.worker import ChainLink
 
 __all__ = ["add_parsers", "run"]
+
+DEPLOY_RPC_TIMEOUT_S = 30.0
+"""The longest one JSON-RPC request of ``ledger deploy`` may take."""
 
 
 def add_parsers(commands: Any) -> None:
@@ -123,12 +127,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from eth_account import Account
     from web3 import Web3
 
     from adapters.ledger.chain import member_id_bytes
+    from adapters.ledger.connect import open_rpc, signing_account
     from config.secrets import read_secret
-    from gateway.ledger.worker import rpc_session
 
     try:
         num, den = (int(x) for x in args.majority.split("/"))
@@ -148,15 +151,12 @@ def _deploy(args: argparse.Namespace) -> int:
         key = read_secret(env=args.key_env, file=Path(args.key_file) if args.key_file else None)
     except LookupError as exc:
         return _fail(f"the deployer's key: {exc}")
+    account = signing_account(key, what="the deployer's key")
+    rpc = open_rpc(args.rpc, timeout_s=DEPLOY_RPC_TIMEOUT_S)
     try:
-        account = Account.from_key(key.strip())
-    except Exception:
-        return _fail("the deployer's key is not a valid secp256k1 private key")
-    w3, session = rpc_session(args.rpc, timeout_s=30.0)
-    try:
-        return _deploy_on(w3, account, (num, den), members, args)
+        return _deploy_on(rpc.w3, account, (num, den), members, args)
     finally:
-        session.close()
+        rpc.close()
 
 
 def _deploy_on(
@@ -221,7 +221,7 @@ def _add_member(path: str, member: str, address: str) -> int:
     from web3 import Web3
 
     from adapters.ledger.chain import member_id_bytes
-    from gateway.ledger.worker import connect_chain
+    from adapters.ledger.connect import connect_chain
 
     loaded = _load(path)
     if isinstance(loaded, int):
@@ -292,10 +292,10 @@ def _vote_or_propose(link: ChainLink, member: str, gateway: str) -> None:
 def _verify(path: str, loan_id: str, *, as_json: bool) -> int:
     import trio
 
+    from adapters.ledger.connect import read_only_link
     from adapters.state.base import StateUnavailable
     from adapters.state.connect import open_state
     from gateway.ledger.proof import prove_loan
-    from gateway.ledger.worker import read_only_link
     from gateway.runtime.rules import derived_record_key
 
     loaded = _load(path)

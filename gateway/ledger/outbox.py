@@ -5,7 +5,8 @@ The registry writes each loan event into its outbox in the same atomic step as t
 loan itself; this task hands them to the ``Ledger`` and acknowledges them only after
 that, so an event is delivered at least once even when a gateway dies in between: the
 next pump (of this or another gateway) reclaims events left unacknowledged longer than
-``reclaim_after_s``.  While the store is unreachable the pump waits with back-off.
+``reclaim_after_s``.  While the store is unreachable the pump waits with back-off
+(``MIN_BACKOFF_S`` doubling up to ``MAX_BACKOFF_S``, ``adapters/backoff.py``).
 
 Health.  The outbox's consumer (this pump, or the ledger worker in its place) records
 in an ``OutboxConsumerHealth`` when it last read and acknowledged, how many outbox calls
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 import structlog
 import trio
 
+from adapters.backoff import Backoff
 from adapters.state.base import StateUnavailable
 
 if TYPE_CHECKING:
@@ -50,6 +52,7 @@ log = structlog.get_logger("interlend.outbox")
 BATCH = 256
 WAIT_S = 1.0
 RECLAIM_AFTER_S = 60.0
+MIN_BACKOFF_S = 0.1
 MAX_BACKOFF_S = 10.0
 STALL_AFTER_S = 60.0
 """How long a consumer's outbox calls may keep failing, while events wait, before the
@@ -212,7 +215,7 @@ async def pump_outbox(
     """
     name = consumer or consumer_name()
     record = health or OutboxConsumerHealth()
-    backoff = 0.1
+    backoff = Backoff(MIN_BACKOFF_S, MAX_BACKOFF_S)
     next_reclaim = trio.current_time()
     while True:
         try:
@@ -235,18 +238,18 @@ async def pump_outbox(
                     sink.record_nowait(entry.event)
                 await store.outbox_ack([entry.entry_id for entry in entries])
                 record.acked()
-            backoff = 0.1
+            backoff.reset()
         except StateUnavailable as exc:
             record.failed(exc.detail)
+            delay = backoff.next_delay()
             log.warning(
                 "outbox unreachable; retrying",
                 detail=exc.detail,
-                retry_s=backoff,
+                retry_s=delay,
                 failures=record.consecutive_failures,
             )
             await _note_pending(outbox(), record)
-            await trio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+            await trio.sleep(delay)
 
 
 async def _note_pending(store: Outbox, record: OutboxConsumerHealth) -> None:

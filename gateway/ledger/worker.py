@@ -29,9 +29,10 @@ Delivery is at least once: an event is anchored twice only if a gateway died hol
 it for longer than the reclaim time *and* came back with its batch after another
 gateway anchored the event; a receipt is kept once per event either way.
 
-Backends: ``embedded`` starts web3's in-process EVM at start (deploys the registry,
-admits this gateway's member); ``evm`` connects to a JSON-RPC node, checks the chain
-id and the contract, and finds the member its key is the gateway of.
+Backends (connected by ``adapters/ledger/connect.py``): ``embedded`` starts web3's
+in-process EVM at start (deploys the registry, admits this gateway's member); ``evm``
+connects to a JSON-RPC node, checks the chain id and the contract, and finds the member
+its key is the gateway of.
 """
 
 from __future__ import annotations
@@ -41,13 +42,12 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
-import requests
 import structlog
 import trio
-from web3 import Web3
 
+from adapters.backoff import Backoff
 from adapters.ledger.chain import (
     ZERO_ROOT,
     AnchorConflict,
@@ -55,8 +55,8 @@ from adapters.ledger.chain import (
     ChainRejected,
     ChainUnavailable,
     ConfirmationTimeout,
-    RegistryClient,
 )
+from adapters.ledger.connect import ChainLink, connect_chain
 from adapters.ledger.records import RecordError, SealedBatch, seal
 from adapters.state.base import BatchEntry, PendingBatch, StateUnavailable
 from gateway.ledger.outbox import OutboxConsumerHealth, OutboxConsumerStatistics, consumer_name
@@ -66,15 +66,12 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
     from adapters.ledger.base import LoanEvent
-    from adapters.ledger.chain import Anchor
     from adapters.state.base import OutboxEntry, StateBackend
     from config.models import LedgerSettings
 
-__all__ = ["ChainLink", "LedgerWorker", "LedgerWorkerStatistics", "connect_chain"]
+__all__ = ["LedgerWorker", "LedgerWorkerStatistics"]
 
 log = structlog.get_logger("interlend.ledger")
-
-T = TypeVar("T")
 
 WAIT_S = 1.0
 RECLAIM_AFTER_S = 60.0
@@ -82,150 +79,6 @@ MIN_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 30.0
 RESEQUENCE_ATTEMPTS = 3
 _MOVED = frozenset({"BadSequence", "BadPrevRoot", "AnchorConflict"})
-
-
-# ---- the chain --------------------------------------------------------------------------
-
-
-@dataclass
-class ChainLink:
-    """A connected registry client and the member it anchors for.
-
-    Calls go to a worker thread (``call``).  The embedded chain lives in this process
-    and is not safe to use from two threads at once, so its calls take turns; a node
-    over JSON-RPC takes a few at a time.
-    """
-
-    client: RegistryClient
-    member_id: str
-    backend: str
-    session: requests.Session | None = None
-    """The HTTP session of a JSON-RPC node (closed by ``close``)."""
-    _limiter: trio.CapacityLimiter = dataclasses.field(init=False)
-
-    def __post_init__(self) -> None:
-        self._limiter = trio.CapacityLimiter(1 if self.backend == "embedded" else 4)
-
-    def close(self) -> None:
-        """Close the connections to the node (a call still running may fail)."""
-        if self.session is not None:
-            self.session.close()
-
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a client method in a worker thread.
-
-        A call cancelled by shutdown is abandoned (its thread finishes on its own):
-        every write the worker makes is safe to repeat at the next start.
-        """
-        async with self._limiter:
-            return await trio.to_thread.run_sync(partial(fn, *args), abandon_on_cancel=True)
-
-    async def find_anchor(
-        self, member_id: str, batch_seq: int, block_hint: int | None = None
-    ) -> Anchor | None:
-        """A batch's anchor on chain (see ``RegistryClient.find_anchor``)."""
-        return await self.call(
-            partial(self.client.find_anchor, block_hint=block_hint), member_id, batch_seq
-        )
-
-
-def rpc_session(url: str, *, timeout_s: float) -> tuple[Web3, requests.Session]:
-    """A ``Web3`` on a JSON-RPC URL with one HTTP session for every thread, so that its
-    connections can be closed when the worker stops (web3 otherwise keeps a session
-    per thread until the garbage collector finds it); no retries (callers back off)."""
-    session = requests.Session()
-    provider = Web3.HTTPProvider(
-        url,
-        request_kwargs={"timeout": timeout_s},
-        session=session,
-        exception_retry_configuration=None,
-    )
-    return Web3(provider), session
-
-
-def _account(key: str | None) -> Any:
-    from eth_account import Account
-
-    if key is None:
-        return Account.create()
-    try:
-        return Account.from_key(key.strip())
-    except Exception:
-        # The library's message may quote the value: say nothing of it.
-        raise ChainError("gateway.ledger.key is not a valid secp256k1 private key") from None
-
-
-def connect_chain(settings: LedgerSettings, key: str | None, default_member: str) -> ChainLink:
-    """Connect to the configured chain (blocking: run it in a worker thread).
-
-    ``embedded`` starts an in-process chain, deploys the registry from the gateway's
-    key (a fresh one when none is configured) and admits ``member_id`` (default
-    ``default_member``) with that key as its gateway.  ``evm`` checks the node, the
-    chain id and the contract, and that the key is a member's gateway.
-
-    Raises:
-        ChainUnavailable: The node cannot be reached.
-        ChainRejected: The key is not a member's gateway (``NotAGateway``).
-        ChainError: Wrong chain, no contract, or the key is another member's.
-    """
-    account = _account(key)
-    if settings.backend == "embedded":
-        from adapters.ledger.chain import start_embedded
-
-        member = settings.member_id or default_member
-        w3, deployment = start_embedded([account])
-        client = RegistryClient(
-            w3,
-            deployment.address,
-            account,
-            deploy_block=deployment.block_number,
-            gas_ceiling=settings.gas_ceiling,
-            timeout_s=settings.timeout_s,
-            poll_s=0.01,
-        )
-        client.bootstrap_admit(member, account.address)
-        return ChainLink(client, member, "embedded")
-    if settings.backend != "evm" or settings.rpc_url is None or settings.contract is None:
-        raise ChainError("gateway.ledger needs backend evm with rpc_url and contract")
-    w3, session = rpc_session(settings.rpc_url, timeout_s=min(settings.timeout_s, 10.0))
-    client = RegistryClient(
-        w3,
-        settings.contract,
-        account,
-        deploy_block=settings.deploy_block,
-        gas_ceiling=settings.gas_ceiling,
-        confirmations=settings.confirmations,
-        timeout_s=settings.timeout_s,
-        chain_id=settings.chain_id,
-    )
-    try:
-        client.check()
-        member = client.own_member()
-        if settings.member_id is not None and settings.member_id != member:
-            raise ChainError(
-                f"the ledger key is the gateway of {member!r} on chain, not of "
-                f"gateway.ledger.member_id {settings.member_id!r}"
-            )
-    except BaseException:
-        session.close()
-        raise
-    return ChainLink(client, member, "evm", session)
-
-
-def read_only_link(settings: LedgerSettings) -> ChainLink:
-    """A client without a key, for verification (``evm`` only; blocking)."""
-    if settings.backend != "evm" or settings.rpc_url is None or settings.contract is None:
-        raise ChainError("only an evm ledger can be read from outside the gateway")
-    w3, session = rpc_session(settings.rpc_url, timeout_s=min(settings.timeout_s, 10.0))
-    client = RegistryClient(
-        w3, settings.contract, deploy_block=settings.deploy_block, chain_id=settings.chain_id
-    )
-    try:
-        client.check()
-    except BaseException:
-        session.close()
-        raise
-    return ChainLink(client, settings.member_id or "", "evm", session)
 
 
 # ---- statistics -------------------------------------------------------------------------
@@ -261,19 +114,6 @@ class LedgerWorkerStatistics:
         return data
 
 
-class _Backoff:
-    def __init__(self, first: float, most: float) -> None:
-        self.first, self.most, self.delay = first, most, first
-
-    def next(self) -> float:
-        delay = self.delay
-        self.delay = min(self.delay * 2, self.most)
-        return delay
-
-    def reset(self) -> None:
-        self.delay = self.first
-
-
 # ---- the worker -------------------------------------------------------------------------
 
 
@@ -290,7 +130,8 @@ class LedgerWorker:
         connect: Connects to the chain (blocking); tests substitute their own.
         wait_s: How long one outbox read waits for new events.
         reclaim_after_s: Events read but unacknowledged this long are taken over.
-        min_backoff_s: The first retry delay after a failure.
+        min_backoff_s: The first retry delay after a failure (doubled after each
+            further failure in a row, ``adapters/backoff.py``).
         max_backoff_s: The longest retry delay.
         on_read: Told of newly read events (not reclaimed ones), before they are
             acknowledged (the lending counters are fed this way).
@@ -323,7 +164,7 @@ class LedgerWorker:
         self.consumer = consumer or consumer_name()
         self.wait_s = wait_s
         self.reclaim_after_s = reclaim_after_s
-        self._backoff = _Backoff(min_backoff_s, max_backoff_s)
+        self._backoff = Backoff(min_backoff_s, max_backoff_s)
         self.link: ChainLink | None = None
         self._held: list[str] = []
         self._next_reclaim = 0.0
@@ -402,19 +243,19 @@ class LedgerWorker:
                 await self._failed("unexpected failure", f"{type(exc).__name__}: {exc}", False)
 
     async def _connect_until_done(self) -> None:
-        backoff = _Backoff(self._backoff.first, self._backoff.most)
+        backoff = Backoff(self._backoff.base_s, self._backoff.cap_s)
         while self.link is None:
             try:
                 link = await trio.to_thread.run_sync(self._connect, abandon_on_cancel=True)
             except ChainError as exc:
                 self._last_error = str(exc)
-                delay = backoff.next()
+                delay = backoff.next_delay()
                 log.error("cannot connect to the ledger's chain", error=str(exc), retry_s=delay)
                 await trio.sleep(delay)
                 continue
             except Exception as exc:
                 self._last_error = f"{type(exc).__name__}: {exc}"
-                delay = backoff.next()
+                delay = backoff.next_delay()
                 log.exception("cannot start the ledger's chain", retry_s=delay)
                 await trio.sleep(delay)
                 continue
@@ -430,7 +271,7 @@ class LedgerWorker:
 
     async def _failed(self, message: str, detail: str, warning: bool) -> None:
         self._last_error = detail
-        delay = self._backoff.next()
+        delay = self._backoff.next_delay()
         (log.warning if warning else log.error)(message, error=detail, retry_s=delay)
         with contextlib.suppress(StateUnavailable):
             self._queued = await self._store().outbox_pending()

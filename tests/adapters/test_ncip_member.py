@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,11 +11,14 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 import structlog
 import trio
+import trio.testing
 
 from adapters.errors import IlsLoginRefused, IlsProtocolError, IlsTimeout, IlsUnavailable
+from adapters.ils.balancing import BreakerSettings
 from adapters.ils.ncip import NcipMemberIls, patron_record, redact_ncip
 from config.models import IlsSettings, NcipSettings
 from config.resolved import ResolvedIls
@@ -442,6 +446,72 @@ async def test_health_checks_find_a_dead_endpoint_and_its_return(sim: Simulator)
         assert not healthy(ils)
         assert "cannot connect" in str(endpoint_stats(ils)["last_error"])
         nursery.cancel_scope.cancel()
+
+
+async def test_keep_alive_probes_of_a_failing_endpoint_back_off(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Each failed keep-alive probe doubles the wait before the next one, from
+    ``backoff_base_s`` up to ``backoff_max_s`` (a refused connection is the fault, made
+    by a mock transport so that the fake clock can time the probes)."""
+    probed: list[float] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        probed.append(trio.current_time())
+        raise httpx.ConnectError("connection refused", request=request)
+
+    ils = NcipMemberIls(
+        "alpha",
+        settings("http://alpha.invalid/ncip"),
+        None,
+        keepalive_s=30.0,
+        backoff_base_s=0.5,
+        backoff_max_s=4.0,
+        # The breaker stays closed, so that the keep-alive probes go on.
+        breaker=BreakerSettings(failure_threshold=100, cool_down_s=60.0, max_cool_down_s=60.0),
+        transport=httpx.MockTransport(refuse),
+    )
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(ils.run)
+            await wait_until(lambda: len(probed) >= 7, polls=10_000)
+            nursery.cancel_scope.cancel()
+    finally:
+        await ils.aclose()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(probed)]
+    assert gaps[:6] == pytest.approx([0.5, 1.0, 2.0, 4.0, 4.0, 4.0])
+    assert int(str(endpoint_stats(ils)["failures"])) >= 7
+
+
+@pytest.mark.slow
+async def test_an_endpoint_failing_for_ever_is_still_probed(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Past 1,024 failures in a row the probes keep coming at ``backoff_max_s`` (the
+    back-off stays at its cap instead of overflowing a float and ending the task)."""
+    probed: list[float] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        probed.append(trio.current_time())
+        raise httpx.ConnectError("connection refused", request=request)
+
+    ils = NcipMemberIls(
+        "alpha",
+        settings("http://alpha.invalid/ncip"),
+        None,
+        backoff_base_s=0.001,
+        backoff_max_s=0.002,
+        breaker=BreakerSettings(failure_threshold=10_000, cool_down_s=60.0, max_cool_down_s=60.0),
+        transport=httpx.MockTransport(refuse),
+    )
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(ils.run)
+            await wait_until(lambda: len(probed) >= 1030, polls=100_000)
+            nursery.cancel_scope.cancel()
+    finally:
+        await ils.aclose()
+    assert probed[-1] - probed[-2] == pytest.approx(0.002)
 
 
 # --- dialect and authentication -------------------------------------------------------------

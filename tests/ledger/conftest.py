@@ -16,7 +16,8 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from adapters.ledger.base import LoanEvent, LoanEventKind
-from adapters.ledger.chain import Deployment, RegistryClient, deploy, fund_from_node, rpc_web3
+from adapters.ledger.chain import Deployment, RegistryClient, deploy, fund_from_node
+from adapters.ledger.connect import open_rpc
 from tests.helpers.services import missing_service, start_anvil
 
 if TYPE_CHECKING:
@@ -57,9 +58,13 @@ def own_anvil(tmp_path: Path) -> Iterator[AnvilNode]:
 
 
 @pytest.fixture(scope="session")
-def w3(anvil: AnvilNode) -> Web3:
+def w3(anvil: AnvilNode) -> Iterator[Web3]:
     """The session's anvil, through web3."""
-    return rpc_web3(anvil.url)
+    rpc = open_rpc(anvil.url)
+    try:
+        yield rpc.w3
+    finally:
+        rpc.close()
 
 
 def new_account(w3: Web3) -> LocalAccount:

@@ -26,8 +26,8 @@ from adapters.ledger.chain import (
     deploy,
     member_id_bytes,
     member_id_text,
-    rpc_web3,
 )
+from adapters.ledger.connect import open_rpc
 from adapters.ledger.merkle import InclusionProof, verify_inclusion
 from adapters.ledger.records import check_receipt, seal_batch
 from tests.ledger.conftest import (
@@ -277,7 +277,7 @@ def test_member_ids() -> None:
 def test_node_outage_then_retry_without_duplicates(own_anvil: AnvilNode) -> None:
     """With the node down every call fails with a clear ``ChainUnavailable``; after it
     comes back the same anchor succeeds once, and retrying it finds it."""
-    w3 = rpc_web3(own_anvil.url, timeout_s=2.0)
+    w3 = open_rpc(own_anvil.url, timeout_s=2.0).w3
     consortium = make_consortium(w3)
     alpha = consortium.gateways["alpha"]
     first = seal_batch(loan_events(4, owner="alpha"), key=RECORD_KEY)
@@ -304,7 +304,7 @@ def test_node_outage_then_retry_without_duplicates(own_anvil: AnvilNode) -> None
 def test_an_unanswered_anchor_is_not_sent_twice(own_anvil: AnvilNode) -> None:
     """An anchor sent but not yet mined is waited for on retry, not sent again; once
     mined and deep enough it is found, and confirmations are honoured."""
-    w3 = rpc_web3(own_anvil.url)
+    w3 = open_rpc(own_anvil.url).w3
     consortium = make_consortium(w3)
     key = consortium.keys["alpha"]
     gateway = consortium.client(key, timeout_s=0.3, confirmations=3)
@@ -362,7 +362,7 @@ def test_majority_is_configurable(w3: Web3) -> None:
 
 def test_a_transaction_lost_with_the_node_is_sent_again(own_anvil: AnvilNode) -> None:
     """A pending anchor that a restarted node no longer knows is sent again, once."""
-    w3 = rpc_web3(own_anvil.url)
+    w3 = open_rpc(own_anvil.url).w3
     consortium = make_consortium(w3)
     key = consortium.keys["alpha"]
     gateway = consortium.client(key, timeout_s=0.3)
@@ -383,7 +383,7 @@ def test_a_silent_node_times_out_clearly() -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        client = RegistryClient(rpc_web3(url, timeout_s=0.2), "0x" + "11" * 20)
+        client = RegistryClient(open_rpc(url, timeout_s=0.2).w3, "0x" + "11" * 20)
         with pytest.raises(ChainUnavailable) as down:
             client.member("alpha")
     assert str(down.value) == f"the chain node at {url} is unavailable: no answer in time"

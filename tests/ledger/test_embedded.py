@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from adapters.ledger.chain import ZERO_ROOT, ChainRejected, RegistryClient, start_embedded
+from adapters.ledger.chain import ZERO_ROOT, ChainRejected, RegistryClient
+from adapters.ledger.connect import start_embedded
 from adapters.ledger.records import check_receipt, seal_batch
 from tests.ledger.conftest import RECORD_KEY, loan_events
 

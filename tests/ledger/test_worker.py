@@ -16,8 +16,15 @@ import pytest
 import structlog
 import trio
 from eth_account import Account
+from structlog.testing import capture_logs
 
-from adapters.ledger.chain import ZERO_ROOT, RegistryClient, member_id_bytes, rpc_web3
+from adapters.ledger.chain import (
+    ZERO_ROOT,
+    ChainUnavailable,
+    RegistryClient,
+    member_id_bytes,
+)
+from adapters.ledger.connect import ChainLink, open_rpc
 from adapters.ledger.records import seal
 from adapters.state.base import BatchEntry, LoanRequest, PendingBatch, Reservation
 from adapters.state.memory import MemoryStateStore
@@ -26,7 +33,7 @@ from config.models import LedgerSettings, SecretRef
 from gateway.app.daemon import Gateway
 from gateway.cli.main import main
 from gateway.ledger.proof import ProofStatus, prove_loan
-from gateway.ledger.worker import ChainLink, LedgerWorker
+from gateway.ledger.worker import LedgerWorker
 from gateway.runtime.rules import derived_record_key
 from tests.helpers.services import free_port
 from tests.ledger.conftest import RECORD_KEY, Consortium, make_consortium, new_account
@@ -362,7 +369,7 @@ async def test_the_outbox_holds_while_the_node_is_down(
 ) -> None:
     """With the chain down the events stay in the outbox and the worker retries; after
     the node comes back everything is anchored once: nothing lost, nothing doubled."""
-    consortium = make_consortium(rpc_web3(own_anvil.url, timeout_s=2.0))
+    consortium = make_consortium(open_rpc(own_anvil.url, timeout_s=2.0).w3)
     store = redis_store
     running = worker(consortium, "alpha", store)
     loans: list[Loan] = []
@@ -496,6 +503,38 @@ async def test_a_non_member_key_is_refused_and_the_outbox_holds(consortium: Cons
     assert not stats.connected
     assert f"{outsider.address} is not the gateway of any member" in (stats.last_error or "")
     assert await store.outbox_pending() == 1
+
+
+async def test_an_unreachable_chain_is_retried_with_back_off() -> None:
+    """Connecting is retried after delays doubling from ``min_backoff_s`` up to
+    ``max_backoff_s``, and the worker says why it is not connected."""
+    attempts: list[None] = []
+    sixth = trio.Event()
+
+    def unreachable() -> ChainLink:  # runs in a worker thread
+        attempts.append(None)
+        if len(attempts) == 6:  # the fifth failure is logged
+            trio.from_thread.run_sync(sixth.set)
+        raise ChainUnavailable("http://127.0.0.1:1", "connection refused")
+
+    store = MemoryStateStore()
+    running = LedgerWorker(
+        LedgerSettings(backend="embedded"),
+        store=lambda: store,
+        record_key=lambda: RECORD_KEY,
+        connect=unreachable,
+        min_backoff_s=0.01,
+        max_backoff_s=0.04,
+    )
+    with capture_logs() as logs, trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(running.run)
+            await sixth.wait()
+            nursery.cancel_scope.cancel()
+    retries = [e["retry_s"] for e in logs if e["event"] == "cannot connect to the ledger's chain"]
+    assert retries[:5] == [0.01, 0.02, 0.04, 0.04, 0.04]
+    assert not running.statistics().connected
+    assert "connection refused" in (running.statistics().last_error or "")
 
 
 # ---- governance from the command line ---------------------------------------------------

@@ -5,9 +5,11 @@ Every test taking ``store`` runs on the in-memory store and on a real Redis.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import trio
 
 from adapters.ledger.base import LoanEventKind
@@ -20,6 +22,9 @@ from adapters.state.base import (
     LoanState,
     PendingBatch,
     Reservation,
+    SelectionEvent,
+    SelectionTallies,
+    SelectionTally,
     StateBackend,
     patron_key,
 )
@@ -783,3 +788,120 @@ async def test_breaker_marks_are_seen_by_other_gateways_until_they_expire(
     assert await store.breakers("alpha", besides="gw-3") == {}
     await trio.sleep(0.4)
     assert set(await store.breakers("beta", besides="gw-3")) == {"10.0.0.2:6001"}
+
+
+# --- lending counters ------------------------------------------------------------------------
+
+TAU = 3600.0 / math.log(2)
+"""A one-hour half-life."""
+
+
+async def count(
+    store: StateBackend,
+    event: SelectionEvent,
+    *,
+    lender: str | None = None,
+    borrower: str | None = None,
+    now: float = 1000.0,
+    hours: float = 0.0,
+    window: int = 20,
+    consortium_window: int = 500,
+) -> None:
+    """One lending event, with a one-hour half-life."""
+    await store.selection_update(
+        event,
+        lender=lender,
+        borrower=borrower,
+        now=now,
+        tau=TAU,
+        turnaround_hours=hours,
+        window=window,
+        consortium_window=consortium_window,
+    )
+
+
+async def test_a_member_never_counted_reads_empty(store: StateBackend) -> None:
+    """Every member asked for is in the reading; one never counted has nothing."""
+    found = await store.selection_read(["alpha", "beta"])
+    assert found == SelectionTallies(
+        members={"alpha": SelectionTally(), "beta": SelectionTally()},
+        consortium_turnarounds=(),
+    )
+
+
+async def test_a_filled_request_counts_at_both_ends(store: StateBackend) -> None:
+    """Request, assignment and fill: the lender's and the borrower's sums and counts,
+    stamped with the event's time, and the turnaround in both windows."""
+    await count(store, SelectionEvent.REQUESTED, borrower="alpha", now=1000.0)
+    await count(store, SelectionEvent.ASSIGNED, lender="beta", now=1000.0)
+    await count(
+        store, SelectionEvent.FILLED, lender="beta", borrower="alpha", now=1000.0, hours=5.5
+    )
+    found = await store.selection_read(["beta", "alpha"])
+    assert found.members["beta"] == SelectionTally(
+        sums={"assigned": (1.0, 1000.0), "lends": (1.0, 1000.0), "filled": (1.0, 1000.0)},
+        counts={"open_assigned": 0, "active_lends": 1, "lifetime_lends": 1},
+        turnarounds=(5.5,),
+    )
+    assert found.members["alpha"] == SelectionTally(
+        sums={"borrows": (1.0, 1000.0)},
+        counts={"active_borrows": 1, "lifetime_borrows": 1},
+    )
+    assert found.consortium_turnarounds == (5.5,)
+
+
+async def test_a_sum_fades_when_it_is_next_changed(store: StateBackend) -> None:
+    """A sum is brought forward by its half-life when changed; its stamp never goes back."""
+    await count(store, SelectionEvent.ASSIGNED, lender="beta", now=1000.0)
+    await count(store, SelectionEvent.ASSIGNED, lender="beta", now=1000.0 + 3600.0)
+    value, stamp = (await store.selection_read(["beta"])).members["beta"].sums["assigned"]
+    assert value == pytest.approx(1.5)
+    assert stamp == 4600.0
+    await count(store, SelectionEvent.ASSIGNED, lender="beta", now=10.0)  # a late writer
+    value, stamp = (await store.selection_read(["beta"])).members["beta"].sums["assigned"]
+    assert value == pytest.approx(2.5)
+    assert stamp == 4600.0
+
+
+async def test_counts_never_go_below_zero(store: StateBackend) -> None:
+    """Events replayed out of order leave zeros, not negative counts or sums."""
+    await count(store, SelectionEvent.DECLINED, lender="beta")
+    await count(store, SelectionEvent.RETURNED, lender="beta", borrower="alpha")
+    await count(store, SelectionEvent.UNFILLED, borrower="alpha")
+    await count(store, SelectionEvent.WITHDRAWN, borrower="alpha", lender="beta")
+    found = await store.selection_read(["beta", "alpha"])
+    assert found.members["beta"] == SelectionTally(
+        sums={"assigned": (0.0, 1000.0)}, counts={"open_assigned": 0, "active_lends": 0}
+    )
+    assert found.members["alpha"] == SelectionTally(counts={"active_borrows": 0})
+
+
+async def test_a_withdrawn_request_takes_its_assignment_back(store: StateBackend) -> None:
+    """Withdrawn with a lender: the lender as if it had declined, and not assigned."""
+    await count(store, SelectionEvent.REQUESTED, borrower="alpha")
+    await count(store, SelectionEvent.ASSIGNED, lender="beta")
+    await count(store, SelectionEvent.WITHDRAWN, borrower="alpha", lender="beta")
+    found = await store.selection_read(["beta", "alpha"])
+    assert found.members["beta"] == SelectionTally(
+        sums={"assigned": (0.0, 1000.0)}, counts={"open_assigned": 0, "active_lends": 0}
+    )
+    assert found.members["alpha"].counts == {"active_borrows": 0}
+
+
+async def test_turnarounds_keep_the_newest_within_their_windows(store: StateBackend) -> None:
+    """A member keeps its newest ``window`` turnarounds, the consortium its newest
+    ``consortium_window``, newest first."""
+    for hours, lender in [(1.0, "beta"), (2.0, "gamma"), (3.0, "beta"), (4.0, "beta")]:
+        await count(
+            store,
+            SelectionEvent.FILLED,
+            lender=lender,
+            borrower="alpha",
+            hours=hours,
+            window=2,
+            consortium_window=3,
+        )
+    found = await store.selection_read(["beta", "gamma"])
+    assert found.members["beta"].turnarounds == (4.0, 3.0)
+    assert found.members["gamma"].turnarounds == (2.0,)
+    assert found.consortium_turnarounds == (4.0, 3.0, 2.0)

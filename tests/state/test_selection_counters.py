@@ -1,35 +1,38 @@
-"""The lending counters in Redis keep CounterBook's numbers (one history, both backends)."""
+"""The lending counters in the state store keep CounterBook's numbers (one history, every
+store: memory, Redis, Cluster, Sentinel), and gateways on one Redis share them."""
 
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from typing import TYPE_CHECKING
 
 import coredis
 import pytest
 
+from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore
+from gateway.app.daemon import lending_counters_for
 from gateway.network.selection import CounterBook, MemorySelectionCounters
 from gateway.network.selection.shared import StoreSelectionCounters
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from adapters.state.base import StateBackend
 
 MEMBERS = ["alpha", "beta", "gamma", "delta"]
 
 
 @pytest.fixture
-async def shared(redis_url: str) -> AsyncIterator[StoreSelectionCounters]:
-    client = coredis.Redis.from_url(redis_url, decode_responses=True)
-    async with client:
-        store = RedisStateStore(client, namespace=f"sel-{uuid.uuid4().hex[:8]}")
-        yield StoreSelectionCounters(store, half_life_s=3600.0, turnaround_window=5)
+def shared(store: StateBackend) -> StoreSelectionCounters:
+    """Counters with a one-hour half-life in a fresh store of each kind."""
+    return StoreSelectionCounters(store, half_life_s=3600.0, turnaround_window=5)
 
 
-async def test_a_random_history_reads_the_same_in_redis_and_in_memory(
+async def test_a_random_history_reads_the_same_in_the_store_and_in_memory(
     shared: StoreSelectionCounters,
 ) -> None:
+    """300 random events read back as ``CounterBook`` counts them, half an hour later."""
     memory = MemorySelectionCounters(CounterBook(half_life_s=3600.0, turnaround_window=5))
     draw = random.Random(11)
     now = 1_800_000_000.0
@@ -79,6 +82,7 @@ async def test_a_random_history_reads_the_same_in_redis_and_in_memory(
 
 
 async def test_half_life(shared: StoreSelectionCounters) -> None:
+    """A loan counts half after one half-life; lifetime counts do not fade."""
     await shared.record_assigned("beta", now=1000.0)
     await shared.record_filled("beta", "alpha", turnaround_hours=5.0, now=1000.0)
     reading = await shared.read(["beta", "alpha"], now=1000.0 + 3600.0)
@@ -89,19 +93,23 @@ async def test_half_life(shared: StoreSelectionCounters) -> None:
 
 async def test_gateways_on_redis_share_their_counters(redis_url: str) -> None:
     """Two gateways' counters over one Redis namespace see each other's loans."""
-    from adapters.state.memory import MemoryStateStore
-    from gateway.app.daemon import lending_counters_for
-
-    assert isinstance(lending_counters_for(MemoryStateStore()).counters, MemorySelectionCounters)
     namespace = f"sel-{uuid.uuid4().hex[:8]}"
     client = coredis.Redis.from_url(redis_url, decode_responses=True)
     async with client:
         one = lending_counters_for(RedisStateStore(client, namespace=namespace))
         two = lending_counters_for(RedisStateStore(client, namespace=namespace))
-        assert isinstance(one.counters, StoreSelectionCounters)
         await one.record_loan("beta", "alpha")
-        import time
-
         reading = await two.counters.read(["beta", "alpha"], now=time.time())
     assert reading.stats["beta"].lifetime_lends == 1
     assert reading.stats["alpha"].lifetime_borrows == 1
+
+
+async def test_a_gateway_in_memory_counts_its_own_loans() -> None:
+    """In memory the counters are the gateway's own store's: another store sees none."""
+    one = lending_counters_for(MemoryStateStore())
+    two = lending_counters_for(MemoryStateStore())
+    await one.record_loan("beta", "alpha")
+    mine = await one.counters.read(["beta"], now=time.time())
+    theirs = await two.counters.read(["beta"], now=time.time())
+    assert mine.stats["beta"].lifetime_lends == 1
+    assert theirs.stats["beta"].lifetime_lends == 0

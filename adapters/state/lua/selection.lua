@@ -1,4 +1,5 @@
--- Lending counters for lender selection, shared by every gateway (gateway/network/selection).
+-- Lending counters for lender selection, shared by every gateway (SelectionCounterStore in
+-- adapters/state/base.py; the in-memory store mirrors this script in selection.py).
 -- Decayed sums are kept as value and stamp and brought forward when touched:
 -- value * exp(-(now - stamp) / tau).  Counts of things in progress never go below 0.
 -- KEYS: 1 lender's hash, 2 borrower's hash, 3 lender's turnaround list,

@@ -67,6 +67,25 @@ async def test_the_pump_waits_out_an_unreachable_store(nursery: trio.Nursery) ->
     assert [e["retry_s"] for e in retries] == [0.1, 0.2, 0.4]
 
 
+async def test_the_pump_backs_off_afresh_after_a_success(nursery: trio.Nursery) -> None:
+    """A read that works resets the back-off: the next outage starts at 0.1 s again."""
+    store, ledger = FlakyStore(failures=2), MemoryLedger()
+    await lend(store, "I1")
+    with capture_logs() as logs:
+        nursery.start_soon(lambda: pump_outbox(lambda: store, lambda: ledger, wait_s=0.05))
+        await drained(store)
+        store.failures = 1
+        await lend(store, "I2")
+        for _ in range(1000):
+            if not store.failures:
+                break
+            await trio.sleep(0.01)
+        await drained(store)
+    assert [e.item for e in ledger.events()] == ["I1", "I2"]
+    retries = [e["retry_s"] for e in logs if e["event"] == "outbox unreachable; retrying"]
+    assert retries == [0.1, 0.2, 0.1]
+
+
 async def test_events_of_a_dead_consumer_are_reclaimed(nursery: trio.Nursery) -> None:
     store, ledger = MemoryStateStore(), MemoryLedger()
     await lend(store, "I1")

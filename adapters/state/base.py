@@ -62,6 +62,7 @@ __all__ = [
     "Breakers",
     "CapExceeded",
     "Loan",
+    "LoanKind",
     "LoanRequest",
     "LoanState",
     "Outbox",
@@ -114,6 +115,15 @@ class LoanState(enum.Enum):
     RETURNED = "returned"
 
 
+class LoanKind(enum.Enum):
+    """How a loan between libraries came about (for reports and cost sharing)."""
+
+    WALK_IN = "walk-in"
+    """A visitor borrowed an item of another library (at a kiosk or through a peer)."""
+    LIBRARY_LOAN = "library-loan"
+    """A library lent an item to another library's institutional account (ILL)."""
+
+
 @dataclass(frozen=True)
 class Loan:
     """A reciprocal loan in the registry (no personal data: the patron is a keyed hash)."""
@@ -130,6 +140,7 @@ class Loan:
     renewals: int = 0
     state: LoanState = LoanState.ACTIVE
     returned: datetime | None = None
+    kind: LoanKind = LoanKind.WALK_IN
 
 
 @dataclass(frozen=True)
@@ -146,6 +157,7 @@ class LoanRequest:
     cap_at_owner: int | None
     cap_total: int | None
     quota_at_owner: int | None = None
+    kind: LoanKind = LoanKind.WALK_IN
     """The owner's limit on loans out to visitors from all libraries at once."""
 
 
@@ -202,6 +214,11 @@ class StateStore(Protocol):
 
     async def recent_loans(self, limit: int) -> list[Loan]:
         """The most recent loans (active or returned), newest first."""
+        ...
+
+    async def loans_between(self, start: datetime, end: datetime) -> list[Loan]:
+        """The loans checked out from ``start`` (included) to ``end`` (excluded), oldest
+        first, as far as the history keeps them (reports read a period with it)."""
         ...
 
     async def loan(self, loan_id: str) -> Loan | None:

@@ -179,6 +179,7 @@ class MemoryStateStore:
             terminal=request.terminal,
             checked_out=now,
             due=due,
+            kind=request.kind,
         )
         self._loans[loan.loan_id] = loan
         self._active_by_item[(loan.owner, loan.item)] = loan.loan_id
@@ -230,6 +231,11 @@ class MemoryStateStore:
     async def recent_loans(self, limit: int) -> list[Loan]:
         """The newest loans first."""
         return list(reversed(self._loans.values()))[:limit]
+
+    async def loans_between(self, start: datetime, end: datetime) -> list[Loan]:
+        """The loans checked out from ``start`` to ``end`` (excluded), oldest first."""
+        found = (x for x in self._loans.values() if start <= x.checked_out < end)
+        return sorted(found, key=lambda x: x.checked_out)
 
     async def loan(self, loan_id: str) -> Loan | None:
         """One loan by its id."""

@@ -84,6 +84,7 @@ from .base import (
     UNCONFIRMED_KEPT_S,
     CapExceeded,
     Loan,
+    LoanKind,
     LoanRequest,
     LoanState,
     OutboxEntry,
@@ -160,6 +161,7 @@ def _loan(flat: Sequence[str]) -> Loan:
         renewals=int(f["renewals"]),
         state=LoanState(f["state"]),
         returned=datetime.fromisoformat(f["returned"]) if f.get("returned") else None,
+        kind=LoanKind(f.get("kind") or LoanKind.WALK_IN.value),
     )
 
 
@@ -173,6 +175,7 @@ def _request(flat: Sequence[str]) -> LoanRequest:
         proxy_patron=f["proxy"],
         terminal=f["terminal"],
         idempotency_key=f["idem"],
+        kind=LoanKind(f.get("kind") or LoanKind.WALK_IN.value),
         cap_at_owner=None,
         cap_total=None,
     )
@@ -370,6 +373,7 @@ class RedisStateStore:
                 *("owner", owner, "home", request.home, "item", request.item),
                 *("patron", patron, "proxy", request.proxy_patron),
                 *("terminal", request.terminal, "idem", request.idempotency_key),
+                *("kind", request.kind.value),
             ],
         )
         kind = answer[0]
@@ -419,6 +423,7 @@ class RedisStateStore:
                 request.proxy_patron,
                 request.terminal,
                 request.idempotency_key,
+                request.kind.value,
             ],
         )
         return _loan(answer)
@@ -476,6 +481,13 @@ class RedisStateStore:
         if limit <= 0:
             return []
         return await self._loans(self._k("history"), "recent", limit)
+
+    async def loans_between(self, start: datetime, end: datetime) -> list[Loan]:
+        """The loans checked out from ``start`` to ``end`` (excluded), oldest first."""
+        answer = await self._script(
+            "loans", [self._k("history")], [self._p, "between", 0, _ms(start), _ms(end)]
+        )
+        return [_loan(flat) for flat in answer]
 
     async def loan(self, loan_id: str) -> Loan | None:
         """One loan by its id."""

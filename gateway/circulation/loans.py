@@ -46,7 +46,7 @@ import trio
 
 from adapters.errors import IlsError, IlsRequestInvalid
 from adapters.ils.base import CheckinOutcome, CirculationOutcome
-from adapters.state.base import CapExceeded, Loan, LoanRequest, StateUnavailable
+from adapters.state.base import CapExceeded, Loan, LoanKind, LoanRequest, StateUnavailable
 from config.policy import may_borrow, may_renew
 from gateway.circulation.outcomes import Refusal, RefusalCode, code_of_decision
 from gateway.circulation.patrons import check_patron, standing
@@ -97,6 +97,7 @@ class LoanOrder:
     cap_at_owner: int | None
     cap_total: int | None
     quota_at_owner: int | None
+    kind: LoanKind = LoanKind.WALK_IN
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ async def lend(call: Call, order: LoanOrder) -> LoanMade | Refusal:
             cap_at_owner=order.cap_at_owner,
             cap_total=order.cap_total,
             quota_at_owner=order.quota_at_owner,
+            kind=order.kind,
         ),
         now=call.now,
     )
@@ -380,6 +382,7 @@ async def lend_to_library(
             cap_at_owner=None,
             cap_total=None,
             quota_at_owner=call.rules.policy(owner).circulation.visitor_loan_quota,
+            kind=LoanKind.LIBRARY_LOAN,
         ),
     )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from adapters.state.base import (
     BatchEntry,
     CapExceeded,
     Loan,
+    LoanKind,
     LoanRequest,
     LoanState,
     PendingBatch,
@@ -409,6 +411,24 @@ async def test_recent_loans_are_newest_first_and_limited(store: StateBackend) ->
     assert recent[2] == closed
     assert [x.item for x in await store.recent_loans(2)] == ["I3", "I2"]
     assert await store.recent_loans(0) == []
+
+
+async def test_loans_between_two_times_oldest_first_with_their_kind(store: StateBackend) -> None:
+    """A period's loans: checked out from the start (included) to the end (excluded),
+    oldest first, returned ones included, each with the kind of loan it was."""
+    before = await lend(store, request("I0"), now=T0 - timedelta(minutes=1))
+    first = await lend(store, request("I1"), now=T0)
+    library = replace(request("I2", key="ill-1"), kind=LoanKind.LIBRARY_LOAN)
+    second = await lend(store, library, now=T0 + timedelta(hours=1))
+    await store.close("alpha", "I1", now=T0 + timedelta(hours=2))
+    after = await lend(store, request("I3"), now=T0 + timedelta(hours=3))
+    found = await store.loans_between(T0, T0 + timedelta(hours=3))
+    assert [x.loan_id for x in found] == [first.loan_id, second.loan_id]
+    assert found[0].state is LoanState.RETURNED
+    assert [x.kind for x in found] == [LoanKind.WALK_IN, LoanKind.LIBRARY_LOAN]
+    assert before.loan_id not in {x.loan_id for x in found}
+    assert after.loan_id not in {x.loan_id for x in found}
+    assert await store.loans_between(T0 + timedelta(days=1), T0 + timedelta(days=2)) == []
 
 
 # --- history ---------------------------------------------------------------------------------

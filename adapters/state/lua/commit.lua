@@ -4,7 +4,7 @@
 --       9 owner's active loans, 10 home's active loans, 11 history, 12 outbox
 -- ARGV: 1 key prefix, 2 token ("" when none), 3 loan id, 4 now (ms), 5 now (ISO),
 --       6 due (ISO), 7 idempotency time (ms), 8 history kept, 9 owner, 10 home, 11 item,
---       12 patron key, 13 proxy patron, 14 terminal, 15 idempotency key
+--       12 patron key, 13 proxy patron, 14 terminal, 15 idempotency key, 16 loan kind
 -- Returns the loan's fields.
 local P = ARGV[1]
 local owner, home, item, patron = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
@@ -31,7 +31,7 @@ end
 local id = ARGV[3]
 redis.call('HSET', KEYS[8], 'id', id, 'owner', owner, 'home', home, 'item', item,
   'patron', patron, 'proxy', ARGV[13], 'terminal', ARGV[14], 'out', ARGV[5], 'due', ARGV[6],
-  'renewals', 0, 'state', 'active', 'idem', ARGV[15])
+  'renewals', 0, 'state', 'active', 'idem', ARGV[15], 'kind', ARGV[16])
 redis.call('SET', KEYS[7], id)
 redis.call('ZADD', KEYS[3], ARGV[4], owner .. '|' .. id)
 redis.call('SADD', KEYS[9], id)

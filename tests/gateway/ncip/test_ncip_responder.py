@@ -15,6 +15,7 @@ import pytest
 import trio
 from lxml import etree
 
+from adapters.state.base import LoanKind
 from adapters.state.connect import open_state
 from adapters.state.memory import MemoryStateStore
 from config.models import StateSettings
@@ -104,6 +105,7 @@ async def test_checkout_to_a_librarys_institutional_account_is_an_ill_loan(demo:
     loan = await demo.gateway.services.store.active_loan("beta", "31002000000005")
     assert loan is not None
     assert (loan.home, loan.proxy_patron) == ("gamma", "ILL-gamma")
+    assert loan.kind is LoanKind.LIBRARY_LOAN
     assert demo.simulators["beta"].library.items["31002000000005"].holder == "ILL-gamma"
     again = await reply(demo, request)
     assert again.ok

@@ -1,0 +1,1 @@
+"""The registry's history by period: what reports, cost sharing and analytics read."""

@@ -12,12 +12,12 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 NODE_STAMP    := node_modules/.installed
 
-.PHONY: run test lint format bench coverage clean
+.PHONY: run test lint format bench coverage clean browser
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/interlend demo
 
-test: lint $(NODE_STAMP)
+test: lint $(NODE_STAMP) browser
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage report --include='protocols/sip2/*' --fail-under=100
@@ -28,6 +28,13 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache --no-logo
+
+# The page tests drive Debian's chromium (never a downloaded browser). Installed here when
+# it is missing and we may; otherwise those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get install -y -qq chromium >/dev/null 2>&1; } \
+	  || echo "chromium is not installed and could not be: the page tests will skip"
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format .

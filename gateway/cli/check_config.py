@@ -14,7 +14,7 @@ import sys
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from config.errors import ConfigError, format_path
 from config.loader import load_consortium
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from config.consortium import Consortium
     from config.inheritance import Resolved
 
-__all__ = ["check_config"]
+__all__ = ["add_parsers", "check_config"]
 
 
 def _text(value: object, none_means: str = "none") -> str:
@@ -151,3 +151,28 @@ def check_config(
         print(f"{path}: valid — {_summary(consortium)}", file=out)
         _table(consortium, out)
     return 0
+
+
+def add_parsers(commands: Any) -> None:
+    """Add ``check-config`` to the top-level subparsers."""
+    check = commands.add_parser(
+        "check-config",
+        help="validate a configuration and print every library's effective policy",
+        description=(
+            "Validate a configuration file (and its includes). On success print every "
+            "library's effective policy with where each value came from; on failure print "
+            "each error with its file position and a hint, and exit 1."
+        ),
+    )
+    check.add_argument("file", help="the configuration file (TOML)")
+    check.add_argument("--json", action="store_true", help="print JSON for tools")
+    check.add_argument(
+        "--no-secrets",
+        action="store_true",
+        help="do not require the secrets the file refers to (env variables, files)",
+    )
+    check.set_defaults(
+        run=lambda args: check_config(
+            args.file, as_json=args.json, check_secrets=not args.no_secrets
+        )
+    )

@@ -43,6 +43,7 @@ def add_parsers(commands: Any) -> None:
             "loans against it."
         ),
     )
+    ledger.set_defaults(run=run)
     actions = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
     deploy = actions.add_parser(
         "deploy",

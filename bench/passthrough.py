@@ -430,7 +430,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--idle", type=int, default=10_000)
+    parser.add_argument(
+        "--idle", type=int, default=10_000, help="idle kiosks to measure (0: skip that part)"
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON summary line too")
     parser.add_argument(
         "--ils",
@@ -451,10 +453,12 @@ def main() -> int:
         rounds = trio.run(
             passthrough, gateway, direct, args.rounds, args.connections, args.requests, pids
         )
-        before, after = trio.run(idle, gateway, args.idle, pids.gateway)
+        before, after = (
+            trio.run(idle, gateway, args.idle, pids.gateway) if args.idle > 0 else (0, 0)
+        )
     ratio = statistics.median(r.gateway_rps / r.direct_rps for r in rounds)
     added = statistics.median(r.gateway_p50_us - r.direct_p50_us for r in rounds)
-    per_connection = (after - before) * 1024 / args.idle
+    per_connection = (after - before) * 1024 / args.idle if args.idle > 0 else 0.0
 
     def cpu(rows: list[dict[str, float]], process: str) -> float:
         return round(statistics.median(row[process] for row in rows), 1)
@@ -499,10 +503,11 @@ def main() -> int:
             f" kiosks {g['kiosks']}; direct: ILS {d['ils']} (kernel {d['ils_system']}),"
             f" kiosks {d['kiosks']}"
         )
-    print(
-        f"idle kiosks: {args.idle} connections, RSS {before} -> {after} KiB,"
-        f" {per_connection / 1024:.1f} KiB each (target <= 20 KB)"
-    )
+    if args.idle > 0:
+        print(
+            f"idle kiosks: {args.idle} connections, RSS {before} -> {after} KiB,"
+            f" {per_connection / 1024:.1f} KiB each (target <= 20 KB)"
+        )
     if args.json:
         print(json.dumps(summary))
     return 0

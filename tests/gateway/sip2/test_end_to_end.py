@@ -7,17 +7,16 @@ reference books 31003000000041… that do not circulate to visitors).
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING
 
 import trio
+import trio.testing
 
 from adapters.ledger.base import LoanEventKind
 from adapters.ledger.memory import MemoryLedger
 from adapters.state.base import Loan, LoanState, Reservation
 from adapters.state.memory import MemoryStateStore
 from gateway.circulation.pins import TOO_MANY_PINS
-from gateway.demo.network import run_demo
 from protocols.sip2 import (
     AcsStatus,
     CheckinResponse,
@@ -39,8 +38,10 @@ from protocols.sip2 import (
     RenewResponse,
     ScStatus,
 )
-from tests.helpers.demo import short_timeouts
-from tests.helpers.kiosk import NOW, Kiosk, checkin, checkout, close_all, information, renew, status
+from tests.helpers.arrivals import held
+from tests.helpers.demo import running_demo, short_timeouts
+from tests.helpers.kiosk import NOW, Kiosk, checkin, checkout, information, renew, status
+from tests.helpers.polling import eventually
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -53,14 +54,19 @@ OTHER_ALPHA_PATRON = "21001000000002"
 BLOCKED = "21001000000099"
 BETA_ITEM = "31002000000001"
 TIMEOUT = 10
+STUCK_S = 5.0
+"""Under a mock clock, real seconds with every task blocked before trio time jumps on
+by itself: never in a working test, so a stuck one fails at its time-out, not hangs."""
 
 
 async def ledger_kinds(demo: Demo) -> list[LoanEventKind]:
     """The events the ledger got, once the outbox pump has delivered all of them."""
-    for _ in range(500):
-        if not await demo.gateway.runtime.store.outbox_pending():
-            break
-        await trio.sleep(0.01)
+    store = demo.gateway.runtime.store
+
+    async def delivered() -> bool:
+        return not await store.outbox_pending()
+
+    await eventually(delivered, what="the outbox pump to deliver every event")
     ledger = demo.gateway.runtime.ledger
     assert isinstance(ledger, MemoryLedger)
     return [event.kind for event in ledger.events()]
@@ -235,7 +241,7 @@ async def test_resent_checkout_is_executed_once(demo: Demo) -> None:
 
 async def test_member_ils_down_gives_a_refusal_in_time(demo: Demo) -> None:
     demo.stop_ils("alpha")
-    await trio.sleep(0.05)
+    await trio.testing.wait_all_tasks_blocked()  # alpha's listener is closed by now
     # Drop alpha's pooled connections, as the health check would on its next round.
     member = demo.gateway.runtime.members["alpha"]
     await member.aclose()  # type: ignore[attr-defined]
@@ -254,26 +260,43 @@ async def test_member_ils_down_gives_a_refusal_in_time(demo: Demo) -> None:
     assert local.valid_patron  # beta's own patrons are not affected
 
 
-async def test_slow_member_does_not_slow_the_others(demo: Demo) -> None:
-    demo.simulators["alpha"].delay_s = 3.0  # longer than the 1 s time-out of the fixture
-    results: dict[str, float] = {}
+async def test_slow_member_does_not_slow_the_others(
+    demo: Demo, mock_clock: trio.testing.MockClock
+) -> None:
+    """Three of alpha's patrons wait on alpha's ILS, which keeps its answers: a beta
+    patron is served meanwhile, and alpha's are refused once alpha's time-out (the
+    fixture's 1 s) has passed, not before, while alpha's ILS still has not answered.
 
-    async def ask(login: str, patron: str) -> None:
-        kiosk = await Kiosk.logged_in(demo, login)
-        started = trio.current_time()
-        answer = await kiosk.expect(status(patron), PatronStatusResponse)
-        results[patron] = trio.current_time() - started
-        results[patron + ":ok"] = float(bool(answer.valid_patron))
+    Trio time is the test's: it stands still until the test moves it past the time-out.
+    """
+    mock_clock.autojump_threshold = STUCK_S
+    alpha = demo.simulators["alpha"]
+    at_home: list[PatronStatusResponse] = []
 
-    with trio.fail_after(TIMEOUT):
+    async def ask_alpha(kiosk: Kiosk) -> None:
+        at_home.append(await kiosk.expect(status(ALPHA_PATRON), PatronStatusResponse))
+
+    with trio.fail_after(TIMEOUT), held(alpha):
+        waiting = [await Kiosk.logged_in(demo, "alpha-kiosk") for _ in range(3)]
+        at_beta = await Kiosk.logged_in(demo, "beta-kiosk")
         async with trio.open_nursery() as nursery:
-            for _ in range(3):
-                nursery.start_soon(ask, "alpha-kiosk", ALPHA_PATRON)
-            nursery.start_soon(ask, "beta-kiosk", "21002000000001")
-    assert results["21002000000001"] < 0.5
-    assert results["21002000000001:ok"] == 1.0
-    assert 0.9 < results[ALPHA_PATRON] < 2.5  # refused at alpha's time-out, not later
-    assert results[ALPHA_PATRON + ":ok"] == 0.0
+            for kiosk in waiting:
+                nursery.start_soon(ask_alpha, kiosk)
+            await trio.testing.wait_all_tasks_blocked()  # alpha's three are in the gateway
+            local = await at_beta.expect(status("21002000000001"), PatronStatusResponse)
+            refused_while_beta_was_served = len(at_home)
+            mock_clock.jump(0.9)
+            await trio.testing.wait_all_tasks_blocked()
+            refused_before_the_time_out = len(at_home)
+            mock_clock.jump(0.2)
+        answered_by_alpha = alpha.executed.count("23")
+    assert local.valid_patron
+    assert refused_while_beta_was_served == 0
+    assert refused_before_the_time_out == 0
+    assert len(at_home) == 3
+    assert not any(answer.valid_patron for answer in at_home)
+    assert all("not answering" in " ".join(a.screen_messages) for a in at_home)
+    assert answered_by_alpha == 0  # the refusals were the gateway's, at the time-out
 
 
 async def test_garbage_from_one_kiosk_does_not_disturb_another(demo: Demo) -> None:
@@ -362,12 +385,18 @@ async def test_renew_all_includes_reciprocal_loans(demo: Demo) -> None:
 
 
 async def test_owner_timeout_releases_the_slot(demo: Demo) -> None:
-    demo.simulators["beta"].delay_s = 1.5  # over the fixture's 1 s member time-out
+    """A checkout the owner does not answer within the member time-out is refused and
+    its slot given back: the patron's next checkout is lent and recorded alone."""
+    beta = demo.simulators["beta"]
     with trio.fail_after(TIMEOUT):
         kiosk = await Kiosk.logged_in(demo, "beta-kiosk")
-        lent = await kiosk.expect(checkout(ALPHA_PATRON, BETA_ITEM), CheckoutResponse)
-        demo.simulators["beta"].delay_s = 0
-        await trio.sleep(0.6)  # the late answer arrives at the discarded connection
+        with held(beta) as gate:  # past the fixture's 1 s member time-out
+            lent = await kiosk.expect(checkout(ALPHA_PATRON, BETA_ITEM), CheckoutResponse)
+            gate.release()
+            # The late answer goes to the connection the gateway discarded.
+            await eventually(
+                lambda: beta.executed.count("11") == 1, what="beta to carry out the late checkout"
+            )
         again = await kiosk.expect(checkout(ALPHA_PATRON, "31002000000002"), CheckoutResponse)
     assert not lent.ok
     assert any("not answering" in line for line in lent.screen_messages)
@@ -426,18 +455,13 @@ def with_quota(config: Config) -> Config:
 async def test_the_owners_quota_counts_every_visitor() -> None:
     """Beta's quota of two is reached by two patrons; a third visitor is told why."""
     with trio.fail_after(TIMEOUT):
-        async with trio.open_nursery() as nursery:
-            running: Demo = await nursery.start(
-                partial(run_demo, handle_signals=False, adjust=with_quota)
-            )
+        async with running_demo(with_quota) as running:
             kiosk = await Kiosk.logged_in(running, "beta-kiosk")
             first = await kiosk.expect(checkout(ALPHA_PATRON, "31002000000001"), CheckoutResponse)
             second = await kiosk.expect(
                 checkout(OTHER_ALPHA_PATRON, "31002000000002"), CheckoutResponse
             )
             third = await kiosk.expect(checkout(ALPHA_PATRON, "31002000000003"), CheckoutResponse)
-            await close_all()
-            running.gateway.stop()
     assert first.ok
     assert second.ok
     assert not third.ok

@@ -17,15 +17,14 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from gateway.demo.simulator.ncip_server import UNREADABLE
+from gateway.demo.simulator.ncip_server import UNREADABLE, NcipSimulator
 from protocols.ncip import NcipSyntaxError
 from protocols.ncip.initiator import service_name
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Collection, Iterator
 
     from gateway.demo.simulator.engine import SimulatedIls
-    from gateway.demo.simulator.ncip_server import NcipSimulator
     from protocols.sip2 import Message
 
 __all__ = ["Arrivals", "Gate", "held"]
@@ -94,12 +93,23 @@ class Gate:
 
 
 @contextmanager
-def held(ils: SimulatedIls | NcipSimulator) -> Iterator[Gate]:
-    """Hold ``ils``'s answers until ``release`` is called or the block ends."""
+def held(ils: SimulatedIls | NcipSimulator, *, codes: Collection[str] = ()) -> Iterator[Gate]:
+    """Hold ``ils``'s answers until ``release`` is called or the block ends.
+
+    Args:
+        ils: The simulated ILS (SIP2) or its NCIP face.
+        codes: For a SIP2 ILS, the message codes to hold (all when empty): holding
+            only ``"11"`` lets a new connection's login (93) through.
+    """
     gate = Gate()
     ils.gate = gate.event
+    if codes:
+        assert not isinstance(ils, NcipSimulator), "the NCIP face holds every request"
+        ils.gated_codes = frozenset(codes)
     try:
         yield gate
     finally:
         gate.release()
         ils.gate = None
+        if not isinstance(ils, NcipSimulator):
+            ils.gated_codes = None

@@ -100,6 +100,8 @@ class SimulatedIls:
         gate: While this is an event not yet set, each request waits for it after
             arriving and before being answered: a test holds the ILS's answers for
             exactly as long as it needs (``None``: answer at once).
+        gated_codes: The message codes that wait at ``gate`` (``None``: all of them;
+            a test holding checkouts lets the logins of new connections through).
     """
 
     def __init__(self, library: LibraryData, password: str) -> None:
@@ -111,6 +113,7 @@ class SimulatedIls:
         self.last_request: Message | None = None
         self.on_arrival: Callable[[Message], None] | None = None
         self.gate: trio.Event | None = None
+        self.gated_codes: frozenset[str] | None = None
 
     def handle(self, message: Message, now: datetime) -> Message:
         """Answer one request (the connection handles 97 and login enforcement)."""

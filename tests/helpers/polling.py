@@ -11,7 +11,8 @@ it polls the condition, with a bound, here:
 * ``eventually_blocking`` in synchronous tests that drive a subprocess.
 
 Both return the condition's first truthy value, so a poll can hand over what it found
-(``reclaimed = await eventually(reclaim_some)``).  A poll that runs out of time fails
+(``reclaimed = await eventually(reclaim_some)``; a condition may return ``None`` for
+"not yet").  A poll that runs out of time fails
 the test with an ``AssertionError`` naming what was waited for.
 """
 
@@ -38,7 +39,7 @@ POLL_EVERY_S = 0.01
 
 @overload
 async def eventually(
-    condition: Callable[[], Awaitable[T]],
+    condition: Callable[[], Awaitable[T | None]],
     *,
     timeout: float = DEFAULT_TIMEOUT_S,
     every: float = POLL_EVERY_S,
@@ -48,7 +49,7 @@ async def eventually(
 
 @overload
 async def eventually(
-    condition: Callable[[], T],
+    condition: Callable[[], T | None],
     *,
     timeout: float = DEFAULT_TIMEOUT_S,
     every: float = POLL_EVERY_S,
@@ -57,7 +58,7 @@ async def eventually(
 
 
 async def eventually(
-    condition: Callable[[], T] | Callable[[], Awaitable[T]],
+    condition: Callable[[], T | None] | Callable[[], Awaitable[T | None]],
     *,
     timeout: float = DEFAULT_TIMEOUT_S,
     every: float = POLL_EVERY_S,
@@ -90,7 +91,7 @@ async def eventually(
 
 
 def eventually_blocking(
-    condition: Callable[[], T],
+    condition: Callable[[], T | None],
     *,
     timeout: float = DEFAULT_TIMEOUT_S,
     every: float = 0.05,

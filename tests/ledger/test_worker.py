@@ -107,9 +107,7 @@ async def anchored(gateway: Gateway, events: int) -> None:
 
 async def failed(worker: LedgerWorker) -> str:
     """The worker's error, once it has one."""
-    error = await eventually(lambda: worker.statistics().last_error, timeout=TIMEOUT)
-    assert error is not None
-    return error
+    return await eventually(lambda: worker.statistics().last_error, timeout=TIMEOUT)
 
 
 def node_url(consortium: Consortium) -> str:

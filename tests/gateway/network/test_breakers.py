@@ -7,10 +7,12 @@ from functools import partial
 from typing import Any
 
 import trio
+import trio.testing
 
 from adapters.ils.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome
 from adapters.state.memory import MemoryStateStore
 from gateway.network.breakers import share_breakers, sync_breakers
+from tests.helpers.polling import eventually
 
 ENDPOINTS = ["10.0.0.1:6001", "10.0.0.2:6001"]
 
@@ -95,16 +97,19 @@ async def test_an_open_breaker_is_marked_once_per_cool_down() -> None:
     assert calls == 1
 
 
-async def test_the_task_syncs_every_interval(nursery: trio.Nursery) -> None:
+async def test_the_task_syncs_every_interval(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Each gateway's task publishes and reads marks every ``interval_s`` (trio time,
+    the test's): a breaker open at one gateway opens at the other within two intervals
+    (one to publish it, one to read it)."""
     store = MemoryStateStore()
     first, one = gateway(store)
     second, two = gateway(store)
     down = fail_first(one)
-    nursery.start_soon(partial(share_breakers, lambda: first, "gw-1", interval_s=0.01))
-    nursery.start_soon(partial(share_breakers, lambda: second, "gw-2", interval_s=0.01))
-    for _ in range(500):
-        if state(two, down) is BreakerState.OPEN:
-            break
-        await trio.sleep(0.01)
-    assert state(two, down) is BreakerState.OPEN
+    nursery.start_soon(partial(share_breakers, lambda: first, "gw-1", interval_s=5.0))
+    nursery.start_soon(partial(share_breakers, lambda: second, "gw-2", interval_s=5.0))
+    await eventually(
+        lambda: state(two, down) is BreakerState.OPEN, timeout=10.5, what="the mark to be shared"
+    )
     nursery.cancel_scope.cancel()

@@ -257,7 +257,7 @@ class _ExhaustedListener(trio.abc.Listener[trio.abc.Stream]):
             self.failures -= 1
             raise OSError(errno.EMFILE, "Too many open files")
         if self.given.is_set():
-            await trio.sleep_forever()
+            await trio.sleep_forever()  # nothing more to accept: the fake listener idles
         self.given.set()
         stream, _ = trio.testing.memory_stream_pair()
         return stream

@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import trio
+from structlog.testing import capture_logs
 
+from config.models import Config, HoldingsExport
 from gateway.network.discovery import Holding, HoldingsError, HoldingsIndex, normalize_isbn
+from tests.helpers.demo import running_demo
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -141,13 +144,8 @@ async def test_an_unknown_title_is_an_empty_answer(demo: Demo) -> None:
 
 
 async def test_configured_exports_load_at_start_and_a_bad_one_is_skipped(tmp_path: Path) -> None:
-    from functools import partial
-
-    from structlog.testing import capture_logs
-
-    from config.models import Config, HoldingsExport
-    from gateway.demo.network import run_demo
-
+    """The exports the configuration names are loaded at start; one that cannot be read
+    is logged and skipped."""
     good = tmp_path / "beta.csv"
     good.write_text(EXPORT, encoding="utf-8")
 
@@ -160,11 +158,7 @@ async def test_configured_exports_load_at_start_and_a_bad_one_is_skipped(tmp_pat
         return config.model_copy(update={"gateway": gateway})
 
     with capture_logs() as logs, trio.fail_after(20):
-        async with trio.open_nursery() as nursery:
-            running: Demo = await nursery.start(
-                partial(run_demo, handle_signals=False, adjust=with_exports)
-            )
+        async with running_demo(with_exports) as running:
             loaded = len(running.gateway.holdings)
-            running.gateway.stop()
     assert loaded == 2
     assert any(e["event"] == "holdings export not loaded" for e in logs)

@@ -1,4 +1,5 @@
-"""Test-wide settings: hypothesis profiles (deterministic in CI), and a Redis."""
+"""Test-wide settings: hypothesis profiles (deterministic in CI), a Redis, and a trio
+clock that only the test moves (``frozen_clock``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 from typing import TYPE_CHECKING
 
 import pytest
+import trio.testing
 from hypothesis import HealthCheck, settings
 
 from tests.helpers.services import (
@@ -28,6 +30,26 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=150, deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+STUCK_S = 5.0
+"""Real seconds with every task blocked after which a ``frozen_clock`` jumps on by
+itself: a working test never waits that long for nothing (its sockets and threads
+keep it busy), so only a stuck one does, and it then fails at its time-out."""
+
+
+@pytest.fixture
+def frozen_clock() -> trio.testing.MockClock:
+    """Trio time that stands still until the test calls ``jump``: time-outs, cool-downs
+    and heartbeats fall exactly where the test puts them, whatever the machine's load,
+    while real sockets and threads work as usual.
+
+    It starts far from 0, as a real trio clock does.  Unlike ``autojump_clock`` it
+    does not move while the test waits for a socket; it jumps by itself only once
+    every task has been blocked for ``STUCK_S`` real seconds (a stuck test).
+    """
+    clock = trio.testing.MockClock(autojump_threshold=STUCK_S)
+    clock.jump(10_000)
+    return clock
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ shows them."""
 
 from __future__ import annotations
 
-import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -26,7 +25,7 @@ from protocols.ncip.initiator import service_name
 from protocols.sip2 import NEED_DATA, AcsConnection, LoginRequest, LoginResponse, MessageReceived
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator
 
 PASSWORD = "sim-secret"
 PATRON = "21001000000001"
@@ -165,14 +164,6 @@ async def rogue_ncip() -> AsyncIterator[RogueIls]:
         nursery.cancel_scope.cancel()
 
 
-def unused_port() -> int:
-    """A loopback port with nothing listening (bound, read, and closed again)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 # --- clients ---------------------------------------------------------------------------------
 
 
@@ -252,15 +243,6 @@ def breaker_state(ils: Sip2MemberIls | NcipMemberIls, index: int) -> object:
 def healthy(ils: Sip2MemberIls | NcipMemberIls) -> bool:
     """``ils.healthy``, read afresh (a call, so type checkers do not narrow it)."""
     return ils.healthy
-
-
-async def wait_until(condition: Callable[[], bool], *, polls: int = 1500) -> None:
-    """Poll ``condition()`` every 10 ms until it is true (15 s at most)."""
-    for _ in range(polls):
-        if condition():
-            return
-        await trio.sleep(0.01)
-    raise AssertionError("the condition never became true")
 
 
 async def sip2_request(ils: Sip2MemberIls) -> bool:

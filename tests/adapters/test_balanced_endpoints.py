@@ -13,6 +13,9 @@ from __future__ import annotations
 import trio
 
 from adapters.ils.balancing import BreakerSettings
+from tests.helpers.arrivals import held
+from tests.helpers.polling import eventually
+from tests.helpers.services import free_port
 
 from .endpoints import (
     LIMIT_S,
@@ -27,8 +30,6 @@ from .endpoints import (
     sip2_member,
     sip2_request,
     sip2_sim,
-    unused_port,
-    wait_until,
 )
 
 # --- a slow and a fast endpoint ------------------------------------------------------------
@@ -66,22 +67,29 @@ async def test_ncip_most_requests_go_to_the_fast_endpoint() -> None:
 
 
 async def test_sip2_concurrent_requests_spread_over_equal_endpoints() -> None:
-    """Least outstanding requests: a burst is shared between two equally slow endpoints."""
+    """Least outstanding requests: a burst is shared between two equally slow endpoints
+    (both hold their answers until all of it is out)."""
     burst = 8
     with trio.fail_after(LIMIT_S):
-        async with sip2_sim() as first, sip2_sim() as second:
-            first.ils.delay_s = second.ils.delay_s = 0.05
-            async with sip2_member(first.endpoint, second.endpoint, concurrency=burst) as ils:
-                async with trio.open_nursery() as nursery:
+        async with (
+            sip2_sim() as first,
+            sip2_sim() as second,
+            sip2_member(first.endpoint, second.endpoint, concurrency=burst) as ils,
+        ):
+            async with trio.open_nursery() as nursery:
+                # Both hold their answers until the whole burst is out.
+                with held(first.ils, codes=("23",)), held(second.ils, codes=("23",)):
                     for _ in range(burst):
                         nursery.start_soon(sip2_request, ils)
-                    await wait_until(
+                    await eventually(
                         lambda: (
                             endpoint_stats(ils, 0)["outstanding"] == burst // 2
                             and endpoint_stats(ils, 1)["outstanding"] == burst // 2
-                        )
+                        ),
+                        timeout=LIMIT_S,
+                        what="the burst to be shared",
                     )
-                assert endpoint_stats(ils, 0)["outstanding"] == 0
+            assert endpoint_stats(ils, 0)["outstanding"] == 0
     assert first.count("23") + second.count("23") == burst
     assert first.count("23") == second.count("23") == burst // 2
 
@@ -92,7 +100,7 @@ async def test_sip2_concurrent_requests_spread_over_equal_endpoints() -> None:
 async def test_sip2_a_dead_endpoints_breaker_opens_and_requests_go_to_the_other() -> None:
     """Refused connections open the dead endpoint's breaker; every later request is
     answered by the live endpoint."""
-    dead = f"127.0.0.1:{unused_port()}"
+    dead = f"127.0.0.1:{free_port()}"
     with trio.fail_after(LIMIT_S):
         async with (
             sip2_sim() as live,
@@ -111,7 +119,7 @@ async def test_sip2_a_dead_endpoints_breaker_opens_and_requests_go_to_the_other(
 async def test_sip2_the_health_loop_opens_a_dead_endpoints_breaker() -> None:
     """Without any request, failed probes open the breaker (default threshold); the
     requests that follow all go to the live endpoint."""
-    dead = f"127.0.0.1:{unused_port()}"
+    dead = f"127.0.0.1:{free_port()}"
     with trio.fail_after(LIMIT_S):
         async with (
             sip2_sim() as live,
@@ -119,7 +127,7 @@ async def test_sip2_the_health_loop_opens_a_dead_endpoints_breaker() -> None:
             trio.open_nursery() as nursery,
         ):
             await nursery.start(ils.run)
-            await wait_until(lambda: breaker_state(ils, 0) == "open")
+            await eventually(lambda: breaker_state(ils, 0) == "open", timeout=LIMIT_S)
             for _ in range(REQUESTS):
                 assert await sip2_request(ils)
             # Not closed (its trial probes fail): no request was sent there.
@@ -131,7 +139,7 @@ async def test_sip2_the_health_loop_opens_a_dead_endpoints_breaker() -> None:
 async def test_ncip_a_dead_endpoints_breaker_opens_and_requests_go_to_the_other() -> None:
     """A refused connection is a failure and the next endpoint answers the same
     request; with the breaker open, the dead endpoint is not tried again."""
-    dead = f"http://127.0.0.1:{unused_port()}/ncip"
+    dead = f"http://127.0.0.1:{free_port()}/ncip"
     with trio.fail_after(LIMIT_S):
         async with (
             ncip_sim() as live,
@@ -149,7 +157,7 @@ async def test_ncip_a_dead_endpoints_breaker_opens_and_requests_go_to_the_other(
 
 async def test_ncip_the_health_loop_opens_a_dead_endpoints_breaker() -> None:
     """Failed LookupAgency probes open the breaker (default threshold)."""
-    dead = f"http://127.0.0.1:{unused_port()}/ncip"
+    dead = f"http://127.0.0.1:{free_port()}/ncip"
     with trio.fail_after(LIMIT_S):
         async with (
             ncip_sim() as live,
@@ -157,7 +165,7 @@ async def test_ncip_the_health_loop_opens_a_dead_endpoints_breaker() -> None:
             trio.open_nursery() as nursery,
         ):
             await nursery.start(ils.run)
-            await wait_until(lambda: breaker_state(ils, 0) == "open")
+            await eventually(lambda: breaker_state(ils, 0) == "open", timeout=LIMIT_S)
             for _ in range(REQUESTS):
                 assert await ncip_request(ils)
             # Not closed (its trial probes fail): no lookup was sent there.
@@ -176,7 +184,7 @@ async def test_sip2_a_half_open_endpoint_gets_a_trial_probe_never_a_patron_reque
     """Dead, then back: once the cool-down is over, patron requests still go only to
     the live endpoint; the health loop's trial probe (99 on a fresh connection) goes to
     the endpoint that is back and closes its breaker."""
-    port = unused_port()
+    port = free_port()
     with trio.fail_after(LIMIT_S):
         async with (
             sip2_sim() as live,
@@ -185,7 +193,7 @@ async def test_sip2_a_half_open_endpoint_gets_a_trial_probe_never_a_patron_reque
             while breaker_state(ils, 0) != "open":
                 await sip2_request(ils)
             async with sip2_sim(port) as back:
-                await wait_until(lambda: breaker_state(ils, 0) == "half_open")
+                await eventually(lambda: breaker_state(ils, 0) == "half_open", timeout=LIMIT_S)
                 for _ in range(REQUESTS):
                     assert await sip2_request(ils)
                 assert back.count("23") == 0  # no patron request was the trial
@@ -193,7 +201,7 @@ async def test_sip2_a_half_open_endpoint_gets_a_trial_probe_never_a_patron_reque
                 assert breaker_state(ils, 0) == "half_open"
                 async with trio.open_nursery() as nursery:
                     await nursery.start(ils.run)
-                    await wait_until(lambda: breaker_state(ils, 0) == "closed")
+                    await eventually(lambda: breaker_state(ils, 0) == "closed", timeout=LIMIT_S)
                     nursery.cancel_scope.cancel()
                 assert back.count("99") == 1  # the trial probe
                 assert back.count("23") == 0
@@ -208,7 +216,7 @@ async def test_sip2_a_half_open_endpoint_gets_a_trial_probe_never_a_patron_reque
 async def test_sip2_a_failed_trial_probe_keeps_the_breaker_open() -> None:
     """Still dead: each trial probe fails and opens the breaker again, and every
     patron request is answered by the live endpoint meanwhile."""
-    dead = f"127.0.0.1:{unused_port()}"
+    dead = f"127.0.0.1:{free_port()}"
     with trio.fail_after(LIMIT_S):
         async with (
             sip2_sim() as live,
@@ -219,7 +227,9 @@ async def test_sip2_a_failed_trial_probe_keeps_the_breaker_open() -> None:
                 await sip2_request(ils)
             failures = endpoint_stats(ils, 0)["failures"]
             await nursery.start(ils.run)
-            await wait_until(lambda: endpoint_stats(ils, 0)["failures"] != failures)
+            await eventually(
+                lambda: endpoint_stats(ils, 0)["failures"] != failures, timeout=LIMIT_S
+            )
             assert breaker_state(ils, 0) != "closed"
             for _ in range(REQUESTS):
                 assert await sip2_request(ils)
@@ -231,7 +241,7 @@ async def test_sip2_a_failed_trial_probe_keeps_the_breaker_open() -> None:
 async def test_ncip_a_half_open_endpoint_gets_a_trial_probe_never_a_patron_request() -> None:
     """Dead, then back: patron lookups keep going to the live endpoint while the
     breaker is half-open; the trial LookupAgency closes it."""
-    port = unused_port()
+    port = free_port()
     with trio.fail_after(LIMIT_S):
         async with (
             ncip_sim() as live,
@@ -242,13 +252,13 @@ async def test_ncip_a_half_open_endpoint_gets_a_trial_probe_never_a_patron_reque
             while breaker_state(ils, 0) != "open":
                 assert await ncip_request(ils)  # the live endpoint answers meanwhile
             async with ncip_sim(port) as back:
-                await wait_until(lambda: breaker_state(ils, 0) == "half_open")
+                await eventually(lambda: breaker_state(ils, 0) == "half_open", timeout=LIMIT_S)
                 for _ in range(REQUESTS):
                     assert await ncip_request(ils)
                 assert back.ncip.calls == []  # no patron request was the trial
                 async with trio.open_nursery() as nursery:
                     await nursery.start(ils.run)
-                    await wait_until(lambda: breaker_state(ils, 0) == "closed")
+                    await eventually(lambda: breaker_state(ils, 0) == "closed", timeout=LIMIT_S)
                     nursery.cancel_scope.cancel()
                 assert back.count("LookupAgency") == 1
                 assert back.count("LookupItem") == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,9 +26,12 @@ from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.ncip_server import NcipSimulator, serve_simulator_ncip
 from protocols.ncip import read_reply
 from protocols.sip2 import CirculationStatus
+from tests.helpers.arrivals import Arrivals, held
+from tests.helpers.polling import eventually
+from tests.helpers.services import free_port
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
+    from collections.abc import AsyncIterator, Iterator, MutableMapping
 
     from adapters.ils.base import MemberIls
 
@@ -106,19 +108,7 @@ async def member(
 
 def dead_url() -> str:
     """An NCIP URL on a loopback port with nothing listening."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/ncip"
-
-
-async def wait_until(condition: Callable[[], bool], *, polls: int = 300) -> None:
-    """Poll ``condition()`` every 10 ms until it is true (3 s at most)."""
-    for _ in range(polls):
-        if condition():
-            return
-        await trio.sleep(0.01)
-    raise AssertionError("the condition never became true")
+    return f"http://127.0.0.1:{free_port()}/ncip"
 
 
 def endpoint_stats(ils: NcipMemberIls, index: int = 0) -> dict[str, object]:
@@ -355,13 +345,16 @@ async def test_accept_and_delete_a_temporary_item(sim: Simulator) -> None:
 # --- failures ------------------------------------------------------------------------------
 
 
-async def test_a_dead_endpoint_is_unavailable_at_once() -> None:
-    """Connection refused: IlsUnavailable well before the budget; the member is unhealthy."""
+async def test_a_dead_endpoint_is_unavailable_at_once(
+    frozen_clock: trio.testing.MockClock,
+) -> None:
+    """Connection refused: IlsUnavailable without waiting for the budget (trio time
+    stands still: nothing waited for it); the member is unhealthy."""
     async with member(dead_url()) as ils:
         started = trio.current_time()
         with pytest.raises(IlsUnavailable, match="cannot connect"):
             await ils.patron_status(PATRON, PIN, timeout=BUDGET)
-        assert trio.current_time() - started < 1.0
+        assert trio.current_time() == started
         assert not healthy(ils)
         # The breaker opens after BreakerSettings().failure_threshold (5) refusals in a
         # row (the old back-off started after the first one); then requests fail at once.
@@ -378,14 +371,14 @@ async def test_a_dead_endpoint_is_unavailable_at_once() -> None:
 
 @pytest.mark.slow
 async def test_a_slow_endpoint_times_out_within_the_budget(sim: Simulator) -> None:
-    """The caller's budget bounds the whole exchange: IlsTimeout, naming the stage."""
-    sim.ncip.delay_s = 5.0
-    async with member(sim.url) as ils:
-        started = trio.current_time()
-        with pytest.raises(IlsTimeout, match=r"no answer to LookupUser within 0\.3s"):
-            await ils.patron_status(PATRON, PIN, timeout=0.3)
-        assert trio.current_time() - started < 1.0
-        assert ils.statistics()["in_flight"] == 0
+    """The caller's budget bounds the whole exchange: IlsTimeout, naming the stage,
+    while the ILS still holds its answer."""
+    with trio.fail_after(10), held(sim.ncip):
+        async with member(sim.url) as ils:
+            with pytest.raises(IlsTimeout, match=r"no answer to LookupUser within 0\.3s"):
+                await ils.patron_status(PATRON, PIN, timeout=0.3)
+            assert sim.ncip.calls == []  # not answered
+            assert ils.statistics()["in_flight"] == 0
 
 
 async def test_an_http_error_page_is_a_protocol_error(sim: Simulator) -> None:
@@ -420,16 +413,23 @@ async def test_a_second_endpoint_takes_over(sim: Simulator) -> None:
     assert sim.ncip.calls == ["LookupUser", "LookupItem"]
 
 
-@pytest.mark.slow
 async def test_the_bulkhead_caps_requests_in_flight(sim: Simulator) -> None:
-    """With ``concurrency = 1`` a second request waits for the first one's slot."""
-    sim.ncip.delay_s = 0.2
-    async with member(sim.url, concurrency=1) as ils, trio.open_nursery() as nursery:
-        for _ in range(2):
-            nursery.start_soon(partial(ils.item_information, ITEM, timeout=BUDGET))
-        await wait_until(lambda: len(sim.ncip.calls) == 0 and ils.statistics()["in_flight"] == 1)
-        await wait_until(lambda: len(sim.ncip.calls) == 1)
-        assert ils.statistics()["in_flight"] == 1
+    """With ``concurrency = 1`` a second request waits for the first one's slot: it
+    reaches the ILS only once the first is answered."""
+    arrivals = Arrivals.at_ncip(sim.ncip)
+    with trio.fail_after(10):
+        async with member(sim.url, concurrency=1) as ils, trio.open_nursery() as nursery:
+            with held(sim.ncip):
+                for _ in range(2):
+                    nursery.start_soon(partial(ils.item_information, ITEM, timeout=BUDGET))
+                await arrivals.wait("LookupItem")
+                await trio.testing.wait_all_tasks_blocked()  # the other waits for a slot
+                first_alone = (arrivals.count("LookupItem"), ils.statistics()["in_flight"])
+            with held(sim.ncip):  # the first is answered; the second is held in turn
+                await arrivals.wait("LookupItem", count=2)
+                second_alone = (len(sim.ncip.calls), ils.statistics()["in_flight"])
+    assert first_alone == (1, 1)
+    assert second_alone == (1, 1)  # the first answered, the second in flight
 
 
 @pytest.mark.slow
@@ -437,12 +437,12 @@ async def test_health_checks_find_a_dead_endpoint_and_its_return(sim: Simulator)
     """``run()`` sends LookupAgency; a dead endpoint is unhealthy and retried with back-off."""
     async with member(sim.url, keepalive_s=0.05) as ils, trio.open_nursery() as nursery:
         await nursery.start(ils.run)
-        await wait_until(lambda: sim.ncip.calls.count("LookupAgency") >= 2)
+        await eventually(lambda: sim.ncip.calls.count("LookupAgency") >= 2)
         assert healthy(ils)
         nursery.cancel_scope.cancel()
     async with member(dead_url(), backoff_base_s=0.05) as ils, trio.open_nursery() as nursery:
         await nursery.start(ils.run)
-        await wait_until(lambda: int(str(endpoint_stats(ils)["failures"])) >= 3)
+        await eventually(lambda: int(str(endpoint_stats(ils)["failures"])) >= 3)
         assert not healthy(ils)
         assert "cannot connect" in str(endpoint_stats(ils)["last_error"])
         nursery.cancel_scope.cancel()
@@ -474,7 +474,7 @@ async def test_keep_alive_probes_of_a_failing_endpoint_back_off(
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(ils.run)
-            await wait_until(lambda: len(probed) >= 7, polls=10_000)
+            await eventually(lambda: len(probed) >= 7, timeout=60, every=0.01, what="seven probes")
             nursery.cancel_scope.cancel()
     finally:
         await ils.aclose()
@@ -507,7 +507,9 @@ async def test_an_endpoint_failing_for_ever_is_still_probed(
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(ils.run)
-            await wait_until(lambda: len(probed) >= 1030, polls=100_000)
+            await eventually(
+                lambda: len(probed) >= 1030, timeout=60, every=0.001, what="1,030 probes"
+            )
             nursery.cancel_scope.cancel()
     finally:
         await ils.aclose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import socket
 import warnings
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -35,9 +34,12 @@ from protocols.sip2 import (
     Terminator,
     Unencodable,
 )
+from tests.helpers.arrivals import Arrivals, held
+from tests.helpers.polling import eventually
+from tests.helpers.services import free_port
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator
 
 PASSWORD = "sim-secret"
 PATRON = "21001000000001"
@@ -104,23 +106,6 @@ async def member(
         yield ils
     finally:
         await ils.aclose()
-
-
-def unused_port() -> int:
-    """A loopback port with nothing listening (bound, read, and closed again)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-async def wait_until(condition: Callable[[], bool], *, polls: int = 500) -> None:
-    """Poll ``condition()`` every 10 ms until it is true (5 s at most)."""
-    for _ in range(polls):
-        if condition():
-            return
-        await trio.sleep(0.01)
-    raise AssertionError("the condition never became true")
 
 
 def healthy(ils: Sip2MemberIls) -> bool:
@@ -351,7 +336,7 @@ async def test_aclose_closes_the_pooled_connections(sim: Simulator) -> None:
         async with member(sim.endpoint) as ils:
             await ils.patron_status(PATRON, None, timeout=1.0)
             assert sim.ils.connections == 1
-        await wait_until(lambda: sim.ils.connections == 0)
+        await eventually(lambda: sim.ils.connections == 0, what="the ILS to see the link closed")
 
 
 async def test_a_wrong_login_password_is_refused(sim: Simulator) -> None:
@@ -368,16 +353,19 @@ async def test_a_wrong_login_password_is_refused(sim: Simulator) -> None:
 # --- health and failures ------------------------------------------------------------------
 
 
-async def test_nothing_listening_is_unavailable_and_marks_the_endpoint_down() -> None:
-    """A refused connection fails fast; once the breaker opens requests fail at once."""
-    port = unused_port()
+async def test_nothing_listening_is_unavailable_and_marks_the_endpoint_down(
+    frozen_clock: trio.testing.MockClock,
+) -> None:
+    """A refused connection fails without waiting for a time-out; once the breaker opens
+    requests fail at once (trio time stands still: nothing waited for it)."""
+    port = free_port()
     with trio.fail_after(TEST_BUDGET_S):
         async with member(f"127.0.0.1:{port}", backoff_base_s=30.0) as ils:
             assert healthy(ils)
             start = trio.current_time()
             with pytest.raises(IlsUnavailable) as first:
                 await ils.patron_status(PATRON, "1234", timeout=5.0)
-            assert trio.current_time() - start < 0.9
+            assert trio.current_time() == start
             assert first.value.member == "alpha"
             assert "cannot connect" in first.value.detail
             assert not healthy(ils)
@@ -403,13 +391,13 @@ async def test_nothing_listening_is_unavailable_and_marks_the_endpoint_down() ->
             start = trio.current_time()
             with pytest.raises(IlsUnavailable, match="every endpoint is down"):
                 await ils.patron_status(PATRON, "1234", timeout=5.0)
-            assert trio.current_time() - start < 0.1
+            assert trio.current_time() == start
             assert endpoint_stats(ils)["failures"] == failures
 
 
 async def test_requests_avoid_an_endpoint_that_is_backing_off(sim: Simulator) -> None:
     """With a dead and a live endpoint, after one failure every request goes to the live one."""
-    dead = f"127.0.0.1:{unused_port()}"
+    dead = f"127.0.0.1:{free_port()}"
     with trio.fail_after(TEST_BUDGET_S):
         async with member(dead, sim.endpoint, backoff_base_s=30.0) as ils:
             failures = 0
@@ -427,17 +415,17 @@ async def test_requests_avoid_an_endpoint_that_is_backing_off(sim: Simulator) ->
 
 
 async def test_an_endpoint_that_comes_back_is_used_again() -> None:
-    """After the back-off, the next request retries and clears the failure."""
+    """An endpoint that refused a connection (one failure: its breaker stays closed)
+    is tried by the next request once it listens again, which clears the failure."""
     library = SimulatedIls(packaged_library("alpha"), PASSWORD)
-    port = unused_port()
+    port = free_port()
     with trio.fail_after(TEST_BUDGET_S):
         async with member(f"127.0.0.1:{port}", backoff_base_s=0.05) as ils:
             with pytest.raises(IlsUnavailable):
                 await ils.patron_status(PATRON, "1234", timeout=1.0)
             assert not healthy(ils)
             async with trio.open_nursery() as nursery:
-                await nursery.start(partial(serve_simulator, library, port=port))
-                await trio.sleep(0.1)
+                await nursery.start(partial(serve_simulator, library, port=port))  # listens
                 record = await ils.patron_status(PATRON, "1234", timeout=1.0)
                 assert record.pin_ok is True
                 assert healthy(ils)
@@ -449,14 +437,14 @@ async def test_an_endpoint_that_comes_back_is_used_again() -> None:
 
 @pytest.mark.slow
 async def test_a_slow_ils_times_out_while_connecting(sim: Simulator) -> None:
-    """A cold pool and a slow login: ``IlsTimeout`` naming the "connecting" stage."""
-    sim.ils.delay_s = 2
-    with trio.fail_after(TEST_BUDGET_S):
+    """A cold pool and an ILS that holds the login: the caller's budget ends the
+    exchange (``IlsTimeout`` naming the "connecting" stage) while the ILS still has
+    not answered."""
+    with trio.fail_after(TEST_BUDGET_S), held(sim.ils):
         async with member(sim.endpoint) as ils:
-            start = trio.current_time()
             with pytest.raises(IlsTimeout) as caught:
                 await ils.patron_status(PATRON, "1234", timeout=0.5)
-            assert trio.current_time() - start < 1.5
+            assert sim.ils.executed == []
     assert "(connecting)" in caught.value.detail
     assert "23" in caught.value.detail
     assert "0.5s" in caught.value.detail
@@ -466,38 +454,38 @@ async def test_a_slow_ils_times_out_while_connecting(sim: Simulator) -> None:
 async def test_a_slow_answer_times_out_and_the_connection_is_not_reused(
     sim: Simulator,
 ) -> None:
-    """A warm pool and a slow answer: the stage is named and the cut-short link dropped."""
+    """A warm pool and an answer the ILS holds: the budget ends the exchange, the stage
+    is named and the cut-short link dropped."""
     with trio.fail_after(TEST_BUDGET_S):
         async with member(sim.endpoint) as ils:
             await ils.patron_status(PATRON, "1234", timeout=1.0)
-            sim.ils.delay_s = 2
-            start = trio.current_time()
-            with pytest.raises(IlsTimeout) as caught:
-                await ils.patron_status(PATRON, "1234", timeout=0.5)
-            assert trio.current_time() - start < 1.5
+            with held(sim.ils):
+                with pytest.raises(IlsTimeout) as caught:
+                    await ils.patron_status(PATRON, "1234", timeout=0.5)
+                assert sim.ils.executed.count("23") == 1  # the first request's only
             assert "(waiting for the answer)" in caught.value.detail
             assert endpoint_stats(ils)["idle_connections"] == 0
             # A slow ILS is not a dead one.
             assert healthy(ils)
-            sim.ils.delay_s = 0
             record = await ils.patron_status(PATRON, "1234", timeout=1.0)
             assert record.found
     assert sim.ils.executed.count("93") == 2
 
 
-@pytest.mark.slow
 async def test_the_bulkhead_bounds_requests_in_flight(sim: Simulator) -> None:
-    """With one slot taken by a slow request, another times out waiting for a slot."""
+    """With the one slot taken by a request the ILS holds, another times out waiting
+    for a slot; the first is answered once the ILS lets it go."""
     with trio.fail_after(TEST_BUDGET_S):
         async with member(sim.endpoint, concurrency=1) as ils:
             await ils.patron_status(PATRON, None, timeout=1.0)
-            sim.ils.delay_s = 0.5
+            arrivals = Arrivals.at(sim.ils)
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(partial(ils.patron_status, PATRON, None, timeout=5.0))
-                await trio.testing.wait_all_tasks_blocked()
-                assert ils.statistics()["in_flight"] == 1
-                with pytest.raises(IlsTimeout) as caught:
-                    await ils.patron_status(PATRON, None, timeout=0.1)
+                with held(sim.ils):
+                    nursery.start_soon(partial(ils.patron_status, PATRON, None, timeout=5.0))
+                    await arrivals.wait("23")
+                    assert ils.statistics()["in_flight"] == 1
+                    with pytest.raises(IlsTimeout) as caught:
+                        await ils.patron_status(PATRON, None, timeout=0.1)
             assert "(waiting for a free slot)" in caught.value.detail
             assert ils.statistics()["in_flight"] == 0
 
@@ -510,7 +498,7 @@ async def test_the_health_loop_warms_the_pool_and_sends_status(sim: Simulator) -
             trio.open_nursery() as nursery,
         ):
             await nursery.start(ils.run)
-            await wait_until(
+            await eventually(
                 lambda: "99" in sim.ils.executed and endpoint_stats(ils)["idle_connections"] == 1
             )
             assert sim.ils.connections == 1
@@ -519,7 +507,7 @@ async def test_the_health_loop_warms_the_pool_and_sends_status(sim: Simulator) -
             assert healthy(ils)
             # Closing the client ends the loop by itself (the nursery waits for it).
             await ils.aclose()
-        await wait_until(lambda: sim.ils.connections == 0)
+        await eventually(lambda: sim.ils.connections == 0, what="the ILS to see the link closed")
 
 
 async def test_cancelling_the_health_loop_mid_check_leaks_no_connection(
@@ -534,11 +522,12 @@ async def test_cancelling_the_health_loop_mid_check_leaks_no_connection(
                 trio.open_nursery() as nursery,
             ):
                 await nursery.start(ils.run)
-                await wait_until(lambda: endpoint_stats(ils)["idle_connections"] == 1)
-                sim.ils.delay_s = 1
-                # Only the health check takes the idle link: a 99 is now in flight.
-                await wait_until(lambda: endpoint_stats(ils)["idle_connections"] == 0)
-                nursery.cancel_scope.cancel()
+                await eventually(lambda: endpoint_stats(ils)["idle_connections"] == 1)
+                arrivals = Arrivals.at(sim.ils)
+                with held(sim.ils):
+                    # Only the health check takes the idle link: a 99 is now in flight.
+                    await arrivals.wait("99")
+                    nursery.cancel_scope.cancel()
         gc.collect()
     leaked = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
     assert leaked == []
@@ -546,12 +535,12 @@ async def test_cancelling_the_health_loop_mid_check_leaks_no_connection(
 
 async def test_the_health_loop_notices_a_dead_endpoint() -> None:
     """Without any request, ``run()`` marks an unreachable endpoint down."""
-    port = unused_port()
+    port = free_port()
     with trio.fail_after(TEST_BUDGET_S):
         async with member(f"127.0.0.1:{port}", keepalive_s=0.05) as ils:
             async with trio.open_nursery() as nursery:
                 await nursery.start(ils.run)
-                await wait_until(lambda: not healthy(ils))
+                await eventually(lambda: not healthy(ils), what="the endpoint to be found down")
                 nursery.cancel_scope.cancel()
             assert "cannot connect" in str(endpoint_stats(ils)["last_error"])
 

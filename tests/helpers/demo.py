@@ -1,13 +1,25 @@
-"""The demo network as the tests configure it: short time-outs, no chain."""
+"""The demo network as the tests configure and run it: short time-outs, no chain, and
+``running_demo`` to run one in a test (the ``demo`` fixture's way) with any
+configuration."""
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from config.models import Config
+import trio
 
-__all__ = ["circulation_demo", "short_timeouts", "without_chain"]
+from gateway.demo.network import run_demo
+from tests.helpers.kiosk import close_all
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Collection
+
+    from config.models import Config
+    from gateway.demo.network import Demo
+
+__all__ = ["circulation_demo", "running_demo", "short_timeouts", "without_chain"]
 
 
 def short_timeouts(config: Config, seconds: float = 1.0) -> Config:
@@ -32,3 +44,28 @@ def without_chain(config: Config) -> Config:
 def circulation_demo(config: Config) -> Config:
     """Short time-outs and no chain: the ``demo`` fixture's configuration."""
     return without_chain(short_timeouts(config))
+
+
+@asynccontextmanager
+async def running_demo(
+    adjust: Callable[[Config], Config] = circulation_demo,
+    *,
+    ncip_members: Collection[str] = (),
+) -> AsyncIterator[Demo]:
+    """The demo network with its configuration passed through ``adjust``; at the end the
+    test's kiosks are closed and the gateway stopped gracefully.
+
+    Args:
+        adjust: Changes the demo configuration (short time-outs and no chain unless
+            told otherwise).
+        ncip_members: Members whose ILS the gateway reaches over NCIP.
+    """
+    async with trio.open_nursery() as nursery:
+        demo: Demo = await nursery.start(
+            partial(run_demo, handle_signals=False, adjust=adjust, ncip_members=ncip_members)
+        )
+        try:
+            yield demo
+        finally:
+            await close_all()
+            demo.gateway.stop()

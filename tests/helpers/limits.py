@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from gateway.demo.network import run_demo
 from protocols.sip2 import LoginRequest, LoginResponse
-from tests.helpers.demo import circulation_demo
-from tests.helpers.kiosk import Kiosk, close_all
+from tests.helpers.demo import circulation_demo, running_demo
+from tests.helpers.kiosk import Kiosk
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -35,15 +34,8 @@ def with_limits(config: Config, **values: Any) -> Config:
 @asynccontextmanager
 async def demo_with(**limits: Any) -> AsyncIterator[Demo]:
     """The demo network with ``limits``, stopped at the end."""
-    async with trio.open_nursery() as nursery:
-        running: Demo = await nursery.start(
-            partial(run_demo, handle_signals=False, adjust=partial(with_limits, **limits))
-        )
-        try:
-            yield running
-        finally:
-            await close_all()
-            running.gateway.stop()
+    async with running_demo(partial(with_limits, **limits)) as running:
+        yield running
 
 
 async def connect_from(demo: Demo, address: str) -> Kiosk:

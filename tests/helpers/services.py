@@ -8,20 +8,27 @@ available the tests that need Redis skip, unless ``INTERLEND_REQUIRE_SERVICES=1`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.helpers.polling import eventually_blocking
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "RedisCluster",
     "RedisServer",
     "free_port",
+    "free_ports",
     "missing_service",
     "start_redis",
     "start_redis_cluster",
@@ -30,10 +37,24 @@ __all__ = [
 
 
 def free_port() -> int:
-    """A TCP port nothing listens on right now (loopback)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nothing listens on right now (loopback): for a server a test starts
+    later, or for a peer that must be found dead (connections refused)."""
+    [port] = free_ports(1)
+    return port
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different TCP ports nothing listens on right now (loopback).
+
+    They are held together while chosen, so no two are the same.
+    """
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            sock = held.enter_context(socket.socket())
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
 
 
 def _cluster_port() -> int:
@@ -66,6 +87,19 @@ def _ping(port: int) -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def _wait_until_serving(
+    process: subprocess.Popen[bytes], serving: Callable[[], bool], what: str, timeout: float = 10
+) -> None:
+    """Wait until a server this run started answers (failing at once if it exits)."""
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode} before answering")
+        return serving()
+
+    eventually_blocking(answers, timeout=timeout, every=0.02, what=f"{what} to answer")
 
 
 @dataclass
@@ -104,11 +138,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while not _ping(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not start on port {self.port}")
-            time.sleep(0.02)
+        _wait_until_serving(self.process, lambda: _ping(self.port), f"redis-server on {self.port}")
 
     def stop(self) -> None:
         """Stop the server (it can be started again on the same port)."""
@@ -164,16 +194,15 @@ def start_redis_cluster(directory: Path) -> RedisCluster | None:
             capture_output=True,
             timeout=30,
         )
-        deadline = time.monotonic() + 15
-        while (
-            b"cluster_state:ok"
-            not in subprocess.run(
-                [cli, "-p", str(nodes[0].port), "cluster", "info"], capture_output=True, timeout=5
-            ).stdout
-        ):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the Redis Cluster did not come up")
-            time.sleep(0.1)
+        info = [cli, "-p", str(nodes[0].port), "cluster", "info"]
+        eventually_blocking(
+            lambda: (
+                b"cluster_state:ok" in subprocess.run(info, capture_output=True, timeout=5).stdout
+            ),
+            timeout=15,
+            every=0.1,
+            what="the Redis Cluster to come up",
+        )
     except BaseException:
         for node in nodes:
             node.stop()
@@ -282,12 +311,13 @@ class AnvilNode:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        deadline = time.monotonic() + 15
-        while not _rpc_answers(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"anvil did not start on port {self.port}")
-            time.sleep(0.02)
+        try:
+            _wait_until_serving(
+                self.process, lambda: _rpc_answers(self.port), f"anvil on {self.port}", timeout=15
+            )
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """Stop the node (its chain is dumped to ``state`` on the way out)."""

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import structlog
 import trio
+import trio.testing
 from eth_account import Account
 from structlog.testing import capture_logs
 
@@ -35,11 +36,12 @@ from gateway.cli.main import main
 from gateway.ledger.proof import ProofStatus, prove_loan
 from gateway.ledger.worker import LedgerWorker
 from gateway.runtime.rules import derived_record_key
+from tests.helpers.polling import eventually
 from tests.helpers.services import free_port
 from tests.ledger.conftest import RECORD_KEY, Consortium, make_consortium, new_account
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, MutableMapping
 
     from adapters.state.base import Loan, StateBackend
     from tests.helpers.services import AnvilNode
@@ -85,22 +87,33 @@ async def lend_renew_return(store: StateBackend, item: str, **kwargs: str) -> Lo
 
 async def drained(store: StateBackend) -> None:
     """Wait until every outbox event is acknowledged (anchored)."""
-    for _ in range(TIMEOUT * 20):
-        if not await store.outbox_pending():
-            return
-        await trio.sleep(0.05)
-    raise AssertionError("the outbox was not drained")
+
+    async def empty() -> bool:
+        return not await store.outbox_pending()
+
+    await eventually(empty, timeout=TIMEOUT, what="the outbox to be drained")
+
+
+async def counted(worker: LedgerWorker, events: int) -> None:
+    """Wait until ``worker`` has counted ``events`` anchored events (it counts a batch
+    just after acknowledging it: an empty outbox comes a moment before)."""
+    await eventually(
+        lambda: worker.statistics().events_anchored >= events,
+        timeout=TIMEOUT,
+        what=f"{events} events to be counted as anchored",
+    )
 
 
 async def anchored(gateway: Gateway, events: int) -> None:
     """Wait until the gateway's ledger worker has counted ``events`` anchored events."""
     worker = gateway.ledger_worker
     assert worker is not None
-    for _ in range(TIMEOUT * 20):
-        if worker.statistics().events_anchored >= events:
-            return
-        await trio.sleep(0.05)
-    raise AssertionError(f"fewer than {events} events were anchored")
+    await counted(worker, events)
+
+
+async def failed(worker: LedgerWorker) -> str:
+    """The worker's error, once it has one."""
+    return await eventually(lambda: worker.statistics().last_error, timeout=TIMEOUT)
 
 
 def node_url(consortium: Consortium) -> str:
@@ -373,27 +386,27 @@ async def test_the_outbox_holds_while_the_node_is_down(
     store = redis_store
     running = worker(consortium, "alpha", store)
     loans: list[Loan] = []
-    with trio.fail_after(TIMEOUT):
+
+    def retries(logs: list[MutableMapping[str, Any]]) -> int:
+        return sum(e["event"] == "the chain is unavailable; the outbox holds" for e in logs)
+
+    with trio.fail_after(TIMEOUT), capture_logs() as logs:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(running.run)
             loans += [await lend(store, f"before-{n}", owner="alpha") for n in range(3)]
-            await drained(store)
+            await counted(running, 3)
             before = running.statistics().batches_anchored
 
             own_anvil.stop()
             loans += [await lend(store, f"during-{n}", owner="alpha") for n in range(6)]
             loans.append(await lend_renew_return(store, "during-returned", owner="alpha"))
-            for _ in range(200):
-                if running.statistics().last_error:
-                    break
-                await trio.sleep(0.02)
-            assert "unavailable" in (running.statistics().last_error or "")
-            await trio.sleep(0.5)  # a few retries
+            assert "unavailable" in await failed(running)
+            await eventually(lambda: retries(logs) >= 3, what="a few retries")
             assert await store.outbox_pending() == 9  # held, not lost
             assert running.statistics().batches_anchored == before
 
             own_anvil.start()
-            await drained(store)
+            await counted(running, 12)  # acknowledged, cleared and counted
             nursery.cancel_scope.cancel()
     stats = running.statistics()
     assert stats.events_anchored == 12
@@ -423,7 +436,7 @@ async def test_a_batch_anchored_before_a_crash_is_not_anchored_again(
     with trio.fail_after(TIMEOUT):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(running.run)
-            await drained(store)
+            await counted(running, 3)
             nursery.cancel_scope.cancel()
     assert anchored_events(consortium, "gamma") == [1]
     assert await store.pending_batch("gamma") is None
@@ -446,7 +459,7 @@ async def test_a_batch_is_sequenced_again_when_the_chain_moved(consortium: Conso
     with trio.fail_after(TIMEOUT):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(running.run)
-            await drained(store)
+            await counted(running, 2)
             nursery.cancel_scope.cancel()
     assert anchored_events(consortium, "beta") == [1, 2]
     assert running.statistics().last_batch_seq == 2
@@ -467,8 +480,13 @@ async def test_gateways_sharing_one_outbox_anchor_each_event_once(
                 nursery.start_soon(running.run)
             for n in range(10):
                 loans.append(await lend(store, f"shared-{n}", owner="gamma"))
-                await trio.sleep(0.01)
-            await drained(store)
+                # The workers take what has come before the next loan is made.
+                await trio.testing.wait_all_tasks_blocked()
+            await eventually(
+                lambda: sum(w.statistics().events_anchored for w in workers) >= 10,
+                timeout=TIMEOUT,
+                what="every event to be counted as anchored",
+            )
             nursery.cancel_scope.cancel()
     assert sum(w.statistics().events_anchored for w in workers) == 10
     for loan in loans:
@@ -494,10 +512,7 @@ async def test_a_non_member_key_is_refused_and_the_outbox_holds(consortium: Cons
     with trio.fail_after(TIMEOUT):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(running.run)
-            for _ in range(200):
-                if running.statistics().last_error:
-                    break
-                await trio.sleep(0.02)
+            await failed(running)
             nursery.cancel_scope.cancel()
     stats = running.statistics()
     assert not stats.connected

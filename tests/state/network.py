@@ -8,27 +8,23 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import trio
 
 from gateway.demo.simulator.data import packaged_library
 from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.sip2_server import serve_simulator
+from tests.helpers.polling import eventually
 from tests.helpers.services import free_port
 
-if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
 __all__ = [
+    "ILS_PASSWORD",
     "PATRON_SECRET",
     "GatewayProcess",
-    "eventually",
     "gateway_config",
     "start_simulators",
 ]
@@ -47,14 +43,6 @@ async def start_simulators(nursery: trio.Nursery) -> tuple[dict[str, SimulatedIl
         ils[member] = SimulatedIls(packaged_library(member), ILS_PASSWORD)
         _, ports[member] = await nursery.start(partial(serve_simulator, ils[member]))
     return ils, ports
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], *, every_s: float = 0.05) -> None:
-    """Poll ``condition`` until it holds (the caller bounds the wait with a time-out)."""
-    while True:
-        if await condition():
-            return
-        await trio.sleep(every_s)
 
 
 def gateway_config(
@@ -141,12 +129,16 @@ class GatewayProcess:
         log.close()
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
-        """Wait until the SIP2 port accepts connections."""
-        assert self.process is not None
-        with trio.fail_after(timeout):
-            while not await trio.to_thread.run_sync(_listening, self.sip2_port):
-                assert self.process.poll() is None, self.log()
-                await trio.sleep(0.05)
+        """Wait until the SIP2 port accepts connections (failing at once if the process
+        ends first)."""
+        process = self.process
+        assert process is not None
+
+        async def listening() -> bool:
+            assert process.poll() is None, self.log()
+            return await trio.to_thread.run_sync(_listening, self.sip2_port)
+
+        await eventually(listening, timeout=timeout, every=0.05, what="the gateway's SIP2 port")
 
     def kill(self) -> None:
         """``kill -9``: no drain, no goodbye."""
@@ -168,10 +160,3 @@ class GatewayProcess:
     def log(self) -> str:
         """What the gateway logged so far."""
         return self.config.with_suffix(".log").read_text("utf-8", errors="replace")
-
-
-def wait_port_closed(port: int, timeout: float = 5.0) -> None:
-    """Wait until nothing accepts connections on ``port``."""
-    deadline = time.monotonic() + timeout
-    while _listening(port) and time.monotonic() < deadline:
-        time.sleep(0.02)

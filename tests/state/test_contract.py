@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import trio
+import trio.testing
 
 from adapters.ledger.base import LoanEventKind
 from adapters.ledger.records import seal_batch
@@ -22,6 +23,7 @@ from adapters.state.base import (
     LoanKind,
     LoanRequest,
     LoanState,
+    OutboxEntry,
     PendingBatch,
     Reservation,
     SelectionEvent,
@@ -31,11 +33,14 @@ from adapters.state.base import (
     patron_key,
 )
 from adapters.state.memory import MemoryStateStore
+from tests.helpers.polling import eventually
 from tests.state.conftest import SHORT_HOLD_TTL_S, SHORT_UNCONFIRMED_KEPT_S
 
-from .network import eventually
-
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+SHORT_S = 0.25
+"""A span of real time the stores measure themselves (Redis's idle times and key
+expiry): long against the few steps a test takes inside it on a loaded machine, short
+enough to wait for.  Tests wait for what it brings by polling, never by sleeping."""
 DUE = T0 + timedelta(days=21)
 SECRET = b"registry-test-secret"
 ALICE = patron_key(SECRET, "beta", "21002000000001")
@@ -564,8 +569,7 @@ async def test_a_hold_never_committed_nor_released_expires(short_holds: StateBac
         now = max(datetime.now(UTC), past_hold)
         return await short_holds.unconfirmed(now=now) == []
 
-    with trio.fail_after(SHORT_UNCONFIRMED_KEPT_S + 5):
-        await eventually(forgotten)
+    await eventually(forgotten, timeout=SHORT_UNCONFIRMED_KEPT_S + 5, what="the hold to expire")
     retry = await short_holds.reserve(request("P1", key="phantom"), now=datetime.now(UTC))
     assert isinstance(retry, Reservation)
     assert retry.existing is None
@@ -631,8 +635,10 @@ async def test_unacknowledged_events_are_reclaimed_by_another_consumer(
     assert len(taken) == 1
     assert await store.outbox_read("live-worker", 10, wait_s=0) == []
     assert await store.outbox_reclaim("live-worker", 10, min_idle_s=60) == []
-    await trio.sleep(0.05)
-    reclaimed = await store.outbox_reclaim("live-worker", 10, min_idle_s=0.02)
+    reclaimed = await eventually(
+        lambda: store.outbox_reclaim("live-worker", 10, min_idle_s=SHORT_S),
+        what="the dead worker's event to be idle long enough",
+    )
     assert [e.entry_id for e in reclaimed] == [e.entry_id for e in taken]
     assert reclaimed[0].event == taken[0].event
     await store.outbox_ack([reclaimed[0].entry_id])
@@ -648,7 +654,7 @@ async def test_a_waiting_read_wakes_for_a_new_event(store: StateBackend) -> None
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(consume)
-        await trio.sleep(0.1)
+        await trio.testing.wait_all_tasks_blocked()  # the consumer waits
         await lend(store, request("W1"))
     assert got == [1]
 
@@ -669,18 +675,27 @@ async def test_a_missed_checkin_is_closed_with_an_event(store: StateBackend) -> 
 async def test_touched_events_are_not_reclaimed_and_acked_ones_drop_out(
     store: StateBackend,
 ) -> None:
-    """A worker holding events keeps them from others; acknowledged ones are not claimed."""
-    await lend(store, request("T1"))
-    await lend(store, request("T2"))
-    taken = await store.outbox_read("holder", 10, wait_s=0)
-    ids = [e.entry_id for e in taken]
-    await trio.sleep(0.05)
-    await store.outbox_ack(ids[1:])
-    assert await store.outbox_touch("holder", ids) == ids[:1]
-    assert await store.outbox_reclaim("thief", 10, min_idle_s=0.03) == []
-    await trio.sleep(0.05)
-    reclaimed = await store.outbox_reclaim("thief", 10, min_idle_s=0.03)
-    assert [e.entry_id for e in reclaimed] == ids[:1]
+    """A worker touching the events it holds keeps them from others while an event it
+    read with them but does not touch is taken; acknowledged ones are neither touched
+    nor claimed; once the worker stops touching, its event is taken too."""
+    for item in ("T1", "U1", "A1"):
+        await lend(store, request(item))
+    kept, untouched, acked = [e.entry_id for e in await store.outbox_read("holder", 10, wait_s=0)]
+    await store.outbox_ack([acked])
+    assert await store.outbox_touch("holder", [kept, acked]) == [kept]
+
+    async def taken_while_kept_touched() -> list[OutboxEntry]:
+        await store.outbox_touch("holder", [kept])
+        return await store.outbox_reclaim("thief", 10, min_idle_s=SHORT_S)
+
+    first = await eventually(taken_while_kept_touched, what="the untouched event to be taken")
+    assert [e.entry_id for e in first] == [untouched]
+    await store.outbox_ack([untouched])  # delivered by the thief
+    later = await eventually(
+        lambda: store.outbox_reclaim("thief", 10, min_idle_s=SHORT_S),
+        what="the event no longer touched to be taken",
+    )
+    assert [e.entry_id for e in later] == [kept]
     assert await store.outbox_touch("holder", []) == []
 
 
@@ -757,12 +772,15 @@ async def test_receipts_are_kept_by_loan_in_event_order(store: StateBackend) -> 
 async def test_throttle_counts_expires_and_resets(store: StateBackend) -> None:
     """A bucket counts hits, forgets them after its window, and can be reset."""
     assert await store.count("pin:a") == 0
-    assert await store.hit("pin:a", window_s=0.2) == 1
-    assert await store.hit("pin:a", window_s=0.2) == 2
+    assert await store.hit("pin:a", window_s=SHORT_S) == 1
+    assert await store.hit("pin:a", window_s=SHORT_S) == 2
     assert await store.count("pin:a") == 2
     assert await store.count("pin:b") == 0
-    await trio.sleep(0.3)
-    assert await store.count("pin:a") == 0
+
+    async def forgotten() -> bool:
+        return await store.count("pin:a") == 0
+
+    await eventually(forgotten, what="the window to pass")
     assert await store.hit("pin:a", window_s=10) == 1
     await store.reset("pin:a")
     assert await store.count("pin:a") == 0
@@ -778,14 +796,17 @@ async def test_check_answers_when_the_store_is_up(store: StateBackend) -> None:
 
 async def test_sessions_open_touch_list_close_and_expire(store: StateBackend) -> None:
     """A session is listed while alive, refreshed by touch, gone when closed or expired."""
-    await store.session_open("g1:c1", {"terminal": "beta-kiosk", "member": "beta"}, ttl_s=0.3)
+    await store.session_open("g1:c1", {"terminal": "beta-kiosk", "member": "beta"}, ttl_s=SHORT_S)
     await store.session_open("g2:c1", {"terminal": "alpha-kiosk", "member": "alpha"}, ttl_s=30)
     listed = await store.sessions()
     assert [s["id"] for s in listed] == ["g1:c1", "g2:c1"]
     assert listed[0]["terminal"] == "beta-kiosk"
-    assert await store.session_touch("g2:c1", ttl_s=0.2)
-    await trio.sleep(0.4)
-    assert [s["id"] for s in await store.sessions()] == []
+    assert await store.session_touch("g2:c1", ttl_s=SHORT_S)
+
+    async def all_expired() -> bool:
+        return await store.sessions() == []
+
+    await eventually(all_expired, what="both sessions to expire")
     assert not await store.session_touch("g1:c1", ttl_s=30)  # expired: not revived
     await store.session_open("g3:c9", {"terminal": "gamma-desk"}, ttl_s=30)
     await store.session_close("g3:c9")
@@ -799,15 +820,18 @@ async def test_sessions_open_touch_list_close_and_expire(store: StateBackend) ->
 async def test_breaker_marks_are_seen_by_other_gateways_until_they_expire(
     store: StateBackend,
 ) -> None:
-    await store.breaker_open("beta", "10.0.0.1:6001", ttl_s=0.3, by="gw-1")
+    await store.breaker_open("beta", "10.0.0.1:6001", ttl_s=SHORT_S, by="gw-1")
     await store.breaker_open("beta", "10.0.0.2:6001", ttl_s=30, by="gw-2")
     seen_by_2 = await store.breakers("beta", besides="gw-2")
     assert set(seen_by_2) == {"10.0.0.1:6001"}
-    assert 0 < seen_by_2["10.0.0.1:6001"] <= 0.3
+    assert 0 < seen_by_2["10.0.0.1:6001"] <= SHORT_S
     assert set(await store.breakers("beta", besides="gw-3")) == {"10.0.0.1:6001", "10.0.0.2:6001"}
     assert await store.breakers("alpha", besides="gw-3") == {}
-    await trio.sleep(0.4)
-    assert set(await store.breakers("beta", besides="gw-3")) == {"10.0.0.2:6001"}
+
+    async def short_one_expired() -> bool:
+        return set(await store.breakers("beta", besides="gw-3")) == {"10.0.0.2:6001"}
+
+    await eventually(short_one_expired, what="the short mark to expire")
 
 
 # --- lending counters ------------------------------------------------------------------------

@@ -17,9 +17,10 @@ from adapters.state.base import LoanRequest, Reservation
 from adapters.state.redis import RedisStateStore
 from gateway.app.daemon import Gateway
 from gateway.ledger.outbox import OutboxConsumerHealth
+from tests.helpers.polling import eventually
 from tests.helpers.services import RedisServer, missing_service, start_redis
 
-from .network import ILS_PASSWORD, PATRON_SECRET, eventually, gateway_config, start_simulators
+from .network import ILS_PASSWORD, PATRON_SECRET, gateway_config, start_simulators
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -117,12 +118,13 @@ async def no_events(store: RedisStateStore) -> bool:
 
 
 async def until_status(url: str, status: int) -> tuple[int, Any]:
-    """Poll ``url`` until it answers ``status`` (bounded by the caller's time-out)."""
-    while True:
+    """Poll ``url`` until it answers ``status``."""
+
+    async def answered() -> tuple[int, Any] | None:
         found = await get(url)
-        if found[0] == status:
-            return found
-        await trio.sleep(0.05)
+        return found if found[0] == status else None
+
+    return await eventually(answered, timeout=TIMEOUT, every=0.05, what=f"{url} to answer {status}")
 
 
 async def test_readyz_says_the_outbox_is_not_draining_and_recovers(

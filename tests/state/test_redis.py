@@ -18,9 +18,8 @@ from adapters.state.connect import describe, open_state
 from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore
 from config.models import StateSettings
+from tests.helpers.polling import eventually
 from tests.helpers.services import free_port, missing_service, start_redis
-
-from .network import eventually
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -88,7 +87,7 @@ async def test_a_server_that_never_answers_times_out(nursery: trio.Nursery) -> N
 
     async def silent(stream: trio.SocketStream) -> None:
         held.append(stream)
-        await trio.sleep_forever()
+        await trio.sleep_forever()  # the silent peer itself, not a wait of the test's
 
     listeners = await nursery.start(trio.serve_tcp, silent, 0)
     port = listeners[0].socket.getsockname()[1]
@@ -330,15 +329,13 @@ async def test_a_reserve_the_gateway_gave_up_on_leaves_a_hold_that_expires(
             async def hold_written() -> bool:
                 return bool(await _pttls(store, "hold"))
 
-            with trio.fail_after(10):
-                await eventually(hold_written)
+            await eventually(hold_written, what="the given-up reserve to be written")
             ttls = await _pttls(store, "hold", "idem", "held", "owner-held")
             assert all(ttl > 0 for ttl in ttls.values()), ttls
 
             async def hold_gone() -> bool:
                 return not await _pttls(store, "hold", "idem", "held", "owner-held")
 
-            with trio.fail_after(10):
-                await eventually(hold_gone)
+            await eventually(hold_gone, what="the hold to expire")
             assert await store.unconfirmed(now=datetime.now(UTC)) == []
             assert await admin.zcard(f"{{{store._namespace}}}:holds") == 0

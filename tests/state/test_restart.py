@@ -21,8 +21,9 @@ from adapters.state.redis import RedisStateStore
 from gateway.network.selection.shared import StoreSelectionCounters
 from protocols.sip2 import CheckoutResponse
 from tests.helpers.kiosk import NOW, Kiosk, checkout
+from tests.helpers.polling import eventually
 
-from .network import GatewayProcess, eventually, gateway_config, start_simulators
+from .network import GatewayProcess, gateway_config, start_simulators
 from .test_gateways import alpha_patron, beta_item, registry
 
 if TYPE_CHECKING:
@@ -66,13 +67,12 @@ async def readiness(gateway: GatewayProcess) -> int:
 
 async def drained(redis_url: str, namespace: str) -> None:
     """Wait (at most ``DRAIN_S``) until no loan event waits in the outbox."""
-    with trio.fail_after(DRAIN_S):
-        async with registry(redis_url, namespace) as store:
+    async with registry(redis_url, namespace) as store:
 
-            async def empty() -> bool:
-                return await store.outbox_pending() == 0
+        async def empty() -> bool:
+            return await store.outbox_pending() == 0
 
-            await eventually(empty)
+        await eventually(empty, timeout=DRAIN_S, what="the outbox to be drained")
 
 
 async def lends_counted(redis_url: str, namespace: str) -> tuple[int, int]:

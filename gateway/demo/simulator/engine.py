@@ -72,6 +72,8 @@ from protocols.sip2.fieldtypes import Date
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import trio
+
     from gateway.demo.simulator.data import LibraryData, SimItem, SimPatron
 
 __all__ = ["SimulatedIls"]
@@ -93,8 +95,13 @@ class SimulatedIls:
         connections: Connections open right now.
         executed: The codes of the requests handled, in order (for tests).
         last_request: The last request handled, as it arrived.
-        on_arrival: Called with each request as it arrives, before ``delay_s`` (tests
-            wait on it for a request to be "at the ILS now").
+        on_arrival: Called with each request as it arrives, before ``delay_s`` and
+            ``gate`` (tests wait on it for a request to be "at the ILS now").
+        gate: While this is an event not yet set, each request waits for it after
+            arriving and before being answered: a test holds the ILS's answers for
+            exactly as long as it needs (``None``: answer at once).
+        gated_codes: The message codes that wait at ``gate`` (``None``: all of them;
+            a test holding checkouts lets the logins of new connections through).
     """
 
     def __init__(self, library: LibraryData, password: str) -> None:
@@ -105,6 +112,8 @@ class SimulatedIls:
         self.executed: list[str] = []
         self.last_request: Message | None = None
         self.on_arrival: Callable[[Message], None] | None = None
+        self.gate: trio.Event | None = None
+        self.gated_codes: frozenset[str] | None = None
 
     def handle(self, message: Message, now: datetime) -> Message:
         """Answer one request (the connection handles 97 and login enforcement)."""

@@ -29,11 +29,15 @@ gets a message-level Problem (HTTP 200); one over the size cap gets HTTP 413.
 bound ``(host, port)``.  ``NcipSimulator.delay_s`` slows every answer down,
 ``NcipSimulator.fault`` makes every answer an HTTP error page, and
 ``NcipSimulator.required_headers`` plays an ILS that wants an API key or a token.
+For tests, ``NcipSimulator.on_arrival`` hears of each request body once it is read
+whole, and ``NcipSimulator.gate`` holds the answers (after ``delay_s``) until a test
+sets it, as on the SIP2 side.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, assert_never
@@ -127,6 +131,11 @@ class NcipSimulator:
         calls: The service of each request, in order (``(unreadable)`` for a body that
             could not be read), for tests.
         delay_s: Seconds to wait before each answer (to play a slow ILS).
+        on_arrival: Called with each request body once it is read whole, before
+            ``delay_s`` and ``gate`` (tests wait on it for a request to be "at the
+            ILS now").
+        gate: While this is an event not yet set, each request waits for it before
+            being answered (``None``: answer at once).
         fault: ``(status, body)`` to answer every request with instead of NCIP.
         required_headers: Headers (name → value) a request must carry, else HTTP 401.
         last_headers: The headers of the last request (names in lower case).
@@ -137,6 +146,8 @@ class NcipSimulator:
     ils: SimulatedIls
     calls: list[str] = field(default_factory=list)
     delay_s: float = 0.0
+    on_arrival: Callable[[bytes], None] | None = None
+    gate: trio.Event | None = None
     fault: tuple[int, bytes] | None = None
     required_headers: dict[str, str] = field(default_factory=dict)
     last_headers: dict[str, str] = field(default_factory=dict)
@@ -531,8 +542,13 @@ def ncip_app(simulator: NcipSimulator) -> Starlette:
             return HttpResponse(
                 b"the message is larger than the limit\n", status_code=413, media_type="text/plain"
             )
+        if simulator.on_arrival is not None:
+            simulator.on_arrival(body)
         if simulator.delay_s:
             await trio.sleep(simulator.delay_s)
+        gate = simulator.gate
+        if gate is not None:
+            await gate.wait()
         if simulator.fault is not None:
             status, page = simulator.fault
             return HttpResponse(page, status_code=status, media_type="text/html")

@@ -4,6 +4,11 @@
 serves until cancelled.  Every connection must log in first; frames are parsed
 strictly; bad frames get 96 as the codec decides.  ``SimulatedIls.delay_s`` slows
 every answer down, so tests can play a slow ILS; stopping the task plays a dead one.
+
+Test hooks, in the order a request meets them: ``SimulatedIls.on_arrival`` hears of
+it, ``delay_s`` passes, ``SimulatedIls.gate`` (when set to an event, and the request's
+code is among ``gated_codes`` unless that is ``None``) is waited for, then the request
+is executed and answered.
 """
 
 from __future__ import annotations
@@ -59,6 +64,9 @@ async def _connection(
                         ils.on_arrival(request)
                     if ils.delay_s:
                         await trio.sleep(ils.delay_s)
+                    gate, codes = ils.gate, ils.gated_codes
+                    if gate is not None and (codes is None or request.code in codes):
+                        await gate.wait()
                     answer = ils.handle(request, utc_now())
                     await wire.send_all(conn.send(answer))
                 case SendReply(data=reply):

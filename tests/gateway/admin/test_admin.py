@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,9 +19,8 @@ from config.errors import ConfigError
 from config.models import AdminListener, Config, SecretRef
 from gateway.admin.routes import LOANS_LISTED
 from gateway.cli.main import main
-from gateway.demo.network import run_demo
 from protocols.ncip import Header, LookupAgency, read_reply, write_request
-from tests.helpers.demo import circulation_demo
+from tests.helpers.demo import circulation_demo, running_demo
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -187,10 +185,7 @@ async def test_admin_routes_need_a_bearer_token_but_the_probes(
     token_file = tmp_path / "admin-token"
     token_file.write_text(FILE_TOKEN + "\n", encoding="utf-8")
     with trio.fail_after(TIMEOUT):
-        async with trio.open_nursery() as nursery:
-            demo: Demo = await nursery.start(
-                partial(run_demo, handle_signals=False, adjust=_with_admin(host, token_file))
-            )
+        async with running_demo(_with_admin(host, token_file)) as demo:
             assert demo.bound.admin is not None
             assert demo.bound.ncip is not None
             base = demo.bound.admin.replace("0.0.0.0", "127.0.0.1").rstrip("/")
@@ -202,7 +197,6 @@ async def test_admin_routes_need_a_bearer_token_but_the_probes(
             by_file = await get(f"{base}/metrics", {"Authorization": f"bearer {FILE_TOKEN}"})
             probes = [await get(f"{base}{path}") for path in ("/healthz", "/readyz")]
             ncip = await _post_ncip(demo.bound.ncip)
-            demo.gateway.stop()
     for answer in bare.values():
         assert answer.status_code == 401
         assert answer.headers["www-authenticate"].startswith("Bearer ")
@@ -302,5 +296,5 @@ async def test_a_configuration_made_in_code_cannot_open_the_admin_port_unguarded
 
     refused = pytest.RaisesExc(ConfigError, match="beyond loopback")
     with trio.fail_after(TIMEOUT), pytest.RaisesGroup(refused, flatten_subgroups=True):
-        async with trio.open_nursery() as nursery:
-            await nursery.start(partial(run_demo, handle_signals=False, adjust=adjust))
+        async with running_demo(adjust):
+            pass

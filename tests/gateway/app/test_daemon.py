@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
 import time
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import trio
+import trio.testing
 
 from adapters.errors import IlsError
 from gateway.app.daemon import Gateway
@@ -23,14 +22,18 @@ from gateway.demo.simulator.data import packaged_library
 from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.sip2_server import serve_simulator
 from protocols.sip2 import CheckoutResponse, PatronStatusResponse
+from tests.helpers.arrivals import Arrivals, held
+from tests.helpers.cli import ROOT, read_manifest, start_cli
 from tests.helpers.kiosk import Kiosk, checkout, status
+from tests.helpers.services import free_port, free_ports
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pytest
 
     from gateway.demo.network import Demo
 
-ROOT = Path(__file__).parents[3]
 DEMO_TOML = ROOT / "config" / "demo.toml"
 TIMEOUT = 15
 
@@ -75,7 +78,7 @@ async def test_readiness_fails_when_no_member_is_reachable(demo: Demo) -> None:
     assert base is not None
     for member in ("alpha", "beta", "gamma"):
         demo.stop_ils(member)
-    await trio.sleep(0.05)
+    await trio.testing.wait_all_tasks_blocked()  # their listeners are closed by now
     with trio.fail_after(TIMEOUT):
         for handle in demo.gateway.services.members.values():
             with contextlib.suppress(IlsError):  # each client records its failure
@@ -86,14 +89,18 @@ async def test_readiness_fails_when_no_member_is_reachable(demo: Demo) -> None:
 
 
 async def test_graceful_stop_finishes_requests_in_flight(demo: Demo) -> None:
-    demo.simulators["alpha"].delay_s = 0.5
-    with trio.fail_after(TIMEOUT):
+    """Stopping while alpha's ILS holds a kiosk's request: the idle kiosk is let go at
+    once, the busy one gets its answer once the ILS gives it, then is let go."""
+    alpha = demo.simulators["alpha"]
+    arrivals = Arrivals.at(alpha)
+    with trio.fail_after(TIMEOUT), held(alpha, codes=("23",)) as gate:
         busy = await Kiosk.logged_in(demo, "alpha-kiosk")
         idle = await Kiosk.logged_in(demo, "beta-kiosk")
         await busy.stream.send_all(busy.conn.send(status("21001000000001")))
-        await trio.sleep(0.2)  # the request is at alpha's (slow) ILS now
+        await arrivals.wait("23")  # the request is at alpha's ILS now
         demo.gateway.stop()
         assert await idle.closed()  # an idle kiosk is let go at once
+        gate.release()
         answer = await busy._answer()  # the busy one still gets its answer
         assert isinstance(answer, PatronStatusResponse)
         assert answer.valid_patron
@@ -141,18 +148,6 @@ async def test_reload_swaps_rules_and_keeps_unchanged_clients(
         gateway.stop()
 
 
-def _cli(*args: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
-    return subprocess.Popen(
-        [sys.executable, "-m", "gateway", "--log-format", "json", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def _sip2(host: str, port: int, frames: list[bytes]) -> list[bytes]:
     answers = []
     with socket.create_connection((host, port), timeout=10) as sock:
@@ -172,24 +167,12 @@ def _sip2(host: str, port: int, frames: list[bytes]) -> list[bytes]:
 def test_demo_command_end_to_end(tmp_path: Path) -> None:
     """`interlend demo --manifest` as a user runs it: manifest, SIP2, admin, Ctrl-C."""
     manifest_path = tmp_path / "manifest.json"
-    process = _cli(
-        "demo",
-        "--sip2-port",
-        "0",
-        "--admin-port",
-        "0",
-        "--ncip-port",
-        "0",
-        "--manifest",
-        str(manifest_path),
-    )
+    process = start_cli(
+        "demo", "--sip2-port", "0", "--admin-port", "0", "--ncip-port", "0",
+        "--manifest", str(manifest_path),
+    )  # fmt: skip
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while not manifest_path.exists():
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no manifest"
-            time.sleep(0.05)
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = read_manifest(manifest_path, process, timeout=TIMEOUT)
         host, port = manifest["sip2"]["host"], manifest["sip2"]["port"]
         terminal = next(t for t in manifest["terminals"] if t["member"] == "beta")
         patron = next(p for p in manifest["patrons"] if p["member"] == "alpha" and not p["blocked"])
@@ -240,9 +223,9 @@ def test_demo_command_end_to_end(tmp_path: Path) -> None:
 def test_serve_refuses_a_bad_configuration(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[nodes.x]\nkind = 'member'\nunknown_key = 1\n", encoding="utf-8")
-    process = _cli("serve", "--config", str(bad))
+    process = start_cli("serve", "--config", str(bad))
     _, err = process.communicate(timeout=TIMEOUT)
-    missing = _cli("serve", "--config", str(tmp_path / "absent.toml"))
+    missing = start_cli("serve", "--config", str(tmp_path / "absent.toml"))
     _, missing_err = missing.communicate(timeout=TIMEOUT)
     assert process.returncode == 1
     assert "unknown_key" in err
@@ -252,17 +235,10 @@ def test_serve_refuses_a_bad_configuration(tmp_path: Path) -> None:
 
 
 def test_serve_reloads_on_sighup_and_stops_on_sigterm(tmp_path: Path) -> None:
-    ports = {}
-    servers = []
-    for member in ("alpha", "beta", "gamma"):
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        ports[member] = sock.getsockname()[1]
-        servers.append(sock)
-    for sock in servers:
-        sock.close()  # nothing listens: members are down, the gateway still starts
+    # Nothing listens there: the members are down, the gateway still starts.
+    ports = dict(zip(("alpha", "beta", "gamma"), free_ports(3), strict=True))
     path = _config_file(tmp_path, ports)
-    env_process = _cli(
+    env_process = start_cli(
         "serve",
         "--config",
         str(path),
@@ -295,11 +271,8 @@ def test_send_reports_bad_addresses() -> None:
         timeout=TIMEOUT,
         check=False,
     )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        free = sock.getsockname()[1]
     refused = subprocess.run(
-        [sys.executable, "-m", "gateway", "send", f"127.0.0.1:{free}", "9900302.00"],
+        [sys.executable, "-m", "gateway", "send", f"127.0.0.1:{free_port()}", "9900302.00"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -4,22 +4,22 @@
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 import trio
 
-from gateway.demo.network import Demo, run_demo
 from protocols.sip2 import CheckinResponse, CheckoutResponse, RenewResponse
-from tests.helpers.demo import short_timeouts
-from tests.helpers.kiosk import Kiosk, checkin, checkout, close_all, renew
+from tests.helpers.demo import running_demo, short_timeouts
+from tests.helpers.kiosk import Kiosk, checkin, checkout, renew
+from tests.helpers.polling import eventually
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     from config.models import Config
+    from gateway.demo.network import Demo
 
 pytestmark = pytest.mark.slow
 
@@ -38,37 +38,29 @@ def with_ledger(**changes: Any) -> Callable[[Config], Config]:
     return adjust
 
 
-async def _demo(nursery: trio.Nursery, **changes: Any) -> Demo:
-    demo: Demo = await nursery.start(
-        partial(run_demo, handle_signals=False, adjust=with_ledger(**changes))
-    )
-    return demo
-
-
 @pytest.fixture
 async def quick_ledger() -> AsyncIterator[Demo]:
     """The demo with its embedded chain anchoring every 0.2 s."""
-    async with trio.open_nursery() as nursery:
-        demo = await _demo(nursery, batch_interval_s=0.2)
-        try:
-            yield demo
-        finally:
-            await close_all()
-            demo.gateway.stop()
+    async with running_demo(with_ledger(batch_interval_s=0.2)) as demo:
+        yield demo
 
 
 async def _proof(
     base: str, loan_id: str, *, until: int | None = None, events: int = 0
 ) -> httpx.Response:
-    """The proof of a loan; polled until it answers ``until`` with ``events`` events."""
+    """The proof of a loan; polled until it answers ``until`` with ``events`` events
+    (the batch is anchored when the worker gets to it)."""
     async with httpx.AsyncClient(timeout=5) as client:
-        while True:
+
+        async def proof() -> httpx.Response | None:
             answer = await client.get(f"{base}/api/loans/{loan_id}/proof")
             if (until is None or answer.status_code == until) and (
                 not events or len(answer.json().get("events", ())) >= events
             ):
                 return answer
-            await trio.sleep(0.05)
+            return None
+
+        return await eventually(proof, timeout=TIMEOUT, every=0.05, what="the proof")
 
 
 async def test_a_reciprocal_loan_is_proven_within_seconds(quick_ledger: Demo) -> None:
@@ -127,39 +119,30 @@ async def test_a_reciprocal_loan_is_proven_within_seconds(quick_ledger: Demo) ->
 
 async def test_a_loan_not_yet_anchored_is_202() -> None:
     """Until its batch is anchored a loan's proof answers 202 (pending)."""
-    async with trio.open_nursery() as nursery:
-        demo = await _demo(nursery, batch_interval_s=3600)
-        base = demo.bound.admin
-        assert base is not None
-        try:
-            with trio.fail_after(TIMEOUT):
-                kiosk = await Kiosk.logged_in(demo, "alpha-kiosk")
-                lent = await kiosk.expect(
-                    checkout("21002000000001", "31001000000001"), CheckoutResponse
-                )
-                assert lent.ok
-                [loan] = await demo.gateway.services.store.recent_loans(1)
-                answer = await _proof(base, loan.loan_id)
-        finally:
-            await close_all()
-            demo.gateway.stop()
+    with trio.fail_after(TIMEOUT):
+        async with running_demo(with_ledger(batch_interval_s=3600)) as demo:
+            base = demo.bound.admin
+            assert base is not None
+            kiosk = await Kiosk.logged_in(demo, "alpha-kiosk")
+            lent = await kiosk.expect(
+                checkout("21002000000001", "31001000000001"), CheckoutResponse
+            )
+            assert lent.ok
+            [loan] = await demo.gateway.services.store.recent_loans(1)
+            answer = await _proof(base, loan.loan_id)
     assert answer.status_code == 202
     assert answer.json()["status"] == "pending"
 
 
 async def test_without_a_ledger_the_proof_is_404() -> None:
     """With ``backend = "none"`` events go to the in-memory queue; there is no proof."""
-    async with trio.open_nursery() as nursery:
-        demo = await _demo(nursery, backend="none")
-        base = demo.bound.admin
-        assert base is not None
-        try:
-            with trio.fail_after(TIMEOUT):
-                async with httpx.AsyncClient(timeout=5) as client:
-                    answer = await client.get(f"{base}/api/loans/x/proof")
-                    stats = (await client.get(f"{base}/api/ledger")).json()
-        finally:
-            demo.gateway.stop()
+    with trio.fail_after(TIMEOUT):
+        async with running_demo(with_ledger(backend="none")) as demo:
+            base = demo.bound.admin
+            assert base is not None
+            async with httpx.AsyncClient(timeout=5) as client:
+                answer = await client.get(f"{base}/api/loans/x/proof")
+                stats = (await client.get(f"{base}/api/ledger")).json()
     assert demo.gateway.ledger_worker is None
     assert answer.status_code == 404
     assert stats["backend"] == "none"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import trio
 from structlog.testing import capture_logs
@@ -13,6 +14,10 @@ from adapters.ledger.memory import MemoryLedger
 from adapters.state.base import LoanRequest, OutboxEntry, Reservation, StateUnavailable
 from adapters.state.memory import MemoryStateStore
 from gateway.ledger.outbox import consumer_name, pump_outbox
+from tests.helpers.polling import eventually
+
+if TYPE_CHECKING:
+    import trio.testing
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -25,11 +30,12 @@ async def lend(store: MemoryStateStore, item: str) -> None:
 
 
 async def drained(store: MemoryStateStore) -> None:
-    for _ in range(1000):
-        if not await store.outbox_pending():
-            return
-        await trio.sleep(0.01)
-    raise AssertionError("the outbox was not drained")
+    """Wait until the pump has acknowledged every event."""
+
+    async def empty() -> bool:
+        return not await store.outbox_pending()
+
+    await eventually(empty, what="the outbox to be drained")
 
 
 class FlakyStore(MemoryStateStore):
@@ -47,6 +53,7 @@ class FlakyStore(MemoryStateStore):
 
 
 async def test_events_reach_the_ledger_and_leave_the_outbox(nursery: trio.Nursery) -> None:
+    """A loan and its return reach the ledger in order and leave the outbox."""
     store, ledger = MemoryStateStore(), MemoryLedger()
     nursery.start_soon(lambda: pump_outbox(lambda: store, lambda: ledger, wait_s=0.05))
     await lend(store, "I1")
@@ -55,7 +62,11 @@ async def test_events_reach_the_ledger_and_leave_the_outbox(nursery: trio.Nurser
     assert [e.kind for e in ledger.events()] == [LoanEventKind.CHECKOUT, LoanEventKind.CHECKIN]
 
 
-async def test_the_pump_waits_out_an_unreachable_store(nursery: trio.Nursery) -> None:
+async def test_the_pump_waits_out_an_unreachable_store(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Reads that fail are retried after a back-off that doubles (trio time, the
+    test's), logged each time; the event is delivered once the store answers."""
     store, ledger = FlakyStore(failures=3), MemoryLedger()
     await lend(store, "I1")
     with capture_logs() as logs:
@@ -76,10 +87,7 @@ async def test_the_pump_backs_off_afresh_after_a_success(nursery: trio.Nursery) 
         await drained(store)
         store.failures = 1
         await lend(store, "I2")
-        for _ in range(1000):
-            if not store.failures:
-                break
-            await trio.sleep(0.01)
+        await eventually(lambda: not store.failures, what="the second outage to be read")
         await drained(store)
     assert [e.item for e in ledger.events()] == ["I1", "I2"]
     retries = [e["retry_s"] for e in logs if e["event"] == "outbox unreachable; retrying"]
@@ -87,6 +95,8 @@ async def test_the_pump_backs_off_afresh_after_a_success(nursery: trio.Nursery) 
 
 
 async def test_events_of_a_dead_consumer_are_reclaimed(nursery: trio.Nursery) -> None:
+    """An event another consumer read and never acknowledged is taken over once idle
+    for ``reclaim_after_s`` (real time: the store's own clock) and delivered."""
     store, ledger = MemoryStateStore(), MemoryLedger()
     await lend(store, "I1")
     assert len(await store.outbox_read("dead-gateway", 10, wait_s=0)) == 1
@@ -100,5 +110,6 @@ async def test_events_of_a_dead_consumer_are_reclaimed(nursery: trio.Nursery) ->
 
 
 def test_consumer_names_tell_processes_apart() -> None:
+    """A consumer's name ends with its process id."""
     name = consumer_name()
     assert name.endswith(f"-{os.getpid()}")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections import Counter
 from dataclasses import replace
-from functools import partial
 from typing import TYPE_CHECKING
 
 import httpx
@@ -19,7 +17,6 @@ from adapters.state.base import LoanKind
 from adapters.state.connect import open_state
 from adapters.state.memory import MemoryStateStore
 from config.models import StateSettings
-from gateway.demo.network import run_demo
 from protocols.ncip import (
     AcceptItem,
     CheckInItem,
@@ -35,8 +32,9 @@ from protocols.ncip import (
     write_request,
 )
 from protocols.ncip.xml import NS
-from tests.helpers.demo import circulation_demo, short_timeouts
+from tests.helpers.demo import running_demo, short_timeouts
 from tests.helpers.ncip import ask, key, post, reply
+from tests.helpers.services import free_port
 from tests.protocols.ncip.schema import SAMPLES, assert_valid, sample_files
 
 if TYPE_CHECKING:
@@ -302,16 +300,12 @@ def koha_style_gamma(config: Config) -> Config:
 
 async def test_a_prefix_free_peer_gets_prefix_free_answers() -> None:
     """The per-peer style switch: default namespace, plain attributes, bare dates."""
-    async with trio.open_nursery() as nursery:
-        running: Demo = await nursery.start(
-            partial(run_demo, handle_signals=False, adjust=koha_style_gamma)
-        )
+    async with running_demo(koha_style_gamma) as running:
         as_gamma = Header("rs-gamma", "interlend")
         koha = await post(
             running, write_request(CheckOutItem(as_gamma, Patron(ALPHA_PATRON), "31003000000001"))
         )
         strict = await post(running, write_request(LookupAgency(AS_BETA, "beta")))
-        running.gateway.stop()
     text = koha.text
     assert '<NCIPMessage xmlns="http://www.niso.org/2008/ncip" version=' in text
     assert "ns1:" not in text
@@ -419,27 +413,16 @@ async def test_a_dead_ils_or_registry_is_a_temporary_processing_failure(demo: De
     assert "Beta Public Library cannot be reached" in (dead.problems[0].detail or "")
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then let go)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 async def test_a_peer_never_sees_how_a_member_or_the_registry_failed() -> None:
     """A loan registry (a real Redis client, on a closed port) or a member ILS that
     cannot answer is a Temporary Processing Failure in stable words: no host, port,
     Redis command or socket error reaches the peer (they go to the gateway's log)."""
-    port = closed_port()
+    port = free_port()
     away = StateSettings(backend="redis", url=f"redis://127.0.0.1:{port}/0", timeout_s=1.0)
     loan = CheckOutItem(AS_BETA, Patron("ILL-gamma"), "31002000000005", "leak-1")
     with trio.fail_after(20):
         # The client outlives the gateway, whose background tasks may still hold it.
-        async with open_state(away, None) as registry, trio.open_nursery() as nursery:
-            demo: Demo = await nursery.start(
-                partial(run_demo, handle_signals=False, adjust=circulation_demo)
-            )
+        async with open_state(away, None) as registry, running_demo() as demo:
             services = demo.gateway.services
             demo.gateway.services = replace(services, store=registry)
             registry_away = await ask(demo, loan)
@@ -447,7 +430,6 @@ async def test_a_peer_never_sees_how_a_member_or_the_registry_failed() -> None:
             demo.stop_ils("beta")
             ils_away = await ask(demo, loan)
             held_at_beta = demo.simulators["beta"].library.items["31002000000005"].holder
-            demo.gateway.stop()
     for answer in (registry_away, ils_away):
         text = answer.text.lower()
         for word in ("127.0.0.1", str(port), "redis", "reserve", "refused", "connect", "endpoint"):

@@ -7,6 +7,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import trio
+import trio.testing
 
 from adapters.ils.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome
 from adapters.ils.base import Balanced
@@ -17,6 +18,7 @@ from gateway.network.breakers import balancers, share_breakers, sync_breakers
 
 if TYPE_CHECKING:
     from gateway.demo.network import Demo
+from tests.helpers.polling import eventually
 
 ENDPOINTS = ["10.0.0.1:6001", "10.0.0.2:6001"]
 
@@ -144,19 +146,21 @@ async def test_the_member_clients_of_a_running_gateway_are_balanced(ncip_demo: D
     assert all(handle.balanced is not None for handle in handles.values())
 
 
-async def test_the_task_syncs_every_interval(nursery: trio.Nursery) -> None:
-    """The sharing task runs a round every interval: another gateway's breaker opens."""
+async def test_the_task_syncs_every_interval(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Each gateway's task publishes and reads marks every ``interval_s`` (trio time,
+    the test's): a breaker open at one gateway opens at the other within two intervals
+    (one to publish it, one to read it)."""
     store = MemoryStateStore()
     first, one = gateway(store)
     second, two = gateway(store)
     down = fail_first(one)
-    nursery.start_soon(partial(share_breakers, lambda: view(first), "gw-1", interval_s=0.01))
-    nursery.start_soon(partial(share_breakers, lambda: view(second), "gw-2", interval_s=0.01))
-    for _ in range(500):
-        if state(two, down) is BreakerState.OPEN:
-            break
-        await trio.sleep(0.01)
-    assert state(two, down) is BreakerState.OPEN
+    nursery.start_soon(partial(share_breakers, lambda: view(first), "gw-1", interval_s=5.0))
+    nursery.start_soon(partial(share_breakers, lambda: view(second), "gw-2", interval_s=5.0))
+    await eventually(
+        lambda: state(two, down) is BreakerState.OPEN, timeout=10.5, what="the mark to be shared"
+    )
     nursery.cancel_scope.cancel()
 
 
@@ -177,15 +181,9 @@ async def test_the_task_follows_a_reload(nursery: trio.Nursery) -> None:
     down = fail_first(one)
     await sync(first, "gw-1")
     nursery.start_soon(partial(share_breakers, runtime, "gw-2", interval_s=0.01))
-    for _ in range(500):  # until a round over the first runtime is over
-        if rounds >= 2:
-            break
-        await trio.sleep(0.01)
-    assert rounds >= 2
+    await eventually(lambda: rounds >= 2, what="a round over the first runtime to end")
     current[0] = reloaded
-    for _ in range(500):
-        if state(fresh, down) is BreakerState.OPEN:
-            break
-        await trio.sleep(0.01)
-    assert state(fresh, down) is BreakerState.OPEN
+    await eventually(
+        lambda: state(fresh, down) is BreakerState.OPEN, what="the reloaded breaker to open"
+    )
     nursery.cancel_scope.cancel()

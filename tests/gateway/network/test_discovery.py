@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import trio
+from structlog.testing import capture_logs
 
+from config.models import Config, HoldingsExport
 from gateway.network.discovery import (
     Holding,
     HoldingsError,
@@ -17,6 +19,7 @@ from gateway.network.discovery import (
 )
 from gateway.network.results import CopyAvailability, Lookup, Unreachable
 from gateway.runtime.directory import MemberDirectory
+from tests.helpers.demo import running_demo
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -195,15 +198,8 @@ async def test_an_unknown_title_is_an_empty_answer(demo: Demo) -> None:
 
 
 async def test_configured_exports_load_at_start_and_a_bad_one_is_skipped(tmp_path: Path) -> None:
-    """The exports listed in the configuration load when the gateway starts; one that
-    cannot be read is logged and skipped, and the others still load."""
-    from functools import partial
-
-    from structlog.testing import capture_logs
-
-    from config.models import Config, HoldingsExport
-    from gateway.demo.network import run_demo
-
+    """The exports the configuration names are loaded at start; one that cannot be read
+    is logged and skipped."""
     good = tmp_path / "beta.csv"
     good.write_text(EXPORT, encoding="utf-8")
 
@@ -216,11 +212,7 @@ async def test_configured_exports_load_at_start_and_a_bad_one_is_skipped(tmp_pat
         return config.model_copy(update={"gateway": gateway})
 
     with capture_logs() as logs, trio.fail_after(20):
-        async with trio.open_nursery() as nursery:
-            running: Demo = await nursery.start(
-                partial(run_demo, handle_signals=False, adjust=with_exports)
-            )
+        async with running_demo(with_exports) as running:
             loaded = len(running.gateway.services.holdings)
-            running.gateway.stop()
     assert loaded == 2
     assert any(e["event"] == "holdings export not loaded" for e in logs)

@@ -24,7 +24,7 @@ import gateway.runtime.clock
 from adapters.wire import Wire
 from config.models import LimitSettings, Sip2Listener
 from gateway.sip2.answer import Answer, Result
-from gateway.sip2.kiosk import KioskServer
+from gateway.sip2.kiosk import WRITE_TIMEOUT_S, KioskServer
 from gateway.sip2.routing import Route, RouteKind
 from gateway.telemetry.metrics import Metrics
 from protocols.sip2 import (
@@ -134,7 +134,7 @@ async def test_drain_closes_a_waiting_kiosk_at_once(autojump_clock: trio.testing
             nursery.start_soon(server.serve, gateway_side, Sip2Listener())
             await kiosk.send_all(LOGIN)
             await _read_frame(kiosk, bytearray())
-            await trio.sleep(1)
+            await trio.testing.wait_all_tasks_blocked()  # the server waits for a request
             server.drain()
             assert await kiosk.receive_some(100) == b""
     assert _why(logs) == "gateway shutting down"
@@ -150,7 +150,8 @@ async def test_a_kiosk_that_stops_reading_is_let_go(autojump_clock: trio.testing
             await kiosk.send_all(LOGIN)
             await _read_frame(kiosk, bytearray())
             await kiosk.send_all(ITEMS[0])
-            await trio.sleep(60)  # never reads the answer
+            # Never reads the answer: trio time (the test's) runs past the write time-out.
+            await trio.sleep(WRITE_TIMEOUT_S + 1)
             await kiosk.aclose()
     assert _why(logs) == "answer could not be written"
     assert metrics.requests.labels("17", "local", "ok")._value.get() == 1

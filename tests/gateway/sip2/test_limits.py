@@ -6,15 +6,9 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import resource
 import signal
 import socket
-import subprocess
-import sys
-import time
-from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -23,22 +17,21 @@ import trio.testing
 from structlog.testing import capture_logs
 
 from gateway.app.accept import accept_connections
-from gateway.demo.network import run_demo
 from gateway.telemetry.metrics import Metrics
 from protocols.sip2 import AcsStatus, ScStatus
-from tests.helpers.demo import circulation_demo
-from tests.helpers.kiosk import close_all
+from tests.helpers.cli import read_manifest, start_cli
+from tests.helpers.demo import circulation_demo, running_demo
 from tests.helpers.limits import HONEST_ADDRESS, connect_from, demo_with, login
+from tests.helpers.polling import eventually, eventually_blocking
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from pathlib import Path
 
     from config.models import Config
     from gateway.demo.network import Demo
     from tests.helpers.kiosk import Kiosk
 
 TIMEOUT = 30
-ROOT = Path(__file__).resolve().parents[3]
 BAD_CHECKSUM = b"9900302.00AY1AZ0000\r"
 """A 99 whose checksum is wrong: answered 96 (resend), never run."""
 STATUS = b"9900302.00\r"
@@ -58,13 +51,6 @@ async def _frames_until_closed(kiosk: Kiosk) -> list[bytes]:
         buffer += chunk
         *complete, buffer = buffer.split(b"\r")
         frames.extend(complete)
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    """Wait (polling, within the test's time-out) until ``condition`` holds: the
-    gateway notices a kiosk's departure only when it reads the close."""
-    while not condition():  # noqa: ASYNC110 - a state of the gateway, not an event of ours
-        await trio.sleep(0.01)
 
 
 def _metric(demo: Demo, line_start: str) -> float:
@@ -178,7 +164,10 @@ async def test_connections_in_all_are_capped() -> None:
             over = await connect_from(demo, "127.0.0.3")
             over_closed = await over.closed()
             await first.aclose()
-            await _until(lambda: demo.gateway.kiosks.open_connections == 1)
+            # The gateway notices a kiosk's departure only when it reads the close.
+            await eventually(
+                lambda: demo.gateway.kiosks.open_connections == 1, what="the kiosk's departure"
+            )
             again = await connect_from(demo, "127.0.0.3")
             again_in = await login(again, "alpha-kiosk")
     assert over_closed
@@ -210,33 +199,25 @@ def test_running_out_of_descriptors_keeps_healthz_and_the_log_quiet(tmp_path: Pa
     below that limit), ``/healthz`` answers all along, and the log holds no traceback
     and no line per refused connection."""
     manifest_path = tmp_path / "manifest.json"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    command = ["demo", "--sip2-port", "0", "--admin-port", "0", "--manifest", str(manifest_path)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "--log-format", "json", *command],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = start_cli(
+        "demo", "--sip2-port", "0", "--admin-port", "0", "--manifest", str(manifest_path),
         preexec_fn=lambda: _limit_fds(512),
-    )
+    )  # fmt: skip
     sockets: list[socket.socket] = []
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while not manifest_path.exists():
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no manifest"
-            time.sleep(0.05)
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = read_manifest(manifest_path, process, timeout=TIMEOUT)
         host, port = manifest["sip2"]["host"], manifest["sip2"]["port"]
         sockets.extend(socket.create_connection((host, port), timeout=10) for _ in range(700))
         admin = manifest["admin"]["url"]
         health = httpx.get(f"{admin}/healthz", timeout=10)
+
+        def all_over_the_cap_refused() -> bool:
+            return _refused(httpx.get(f"{admin}/metrics", timeout=10).text) >= 700 - 256
+
         # The kernel holds connections the gateway has not accepted yet: wait for them.
-        while (refused := _refused(httpx.get(f"{admin}/metrics", timeout=10).text)) < 700 - 256:
-            assert time.monotonic() < deadline, f"only {refused} connections refused"
-            time.sleep(0.05)
+        eventually_blocking(
+            all_over_the_cap_refused, timeout=TIMEOUT, what="every connection over the cap"
+        )
         healthy_after = httpx.get(f"{admin}/healthz", timeout=10)
     finally:
         for sock in sockets:
@@ -276,7 +257,7 @@ class _ExhaustedListener(trio.abc.Listener[trio.abc.Stream]):
             self.failures -= 1
             raise OSError(errno.EMFILE, "Too many open files")
         if self.given.is_set():
-            await trio.sleep_forever()
+            await trio.sleep_forever()  # nothing more to accept: the fake listener idles
         self.given.set()
         stream, _ = trio.testing.memory_stream_pair()
         return stream
@@ -328,37 +309,38 @@ async def test_an_answer_that_cannot_be_written_for_the_kiosk_does_not_end_the_g
     sent; the gateway serves the next kiosk."""
     status = b"2300120261123    120000AOalpha|AA" + b"2" * 30 + b"|AC|AD1234|\r"
     with trio.fail_after(TIMEOUT):
-        async with trio.open_nursery() as nursery:
-            running: Demo = await nursery.start(
-                partial(run_demo, handle_signals=False, adjust=_short_fields)
-            )
+        async with running_demo(_short_fields) as running:
             kiosk = await connect_from(running, "127.0.0.1")
             assert await login(kiosk, "alpha-kiosk")
             answer = await kiosk.raw(status)
             other = await connect_from(running, HONEST_ADDRESS)
             served = await login(other, "beta-kiosk")
-            await close_all()
-            running.gateway.stop()
     assert answer.startswith(b"24")
     assert b"2" * 30 not in answer
     assert served
 
 
-async def test_an_address_closed_for_bad_frames_cools_down() -> None:
+async def test_an_address_closed_for_bad_frames_cools_down(
+    frozen_clock: trio.testing.MockClock,
+) -> None:
     """After a connection is closed for bad frames, new connections from its address
     are closed at once for ``bad_frames_cool_down_s`` (counted), others are not, and
-    the address is let in again afterwards."""
+    the address is let in again afterwards.
+
+    Trio time is the test's: the cool-down ends when the test moves the clock past it.
+    """
     with trio.fail_after(TIMEOUT):
-        async with demo_with(max_bad_frames_before_login=1, bad_frames_cool_down_s=0.5) as demo:
+        async with demo_with(max_bad_frames_before_login=1, bad_frames_cool_down_s=10) as demo:
             abuser = await connect_from(demo, "127.0.0.1")
             await abuser.stream.send_all(BAD_CHECKSUM * 10)
             await _frames_until_closed(abuser)
+            frozen_clock.jump(9)
             again = await connect_from(demo, "127.0.0.1")
             again_closed = await again.closed()
             honest = await connect_from(demo, HONEST_ADDRESS)
             honest_in = await login(honest, "beta-kiosk")
             cooled = _metric(demo, 'interlend_sip2_connections_refused_total{cap="cool_down"}')
-            await trio.sleep(0.6)  # the cool-down is a span of time: let it pass
+            frozen_clock.jump(2)
             later = await connect_from(demo, "127.0.0.1")
             later_in = await login(later, "alpha-kiosk")
     assert again_closed

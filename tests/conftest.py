@@ -1,5 +1,6 @@
-"""Test-wide settings: hypothesis profiles (deterministic in CI), a Redis, and a trio
-clock that only the test moves (``frozen_clock``)."""
+"""Test-wide settings: hypothesis profiles (deterministic in CI), logging as the
+gateway configures it, a Redis, and a trio clock that only the test moves
+(``frozen_clock``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import trio.testing
 from hypothesis import HealthCheck, settings
 
+from gateway.telemetry.logs import configure_logging
 from tests.helpers.services import (
     missing_service,
     start_redis,
@@ -31,6 +33,11 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=150, deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
+# The gateway's own logging, not structlog's default: that one draws a traceback with
+# rich and every local variable, which for a running gateway takes seconds on a busy
+# machine (tests that capture logs are not affected).
+configure_logging(level="debug", json=False)
+
 STUCK_S = 5.0
 """Real seconds with every task blocked after which a ``frozen_clock`` jumps on by
 itself: a working test never waits that long for nothing (its sockets and threads
@@ -43,13 +50,12 @@ def frozen_clock() -> trio.testing.MockClock:
     and heartbeats fall exactly where the test puts them, whatever the machine's load,
     while real sockets and threads work as usual.
 
-    It starts far from 0, as a real trio clock does.  Unlike ``autojump_clock`` it
+    It starts at 0 (a time the gateway must not take for "never").  Unlike
+    ``autojump_clock`` it
     does not move while the test waits for a socket; it jumps by itself only once
     every task has been blocked for ``STUCK_S`` real seconds (a stuck test).
     """
-    clock = trio.testing.MockClock(autojump_threshold=STUCK_S)
-    clock.jump(10_000)
-    return clock
+    return trio.testing.MockClock(autojump_threshold=STUCK_S)
 
 
 @pytest.fixture(scope="session")

@@ -40,8 +40,8 @@ class Session:
     staff: bool = False
     """The terminal is a staff desk (it may list a patron's loans without the PIN)."""
     verified: set[str] = field(default_factory=set)
-    touched: float = 0.0
-    """When the session was last recorded in the state store (trio time; 0: never)."""
+    touched: float | None = None
+    """When the session was last recorded in the state store (trio time; None: never)."""
 
     @property
     def address(self) -> str:

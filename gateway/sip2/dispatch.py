@@ -255,7 +255,7 @@ class Dispatcher:
         session, store = call.session, call.services.store
         ttl = call.rules.settings.idle_timeout_s
         now = trio.current_time()
-        if not opening and (not session.touched or now - session.touched < ttl / 3):
+        if not opening and (session.touched is None or now - session.touched < ttl / 3):
             return
         session.touched = now
         try:
@@ -276,7 +276,7 @@ class Dispatcher:
 
     async def forget(self, session: Session) -> None:
         """The kiosk went away: drop its session from the store (best effort)."""
-        if not session.touched:
+        if session.touched is None:
             return
         try:
             await self._current()[1].store.session_close(session_id(session))

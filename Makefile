@@ -17,9 +17,11 @@ NODE_STAMP    := node_modules/.installed
 run: $(RUNTIME_STAMP)
 	$(BIN)/interlend demo
 
+# The tests run on every core (pytest-xdist; a worker takes another's queued tests once
+# its own are done), their coverage combined by pytest-cov into .coverage.
 test: lint $(NODE_STAMP) browser
 	$(BIN)/coverage erase
-	$(BIN)/coverage run -m pytest
+	$(BIN)/pytest -n auto --dist worksteal --cov --cov-report=
 	$(BIN)/coverage report --include='protocols/sip2/*' --fail-under=100
 	$(BIN)/coverage report --fail-under=90
 

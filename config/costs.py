@@ -184,15 +184,17 @@ class _Planner:
         if item.among is None:
             return default
         chosen: list[str] = []
+        known = True
         for index, name in enumerate(item.among):
             if name not in self.consortium.nodes:
                 self.issues.append(ConfigIssue((*path, "among", index), f"{name!r} is not a node"))
+                known = False
                 continue
             below = {name} | {
                 lib for lib in self.libraries if name in self.consortium.ancestors[lib]
             }
             chosen.extend(lib for lib in self.libraries if lib in below and lib not in chosen)
-        if not chosen:
+        if not chosen and known:
             self.issues.append(
                 ConfigIssue((*path, "among"), f"no library of {self.node} shares {item.name!r}")
             )

@@ -12,6 +12,7 @@ import pytest
 
 from config.currency import CurrencyError, check_currency, exponent, to_minor
 from config.models import Config
+from config.policy import DecisionCode, may_borrow
 
 from .helpers import PROXY, build, consortium, issues, library, one_issue
 
@@ -209,3 +210,20 @@ def test_collection_items_must_be_items_of_the_holding_library() -> None:
     nodes = collection(network())
     nodes["metro"]["collections"]["print"]["items"] = [nodes["alpha"]["items"][0]]
     one_issue(nodes, "nodes.metro.collections.print.items[0]", "matches no item of gamma")
+
+
+def test_a_last_copy_is_not_lent_beyond_the_consortium_that_keeps_it() -> None:
+    """gamma is in metro and in state; metro keeps gamma's shared print as last copies:
+    alpha (metro) may borrow them, delta (state only) may not, other items it may."""
+    nodes = collection(network())
+    nodes["state"] = consortium(circulation=PROXY)
+    nodes["delta"] = library("state")
+    nodes["gamma"]["memberships"] = ["metro", "state"]
+    c = build(nodes)
+    kept = nodes["metro"]["collections"]["print"]["items"][0].rstrip("*") + "0001"
+    ordinary = nodes["gamma"]["items"][0].rstrip("*") + "10001"
+    refused = may_borrow(c, "delta", "gamma", item=kept)
+    assert refused.code is DecisionCode.RETENTION
+    assert "last copy kept by Consortium (Shared print repository)" in refused.reason
+    assert may_borrow(c, "alpha", "gamma", item=kept).allowed
+    assert may_borrow(c, "delta", "gamma", item=ordinary).allowed

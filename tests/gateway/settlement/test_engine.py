@@ -4,13 +4,16 @@ statements and transfers out."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import config
 from adapters.state.base import Loan
+from config.loader import load_consortium
 from gateway.history.period import Period
 from gateway.history.reader import PeriodLoans
 from gateway.settlement.engine import SettlementError, settle
@@ -233,3 +236,46 @@ def test_every_settlement_balances_and_an_idle_library_pays_only_its_fixed_part(
     for statement in result.statements:
         assert moved[statement.library] == statement.net
     assert not {t.payer for t in result.transfers} & {t.payee for t in result.transfers}
+
+
+@pytest.mark.parametrize(
+    ("path", "plan", "period"),
+    [
+        ("examples/cost-sharing.toml", "valley", "2026-03"),
+        ("examples/cost-sharing.toml", "print", "2026-03"),
+        ("demo.toml", "demo", "2026-11"),
+    ],
+)
+def test_the_shipped_plans_settle(path: str, plan: str, period: str) -> None:
+    """Every formula of the shipped files runs on a month of loans in every direction,
+    and the settlement balances: what the libraries owe, net, the office receives."""
+    c = load_consortium(Path(config.__file__).parent / path, check_secrets=False)
+    costs = c.cost_plans[plan]
+    libraries = costs.libraries
+    month = Period.parse(period)
+    start = datetime(month.first.year, month.first.month, 20, tzinfo=UTC)
+    made = []
+    for number, (owner, home) in enumerate((o, h) for o in libraries for h in libraries if o != h):
+        prefix = c.nodes[owner].items[0].rstrip("*")
+        for copy in range(number % 3 + 1):
+            # The holder of a collection also lends items of it (…9… at lakeside).
+            item = f"{prefix}{9 if copy == 2 else 1}{number:04d}{copy}"
+            made.append(
+                Loan(
+                    f"l{number}-{copy}",
+                    owner,
+                    home,
+                    item,
+                    "k",
+                    f"ILL-{home}",
+                    "t",
+                    start,
+                    start + timedelta(days=21),
+                )
+            )
+    result = settle(PeriodLoans(month, tuple(made)), c, costs)
+    assert len(result.statements) == len(libraries)
+    nets = sum(s.net for s in result.statements)
+    to_office = sum(t.amount for t in result.transfers if t.payee == plan)
+    from_office = sum(t.amount for t in result.transfers if t.payer == plan)
+    assert to_office - from_office == -nets

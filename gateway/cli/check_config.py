@@ -153,7 +153,10 @@ def _plans_json(plans: Mapping[str, CostPlan]) -> dict[str, object]:
                     "name": c.name,
                     "held_by": c.held_by,
                     "items": [rule.text for rule in c.rules],
-                    "owners": {lib: str(share) for lib, share in c.owners.items()},
+                    "owners": {
+                        lib: str(Decimal(share.numerator) / share.denominator)
+                        for lib, share in c.owners.items()
+                    },
                     "retention": c.retention,
                 }
                 for c in plan.collections

@@ -355,7 +355,6 @@ class _Planner:
                 libraries = self.among(item, path, owners)
                 name = f"{key}/{item.name}"
                 costs.append(self.cost(item, path, libraries, name, collection.owners))
-        self.overlapping(collections)
         return CostPlan(
             self.node,
             self.currency,
@@ -365,21 +364,28 @@ class _Planner:
             tuple(collections),
         )
 
-    def overlapping(self, collections: list[CollectionPlan]) -> None:
-        for i, first in enumerate(collections):
-            for second in collections[i + 1 :]:
-                for rule in first.rules:
-                    for other in second.rules:
-                        example = rule.overlap_example(other)
-                        if example is not None:
-                            self.issues.append(
-                                ConfigIssue(
-                                    ("nodes", self.node, "collections", second.collection),
-                                    f"collections {first.collection} and {second.collection} "
-                                    f"both claim items such as {example!r}",
-                                    "an item belongs to one jointly owned collection at most",
-                                )
-                            )
+
+def _overlapping(collections: list[CollectionPlan]) -> Iterator[ConfigIssue]:
+    """Two collections (of one plan or of two) claiming one barcode."""
+    for i, first in enumerate(collections):
+        for second in collections[i + 1 :]:
+            example = next(
+                (
+                    found
+                    for rule in first.rules
+                    for other in second.rules
+                    if (found := rule.overlap_example(other)) is not None
+                ),
+                None,
+            )
+            if example is not None:
+                yield ConfigIssue(
+                    ("nodes", second.declared_at, "collections", second.collection),
+                    f"collections {first.declared_at}.{first.collection} and "
+                    f"{second.declared_at}.{second.collection} both claim items such as "
+                    f"{example!r}",
+                    "an item belongs to one jointly owned collection at most",
+                )
 
 
 def _planned_nodes(consortium: Consortium) -> Iterator[str]:
@@ -408,4 +414,5 @@ def build_cost_plans(consortium: Consortium) -> tuple[dict[str, CostPlan], list[
         planner = _Planner(consortium, node_id)
         plans[node_id] = planner.plan()
         issues.extend(planner.issues)
+    issues.extend(_overlapping([c for plan in plans.values() for c in plan.collections]))
     return plans, issues

@@ -41,6 +41,7 @@ __all__ = [
     "effective_policy",
     "may_borrow",
     "may_renew",
+    "may_withdraw",
     "proxy_patron",
     "retention_refusal",
 ]
@@ -236,6 +237,19 @@ def retention_refusal(consortium: Consortium, item: str | None, borrower: str) -
         DecisionCode.RETENTION,
         f"This item is a last copy kept by {keeper} ({collection.name}); "
         f"it is not lent beyond {keeper}",
+    )
+
+
+def may_withdraw(consortium: Consortium, item: str) -> Decision:
+    """Decide whether an item's record may be removed from its ILS (NCIP DeleteItem):
+    not while it is in a jointly owned collection under a last-copy commitment."""
+    collection = consortium.collection_of(item)
+    if collection is None or collection.retention != "last-copy":
+        return Decision(True, DecisionCode.ALLOWED)
+    keeper = _name(consortium, collection.declared_at)
+    return _refuse(
+        DecisionCode.RETENTION,
+        f"This item is a last copy kept by {keeper} ({collection.name}); it cannot be withdrawn",
     )
 
 

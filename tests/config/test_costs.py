@@ -227,3 +227,14 @@ def test_a_last_copy_is_not_lent_beyond_the_consortium_that_keeps_it() -> None:
     assert "last copy kept by Consortium (Shared print repository)" in refused.reason
     assert may_borrow(c, "alpha", "gamma", item=kept).allowed
     assert may_borrow(c, "delta", "gamma", item=ordinary).allowed
+
+
+def test_two_collections_claiming_one_item_are_an_error() -> None:
+    """Even when declared at two different nodes (a consortium and a hybrid in it)."""
+    nodes = collection(network())
+    nodes["core"] = {"kind": "hybrid", "name": "Core", "memberships": ["metro"]}
+    nodes["gamma"]["memberships"] = ["core"]
+    nodes["core"]["collections"] = {"again": dict(nodes["metro"]["collections"]["print"])}
+    nodes["core"]["collections"]["again"]["owners"] = {"gamma": "1"}
+    nodes["core"]["collections"]["again"]["costs"] = []
+    one_issue(nodes, "nodes.core.collections.again", "metro.print and core.again both claim")

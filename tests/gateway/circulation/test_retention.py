@@ -5,7 +5,8 @@ The demo is rearranged so that beta and gamma form a hybrid ``core`` inside the 
 consortium, which declares gamma's items 31003000000030…39 a jointly owned shared-print
 collection under a last-copy commitment: beta's patrons (inside ``core``) may borrow
 them, alpha's (beyond it) may not, neither at a kiosk nor through NCIP, while gamma's
-other items still go to alpha.
+other items still go to alpha.  Gamma's ILS is reached over NCIP, so it keeps item
+records: a last copy's record cannot be deleted (withdrawn), another item's can.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from protocols.ncip import CheckOutItem, Header, Patron
+from protocols.ncip import CheckOutItem, DeleteItem, Header, Patron
 from protocols.sip2 import CheckoutResponse
 from tests.helpers.demo import circulation_demo, running_demo
 from tests.helpers.kiosk import Kiosk, checkout
@@ -36,6 +37,8 @@ TIMEOUT = 10
 def with_core_collection(config: Config) -> Config:
     """beta and gamma in a hybrid ``core`` that keeps a last-copy collection at gamma."""
     data = circulation_demo(config).model_dump(exclude_unset=True)
+    # The demo's own shared print (the same items, kept by the whole demo) gives way.
+    del data["nodes"]["demo"]["collections"]
     data["nodes"]["core"] = {
         "kind": "hybrid",
         "name": "Core Libraries",
@@ -56,7 +59,7 @@ def with_core_collection(config: Config) -> Config:
 
 
 async def test_a_last_copy_is_lent_inside_its_consortium_only() -> None:
-    async with running_demo(with_core_collection) as demo:
+    async with running_demo(with_core_collection, ncip_members=("gamma",)) as demo:
         with trio.fail_after(TIMEOUT):
             alpha_kiosk = await Kiosk.logged_in(demo, "alpha-kiosk")
             kept = await alpha_kiosk.expect(checkout(ALPHA_PATRON, LAST_COPY), CheckoutResponse)
@@ -70,12 +73,19 @@ async def test_a_last_copy_is_lent_inside_its_consortium_only() -> None:
             to_alpha = await reply(
                 demo, CheckOutItem(AS_GAMMA, Patron("ILL-alpha"), OTHER_LAST_COPY, "r-2")
             )
+            # Withdrawing: gamma's ILS keeps item records (NCIP), but not for a last copy.
+            withdrawn = await reply(demo, DeleteItem(AS_GAMMA, OTHER_LAST_COPY))
+            ordinary_gone = await reply(demo, DeleteItem(AS_GAMMA, "31003000000002"))
     assert not kept.ok
     assert any("last copy kept by Core Libraries" in line for line in kept.screen_messages)
     assert ordinary.ok
     assert inside.ok
     assert visitor.has_problem("Item Does Not Circulate")
     assert to_alpha.has_problem("Item Does Not Circulate")
+    assert withdrawn.has_problem("Item Does Not Circulate")
+    assert any("cannot be withdrawn" in p.detail for p in withdrawn.problems if p.detail)
+    assert ordinary_gone.ok
     gamma = demo.simulators["gamma"].library.items
     assert gamma[LAST_COPY].holder == "ILL-beta"
     assert gamma[OTHER_LAST_COPY].holder is None
+    assert "31003000000002" not in gamma

@@ -63,9 +63,11 @@ def equal(total: int, libraries: Iterable[str]) -> dict[str, Fraction]:
 def proportional(total: int, driver: Mapping[str, Fraction]) -> dict[str, Fraction]:
     """``total`` in proportion to each library's value of one driver.
 
-    Raises:
-        MoneyError: Every value is zero (there is nothing to be proportional to).
+    A driver that is zero for every library (no loans at all in the month) has
+    nothing to be proportional to: the total is then split equally.
     """
+    if not any(driver.values()):
+        return equal(total, driver)
     return split(total, driver)
 
 

@@ -279,3 +279,14 @@ def test_the_shipped_plans_settle(path: str, plan: str, period: str) -> None:
     to_office = sum(t.amount for t in result.transfers if t.payee == plan)
     from_office = sum(t.amount for t in result.transfers if t.payer == plan)
     assert to_office - from_office == -nets
+
+
+def test_a_month_without_loans_settles() -> None:
+    """The demo's plan on an empty month: usage costs are split equally, the pool is
+    not paid out, nobody is charged per loan."""
+    c = load_consortium(Path(config.__file__).parent / "demo.toml", check_secrets=False)
+    result = settle(PeriodLoans(NOVEMBER, ()), c, c.cost_plans["demo"])
+    by_name = {(a.cost, a.side): a for a in result.allocations}
+    assert by_name["courier", "charge"].shares == {"alpha": 13_334, "beta": 13_333, "gamma": 13_333}
+    assert by_name["lending grant", "credit"].total == 0
+    assert by_name["loan charges", "charge"].total == 0

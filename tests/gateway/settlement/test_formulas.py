@@ -29,6 +29,10 @@ def test_proportional() -> None:
     assert shares == {"alpha": 60_000, "beta": 26_429, "gamma": 13_571}
 
 
+def test_a_driver_zero_for_everyone_is_split_equally() -> None:
+    assert formulas.proportional(900, dict.fromkeys(LIBS, F(0))) == dict.fromkeys(LIBS, F(300))
+
+
 def test_base_plus_drivers_with_size_breaks() -> None:
     """10,000.00 the Montana Shared Catalog way: 30% equal, 30% titles, 10% circulation,
     30% patrons; under 10,000 titles counts as 5,000, under 3,000 patrons as none."""

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from config.costs import USAGE_DRIVERS
 from gateway.settlement import formulas
 from gateway.settlement.money import MoneyError, bounded, largest_remainder, prorated, split
 from gateway.settlement.netting import net_transfers
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["SettlementError", "Usage", "settle", "usage_of"]
 
 _FIXED = frozenset({"equal", "proportional", "base-plus-drivers", "airport", "shapley"})
+_USAGE = USAGE_DRIVERS
 _BOUNDED = frozenset({"equal", "proportional", "base-plus-drivers", "usage-ewma", "shares"})
 
 
@@ -241,9 +243,6 @@ class _Splitter:
             Allocation(cost.name, cost.formula, charges.total, charges.debits, "charge"),
             Allocation(cost.name, cost.formula, charges.total, credits, "credit"),
         ]
-
-
-_USAGE = frozenset({"loans_lent", "loans_borrowed", "loans"})
 
 
 def settle(loans: PeriodLoans, consortium: Consortium, costs: CostPlan) -> Settlement:

@@ -402,6 +402,15 @@ def build_cost_plans(consortium: Consortium) -> tuple[dict[str, CostPlan], list[
     plans: dict[str, CostPlan] = {}
     issues: list[ConfigIssue] = []
     for node_id, node in consortium.nodes.items():
+        if node.kind not in GROUP_KINDS and node.cost.costs is not None:
+            issues.append(
+                ConfigIssue(
+                    ("nodes", node_id, "cost", "costs"),
+                    f"costs set at the {node.kind} {node_id} are shared with nobody",
+                    "declare costs at the consortium or hybrid whose libraries share them "
+                    "(among = [...] picks some of its libraries)",
+                )
+            )
         if node.collections and node.kind not in GROUP_KINDS:
             issues.append(
                 ConfigIssue(

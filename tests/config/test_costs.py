@@ -238,3 +238,11 @@ def test_two_collections_claiming_one_item_are_an_error() -> None:
     nodes["core"]["collections"]["again"]["owners"] = {"gamma": "1"}
     nodes["core"]["collections"]["again"]["costs"] = []
     one_issue(nodes, "nodes.core.collections.again", "metro.print and core.again both claim")
+
+
+def test_costs_set_at_a_library_are_an_error() -> None:
+    one_issue(
+        network(alpha={"costs": [EQUAL]}),
+        "nodes.alpha.cost.costs",
+        "shared with nobody",
+    )

@@ -28,6 +28,7 @@ and netting turns them into transfers where each party only pays or only receive
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -68,13 +69,14 @@ class Usage:
         lent: Loans credited to each library as lender (co-owners by share).
         borrowed: Loans each library's patrons took.
         physically_lent: Loans each library's own ILS made (whole loans).
-        loans: Each loan as (its lenders' parts, the borrowing library).
+        loans: The loans grouped: (the library whose ILS lent, the lenders' parts,
+            the borrowing library, how many loans).
     """
 
     lent: Mapping[str, Fraction]
     borrowed: Mapping[str, int]
     physically_lent: Mapping[str, int]
-    loans: tuple[tuple[Mapping[str, Fraction], str], ...]
+    loans: tuple[tuple[str, Mapping[str, Fraction], str, int], ...]
 
     def driver(self, name: str, library: str) -> Fraction:
         """A usage driver (``loans_lent``, ``loans_borrowed``, ``loans``)."""
@@ -84,22 +86,33 @@ class Usage:
 
 
 def usage_of(loans: PeriodLoans, plan: CostPlan) -> Usage:
-    """Count a period's loans for a plan (see the module documentation)."""
+    """Count a period's loans for a plan (see the module documentation).
+
+    Loans are tallied in whole numbers by (owner, collection, home) first, and turned
+    into fractions once per group: a month of many loans costs one pass of integer
+    counting, and barcodes are matched against collections only at their holders.
+    """
     members = set(plan.libraries)
+    holders = {collection.held_by for collection in plan.collections}
+    groups: Counter[tuple[str, str | None, str]] = Counter()
+    for loan in loans.loans:
+        owner, home = loan.owner, loan.home
+        if owner == home or owner not in members or home not in members:
+            continue
+        collection = plan.collection_of(loan.item) if owner in holders else None
+        groups[owner, collection.collection if collection else None, home] += 1
+    shares = {c.collection: c.owners for c in plan.collections}
     lent = dict.fromkeys(plan.libraries, Fraction(0))
     borrowed = dict.fromkeys(plan.libraries, 0)
     physical = dict.fromkeys(plan.libraries, 0)
-    counted: list[tuple[Mapping[str, Fraction], str]] = []
-    for loan in loans.loans:
-        if loan.owner == loan.home or loan.owner not in members or loan.home not in members:
-            continue
-        collection = plan.collection_of(loan.item)
-        lenders = dict(collection.owners) if collection is not None else {loan.owner: Fraction(1)}
+    counted: list[tuple[str, Mapping[str, Fraction], str, int]] = []
+    for (owner, collection_id, home), count in groups.items():
+        lenders = shares[collection_id] if collection_id else {owner: Fraction(1)}
         for lender, part in lenders.items():
-            lent[lender] += part
-        borrowed[loan.home] += 1
-        physical[loan.owner] += 1
-        counted.append((lenders, loan.home))
+            lent[lender] += part * count
+        borrowed[home] += count
+        physical[owner] += count
+        counted.append((owner, lenders, home, count))
     return Usage(lent, borrowed, physical, tuple(counted))
 
 
@@ -228,9 +241,9 @@ class _Splitter:
     def _transactions(self, cost: PlannedCost) -> list[Allocation]:
         members = set(cost.libraries)
         loans = [
-            (lenders, borrower)
-            for lenders, borrower in self.usage.loans
-            if borrower in members and set(lenders) <= members
+            loan
+            for loan in self.usage.loans
+            if loan[2] in members and loan[0] in members and set(loan[1]) <= members
         ]
         charges = formulas.per_transaction(
             cost.libraries,

@@ -159,7 +159,7 @@ class TransactionCharges:
 
 def per_transaction(
     libraries: Iterable[str],
-    loans: Iterable[tuple[Mapping[str, Fraction], str]],
+    loans: Iterable[tuple[str, Mapping[str, Fraction], str, int]],
     price: Callable[[str], int],
     maximum: int | None,
 ) -> TransactionCharges:
@@ -167,20 +167,19 @@ def per_transaction(
 
     Args:
         libraries: Every library settled (each gets an entry, maybe zero).
-        loans: Each loan as (the lenders' parts, summing to 1 — one library, or the
-            co-owners of a jointly owned collection — and the borrowing library).
-        price: The charge for a loan from a lending library (the holding library's,
-            for a jointly owned collection), in minor units.
+        loans: Loans grouped as (the library whose ILS lent, the lenders' parts summing
+            to 1 — that library, or the co-owners of a jointly owned collection it
+            holds —, the borrowing library, how many loans).
+        price: The charge for a loan from the library whose ILS lent, in minor units.
         maximum: The most one loan may be charged (``None``: no maximum).
     """
     debits = dict.fromkeys(libraries, 0)
     credits = dict.fromkeys(debits, Fraction(0))
-    for lenders, borrower in loans:
-        holder = max(lenders, key=lambda lib: (lenders[lib], lib))
-        charge = price(holder) if maximum is None else min(price(holder), maximum)
-        debits[borrower] += charge
+    for lending, lenders, borrower, count in loans:
+        charge = price(lending) if maximum is None else min(price(lending), maximum)
+        debits[borrower] += charge * count
         for lender, part in lenders.items():
-            credits[lender] += charge * part
+            credits[lender] += charge * count * part
     return TransactionCharges(sum(debits.values()), debits, credits)
 
 

@@ -102,12 +102,12 @@ def test_with_no_net_lender_the_whole_pool_goes_by_loans() -> None:
 def test_per_transaction_charges_with_a_maximum() -> None:
     """5.00 a loan, alpha asks 12.00 but a loan is charged 10.00 at most."""
     prices = {"alpha": 1_200}
-    loans = (
-        [({"alpha": F(1)}, "beta")] * 3
-        + [({"beta": F(1)}, "alpha")] * 2
-        + [({"gamma": F(1)}, "beta")]
-        + [({"beta": F(1)}, "gamma")] * 4
-    )
+    loans = [
+        ("alpha", {"alpha": F(1)}, "beta", 3),
+        ("beta", {"beta": F(1)}, "alpha", 2),
+        ("gamma", {"gamma": F(1)}, "beta", 1),
+        ("beta", {"beta": F(1)}, "gamma", 4),
+    ]
     charges = formulas.per_transaction(LIBS, loans, lambda lib: prices.get(lib, 500), 1_000)
     assert charges.total == 6_500
     assert charges.debits == {"alpha": 1_000, "beta": 3_500, "gamma": 2_000}
@@ -115,8 +115,10 @@ def test_per_transaction_charges_with_a_maximum() -> None:
 
 
 def test_a_jointly_owned_loan_is_credited_by_share() -> None:
-    loans = [({"alpha": F(1, 2), "beta": F(3, 10), "gamma": F(1, 5)}, "gamma")]
-    charges = formulas.per_transaction(LIBS, loans, lambda lib: 1_000, None)
+    """Beta's ILS lent an item co-owned 50/30/20: beta's price, credited by share."""
+    loans = [("beta", {"alpha": F(1, 2), "beta": F(3, 10), "gamma": F(1, 5)}, "gamma", 1)]
+    prices = {"beta": 1_000}
+    charges = formulas.per_transaction(LIBS, loans, lambda lib: prices.get(lib, 99), None)
     assert charges.credits == {"alpha": 500, "beta": 300, "gamma": 200}
     assert charges.debits["gamma"] == 1_000
 

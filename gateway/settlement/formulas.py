@@ -229,16 +229,16 @@ def shapley(players: Sequence[str], cost: Callable[[frozenset[str]], int]) -> di
     costs = [
         cost(frozenset(players[i] for i in range(n) if mask >> i & 1)) for mask in range(1 << n)
     ]
-    weight = [Fraction(factorial(s) * factorial(n - s - 1), factorial(n)) for s in range(n)]
+    # Integer weights s!(n-s-1)!, divided by n! once per player: exact and fast.
+    weight = [factorial(s) * factorial(n - s - 1) for s in range(n)]
+    orders = factorial(n)
     shares: dict[str, Fraction] = {}
     for i, player in enumerate(players):
         bit = 1 << i
-        shares[player] = sum(
-            (
-                weight[mask.bit_count()] * (costs[mask | bit] - costs[mask])
-                for mask in range(1 << n)
-                if not mask & bit
-            ),
-            Fraction(0),
+        marginal = sum(
+            weight[mask.bit_count()] * (costs[mask | bit] - costs[mask])
+            for mask in range(1 << n)
+            if not mask & bit
         )
+        shares[player] = Fraction(marginal, orders)
     return shares

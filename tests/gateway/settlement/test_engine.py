@@ -290,3 +290,16 @@ def test_a_month_without_loans_settles() -> None:
     assert by_name["courier", "charge"].shares == {"alpha": 13_334, "beta": 13_333, "gamma": 13_333}
     assert by_name["lending grant", "credit"].total == 0
     assert by_name["loan charges", "charge"].total == 0
+
+
+def test_a_plan_of_another_consortium_is_refused() -> None:
+    """The plan and the consortium must come from the same configuration."""
+    ours = metro([EQUAL])
+    theirs = build(
+        {
+            "other": consortium(circulation=PROXY, cost={"costs": [EQUAL]}),
+            "delta": library("other"),
+        }
+    )
+    with pytest.raises(SettlementError, match=r"libraries this consortium lacks: \['delta'\]"):
+        settle(loans(ours), ours, theirs.cost_plans["other"])

@@ -246,3 +246,67 @@ def test_costs_set_at_a_library_are_an_error() -> None:
         "nodes.alpha.cost.costs",
         "shared with nobody",
     )
+
+
+def test_a_price_for_a_library_outside_the_plan_is_an_error() -> None:
+    cost = {"name": "loans", "formula": "per-transaction", "price": "1", "prices": {"zeta": "2"}}
+    one_issue(
+        network({"cost": {"costs": [cost]}}),
+        "nodes.metro.cost.costs[0].prices.zeta",
+        "'zeta' is not a library here",
+    )
+
+
+def test_exact_shapley_over_too_many_libraries_is_an_error() -> None:
+    steps = {
+        "name": "licence",
+        "formula": "shapley",
+        "driver": "loans",
+        "steps": [{"up_to": 10, "cost": "1"}],
+    }
+    nodes: dict[str, Any] = {"metro": consortium(circulation=PROXY, cost={"costs": [steps]})}
+    for index in range(17):
+        nodes[f"lib{index}"] = library("metro")
+    one_issue(nodes, "nodes.metro.cost.costs[0].formula", "over 17 libraries", "limit is 16")
+
+
+def test_collections_belong_to_a_consortium_or_hybrid() -> None:
+    nodes = collection(network())
+    nodes["alpha"]["collections"] = nodes["metro"].pop("collections")
+    found = issues(nodes)
+    assert any(
+        issue.path == ("nodes", "alpha", "collections")
+        and "member cannot declare jointly owned collections" in issue.message
+        for issue in found
+    ), found
+
+
+@pytest.mark.parametrize(
+    ("cost", "message"),
+    [
+        (
+            {"name": "x", "formula": "airport",
+             "tiers": [{"name": "a", "cost": "1"}, {"name": "a", "cost": "2"}]},
+            "a tier is named twice",
+        ),
+        (
+            {"name": "x", "formula": "shapley", "driver": "loans",
+             "steps": [{"up_to": 9, "cost": "1"}, {"up_to": 3, "cost": "2"}]},
+            "steps go from the smallest up_to up",
+        ),
+        (
+            {"name": "x", "formula": "base-plus-drivers", "amount": "1", "base": "0.5",
+             "weights": {"fte": "0.5"}, "breaks": {"titles": {"below": 5, "use": 1}}},
+            "breaks for titles, which has no weight",
+        ),
+    ],
+)  # fmt: skip
+def test_tiers_steps_and_breaks_are_checked(cost: dict[str, Any], message: str) -> None:
+    assert message in models_error(network({"cost": {"costs": [cost]}}))
+
+
+def test_negative_figures_are_refused() -> None:
+    assert "a figure cannot be negative" in models_error(
+        network(alpha={"drivers": {"patrons": -1}})
+    )
+    assert "usage cannot be negative" in models_error(network(alpha={"usage_history": [-1]}))

@@ -118,6 +118,9 @@ def test_bounded_shares_keep_the_total_and_their_bounds(
         return
     assert sum(result.values()) == total
     assert all(floor <= v <= cap for v in result.values())
+    # The libraries held by neither bound keep their proportions to one another.
+    free = {k: result[k] / exact[k] for k in exact if exact[k] and floor < result[k] < cap}
+    assert len(set(free.values())) <= 1
     rounded = largest_remainder(result)
     assert sum(rounded.values()) == total
     assert all(floor <= v <= cap for v in rounded.values())

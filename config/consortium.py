@@ -26,9 +26,10 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
+from .costs import CollectionPlan, CostPlan, build_cost_plans
 from .errors import ConfigError, ConfigIssue, KeyPath
 from .identity import BarcodePattern
 from .inheritance import Resolved, resolve
@@ -64,6 +65,8 @@ class Consortium:
         terminals: Terminal accounts by login.
         ncip_peers: NCIP peers by agency id, with their library.
         institutions: Libraries by the institution ids (AO) they answer to.
+        cost_plans: The cost-sharing plan of each consortium or hybrid that sets costs
+            or declares jointly owned collections (``config.costs``), by node.
     """
 
     config: Config
@@ -74,6 +77,7 @@ class Consortium:
     terminals: Mapping[str, TerminalAccount]
     ncip_peers: Mapping[str, tuple[str, NcipPeer]]
     institutions: Mapping[str, str]
+    cost_plans: Mapping[str, CostPlan] = field(default_factory=dict)
 
     @property
     def nodes(self) -> Mapping[str, Node]:
@@ -112,6 +116,17 @@ class Consortium:
     def owner_of(self, item_barcode: str) -> str | None:
         """The library an item belongs to, by the barcode rules."""
         return next((lib for rule, lib in self.item_rules if rule.matches(item_barcode)), None)
+
+    def collection_of(self, item_barcode: str) -> CollectionPlan | None:
+        """The jointly owned collection an item belongs to, if any."""
+        return next(
+            (
+                found
+                for plan in self.cost_plans.values()
+                if (found := plan.collection_of(item_barcode)) is not None
+            ),
+            None,
+        )
 
     def in_network(self, library: str, network: tuple[str, ...] | None, owner: str) -> bool:
         """Whether ``library`` is in ``network`` (node ids, or ``None``: any consortium
@@ -370,4 +385,7 @@ def build_consortium(config: Config) -> Consortium:
     issues.extend(_settings(consortium))
     if issues:
         raise ConfigError.of(issues)
-    return consortium
+    plans, found = build_cost_plans(consortium)
+    if found:
+        raise ConfigError.of(found)
+    return replace(consortium, cost_plans=plans)

@@ -26,6 +26,7 @@ import enum
 import ipaddress
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -33,6 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .currency import check_currency
 from .identity import BarcodePattern
 from .secrets import parse_password_hash
 
@@ -44,13 +46,17 @@ __all__ = [
     "CharsetName",
     "CirculationPolicy",
     "Config",
+    "CostItem",
     "CostSettings",
+    "CostStep",
     "Default",
     "DialectSettings",
     "DueDateMode",
     "ErrorDetectionMode",
+    "Formula",
     "IlsAdapter",
     "IlsSettings",
+    "JointCollection",
     "KeySpec",
     "LedgerSettings",
     "LendingSettings",
@@ -62,10 +68,13 @@ __all__ = [
     "NcipSettings",
     "Node",
     "NodeKind",
+    "Retention",
     "SecretRef",
     "Section",
+    "SizeBreak",
     "Terminal",
     "TerminatorName",
+    "TierCost",
     "default_of",
     "is_loopback",
     "policy_keys",
@@ -330,8 +339,169 @@ class LendingSettings(Section):
     ] = Field(None, ge=0, description="requests this library can fill per day")
 
 
+def _patterns(values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        BarcodePattern.parse(value)
+    return values
+
+
+Formula = Literal[
+    "equal",
+    "proportional",
+    "base-plus-drivers",
+    "usage-ewma",
+    "net-lender",
+    "per-transaction",
+    "airport",
+    "shapley",
+    "shares",
+]
+"""How a cost or pool is split (``docs/cost-sharing.md`` has a worked example of each)."""
+
+_FORMULA_NEEDS: dict[str, frozenset[str]] = {
+    "equal": frozenset({"amount"}),
+    "proportional": frozenset({"amount", "driver"}),
+    "base-plus-drivers": frozenset({"amount", "base", "weights"}),
+    "usage-ewma": frozenset({"amount"}),
+    "net-lender": frozenset({"amount"}),
+    "per-transaction": frozenset({"price"}),
+    "airport": frozenset({"tiers"}),
+    "shapley": frozenset({"steps", "driver"}),
+    "shares": frozenset({"amount"}),
+}
+_FORMULA_MAY: dict[str, frozenset[str]] = {
+    "base-plus-drivers": frozenset({"breaks"}),
+    "usage-ewma": frozenset({"ewma_weight"}),
+    "net-lender": frozenset({"net_share"}),
+    "per-transaction": frozenset({"maximum", "prices"}),
+}
+_BOUNDS = frozenset({"floor", "cap"})
+"""Caps and floors apply to the formulas that split a charge (not to credits or to
+per-transaction charges, which follow the loans)."""
+_CHARGES = frozenset({"equal", "proportional", "base-plus-drivers", "usage-ewma", "shares"})
+_OPTIONAL = frozenset({"name", "formula", "among"})
+
+
+class SizeBreak(Frozen):
+    """A size break: a driver value below ``below`` counts as ``use``."""
+
+    below: Decimal = Field(gt=0)
+    use: Decimal = Field(ge=0)
+
+
+class TierCost(Frozen):
+    """One tier of a tiered infrastructure cost: the whole cost of providing it."""
+
+    name: str = Field(min_length=1)
+    cost: Decimal = Field(ge=0, description="the whole cost of this tier, in major units")
+
+
+class CostStep(Frozen):
+    """One step of a capacity cost: serving up to ``up_to`` of a driver costs ``cost``."""
+
+    up_to: Decimal = Field(gt=0)
+    cost: Decimal = Field(ge=0, description="in major units")
+
+
+class CostItem(Frozen):
+    """One cost the libraries share, or one pool they are credited from.
+
+    Which keys a formula reads (each is required or refused accordingly):
+
+    * ``equal``, ``usage-ewma`` (``ewma_weight``), ``shares`` (a jointly owned
+      collection's own costs, by ownership share): ``amount``;
+    * ``proportional``: ``amount``, ``driver``;
+    * ``base-plus-drivers``: ``amount``, ``base``, ``weights`` (summing to 1 with
+      ``base``), optional ``breaks``;
+    * ``net-lender`` (a credit pool): ``amount``, optional ``net_share``;
+    * ``per-transaction``: ``price``, optional ``maximum`` and ``prices`` per lender;
+    * ``airport``: ``tiers`` (each library's ``cost.tier`` names the tier it needs);
+    * ``shapley``: ``steps`` and ``driver``.
+
+    ``floor`` and ``cap`` bound each library's share of the charges split by
+    ``equal``, ``proportional``, ``base-plus-drivers``, ``usage-ewma`` and ``shares``.
+    """
+
+    name: str = Field(min_length=1, description="the cost's name on statements and invoices")
+    formula: Formula = Field(description="how the cost is split")
+    amount: Decimal | None = Field(None, ge=0, description="the total, in major units")
+    driver: str | None = Field(
+        None, min_length=1, description="a library figure (cost.drivers) or usage figure"
+    )
+    base: Decimal | None = Field(None, ge=0, le=1, description="part split equally")
+    weights: dict[str, Decimal] | None = Field(None, description="each driver's part")
+    breaks: dict[str, SizeBreak] | None = Field(None, description="size breaks per driver")
+    floor: Decimal | None = Field(None, ge=0, description="the least one library pays")
+    cap: Decimal | None = Field(None, ge=0, description="the most one library pays")
+    ewma_weight: Decimal | None = Field(
+        None, gt=0, le=1, description="weight of the current period in the moving average"
+    )
+    net_share: Decimal | None = Field(
+        None, ge=0, le=1, description="part of the pool credited by net lending (default 0.5)"
+    )
+    price: Decimal | None = Field(None, ge=0, description="charge per loan, in major units")
+    prices: dict[str, Decimal] | None = Field(None, description="a lender's own price per loan")
+    maximum: Decimal | None = Field(None, ge=0, description="the most one loan is charged")
+    tiers: tuple[TierCost, ...] | None = Field(
+        None, min_length=1, description="tiers, smallest first"
+    )
+    steps: tuple[CostStep, ...] | None = Field(None, min_length=1, description="capacity steps")
+    among: tuple[str, ...] | None = Field(
+        None, description="the nodes whose libraries share it (default: all of the consortium's)"
+    )
+
+    @model_validator(mode="after")
+    def _keys_of_formula(self) -> CostItem:
+        needs = _FORMULA_NEEDS[self.formula]
+        may = needs | _FORMULA_MAY.get(self.formula, frozenset())
+        if self.formula in _CHARGES:
+            may |= _BOUNDS
+        given = {name for name in type(self).model_fields if getattr(self, name) is not None}
+        missing = sorted(needs - given)
+        if missing:
+            raise ValueError(
+                f"cost {self.name!r}: formula {self.formula} needs {', '.join(missing)}"
+            )
+        unused = sorted(given - may - _OPTIONAL)
+        if unused:
+            raise ValueError(
+                f"cost {self.name!r}: formula {self.formula} does not use {', '.join(unused)}"
+            )
+        if self.weights is not None and self.base is not None:
+            whole = self.base + sum(self.weights.values(), Decimal(0))
+            if whole != 1:
+                raise ValueError(f"cost {self.name!r}: base and weights sum to {whole}, not to 1")
+        if self.breaks is not None and self.weights is not None:
+            stray = sorted(set(self.breaks) - set(self.weights))
+            if stray:
+                raise ValueError(
+                    f"cost {self.name!r}: breaks for {', '.join(stray)}, which has no weight"
+                )
+        if self.floor is not None and self.cap is not None and self.cap < self.floor:
+            raise ValueError(f"cost {self.name!r}: the cap is below the floor")
+        if self.tiers is not None:
+            names = [tier.name for tier in self.tiers]
+            if len(set(names)) != len(names):
+                raise ValueError(f"cost {self.name!r}: a tier is named twice")
+            costs = [tier.cost for tier in self.tiers]
+            if costs != sorted(costs):
+                raise ValueError(f"cost {self.name!r}: tiers go from the cheapest to the dearest")
+        if self.steps is not None:
+            limits = [step.up_to for step in self.steps]
+            if limits != sorted(set(limits)):
+                raise ValueError(f"cost {self.name!r}: steps go from the smallest up_to up")
+        return self
+
+
+def _currency(value: str | None) -> str | None:
+    if value is not None:
+        check_currency(value)
+    return value
+
+
 class CostSettings(Section):
-    """Inputs of cost sharing."""
+    """Inputs of cost sharing: the costs and pools (set at a consortium), and each
+    library's figures (set at the library, or above it for a whole group)."""
 
     size: Annotated[float | None, Merge.NEEDS_PRECEDENCE, Default(None)] = Field(
         None, ge=0, description="size measure for cost sharing (e.g. registered patrons)"
@@ -339,6 +509,73 @@ class CostSettings(Section):
     tier: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default(None)] = Field(
         None, description="cost-sharing tier"
     )
+    currency: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default("USD")] = Field(
+        None, description="ISO 4217 code of every amount"
+    )
+    costs: Annotated[tuple[CostItem, ...] | None, Merge.NEEDS_PRECEDENCE, Default(())] = Field(
+        None, description="the costs and pools shared among the libraries below this node"
+    )
+    drivers: Annotated[dict[str, Decimal] | None, Merge.NEEDS_PRECEDENCE, Default(None)] = Field(
+        None, description="the library's figures for the formulas (patrons, fte, titles…)"
+    )
+    usage_history: Annotated[tuple[Decimal, ...] | None, Merge.NEEDS_PRECEDENCE, Default(())] = (
+        Field(None, description="the library's usage in past periods, oldest first (usage-ewma)")
+    )
+    member_from: Annotated[date | None, Merge.NEEDS_PRECEDENCE, Default(None)] = Field(
+        None, description="the first day the library is a member (joined mid-period: prorated)"
+    )
+    member_until: Annotated[date | None, Merge.NEEDS_PRECEDENCE, Default(None)] = Field(
+        None, description="the last day the library is a member (left mid-period: prorated)"
+    )
+
+    _check_currency = field_validator("currency")(_currency)
+
+    @field_validator("drivers")
+    @classmethod
+    def _figures(cls, value: dict[str, Decimal] | None) -> dict[str, Decimal] | None:
+        if value is not None and any(figure < 0 for figure in value.values()):
+            raise ValueError("a figure cannot be negative")
+        return value
+
+    @field_validator("usage_history")
+    @classmethod
+    def _history(cls, value: tuple[Decimal, ...] | None) -> tuple[Decimal, ...] | None:
+        if value is not None and any(figure < 0 for figure in value):
+            raise ValueError("a past period's usage cannot be negative")
+        return value
+
+
+Retention = Literal["none", "last-copy"]
+"""A jointly owned collection's retention commitment: ``last-copy`` items are kept in
+the consortium (not lent beyond it, not withdrawn)."""
+
+
+class JointCollection(Frozen):
+    """A collection owned by several libraries (a shared print repository, a
+    co-purchased set), declared at a consortium or hybrid node."""
+
+    name: str = Field(min_length=1)
+    held_by: str = Field(min_length=1, description="the library whose ILS holds the items")
+    items: tuple[str, ...] = Field(min_length=1, description="item barcode rules of the collection")
+    owners: dict[str, Decimal] = Field(
+        min_length=1, description="each co-owning library's share; the shares sum to 1"
+    )
+    retention: Retention = Field("none", description="the collection's retention commitment")
+    costs: tuple[CostItem, ...] = Field(
+        (), description="the collection's own costs (purchase, storage), split among its owners"
+    )
+
+    _check_patterns = field_validator("items")(_patterns)
+
+    @field_validator("owners")
+    @classmethod
+    def _shares(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        if any(share <= 0 for share in value.values()):
+            raise ValueError("each owner's share is more than 0")
+        whole = sum(value.values(), Decimal(0))
+        if whole != 1:
+            raise ValueError(f"the owners' shares sum to {whole}, not to 1")
+        return value
 
 
 NodeKind = Literal["consortium", "hybrid", "pass_through", "member", "non_client"]
@@ -381,12 +618,6 @@ class NcipPeer(Frozen):
     date_only: bool = Field(False, description="write dates as YYYY-MM-DD")
 
 
-def _patterns(values: tuple[str, ...]) -> tuple[str, ...]:
-    for value in values:
-        BarcodePattern.parse(value)
-    return values
-
-
 class Node(Frozen):
     """One node of the consortium graph: a consortium, a grouping or a library."""
 
@@ -398,6 +629,9 @@ class Node(Frozen):
     ils: IlsSettings = IlsSettings()
     lending: LendingSettings = LendingSettings()
     cost: CostSettings = CostSettings()
+    collections: dict[str, JointCollection] = Field(
+        {}, description="jointly owned collections (at a consortium or hybrid node)"
+    )
     patrons: tuple[str, ...] = ()
     items: tuple[str, ...] = ()
     institution_ids: tuple[str, ...] = ()

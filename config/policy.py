@@ -41,7 +41,9 @@ __all__ = [
     "effective_policy",
     "may_borrow",
     "may_renew",
+    "may_withdraw",
     "proxy_patron",
+    "retention_refusal",
 ]
 
 
@@ -64,6 +66,7 @@ class DecisionCode(enum.Enum):
     TOTAL_CAP = "total-cap"
     RENEWALS = "renewals"
     NO_PROXY = "no-proxy"
+    RETENTION = "retention"
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ def may_borrow(
     loans_total: int = 0,
     item_type: str | None = None,
     location: str | None = None,
+    item: str | None = None,
 ) -> Decision:
     """Decide whether a patron of ``patron_home`` may borrow an item of ``owner``.
 
@@ -146,6 +150,8 @@ def may_borrow(
         loans_total: Reciprocal loans the patron already has in all.
         item_type: The item's type (SIP2 media type or ILS code), if known.
         location: The item's location, if known.
+        item: The item's barcode, if known (a jointly owned collection's retention
+            commitment is checked by it).
     """
     libraries = consortium.libraries
     if patron_home not in libraries:
@@ -189,6 +195,9 @@ def may_borrow(
         return _refuse(DecisionCode.ITEM_TYPE, "This item does not circulate to visitors")
     if location is not None and location in rules.non_circulating_locations:
         return _refuse(DecisionCode.LOCATION, "Items from this shelf do not circulate to visitors")
+    kept = retention_refusal(consortium, item, patron_home)
+    if kept is not None:
+        return kept
     if rules.loan_cap_per_owner is not None and loans_at_owner >= rules.loan_cap_per_owner:
         return _refuse(
             DecisionCode.OWNER_CAP,
@@ -210,6 +219,37 @@ def may_borrow(
         loan_days=rules.visitor_loan_days,
         renewals=rules.visitor_renewals,
         proxy_patron=proxy,
+    )
+
+
+def retention_refusal(consortium: Consortium, item: str | None, borrower: str) -> Decision | None:
+    """The refusal to lend ``item`` to ``borrower``'s patrons (or to ``borrower`` itself)
+    when the item is in a jointly owned collection under a last-copy commitment and
+    ``borrower`` is not a library of the consortium or hybrid that declared it; ``None``
+    when nothing is kept from it."""
+    collection = consortium.collection_of(item) if item is not None else None
+    if collection is None or collection.retention != "last-copy":
+        return None
+    if collection.declared_at in consortium.ancestors[borrower]:
+        return None
+    keeper = _name(consortium, collection.declared_at)
+    return _refuse(
+        DecisionCode.RETENTION,
+        f"This item is a last copy kept by {keeper} ({collection.name}); "
+        f"it is not lent beyond {keeper}",
+    )
+
+
+def may_withdraw(consortium: Consortium, item: str) -> Decision:
+    """Decide whether an item's record may be removed from its ILS (NCIP DeleteItem):
+    not while it is in a jointly owned collection under a last-copy commitment."""
+    collection = consortium.collection_of(item)
+    if collection is None or collection.retention != "last-copy":
+        return Decision(True, DecisionCode.ALLOWED)
+    keeper = _name(consortium, collection.declared_at)
+    return _refuse(
+        DecisionCode.RETENTION,
+        f"This item is a last copy kept by {keeper} ({collection.name}); it cannot be withdrawn",
     )
 
 

@@ -31,6 +31,7 @@ member's ILS always has one (255 unless set).
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Self
@@ -39,6 +40,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .models import (
     CharsetName,
+    CostItem,
     DialectSettings,
     DueDateMode,
     ErrorDetectionMode,
@@ -189,10 +191,19 @@ class ResolvedLending(ResolvedSection):
 
 
 class ResolvedCost(ResolvedSection):
-    """Inputs of cost sharing (``cost``); both may be left unset."""
+    """Inputs of cost sharing (``cost``)."""
 
     size: float | None
     tier: str | None
+    """``None`` (and ``size`` above): not declared."""
+    currency: str
+    costs: tuple[CostItem, ...]
+    drivers: dict[str, Decimal] | None
+    """``None``: no figures declared."""
+    usage_history: tuple[Decimal, ...]
+    member_from: date | None
+    """``None`` (and ``member_until``): a member for as long as the records go."""
+    member_until: date | None
 
 
 class ResolvedPolicy(ResolvedSection):

@@ -15,6 +15,9 @@ owner lend to another library's institutional account (``lend_to_library``):
    same step; only then is the caller told "ok".  If the commit fails the owner's loan
    is undone with a checkin, so there is never a loan the registry does not know.
 
+A loan of an item under a jointly owned collection's last-copy commitment to a library
+beyond the consortium that declared it is refused before anything else (``RETENTION``).
+
 If the owner refuses, or fails before the request reached it, the slot is released.
 When the request may have reached it and no answer came (a time-out, a connection lost
 while waiting: ``IlsError.reached``), or the gateway cuts the request short (a drain at
@@ -47,7 +50,7 @@ import trio
 from adapters.errors import IlsError, IlsRequestInvalid
 from adapters.ils.base import CheckinOutcome, CirculationOutcome
 from adapters.state.base import CapExceeded, Loan, LoanKind, LoanRequest, StateUnavailable
-from config.policy import may_borrow, may_renew
+from config.policy import may_borrow, may_renew, retention_refusal
 from gateway.circulation.outcomes import Refusal, RefusalCode, code_of_decision
 from gateway.circulation.patrons import check_patron, standing
 from gateway.circulation.temporary import accept_at_home, remove_at_home
@@ -150,6 +153,10 @@ async def lend(call: Call, order: LoanOrder) -> LoanMade | Refusal:
             unconfirmed when the owner may have acted).
         StateUnavailable: The registry could not hold the slot.
     """
+    # A last-copy commitment keeps the item in its consortium, whoever asks.
+    kept = retention_refusal(call.rules.consortium, order.item, order.home)
+    if kept is not None:
+        return Refusal(code_of_decision(kept.code), kept.reason)
     store = call.services.store
     reservation = await store.reserve(
         LoanRequest(
@@ -316,6 +323,7 @@ async def checkout(call: Call, request: Checkout) -> LoanMade | Refusal:
         standing=standing(record),
         item_type=item_type,
         location=location,
+        item=request.item,
     )
     if not decision.allowed or decision.proxy_patron is None:
         return Refusal(code_of_decision(decision.code), decision.reason)

@@ -56,6 +56,8 @@ class RefusalCode(enum.Enum):
     LOCATION = "location"
     NO_PROXY = "no-proxy"
     RENEWALS = "renewals"
+    RETENTION = "retention"
+    """A jointly owned collection's last-copy commitment keeps the item in its consortium."""
     # The registry's caps (checked atomically when a slot is held).
     CAP_AT_OWNER = "cap-at-owner"
     CAP_TOTAL = "cap-total"
@@ -118,6 +120,7 @@ _BY_DECISION = {
     DecisionCode.EXPIRED: RefusalCode.EXPIRED,
     DecisionCode.ITEM_TYPE: RefusalCode.ITEM_TYPE,
     DecisionCode.LOCATION: RefusalCode.LOCATION,
+    DecisionCode.RETENTION: RefusalCode.RETENTION,
     DecisionCode.OWNER_CAP: RefusalCode.CAP_AT_OWNER,
     DecisionCode.TOTAL_CAP: RefusalCode.CAP_TOTAL,
     DecisionCode.RENEWALS: RefusalCode.RENEWALS,

@@ -12,16 +12,21 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from config.errors import ConfigError, format_path
 from config.loader import load_consortium
-from config.models import SecretRef, policy_keys
+from config.models import CostItem, SecretRef, policy_keys
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from fractions import Fraction
+
     from config.consortium import Consortium
+    from config.costs import CollectionPlan, CostPlan
     from config.inheritance import Resolved
 
 __all__ = ["add_parsers", "check_config"]
@@ -30,6 +35,8 @@ __all__ = ["add_parsers", "check_config"]
 def _text(value: object, none_means: str = "none") -> str:
     if value is None:
         return none_means
+    if isinstance(value, CostItem):
+        return f"{value.name} ({value.formula})"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, tuple):
@@ -44,8 +51,10 @@ def _jsonable(value: object) -> object:
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, SecretRef | Decimal | Path):
+    if isinstance(value, SecretRef | Decimal | Path | date):
         return str(value)
+    if isinstance(value, CostItem):
+        return value.model_dump(mode="json", exclude_none=True)
     return value
 
 
@@ -88,6 +97,75 @@ def _table(consortium: Consortium, out: TextIO) -> None:
             print(f"  {key:<{width}}  {value:<{value_width}}  {reason}", file=out)
 
 
+def _percent(share: Fraction) -> str:
+    return f"{float(share) * 100:g}%"
+
+
+def _collection_line(collection: CollectionPlan) -> str:
+    owners = ", ".join(f"{lib} {_percent(share)}" for lib, share in collection.owners.items())
+    rules = ", ".join(rule.text for rule in collection.rules)
+    retention = "" if collection.retention == "none" else f"; retention: {collection.retention}"
+    return (
+        f"{collection.collection} — {collection.name}: held by {collection.held_by} "
+        f"(items {rules}); owned by {owners}{retention}"
+    )
+
+
+def _costs(plans: Mapping[str, CostPlan], out: TextIO) -> None:
+    """Each plan's costs, and who owns what of the jointly owned collections."""
+    for node_id, plan in plans.items():
+        print(
+            f"\ncost sharing of {node_id} ({plan.currency}, {len(plan.libraries)} libraries)",
+            file=out,
+        )
+        for cost in plan.costs:
+            among = (
+                "" if cost.libraries == plan.libraries else f" among {', '.join(cost.libraries)}"
+            )
+            print(f"  cost {cost.name} ({cost.formula}){among}", file=out)
+        for collection in plan.collections:
+            print(f"  collection {_collection_line(collection)}", file=out)
+        owned = {
+            lib: [
+                f"{c.collection} ({_percent(c.owners[lib])})"
+                for c in plan.collections
+                if lib in c.owners
+            ]
+            for lib in plan.libraries
+        }
+        for lib, shares in owned.items():
+            if shares:
+                print(f"  {lib} owns {', '.join(shares)}", file=out)
+
+
+def _plans_json(plans: Mapping[str, CostPlan]) -> dict[str, object]:
+    return {
+        node_id: {
+            "currency": plan.currency,
+            "libraries": list(plan.libraries),
+            "costs": [
+                {"name": c.name, "formula": c.formula, "libraries": list(c.libraries)}
+                for c in plan.costs
+            ],
+            "collections": [
+                {
+                    "id": c.collection,
+                    "name": c.name,
+                    "held_by": c.held_by,
+                    "items": [rule.text for rule in c.rules],
+                    "owners": {
+                        lib: str(Decimal(share.numerator) / share.denominator)
+                        for lib, share in c.owners.items()
+                    },
+                    "retention": c.retention,
+                }
+                for c in plan.collections
+            ],
+        }
+        for node_id, plan in plans.items()
+    }
+
+
 def _json(consortium: Consortium) -> dict[str, object]:
     nodes: dict[str, object] = {}
     for node_id, node in consortium.nodes.items():
@@ -107,7 +185,7 @@ def _json(consortium: Consortium) -> dict[str, object]:
                 for key, r in consortium.effective[node_id].items()
             }
         nodes[node_id] = entry
-    return {"valid": True, "nodes": nodes}
+    return {"valid": True, "nodes": nodes, "cost_plans": _plans_json(consortium.cost_plans)}
 
 
 def check_config(
@@ -150,6 +228,7 @@ def check_config(
     else:
         print(f"{path}: valid — {_summary(consortium)}", file=out)
         _table(consortium, out)
+        _costs(consortium.cost_plans, out)
     return 0
 
 

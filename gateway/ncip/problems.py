@@ -33,6 +33,7 @@ PROBLEMS: Final[dict[RefusalCode, tuple[str, str | None]]] = {
     RefusalCode.EXPIRED: (ProblemType.USER_BLOCKED, "UserId"),
     RefusalCode.ITEM_TYPE: (ProblemType.ITEM_DOES_NOT_CIRCULATE, "ItemId"),
     RefusalCode.LOCATION: (ProblemType.ITEM_DOES_NOT_CIRCULATE, "ItemId"),
+    RefusalCode.RETENTION: (ProblemType.ITEM_DOES_NOT_CIRCULATE, "ItemId"),
     RefusalCode.RENEWALS: (ProblemType.MAXIMUM_RENEWALS_EXCEEDED, "ItemId"),
     RefusalCode.CAP_AT_OWNER: (ProblemType.MAXIMUM_CHECK_OUTS_EXCEEDED, "UserId"),
     RefusalCode.CAP_TOTAL: (ProblemType.MAXIMUM_CHECK_OUTS_EXCEEDED, "UserId"),

@@ -24,7 +24,8 @@ RequestItem            by bibliographic id (ISBN or title): the lender the gatew
                        chooses (``circulation.holds``), else the patron's home; by
                        item: a hold at the patron's home.  CancelRequestItem: at home.
 AcceptItem, DeleteItem the peer's library's own ILS, when it keeps item records
-                       (NCIP); a SIP2 ILS cannot create items, which the Problem says.
+                       (NCIP); a SIP2 ILS cannot create items, which the Problem says;
+                       a last copy of a jointly owned collection is never deleted.
 LookupAgency           the consortium's own directory.
 =====================  ==========================================================
 
@@ -47,9 +48,15 @@ import structlog
 
 from adapters.errors import IlsError, IlsRequestInvalid
 from adapters.state.base import StateUnavailable
+from config.policy import may_withdraw
 from gateway.circulation import holds, items, loans, patrons
 from gateway.circulation.call import Call
-from gateway.circulation.outcomes import Refusal, RefusalCode, refusal_for_failure
+from gateway.circulation.outcomes import (
+    Refusal,
+    RefusalCode,
+    code_of_decision,
+    refusal_for_failure,
+)
 from gateway.circulation.session import Session
 from gateway.ncip.peers import authenticated, authority, home_of, institution_of, owner_of
 from gateway.ncip.problems import problem, problem_for
@@ -468,6 +475,9 @@ async def _item_record(call: Call, member: str, request: AcceptItem | DeleteItem
             detail = " ".join(accepted.screen_messages) or None
             return problem(service, ProblemType.CANNOT_ACCEPT_ITEM, detail)
         return AcceptItemResponse(request.request_id, accepted.item or request.item)
+    kept = may_withdraw(call.rules.consortium, request.item)
+    if not kept.allowed:
+        return problem_for(service, Refusal(code_of_decision(kept.code), kept.reason))
     deleted = await records.delete_item(request.item, timeout=budget)
     if not deleted.ok:
         detail = " ".join(deleted.screen_messages) or None

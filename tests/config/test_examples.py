@@ -34,9 +34,10 @@ def reason(c: Consortium, node: str, key: str) -> str:
 
 
 def test_every_model_is_shipped() -> None:
-    """Examples exist for the four 360 models and for the DAG case."""
+    """Examples exist for the four 360 models, for the DAG case and for cost sharing."""
     names = {path.name for path in EXAMPLES}
     assert names == {
+        "cost-sharing.toml",
         "two-tier.toml",
         "multi-tier.toml",
         "pass-through.toml",

@@ -166,3 +166,50 @@ def test_hash_password_refuses_empty() -> None:
     )
     assert result.returncode == 1
     assert "empty password" in result.stderr
+
+
+COSTS = str(Path(config.__file__).parent / "examples" / "cost-sharing.toml")
+
+
+def test_cost_plans_and_who_owns_what(capsys: pytest.CaptureFixture[str]) -> None:
+    """After the policies: each plan's costs, each jointly owned collection, and each
+    co-owner's share; --json gives the same for tools."""
+    assert main(["check-config", COSTS, "--no-secrets"]) == 0
+    out = capsys.readouterr().out
+    assert "cost sharing of valley (EUR, 4 libraries)" in out
+    assert "  cost servers (airport)" in out
+    assert (
+        "collection repository — Valley Shared Print Repository: held by lakeside "
+        "(items 333009*); owned by lakeside 50%, riverside 25%, mill 25%; retention: last-copy"
+    ) in out
+    assert "  mill owns repository (25%)" in out
+    assert main(["check-config", COSTS, "--json", "--no-secrets"]) == 0
+    plans = json.loads(capsys.readouterr().out)["cost_plans"]
+    assert plans["print"]["collections"][0]["owners"] == {
+        "lakeside": "0.5",
+        "riverside": "0.25",
+        "mill": "0.25",
+    }
+    assert plans["valley"]["costs"][0] == {
+        "name": "ils-hosting",
+        "formula": "base-plus-drivers",
+        "libraries": ["hilltop", "riverside", "lakeside", "mill"],
+    }
+
+
+def test_a_cost_mistake_is_one_line_with_its_position(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A driver a library lacks is reported at the library's key, with a hint."""
+    text = (
+        Path(COSTS)
+        .read_text(encoding="utf-8")
+        .replace("cost.drivers = { fte = 3, patrons = 6000 }", "cost.drivers = { fte = 3 }")
+    )
+    broken = tmp_path / "costs.toml"
+    broken.write_text(text, encoding="utf-8")
+    assert main(["check-config", str(broken), "--no-secrets"]) == 1
+    err = capsys.readouterr().err
+    assert "nodes.mill.cost.drivers: library mill has no figure 'patrons'" in err
+    assert "costs.toml:" in err
+    assert "Traceback" not in err

@@ -20,7 +20,9 @@ from starlette.routing import Route
 
 from config.models import AdminListener
 from gateway.admin.auth import bearer_tokens, for_role
+from gateway.admin.console import console_routes
 from gateway.admin.routes import AdminRoutes
+from gateway.admin.session import ConsoleSessions
 from gateway.ncip.http import ncip_endpoint
 
 if TYPE_CHECKING:
@@ -35,16 +37,23 @@ if TYPE_CHECKING:
 __all__ = ["admin_app", "serve_admin"]
 
 
-def admin_app(view: AdminView) -> Starlette:
-    """The ASGI app over a gateway's view."""
+def admin_app(
+    view: AdminView,
+    *,
+    tokens: tuple[bytes, ...] = (),
+    sessions: ConsoleSessions | None = None,
+) -> Starlette:
+    """The ASGI app over a gateway's view: the API, the NCIP endpoint and the console
+    (whose login checks ``tokens`` and issues ``sessions``)."""
     routes = AdminRoutes(view)
+    console = console_routes(view, routes, tokens=tokens, sessions=sessions or ConsoleSessions())
 
     async def ncip(request: Request) -> Response:
         return await ncip_endpoint(request, view.ncip, lambda: view.current()[0])
 
     return Starlette(
         routes=[
-            Route("/", routes.status),
+            *console,
             Route("/healthz", routes.healthz),
             Route("/readyz", routes.readyz),
             Route("/metrics", routes.metrics),
@@ -91,5 +100,6 @@ async def serve_admin(
             task_status.started(value[0] if value else f"http://{host}:{listener.port}")
 
     tokens = bearer_tokens(listener) if isinstance(listener, AdminListener) else ()
-    app = for_role(admin_app(view), role, tokens)
+    sessions = ConsoleSessions()  # a fresh key: sessions end when the gateway restarts
+    app = for_role(admin_app(view, tokens=tokens, sessions=sessions), role, tokens, sessions)
     await serve(app, config, shutdown_trigger=shutdown, task_status=_Started())

@@ -1,0 +1,132 @@
+"""``/login`` and ``/logout``: a bearer token in, a console session cookie out.
+
+The login form is the one place the console takes a token; the token is compared in
+constant time with the admin port's (``auth.admitted``) and never logged.  Both forms
+POST, and both refuse a request that another site's page sent: its ``Origin`` (or,
+without one, ``Sec-Fetch-Site``) must be this console's own.  With no tokens
+configured there is nothing to log in to, and ``/login`` leads to the console.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
+
+import structlog
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+
+from gateway.admin.auth import CONSOLE_PAGES, admitted
+from gateway.admin.console.layout import page, text
+from gateway.admin.session import COOKIE
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from gateway.admin.session import ConsoleSessions
+
+__all__ = ["Login", "safe_next"]
+
+log = structlog.get_logger("interlend.admin")
+
+FORM_MAX = 4096
+"""The largest login form read (a token is far shorter)."""
+
+
+def safe_next(wanted: str | None) -> str:
+    """Where to go after logging in: a console page of this port, else ``/``.  Only a
+    local path to a page is followed, so the link to the login page cannot send a
+    person to another site."""
+    if not wanted or not wanted.startswith("/") or wanted.startswith("//"):
+        return "/"
+    path = wanted.split("?", 1)[0]
+    return wanted if path in CONSOLE_PAGES and "\\" not in wanted else "/"
+
+
+def _same_origin(request: Request) -> bool:
+    """Whether a form was sent by one of the console's own pages."""
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin == f"{request.url.scheme}://{request.url.netloc}"
+    site = request.headers.get("sec-fetch-site")
+    return site in (None, "same-origin", "none")
+
+
+class Login:
+    """The login and logout handlers over the port's tokens and sessions."""
+
+    def __init__(self, tokens: tuple[bytes, ...], sessions: ConsoleSessions) -> None:
+        self._tokens = tokens
+        self._sessions = sessions
+
+    def _form(self, wanted: str, *, problem: str | None = None) -> str:
+        alert = f'<p class="error" role="alert">{text(problem)}</p>' if problem else ""
+        body = (
+            '<div class="login">'
+            "<p>Give one of the admin port's bearer tokens "
+            "(<code>[gateway.admin] tokens</code>). The console keeps a session cookie "
+            "instead, for eight hours or until you log out.</p>"
+            f"{alert}"
+            '<form method="post" action="/login">'
+            f'<input type="hidden" name="next" value="{text(wanted)}">'
+            '<label for="token">Admin token</label>'
+            '<input type="password" id="token" name="token" required '
+            'autocomplete="current-password">'
+            '<button type="submit">Log in</button></form></div>'
+        )
+        return page("Log in", body, path="/login", logout=False)
+
+    async def login(self, request: Request) -> Response:
+        """``GET /login`` shows the form; ``POST /login`` checks the token."""
+        if not self._tokens:
+            return RedirectResponse("/", status_code=303)
+        if request.method == "GET":
+            return HTMLResponse(self._form(safe_next(request.query_params.get("next"))))
+        if not _same_origin(request):
+            return PlainTextResponse("cross-site form refused\n", status_code=403)
+        body = await _read_form(request)
+        if body is None:
+            return HTMLResponse(self._form("/", problem="The form was too large."), status_code=413)
+        wanted = safe_next(body.get("next"))
+        token = body.get("token", "").strip().encode("utf-8", "surrogatepass")
+        if not token or not admitted(token, self._tokens):
+            client = request.client
+            log.warning(
+                "console login refused",
+                client=f"{client.host}:{client.port}" if client else "-",
+                reason="no token" if not token else "wrong token",
+            )
+            return HTMLResponse(
+                self._form(wanted, problem="That is not one of the admin port's tokens."),
+                status_code=401,
+            )
+        answer = RedirectResponse(wanted, status_code=303)
+        answer.set_cookie(
+            COOKIE,
+            self._sessions.issue(),
+            max_age=int(self._sessions.lifetime_s),
+            path="/",
+            secure=True,
+            httponly=True,
+            samesite="strict",
+        )
+        return answer
+
+    async def logout(self, request: Request) -> Response:
+        """``POST /logout``: the session ends, here and in the browser."""
+        if not _same_origin(request):
+            return PlainTextResponse("cross-site form refused\n", status_code=403)
+        self._sessions.revoke(request.cookies.get(COOKIE))
+        answer = RedirectResponse("/login" if self._tokens else "/", status_code=303)
+        answer.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+        return answer
+
+
+async def _read_form(request: Request) -> dict[str, str] | None:
+    """A URL-encoded form's fields (the first value of each), or ``None`` past ``FORM_MAX``."""
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > FORM_MAX:
+            return None
+    fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    return {name: values[0] for name, values in fields.items()}

@@ -1,0 +1,123 @@
+"""The network status page: each library's ILS (health, breakers, load, latency), the
+kiosks connected to every gateway sharing the state store, and the ledger and its
+outbox.  It reads what the admin API reads (``AdminRoutes``), through the same view.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from adapters.state.base import StateUnavailable
+from gateway.admin.console.charts import latency_chart
+from gateway.admin.console.layout import badge, data_table, definition_list, text
+
+if TYPE_CHECKING:
+    from gateway.admin.routes import AdminRoutes
+    from gateway.admin.view import AdminView
+
+__all__ = ["status_body"]
+
+
+def _endpoint_line(endpoint: dict[str, Any]) -> str:
+    latency_ms = float(endpoint.get("latency_s", 0.0)) * 1000
+    parts = [
+        f"<strong>{text(endpoint.get('endpoint'))}</strong>",
+        f"breaker {text(endpoint.get('state', 'unknown'))}",
+        f"{latency_ms:.1f} ms average over {text(endpoint.get('latency_samples', 0))} calls",
+        f"{text(endpoint.get('failures', 0))} failures in a row",
+    ]
+    if endpoint.get("last_error"):
+        parts.append(f"last error: {text(endpoint['last_error'])}")
+    return " · ".join(parts)
+
+
+def _libraries(members: dict[str, Any]) -> str:
+    rows = []
+    for member, info in members.items():
+        endpoints = info.get("endpoints") or []
+        in_flight = info.get("in_flight", 0)
+        limit = info.get("concurrency")
+        load = f"{text(in_flight)} of {text(limit)}" if limit is not None else text(in_flight)
+        rows.append(
+            (
+                f"{text(member)}<br><span class=note>{text(info.get('name'))}</span>",
+                text(info.get("adapter")),
+                badge("up", good=True) if info.get("healthy") else badge("down", good=False),
+                load,
+                "<br>".join(_endpoint_line(e) for e in endpoints) or "—",
+            )
+        )
+    return data_table(
+        "Member libraries and their ILS",
+        ("Library", "Protocol", "ILS", "In flight", "Endpoints"),
+        rows,
+        numeric=frozenset({3}),
+    )
+
+
+def _latencies(members: dict[str, Any]) -> list[tuple[str, float]]:
+    found = []
+    for member, info in members.items():
+        endpoints = info.get("endpoints") or []
+        for endpoint in endpoints:
+            label = member if len(endpoints) == 1 else f"{member} {endpoint.get('endpoint')}"
+            found.append((label, float(endpoint.get("latency_s", 0.0)) * 1000))
+    return found
+
+
+def _kiosks(sessions: list[dict[str, str]] | None, here: int) -> str:
+    lead = f"<p>{here} kiosk connection{'s' if here != 1 else ''} open on this gateway.</p>"
+    if sessions is None:
+        return (
+            lead + '<p class="error">The state store cannot be read: kiosks on other gateways '
+            "are not known.</p>"
+        )
+    rows = [
+        tuple(
+            text(s.get(k)) for k in ("terminal", "member", "location", "peer", "gateway", "since")
+        )
+        for s in sessions
+    ]
+    return lead + data_table(
+        "Kiosks connected to every gateway",
+        ("Terminal", "Library", "Location", "Address", "Gateway", "Since"),
+        rows,
+        empty="No kiosk is logged in.",
+    )
+
+
+async def status_body(view: AdminView, routes: AdminRoutes) -> str:
+    """The network status page's content."""
+    members = routes.members_now()
+    services = view.current()[1]
+    sessions: list[dict[str, str]] | None = None
+    with contextlib.suppress(StateUnavailable):
+        sessions = await services.store.sessions()
+    health = view.outbox_health
+    with contextlib.suppress(StateUnavailable):  # the figures say when they were seen
+        health.saw_pending(await services.store.outbox_pending())
+    outbox = health.statistics().to_json()
+    chart = await latency_chart(_latencies(members))
+    outbox_html = definition_list(
+        (
+            key.replace("_", " "),
+            badge("yes", good=True)
+            if value is True
+            else badge("no", good=False)
+            if value is False
+            else text(value),
+        )
+        for key, value in outbox.items()
+    )
+    return (
+        '<section aria-labelledby="libraries"><h2 id="libraries">Libraries</h2>'
+        f"{_libraries(members)}"
+        f'<figure class="chart">{chart}<figcaption class="note">Average ILS latency '
+        "per library endpoint (milliseconds, over the calls counted in the table).</figcaption>"
+        "</figure></section>"
+        '<section aria-labelledby="kiosks"><h2 id="kiosks">Kiosks</h2>'
+        f"{_kiosks(sessions, view.open_kiosks())}</section>"
+        f'<section aria-labelledby="ledger"><h2 id="ledger">Ledger and outbox</h2>'
+        f"<p>{text(routes.ledger_summary())}</p>{outbox_html}</section>"
+    )

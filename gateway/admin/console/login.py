@@ -124,8 +124,13 @@ class Login:
 async def _read_form(request: Request) -> dict[str, str] | None:
     """A URL-encoded form's fields (the first value of each), or ``None`` past ``FORM_MAX``."""
     raw = b""
-    async for chunk in request.stream():
-        raw += chunk
+    more = True
+    while more:  # the ASGI messages themselves: no more is read once past the limit
+        message = await request.receive()
+        if message["type"] != "http.request":
+            return None
+        raw += message.get("body", b"")
+        more = message.get("more_body", False)
         if len(raw) > FORM_MAX:
             return None
     fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)

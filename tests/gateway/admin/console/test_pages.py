@@ -1,0 +1,222 @@
+"""The console's pieces without a gateway: queries, the login and logout forms over a
+small app, the chart, the policy page and the frame's escaping."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from adapters.state.base import Loan, LoanState
+from config.consortium import build_consortium
+from config.loader import parse_config
+from gateway.admin.console.charts import latency_svg
+from gateway.admin.console.layout import page, text
+from gateway.admin.console.loans import SEARCH_MAX, LoanQuery, parse_loan_query
+from gateway.admin.console.login import Login, safe_next
+from gateway.admin.console.policies import policies_body
+from gateway.admin.session import COOKIE, ConsoleSessions
+
+LIBRARIES = ("alpha", "beta", "gamma")
+TOKEN = "console-token-0123456789"
+ORIGIN = "http://console"
+
+
+def _loan(loan_id: str, item: str, *, owner: str = "beta", returned: bool = False) -> Loan:
+    now = datetime(2026, 11, 3, 10, tzinfo=UTC)
+    return Loan(
+        loan_id=loan_id,
+        owner=owner,
+        home="alpha",
+        item=item,
+        patron_key="f" * 64,
+        proxy_patron="ILL-alpha",
+        terminal="beta-kiosk",
+        checked_out=now,
+        due=now + timedelta(days=21),
+        state=LoanState.RETURNED if returned else LoanState.ACTIVE,
+        returned=now if returned else None,
+    )
+
+
+# --- loans query ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "why"),
+    [
+        ({"page": "two"}, "page must be a whole number"),
+        ({"page": "0"}, "page must be 1 or more"),
+        ({"owner": "delta"}, "owner must be one of the member libraries (alpha, beta, gamma)"),
+        ({"home": "x"}, "home must be one of the member libraries (alpha, beta, gamma)"),
+        ({"state": "lost"}, "state must be active or returned"),
+        ({"q": "x" * (SEARCH_MAX + 1)}, f"the search is longer than {SEARCH_MAX} characters"),
+        ({"q": "3100\r2"}, "the search must not hold control characters"),
+    ],
+)
+def test_a_loans_query_that_cannot_be_answered_says_why(params: dict[str, str], why: str) -> None:
+    """Each bad parameter gets its own sentence (the page shows it with a 400)."""
+    assert parse_loan_query(params, LIBRARIES) == why
+
+
+def test_a_loans_query_finds_by_item_or_loan_id_and_filters() -> None:
+    """The search matches an item barcode or a loan id exactly; owner and state filter;
+    a page link keeps the filters and drops what is empty."""
+    loans = [
+        _loan("L1", "31002000000001"),
+        _loan("L2", "31002000000002", returned=True),
+        _loan("L3", "31003000000001", owner="gamma"),
+    ]
+    by_item = parse_loan_query({"q": " 31002000000002 "}, LIBRARIES)
+    by_id = parse_loan_query({"q": "L3"}, LIBRARIES)
+    active_beta = parse_loan_query({"owner": "beta", "state": "active", "page": "2"}, LIBRARIES)
+    assert isinstance(by_item, LoanQuery)
+    assert isinstance(by_id, LoanQuery)
+    assert isinstance(active_beta, LoanQuery)
+    assert [x.loan_id for x in loans if by_item.matches(x)] == ["L2"]
+    assert [x.loan_id for x in loans if by_id.matches(x)] == ["L3"]
+    assert [x.loan_id for x in loans if active_beta.matches(x)] == ["L1"]
+    assert active_beta.link(3) == "/loans?owner=beta&state=active&page=3"
+
+
+# --- login and logout -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("wanted", "goes"),
+    [
+        (None, "/"),
+        ("/loans?page=2", "/loans?page=2"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("/api/members", "/"),
+        ("/metrics", "/"),
+    ],
+)
+def test_after_login_only_a_console_page_is_followed(wanted: str | None, goes: str) -> None:
+    """The ``next`` of the login link can lead to a console page only: never to another
+    site, nor to the API (which a session does not open)."""
+    assert safe_next(wanted) == goes
+
+
+def _login_client(sessions: ConsoleSessions, tokens: tuple[bytes, ...]) -> httpx.AsyncClient:
+    login = Login(tokens, sessions)
+    app = Starlette(
+        routes=[
+            Route("/login", login.login, methods=["GET", "POST"]),
+            Route("/logout", login.logout, methods=["POST"]),
+        ]
+    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN)
+
+
+async def test_the_right_token_gives_a_strict_session_cookie() -> None:
+    """The token from the form gives a session cookie that is HttpOnly, Secure,
+    SameSite=Strict and expires, and the browser goes on to the page it asked for."""
+    sessions = ConsoleSessions()
+    async with _login_client(sessions, (TOKEN.encode(),)) as client:
+        answer = await client.post(
+            "/login", data={"token": TOKEN, "next": "/loans"}, headers={"Origin": ORIGIN}
+        )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/loans"
+    cookie = answer.headers["set-cookie"]
+    assert re.match(rf"{COOKIE}=v1\.", cookie)
+    for attribute in ("HttpOnly", "Secure", "SameSite=strict", "Max-Age=28800", "Path=/"):
+        assert attribute.lower() in cookie.lower()
+    value = cookie.split(";", 1)[0].split("=", 1)[1]
+    assert sessions.valid(value)
+
+
+@pytest.mark.parametrize(
+    ("data", "headers", "status"),
+    [
+        ({"token": "not-the-token-at-all"}, {"Origin": ORIGIN}, 401),
+        ({"token": ""}, {"Origin": ORIGIN}, 401),
+        ({}, {"Origin": ORIGIN}, 401),
+        ({"token": TOKEN}, {"Origin": "https://evil.example"}, 403),
+        ({"token": TOKEN}, {"Sec-Fetch-Site": "cross-site"}, 403),
+    ],
+    ids=["wrong", "empty", "missing", "cross-origin", "cross-site"],
+)
+async def test_a_login_is_refused_without_the_token_or_from_another_site(
+    data: dict[str, str], headers: dict[str, str], status: int
+) -> None:
+    """A wrong or missing token is 401 with the form again, a form sent by another
+    site's page is 403 (an oversized one is tried over real HTTP: the in-process
+    transport cannot be left unread); none of them sets a cookie."""
+    async with _login_client(ConsoleSessions(), (TOKEN.encode(),)) as client:
+        answer = await client.post("/login", data=data, headers=headers)
+    assert answer.status_code == status
+    assert "set-cookie" not in answer.headers
+    if status == 401:
+        assert "That is not one of the admin port" in answer.text
+
+
+async def test_logout_ends_the_session_and_clears_the_cookie() -> None:
+    """After logging out, the cookie the browser had is no session, even if kept."""
+    sessions = ConsoleSessions()
+    cookie = sessions.issue()
+    async with _login_client(sessions, (TOKEN.encode(),)) as client:
+        cross = await client.post(
+            "/logout", headers={"Origin": "https://evil.example", "Cookie": f"{COOKIE}={cookie}"}
+        )
+        still = sessions.valid(cookie)
+        answer = await client.post(
+            "/logout", headers={"Origin": ORIGIN, "Cookie": f"{COOKIE}={cookie}"}
+        )
+    assert cross.status_code == 403
+    assert still
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login"
+    assert f'{COOKIE}=""' in answer.headers["set-cookie"]
+    assert not sessions.valid(cookie)
+
+
+async def test_without_tokens_the_login_leads_to_the_console() -> None:
+    """There is nothing to log in to on a port without tokens."""
+    async with _login_client(ConsoleSessions(), ()) as client:
+        answer = await client.get("/login")
+    assert (answer.status_code, answer.headers["location"]) == (303, "/")
+
+
+# --- pieces -------------------------------------------------------------------------------------
+
+
+def test_the_latency_chart_has_a_bar_per_endpoint_and_a_name() -> None:
+    """One bar per endpoint, its value written beside it, and the SVG named for
+    assistive technology."""
+    svg = latency_svg([("alpha", 12.5), ("beta", 3.0), ("gamma", 0.0)])
+    assert svg.startswith('<svg role="img" aria-label="Average ILS latency')
+    assert svg.count('id="patch_') >= 3 + 1  # three bars and the axes' background
+    for label in ("12.5 ms", "3.0 ms", "0.0 ms", "alpha", "gamma"):
+        assert label in svg
+
+
+def test_the_policies_page_says_where_each_value_came_from() -> None:
+    """Every demo library has its section, each setting its row with its origin, in
+    check-config's words."""
+    with resources.as_file(resources.files("config").joinpath("demo.toml")) as path:
+        config, _, _ = parse_config(path)
+    consortium = build_consortium(config)
+    body = policies_body(consortium)
+    for member in consortium.libraries:
+        assert f'id="policy-{member}"' in body
+    assert body.count("<tr>") > 3 * 10
+    assert "inherited from" in body or "default" in body
+
+
+def test_the_frame_escapes_what_it_is_given() -> None:
+    """Text from outside cannot become markup, in the title or the body's helpers."""
+    made = page("<script>x</script>", text('"><img src=x>'), path="/", logout=True)
+    assert "<script>x" not in made
+    assert "<img" not in made
+    assert '<main id="main"' in made
+    assert 'aria-current=page' in made
+    assert 'action="/logout"' in made

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 
+from gateway.demo.network import Demo
 from tests.helpers.demo import circulation_demo, running_demo
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
 
     from config.models import Config
-    from gateway.demo.network import Demo
 
 __all__ = ["ThreadedDemo", "demo_in_thread"]
 

@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from gateway.admin.console.discover import discover_body
-from gateway.admin.console.layout import page
+from gateway.admin.console.layout import SECURITY_HEADERS, page
 from gateway.admin.console.loans import loans_body, parse_loan_query
 from gateway.admin.console.login import Login
 from gateway.admin.console.policies import policies_body
@@ -32,19 +32,7 @@ if TYPE_CHECKING:
     from gateway.admin.session import ConsoleSessions
     from gateway.admin.view import AdminView
 
-__all__ = ["SECURITY_HEADERS", "console_routes"]
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-"""Sent with every console page: nothing but the page's own inline style and SVG, no
-framing by another site, nothing cached (pages show loans)."""
+__all__ = ["console_routes"]
 
 
 class _Pages:

@@ -16,7 +16,7 @@ import structlog
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from gateway.admin.auth import CONSOLE_PAGES, admitted
-from gateway.admin.console.layout import page, text
+from gateway.admin.console.layout import SECURITY_HEADERS, page, text
 from gateway.admin.session import COOKIE
 
 if TYPE_CHECKING:
@@ -80,12 +80,17 @@ class Login:
         if not self._tokens:
             return RedirectResponse("/", status_code=303)
         if request.method == "GET":
-            return HTMLResponse(self._form(safe_next(request.query_params.get("next"))))
+            wanted = safe_next(request.query_params.get("next"))
+            return HTMLResponse(self._form(wanted), headers=SECURITY_HEADERS)
         if not _same_origin(request):
             return PlainTextResponse("cross-site form refused\n", status_code=403)
         body = await _read_form(request)
         if body is None:
-            return HTMLResponse(self._form("/", problem="The form was too large."), status_code=413)
+            return HTMLResponse(
+                self._form("/", problem="The form was too large."),
+                status_code=413,
+                headers=SECURITY_HEADERS,
+            )
         wanted = safe_next(body.get("next"))
         token = body.get("token", "").strip().encode("utf-8", "surrogatepass")
         if not token or not admitted(token, self._tokens):
@@ -98,6 +103,7 @@ class Login:
             return HTMLResponse(
                 self._form(wanted, problem="That is not one of the admin port's tokens."),
                 status_code=401,
+                headers=SECURITY_HEADERS,
             )
         answer = RedirectResponse(wanted, status_code=303)
         answer.set_cookie(

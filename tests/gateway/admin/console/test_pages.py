@@ -218,5 +218,5 @@ def test_the_frame_escapes_what_it_is_given() -> None:
     assert "<script>x" not in made
     assert "<img" not in made
     assert '<main id="main"' in made
-    assert 'aria-current=page' in made
+    assert "aria-current=page" in made
     assert 'action="/logout"' in made

@@ -76,9 +76,7 @@ def _gated(sessions: ConsoleSessions, tokens: tuple[bytes, ...] = (TOKEN,)) -> h
     async def ok(request: object) -> PlainTextResponse:
         return PlainTextResponse("shown")
 
-    app = Starlette(
-        routes=[Route(path, ok) for path in ("/", "/loans", "/api/members", "/login")]
-    )
+    app = Starlette(routes=[Route(path, ok) for path in ("/", "/loans", "/api/members", "/login")])
     gate = for_role(app, "admin", tokens, sessions)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=gate), base_url="http://console")
 
@@ -120,7 +118,9 @@ async def test_a_session_opens_the_pages_but_not_the_api() -> None:
         page = await _get(client, "/", cookie)
         api = await _get(client, "/api/members", cookie)
         bearer = {"Authorization": f"Bearer {TOKEN.decode()}"}
-        by_token = [(await client.get(p, headers=bearer)).status_code for p in ("/", "/api/members")]
+        by_token = [
+            (await client.get(p, headers=bearer)).status_code for p in ("/", "/api/members")
+        ]
         login = await _get(client, "/login")
     assert (page.status_code, page.text) == (200, "shown")
     assert api.status_code == 401

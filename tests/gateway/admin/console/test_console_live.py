@@ -1,0 +1,326 @@
+"""The console on a running demo, over real HTTP and in headless Chromium.
+
+One demo (with an admin token, and 45 loans in its registry) serves the whole
+module, in a thread of its own (``tests/helpers/demo_thread.py``); each browser test
+opens its pages with ``tests/helpers/browser.py`` and leaves screenshots under
+``build/screenshots/``.  The Grafana dashboard's queries are checked here too, against
+the same gateway's ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from adapters.state.base import LoanRequest, Reservation
+from config.models import SecretRef
+from gateway.admin.console.loans import LOANS_PER_PAGE
+from gateway.admin.console.login import FORM_MAX
+from gateway.admin.session import COOKIE
+from tests.helpers.browser import chromium_path, visit
+from tests.helpers.demo import circulation_demo
+from tests.helpers.demo_thread import ThreadedDemo, demo_in_thread
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from playwright.sync_api import Page
+
+    from adapters.state.base import StateStore
+    from config.models import Config
+
+ROOT = Path(__file__).parents[4]
+TOKEN_ENV = "INTERLEND_CONSOLE_TEST_TOKEN"
+TOKEN = "console-test-token-0123456789"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+LOANS = 45
+SHARED_TITLE = "Atlas of Shared Collections"
+SHARED_COPIES = ("31001000000051", "31002000000051")
+
+pytestmark = pytest.mark.slow
+
+
+def _with_token(config: Config) -> Config:
+    config = circulation_demo(config)
+    assert config.gateway.admin is not None
+    admin = config.gateway.admin.model_copy(update={"tokens": (SecretRef(env=TOKEN_ENV),)})
+    return config.model_copy(update={"gateway": config.gateway.model_copy(update={"admin": admin})})
+
+
+async def _lend(store: StateStore, count: int) -> None:
+    """``count`` loans in the registry, from beta and gamma to alpha patrons; every
+    third one returned."""
+    now = datetime.now(UTC)
+    for n in range(count):
+        owner, prefix = ("beta", "31002") if n % 2 else ("gamma", "31003")
+        item = f"{prefix}{n + 1:09d}"
+        held = await store.reserve(
+            LoanRequest(
+                owner=owner,
+                home="alpha",
+                item=item,
+                patron_key=f"patron-{n}",
+                proxy_patron="ILL-alpha",
+                terminal="console-test",
+                idempotency_key=f"console-test-{n}",
+                cap_at_owner=None,
+                cap_total=None,
+            ),
+            now=now,
+        )
+        assert isinstance(held, Reservation)
+        await store.commit(held, due=now + timedelta(days=21), now=now)
+        if n % 3 == 0:
+            await store.close(owner, item, now=now)
+
+
+@dataclass
+class Console:
+    """The running demo's console."""
+
+    running: ThreadedDemo
+    base: str
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+
+@pytest.fixture(scope="module")
+def console() -> Iterator[Console]:
+    """The demo with an admin token and ``LOANS`` loans, for the whole module."""
+    before = os.environ.get(TOKEN_ENV)
+    os.environ[TOKEN_ENV] = TOKEN
+    try:
+        with demo_in_thread(_with_token) as running:
+            running.call(_lend, running.demo.gateway.services.store, LOANS)
+            assert running.demo.bound.admin is not None
+            yield Console(running, running.demo.bound.admin.rstrip("/"))
+    finally:
+        if before is None:
+            os.environ.pop(TOKEN_ENV, None)
+        else:
+            os.environ[TOKEN_ENV] = before
+
+
+@pytest.fixture
+def browser() -> None:
+    """Skips (or fails under INTERLEND_REQUIRE_SERVICES=1) without Chromium."""
+    chromium_path()
+
+
+# --- over HTTP ----------------------------------------------------------------------------------
+
+
+def test_pages_lead_to_the_login_and_the_login_checks_the_token(console: Console) -> None:
+    """Without a session a page is a redirect to the login; a forged cookie is none; a
+    wrong token is 401 and an oversized form 413; the right one gives a cookie that
+    opens the pages (sent with a strict content security policy) but not the API."""
+    with httpx.Client(base_url=console.base, timeout=10) as client:
+        bare = client.get("/loans?page=2")
+        forged = client.get("/", headers={"Cookie": f"{COOKIE}=v1.9999999999.n.{'A' * 43}"})
+        origin = {"Origin": console.base}
+        huge = client.post("/login", data={"token": "x" * (FORM_MAX + 1)}, headers=origin)
+        wrong = client.post("/login", data={"token": "wrong-token-0123456789"}, headers=origin)
+        right = client.post("/login", data={"token": TOKEN, "next": "/policies"}, headers=origin)
+        cookie = right.cookies[COOKIE]
+        with_session = {"Cookie": f"{COOKIE}={cookie}"}
+        page = client.get("/policies", headers=with_session)
+        api = client.get("/api/members", headers=with_session)
+    assert (bare.status_code, bare.headers["location"]) == (303, "/login?next=%2Floans%3Fpage%3D2")
+    assert forged.status_code == 303
+    assert (huge.status_code, wrong.status_code) == (413, 401)
+    assert (right.status_code, right.headers["location"]) == (303, "/policies")
+    assert page.status_code == 200
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert "<h1>Policies</h1>" in page.text
+    assert api.status_code == 401
+
+
+def test_the_grafana_dashboard_queries_only_metrics_the_gateway_exposes(console: Console) -> None:
+    """Every metric name in the dashboard's queries and variables is one ``/metrics``
+    exposes (a histogram's ``_bucket``, ``_sum`` and ``_count`` series included)."""
+    exposition = httpx.get(console.url("/metrics"), headers=BEARER, timeout=10).text
+    exposed: set[str] = set()
+    for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", exposition, re.MULTILINE):
+        exposed.add(name)
+        if kind == "histogram":
+            exposed |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text(encoding="utf-8"))
+    queries = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    queries += [v["definition"] for v in dashboard["templating"]["list"]]
+    used = {name for q in queries for name in re.findall(r"\binterlend_[a-z0-9_]+", q)}
+    assert len(queries) >= 20
+    assert len(used) >= 15
+    assert used <= exposed, f"not exposed: {sorted(used - exposed)}"
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+
+
+# --- in Chromium --------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("browser")
+@pytest.mark.parametrize(
+    ("path", "heading", "shot"),
+    [
+        ("/", "Network status", "console-status.png"),
+        ("/loans", "Loans", "console-loans.png"),
+        (
+            f"/discover?q={SHARED_TITLE.replace(' ', '+')}&requester=gamma",
+            "Discovery",
+            "console-discover.png",
+        ),
+        ("/policies", "Policies", "console-policies.png"),
+    ],
+)
+def test_each_page_loads_clean(console: Console, path: str, heading: str, shot: str) -> None:
+    """Each page answers 200, logs no error, fetches nothing that fails, has one main
+    landmark under its heading; the status page draws its latency chart."""
+    seen = visit(
+        console.url(path),
+        headers=BEARER,
+        screenshot=shot,
+        count=("main", "main h1", 'main svg[role="img"]', 'main svg[role="img"] path'),
+    )
+    seen.assert_clean()
+    assert seen.status == 200
+    assert f"<h1>{heading}</h1>" in seen.html
+    assert seen.found["main"] == 1
+    if path == "/":
+        assert seen.found['main svg[role="img"]'] == 1
+        assert seen.found['main svg[role="img"] path'] >= 3  # a bar per library at least
+
+
+@pytest.mark.usefixtures("browser")
+def test_a_person_logs_in_with_the_token_and_out_again(console: Console) -> None:
+    """From a page, the browser lands on the login; the token leads back to the page
+    asked for, with a session; logging out ends it and the pages ask again."""
+    landed: list[str] = []
+
+    def log_in_and_out(page: Page) -> None:
+        landed.append(page.url)
+        page.screenshot(path=str(Path("build/screenshots/console-login.png")), full_page=True)
+        page.get_by_label("Admin token").fill(TOKEN)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(re.compile(r"/loans$"))
+        landed.append(page.url)
+        page.get_by_role("button", name="Log out").click()
+        page.wait_for_url(re.compile(r"/login$"))
+        landed.append(page.url)
+        page.goto(console.url("/loans"))
+        landed.append(page.url)
+
+    seen = visit(console.url("/loans"), act=log_in_and_out)
+    seen.assert_clean()
+    assert landed == [
+        console.url("/login?next=%2Floans"),
+        console.url("/loans"),
+        console.url("/login"),
+        console.url("/login?next=%2Floans"),
+    ]
+
+
+@pytest.mark.usefixtures("browser")
+def test_discovery_finds_a_title_held_by_two_libraries(console: Console) -> None:
+    """Searching the shared demo title shows both holders' copies with their live status
+    and ranks both as lenders for gamma, each with its reasons."""
+
+    def search(page: Page) -> None:
+        page.get_by_label("Search the network").fill(SHARED_TITLE)
+        page.get_by_label("Rank lenders for").select_option("gamma")
+        page.get_by_role("button", name="Search the network").click()
+        page.wait_for_url(re.compile(r"q=Atlas"))
+
+    seen = visit(
+        console.url("/discover"),
+        headers=BEARER,
+        act=search,
+        count=("#copies ~ .scroll tbody tr", "#ranking ~ .scroll tbody tr", ".badge.good"),
+    )
+    seen.assert_clean()
+    for copy in SHARED_COPIES:
+        assert copy in seen.html
+    assert seen.found["#copies ~ .scroll tbody tr"] == 2
+    assert seen.found["#ranking ~ .scroll tbody tr"] == 2
+    assert seen.found[".badge.good"] >= 2  # both copies available now, live
+    assert "Lenders for gamma" in seen.html
+
+
+@pytest.mark.usefixtures("browser")
+def test_the_loans_page_pages(console: Console) -> None:
+    """Next and previous page walk the loans, each page holding its share and saying
+    where it is."""
+    pages: list[tuple[str, list[str]]] = []
+
+    def walk(page: Page) -> None:
+        def note() -> None:
+            where = page.locator(".pager span").inner_text()
+            ids = page.locator("tbody tr td:first-child code").all_inner_texts()
+            pages.append((where, ids))
+
+        note()
+        page.get_by_role("link", name="Next page").click()
+        page.wait_for_url(re.compile(r"page=2"))
+        note()
+        page.get_by_role("link", name="Next page").click()
+        page.wait_for_url(re.compile(r"page=3"))
+        note()
+        page.get_by_role("link", name="Previous page").click()
+        page.wait_for_url(re.compile(r"page=2"))
+        note()
+
+    seen = visit(console.url("/loans"), headers=BEARER, act=walk)
+    seen.assert_clean()
+    last = LOANS - 2 * LOANS_PER_PAGE
+    assert [where for where, _ in pages] == [
+        "Page 1 of 3",
+        "Page 2 of 3",
+        "Page 3 of 3",
+        "Page 2 of 3",
+    ]
+    assert [len(ids) for _, ids in pages] == [LOANS_PER_PAGE, LOANS_PER_PAGE, last, LOANS_PER_PAGE]
+    assert not set(pages[0][1]) & set(pages[1][1])
+    assert pages[1][1] == pages[3][1]
+
+
+@pytest.mark.usefixtures("browser")
+def test_the_main_controls_are_reachable_by_keyboard(console: Console) -> None:
+    """Tab alone reaches the skip link, every navigation link, the search and its
+    filters, the search button and the pager, in that order."""
+    reached: list[str] = []
+
+    def tab_through(page: Page) -> None:
+        for _ in range(14):
+            page.keyboard.press("Tab")
+            reached.append(
+                page.evaluate(
+                    "() => { const e = document.activeElement;"
+                    " return e.id || e.textContent.trim(); }"
+                )
+            )
+
+    seen = visit(console.url("/loans"), headers=BEARER, act=tab_through)
+    seen.assert_clean()
+    wanted = [
+        "Skip to content",
+        "Network status",
+        "Loans",
+        "Discovery",
+        "Policies",
+        "q",
+        "owner",
+        "home",
+        "state",
+        "Search loans",
+        "Next page",
+    ]
+    positions = [reached.index(name) for name in wanted]
+    assert positions == sorted(positions), reached

@@ -65,7 +65,8 @@ class _Pages:
 
     async def policies(self, request: Request) -> HTMLResponse:
         consortium = self._view.current()[0].consortium
-        return self._page("Policies", policies_body(consortium), "/policies")
+        status, body = policies_body(consortium, request.query_params)
+        return self._page("Policies", body, "/policies", status)
 
 
 def console_routes(

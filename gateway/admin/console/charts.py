@@ -19,14 +19,16 @@ _DRAWING = trio.CapacityLimiter(1)
 BAR_COLOUR = "#0b4fa8"
 
 
-def latency_svg(latencies: list[tuple[str, float]]) -> str:
-    """A horizontal bar per endpoint: its average latency in milliseconds."""
+def latency_svg(latencies: list[tuple[str, float | None]]) -> str:
+    """A horizontal bar per endpoint: its average latency in milliseconds (``None``:
+    not measured yet, written as such beside an empty bar)."""
     figure = new_figure(7.0, 0.8 + 0.4 * max(1, len(latencies)))
     axes = figure.subplots()
     labels = [label for label, _ in latencies]
-    values = [ms for _, ms in latencies]
+    values = [ms or 0.0 for _, ms in latencies]
     bars = axes.barh(labels, values, color=BAR_COLOUR)
-    axes.bar_label(bars, labels=[f"{ms:.1f} ms" for ms in values], padding=3, fontsize=9)
+    written = [f"{ms:.1f} ms" if ms is not None else "not measured yet" for _, ms in latencies]
+    axes.bar_label(bars, labels=written, padding=3, fontsize=9)
     axes.invert_yaxis()  # the first library on top, as in the table
     axes.set_xlabel("average latency (ms)")
     axes.set_xlim(0, max([*values, 1.0]) * 1.25)
@@ -34,6 +36,6 @@ def latency_svg(latencies: list[tuple[str, float]]) -> str:
     return to_svg(figure, title="Average ILS latency per library endpoint")
 
 
-async def latency_chart(latencies: list[tuple[str, float]]) -> str:
+async def latency_chart(latencies: list[tuple[str, float | None]]) -> str:
     """``latency_svg``, drawn in a worker thread."""
     return await trio.to_thread.run_sync(partial(latency_svg, latencies), limiter=_DRAWING)

@@ -81,7 +81,7 @@ def _availability(copy: FoundCopy) -> str:
         case CopyAvailability.AVAILABLE:
             return badge("available", good=True)
         case CopyAvailability.UNAVAILABLE:
-            return badge(copy.status, good=False)
+            return badge(copy.status, good=None)
         case CopyAvailability.UNKNOWN:
             return f'<span class="note">{text(copy.status)}</span>'
 

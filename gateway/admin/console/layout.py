@@ -16,6 +16,7 @@ from gateway.admin.console.style import CSS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+    from datetime import datetime
 
 __all__ = [
     "NAV",
@@ -26,6 +27,7 @@ __all__ = [
     "page",
     "select_field",
     "text",
+    "when",
 ]
 
 NAV = (
@@ -56,10 +58,10 @@ def text(value: object) -> str:
     return "—" if value is None else escape(str(value), quote=True)
 
 
-def badge(label: str, *, good: bool) -> str:
-    """A status word drawn as a badge; the word itself carries the meaning, so colour
-    is never the only cue."""
-    kind = "good" if good else "bad"
+def badge(label: str, *, good: bool | None) -> str:
+    """A status word drawn as a badge (``good=None``: neither good nor bad); the word
+    itself carries the meaning, so colour is never the only cue."""
+    kind = "neutral" if good is None else "good" if good else "bad"
     return f'<span class="badge {kind}">{text(label)}</span>'
 
 
@@ -112,7 +114,12 @@ def definition_list(pairs: Iterable[tuple[str, str]]) -> str:
     return f"<dl>{items}</dl>"
 
 
-def page(title: str, body_html: str, *, path: str, logout: bool) -> str:
+def when(moment: datetime, shown: str = "%Y-%m-%d %H:%M") -> str:
+    """A moment as a ``<time>`` element (kept on one line by the style sheet)."""
+    return f'<time datetime="{moment.isoformat()}">{text(moment.strftime(shown))}</time>'
+
+
+def page(title: str, body_html: str, *, path: str, logout: bool, navigation: bool = True) -> str:
     """A whole console page.
 
     Args:
@@ -120,11 +127,14 @@ def page(title: str, body_html: str, *, path: str, logout: bool) -> str:
         body_html: What the page shows, under its heading.
         path: The page's path, marked as current in the navigation.
         logout: Whether to offer the logout button (the port has tokens).
+        navigation: Whether to show the pages' navigation (not on the login page,
+            where every link would lead back to it).
     """
     links = "".join(
         f'<li><a href="{href}"{" aria-current=page" if href == path else ""}>{text(label)}</a></li>'
         for href, label in NAV
     )
+    nav = f'<nav aria-label="Console"><ul>{links}</ul></nav>' if navigation else ""
     leave = (
         '<form method="post" action="/logout" class="logout">'
         '<button type="submit">Log out</button></form>'
@@ -138,7 +148,8 @@ def page(title: str, body_html: str, *, path: str, logout: bool) -> str:
         f"<title>{text(title)} · interlend</title><style>{CSS}</style></head><body>"
         '<a class="skip" href="#main">Skip to content</a>'
         '<header><p class="brand">interlend console</p>'
-        f'<nav aria-label="Console"><ul>{links}</ul></nav>{leave}</header>'
-        f'<main id="main" tabindex="-1"><h1>{text(title)}</h1>{body_html}</main>'
+        f"{nav}{leave}</header>"
+        f'<main id="main" tabindex="-1"{"" if navigation else " class=narrow"}>'
+        f"<h1>{text(title)}</h1>{body_html}</main>"
         "</body></html>"
     )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from adapters.state.base import LoanState, StateUnavailable
-from gateway.admin.console.layout import badge, data_table, select_field, text
+from gateway.admin.console.layout import badge, data_table, select_field, text, when
 from gateway.admin.routes import LOANS_LISTED
 
 if TYPE_CHECKING:
@@ -116,10 +116,12 @@ def _row(loan: Loan) -> tuple[str, ...]:
         f"<code>{text(loan.item)}</code>",
         f"{text(loan.owner)} → {text(loan.home)}",
         _patron(loan.patron_key),
-        text(loan.checked_out.strftime("%Y-%m-%d %H:%M")),
-        text(loan.due.strftime("%Y-%m-%d")),
+        when(loan.checked_out),
+        when(loan.due, "%Y-%m-%d"),
         text(loan.renewals),
-        badge("active", good=True) if active else badge("returned", good=True),
+        badge("active", good=True)
+        if active
+        else badge("returned", good=None) + (f"<br>{when(loan.returned)}" if loan.returned else ""),
     )
 
 

@@ -73,7 +73,7 @@ class Login:
             'autocomplete="current-password">'
             '<button type="submit">Log in</button></form></div>'
         )
-        return page("Log in", body, path="/login", logout=False)
+        return page("Log in", body, path="/login", logout=False, navigation=False)
 
     async def login(self, request: Request) -> Response:
         """``GET /login`` shows the form; ``POST /login`` checks the token."""

@@ -19,12 +19,23 @@ if TYPE_CHECKING:
 __all__ = ["status_body"]
 
 
+def _measured(endpoint: dict[str, Any]) -> float | None:
+    """An endpoint's average latency in milliseconds, or ``None`` before any call was
+    timed (the balancer's starting guess is no measurement)."""
+    if not endpoint.get("latency_samples"):
+        return None
+    return float(endpoint.get("latency_s", 0.0)) * 1000
+
+
 def _endpoint_line(endpoint: dict[str, Any]) -> str:
-    latency_ms = float(endpoint.get("latency_s", 0.0)) * 1000
+    latency_ms = _measured(endpoint)
+    samples = endpoint.get("latency_samples", 0)
     parts = [
         f"<strong>{text(endpoint.get('endpoint'))}</strong>",
         f"breaker {text(endpoint.get('state', 'unknown'))}",
-        f"{latency_ms:.1f} ms average over {text(endpoint.get('latency_samples', 0))} calls",
+        "latency not measured yet"
+        if latency_ms is None
+        else f"{latency_ms:.1f} ms average over {text(samples)} calls",
         f"{text(endpoint.get('failures', 0))} failures in a row",
     ]
     if endpoint.get("last_error"):
@@ -56,13 +67,13 @@ def _libraries(members: dict[str, Any]) -> str:
     )
 
 
-def _latencies(members: dict[str, Any]) -> list[tuple[str, float]]:
+def _latencies(members: dict[str, Any]) -> list[tuple[str, float | None]]:
     found = []
     for member, info in members.items():
         endpoints = info.get("endpoints") or []
         for endpoint in endpoints:
             label = member if len(endpoints) == 1 else f"{member} {endpoint.get('endpoint')}"
-            found.append((label, float(endpoint.get("latency_s", 0.0)) * 1000))
+            found.append((label, _measured(endpoint)))
     return found
 
 

@@ -68,6 +68,14 @@ thead th{background:#eef1f5}
 }
 .badge.good{background:#e3f3e8;color:#0d5c2b}
 .badge.bad{background:#fde8e8;color:#8f1d1d}
+.badge.neutral{background:#e8ebf0;color:#2f3a4a}
+time{white-space:nowrap}
+input[type=search]{min-width:18rem}
+main.narrow{max-width:30rem}
+.tabs{display:flex;flex-wrap:wrap;gap:.5rem;list-style:none;padding:0;margin:0 0 1rem}
+.tabs a{display:block;padding:.35rem .75rem;border:1px solid #0b4fa8;border-radius:4px;
+  text-decoration:none}
+.tabs a[aria-current=page]{background:#0b4fa8;color:#fff;font-weight:600}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}
 dt{font-weight:600}
 dd{margin:0}
@@ -89,7 +97,6 @@ header button:hover{background:#e5e7eb}
 .note{color:#4b5563}
 .error{border-left:4px solid #8f1d1d;background:#fde8e8;padding:.5rem .75rem}
 .chart svg{max-width:100%;height:auto}
-.login{max-width:28rem;margin:3rem auto}
 .login form{display:flex;flex-direction:column;gap:.75rem}
 .login label{font-weight:600}
 """

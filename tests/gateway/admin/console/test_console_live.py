@@ -9,6 +9,7 @@ the same gateway's ``/metrics``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -25,7 +26,7 @@ from config.models import SecretRef
 from gateway.admin.console.loans import LOANS_PER_PAGE
 from gateway.admin.console.login import FORM_MAX
 from gateway.admin.session import COOKIE
-from tests.helpers.browser import chromium_path, visit
+from tests.helpers.browser import Browsing, browsing, screenshot_dir
 from tests.helpers.demo import circulation_demo
 from tests.helpers.demo_thread import ThreadedDemo, demo_in_thread
 
@@ -67,7 +68,7 @@ async def _lend(store: StateStore, count: int) -> None:
                 owner=owner,
                 home="alpha",
                 item=item,
-                patron_key=f"patron-{n}",
+                patron_key=hashlib.sha256(f"patron-{n}".encode()).hexdigest(),
                 proxy_patron="ILL-alpha",
                 terminal="console-test",
                 idempotency_key=f"console-test-{n}",
@@ -110,10 +111,12 @@ def console() -> Iterator[Console]:
             os.environ[TOKEN_ENV] = before
 
 
-@pytest.fixture
-def browser() -> None:
-    """Skips (or fails under INTERLEND_REQUIRE_SERVICES=1) without Chromium."""
-    chromium_path()
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browsing]:
+    """One headless Chromium for the module's page tests (skips, or fails under
+    INTERLEND_REQUIRE_SERVICES=1, without one)."""
+    with browsing() as session:
+        yield session
 
 
 # --- over HTTP ----------------------------------------------------------------------------------
@@ -167,7 +170,6 @@ def test_the_grafana_dashboard_queries_only_metrics_the_gateway_exposes(console:
 # --- in Chromium --------------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("browser")
 @pytest.mark.parametrize(
     ("path", "heading", "shot"),
     [
@@ -181,10 +183,12 @@ def test_the_grafana_dashboard_queries_only_metrics_the_gateway_exposes(console:
         ("/policies", "Policies", "console-policies.png"),
     ],
 )
-def test_each_page_loads_clean(console: Console, path: str, heading: str, shot: str) -> None:
+def test_each_page_loads_clean(
+    console: Console, chromium: Browsing, path: str, heading: str, shot: str
+) -> None:
     """Each page answers 200, logs no error, fetches nothing that fails, has one main
     landmark under its heading; the status page draws its latency chart."""
-    seen = visit(
+    seen = chromium.visit(
         console.url(path),
         headers=BEARER,
         screenshot=shot,
@@ -199,15 +203,16 @@ def test_each_page_loads_clean(console: Console, path: str, heading: str, shot: 
         assert seen.found['main svg[role="img"] path'] >= 3  # a bar per library at least
 
 
-@pytest.mark.usefixtures("browser")
-def test_a_person_logs_in_with_the_token_and_out_again(console: Console) -> None:
+def test_a_person_logs_in_with_the_token_and_out_again(
+    console: Console, chromium: Browsing
+) -> None:
     """From a page, the browser lands on the login; the token leads back to the page
     asked for, with a session; logging out ends it and the pages ask again."""
     landed: list[str] = []
 
     def log_in_and_out(page: Page) -> None:
         landed.append(page.url)
-        page.screenshot(path=str(Path("build/screenshots/console-login.png")), full_page=True)
+        page.screenshot(path=str(screenshot_dir() / "console-login.png"), full_page=True)
         page.get_by_label("Admin token").fill(TOKEN)
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url(re.compile(r"/loans$"))
@@ -218,7 +223,7 @@ def test_a_person_logs_in_with_the_token_and_out_again(console: Console) -> None
         page.goto(console.url("/loans"))
         landed.append(page.url)
 
-    seen = visit(console.url("/loans"), act=log_in_and_out)
+    seen = chromium.visit(console.url("/loans"), act=log_in_and_out)
     seen.assert_clean()
     assert landed == [
         console.url("/login?next=%2Floans"),
@@ -228,8 +233,9 @@ def test_a_person_logs_in_with_the_token_and_out_again(console: Console) -> None
     ]
 
 
-@pytest.mark.usefixtures("browser")
-def test_discovery_finds_a_title_held_by_two_libraries(console: Console) -> None:
+def test_discovery_finds_a_title_held_by_two_libraries(
+    console: Console, chromium: Browsing
+) -> None:
     """Searching the shared demo title shows both holders' copies with their live status
     and ranks both as lenders for gamma, each with its reasons."""
 
@@ -239,7 +245,7 @@ def test_discovery_finds_a_title_held_by_two_libraries(console: Console) -> None
         page.get_by_role("button", name="Search the network").click()
         page.wait_for_url(re.compile(r"q=Atlas"))
 
-    seen = visit(
+    seen = chromium.visit(
         console.url("/discover"),
         headers=BEARER,
         act=search,
@@ -254,8 +260,7 @@ def test_discovery_finds_a_title_held_by_two_libraries(console: Console) -> None
     assert "Lenders for gamma" in seen.html
 
 
-@pytest.mark.usefixtures("browser")
-def test_the_loans_page_pages(console: Console) -> None:
+def test_the_loans_page_pages(console: Console, chromium: Browsing) -> None:
     """Next and previous page walk the loans, each page holding its share and saying
     where it is."""
     pages: list[tuple[str, list[str]]] = []
@@ -277,7 +282,7 @@ def test_the_loans_page_pages(console: Console) -> None:
         page.wait_for_url(re.compile(r"page=2"))
         note()
 
-    seen = visit(console.url("/loans"), headers=BEARER, act=walk)
+    seen = chromium.visit(console.url("/loans"), headers=BEARER, act=walk)
     seen.assert_clean()
     last = LOANS - 2 * LOANS_PER_PAGE
     assert [where for where, _ in pages] == [
@@ -291,8 +296,7 @@ def test_the_loans_page_pages(console: Console) -> None:
     assert pages[1][1] == pages[3][1]
 
 
-@pytest.mark.usefixtures("browser")
-def test_the_main_controls_are_reachable_by_keyboard(console: Console) -> None:
+def test_the_main_controls_are_reachable_by_keyboard(console: Console, chromium: Browsing) -> None:
     """Tab alone reaches the skip link, every navigation link, the search and its
     filters, the search button and the pager, in that order."""
     reached: list[str] = []
@@ -307,7 +311,7 @@ def test_the_main_controls_are_reachable_by_keyboard(console: Console) -> None:
                 )
             )
 
-    seen = visit(console.url("/loans"), headers=BEARER, act=tab_through)
+    seen = chromium.visit(console.url("/loans"), headers=BEARER, act=tab_through)
     seen.assert_clean()
     wanted = [
         "Skip to content",

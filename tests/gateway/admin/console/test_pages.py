@@ -200,16 +200,24 @@ def test_the_latency_chart_has_a_bar_per_endpoint_and_a_name() -> None:
 
 
 def test_the_policies_page_says_where_each_value_came_from() -> None:
-    """Every demo library has its section, each setting its row with its origin, in
-    check-config's words."""
+    """Each demo library's page has a row per setting with its origin, in check-config's
+    words; the first library is shown unless one is asked; an unknown one is a 400."""
     with resources.as_file(resources.files("config").joinpath("demo.toml")) as path:
         config, _, _ = parse_config(path)
     consortium = build_consortium(config)
-    body = policies_body(consortium)
     for member in consortium.libraries:
-        assert f'id="policy-{member}"' in body
-    assert body.count("<tr>") > 3 * 10
-    assert "inherited from" in body or "default" in body
+        status, body = policies_body(consortium, {"library": member})
+        assert status == 200
+        assert f'<h2 id="policy">{member} — ' in body
+        assert f'href="/policies?library={member}" aria-current=page' in body
+        assert body.count("<tr>") > 30
+        assert "inherited from demo" in body
+        assert ">default<" in body
+    first = policies_body(consortium, {})[1]
+    assert '<h2 id="policy">alpha — ' in first
+    status, refused = policies_body(consortium, {"library": "delta"})
+    assert status == 400
+    assert "library must be one of the member libraries (alpha, beta, gamma)" in refused
 
 
 def test_the_frame_escapes_what_it_is_given() -> None:

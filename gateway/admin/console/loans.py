@@ -109,12 +109,26 @@ def _patron(key: str) -> str:
     return f'<code title="keyed hash of the patron">{text(shown)}</code>'
 
 
+LOAN_ID_SHOWN = 12
+"""Characters of a loan id shown in the table; the whole id is its link's title and
+target (a search for that loan)."""
+
+
+def _loan_link(loan_id: str) -> str:
+    shown = loan_id if len(loan_id) <= LOAN_ID_SHOWN else f"{loan_id[:LOAN_ID_SHOWN]}…"
+    target = "/loans?" + urlencode({"q": loan_id})
+    return (
+        f'<a href="{text(target)}" title="{text(loan_id)}" aria-label="loan {text(loan_id)}">'
+        f"<code>{text(shown)}</code></a>"
+    )
+
+
 def _row(loan: Loan) -> tuple[str, ...]:
     active = loan.state is LoanState.ACTIVE
     return (
-        f"<code>{text(loan.loan_id)}</code>",
+        _loan_link(loan.loan_id),
         f"<code>{text(loan.item)}</code>",
-        f"{text(loan.owner)} → {text(loan.home)}",
+        f'<span class="nowrap">{text(loan.owner)} → {text(loan.home)}</span>',
         _patron(loan.patron_key),
         when(loan.checked_out),
         when(loan.due, "%Y-%m-%d"),
@@ -132,7 +146,7 @@ def _pager(query: LoanQuery, pages: int) -> str:
     links.append(f"<span>Page {query.page} of {pages}</span>")
     if query.page < pages:
         links.append(f'<a rel="next" href="{text(query.link(query.page + 1))}">Next page</a>')
-    return f'<nav class="pager" aria-label="Pages of loans">{"".join(links)}</nav>'
+    return f'<div class="pager">{"".join(links)}</div>'
 
 
 async def loans_body(view: AdminView, query: LoanQuery | str) -> tuple[int, str]:
@@ -176,4 +190,5 @@ async def loans_body(view: AdminView, query: LoanQuery | str) -> tuple[int, str]
         empty="No loan matches." if query.page <= pages else "No loan on this page.",
         numeric=frozenset({6}),
     )
-    return 200, _form(query, libraries) + summary + table + _pager(query, pages)
+    pager = _pager(query, pages)
+    return 200, _form(query, libraries) + summary + pager + table + pager

@@ -109,7 +109,15 @@ async def status_body(view: AdminView, routes: AdminRoutes) -> str:
     with contextlib.suppress(StateUnavailable):  # the figures say when they were seen
         health.saw_pending(await services.store.outbox_pending())
     outbox = health.statistics().to_json()
-    chart = await latency_chart(_latencies(members))
+    latencies = _latencies(members)
+    if any(ms is not None for _, ms in latencies):
+        chart = (
+            f'<figure class="chart">{await latency_chart(latencies)}'
+            '<figcaption class="note">Average ILS latency per library endpoint '
+            "(milliseconds, over the calls counted in the table).</figcaption></figure>"
+        )
+    else:
+        chart = '<p class="note">No call to a member ILS has been timed yet.</p>'
     outbox_html = definition_list(
         (
             key.replace("_", " "),
@@ -123,10 +131,7 @@ async def status_body(view: AdminView, routes: AdminRoutes) -> str:
     )
     return (
         '<section aria-labelledby="libraries"><h2 id="libraries">Libraries</h2>'
-        f"{_libraries(members)}"
-        f'<figure class="chart">{chart}<figcaption class="note">Average ILS latency '
-        "per library endpoint (milliseconds, over the calls counted in the table).</figcaption>"
-        "</figure></section>"
+        f"{_libraries(members)}{chart}</section>"
         '<section aria-labelledby="kiosks"><h2 id="kiosks">Kiosks</h2>'
         f"{_kiosks(sessions, view.open_kiosks())}</section>"
         f'<section aria-labelledby="ledger"><h2 id="ledger">Ledger and outbox</h2>'

@@ -69,7 +69,7 @@ thead th{background:#eef1f5}
 .badge.good{background:#e3f3e8;color:#0d5c2b}
 .badge.bad{background:#fde8e8;color:#8f1d1d}
 .badge.neutral{background:#e8ebf0;color:#2f3a4a}
-time{white-space:nowrap}
+time,.nowrap{white-space:nowrap}
 input[type=search]{min-width:18rem}
 main.narrow{max-width:30rem}
 .tabs{display:flex;flex-wrap:wrap;gap:.5rem;list-style:none;padding:0;margin:0 0 1rem}

@@ -35,7 +35,7 @@ def _endpoint_line(endpoint: dict[str, Any]) -> str:
         f"breaker {text(endpoint.get('state', 'unknown'))}",
         "latency not measured yet"
         if latency_ms is None
-        else f"{latency_ms:.1f} ms average over {text(samples)} calls",
+        else f"{latency_ms:.1f} ms average over {text(samples)} call{'s' if samples != 1 else ''}",
         f"{text(endpoint.get('failures', 0))} failures in a row",
     ]
     if endpoint.get("last_error"):

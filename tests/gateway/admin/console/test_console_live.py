@@ -156,6 +156,33 @@ def test_pages_lead_to_the_login_and_the_login_checks_the_token(console: Console
     assert api.status_code == 401
 
 
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("/discover?q=31001%7C000001&by=item", "the search must not hold control characters"),
+        ("/discover?q=" + "x" * 300, "the search is longer than 256 characters"),
+        ("/discover?q=atlas&by=author", "search by title, isbn or item"),
+        ("/loans?page=0", "page must be 1 or more"),
+        ("/policies?library=delta", "library must be one of the member libraries"),
+    ],
+)
+def test_a_page_asked_what_it_cannot_answer_says_why(console: Console, path: str, why: str) -> None:
+    """Bad input to a page is a 400 that shows the form again with the reason, before
+    any member ILS is asked."""
+    simulators = console.running.demo.simulators
+
+    def lookups() -> dict[str, int]:  # item information (17): what discovery asks
+        return {m: sim.executed.count("17") for m, sim in simulators.items()}
+
+    before = lookups()
+    answer = httpx.get(console.url(path), headers=BEARER, timeout=10)
+    after = lookups()
+    assert answer.status_code == 400
+    assert why in answer.text
+    assert 'role="alert"' in answer.text
+    assert before == after
+
+
 def test_the_grafana_dashboard_queries_only_metrics_the_gateway_exposes(console: Console) -> None:
     """Every metric name in the dashboard's queries and variables is one ``/metrics``
     exposes (a histogram's ``_bucket``, ``_sum`` and ``_count`` series included)."""

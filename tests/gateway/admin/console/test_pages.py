@@ -16,6 +16,7 @@ from adapters.state.base import Loan, LoanState
 from config.consortium import build_consortium
 from config.loader import parse_config
 from gateway.admin.console.charts import latency_svg
+from gateway.admin.console.discover import DiscoveryQuery, parse_discovery_query
 from gateway.admin.console.layout import page, text
 from gateway.admin.console.loans import SEARCH_MAX, LoanQuery, parse_loan_query
 from gateway.admin.console.login import Login, safe_next
@@ -228,3 +229,37 @@ def test_the_frame_escapes_what_it_is_given() -> None:
     assert '<main id="main"' in made
     assert "aria-current=page" in made
     assert 'action="/logout"' in made
+
+
+# --- discovery query ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "why"),
+    [
+        ({"by": "author"}, "search by title, isbn or item"),
+        (
+            {"requester": "delta"},
+            "requester must be one of the member libraries (alpha, beta, gamma)",
+        ),
+        ({"strategy": "random"}, "strategy must be one of fair-share, reshare-ratio, crosslink"),
+    ],
+)
+def test_a_discovery_query_that_cannot_be_answered_says_why(
+    params: dict[str, str], why: str
+) -> None:
+    """Each bad choice gets its own sentence (the page shows it with a 400)."""
+    found = parse_discovery_query(params, LIBRARIES)
+    assert isinstance(found, str)
+    assert found.startswith(why)
+
+
+def test_a_discovery_query_ranks_for_the_first_library_unless_told() -> None:
+    """Without a requester the ranking is for the first library; an empty one (the
+    form's "no ranking") asks for none."""
+    assert parse_discovery_query({"q": " atlas "}, LIBRARIES) == DiscoveryQuery(
+        "atlas", "title", "alpha", "fair-share"
+    )
+    unranked = parse_discovery_query({"q": "atlas", "requester": ""}, LIBRARIES)
+    assert isinstance(unranked, DiscoveryQuery)
+    assert unranked.requester == ""

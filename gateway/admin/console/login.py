@@ -51,6 +51,24 @@ def _same_origin(request: Request) -> bool:
     return site in (None, "same-origin", "none")
 
 
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def plain_http_warning(request: Request) -> str | None:
+    """Why a browser will not keep the session cookie, if it will not: the cookie is
+    ``Secure``, which browsers honour over HTTPS and, over plain HTTP, only for
+    loopback addresses (a TLS proxy in front says so with ``X-Forwarded-Proto``)."""
+    host = (request.url.hostname or "").lower()
+    if request.url.scheme == "https" or host in _LOCAL_HOSTS or host.endswith(".localhost"):
+        return None
+    if request.headers.get("x-forwarded-proto", "").lower() == "https":
+        return None
+    return (
+        "This console is reached over plain HTTP at a network address: your browser will "
+        "not keep the session cookie. Reach it through a TLS proxy or an SSH tunnel."
+    )
+
+
 class Login:
     """The login and logout handlers over the port's tokens and sessions."""
 
@@ -58,8 +76,10 @@ class Login:
         self._tokens = tokens
         self._sessions = sessions
 
-    def _form(self, wanted: str, *, problem: str | None = None) -> str:
+    def _form(self, wanted: str, *, problem: str | None = None, warning: str | None = None) -> str:
         alert = f'<p class="error" role="alert">{text(problem)}</p>' if problem else ""
+        if warning:
+            alert += f'<p class="error" role="status">{text(warning)}</p>'
         body = (
             '<div class="login">'
             "<p>Give one of the admin port's bearer tokens "
@@ -81,7 +101,8 @@ class Login:
             return RedirectResponse("/", status_code=303)
         if request.method == "GET":
             wanted = safe_next(request.query_params.get("next"))
-            return HTMLResponse(self._form(wanted), headers=SECURITY_HEADERS)
+            warning = plain_http_warning(request)
+            return HTMLResponse(self._form(wanted, warning=warning), headers=SECURITY_HEADERS)
         if not _same_origin(request):
             return PlainTextResponse("cross-site form refused\n", status_code=403)
         body = await _read_form(request)

@@ -180,6 +180,30 @@ async def test_logout_ends_the_session_and_clears_the_cookie() -> None:
     assert not sessions.valid(cookie)
 
 
+@pytest.mark.parametrize(
+    ("base", "headers", "warned"),
+    [
+        ("http://console.example", {}, True),
+        ("http://console.example", {"X-Forwarded-Proto": "https"}, False),
+        ("https://console.example", {}, False),
+        ("http://127.0.0.1:9090", {}, False),
+        ("http://localhost:9090", {}, False),
+    ],
+)
+async def test_the_login_warns_where_the_browser_will_drop_the_cookie(
+    base: str, headers: dict[str, str], warned: bool
+) -> None:
+    """A Secure cookie is kept over HTTPS (or behind a TLS proxy) and on loopback; over
+    plain HTTP at a network address the login page says it will not be."""
+    login = Login((TOKEN.encode(),), ConsoleSessions())
+    app = Starlette(routes=[Route("/login", login.login)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=base) as client:
+        answer = await client.get("/login", headers=headers)
+    assert answer.status_code == 200
+    assert ("will not keep the session cookie" in answer.text) is warned
+
+
 async def test_without_tokens_the_login_leads_to_the_console() -> None:
     """There is nothing to log in to on a port without tokens."""
     async with _login_client(ConsoleSessions(), ()) as client:

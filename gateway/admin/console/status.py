@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from gateway.admin.routes import AdminRoutes
     from gateway.admin.view import AdminView
 
-__all__ = ["status_body"]
+__all__ = ["kiosks_section", "libraries_table", "status_body"]
 
 
 def _measured(endpoint: dict[str, Any]) -> float | None:
@@ -43,7 +43,8 @@ def _endpoint_line(endpoint: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def _libraries(members: dict[str, Any]) -> str:
+def libraries_table(members: dict[str, Any]) -> str:
+    """Each member's ILS as ``/api/members`` gives it, as a table."""
     rows = []
     for member, info in members.items():
         endpoints = info.get("endpoints") or []
@@ -77,7 +78,9 @@ def _latencies(members: dict[str, Any]) -> list[tuple[str, float | None]]:
     return found
 
 
-def _kiosks(sessions: list[dict[str, str]] | None, here: int) -> str:
+def kiosks_section(sessions: list[dict[str, str]] | None, here: int) -> str:
+    """The kiosks open here and on every gateway (``sessions`` is ``None`` when the
+    state store could not be read)."""
     lead = f"<p>{here} kiosk connection{'s' if here != 1 else ''} open on this gateway.</p>"
     if sessions is None:
         return (
@@ -131,9 +134,9 @@ async def status_body(view: AdminView, routes: AdminRoutes) -> str:
     )
     return (
         '<section aria-labelledby="libraries"><h2 id="libraries">Libraries</h2>'
-        f"{_libraries(members)}{chart}</section>"
+        f"{libraries_table(members)}{chart}</section>"
         '<section aria-labelledby="kiosks"><h2 id="kiosks">Kiosks</h2>'
-        f"{_kiosks(sessions, view.open_kiosks())}</section>"
+        f"{kiosks_section(sessions, view.open_kiosks())}</section>"
         f'<section aria-labelledby="ledger"><h2 id="ledger">Ledger and outbox</h2>'
         f"<p>{text(routes.ledger_summary())}</p>{outbox_html}</section>"
     )

@@ -21,6 +21,7 @@ from gateway.admin.console.layout import page, text
 from gateway.admin.console.loans import SEARCH_MAX, LoanQuery, parse_loan_query
 from gateway.admin.console.login import Login, safe_next
 from gateway.admin.console.policies import policies_body
+from gateway.admin.console.status import kiosks_section, libraries_table
 from gateway.admin.session import COOKIE, ConsoleSessions
 
 LIBRARIES = ("alpha", "beta", "gamma")
@@ -287,3 +288,70 @@ def test_a_discovery_query_ranks_for_the_first_library_unless_told() -> None:
     unranked = parse_discovery_query({"q": "atlas", "requester": ""}, LIBRARIES)
     assert isinstance(unranked, DiscoveryQuery)
     assert unranked.requester == ""
+
+
+# --- network status pieces ------------------------------------------------------------------------
+
+
+def test_a_member_down_is_said_in_words_with_its_breaker_and_error() -> None:
+    """A member whose ILS is down shows "down" (not only a colour), its open breaker,
+    failures and last error; one never timed says its latency is not measured yet."""
+    endpoint = {
+        "endpoint": "10.0.0.5:6001",
+        "state": "open",
+        "latency_s": 0.25,
+        "latency_samples": 4,
+        "failures": 3,
+        "last_error": "connection refused",
+    }
+    members = {
+        "gamma": {
+            "name": "Gamma",
+            "adapter": "sip2",
+            "healthy": False,
+            "in_flight": 0,
+            "concurrency": 8,
+            "endpoints": [endpoint],
+        },
+        "beta": {
+            "name": "Beta",
+            "adapter": "ncip",
+            "healthy": True,
+            "in_flight": 2,
+            "endpoints": [
+                {
+                    **endpoint,
+                    "state": "closed",
+                    "latency_samples": 0,
+                    "failures": 0,
+                    "last_error": None,
+                }
+            ],
+        },
+    }
+    table = libraries_table(members)
+    assert '<span class="badge bad">down</span>' in table
+    assert '<span class="badge good">up</span>' in table
+    assert "breaker open · 250.0 ms average over 4 calls · 3 failures in a row" in table
+    assert "last error: connection refused" in table
+    assert "latency not measured yet" in table
+    assert "0 of 8" in table
+
+
+def test_kiosks_are_listed_or_the_store_is_said_to_be_unreadable() -> None:
+    """The kiosks of every gateway are a table; when the state store cannot be read,
+    the page says so and still counts this gateway's connections."""
+    session = {
+        "terminal": "beta-kiosk",
+        "member": "beta",
+        "location": "beta-main",
+        "peer": "127.0.0.1:5000",
+        "gateway": "gw-1",
+        "since": "2026-12-04T10:00:00",
+    }
+    listed = kiosks_section([session], 1)
+    unknown = kiosks_section(None, 2)
+    assert "1 kiosk connection open on this gateway" in listed
+    assert "<td>beta-kiosk</td>" in listed
+    assert "2 kiosk connections open on this gateway" in unknown
+    assert "The state store cannot be read" in unknown

@@ -26,9 +26,11 @@ from config.models import SecretRef
 from gateway.admin.console.loans import LOANS_PER_PAGE
 from gateway.admin.console.login import FORM_MAX
 from gateway.admin.session import COOKIE
+from protocols.sip2 import CheckoutResponse
 from tests.helpers.browser import Browsing, browsing, screenshot_dir
 from tests.helpers.demo import circulation_demo
 from tests.helpers.demo_thread import ThreadedDemo, demo_in_thread
+from tests.helpers.kiosk import Kiosk, checkout
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,12 +39,15 @@ if TYPE_CHECKING:
 
     from adapters.state.base import StateStore
     from config.models import Config
+    from gateway.demo.network import Demo
 
 ROOT = Path(__file__).parents[4]
 TOKEN_ENV = "INTERLEND_CONSOLE_TEST_TOKEN"
 TOKEN = "console-test-token-0123456789"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 LOANS = 45
+"""Loans in the registry: one made by a kiosk, the others written to the registry."""
+KIOSK_ITEM = "31002000000039"
 SHARED_TITLE = "Atlas of Shared Collections"
 SHARED_COPIES = ("31001000000051", "31002000000051")
 
@@ -83,6 +88,14 @@ async def _lend(store: StateStore, count: int) -> None:
             await store.close(owner, item, now=now)
 
 
+async def _kiosk_lends(demo: Demo) -> None:
+    """Beta's kiosk lends a beta book to an alpha patron, and stays logged in (the demo
+    closes it when it stops)."""
+    kiosk = await Kiosk.logged_in(demo, "beta-kiosk")
+    lent = await kiosk.expect(checkout("21001000000001", KIOSK_ITEM), CheckoutResponse)
+    assert lent.ok, lent
+
+
 @dataclass
 class Console:
     """The running demo's console."""
@@ -101,7 +114,8 @@ def console() -> Iterator[Console]:
     os.environ[TOKEN_ENV] = TOKEN
     try:
         with demo_in_thread(_with_token) as running:
-            running.call(_lend, running.demo.gateway.services.store, LOANS)
+            running.call(_lend, running.demo.gateway.services.store, LOANS - 1)
+            running.call(_kiosk_lends, running.demo)
             assert running.demo.bound.admin is not None
             site = Console(running, running.demo.bound.admin.rstrip("/"))
             # A lookup at alpha and beta: their ILS latency is measured, gamma's not yet.
@@ -238,6 +252,8 @@ def test_each_page_loads_clean(
         assert seen.found['main svg[role="img"]'] == 1
         assert seen.found['main svg[role="img"] path'] >= 3  # a bar per library at least
         assert "latency not measured yet" in seen.html  # gamma: no call timed
+        assert "1 kiosk connection open on this gateway" in seen.html
+        assert "<td>beta-kiosk</td>" in seen.html
         assert re.search(r"\d+\.\d ms average over [1-9]\d* calls?", seen.html)
 
 

@@ -6,11 +6,12 @@ outbox.  It reads what the admin API reads (``AdminRoutes``), through the same v
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.state.base import StateUnavailable
 from gateway.admin.console.charts import latency_chart
-from gateway.admin.console.layout import badge, data_table, definition_list, text
+from gateway.admin.console.layout import badge, data_table, definition_list, text, when
 
 if TYPE_CHECKING:
     from gateway.admin.routes import AdminRoutes
@@ -78,6 +79,32 @@ def _latencies(members: dict[str, Any]) -> list[tuple[str, float | None]]:
     return found
 
 
+_OUTBOX_LABELS = {
+    "draining": "Draining",
+    "pending": "Events waiting",
+    "seconds_since_read": "Since the last read (s)",
+    "seconds_since_ack": "Since the last acknowledgement (s)",
+    "consecutive_failures": "Failures in a row",
+    "failing_for_s": "Failing for (s)",
+    "last_error": "Last error",
+    "stall_after_s": "Not draining after (s)",
+}
+"""The outbox consumer's figures in words (a figure not named here shows its key)."""
+
+
+def _since(value: str | None) -> str:
+    """An ISO time as the page shows times (unchanged if it is not one)."""
+    if not value:
+        return text(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return text(value)
+    if moment.tzinfo is None:  # the gateways write UTC
+        moment = moment.replace(tzinfo=UTC)
+    return when(moment.astimezone(UTC), "%Y-%m-%d %H:%M:%S UTC")
+
+
 def kiosks_section(sessions: list[dict[str, str]] | None, here: int) -> str:
     """The kiosks open here and on every gateway (``sessions`` is ``None`` when the
     state store could not be read)."""
@@ -88,8 +115,9 @@ def kiosks_section(sessions: list[dict[str, str]] | None, here: int) -> str:
             "are not known.</p>"
         )
     rows = [
-        tuple(
-            text(s.get(k)) for k in ("terminal", "member", "location", "peer", "gateway", "since")
+        (
+            *(text(s.get(k)) for k in ("terminal", "member", "location", "peer", "gateway")),
+            _since(s.get("since")),
         )
         for s in sessions
     ]
@@ -123,7 +151,7 @@ async def status_body(view: AdminView, routes: AdminRoutes) -> str:
         chart = '<p class="note">No call to a member ILS has been timed yet.</p>'
     outbox_html = definition_list(
         (
-            key.replace("_", " "),
+            _OUTBOX_LABELS.get(key, key),
             badge("yes", good=True)
             if value is True
             else badge("no", good=False)

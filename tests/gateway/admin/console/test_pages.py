@@ -353,5 +353,6 @@ def test_kiosks_are_listed_or_the_store_is_said_to_be_unreadable() -> None:
     unknown = kiosks_section(None, 2)
     assert "1 kiosk connection open on this gateway" in listed
     assert "<td>beta-kiosk</td>" in listed
+    assert "2026-12-04 10:00:00 UTC</time>" in listed
     assert "2 kiosk connections open on this gateway" in unknown
     assert "The state store cannot be read" in unknown

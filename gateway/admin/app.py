@@ -1,6 +1,7 @@
 """The gateway's HTTP app: the admin routes and the NCIP endpoint, on their own ports.
 
-``admin_app(view)`` is one Starlette app with every route; ``serve_admin`` serves it on
+``admin_app(view)`` is one Starlette app with every route (the API, the NCIP endpoint
+and the operator's console, ``console/``); ``serve_admin`` serves it on
 one listener as that port's role allows (``auth.for_role``: the NCIP port answers
 ``/ncip`` and ``/healthz`` only, the admin port everything else, behind its bearer
 tokens).  It runs on hypercorn's trio worker inside the daemon's nursery and listens on

@@ -54,6 +54,42 @@ SHARED_COPIES = ("31001000000051", "31002000000051")
 pytestmark = pytest.mark.slow
 
 
+LOW_CONTRAST = """() => {
+  const parse = (c) => {
+    const m = c.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return null;
+    const p = m[1].split(",").map(Number);
+    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+  };
+  const channel = (v) => {
+    v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+  };
+  const luminance = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0) return c;
+    }
+    return { r: 255, g: 255, b: 255, a: 1 };
+  };
+  const low = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (el.closest("svg")) continue;
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const box = el.getBoundingClientRect();
+    if (!own || box.width === 0 || box.right < 0) continue;
+    const [a, b] = [luminance(parse(getComputedStyle(el).color)), luminance(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const said = el.textContent.trim().slice(0, 30);
+    if (ratio < 4.5) low.push(`${el.tagName} "${said}": ${ratio.toFixed(2)}`);
+  }
+  return low;
+}"""
+"""Every visible text element whose colour against its background is below WCAG AA's
+4.5:1 (charts are SVG drawn in black on white, and left out)."""
+
+
 def _with_token(config: Config) -> Config:
     config = circulation_demo(config)
     assert config.gateway.admin is not None
@@ -237,17 +273,21 @@ def test_each_page_loads_clean(
     console: Console, chromium: Browsing, path: str, heading: str, shot: str
 ) -> None:
     """Each page answers 200, logs no error, fetches nothing that fails, has one main
-    landmark under its heading; the status page draws its latency chart."""
+    landmark under its heading and no text below 4.5:1 contrast; the status page draws
+    its latency chart."""
+    low_contrast: list[str] = []
     seen = chromium.visit(
         console.url(path),
         headers=BEARER,
         screenshot=shot,
+        act=lambda page: low_contrast.extend(page.evaluate(LOW_CONTRAST)),
         count=("main", "main h1", 'main svg[role="img"]', 'main svg[role="img"] path'),
     )
     seen.assert_clean()
     assert seen.status == 200
     assert f"<h1>{heading}</h1>" in seen.html
     assert seen.found["main"] == 1
+    assert low_contrast == []
     if path == "/":
         assert seen.found['main svg[role="img"]'] == 1
         assert seen.found['main svg[role="img"] path'] >= 3  # a bar per library at least

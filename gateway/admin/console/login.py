@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 
 from gateway.admin.auth import CONSOLE_PAGES, admitted
 from gateway.admin.console.layout import SECURITY_HEADERS, page, text
+from gateway.admin.console.throttle import LoginThrottle
 from gateway.admin.session import COOKIE
 
 if TYPE_CHECKING:
@@ -72,9 +73,15 @@ def plain_http_warning(request: Request) -> str | None:
 class Login:
     """The login and logout handlers over the port's tokens and sessions."""
 
-    def __init__(self, tokens: tuple[bytes, ...], sessions: ConsoleSessions) -> None:
+    def __init__(
+        self,
+        tokens: tuple[bytes, ...],
+        sessions: ConsoleSessions,
+        throttle: LoginThrottle | None = None,
+    ) -> None:
         self._tokens = tokens
         self._sessions = sessions
+        self._throttle = throttle or LoginThrottle()
 
     def _form(self, wanted: str, *, problem: str | None = None, warning: str | None = None) -> str:
         alert = f'<p class="error" role="alert">{text(problem)}</p>' if problem else ""
@@ -112,13 +119,28 @@ class Login:
                 status_code=413,
                 headers=SECURITY_HEADERS,
             )
+        client = request.client
+        address = client.host if client else "-"
+        wait = self._throttle.retry_after(address)
+        if wait is not None:
+            log.warning("console login refused", client=address, reason="too many wrong tokens")
+            minutes = max(1, round(wait / 60))
+            return HTMLResponse(
+                self._form(
+                    "/",
+                    problem=f"Too many wrong tokens from your address: try again in "
+                    f"{minutes} minute{'s' if minutes != 1 else ''}.",
+                ),
+                status_code=429,
+                headers={**SECURITY_HEADERS, "Retry-After": str(max(1, round(wait)))},
+            )
         wanted = safe_next(body.get("next"))
         token = body.get("token", "").strip().encode("utf-8", "surrogatepass")
         if not token or not admitted(token, self._tokens):
-            client = request.client
+            self._throttle.refused(address)
             log.warning(
                 "console login refused",
-                client=f"{client.host}:{client.port}" if client else "-",
+                client=f"{address}:{client.port}" if client else "-",
                 reason="no token" if not token else "wrong token",
             )
             return HTMLResponse(
@@ -126,6 +148,7 @@ class Login:
                 status_code=401,
                 headers=SECURITY_HEADERS,
             )
+        self._throttle.admitted(address)
         answer = RedirectResponse(wanted, status_code=303)
         answer.set_cookie(
             COOKIE,

@@ -22,6 +22,7 @@ from gateway.admin.console.loans import SEARCH_MAX, LoanQuery, parse_loan_query
 from gateway.admin.console.login import Login, safe_next
 from gateway.admin.console.policies import policies_body
 from gateway.admin.console.status import kiosks_section, libraries_table
+from gateway.admin.console.throttle import LoginThrottle
 from gateway.admin.session import COOKIE, ConsoleSessions
 
 LIBRARIES = ("alpha", "beta", "gamma")
@@ -356,3 +357,71 @@ def test_kiosks_are_listed_or_the_store_is_said_to_be_unreadable() -> None:
     assert "2026-12-04 10:00:00 UTC</time>" in listed
     assert "2 kiosk connections open on this gateway" in unknown
     assert "The state store cannot be read" in unknown
+
+
+# --- login throttle -------------------------------------------------------------------------------
+
+
+class FakeMonotonic:
+    """A monotonic clock moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_throttle_stops_an_address_after_its_wrong_tokens_until_the_window_moves() -> None:
+    """Three wrong tokens in the window stop that address (not another) until the
+    oldest leaves the window; a right token clears its count."""
+    clock = FakeMonotonic()
+    throttle = LoginThrottle(max_refusals=3, window_s=60, now=clock)
+    for _ in range(3):
+        assert throttle.retry_after("10.0.0.1") is None
+        throttle.refused("10.0.0.1")
+        clock.now += 10
+    assert throttle.retry_after("10.0.0.1") == pytest.approx(30)
+    assert throttle.retry_after("10.0.0.2") is None
+    clock.now += 30
+    assert throttle.retry_after("10.0.0.1") is None
+    throttle.refused("10.0.0.1")
+    assert throttle.retry_after("10.0.0.1") is not None
+    throttle.admitted("10.0.0.1")
+    assert throttle.retry_after("10.0.0.1") is None
+
+
+def test_the_throttle_remembers_a_bounded_number_of_addresses() -> None:
+    """A flood from many addresses forgets the oldest instead of growing."""
+    throttle = LoginThrottle(max_refusals=1, max_addresses=2, now=FakeMonotonic())
+    for address in ("a", "b", "c"):
+        throttle.refused(address)
+    assert throttle.retry_after("a") is None
+    assert throttle.retry_after("b") is not None
+    assert throttle.retry_after("c") is not None
+
+
+async def test_a_guessing_address_gets_429_with_retry_after() -> None:
+    """Past its wrong tokens the address is told to wait (429, ``Retry-After``), even
+    with the right token, until the window moves on."""
+    clock = FakeMonotonic()
+    login = Login(
+        (TOKEN.encode(),), ConsoleSessions(), LoginThrottle(max_refusals=2, window_s=600, now=clock)
+    )
+    app = Starlette(routes=[Route("/login", login.login, methods=["GET", "POST"])])
+    transport = httpx.ASGITransport(app=app)
+    origin = {"Origin": ORIGIN}
+    async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
+        wrong = [
+            (await client.post("/login", data={"token": "nope"}, headers=origin)).status_code
+            for _ in range(2)
+        ]
+        stopped = await client.post("/login", data={"token": TOKEN}, headers=origin)
+        clock.now += 601
+        later = await client.post("/login", data={"token": TOKEN}, headers=origin)
+    assert wrong == [401, 401]
+    assert stopped.status_code == 429
+    assert stopped.headers["retry-after"] == "600"
+    assert "Too many wrong tokens from your address: try again in 10 minutes." in stopped.text
+    assert "set-cookie" not in stopped.headers
+    assert later.status_code == 303

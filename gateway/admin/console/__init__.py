@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import trio
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
@@ -42,6 +43,7 @@ class _Pages:
         self._view = view
         self._routes = routes
         self._logout = logout
+        self._drawing = trio.CapacityLimiter(1)  # one chart drawn at a time
 
     def _page(self, title: str, body: str, path: str, status: int = 200) -> HTMLResponse:
         return HTMLResponse(
@@ -51,7 +53,9 @@ class _Pages:
         )
 
     async def status(self, request: Request) -> HTMLResponse:
-        return self._page("Network status", await status_body(self._view, self._routes), "/")
+        return self._page(
+            "Network status", await status_body(self._view, self._routes, self._drawing), "/"
+        )
 
     async def loans(self, request: Request) -> HTMLResponse:
         libraries = list(self._view.current()[0].consortium.libraries)

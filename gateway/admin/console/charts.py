@@ -2,7 +2,8 @@
 
 Drawing a chart takes tens of milliseconds of CPU, and the admin port shares the
 gateway's event loop with the kiosks, so charts are drawn in a worker thread, one
-at a time (matplotlib's settings are process-wide).
+at a time (matplotlib's settings are process-wide): the console holds one limiter
+for its charts and passes it in.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from gateway.charts.svg import new_figure, to_svg
 
 __all__ = ["latency_chart", "latency_svg"]
 
-_DRAWING = trio.CapacityLimiter(1)
 BAR_COLOUR = "#0b4fa8"
 
 
@@ -36,6 +36,8 @@ def latency_svg(latencies: list[tuple[str, float | None]]) -> str:
     return to_svg(figure, title="Average ILS latency per library endpoint")
 
 
-async def latency_chart(latencies: list[tuple[str, float | None]]) -> str:
-    """``latency_svg``, drawn in a worker thread."""
-    return await trio.to_thread.run_sync(partial(latency_svg, latencies), limiter=_DRAWING)
+async def latency_chart(
+    latencies: list[tuple[str, float | None]], drawing: trio.CapacityLimiter
+) -> str:
+    """``latency_svg``, drawn in a worker thread under the ``drawing`` limiter."""
+    return await trio.to_thread.run_sync(partial(latency_svg, latencies), limiter=drawing)

@@ -14,6 +14,8 @@ from gateway.admin.console.charts import latency_chart
 from gateway.admin.console.layout import badge, data_table, definition_list, text, when
 
 if TYPE_CHECKING:
+    from trio import CapacityLimiter
+
     from gateway.admin.routes import AdminRoutes
     from gateway.admin.view import AdminView
 
@@ -129,8 +131,8 @@ def kiosks_section(sessions: list[dict[str, str]] | None, here: int) -> str:
     )
 
 
-async def status_body(view: AdminView, routes: AdminRoutes) -> str:
-    """The network status page's content."""
+async def status_body(view: AdminView, routes: AdminRoutes, drawing: CapacityLimiter) -> str:
+    """The network status page's content (its chart drawn under ``drawing``)."""
     members = routes.members_now()
     services = view.current()[1]
     sessions: list[dict[str, str]] | None = None
@@ -143,7 +145,7 @@ async def status_body(view: AdminView, routes: AdminRoutes) -> str:
     latencies = _latencies(members)
     if any(ms is not None for _, ms in latencies):
         chart = (
-            f'<figure class="chart">{await latency_chart(latencies)}'
+            f'<figure class="chart">{await latency_chart(latencies, drawing)}'
             '<figcaption class="note">Average ILS latency per library endpoint '
             "(milliseconds, over the calls counted in the table).</figcaption></figure>"
         )

@@ -392,7 +392,8 @@ def test_the_loans_page_pages(console: Console, chromium: Browsing) -> None:
 
 def test_the_main_controls_are_reachable_by_keyboard(console: Console, chromium: Browsing) -> None:
     """Tab alone reaches the skip link, every navigation link, the search and its
-    filters, the search button and the pager, in that order."""
+    filters, the search button and the pager, in that order; the skip link leads
+    straight to the page's first control."""
     reached: list[str] = []
 
     def tab_through(page: Page) -> None:
@@ -405,8 +406,17 @@ def test_the_main_controls_are_reachable_by_keyboard(console: Console, chromium:
                 )
             )
 
+    def skip_to_content(page: Page) -> None:
+        page.keyboard.press("Tab")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Tab")
+        reached_after_skip.append(page.evaluate("() => document.activeElement.id"))
+
+    reached_after_skip: list[str] = []
     seen = chromium.visit(console.url("/loans"), headers=BEARER, act=tab_through)
     seen.assert_clean()
+    chromium.visit(console.url("/loans"), headers=BEARER, act=skip_to_content).assert_clean()
+    assert reached_after_skip == ["q"]  # the skip link passes the navigation by
     wanted = [
         "Skip to content",
         "Network status",

@@ -326,7 +326,8 @@ def how_to_try(demo: Demo) -> str:
             "interlend demo is running (Ctrl-C stops it).",
             f"  SIP2 gateway : {host}:{port}   terminals alpha-kiosk, beta-kiosk, gamma-desk;"
             f" password {DEMO_TERMINAL_PASSWORD}",
-            f"  admin        : {demo.bound.admin or 'off'}",
+            f"  admin        : {demo.bound.admin or 'off'}   the console for people is at /"
+            " (network status, loans, discovery: try 'Atlas of Shared Collections', policies)",
             f"  NCIP         : POST {demo.bound.ncip or 'off'}  FromAgencyId rs-alpha, rs-beta"
             f" or rs-gamma; X-API-Key {os.environ.get(NCIP_KEY_ENV, '')}",
             "  patrons      : 21001000000001… (alpha), 21002… (beta), 21003… (gamma); PIN 1234;"

@@ -1,6 +1,7 @@
 """The gateway's HTTP app: the admin routes and the NCIP endpoint, on their own ports.
 
-``admin_app(view)`` is one Starlette app with every route; ``serve_admin`` serves it on
+``admin_app(view)`` is one Starlette app with every route (the API, the NCIP endpoint
+and the operator's console, ``console/``); ``serve_admin`` serves it on
 one listener as that port's role allows (``auth.for_role``: the NCIP port answers
 ``/ncip`` and ``/healthz`` only, the admin port everything else, behind its bearer
 tokens).  It runs on hypercorn's trio worker inside the daemon's nursery and listens on
@@ -20,7 +21,9 @@ from starlette.routing import Route
 
 from config.models import AdminListener
 from gateway.admin.auth import bearer_tokens, for_role
+from gateway.admin.console import console_routes
 from gateway.admin.routes import AdminRoutes
+from gateway.admin.session import ConsoleSessions
 from gateway.ncip.http import ncip_endpoint
 
 if TYPE_CHECKING:
@@ -35,16 +38,23 @@ if TYPE_CHECKING:
 __all__ = ["admin_app", "serve_admin"]
 
 
-def admin_app(view: AdminView) -> Starlette:
-    """The ASGI app over a gateway's view."""
+def admin_app(
+    view: AdminView,
+    *,
+    tokens: tuple[bytes, ...] = (),
+    sessions: ConsoleSessions | None = None,
+) -> Starlette:
+    """The ASGI app over a gateway's view: the API, the NCIP endpoint and the console
+    (whose login checks ``tokens`` and issues ``sessions``)."""
     routes = AdminRoutes(view)
+    console = console_routes(view, routes, tokens=tokens, sessions=sessions or ConsoleSessions())
 
     async def ncip(request: Request) -> Response:
         return await ncip_endpoint(request, view.ncip, lambda: view.current()[0])
 
     return Starlette(
         routes=[
-            Route("/", routes.status),
+            *console,
             Route("/healthz", routes.healthz),
             Route("/readyz", routes.readyz),
             Route("/metrics", routes.metrics),
@@ -91,5 +101,6 @@ async def serve_admin(
             task_status.started(value[0] if value else f"http://{host}:{listener.port}")
 
     tokens = bearer_tokens(listener) if isinstance(listener, AdminListener) else ()
-    app = for_role(admin_app(view), role, tokens)
+    sessions = ConsoleSessions()  # a fresh key: sessions end when the gateway restarts
+    app = for_role(admin_app(view, tokens=tokens, sessions=sessions), role, tokens, sessions)
     await serve(app, config, shutdown_trigger=shutdown, task_status=_Started())

@@ -14,26 +14,44 @@ too: Prometheus sends the token from its scrape configuration
 loopback must have tokens (the configuration is refused without); on loopback they are
 optional, and enforced when given.  The NCIP port is not concerned: its peers prove who
 they are per message (``gateway/ncip/peers.py``).
+
+The console's pages (``CONSOLE_PAGES``) are for browsers, which cannot send a bearer
+header: with tokens, a page request without one is redirected to ``/login``, where a
+person gives a token once and gets a session cookie (``session.py``); the pages then
+take either.  ``/login`` and ``/logout`` are open (they check what they are given).
+The API's behaviour does not change: a session cookie opens no API route.
 """
 
 from __future__ import annotations
 
 import hmac
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import structlog
-from starlette.responses import PlainTextResponse, Response
+from starlette.requests import cookie_parser
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from config.errors import ConfigError, ConfigIssue
 from config.loader import admin_tokens
 from config.models import is_loopback
+from gateway.admin.session import COOKIE
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from config.models import AdminListener
+    from gateway.admin.session import ConsoleSessions
 
-__all__ = ["NCIP_PATHS", "OPEN_PATHS", "bearer_tokens", "for_role"]
+__all__ = [
+    "CONSOLE_PAGES",
+    "LOGIN_PATHS",
+    "NCIP_PATHS",
+    "OPEN_PATHS",
+    "admitted",
+    "bearer_tokens",
+    "for_role",
+]
 
 log = structlog.get_logger("interlend.admin")
 
@@ -42,6 +60,12 @@ NCIP_PATHS = frozenset({"/ncip", "/healthz"})
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 """What the admin port answers without a bearer token: the liveness and readiness probes."""
+
+CONSOLE_PAGES = frozenset({"/", "/loans", "/discover", "/policies"})
+"""The console's pages: a bearer token or a console session opens them."""
+
+LOGIN_PATHS = frozenset({"/login", "/logout"})
+"""Open on the admin port: they check the token, or end a session, themselves."""
 
 REALM = 'Bearer realm="interlend-admin"'
 
@@ -55,7 +79,7 @@ def _bearer(scope: Any) -> bytes | None:
     return None
 
 
-def _admitted(given: bytes, tokens: tuple[bytes, ...]) -> bool:
+def admitted(given: bytes, tokens: tuple[bytes, ...]) -> bool:
     """Whether ``given`` is one of ``tokens``; every token is compared in constant time,
     so how long it takes says neither how much of one matched nor which one did."""
     matched = False
@@ -67,7 +91,7 @@ def _admitted(given: bytes, tokens: tuple[bytes, ...]) -> bool:
 def _refusal(scope: Any, tokens: tuple[bytes, ...]) -> Response | None:
     """The 401 for a request without a valid bearer token (``None``: it has one)."""
     given = _bearer(scope)
-    if given is not None and _admitted(given, tokens):
+    if given is not None and admitted(given, tokens):
         return None
     client = scope.get("client") or ("-", 0)
     log.warning(
@@ -84,11 +108,53 @@ def _refusal(scope: Any, tokens: tuple[bytes, ...]) -> Response | None:
     )
 
 
-def for_role(app: Starlette, role: str, tokens: tuple[bytes, ...] = ()) -> Any:
+def _session_cookie(scope: Any) -> str | None:
+    """The console session cookie a request carries, if any."""
+    for name, value in scope.get("headers", ()):
+        if name == b"cookie":
+            found = cookie_parser(bytes(value).decode("latin-1")).get(COOKIE)
+            if found:
+                return found
+    return None
+
+
+def _page_refusal(
+    scope: Any, tokens: tuple[bytes, ...], sessions: ConsoleSessions
+) -> Response | None:
+    """The redirect to ``/login`` for a page request with neither a valid bearer token
+    nor a valid console session (``None``: it has one)."""
+    given = _bearer(scope)
+    if given is not None and admitted(given, tokens):
+        return None
+    cookie = _session_cookie(scope)
+    if sessions.valid(cookie):
+        return None
+    client = scope.get("client") or ("-", 0)
+    log.info(
+        "console page needs a login",
+        path=scope.get("path", ""),
+        client=f"{client[0]}:{client[1]}",
+        reason="no session" if cookie is None else "session not valid",
+    )
+    wanted = scope.get("path", "/")
+    query = bytes(scope.get("query_string", b"")).decode("latin-1")
+    if query:
+        wanted = f"{wanted}?{query}"
+    return RedirectResponse(f"/login?next={quote(wanted, safe='')}", status_code=303)
+
+
+def for_role(
+    app: Starlette,
+    role: str,
+    tokens: tuple[bytes, ...] = (),
+    sessions: ConsoleSessions | None = None,
+) -> Any:
     """The app as one port serves it: ``ncip`` (the NCIP endpoint and liveness only) or
     ``admin`` (everything but NCIP), so a port opened to resource-sharing systems never
     shows the admin API.  With ``tokens``, the admin port answers only ``OPEN_PATHS``
-    without one of them as a bearer token (401 with ``WWW-Authenticate: Bearer``)."""
+    and ``LOGIN_PATHS`` without one of them as a bearer token (401 with
+    ``WWW-Authenticate: Bearer``), except that the console's pages also take a valid
+    session of ``sessions`` and send a request with neither to ``/login``."""
 
     async def serve(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -97,11 +163,12 @@ def for_role(app: Starlette, role: str, tokens: tuple[bytes, ...] = ()) -> Any:
             if not allowed:
                 await PlainTextResponse("not found\n", status_code=404)(scope, receive, send)
                 return
-            refusal = (
-                _refusal(scope, tokens)
-                if role == "admin" and tokens and path not in OPEN_PATHS
-                else None
-            )
+            refusal: Response | None = None
+            if role == "admin" and tokens and path not in OPEN_PATHS | LOGIN_PATHS:
+                if path in CONSOLE_PAGES and sessions is not None:
+                    refusal = _page_refusal(scope, tokens, sessions)
+                else:
+                    refusal = _refusal(scope, tokens)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return

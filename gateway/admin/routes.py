@@ -36,7 +36,7 @@ Routes:
   batches anchored, the last batch and the last error) and, under ``outbox``, the
   outbox consumer's health (events waiting, seconds since its last read and
   acknowledgement, failures in a row, the last error, whether it is draining).
-* ``/``: a status page for people.
+* ``/`` and the other console pages: ``console/``.
 
 It runs on hypercorn's trio worker inside the daemon's nursery and listens on
 loopback unless configured otherwise.  Nothing it returns holds a PIN or a barcode
@@ -50,12 +50,11 @@ serves which route are ``auth.py``'s.
 from __future__ import annotations
 
 import contextlib
-import html
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from adapters.ledger.chain import ChainError
 from adapters.state.base import StateUnavailable
@@ -115,7 +114,7 @@ def _sip2_delimiters(rules: Rules) -> frozenset[str]:
     )
 
 
-def _unsafe_query(rules: Rules, params: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+def unsafe_query(rules: Rules, params: Mapping[str, str], names: tuple[str, ...]) -> str | None:
     """Why a query value that may reach a member ILS is refused (``None``: none is).
 
     A lookup at a member is a read; a SIP2 field delimiter or a control character (a
@@ -246,7 +245,7 @@ class AdminRoutes:
     async def discover(self, request: Request) -> Response:
         """``/api/discover``."""
         rules, services = self._view.current()
-        unsafe = _unsafe_query(rules, request.query_params, ("item", "isbn", "title"))
+        unsafe = unsafe_query(rules, request.query_params, ("item", "isbn", "title"))
         if unsafe is not None:
             return JSONResponse({"error": unsafe}, status_code=400)
         query = {k: request.query_params.get(k) for k in ("item", "isbn", "title")}
@@ -268,7 +267,7 @@ class AdminRoutes:
         """``/api/lenders``."""
         rules, services = self._view.current()
         params = request.query_params
-        unsafe = _unsafe_query(rules, params, ("title", "isbn"))
+        unsafe = unsafe_query(rules, params, ("title", "isbn"))
         if unsafe is not None:
             return JSONResponse({"error": unsafe}, status_code=400)
         requester = params.get("requester", "")
@@ -386,28 +385,8 @@ class AdminRoutes:
             )
         return JSONResponse(worker.statistics().to_json())
 
-    async def status(self, request: Request) -> Response:
-        """``/``: a status page for people."""
-        rows = "".join(
-            f"<tr><td>{html.escape(m)}</td><td>{html.escape(str(info['name']))}</td>"
-            f"<td>{'up' if info['healthy'] else 'DOWN'}</td>"
-            f"<td>{html.escape(str(info.get('in_flight', '')))}</td></tr>"
-            for m, info in self.members_now().items()
-        )
-        page = (
-            "<!doctype html><html><head><meta charset='utf-8'><title>interlend</title></head>"
-            "<body><h1>interlend gateway</h1>"
-            f"<p>Kiosk connections: {self._view.open_kiosks()}. "
-            f"Ledger: {html.escape(self._ledger_line())}.</p>"
-            "<table><tr><th>member</th><th>name</th><th>ILS</th><th>in flight</th></tr>"
-            f"{rows}</table>"
-            "<p><a href='/api/members'>members</a> · <a href='/api/loans'>loans</a> · "
-            "<a href='/api/ledger'>ledger</a> · "
-            "<a href='/metrics'>metrics</a></p></body></html>"
-        )
-        return HTMLResponse(page)
-
-    def _ledger_line(self) -> str:
+    def ledger_summary(self) -> str:
+        """The ledger's state in one line, for people."""
         worker = self._view.ledger_worker
         if worker is None:
             stats = self._view.current()[1].ledger.statistics()

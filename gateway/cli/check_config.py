@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from config.errors import ConfigError, format_path
 from config.loader import load_consortium
-from config.models import CostItem, SecretRef, policy_keys
+from config.models import CostItem, SecretRef
+from config.provenance import policy_rows
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -27,23 +28,8 @@ if TYPE_CHECKING:
 
     from config.consortium import Consortium
     from config.costs import CollectionPlan, CostPlan
-    from config.inheritance import Resolved
 
 __all__ = ["add_parsers", "check_config"]
-
-
-def _text(value: object, none_means: str = "none") -> str:
-    if value is None:
-        return none_means
-    if isinstance(value, CostItem):
-        return f"{value.name} ({value.formula})"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return ", ".join(map(_text, value)) if value else "(empty)"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items()) if value else "(empty)"
-    return str(value)
 
 
 def _jsonable(value: object) -> object:
@@ -86,12 +72,8 @@ def _table(consortium: Consortium, out: TextIO) -> None:
         node = consortium.nodes[node_id]
         kind = node.kind.replace("_", "-")
         print(f"\n{node_id} — {node.name} ({kind}, in {_parents(consortium, node_id)})", file=out)
-        provenance: dict[str, Resolved] = dict(consortium.effective[node_id])
-        width = max(len(key) for key in provenance)
-        keys = policy_keys()
-        rows = [
-            (key, _text(r.value, keys[key].none_means), r.reason) for key, r in provenance.items()
-        ]
+        rows = [(r.key, r.value, r.reason) for r in policy_rows(consortium, node_id)]
+        width = max(len(key) for key, _, _ in rows)
         value_width = min(40, max(len(v) for _, v, _ in rows))
         for key, value, reason in rows:
             print(f"  {key:<{width}}  {value:<{value_width}}  {reason}", file=out)

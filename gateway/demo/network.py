@@ -24,8 +24,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -38,6 +40,7 @@ from config.errors import ConfigError
 from config.loader import parse_config, resolve_secrets
 from config.models import AdminListener, Config, NcipListener, Sip2Listener
 from gateway.app.daemon import Bound, Gateway
+from gateway.demo.holdings import with_holdings, write_exports
 from gateway.demo.simulator.data import packaged_library
 from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.ncip_server import serve_simulator_ncip
@@ -48,7 +51,6 @@ from gateway.runtime.services import Services
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
-    from pathlib import Path
 
     from config.consortium import Consortium
 
@@ -235,6 +237,44 @@ async def run_demo(
     os.environ[NCIP_KEY_ENV] = ncip_key
     simulators = {m: SimulatedIls(packaged_library(m), password) for m in DEMO_MEMBERS}
     scopes = {m: trio.CancelScope() for m in DEMO_MEMBERS}
+    with tempfile.TemporaryDirectory(prefix="interlend-demo-") as exports_folder:
+        await _run(
+            simulators,
+            scopes,
+            password,
+            ncip_key,
+            Path(exports_folder),
+            host=host,
+            sip2_port=sip2_port,
+            admin_port=admin_port,
+            ncip_port=ncip_port,
+            ncip_members=ncip_members,
+            manifest_path=manifest_path,
+            handle_signals=handle_signals,
+            adjust=adjust,
+            task_status=task_status,
+        )
+
+
+async def _run(
+    simulators: dict[str, SimulatedIls],
+    scopes: dict[str, trio.CancelScope],
+    password: str,
+    ncip_key: str,
+    exports_folder: Path,
+    *,
+    host: str,
+    sip2_port: int,
+    admin_port: int,
+    ncip_port: int,
+    ncip_members: Collection[str],
+    manifest_path: Path | None,
+    handle_signals: bool,
+    adjust: Callable[[Config], Config] | None,
+    task_status: trio.TaskStatus[Demo],
+) -> None:
+    """``run_demo``'s body, with the members' holdings exports written in ``exports_folder``."""
+    exports = write_exports({m: sim.library for m, sim in simulators.items()}, exports_folder)
     async with trio.open_nursery() as nursery:
         members: dict[str, tuple[str, int]] = {}
         ncip_scopes = {m: trio.CancelScope() for m in DEMO_MEMBERS}
@@ -248,6 +288,7 @@ async def run_demo(
             config, _, _ = parse_config(path)
         config = demo_config(config, members, host, sip2_port, admin_port, ncip_port)
         config = over_ncip(config, {m: ncip_members_at[m] for m in ncip_members})
+        config = with_holdings(config, exports)
         consortium = build_consortium(adjust(config) if adjust is not None else config)
         found, issues = resolve_secrets(consortium)
         if issues:  # pragma: no cover - the variable was set above
@@ -285,7 +326,8 @@ def how_to_try(demo: Demo) -> str:
             "interlend demo is running (Ctrl-C stops it).",
             f"  SIP2 gateway : {host}:{port}   terminals alpha-kiosk, beta-kiosk, gamma-desk;"
             f" password {DEMO_TERMINAL_PASSWORD}",
-            f"  admin        : {demo.bound.admin or 'off'}",
+            f"  admin        : {demo.bound.admin or 'off'}   the console for people is at /"
+            " (network status, loans, discovery: try 'Atlas of Shared Collections', policies)",
             f"  NCIP         : POST {demo.bound.ncip or 'off'}  FromAgencyId rs-alpha, rs-beta"
             f" or rs-gamma; X-API-Key {os.environ.get(NCIP_KEY_ENV, '')}",
             "  patrons      : 21001000000001… (alpha), 21002… (beta), 21003… (gamma); PIN 1234;"

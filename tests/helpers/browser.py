@@ -5,6 +5,11 @@ machine has (``/usr/bin/chromium``, or ``INTERLEND_CHROMIUM``).  Where there is
 none the page tests skip with the reason, and fail under
 ``INTERLEND_REQUIRE_SERVICES=1`` like the other tests that need a real part.
 
+Each ``visit`` launches its own browser; tests that open many pages share one
+with ``browsing()`` (a module-scoped fixture, say), whose ``visit`` opens each page
+in a fresh context (no cookies carried from one visit to the next) of the same
+Chromium.
+
 Playwright's synchronous API blocks, so a trio test runs a visit in a worker
 thread (``await trio.to_thread.run_sync(partial(visit, url, ...))``) while the
 page's server keeps answering on the test's own loop.  Screenshots go under
@@ -16,18 +21,19 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from playwright.sync_api import ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from tests.helpers.services import missing_service
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
-__all__ = ["PageVisit", "chromium_path", "screenshot_dir", "visit"]
+__all__ = ["Browsing", "PageVisit", "browsing", "chromium_path", "screenshot_dir", "visit"]
 
 _DEFAULT_CHROMIUM = "/usr/bin/chromium"
 
@@ -70,6 +76,20 @@ class PageVisit:
         assert self.failed_requests == [], f"failed requests on {self.url}: {self.failed_requests}"
 
 
+@contextmanager
+def browsing() -> Iterator[Browsing]:
+    """One headless Chromium for several visits, closed at the end."""
+    executable = chromium_path()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=["--no-sandbox"]
+        )
+        try:
+            yield Browsing(browser)
+        finally:
+            browser.close()
+
+
 def visit(
     url: str,
     *,
@@ -81,35 +101,62 @@ def visit(
     height: int = 900,
     timeout_ms: int = 20_000,
 ) -> PageVisit:
-    """Open ``url`` in headless Chromium and report what happened.
+    """Open ``url`` in a headless Chromium of its own (see ``Browsing.visit``)."""
+    with browsing() as session:
+        return session.visit(
+            url,
+            screenshot=screenshot,
+            count=count,
+            act=act,
+            headers=headers,
+            width=width,
+            height=height,
+            timeout_ms=timeout_ms,
+        )
 
-    Args:
-        url: the page.
-        screenshot: file name under :func:`screenshot_dir` for a full-page PNG.
-        count: CSS selectors whose matches are counted into ``PageVisit.found``
-            (after ``act``), e.g. ``"svg rect"`` to see that a chart rendered.
-        act: steps to take on the page once loaded (fill a form, click, page on).
-        headers: extra request headers (the admin token, say).
-        width: viewport width in CSS pixels.
-        height: viewport height in CSS pixels.
-        timeout_ms: bound on each navigation and wait.
-    """
-    executable = chromium_path()
-    errors: list[str] = []
-    failed: list[str] = []
 
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(message.text)
+@dataclass
+class Browsing:
+    """A running headless Chromium (``browsing()``)."""
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=["--no-sandbox"]
+    browser: Browser
+
+    def visit(
+        self,
+        url: str,
+        *,
+        screenshot: str | None = None,
+        count: tuple[str, ...] = (),
+        act: Callable[[Page], None] | None = None,
+        headers: dict[str, str] | None = None,
+        width: int = 1280,
+        height: int = 900,
+        timeout_ms: int = 20_000,
+    ) -> PageVisit:
+        """Open ``url`` in a fresh context and report what happened.
+
+        Args:
+            url: the page.
+            screenshot: file name under :func:`screenshot_dir` for a full-page PNG.
+            count: CSS selectors whose matches are counted into ``PageVisit.found``
+                (after ``act``), e.g. ``"svg rect"`` to see that a chart rendered.
+            act: steps to take on the page once loaded (fill a form, click, page on).
+            headers: extra request headers (the admin token, say).
+            width: viewport width in CSS pixels.
+            height: viewport height in CSS pixels.
+            timeout_ms: bound on each navigation and wait.
+        """
+        errors: list[str] = []
+        failed: list[str] = []
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                errors.append(message.text)
+
+        context = self.browser.new_context(
+            viewport={"width": width, "height": height}, extra_http_headers=headers
         )
         try:
-            context = browser.new_context(
-                viewport={"width": width, "height": height}, extra_http_headers=headers
-            )
             page = context.new_page()
             page.set_default_timeout(timeout_ms)
             page.on("console", on_console)
@@ -136,4 +183,4 @@ def visit(
                 found=found,
             )
         finally:
-            browser.close()
+            context.close()

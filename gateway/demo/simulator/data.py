@@ -56,6 +56,7 @@ class SimItem:
 
     id: str
     title: str
+    isbn: str | None = None
     media_type: int = 1
     location: str = "stacks"
     holder: str | None = None

@@ -180,7 +180,8 @@ async def test_admin_routes_need_a_bearer_token_but_the_probes(
 ) -> None:
     """With tokens (required beyond loopback, optional but enforced on it) every admin
     route, ``/metrics`` included, answers 401 with a Bearer challenge unless one of the
-    tokens is sent; ``/healthz`` and ``/readyz`` stay open; the NCIP port is untouched."""
+    tokens is sent (the console's pages send a browser to their login instead);
+    ``/healthz`` and ``/readyz`` stay open; the NCIP port is untouched."""
     monkeypatch.setenv(TOKEN_ENV, ENV_TOKEN)
     token_file = tmp_path / "admin-token"
     token_file.write_text(FILE_TOKEN + "\n", encoding="utf-8")
@@ -189,7 +190,8 @@ async def test_admin_routes_need_a_bearer_token_but_the_probes(
             assert demo.bound.admin is not None
             assert demo.bound.ncip is not None
             base = demo.bound.admin.replace("0.0.0.0", "127.0.0.1").rstrip("/")
-            bare = {path: await get(f"{base}{path}") for path in ("/api/members", "/metrics", "/")}
+            bare = {path: await get(f"{base}{path}") for path in ("/api/members", "/metrics")}
+            page = await get(f"{base}/")
             wrong = await get(f"{base}/api/members", {"Authorization": "Bearer not-the-token"})
             basic = await get(f"{base}/api/members", {"Authorization": f"Basic {ENV_TOKEN}"})
             prefix = await get(f"{base}/api/members", {"Authorization": f"Bearer {ENV_TOKEN[:-1]}"})
@@ -200,6 +202,8 @@ async def test_admin_routes_need_a_bearer_token_but_the_probes(
     for answer in bare.values():
         assert answer.status_code == 401
         assert answer.headers["www-authenticate"].startswith("Bearer ")
+    # A browser cannot send a bearer token: the console's pages lead to its login.
+    assert (page.status_code, page.headers["location"]) == (303, "/login?next=%2F")
     for answer in (wrong, basic, prefix):
         assert answer.status_code == 401
         assert answer.headers["www-authenticate"].startswith("Bearer ")

@@ -69,6 +69,8 @@ __all__ = [
     "OutboxEntry",
     "PendingBatch",
     "Receipts",
+    "RefusalHistory",
+    "RefusalRecord",
     "Reservation",
     "SelectionCounterStore",
     "SelectionEvent",
@@ -517,8 +519,76 @@ class SelectionCounterStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class RefusalRecord:
+    """One refused request, as analytics count them (no personal data).
+
+    Attributes:
+        at: When it was refused (UTC).
+        flow: Which flow refused: ``checkout`` (a visitor at a kiosk or a peer's
+            patron), ``lend`` (a loan to another library's account), ``hold`` (a title
+            hold sent to a lender), ``renew``.
+        code: The refusal code's value (``gateway.circulation.outcomes.RefusalCode``).
+        home: The requesting library (the patron's, or the borrowing library).
+        owner: The library asked to lend, when one was (``None``: no lender found).
+    """
+
+    at: datetime
+    flow: str
+    code: str
+    home: str
+    owner: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        """A JSON-ready form (``at`` in ISO 8601)."""
+        return {
+            "at": self.at.isoformat(),
+            "flow": self.flow,
+            "code": self.code,
+            "home": self.home,
+            "owner": self.owner,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RefusalRecord:
+        """The inverse of ``to_json``."""
+        return cls(
+            datetime.fromisoformat(str(data["at"])),
+            str(data["flow"]),
+            str(data["code"]),
+            str(data["home"]),
+            None if data.get("owner") is None else str(data["owner"]),
+        )
+
+
+class RefusalHistory(Protocol):
+    """The refusals of the circulation flows, by time, for analytics (refusals by
+    reason and library, fill rate).
+
+    The history is bounded: the store keeps the newest ``refusal_history`` records and
+    drops the oldest first, so a busy network never grows it without end.
+    """
+
+    async def refusal_record(self, record: RefusalRecord) -> None:
+        """Keep one refusal (the oldest record is dropped past the bound)."""
+        ...
+
+    async def refusals_between(self, start: datetime, end: datetime) -> list[RefusalRecord]:
+        """The refusals from ``start`` (included) to ``end`` (excluded), oldest first,
+        as far as the history keeps them."""
+        ...
+
+
 class StateBackend(
-    StateStore, Outbox, Receipts, Throttle, Sessions, Breakers, SelectionCounterStore, Protocol
+    StateStore,
+    Outbox,
+    Receipts,
+    Throttle,
+    Sessions,
+    Breakers,
+    SelectionCounterStore,
+    RefusalHistory,
+    Protocol,
 ):
     """Everything the gateway keeps outside its process."""
 

@@ -8,6 +8,7 @@ the lending counters' arithmetic is in ``selection.py``.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import itertools
 import time
@@ -29,6 +30,7 @@ from .base import (
     LoanState,
     OutboxEntry,
     PendingBatch,
+    RefusalRecord,
     Reservation,
     SelectionEvent,
     SelectionTallies,
@@ -65,6 +67,7 @@ class MemoryStateStore:
         hold_ttl_s: How long a held slot counts against the caps.
         unconfirmed_kept_s: How long a slot held past ``hold_ttl_s`` is listed by
             ``unconfirmed`` before it expires (see ``UNCONFIRMED_KEPT_S``).
+        refusal_history: Refusals kept for analytics (the oldest dropped first).
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class MemoryStateStore:
         *,
         hold_ttl_s: float = 300.0,
         unconfirmed_kept_s: float = UNCONFIRMED_KEPT_S,
+        refusal_history: int = 10_000,
     ) -> None:
         self._loans: OrderedDict[str, Loan] = OrderedDict()
         self._active_by_item: dict[tuple[str, str], str] = {}
@@ -93,6 +97,9 @@ class MemoryStateStore:
         self._sessions: dict[str, tuple[dict[str, str], float]] = {}
         self._breakers: dict[tuple[str, str], tuple[float, str]] = {}
         self._selection = SelectionCounters()
+        self._refusals: list[tuple[datetime, int, RefusalRecord]] = []
+        self._refusal_history = refusal_history
+        self._refusal_seq = itertools.count()
 
     # --- the registry --------------------------------------------------------------------
 
@@ -461,6 +468,18 @@ class MemoryStateStore:
     async def selection_read(self, members: Sequence[str]) -> SelectionTallies:
         """The counters of ``members`` and the consortium's turnarounds."""
         return self._selection.read(members)
+
+    # --- refusal history -------------------------------------------------------------------
+
+    async def refusal_record(self, record: RefusalRecord) -> None:
+        """Keep a refusal in time order; past the bound the oldest goes."""
+        bisect.insort(self._refusals, (record.at, next(self._refusal_seq), record))
+        if len(self._refusals) > self._refusal_history:
+            del self._refusals[: len(self._refusals) - self._refusal_history]
+
+    async def refusals_between(self, start: datetime, end: datetime) -> list[RefusalRecord]:
+        """The refusals kept from ``start`` to ``end`` (excluded), oldest first."""
+        return [r for at, _, r in self._refusals if start <= at < end]
 
     async def check(self) -> None:
         """Always answers: the store is this process."""

@@ -37,6 +37,8 @@ atomicity with anything else, are spread over slots by their own tags.
     {ns}:sel:<member>         hash   lending counters of a member (lender selection):
                                      <sum>:v and <sum>:s (value, stamp), and counts
     {ns}:sel-turnaround[:<m>] list   recent turnarounds (a member's, the consortium's)
+    {ns}:refusals             zset   refused requests (JSON, with a unique tag) by time
+                                     in ms (trimmed to ``refusal_history``)
     {ns}:session:<id>         hash   a kiosk session (terminal, library, gateway), with a TTL
     {ns}:sessions             zset   live kiosk sessions by expiry
     <ns>:throttle:{<bucket>}  string a counter with a time to live
@@ -76,6 +78,7 @@ from coredis.exceptions import (
     StreamConsumerGroupError,
     StreamDuplicateConsumerGroupError,
 )
+from coredis.tokens import PureToken
 
 from adapters.ledger.base import LoanEvent, LoanEventKind
 from adapters.ledger.records import Receipt
@@ -89,6 +92,7 @@ from .base import (
     LoanState,
     OutboxEntry,
     PendingBatch,
+    RefusalRecord,
     Reservation,
     SelectionEvent,
     SelectionTallies,
@@ -223,6 +227,7 @@ class RedisStateStore:
         history: Returned loans kept for ``recent_loans`` and reports.
         unconfirmed_kept_s: How long a slot held past ``hold_ttl_s`` is listed by
             ``unconfirmed`` before it expires (see ``UNCONFIRMED_KEPT_S``).
+        refusal_history: Refusals kept for analytics (the oldest dropped first).
     """
 
     def __init__(
@@ -234,6 +239,7 @@ class RedisStateStore:
         hold_ttl_s: float = 300.0,
         history: int = 1_000_000,
         unconfirmed_kept_s: float = UNCONFIRMED_KEPT_S,
+        refusal_history: int = 1_000_000,
     ) -> None:
         self._client = client
         self._namespace = namespace
@@ -242,6 +248,8 @@ class RedisStateStore:
         self._hold_ms = int(hold_ttl_s * 1000)
         self._listed_ms = max(1, int(unconfirmed_kept_s * 1000))
         self._history = history
+        self._refusal_history = refusal_history
+        self._refusals = self._p + "refusals"
         self._outbox = self._p + "outbox"
         self._scripts = {
             name: client.register_script(
@@ -721,6 +729,30 @@ class RedisStateStore:
             members={m: _tally(found[i], found[count + i]) for i, m in enumerate(names)},
             consortium_turnarounds=tuple(float(h) for h in found[-1]),
         )
+
+    # --- refusal history -------------------------------------------------------------------
+
+    async def refusal_record(self, record: RefusalRecord) -> None:
+        """Add a refusal and trim the oldest past the bound (one transaction)."""
+        # The tag keeps two identical refusals in the same millisecond apart.
+        member = json.dumps({**record.to_json(), "tag": uuid.uuid4().hex[:12]})
+        keep = self._refusal_history
+
+        async def add() -> None:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.zadd(self._refusals, {member: _ms(record.at)})
+                pipe.zremrangebyrank(self._refusals, 0, -keep - 1)
+
+        await self._do("refusal record", add)
+
+    async def refusals_between(self, start: datetime, end: datetime) -> list[RefusalRecord]:
+        """The refusals kept from ``start`` to ``end`` (excluded), oldest first."""
+        low, high = _ms(start), _ms(end) - 1
+        found = await self._do(
+            "refusals",
+            lambda: self._client.zrange(self._refusals, low, high, sortby=PureToken.BYSCORE),
+        )
+        return [RefusalRecord.from_json(json.loads(doc)) for doc in found]
 
     # --- shared breaker marks -------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from adapters.ils.base import HoldOutcome
 from config.policy import may_borrow
 from gateway.circulation.outcomes import Refusal, RefusalCode, code_of_decision
 from gateway.circulation.patrons import check_patron, standing
+from gateway.circulation.refusals import record_refusal
 from gateway.network.discovery import normalize_isbn
 from gateway.network.lenders import rank_lenders
 from gateway.network.results import CopyAvailability
@@ -90,11 +91,29 @@ async def place_title_hold(
     pickup_location: str | None,
 ) -> HoldPlaced | Refusal | None:
     """A hold by title the patron's library cannot fill (see the module documentation);
-    ``None`` when the home library holds the title itself.
+    ``None`` when the home library holds the title itself.  A refusal is recorded in
+    the refusal history, with no lender (several may have been asked).
 
     Raises:
         IlsError: The home library's ILS could not answer.
     """
+    placed = await _place_title_hold(
+        call, home=home, barcode=barcode, pin=pin, title=title, pickup_location=pickup_location
+    )
+    if isinstance(placed, Refusal):
+        await record_refusal(call, placed, flow="hold", home=home, owner=None)
+    return placed
+
+
+async def _place_title_hold(
+    call: Call,
+    *,
+    home: str,
+    barcode: str,
+    pin: str | None,
+    title: str,
+    pickup_location: str | None,
+) -> HoldPlaced | Refusal | None:
     rules, services = call.rules, call.services
     require_pin = rules.policy(home).circulation.require_pin
     record = await check_patron(call, home, barcode, pin, require_pin=require_pin)

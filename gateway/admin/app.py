@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from config.models import AdminListener
+from gateway.admin.analytics import AnalyticsRoutes
 from gateway.admin.auth import bearer_tokens, for_role
 from gateway.admin.routes import AdminRoutes
 from gateway.ncip.http import ncip_endpoint
@@ -38,6 +39,7 @@ __all__ = ["admin_app", "serve_admin"]
 def admin_app(view: AdminView) -> Starlette:
     """The ASGI app over a gateway's view."""
     routes = AdminRoutes(view)
+    analytics = AnalyticsRoutes(view)
 
     async def ncip(request: Request) -> Response:
         return await ncip_endpoint(request, view.ncip, lambda: view.current()[0])
@@ -56,6 +58,8 @@ def admin_app(view: AdminView) -> Starlette:
             Route("/api/kiosks", routes.kiosks),
             Route("/api/discover", routes.discover),
             Route("/api/lenders", routes.lenders),
+            Route("/api/analytics/usage", analytics.usage),
+            Route("/api/analytics/collection", analytics.collection),
             Route("/ncip", ncip, methods=["GET", "POST"]),
         ]
     )

@@ -7,8 +7,10 @@ bibliographic id):
 1. Discovery finds the members holding the title (or ISBN) and which have a copy on
    the shelf; the consortium's lender-selection strategy ranks them for the patron's
    home library (``gateway/network/lenders.py``).
-2. If the home library holds the title itself, the hold is its business: ``None`` is
-   returned and the caller places it at home (local first).
+2. If the home library holds a copy that may be on its shelf, the hold is its
+   business: ``None`` is returned and the caller places it at home (local first).  A
+   title the home library holds only on loan (its ILS just said every copy is out) goes
+   to a lender; only when no lender takes it does it wait at home (``None`` again).
 3. Otherwise the patron is checked at home first, as for a checkout (the PIN, or a
    patron verified earlier in the session; found; standing), and the hold is placed,
    in the ranked order, at the first lender that the policy lets this patron borrow
@@ -41,7 +43,7 @@ from gateway.circulation.patrons import check_patron, standing
 from gateway.circulation.refusals import record_refusal
 from gateway.network.discovery import normalize_isbn
 from gateway.network.lenders import rank_lenders
-from gateway.network.results import CopyAvailability
+from gateway.network.results import CopyAvailability, FoundCopy, Lookup
 from gateway.runtime.directory import MemberDirectory
 
 if TYPE_CHECKING:
@@ -129,8 +131,9 @@ async def _place_title_hold(
         isbn=isbn,
     )
     found = ranked.discovery.holdings
-    if any(copy.member == home for copy in found):
-        return None  # the home library holds it: its own ILS takes the hold
+    at_home = [copy for copy in found if copy.member == home]
+    if any(_may_be_on_the_shelf(copy) for copy in at_home):
+        return None  # the home library may have it on the shelf: its own ILS takes it
     # Only copies the owner's ILS has just confirmed on the shelf are asked for.
     copies: dict[str, str] = {}
     for copy in found:
@@ -167,10 +170,20 @@ async def _place_title_hold(
                 answer,
             )
         log.info("lender declined a title hold", lender=lender)
+    if at_home:
+        return None  # no lender can send it: the hold waits at home for a copy there
     # With one reason for every holder (blocked, fines…), that reason is the answer.
     if len(set(refusals)) == 1:
         return refusals[0]
     return Refusal(RefusalCode.NO_LENDER, NO_LENDER)
+
+
+def _may_be_on_the_shelf(copy: FoundCopy) -> bool:
+    """A copy at home keeps the hold there unless its ILS just said it is out (or no
+    longer knows it)."""
+    if copy.lookup is Lookup.NOT_FOUND:
+        return False
+    return copy.availability is not CopyAvailability.UNAVAILABLE
 
 
 async def place_hold_at_home(

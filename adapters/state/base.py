@@ -81,6 +81,8 @@ __all__ = [
     "StateStore",
     "StateUnavailable",
     "Throttle",
+    "TitleHold",
+    "TitleHolds",
     "entry_order",
     "patron_key",
 ]
@@ -579,6 +581,82 @@ class RefusalHistory(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TitleHold:
+    """A hold by title the gateway placed at a lender for a home library, open until it
+    is filled (the copy lent to the home library), withdrawn (gone at the lender) or
+    expired.  No personal data: the account is the home library's proxy at the lender.
+
+    Attributes:
+        hold_id: The gateway's id of the hold.
+        home: The requesting library.
+        lender: The library holding the copy.
+        item: The copy the hold is on, at the lender.
+        account: The account the hold is for at the lender (the home's proxy).
+        placed: When it was placed (UTC).
+        expires: When it is given up if not filled (UTC).
+    """
+
+    hold_id: str
+    home: str
+    lender: str
+    item: str
+    account: str
+    placed: datetime
+    expires: datetime
+
+    def to_json(self) -> dict[str, str]:
+        """A JSON-ready form (times in ISO 8601)."""
+        return {
+            "hold_id": self.hold_id,
+            "home": self.home,
+            "lender": self.lender,
+            "item": self.item,
+            "account": self.account,
+            "placed": self.placed.isoformat(),
+            "expires": self.expires.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TitleHold:
+        """The inverse of ``to_json``."""
+        return cls(
+            str(data["hold_id"]),
+            str(data["home"]),
+            str(data["lender"]),
+            str(data["item"]),
+            str(data["account"]),
+            datetime.fromisoformat(str(data["placed"])),
+            datetime.fromisoformat(str(data["expires"])),
+        )
+
+
+class TitleHolds(Protocol):
+    """The open title holds placed at lenders (``gateway/circulation/holdwatch.py``
+    follows them to their end).
+
+    Closing is atomic and happens once: of two gateways that see the same hold end,
+    one gets it back and counts it, the other gets ``None``.
+    """
+
+    async def title_hold_open(self, hold: TitleHold) -> None:
+        """Keep a hold just placed as open."""
+        ...
+
+    async def title_hold_fill(self, lender: str, item: str, home: str) -> TitleHold | None:
+        """Close the oldest open hold on ``item`` at ``lender`` for ``home`` (the copy was
+        lent to that library); ``None`` if there is none."""
+        ...
+
+    async def title_hold_end(self, hold_id: str) -> TitleHold | None:
+        """Close one open hold (withdrawn or expired); ``None`` if it is not open."""
+        ...
+
+    async def title_holds_open(self) -> list[TitleHold]:
+        """Every open hold, oldest placed first."""
+        ...
+
+
 class StateBackend(
     StateStore,
     Outbox,
@@ -588,6 +666,7 @@ class StateBackend(
     Breakers,
     SelectionCounterStore,
     RefusalHistory,
+    TitleHolds,
     Protocol,
 ):
     """Everything the gateway keeps outside its process."""

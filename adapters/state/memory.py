@@ -34,6 +34,7 @@ from .base import (
     Reservation,
     SelectionEvent,
     SelectionTallies,
+    TitleHold,
     entry_order,
 )
 from .selection import SelectionCounters
@@ -100,6 +101,7 @@ class MemoryStateStore:
         self._refusals: list[tuple[datetime, int, RefusalRecord]] = []
         self._refusal_history = refusal_history
         self._refusal_seq = itertools.count()
+        self._title_holds: dict[str, TitleHold] = {}
 
     # --- the registry --------------------------------------------------------------------
 
@@ -480,6 +482,27 @@ class MemoryStateStore:
     async def refusals_between(self, start: datetime, end: datetime) -> list[RefusalRecord]:
         """The refusals kept from ``start`` to ``end`` (excluded), oldest first."""
         return [r for at, _, r in self._refusals if start <= at < end]
+
+    # --- title holds -----------------------------------------------------------------------
+
+    async def title_hold_open(self, hold: TitleHold) -> None:
+        """Keep an open hold."""
+        self._title_holds[hold.hold_id] = hold
+
+    async def title_hold_fill(self, lender: str, item: str, home: str) -> TitleHold | None:
+        """Close the oldest open hold on the copy for ``home``."""
+        for hold in sorted(self._title_holds.values(), key=lambda h: (h.placed, h.hold_id)):
+            if (hold.lender, hold.item, hold.home) == (lender, item, home):
+                return self._title_holds.pop(hold.hold_id)
+        return None
+
+    async def title_hold_end(self, hold_id: str) -> TitleHold | None:
+        """Close one open hold."""
+        return self._title_holds.pop(hold_id, None)
+
+    async def title_holds_open(self) -> list[TitleHold]:
+        """The open holds, oldest placed first."""
+        return sorted(self._title_holds.values(), key=lambda h: (h.placed, h.hold_id))
 
     async def check(self) -> None:
         """Always answers: the store is this process."""

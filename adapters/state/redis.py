@@ -39,6 +39,10 @@ atomicity with anything else, are spread over slots by their own tags.
     {ns}:sel-turnaround[:<m>] list   recent turnarounds (a member's, the consortium's)
     {ns}:refusals             zset   refused requests (JSON, with a unique tag) by time
                                      in ms (trimmed to ``refusal_history``)
+    {ns}:tholds               hash   open title holds at lenders: id -> JSON
+    {ns}:tholds-by-time       zset   open title holds by placing time (ms)
+    {ns}:thold-copy:<lender>|<item>|<home>
+                              zset   open holds on a copy for a home library, by time
     {ns}:session:<id>         hash   a kiosk session (terminal, library, gateway), with a TTL
     {ns}:sessions             zset   live kiosk sessions by expiry
     <ns>:throttle:{<bucket>}  string a counter with a time to live
@@ -98,6 +102,7 @@ from .base import (
     SelectionTallies,
     SelectionTally,
     StateUnavailable,
+    TitleHold,
     entry_order,
 )
 
@@ -124,6 +129,7 @@ _SCRIPTS = (
     "sessions",
     "clearbatch",
     "selection",
+    "tholdclose",
 )
 _FAILURES = (
     RedisError,
@@ -753,6 +759,45 @@ class RedisStateStore:
             lambda: self._client.zrange(self._refusals, low, high, sortby=PureToken.BYSCORE),
         )
         return [RefusalRecord.from_json(json.loads(doc)) for doc in found]
+
+    # --- title holds -----------------------------------------------------------------------
+
+    def _copy_holds(self, lender: str, item: str, home: str) -> str:
+        return self._k("thold-copy", f"{lender}|{item}|{home}")
+
+    async def title_hold_open(self, hold: TitleHold) -> None:
+        """Keep an open hold (one transaction: its document and both indexes)."""
+        score = _ms(hold.placed)
+        copy = self._copy_holds(hold.lender, hold.item, hold.home)
+
+        async def add() -> None:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(self._k("tholds"), {hold.hold_id: json.dumps(hold.to_json())})
+                pipe.zadd(self._k("tholds-by-time"), {hold.hold_id: score})
+                pipe.zadd(copy, {hold.hold_id: score})
+
+        await self._do("title hold open", add)
+
+    async def _close_hold(self, how: str, hold_id: str, copy: str) -> TitleHold | None:
+        keys = [self._k("tholds"), self._k("tholds-by-time"), copy]
+        found = await self._script("tholdclose", keys, [how, hold_id, self._p])
+        return TitleHold.from_json(json.loads(found)) if found else None
+
+    async def title_hold_fill(self, lender: str, item: str, home: str) -> TitleHold | None:
+        """Close the oldest open hold on the copy for ``home`` (one script)."""
+        return await self._close_hold("fill", "", self._copy_holds(lender, item, home))
+
+    async def title_hold_end(self, hold_id: str) -> TitleHold | None:
+        """Close one open hold (one script)."""
+        return await self._close_hold("end", hold_id, self._k("tholds-by-time"))
+
+    async def title_holds_open(self) -> list[TitleHold]:
+        """The open holds, oldest placed first (one round trip)."""
+        docs: dict[str, str] = await self._do(
+            "title holds", lambda: self._client.hgetall(self._k("tholds"))
+        )
+        holds = [TitleHold.from_json(json.loads(doc)) for doc in docs.values()]
+        return sorted(holds, key=lambda h: (h.placed, h.hold_id))
 
     # --- shared breaker marks -------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The refusal history (``RefusalHistory``): what analytics count refusals from.
+"""The records analytics and the hold lifecycle read: the refusal history
+(``RefusalHistory``) and the open title holds (``TitleHolds``).
 
 The contract tests take ``store`` and run on every store (memory, Redis, Cluster,
 Sentinel); the bound and the restart are checked on memory and on a real Redis.
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import coredis
 
-from adapters.state.base import RefusalRecord
+from adapters.state.base import RefusalRecord, TitleHold
 from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore
 
@@ -88,3 +89,58 @@ async def test_redis_keeps_the_newest_records_and_they_outlive_the_store(redis_u
             (T0 + timedelta(minutes=4), "no-lender"),
             (T0 + timedelta(minutes=5), "fines"),
         ]
+
+
+# --- title holds (the same contract: every store) -------------------------------------
+
+
+def title_hold(hold_id: str, minutes: int, item: str = "31002000000005") -> TitleHold:
+    """An alpha hold on a beta copy placed ``minutes`` after ``T0``, for 30 days."""
+    placed = T0 + timedelta(minutes=minutes)
+    return TitleHold(
+        hold_id, "alpha", "beta", item, "ILL-alpha", placed, placed + timedelta(days=30)
+    )
+
+
+async def test_open_title_holds_are_listed_oldest_first(store: StateBackend) -> None:
+    """Holds kept open come back whole, oldest placed first."""
+    assert await store.title_holds_open() == []
+    late, early = title_hold("h2", 5), title_hold("h1", 1, "31002000000006")
+    await store.title_hold_open(late)
+    await store.title_hold_open(early)
+    assert await store.title_holds_open() == [early, late]
+
+
+async def test_a_fill_closes_the_oldest_hold_on_the_copy_once(store: StateBackend) -> None:
+    """Two holds on one copy for alpha: each fill closes the oldest left; a third finds
+    none; a copy or home library without a hold closes nothing."""
+    first, second = title_hold("h1", 1), title_hold("h2", 2)
+    for hold in (second, first):
+        await store.title_hold_open(hold)
+    assert await store.title_hold_fill("beta", first.item, "gamma") is None
+    assert await store.title_hold_fill("beta", "31002000000099", "alpha") is None
+    assert await store.title_hold_fill("beta", first.item, "alpha") == first
+    assert await store.title_hold_fill("beta", first.item, "alpha") == second
+    assert await store.title_hold_fill("beta", first.item, "alpha") is None
+    assert await store.title_holds_open() == []
+
+
+async def test_ending_a_hold_closes_it_once(store: StateBackend) -> None:
+    """The first end gets the hold back; the second (another gateway) gets ``None``, and
+    a fill of its copy finds nothing left."""
+    hold = title_hold("h1", 1)
+    await store.title_hold_open(hold)
+    assert await store.title_hold_end("h1") == hold
+    assert await store.title_hold_end("h1") is None
+    assert await store.title_hold_fill("beta", hold.item, "alpha") is None
+
+
+async def test_open_holds_outlive_a_restart(redis_url: str) -> None:
+    """A gateway started again on the same Redis finds the holds open and can close them."""
+    namespace = f"t-{uuid.uuid4().hex[:10]}"
+    async with coredis.Redis.from_url(redis_url, decode_responses=True) as client:
+        await RedisStateStore(client, namespace=namespace).title_hold_open(title_hold("h1", 1))
+    async with coredis.Redis.from_url(redis_url, decode_responses=True) as client:
+        again = RedisStateStore(client, namespace=namespace)
+        assert [h.hold_id for h in await again.title_holds_open()] == ["h1"]
+        assert await again.title_hold_fill("beta", "31002000000005", "alpha") is not None

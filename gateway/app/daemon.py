@@ -325,7 +325,8 @@ class Gateway:
 
     async def _count_loans(self, events: list[LoanEvent]) -> None:
         """The outbox's consumer reports loans and returns to the lending counters."""
-        await self.services.counters.record_events(events)
+        services = self.services
+        await services.counters.record_events(events, holds=services.store)
 
     def _start_ledger(self, root: trio.Nursery, settings: GatewaySettings) -> None:
         if settings.ledger.backend == "none":

@@ -17,7 +17,8 @@ bibliographic id):
    from, whose ILS has a copy on the shelf (just confirmed live) and accepts the hold:
    a hold on that copy for the home library's proxy account, so the item travels to the
    home library.  The first lender to accept is counted as assigned in the lending
-   counters.  Lenders are asked through their ILS's holds (SIP2 15 or NCIP
+   counters, and the hold is kept open in the registry until it is filled, withdrawn
+   or expired (``holdwatch.py``).  Lenders are asked through their ILS's holds (SIP2 15 or NCIP
    RequestItem); a lender whose client places no holds is passed over.
 4. No holder, or none that accepts: the refusal says so (with the one reason every
    holder gave, when they all gave the same).
@@ -37,7 +38,9 @@ import structlog
 
 from adapters.errors import IlsError, IlsRequestInvalid
 from adapters.ils.base import HoldOutcome
+from adapters.state.base import StateUnavailable
 from config.policy import may_borrow
+from gateway.circulation.holdwatch import new_title_hold
 from gateway.circulation.outcomes import Refusal, RefusalCode, code_of_decision
 from gateway.circulation.patrons import check_patron, standing
 from gateway.circulation.refusals import record_refusal
@@ -162,6 +165,7 @@ async def _place_title_hold(
             continue
         if answer.ok:
             await services.counters.record_request(home, lender)
+            await _follow(call, home, lender, copies[lender], decision.proxy_patron)
             return HoldPlaced(
                 lender,
                 copies[lender],
@@ -176,6 +180,16 @@ async def _place_title_hold(
     if len(set(refusals)) == 1:
         return refusals[0]
     return Refusal(RefusalCode.NO_LENDER, NO_LENDER)
+
+
+async def _follow(call: Call, home: str, lender: str, item: str, account: str) -> None:
+    """Keep the hold open in the registry, to be followed to its end (``holdwatch``);
+    a registry that cannot take it is logged (the hold stands at the lender)."""
+    hold = new_title_hold(home=home, lender=lender, item=item, account=account, placed=call.now)
+    try:
+        await call.services.store.title_hold_open(hold)
+    except StateUnavailable as exc:
+        log.warning("title hold not followed", lender=lender, detail=exc.detail)
 
 
 def _may_be_on_the_shelf(copy: FoundCopy) -> bool:

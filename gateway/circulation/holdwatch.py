@@ -1,0 +1,184 @@
+"""Title holds followed to their end: filled, withdrawn or expired.
+
+A title hold the gateway places at a lender (``holds.place_title_hold``) is kept open
+in the registry (``TitleHolds``) until one of:
+
+* **Filled**: the copy is lent to the home library (a checkout through the gateway,
+  seen by the outbox's consumer: ``LendingCounters.record_events``), counted as the
+  request's filling with its turnaround.
+* **Withdrawn**: the lender no longer holds it (a periodic check here asks the lender's
+  ILS about the copy: gone from its catalogue, or back on the shelf with no hold
+  queued), counted as withdrawn.
+* **Expired**: not filled within ``HOLD_LIFETIME`` of being placed; the hold is
+  cancelled at the lender (best effort) and counted as declined by the lender and
+  unfilled for the home library.
+
+A withdrawn or expired hold is also recorded in the refusal history (flow ``hold``,
+code ``hold-withdrawn`` or ``hold-expired``), so the fill rate counts every title hold
+that ended unfilled.  Closing a hold in the registry is atomic and happens once, so two
+gateways checking the same holds count each end once.
+
+``watch_title_holds`` runs the check every ``interval_s`` in the daemon's nursery; each
+call to a lender is bounded by that lender's time-out, and a lender that cannot answer
+leaves its holds open until the next check (or their expiry).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import structlog
+import trio
+
+from adapters.errors import IlsError, IlsRequestInvalid
+from adapters.state.base import RefusalRecord, StateUnavailable, TitleHold
+from gateway.runtime.clock import utc_now
+from protocols.sip2 import CirculationStatus, ItemInformationResponse
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from adapters.ils.base import ItemRecord
+    from gateway.runtime.rules import Rules
+    from gateway.runtime.services import Services
+
+__all__ = [
+    "CHECK_INTERVAL_S",
+    "HOLD_LIFETIME",
+    "HoldCheck",
+    "check_title_holds",
+    "new_title_hold",
+    "watch_title_holds",
+]
+
+log = structlog.get_logger("interlend.holds")
+
+HOLD_LIFETIME = timedelta(days=30)
+"""How long a title hold may wait at a lender before it is given up (WorldShare ILL
+lets lending requests expire after 30 days)."""
+CHECK_INTERVAL_S = 900.0
+"""How often the open holds are checked at their lenders."""
+PARALLEL_CHECKS = 8
+"""Lenders asked at once."""
+WITHDRAWN = "hold-withdrawn"
+EXPIRED = "hold-expired"
+
+
+def new_title_hold(
+    *, home: str, lender: str, item: str, account: str, placed: datetime
+) -> TitleHold:
+    """A hold just placed, with its expiry."""
+    return TitleHold(uuid.uuid4().hex, home, lender, item, account, placed, placed + HOLD_LIFETIME)
+
+
+@dataclass
+class HoldCheck:
+    """What one check found: holds left open, withdrawn, expired, and not asked about
+    (their lender could not answer)."""
+
+    still_open: int = 0
+    withdrawn: int = 0
+    expired: int = 0
+    unanswered: int = 0
+
+
+def gone_at_lender(record: ItemRecord) -> bool:
+    """The lender no longer holds the copy for anyone: unknown to its ILS, or on the
+    shelf with its SIP2 answer saying no hold is queued.  Anything else (out, on the
+    hold shelf, in transit, or an ILS that does not say the queue) keeps it open."""
+    if not record.found:
+        return True
+    answer = record.response
+    return (
+        record.circulation_status == CirculationStatus.AVAILABLE
+        and isinstance(answer, ItemInformationResponse)
+        and answer.hold_queue_length == 0
+    )
+
+
+async def check_title_holds(rules: Rules, services: Services, *, now: datetime) -> HoldCheck:
+    """Check every open title hold once (see the module documentation).
+
+    Raises:
+        StateUnavailable: The registry cannot be read.
+    """
+    found = HoldCheck()
+    limiter = trio.CapacityLimiter(PARALLEL_CHECKS)
+
+    async def check(hold: TitleHold) -> None:
+        async with limiter:
+            outcome = await _check_one(rules, services, hold, now)
+        setattr(found, outcome, getattr(found, outcome) + 1)
+
+    holds = await services.store.title_holds_open()
+    async with trio.open_nursery() as nursery:
+        for hold in holds:
+            nursery.start_soon(check, hold)
+    return found
+
+
+async def _check_one(rules: Rules, services: Services, hold: TitleHold, now: datetime) -> str:
+    """One hold's check; the name of the ``HoldCheck`` count it adds to."""
+    if hold.lender not in services.members:
+        return "unanswered"  # the lender left the configuration: its holds wait
+    handle = services.members[hold.lender]
+    timeout = rules.policy(hold.lender).ils.timeout_s
+    if now >= hold.expires:
+        if handle.holds is not None:
+            try:
+                await handle.holds.cancel_hold(hold.account, item=hold.item, timeout=timeout)
+            except (IlsError, IlsRequestInvalid) as exc:
+                log.warning(
+                    "expired hold not cancelled at the lender",
+                    lender=hold.lender,
+                    item=hold.item,
+                    detail=exc.detail,
+                )
+        await _end(services, hold, EXPIRED, now)
+        return "expired"
+    try:
+        record = await handle.ils.item_information(hold.item, timeout=timeout)
+    except (IlsError, IlsRequestInvalid) as exc:
+        log.info("title hold not checked", lender=hold.lender, detail=exc.detail)
+        return "unanswered"
+    if not gone_at_lender(record):
+        return "still_open"
+    await _end(services, hold, WITHDRAWN, now)
+    return "withdrawn"
+
+
+async def _end(services: Services, hold: TitleHold, code: str, now: datetime) -> None:
+    """Close the hold once (another gateway may have closed it first: then nothing is
+    counted here), count it and record it as unfilled."""
+    ended = await services.store.title_hold_end(hold.hold_id)
+    if ended is None:
+        return
+    log.info("title hold ended", lender=hold.lender, home=hold.home, outcome=code)
+    await services.counters.record_hold_ended(hold.lender, hold.home, expired=code == EXPIRED)
+    try:
+        await services.store.refusal_record(
+            RefusalRecord(now, "hold", code, hold.home, hold.lender)
+        )
+    except StateUnavailable as exc:
+        log.warning("refusal not recorded", code=code, detail=exc.detail)
+
+
+async def watch_title_holds(
+    current: Callable[[], tuple[Rules, Services]], *, interval_s: float = CHECK_INTERVAL_S
+) -> None:
+    """Check the open title holds every ``interval_s`` until cancelled (the rules and
+    services in force are read at each check)."""
+    while True:
+        rules, services = current()
+        try:
+            found = await check_title_holds(rules, services, now=utc_now())
+        except StateUnavailable as exc:
+            log.warning("title holds not checked", detail=exc.detail)
+        else:
+            if found.withdrawn or found.expired:
+                log.info("title holds checked", **vars(found))
+        await trio.sleep(interval_s)

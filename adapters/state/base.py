@@ -530,7 +530,8 @@ class RefusalRecord:
         flow: Which flow refused: ``checkout`` (a visitor at a kiosk or a peer's
             patron), ``lend`` (a loan to another library's account), ``hold`` (a title
             hold sent to a lender), ``renew``.
-        code: The refusal code's value (``gateway.circulation.outcomes.RefusalCode``).
+        code: The refusal code's value (``gateway.circulation.outcomes.RefusalCode``),
+            or how a title hold ended unfilled (``hold-withdrawn``, ``hold-expired``).
         home: The requesting library (the patron's, or the borrowing library).
         owner: The library asked to lend, when one was (``None``: no lender found).
     """

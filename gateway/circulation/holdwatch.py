@@ -123,12 +123,10 @@ async def check_title_holds(rules: Rules, services: Services, *, now: datetime) 
 
 async def _check_one(rules: Rules, services: Services, hold: TitleHold, now: datetime) -> str:
     """One hold's check; the name of the ``HoldCheck`` count it adds to."""
-    if hold.lender not in services.members:
-        return "unanswered"  # the lender left the configuration: its holds wait
-    handle = services.members[hold.lender]
-    timeout = rules.policy(hold.lender).ils.timeout_s
+    handle = services.members.get(hold.lender)
     if now >= hold.expires:
-        if handle.holds is not None:
+        if handle is not None and handle.holds is not None:
+            timeout = rules.policy(hold.lender).ils.timeout_s
             try:
                 await handle.holds.cancel_hold(hold.account, item=hold.item, timeout=timeout)
             except (IlsError, IlsRequestInvalid) as exc:
@@ -140,6 +138,9 @@ async def _check_one(rules: Rules, services: Services, hold: TitleHold, now: dat
                 )
         await _end(services, hold, EXPIRED, now)
         return "expired"
+    if handle is None:
+        return "unanswered"  # the lender left the configuration: its holds wait to expire
+    timeout = rules.policy(hold.lender).ils.timeout_s
     try:
         record = await handle.ils.item_information(hold.item, timeout=timeout)
     except (IlsError, IlsRequestInvalid) as exc:

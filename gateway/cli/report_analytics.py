@@ -243,9 +243,10 @@ def run_collection(args: argparse.Namespace) -> int:
     report = collection_report(
         index.copies(), loans, libraries=consortium.libraries, many=args.many
     )
+    label = period.label if period is not None else "all"
     if args.format == "json":
-        text = json.dumps(report.to_json(), indent=2) + "\n"
+        data = {"period": None if period is None else period.label, **report.to_json()}
+        text = json.dumps(data, indent=2) + "\n"
     else:
         text = collection_csv(report) if args.format == "csv" else collection_table(report)
-    label = period.label if period is not None else "all"
     return _emit(text, args.out, f"collection-{label}.{EXTENSIONS[args.format]}")

@@ -134,6 +134,7 @@ def test_collection_from_the_exports_and_the_loans(
     status = main(["report", "collection", "--config", str(config), "--format", "json"])
     data = json.loads(capsys.readouterr().out)
     assert status == 0
+    assert data["period"] is None
     assert data["overlap"]["beta"]["gamma"] == 1
     assert [t["title"] for t in data["held_by_many_never_lent"]] == ["Emma"]
     assert data["top_borrowed_titles"][0]["title"] == "Dune"

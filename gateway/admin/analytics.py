@@ -3,8 +3,11 @@
 * ``GET /api/analytics/usage?period=YYYY-MM`` (or ``YYYY-MM-DD..YYYY-MM-DD``; the
   current UTC month when left out): ``UsageReport.to_json()``.
 * ``GET /api/analytics/collection[?period=…][&many=N]``: ``CollectionReport.to_json()``
-  over the discovery index's holdings and the period's loans (every loan the history
-  keeps without a period), with ``period`` added (``null`` for all).
+  over the discovery index's holdings and the period's loans (the last 365 days
+  without one), with ``period`` added.
+
+A period is at most ``MAX_DAYS`` long: a request reads every loan of its period, and
+an admin page must not make the registry read its whole history at once.
 
 The keys are documented in ``docs/analytics.md``.  A malformed parameter is 400 with
 ``{"error": …}``; a registry that cannot be read, 503.  Both sit behind the admin
@@ -14,7 +17,7 @@ data (libraries, titles, item barcodes and counts only).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from starlette.responses import JSONResponse
@@ -36,12 +39,30 @@ if TYPE_CHECKING:
 
 __all__ = ["AnalyticsRoutes"]
 
-EVERYTHING = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
 MANY_MAX = 1000
+MAX_DAYS = 366
+"""The longest period one request reads."""
 
 
 def _error(message: str, status: int = 400) -> Response:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _period(text: str | None, default: Period) -> Period | Response:
+    """The period asked for (``default`` when none), or the 400 saying what is wrong."""
+    try:
+        period = default if text is None else Period.parse(text)
+    except PeriodError as exc:
+        return _error(f"period: {exc}")
+    if period.days > MAX_DAYS:
+        return _error(f"period: at most {MAX_DAYS} days at a time ({period.days} asked)")
+    return period
+
+
+def _last_year() -> Period:
+    today = utc_now().date()
+    first = today - timedelta(days=364)
+    return Period(first, today, f"{first.isoformat()}..{today.isoformat()}")
 
 
 class AnalyticsRoutes:
@@ -52,12 +73,10 @@ class AnalyticsRoutes:
 
     async def usage(self, request: Request) -> Response:
         """``/api/analytics/usage``."""
-        text = request.query_params.get("period")
-        try:
-            now = utc_now()
-            period = Period.month(now.year, now.month) if text is None else Period.parse(text)
-        except PeriodError as exc:
-            return _error(f"period: {exc}")
+        now = utc_now()
+        period = _period(request.query_params.get("period"), Period.month(now.year, now.month))
+        if not isinstance(period, Period):
+            return period
         rules, services = self._view.current()
         try:
             loans = await read_period(services.store, period)
@@ -75,19 +94,15 @@ class AnalyticsRoutes:
     async def collection(self, request: Request) -> Response:
         """``/api/analytics/collection``."""
         params = request.query_params
-        try:
-            period = Period.parse(params["period"]) if "period" in params else None
-        except PeriodError as exc:
-            return _error(f"period: {exc}")
+        period = _period(params.get("period"), _last_year())
+        if not isinstance(period, Period):
+            return period
         many_text = params.get("many", "2")
         if not many_text.isdigit() or not 1 <= int(many_text) <= MANY_MAX:
             return _error(f"many: give a number of libraries from 1 to {MANY_MAX}")
         rules, services = self._view.current()
         try:
-            if period is None:
-                loans = await services.store.loans_between(*EVERYTHING)
-            else:
-                loans = list((await read_period(services.store, period)).loans)
+            loans = (await read_period(services.store, period)).loans
         except StateUnavailable as exc:
             return _error(exc.detail, 503)
         report = collection_report(
@@ -96,6 +111,4 @@ class AnalyticsRoutes:
             libraries=rules.consortium.libraries,
             many=int(many_text),
         )
-        return JSONResponse(
-            {"period": None if period is None else period.label, **report.to_json()}
-        )
+        return JSONResponse({"period": period.label, **report.to_json()})

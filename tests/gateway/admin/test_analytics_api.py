@@ -56,6 +56,9 @@ async def test_usage_and_collection_after_real_traffic(demo: Demo, tmp_path: Pat
                 await client.get(f"{base}/api/analytics/usage", params={"period": "2026-13"}),
                 await client.get(f"{base}/api/analytics/collection", params={"many": "0"}),
                 await client.get(f"{base}/api/analytics/collection", params={"period": "x"}),
+                await client.get(
+                    f"{base}/api/analytics/usage", params={"period": "2020-01-01..2026-01-01"}
+                ),
             ]
     assert lent.ok, lent.screen_messages
     assert not refused.ok
@@ -82,7 +85,7 @@ async def test_usage_and_collection_after_real_traffic(demo: Demo, tmp_path: Pat
     assert month.json()["period"] == today.strftime("%Y-%m")
     assert collection.status_code == 200
     held = collection.json()
-    assert held["period"] is None
+    assert held["period"] == f"{today - timedelta(days=364)}..{today}"
     assert held["overlap"]["beta"]["gamma"] == 1
     assert held["top_borrowed_titles"][0]["title"] == "A Shared Title"
     assert held["unique_titles"]["alpha"] == ["Only At Alpha"]

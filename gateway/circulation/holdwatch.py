@@ -6,9 +6,14 @@ in the registry (``TitleHolds``) until one of:
 * **Filled**: the copy is lent to the home library (a checkout through the gateway,
   seen by the outbox's consumer: ``LendingCounters.record_events``), counted as the
   request's filling with its turnaround.
-* **Withdrawn**: the lender no longer holds it (a periodic check here asks the lender's
-  ILS about the copy: gone from its catalogue, or back on the shelf with no hold
-  queued), counted as withdrawn.
+  A periodic check here also asks the lender's ILS about the copy: out on loan with no
+  hold queued any more means the lender lent it at its own desk (the hold was first in
+  its queue, the copy on the shelf when it was placed, so no one else could borrow it):
+  filled too, and counted returned at once, as its return will not pass through the
+  gateway either (the registry has no loan for it: analytics' fill rate counts the
+  gateway's loans only).
+* **Withdrawn**: the lender no longer holds it (the copy gone from its catalogue, or back
+  on the shelf with no hold queued), counted as withdrawn.
 * **Expired**: not filled within ``HOLD_LIFETIME`` of being placed; the hold is
   cancelled at the lender (best effort) and counted as declined by the lender and
   unfilled for the home library.
@@ -66,6 +71,7 @@ PARALLEL_CHECKS = 8
 """Lenders asked at once."""
 WITHDRAWN = "hold-withdrawn"
 EXPIRED = "hold-expired"
+FILLED = "hold-filled"
 
 
 def new_title_hold(
@@ -77,27 +83,32 @@ def new_title_hold(
 
 @dataclass
 class HoldCheck:
-    """What one check found: holds left open, withdrawn, expired, and not asked about
-    (their lender could not answer)."""
+    """What one check found: holds left open, filled at the lender's desk, withdrawn,
+    expired, and not asked about (their lender could not answer)."""
 
     still_open: int = 0
+    filled: int = 0
     withdrawn: int = 0
     expired: int = 0
     unanswered: int = 0
 
 
-def gone_at_lender(record: ItemRecord) -> bool:
-    """The lender no longer holds the copy for anyone: unknown to its ILS, or on the
-    shelf with its SIP2 answer saying no hold is queued.  Anything else (out, on the
-    hold shelf, in transit, or an ILS that does not say the queue) keeps it open."""
+def seen_at_lender(record: ItemRecord) -> str | None:
+    """How the lender's answer about the held copy ends the hold, if it does:
+    ``withdrawn`` (unknown to its ILS, or on the shelf with no hold queued), ``filled``
+    (out on loan with no hold queued: lent at the lender's desk), or ``None`` (anything
+    else: on the hold shelf, in transit, still queued, or an ILS that does not say its
+    queue, as NCIP's LookupItem here)."""
     if not record.found:
-        return True
+        return WITHDRAWN
     answer = record.response
-    return (
-        record.circulation_status == CirculationStatus.AVAILABLE
-        and isinstance(answer, ItemInformationResponse)
-        and answer.hold_queue_length == 0
-    )
+    if not isinstance(answer, ItemInformationResponse) or answer.hold_queue_length != 0:
+        return None
+    if record.circulation_status == CirculationStatus.AVAILABLE:
+        return WITHDRAWN
+    if record.circulation_status == CirculationStatus.CHARGED:
+        return FILLED
+    return None
 
 
 async def check_title_holds(rules: Rules, services: Services, *, now: datetime) -> HoldCheck:
@@ -146,19 +157,27 @@ async def _check_one(rules: Rules, services: Services, hold: TitleHold, now: dat
     except (IlsError, IlsRequestInvalid) as exc:
         log.info("title hold not checked", lender=hold.lender, detail=exc.detail)
         return "unanswered"
-    if not gone_at_lender(record):
+    ended = seen_at_lender(record)
+    if ended is None:
         return "still_open"
-    await _end(services, hold, WITHDRAWN, now)
-    return "withdrawn"
+    await _end(services, hold, ended, now)
+    return "filled" if ended == FILLED else "withdrawn"
 
 
 async def _end(services: Services, hold: TitleHold, code: str, now: datetime) -> None:
     """Close the hold once (another gateway may have closed it first: then nothing is
-    counted here), count it and record it as unfilled."""
+    counted here), count it and, unfilled, record it in the refusal history."""
     ended = await services.store.title_hold_end(hold.hold_id)
     if ended is None:
         return
     log.info("title hold ended", lender=hold.lender, home=hold.home, outcome=code)
+    if code == FILLED:
+        # Lent at the lender's desk: its return will not pass through the gateway
+        # either, so it is counted returned at once (no loan the counters cannot close).
+        hours = max(0.0, (now - hold.placed).total_seconds() / 3600)
+        await services.counters.record_hold_filled(hold.lender, hold.home, hours)
+        await services.counters.record_return(hold.lender, hold.home)
+        return
     await services.counters.record_hold_ended(hold.lender, hold.home, expired=code == EXPIRED)
     try:
         await services.store.refusal_record(

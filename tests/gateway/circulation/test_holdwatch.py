@@ -14,7 +14,7 @@ from adapters.ledger.memory import MemoryLedger
 from adapters.state.base import TitleHold
 from adapters.state.memory import MemoryStateStore
 from config.loader import load_consortium
-from gateway.circulation.holdwatch import CHECK_INTERVAL_S, gone_at_lender, watch_title_holds
+from gateway.circulation.holdwatch import CHECK_INTERVAL_S, seen_at_lender, watch_title_holds
 from gateway.runtime.clock import utc_now
 from gateway.runtime.rules import build_rules
 from gateway.runtime.services import Services
@@ -72,19 +72,32 @@ def _record(status: CirculationStatus, queue: int | None, *, found: bool = True)
 
 
 @pytest.mark.parametrize(
-    ("record", "gone"),
+    ("record", "ended"),
     [
-        (_record(CirculationStatus.AVAILABLE, 0), True),
-        (_record(CirculationStatus.OTHER, None, found=False), True),
-        (_record(CirculationStatus.AVAILABLE, 1), False),
-        (_record(CirculationStatus.AVAILABLE, None), False),
-        (_record(CirculationStatus.WAITING_ON_HOLD_SHELF, 1), False),
-        (_record(CirculationStatus.CHARGED, 0), False),
-        (ItemRecord(found=True, circulation_status=3), False),
+        (_record(CirculationStatus.AVAILABLE, 0), "hold-withdrawn"),
+        (_record(CirculationStatus.OTHER, None, found=False), "hold-withdrawn"),
+        (_record(CirculationStatus.CHARGED, 0), "hold-filled"),
+        (_record(CirculationStatus.AVAILABLE, 1), None),
+        (_record(CirculationStatus.AVAILABLE, None), None),
+        (_record(CirculationStatus.WAITING_ON_HOLD_SHELF, 1), None),
+        (_record(CirculationStatus.CHARGED, 1), None),
+        (_record(CirculationStatus.IN_TRANSIT, 0), None),
+        (ItemRecord(found=True, circulation_status=3), None),
     ],
-    ids=["shelf-no-queue", "unknown", "queued", "queue-not-said", "hold-shelf", "out", "ncip"],
+    ids=[
+        "shelf-no-queue",
+        "unknown",
+        "out-no-queue",
+        "queued",
+        "queue-not-said",
+        "hold-shelf",
+        "out-queued",
+        "in-transit",
+        "ncip",
+    ],
 )
-def test_a_hold_is_gone_only_when_the_lender_says_so(record: ItemRecord, gone: bool) -> None:
-    """Withdrawn: the copy unknown, or on the shelf with no hold queued; an ILS that
-    does not say the queue (NCIP here) never withdraws a hold: it waits to expire."""
-    assert gone_at_lender(record) is gone
+def test_a_hold_ends_only_when_the_lender_says_so(record: ItemRecord, ended: str | None) -> None:
+    """Withdrawn: the copy unknown, or on the shelf with no hold queued; filled: out with
+    no hold queued (lent at the lender's desk).  Anything else, or an ILS that does not
+    say its queue (NCIP here), leaves the hold open until it expires."""
+    assert seen_at_lender(record) == ended

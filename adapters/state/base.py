@@ -61,6 +61,7 @@ __all__ = [
     "BatchEntry",
     "Breakers",
     "CapExceeded",
+    "ClosedHold",
     "Loan",
     "LoanKind",
     "LoanRequest",
@@ -632,29 +633,59 @@ class TitleHold:
         )
 
 
+@dataclass(frozen=True)
+class ClosedHold:
+    """A title hold that ended: ``filled``, ``withdrawn`` or ``expired``, and when."""
+
+    hold: TitleHold
+    outcome: str
+    ended: datetime
+
+    def to_json(self) -> dict[str, str]:
+        """A JSON-ready form: the hold's, with ``outcome`` and ``ended``."""
+        return {**self.hold.to_json(), "outcome": self.outcome, "ended": self.ended.isoformat()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ClosedHold:
+        """The inverse of ``to_json``."""
+        return cls(
+            TitleHold.from_json(data),
+            str(data["outcome"]),
+            datetime.fromisoformat(str(data["ended"])),
+        )
+
+
 class TitleHolds(Protocol):
     """The open title holds placed at lenders (``gateway/circulation/holdwatch.py``
     follows them to their end).
 
     Closing is atomic and happens once: of two gateways that see the same hold end,
-    one gets it back and counts it, the other gets ``None``.
+    one gets it back and counts it, the other gets ``None``.  A closed hold is kept in
+    a bounded history (the oldest dropped first) for analytics.
     """
 
     async def title_hold_open(self, hold: TitleHold) -> None:
         """Keep a hold just placed as open."""
         ...
 
-    async def title_hold_fill(self, lender: str, item: str, home: str) -> TitleHold | None:
-        """Close the oldest open hold on ``item`` at ``lender`` for ``home`` (the copy was
-        lent to that library); ``None`` if there is none."""
+    async def title_hold_fill(
+        self, lender: str, item: str, home: str, *, at: datetime
+    ) -> TitleHold | None:
+        """Close the oldest open hold on ``item`` at ``lender`` for ``home`` as filled at
+        ``at`` (the copy was lent to that library); ``None`` if there is none."""
         ...
 
-    async def title_hold_end(self, hold_id: str) -> TitleHold | None:
-        """Close one open hold (withdrawn or expired); ``None`` if it is not open."""
+    async def title_hold_end(self, hold_id: str, *, outcome: str, at: datetime) -> TitleHold | None:
+        """Close one open hold with ``outcome`` at ``at``; ``None`` if it is not open."""
         ...
 
     async def title_holds_open(self) -> list[TitleHold]:
         """Every open hold, oldest placed first."""
+        ...
+
+    async def title_holds_closed_between(self, start: datetime, end: datetime) -> list[ClosedHold]:
+        """The holds that ended from ``start`` (included) to ``end`` (excluded), oldest
+        ended first, as far as the history keeps them."""
         ...
 
 

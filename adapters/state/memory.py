@@ -25,6 +25,7 @@ from adapters.ledger.base import LoanEvent, LoanEventKind
 from .base import (
     UNCONFIRMED_KEPT_S,
     CapExceeded,
+    ClosedHold,
     Loan,
     LoanRequest,
     LoanState,
@@ -68,7 +69,8 @@ class MemoryStateStore:
         hold_ttl_s: How long a held slot counts against the caps.
         unconfirmed_kept_s: How long a slot held past ``hold_ttl_s`` is listed by
             ``unconfirmed`` before it expires (see ``UNCONFIRMED_KEPT_S``).
-        refusal_history: Refusals kept for analytics (the oldest dropped first).
+        refusal_history: Refusals, and closed title holds, kept for analytics (the
+            oldest dropped first).
     """
 
     def __init__(
@@ -102,6 +104,7 @@ class MemoryStateStore:
         self._refusal_history = refusal_history
         self._refusal_seq = itertools.count()
         self._title_holds: dict[str, TitleHold] = {}
+        self._closed_holds: list[tuple[datetime, int, ClosedHold]] = []
 
     # --- the registry --------------------------------------------------------------------
 
@@ -489,20 +492,36 @@ class MemoryStateStore:
         """Keep an open hold."""
         self._title_holds[hold.hold_id] = hold
 
-    async def title_hold_fill(self, lender: str, item: str, home: str) -> TitleHold | None:
-        """Close the oldest open hold on the copy for ``home``."""
+    def _close_hold(self, hold_id: str, outcome: str, at: datetime) -> TitleHold | None:
+        hold = self._title_holds.pop(hold_id, None)
+        if hold is None:
+            return None
+        entry = (at, next(self._refusal_seq), ClosedHold(hold, outcome, at))
+        bisect.insort(self._closed_holds, entry)
+        if len(self._closed_holds) > self._refusal_history:
+            del self._closed_holds[: len(self._closed_holds) - self._refusal_history]
+        return hold
+
+    async def title_hold_fill(
+        self, lender: str, item: str, home: str, *, at: datetime
+    ) -> TitleHold | None:
+        """Close the oldest open hold on the copy for ``home`` as filled."""
         for hold in sorted(self._title_holds.values(), key=lambda h: (h.placed, h.hold_id)):
             if (hold.lender, hold.item, hold.home) == (lender, item, home):
-                return self._title_holds.pop(hold.hold_id)
+                return self._close_hold(hold.hold_id, "filled", at)
         return None
 
-    async def title_hold_end(self, hold_id: str) -> TitleHold | None:
+    async def title_hold_end(self, hold_id: str, *, outcome: str, at: datetime) -> TitleHold | None:
         """Close one open hold."""
-        return self._title_holds.pop(hold_id, None)
+        return self._close_hold(hold_id, outcome, at)
 
     async def title_holds_open(self) -> list[TitleHold]:
         """The open holds, oldest placed first."""
         return sorted(self._title_holds.values(), key=lambda h: (h.placed, h.hold_id))
+
+    async def title_holds_closed_between(self, start: datetime, end: datetime) -> list[ClosedHold]:
+        """The holds that ended from ``start`` to ``end`` (excluded), oldest first."""
+        return [c for at, _, c in self._closed_holds if start <= at < end]
 
     async def check(self) -> None:
         """Always answers: the store is this process."""

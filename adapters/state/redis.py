@@ -43,6 +43,8 @@ atomicity with anything else, are spread over slots by their own tags.
     {ns}:tholds-by-time       zset   open title holds by placing time (ms)
     {ns}:thold-copy:<lender>|<item>|<home>
                               zset   open holds on a copy for a home library, by time
+    {ns}:tholds-closed        zset   closed title holds (JSON with outcome and end) by
+                                     end time in ms (trimmed to ``refusal_history``)
     {ns}:session:<id>         hash   a kiosk session (terminal, library, gateway), with a TTL
     {ns}:sessions             zset   live kiosk sessions by expiry
     <ns>:throttle:{<bucket>}  string a counter with a time to live
@@ -90,6 +92,7 @@ from adapters.ledger.records import Receipt
 from .base import (
     UNCONFIRMED_KEPT_S,
     CapExceeded,
+    ClosedHold,
     Loan,
     LoanKind,
     LoanRequest,
@@ -233,7 +236,8 @@ class RedisStateStore:
         history: Returned loans kept for ``recent_loans`` and reports.
         unconfirmed_kept_s: How long a slot held past ``hold_ttl_s`` is listed by
             ``unconfirmed`` before it expires (see ``UNCONFIRMED_KEPT_S``).
-        refusal_history: Refusals kept for analytics (the oldest dropped first).
+        refusal_history: Refusals, and closed title holds, kept for analytics (the
+            oldest dropped first).
     """
 
     def __init__(
@@ -778,18 +782,32 @@ class RedisStateStore:
 
         await self._do("title hold open", add)
 
-    async def _close_hold(self, how: str, hold_id: str, copy: str) -> TitleHold | None:
-        keys = [self._k("tholds"), self._k("tholds-by-time"), copy]
-        found = await self._script("tholdclose", keys, [how, hold_id, self._p])
+    async def _close_hold(
+        self, how: str, hold_id: str, copy: str, outcome: str, at: datetime
+    ) -> TitleHold | None:
+        keys = [self._k("tholds"), self._k("tholds-by-time"), copy, self._k("tholds-closed")]
+        args: list[str | int] = [
+            how,
+            hold_id,
+            self._p,
+            outcome,
+            at.isoformat(),
+            _ms(at),
+            self._refusal_history,
+        ]
+        found = await self._script("tholdclose", keys, args)
         return TitleHold.from_json(json.loads(found)) if found else None
 
-    async def title_hold_fill(self, lender: str, item: str, home: str) -> TitleHold | None:
-        """Close the oldest open hold on the copy for ``home`` (one script)."""
-        return await self._close_hold("fill", "", self._copy_holds(lender, item, home))
+    async def title_hold_fill(
+        self, lender: str, item: str, home: str, *, at: datetime
+    ) -> TitleHold | None:
+        """Close the oldest open hold on the copy for ``home`` as filled (one script)."""
+        copy = self._copy_holds(lender, item, home)
+        return await self._close_hold("fill", "", copy, "filled", at)
 
-    async def title_hold_end(self, hold_id: str) -> TitleHold | None:
+    async def title_hold_end(self, hold_id: str, *, outcome: str, at: datetime) -> TitleHold | None:
         """Close one open hold (one script)."""
-        return await self._close_hold("end", hold_id, self._k("tholds-by-time"))
+        return await self._close_hold("end", hold_id, self._k("tholds-by-time"), outcome, at)
 
     async def title_holds_open(self) -> list[TitleHold]:
         """The open holds, oldest placed first (one round trip)."""
@@ -798,6 +816,17 @@ class RedisStateStore:
         )
         holds = [TitleHold.from_json(json.loads(doc)) for doc in docs.values()]
         return sorted(holds, key=lambda h: (h.placed, h.hold_id))
+
+    async def title_holds_closed_between(self, start: datetime, end: datetime) -> list[ClosedHold]:
+        """The holds that ended from ``start`` to ``end`` (excluded), oldest first."""
+        low, high = _ms(start), _ms(end) - 1
+        found = await self._do(
+            "closed holds",
+            lambda: self._client.zrange(
+                self._k("tholds-closed"), low, high, sortby=PureToken.BYSCORE
+            ),
+        )
+        return [ClosedHold.from_json(json.loads(doc)) for doc in found]
 
     # --- shared breaker marks -------------------------------------------------------------
 

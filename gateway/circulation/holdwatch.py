@@ -167,7 +167,8 @@ async def _check_one(rules: Rules, services: Services, hold: TitleHold, now: dat
 async def _end(services: Services, hold: TitleHold, code: str, now: datetime) -> None:
     """Close the hold once (another gateway may have closed it first: then nothing is
     counted here), count it and, unfilled, record it in the refusal history."""
-    ended = await services.store.title_hold_end(hold.hold_id)
+    outcome = {FILLED: "filled", WITHDRAWN: "withdrawn", EXPIRED: "expired"}[code]
+    ended = await services.store.title_hold_end(hold.hold_id, outcome=outcome, at=now)
     if ended is None:
         return
     log.info("title hold ended", lender=hold.lender, home=hold.home, outcome=code)

@@ -102,7 +102,7 @@ class LendingCounters:
         if holds is None:
             return None
         try:
-            return await holds.title_hold_fill(event.owner, event.item, event.home)
+            return await holds.title_hold_fill(event.owner, event.item, event.home, at=event.at)
         except StateUnavailable as exc:
             log.warning("title hold not followed", item=event.item, detail=exc.detail)
             return None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import coredis
 
-from adapters.state.base import RefusalRecord, TitleHold
+from adapters.state.base import ClosedHold, RefusalRecord, TitleHold
 from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from adapters.state.base import StateBackend
 
 T0 = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+T1 = T0 + timedelta(days=2)
 
 
 def refusal(minutes: float, code: str = "no-lender", owner: str | None = "beta") -> RefusalRecord:
@@ -117,12 +118,15 @@ async def test_a_fill_closes_the_oldest_hold_on_the_copy_once(store: StateBacken
     first, second = title_hold("h1", 1), title_hold("h2", 2)
     for hold in (second, first):
         await store.title_hold_open(hold)
-    assert await store.title_hold_fill("beta", first.item, "gamma") is None
-    assert await store.title_hold_fill("beta", "31002000000099", "alpha") is None
-    assert await store.title_hold_fill("beta", first.item, "alpha") == first
-    assert await store.title_hold_fill("beta", first.item, "alpha") == second
-    assert await store.title_hold_fill("beta", first.item, "alpha") is None
+    assert await store.title_hold_fill("beta", first.item, "gamma", at=T1) is None
+    assert await store.title_hold_fill("beta", "31002000000099", "alpha", at=T1) is None
+    assert await store.title_hold_fill("beta", first.item, "alpha", at=T1) == first
+    assert await store.title_hold_fill("beta", first.item, "alpha", at=T1) == second
+    assert await store.title_hold_fill("beta", first.item, "alpha", at=T1) is None
     assert await store.title_holds_open() == []
+    closed = await store.title_holds_closed_between(T1, T1 + timedelta(seconds=1))
+    assert sorted(c.hold.hold_id for c in closed) == ["h1", "h2"]
+    assert {(c.outcome, c.ended) for c in closed} == {("filled", T1)}
 
 
 async def test_ending_a_hold_closes_it_once(store: StateBackend) -> None:
@@ -130,9 +134,13 @@ async def test_ending_a_hold_closes_it_once(store: StateBackend) -> None:
     a fill of its copy finds nothing left."""
     hold = title_hold("h1", 1)
     await store.title_hold_open(hold)
-    assert await store.title_hold_end("h1") == hold
-    assert await store.title_hold_end("h1") is None
-    assert await store.title_hold_fill("beta", hold.item, "alpha") is None
+    assert await store.title_hold_end("h1", outcome="expired", at=T1) == hold
+    assert await store.title_hold_end("h1", outcome="withdrawn", at=T1) is None
+    assert await store.title_holds_closed_between(T0, T1) == []
+    assert await store.title_holds_closed_between(T1, T1 + timedelta(days=1)) == [
+        ClosedHold(hold, "expired", T1)
+    ]
+    assert await store.title_hold_fill("beta", hold.item, "alpha", at=T1) is None
 
 
 async def test_open_holds_outlive_a_restart(redis_url: str) -> None:
@@ -143,4 +151,16 @@ async def test_open_holds_outlive_a_restart(redis_url: str) -> None:
     async with coredis.Redis.from_url(redis_url, decode_responses=True) as client:
         again = RedisStateStore(client, namespace=namespace)
         assert [h.hold_id for h in await again.title_holds_open()] == ["h1"]
-        assert await again.title_hold_fill("beta", "31002000000005", "alpha") is not None
+        assert await again.title_hold_fill("beta", "31002000000005", "alpha", at=T1) is not None
+
+
+async def test_closed_holds_are_bounded_on_redis(redis_url: str) -> None:
+    """The closed holds' history keeps the newest ends only, on a real Redis (memory
+    shares its bound with the refusals)."""
+    async with coredis.Redis.from_url(redis_url, decode_responses=True) as client:
+        store = RedisStateStore(client, namespace=f"t-{uuid.uuid4().hex[:10]}", refusal_history=2)
+        for n in range(3):
+            await store.title_hold_open(title_hold(f"h{n}", n))
+            await store.title_hold_end(f"h{n}", outcome="expired", at=T1 + timedelta(hours=n))
+        kept = await store.title_holds_closed_between(T0, T1 + timedelta(days=1))
+    assert [c.hold.hold_id for c in kept] == ["h1", "h2"]

@@ -1,8 +1,11 @@
 -- Close an open title hold: the oldest on a copy for a home library ("fill"), or one
--- by its id ("end").  Atomic, so a hold is closed (and counted) once.
+-- by its id ("end"), and keep it in the closed holds' history.  Atomic, so a hold is
+-- closed (and counted) once.
 -- KEYS: 1 holds' documents (hash), 2 holds by placing time (zset), 3 the copy's holds
---       for the home library (zset; "fill" only, else any key of the namespace)
--- ARGV: 1 "fill" or "end", 2 the hold id ("end"), 3 key prefix
+--       for the home library (zset; "fill" only, else any key of the namespace),
+--       4 closed holds by end time (zset)
+-- ARGV: 1 "fill" or "end", 2 the hold id ("end"), 3 key prefix, 4 outcome,
+--       5 end time (ISO), 6 end time (ms), 7 closed holds kept
 -- Returns the hold's JSON, or false when there is none open.
 local id
 if ARGV[1] == 'fill' then
@@ -21,4 +24,8 @@ local hold = cjson.decode(doc)
 redis.call('HDEL', KEYS[1], id)
 redis.call('ZREM', KEYS[2], id)
 redis.call('ZREM', ARGV[3] .. 'thold-copy:' .. hold.lender .. '|' .. hold.item .. '|' .. hold.home, id)
+hold.outcome = ARGV[4]
+hold.ended = ARGV[5]
+redis.call('ZADD', KEYS[4], tonumber(ARGV[6]), cjson.encode(hold))
+redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[7]) - 1)
 return doc

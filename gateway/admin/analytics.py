@@ -26,6 +26,7 @@ from adapters.state.base import StateUnavailable
 from gateway.analytics.collection import collection_report
 from gateway.analytics.inputs import goal_ratios
 from gateway.analytics.usage import usage_report
+from gateway.history.holds import read_closed_holds
 from gateway.history.period import Period, PeriodError
 from gateway.history.reader import read_period
 from gateway.history.refusals import read_refusals
@@ -81,6 +82,7 @@ class AnalyticsRoutes:
         try:
             loans = await read_period(services.store, period)
             refusals = await read_refusals(services.store, period)
+            closed = await read_closed_holds(services.store, period)
         except StateUnavailable as exc:
             return _error(exc.detail, 503)
         report = usage_report(
@@ -88,6 +90,7 @@ class AnalyticsRoutes:
             refusals,
             libraries=rules.consortium.libraries,
             goal_ratios=goal_ratios(rules.consortium),
+            closed_holds=closed,
         )
         return JSONResponse(report.to_json())
 

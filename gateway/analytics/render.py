@@ -126,6 +126,14 @@ def usage_table(report: UsageReport) -> str:
             ),
         ),
         _table(
+            "Title holds ended at lenders, and time to fill (hours, placed to filled)",
+            ["lender", "filled", "withdrawn", "expired", "median", "p95"],
+            (
+                [m, *h.outcomes.values(), h.time_to_fill.median, h.time_to_fill.p95]
+                for m, h in [*report.holds_by_lender.items(), ("consortium", report.holds)]
+            ),
+        ),
+        _table(
             "Loans by hour of checkout (UTC)",
             ["hour", "loans"],
             ([f"{h:02d}", n] for h, n in enumerate(report.hours) if n),
@@ -162,6 +170,11 @@ def _usage_rows(report: UsageReport) -> Iterator[Row]:
         for code, row in table.items():
             for library, count in row.items():
                 yield (section, library, code, "refusals", count)
+    for library, ended in [("", report.holds), *report.holds_by_lender.items()]:
+        for outcome, count in ended.outcomes.items():
+            yield ("holds", library, outcome, "holds", count)
+        for metric, value in ended.time_to_fill.to_json().items():
+            yield ("holds_time_to_fill", library, "", metric, value)
     for hour, count in enumerate(report.hours):
         yield ("busiest_hours", "", f"{hour:02d}", "loans", count)
     for week in report.weeks:

@@ -19,6 +19,9 @@ Definitions (the report states them too; ``docs/analytics.md``):
   counts for the borrower only).
 * **Turnaround**: checkout to return in hours, for the period's loans already
   returned (how long a lent item is away from its owner); mean, median, p95.
+* **Title holds** placed at lenders that ended in the period, by outcome (``filled``,
+  ``withdrawn``, ``expired``), and the time to fill (placed to filled, hours); per
+  lender.  (Their unfilled ends are refusals too, in the fill rate.)
 * **Busiest hours**: loans by hour of checkout (UTC).  **Weeks**: loans, refusals and
   fill rate per ISO week (every week with a day in the period, zero-filled).
 """
@@ -37,13 +40,15 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from datetime import date
 
-    from adapters.state.base import Loan, RefusalRecord
+    from adapters.state.base import ClosedHold, Loan, RefusalRecord
     from gateway.history.reader import PeriodLoans
 
 __all__ = [
+    "HOLD_OUTCOMES",
     "NOT_ITEM_REQUESTS",
     "REQUEST_FLOWS",
     "FillRate",
+    "HoldsEnded",
     "NetPosition",
     "UsageReport",
     "WeekTrend",
@@ -55,6 +60,8 @@ REQUEST_FLOWS = frozenset({"checkout", "lend", "hold"})
 """The flows whose refusals are unfilled requests for an item."""
 NOT_ITEM_REQUESTS = frozenset({"patron-unknown", "pin-required", "pin-wrong", "pin-locked"})
 """Refusal codes about who the patron is, not about an item (``RefusalCode`` values)."""
+HOLD_OUTCOMES = ("filled", "withdrawn", "expired")
+"""How a title hold ends."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,25 @@ class NetPosition:
 
 
 @dataclass(frozen=True)
+class HoldsEnded:
+    """Title holds that ended: how many of each outcome, and their time to fill."""
+
+    outcomes: Mapping[str, int]
+    time_to_fill: Summary
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready form."""
+        return {**self.outcomes, "time_to_fill": self.time_to_fill.to_json()}
+
+
+def _holds_ended(closed: Iterable[ClosedHold]) -> HoldsEnded:
+    ended = list(closed)
+    counts = Counter(c.outcome for c in ended)
+    fills = [(c.ended - c.hold.placed) / timedelta(hours=1) for c in ended if c.outcome == "filled"]
+    return HoldsEnded({o: counts[o] for o in HOLD_OUTCOMES}, summarize(fills))
+
+
+@dataclass(frozen=True)
 class WeekTrend:
     """One ISO week's loans and refusals."""
 
@@ -167,6 +193,8 @@ class UsageReport:
     hours: tuple[int, ...]
     """Loans by hour of checkout, 0 to 23 (UTC)."""
     weeks: tuple[WeekTrend, ...]
+    holds: HoldsEnded
+    holds_by_lender: Mapping[str, HoldsEnded]
 
     def to_json(self) -> dict[str, object]:
         """The documented JSON form (``docs/analytics.md``)."""
@@ -191,6 +219,10 @@ class UsageReport:
             },
             "busiest_hours": list(self.hours),
             "weeks": [w.to_json() for w in self.weeks],
+            "holds": {
+                "consortium": self.holds.to_json(),
+                "by_lender": {k: v.to_json() for k, v in self.holds_by_lender.items()},
+            },
         }
 
 
@@ -227,6 +259,7 @@ def usage_report(
     *,
     libraries: Sequence[str] = (),
     goal_ratios: Mapping[str, float | None] | None = None,
+    closed_holds: Sequence[ClosedHold] = (),
 ) -> UsageReport:
     """The period's usage report.
 
@@ -236,13 +269,16 @@ def usage_report(
         libraries: The consortium's libraries (each one is listed even without a loan;
             any other library found in the data is added).
         goal_ratios: Each library's goal ratio (lent per borrowed).
+        closed_holds: The title holds that ended in the period (others are ignored).
     """
     period = history.period
     loans = [x for x in history.loans if x.checked_out in period and x.owner != x.home]
     refused = [r for r in refusals if r.at in period]
     wanted = [r for r in refused if _counts_item_request(r)]
+    ended = [c for c in closed_holds if c.ended in period]
     found = {x.owner for x in loans} | {x.home for x in loans} | {r.home for r in refused}
     found |= {r.owner for r in refused if r.owner is not None}
+    found |= {c.hold.lender for c in ended} | {c.hold.home for c in ended}
     members = tuple(dict.fromkeys([*libraries, *sorted(found - set(libraries))]))
     goals = goal_ratios or {}
 
@@ -291,4 +327,6 @@ def usage_report(
         refusals_by_lender=_nested((r.code, r.owner) for r in refused if r.owner is not None),
         hours=tuple(hours[h] for h in range(24)),
         weeks=tuple(WeekTrend(week, _fill(*pair)) for week, pair in weeks.items()),
+        holds=_holds_ended(ended),
+        holds_by_lender={m: _holds_ended(c for c in ended if c.hold.lender == m) for m in members},
     )

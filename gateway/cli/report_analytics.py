@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
 
-    from adapters.state.base import Loan, RefusalRecord
+    from adapters.state.base import ClosedHold, Loan, RefusalRecord
     from config.consortium import Consortium
     from gateway.history.period import Period
 
@@ -36,6 +36,8 @@ __all__ = ["add_parsers"]
 
 FORMATS = ("table", "csv", "json")
 EXTENSIONS = {"table": "txt", "csv": "csv", "json": "json"}
+Found = tuple["Sequence[Loan]", "Sequence[RefusalRecord]", "Sequence[ClosedHold]"]
+"""What a report reads: loans, refusals, ended title holds."""
 EVERYTHING = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
 """The whole history, for a collection report without a period."""
 
@@ -123,21 +125,25 @@ def _load(path: str) -> tuple[Consortium, str | None] | int:
 
 def _read(
     consortium: Consortium, password: str | None, period: Period | None, *, refusals: bool
-) -> tuple[Sequence[Loan], Sequence[RefusalRecord]] | str:
-    """The loans (and refusals) of ``period`` from the configured store, or why not."""
+) -> Found | str:
+    """The loans (and refusals and ended title holds) of ``period`` from the configured
+    store, or why not."""
     import trio
 
     from adapters.state.base import StateUnavailable
     from adapters.state.connect import open_state
+    from gateway.history.holds import read_closed_holds
     from gateway.history.reader import read_period
     from gateway.history.refusals import read_refusals
 
-    async def read() -> tuple[Sequence[Loan], Sequence[RefusalRecord]]:
+    async def read() -> Found:
         async with open_state(consortium.config.gateway.state, password) as store:
             if period is None:
-                return await store.loans_between(*EVERYTHING), ()
+                return await store.loans_between(*EVERYTHING), (), ()
             loans = (await read_period(store, period)).loans
-            return loans, (await read_refusals(store, period) if refusals else ())
+            if not refusals:
+                return loans, (), ()
+            return loans, await read_refusals(store, period), await read_closed_holds(store, period)
 
     try:
         return trio.run(read)
@@ -190,12 +196,13 @@ def run_usage(args: argparse.Namespace) -> int:
     found = _read(consortium, password, period, refusals=True)
     if isinstance(found, str):
         return _fail(found)
-    loans, refusals = found
+    loans, refusals, closed = found
     report = usage_report(
         PeriodLoans(period, tuple(loans)),
         refusals,
         libraries=consortium.libraries,
         goal_ratios=goal_ratios(consortium),
+        closed_holds=closed,
     )
     if args.format == "json":
         text = json.dumps(report.to_json(), indent=2) + "\n"

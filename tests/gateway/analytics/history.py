@@ -18,13 +18,16 @@ Refusals: a hold of an alpha patron with no lender (2 Nov), a checkout of a gamm
 patron at beta refused for fines (3 Nov), a wrong PIN of a beta patron at alpha
 (9 Nov: not a request for an item), a checkout of a beta patron at alpha refused by
 alpha's ILS (10 Nov), a renewal refused (12 Nov: not a request), one in October.
+
+Title holds that ended: beta filled one of alpha's in 30 hours and another in 10
+hours, one expired at gamma, one withdrawn at beta; one filled in October.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from adapters.state.base import Loan, LoanState, RefusalRecord
+from adapters.state.base import ClosedHold, Loan, LoanState, RefusalRecord, TitleHold
 from gateway.history.period import Period
 from gateway.history.reader import PeriodLoans
 
@@ -78,4 +81,27 @@ REFUSALS = (
     RefusalRecord(at(9, 12), "checkout", "pin-wrong", "beta", "alpha"),
     RefusalRecord(at(10, 16), "checkout", "loan-refused", "beta", "alpha"),
     RefusalRecord(at(12, 9), "renew", "renewals", "beta", "alpha"),
+)
+
+
+def closed(hold_id: str, lender: str, placed: datetime, hours: float, outcome: str) -> ClosedHold:
+    """A title hold of alpha's at ``lender`` that ended ``hours`` after it was placed."""
+    hold = TitleHold(
+        hold_id,
+        "alpha",
+        lender,
+        f"{lender}-{hold_id}",
+        "ILL-alpha",
+        placed,
+        placed + timedelta(days=30),
+    )
+    return ClosedHold(hold, outcome, placed + timedelta(hours=hours))
+
+
+CLOSED_HOLDS = (
+    closed("H0", "beta", at(20, 9, month=10), 20, "filled"),
+    closed("H1", "beta", at(3, 8), 30, "filled"),
+    closed("H2", "beta", at(4, 8), 10, "filled"),
+    closed("H3", "gamma", at(1, 8), 24 * 30, "expired"),
+    closed("H4", "beta", at(5, 8), 48, "withdrawn"),
 )

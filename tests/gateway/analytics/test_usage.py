@@ -19,7 +19,7 @@ from gateway.analytics.usage import (
 from gateway.circulation.outcomes import RefusalCode
 from gateway.history.reader import PeriodLoans
 
-from .history import HISTORY, NOVEMBER, REFUSALS, at, loan
+from .history import CLOSED_HOLDS, HISTORY, NOVEMBER, REFUSALS, at, loan
 
 LIBRARIES = ("alpha", "beta", "gamma")
 GOALS = {"alpha": 1.0, "beta": 2.0, "gamma": None}
@@ -28,7 +28,9 @@ GOALS = {"alpha": 1.0, "beta": 2.0, "gamma": None}
 @pytest.fixture(scope="module")
 def report() -> UsageReport:
     """The report of the hand-made November."""
-    return usage_report(HISTORY, REFUSALS, libraries=LIBRARIES, goal_ratios=GOALS)
+    return usage_report(
+        HISTORY, REFUSALS, libraries=LIBRARIES, goal_ratios=GOALS, closed_holds=CLOSED_HOLDS
+    )
 
 
 def test_the_flows_matrix_counts_who_lent_to_whom(report: UsageReport) -> None:
@@ -114,6 +116,31 @@ def test_busiest_hours_and_weeks(report: UsageReport) -> None:
     ]
 
 
+def test_title_holds_ended_and_their_time_to_fill(report: UsageReport) -> None:
+    """November's ends (October's filled one is outside): two filled at beta in 30 and
+    10 hours, one withdrawn at beta, one expired at gamma (placed 1 Nov, ended 1 Dec:
+    outside too)."""
+    assert dict(report.holds.outcomes) == {"filled": 2, "withdrawn": 1, "expired": 0}
+    assert (report.holds.time_to_fill.count, report.holds.time_to_fill.median) == (2, 20.0)
+    assert dict(report.holds_by_lender["beta"].outcomes) == {
+        "filled": 2,
+        "withdrawn": 1,
+        "expired": 0,
+    }
+    assert report.holds_by_lender["gamma"].time_to_fill.median is None
+    assert report.to_json()["holds"]["consortium"] == {  # type: ignore[index]
+        "filled": 2,
+        "withdrawn": 1,
+        "expired": 0,
+        "time_to_fill": {
+            "count": 2,
+            "mean_hours": 20.0,
+            "median_hours": 20.0,
+            "p95_hours": 30.0,
+        },
+    }
+
+
 def test_the_json_form_has_the_documented_keys(report: UsageReport) -> None:
     """The keys ``docs/analytics.md`` documents, with the consortium's fill rate."""
     data = report.to_json()
@@ -128,6 +155,7 @@ def test_the_json_form_has_the_documented_keys(report: UsageReport) -> None:
         "refusals",
         "busiest_hours",
         "weeks",
+        "holds",
     }
     assert data["fill_rate"]["consortium"] == {  # type: ignore[index]
         "filled": 5,

@@ -89,11 +89,20 @@ async def test_title_holds_end_filled_withdrawn_or_expired(demo: Demo, tmp_path:
         second = await check_title_holds(demo.gateway.rules, demo.gateway.services, now=later)
         third = await check_title_holds(demo.gateway.rules, demo.gateway.services, now=later)
         ended = await store.refusals_between(now - timedelta(days=1), later + timedelta(days=1))
+        closed = await store.title_holds_closed_between(
+            now - timedelta(days=1), later + timedelta(days=1)
+        )
         beta, alpha = await beta_stats(demo)
     assert first == HoldCheck(still_open=1, filled=1, withdrawn=1)
     assert second == HoldCheck(expired=1)
     assert third == HoldCheck()
     assert await store.title_holds_open() == []
+    assert sorted((c.hold.item, c.outcome) for c in closed) == [
+        ("31002000000021", "filled"),
+        ("31002000000022", "withdrawn"),
+        ("31002000000023", "expired"),
+        ("31002000000024", "filled"),
+    ]
     assert "ILL-alpha" not in beta_ils.items["31002000000023"].holds
     assert [(r.flow, r.code, r.home, r.owner) for r in ended] == [
         ("hold", "hold-withdrawn", "alpha", "beta"),

@@ -61,6 +61,7 @@ __all__ = [
     "BatchEntry",
     "Breakers",
     "CapExceeded",
+    "ClosedHold",
     "Loan",
     "LoanKind",
     "LoanRequest",
@@ -69,6 +70,8 @@ __all__ = [
     "OutboxEntry",
     "PendingBatch",
     "Receipts",
+    "RefusalHistory",
+    "RefusalRecord",
     "Reservation",
     "SelectionCounterStore",
     "SelectionEvent",
@@ -79,6 +82,8 @@ __all__ = [
     "StateStore",
     "StateUnavailable",
     "Throttle",
+    "TitleHold",
+    "TitleHolds",
     "entry_order",
     "patron_key",
 ]
@@ -517,8 +522,184 @@ class SelectionCounterStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class RefusalRecord:
+    """One refused request, as analytics count them (no personal data).
+
+    Attributes:
+        at: When it was refused (UTC).
+        flow: Which flow refused: ``checkout`` (a visitor at a kiosk or a peer's
+            patron), ``lend`` (a loan to another library's account), ``hold`` (a title
+            hold sent to a lender), ``renew``.
+        code: The refusal code's value (``gateway.circulation.outcomes.RefusalCode``),
+            or how a title hold ended unfilled (``hold-withdrawn``, ``hold-expired``).
+        home: The requesting library (the patron's, or the borrowing library).
+        owner: The library asked to lend, when one was (``None``: no lender found).
+    """
+
+    at: datetime
+    flow: str
+    code: str
+    home: str
+    owner: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        """A JSON-ready form (``at`` in ISO 8601)."""
+        return {
+            "at": self.at.isoformat(),
+            "flow": self.flow,
+            "code": self.code,
+            "home": self.home,
+            "owner": self.owner,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RefusalRecord:
+        """The inverse of ``to_json``."""
+        return cls(
+            datetime.fromisoformat(str(data["at"])),
+            str(data["flow"]),
+            str(data["code"]),
+            str(data["home"]),
+            None if data.get("owner") is None else str(data["owner"]),
+        )
+
+
+class RefusalHistory(Protocol):
+    """The refusals of the circulation flows, by time, for analytics (refusals by
+    reason and library, fill rate).
+
+    The history is bounded: the store keeps the newest ``refusal_history`` records and
+    drops the oldest first, so a busy network never grows it without end.
+    """
+
+    async def refusal_record(self, record: RefusalRecord) -> None:
+        """Keep one refusal (the oldest record is dropped past the bound)."""
+        ...
+
+    async def refusals_between(self, start: datetime, end: datetime) -> list[RefusalRecord]:
+        """The refusals from ``start`` (included) to ``end`` (excluded), oldest first,
+        as far as the history keeps them."""
+        ...
+
+
+@dataclass(frozen=True)
+class TitleHold:
+    """A hold by title the gateway placed at a lender for a home library, open until it
+    is filled (the copy lent to the home library), withdrawn (gone at the lender) or
+    expired.  No personal data: the account is the home library's proxy at the lender.
+
+    Attributes:
+        hold_id: The gateway's id of the hold.
+        home: The requesting library.
+        lender: The library holding the copy.
+        item: The copy the hold is on, at the lender.
+        account: The account the hold is for at the lender (the home's proxy).
+        placed: When it was placed (UTC).
+        expires: When it is given up if not filled (UTC).
+    """
+
+    hold_id: str
+    home: str
+    lender: str
+    item: str
+    account: str
+    placed: datetime
+    expires: datetime
+
+    def to_json(self) -> dict[str, str]:
+        """A JSON-ready form (times in ISO 8601)."""
+        return {
+            "hold_id": self.hold_id,
+            "home": self.home,
+            "lender": self.lender,
+            "item": self.item,
+            "account": self.account,
+            "placed": self.placed.isoformat(),
+            "expires": self.expires.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TitleHold:
+        """The inverse of ``to_json``."""
+        return cls(
+            str(data["hold_id"]),
+            str(data["home"]),
+            str(data["lender"]),
+            str(data["item"]),
+            str(data["account"]),
+            datetime.fromisoformat(str(data["placed"])),
+            datetime.fromisoformat(str(data["expires"])),
+        )
+
+
+@dataclass(frozen=True)
+class ClosedHold:
+    """A title hold that ended: ``filled``, ``withdrawn`` or ``expired``, and when."""
+
+    hold: TitleHold
+    outcome: str
+    ended: datetime
+
+    def to_json(self) -> dict[str, str]:
+        """A JSON-ready form: the hold's, with ``outcome`` and ``ended``."""
+        return {**self.hold.to_json(), "outcome": self.outcome, "ended": self.ended.isoformat()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ClosedHold:
+        """The inverse of ``to_json``."""
+        return cls(
+            TitleHold.from_json(data),
+            str(data["outcome"]),
+            datetime.fromisoformat(str(data["ended"])),
+        )
+
+
+class TitleHolds(Protocol):
+    """The open title holds placed at lenders (``gateway/circulation/holdwatch.py``
+    follows them to their end).
+
+    Closing is atomic and happens once: of two gateways that see the same hold end,
+    one gets it back and counts it, the other gets ``None``.  A closed hold is kept in
+    a bounded history (the oldest dropped first) for analytics.
+    """
+
+    async def title_hold_open(self, hold: TitleHold) -> None:
+        """Keep a hold just placed as open."""
+        ...
+
+    async def title_hold_fill(
+        self, lender: str, item: str, home: str, *, at: datetime
+    ) -> TitleHold | None:
+        """Close the oldest open hold on ``item`` at ``lender`` for ``home`` as filled at
+        ``at`` (the copy was lent to that library); ``None`` if there is none."""
+        ...
+
+    async def title_hold_end(self, hold_id: str, *, outcome: str, at: datetime) -> TitleHold | None:
+        """Close one open hold with ``outcome`` at ``at``; ``None`` if it is not open."""
+        ...
+
+    async def title_holds_open(self) -> list[TitleHold]:
+        """Every open hold, oldest placed first."""
+        ...
+
+    async def title_holds_closed_between(self, start: datetime, end: datetime) -> list[ClosedHold]:
+        """The holds that ended from ``start`` (included) to ``end`` (excluded), oldest
+        ended first, as far as the history keeps them."""
+        ...
+
+
 class StateBackend(
-    StateStore, Outbox, Receipts, Throttle, Sessions, Breakers, SelectionCounterStore, Protocol
+    StateStore,
+    Outbox,
+    Receipts,
+    Throttle,
+    Sessions,
+    Breakers,
+    SelectionCounterStore,
+    RefusalHistory,
+    TitleHolds,
+    Protocol,
 ):
     """Everything the gateway keeps outside its process."""
 

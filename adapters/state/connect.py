@@ -88,7 +88,9 @@ async def open_state(settings: StateSettings, password: str | None) -> AsyncIter
         PersistenceOff: ``require_aof`` is set and Redis's append-only file is off.
     """
     if settings.backend == "memory":
-        yield MemoryStateStore(settings.history or MEMORY_HISTORY, hold_ttl_s=settings.hold_ttl_s)
+        # The loan history's bound also bounds the refusal history.
+        kept = settings.history or MEMORY_HISTORY
+        yield MemoryStateStore(kept, hold_ttl_s=settings.hold_ttl_s, refusal_history=kept)
         return
     refusal: PersistenceOff | None = None
     async with AsyncExitStack() as stack:
@@ -102,6 +104,7 @@ async def open_state(settings: StateSettings, password: str | None) -> AsyncIter
             timeout_s=settings.timeout_s,
             hold_ttl_s=settings.hold_ttl_s,
             history=settings.history if settings.history is not None else REDIS_HISTORY,
+            refusal_history=settings.history if settings.history is not None else REDIS_HISTORY,
         )
         try:
             await store.prepare(require_aof=settings.require_aof)

@@ -8,6 +8,7 @@ the lending counters' arithmetic is in ``selection.py``.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import itertools
 import time
@@ -24,14 +25,17 @@ from adapters.ledger.base import LoanEvent, LoanEventKind
 from .base import (
     UNCONFIRMED_KEPT_S,
     CapExceeded,
+    ClosedHold,
     Loan,
     LoanRequest,
     LoanState,
     OutboxEntry,
     PendingBatch,
+    RefusalRecord,
     Reservation,
     SelectionEvent,
     SelectionTallies,
+    TitleHold,
     entry_order,
 )
 from .selection import SelectionCounters
@@ -65,6 +69,8 @@ class MemoryStateStore:
         hold_ttl_s: How long a held slot counts against the caps.
         unconfirmed_kept_s: How long a slot held past ``hold_ttl_s`` is listed by
             ``unconfirmed`` before it expires (see ``UNCONFIRMED_KEPT_S``).
+        refusal_history: Refusals, and closed title holds, kept for analytics (the
+            oldest dropped first).
     """
 
     def __init__(
@@ -73,6 +79,7 @@ class MemoryStateStore:
         *,
         hold_ttl_s: float = 300.0,
         unconfirmed_kept_s: float = UNCONFIRMED_KEPT_S,
+        refusal_history: int = 10_000,
     ) -> None:
         self._loans: OrderedDict[str, Loan] = OrderedDict()
         self._active_by_item: dict[tuple[str, str], str] = {}
@@ -93,6 +100,11 @@ class MemoryStateStore:
         self._sessions: dict[str, tuple[dict[str, str], float]] = {}
         self._breakers: dict[tuple[str, str], tuple[float, str]] = {}
         self._selection = SelectionCounters()
+        self._refusals: list[tuple[datetime, int, RefusalRecord]] = []
+        self._refusal_history = refusal_history
+        self._refusal_seq = itertools.count()
+        self._title_holds: dict[str, TitleHold] = {}
+        self._closed_holds: list[tuple[datetime, int, ClosedHold]] = []
 
     # --- the registry --------------------------------------------------------------------
 
@@ -461,6 +473,55 @@ class MemoryStateStore:
     async def selection_read(self, members: Sequence[str]) -> SelectionTallies:
         """The counters of ``members`` and the consortium's turnarounds."""
         return self._selection.read(members)
+
+    # --- refusal history -------------------------------------------------------------------
+
+    async def refusal_record(self, record: RefusalRecord) -> None:
+        """Keep a refusal in time order; past the bound the oldest goes."""
+        bisect.insort(self._refusals, (record.at, next(self._refusal_seq), record))
+        if len(self._refusals) > self._refusal_history:
+            del self._refusals[: len(self._refusals) - self._refusal_history]
+
+    async def refusals_between(self, start: datetime, end: datetime) -> list[RefusalRecord]:
+        """The refusals kept from ``start`` to ``end`` (excluded), oldest first."""
+        return [r for at, _, r in self._refusals if start <= at < end]
+
+    # --- title holds -----------------------------------------------------------------------
+
+    async def title_hold_open(self, hold: TitleHold) -> None:
+        """Keep an open hold."""
+        self._title_holds[hold.hold_id] = hold
+
+    def _close_hold(self, hold_id: str, outcome: str, at: datetime) -> TitleHold | None:
+        hold = self._title_holds.pop(hold_id, None)
+        if hold is None:
+            return None
+        entry = (at, next(self._refusal_seq), ClosedHold(hold, outcome, at))
+        bisect.insort(self._closed_holds, entry)
+        if len(self._closed_holds) > self._refusal_history:
+            del self._closed_holds[: len(self._closed_holds) - self._refusal_history]
+        return hold
+
+    async def title_hold_fill(
+        self, lender: str, item: str, home: str, *, at: datetime
+    ) -> TitleHold | None:
+        """Close the oldest open hold on the copy for ``home`` as filled."""
+        for hold in sorted(self._title_holds.values(), key=lambda h: (h.placed, h.hold_id)):
+            if (hold.lender, hold.item, hold.home) == (lender, item, home):
+                return self._close_hold(hold.hold_id, "filled", at)
+        return None
+
+    async def title_hold_end(self, hold_id: str, *, outcome: str, at: datetime) -> TitleHold | None:
+        """Close one open hold."""
+        return self._close_hold(hold_id, outcome, at)
+
+    async def title_holds_open(self) -> list[TitleHold]:
+        """The open holds, oldest placed first."""
+        return sorted(self._title_holds.values(), key=lambda h: (h.placed, h.hold_id))
+
+    async def title_holds_closed_between(self, start: datetime, end: datetime) -> list[ClosedHold]:
+        """The holds that ended from ``start`` to ``end`` (excluded), oldest first."""
+        return [c for at, _, c in self._closed_holds if start <= at < end]
 
     async def check(self) -> None:
         """Always answers: the store is this process."""

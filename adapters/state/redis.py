@@ -37,6 +37,14 @@ atomicity with anything else, are spread over slots by their own tags.
     {ns}:sel:<member>         hash   lending counters of a member (lender selection):
                                      <sum>:v and <sum>:s (value, stamp), and counts
     {ns}:sel-turnaround[:<m>] list   recent turnarounds (a member's, the consortium's)
+    {ns}:refusals             zset   refused requests (JSON, with a unique tag) by time
+                                     in ms (trimmed to ``refusal_history``)
+    {ns}:tholds               hash   open title holds at lenders: id -> JSON
+    {ns}:tholds-by-time       zset   open title holds by placing time (ms)
+    {ns}:thold-copy:<lender>|<item>|<home>
+                              zset   open holds on a copy for a home library, by time
+    {ns}:tholds-closed        zset   closed title holds (JSON with outcome and end) by
+                                     end time in ms (trimmed to ``refusal_history``)
     {ns}:session:<id>         hash   a kiosk session (terminal, library, gateway), with a TTL
     {ns}:sessions             zset   live kiosk sessions by expiry
     <ns>:throttle:{<bucket>}  string a counter with a time to live
@@ -76,6 +84,7 @@ from coredis.exceptions import (
     StreamConsumerGroupError,
     StreamDuplicateConsumerGroupError,
 )
+from coredis.tokens import PureToken
 
 from adapters.ledger.base import LoanEvent, LoanEventKind
 from adapters.ledger.records import Receipt
@@ -83,17 +92,20 @@ from adapters.ledger.records import Receipt
 from .base import (
     UNCONFIRMED_KEPT_S,
     CapExceeded,
+    ClosedHold,
     Loan,
     LoanKind,
     LoanRequest,
     LoanState,
     OutboxEntry,
     PendingBatch,
+    RefusalRecord,
     Reservation,
     SelectionEvent,
     SelectionTallies,
     SelectionTally,
     StateUnavailable,
+    TitleHold,
     entry_order,
 )
 
@@ -120,6 +132,7 @@ _SCRIPTS = (
     "sessions",
     "clearbatch",
     "selection",
+    "tholdclose",
 )
 _FAILURES = (
     RedisError,
@@ -223,6 +236,8 @@ class RedisStateStore:
         history: Returned loans kept for ``recent_loans`` and reports.
         unconfirmed_kept_s: How long a slot held past ``hold_ttl_s`` is listed by
             ``unconfirmed`` before it expires (see ``UNCONFIRMED_KEPT_S``).
+        refusal_history: Refusals, and closed title holds, kept for analytics (the
+            oldest dropped first).
     """
 
     def __init__(
@@ -234,6 +249,7 @@ class RedisStateStore:
         hold_ttl_s: float = 300.0,
         history: int = 1_000_000,
         unconfirmed_kept_s: float = UNCONFIRMED_KEPT_S,
+        refusal_history: int = 1_000_000,
     ) -> None:
         self._client = client
         self._namespace = namespace
@@ -242,6 +258,8 @@ class RedisStateStore:
         self._hold_ms = int(hold_ttl_s * 1000)
         self._listed_ms = max(1, int(unconfirmed_kept_s * 1000))
         self._history = history
+        self._refusal_history = refusal_history
+        self._refusals = self._p + "refusals"
         self._outbox = self._p + "outbox"
         self._scripts = {
             name: client.register_script(
@@ -721,6 +739,94 @@ class RedisStateStore:
             members={m: _tally(found[i], found[count + i]) for i, m in enumerate(names)},
             consortium_turnarounds=tuple(float(h) for h in found[-1]),
         )
+
+    # --- refusal history -------------------------------------------------------------------
+
+    async def refusal_record(self, record: RefusalRecord) -> None:
+        """Add a refusal and trim the oldest past the bound (one transaction)."""
+        # The tag keeps two identical refusals in the same millisecond apart.
+        member = json.dumps({**record.to_json(), "tag": uuid.uuid4().hex[:12]})
+        keep = self._refusal_history
+
+        async def add() -> None:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.zadd(self._refusals, {member: _ms(record.at)})
+                pipe.zremrangebyrank(self._refusals, 0, -keep - 1)
+
+        await self._do("refusal record", add)
+
+    async def refusals_between(self, start: datetime, end: datetime) -> list[RefusalRecord]:
+        """The refusals kept from ``start`` to ``end`` (excluded), oldest first."""
+        low, high = _ms(start), _ms(end) - 1
+        found = await self._do(
+            "refusals",
+            lambda: self._client.zrange(self._refusals, low, high, sortby=PureToken.BYSCORE),
+        )
+        return [RefusalRecord.from_json(json.loads(doc)) for doc in found]
+
+    # --- title holds -----------------------------------------------------------------------
+
+    def _copy_holds(self, lender: str, item: str, home: str) -> str:
+        return self._k("thold-copy", f"{lender}|{item}|{home}")
+
+    async def title_hold_open(self, hold: TitleHold) -> None:
+        """Keep an open hold (one transaction: its document and both indexes)."""
+        score = _ms(hold.placed)
+        copy = self._copy_holds(hold.lender, hold.item, hold.home)
+
+        async def add() -> None:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(self._k("tholds"), {hold.hold_id: json.dumps(hold.to_json())})
+                pipe.zadd(self._k("tholds-by-time"), {hold.hold_id: score})
+                pipe.zadd(copy, {hold.hold_id: score})
+
+        await self._do("title hold open", add)
+
+    async def _close_hold(
+        self, how: str, hold_id: str, copy: str, outcome: str, at: datetime
+    ) -> TitleHold | None:
+        keys = [self._k("tholds"), self._k("tholds-by-time"), copy, self._k("tholds-closed")]
+        args: list[str | int] = [
+            how,
+            hold_id,
+            self._p,
+            outcome,
+            at.isoformat(),
+            _ms(at),
+            self._refusal_history,
+        ]
+        found = await self._script("tholdclose", keys, args)
+        return TitleHold.from_json(json.loads(found)) if found else None
+
+    async def title_hold_fill(
+        self, lender: str, item: str, home: str, *, at: datetime
+    ) -> TitleHold | None:
+        """Close the oldest open hold on the copy for ``home`` as filled (one script)."""
+        copy = self._copy_holds(lender, item, home)
+        return await self._close_hold("fill", "", copy, "filled", at)
+
+    async def title_hold_end(self, hold_id: str, *, outcome: str, at: datetime) -> TitleHold | None:
+        """Close one open hold (one script)."""
+        return await self._close_hold("end", hold_id, self._k("tholds-by-time"), outcome, at)
+
+    async def title_holds_open(self) -> list[TitleHold]:
+        """The open holds, oldest placed first (one round trip)."""
+        docs: dict[str, str] = await self._do(
+            "title holds", lambda: self._client.hgetall(self._k("tholds"))
+        )
+        holds = [TitleHold.from_json(json.loads(doc)) for doc in docs.values()]
+        return sorted(holds, key=lambda h: (h.placed, h.hold_id))
+
+    async def title_holds_closed_between(self, start: datetime, end: datetime) -> list[ClosedHold]:
+        """The holds that ended from ``start`` to ``end`` (excluded), oldest first."""
+        low, high = _ms(start), _ms(end) - 1
+        found = await self._do(
+            "closed holds",
+            lambda: self._client.zrange(
+                self._k("tholds-closed"), low, high, sortby=PureToken.BYSCORE
+            ),
+        )
+        return [ClosedHold.from_json(json.loads(doc)) for doc in found]
 
     # --- shared breaker marks -------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from config.models import AdminListener
+from gateway.admin.analytics import AnalyticsRoutes
 from gateway.admin.auth import bearer_tokens, for_role
 from gateway.admin.console import console_routes
 from gateway.admin.routes import AdminRoutes
@@ -48,6 +49,7 @@ def admin_app(
     (whose login checks ``tokens`` and issues ``sessions``)."""
     routes = AdminRoutes(view)
     console = console_routes(view, routes, tokens=tokens, sessions=sessions or ConsoleSessions())
+    analytics = AnalyticsRoutes(view)
 
     async def ncip(request: Request) -> Response:
         return await ncip_endpoint(request, view.ncip, lambda: view.current()[0])
@@ -66,6 +68,8 @@ def admin_app(
             Route("/api/kiosks", routes.kiosks),
             Route("/api/discover", routes.discover),
             Route("/api/lenders", routes.lenders),
+            Route("/api/analytics/usage", analytics.usage),
+            Route("/api/analytics/collection", analytics.collection),
             Route("/ncip", ncip, methods=["GET", "POST"]),
         ]
     )

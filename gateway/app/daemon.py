@@ -53,6 +53,7 @@ from adapters.state.memory import MemoryStateStore
 from config.errors import ConfigError
 from config.loader import load_consortium, resolve_secrets
 from gateway.app.accept import accept_connections, connection_cap, raise_fd_limit
+from gateway.circulation.holdwatch import watch_title_holds
 from gateway.ledger.outbox import OutboxConsumerHealth, pump_outbox
 from gateway.ncip.responder import NcipResponder
 from gateway.network.breakers import share_breakers
@@ -272,6 +273,8 @@ class Gateway:
                 root.start_soon(self._watch_signals)
             self._start_ledger(root, settings)
             root.start_soon(partial(share_breakers, self._balancers, INSTANCE))
+            # Title holds placed at lenders, followed to filled, withdrawn or expired.
+            root.start_soon(watch_title_holds, self.current)
             self._start_members()
             async with trio.open_nursery() as connections:
                 async with trio.open_nursery() as accepting:
@@ -325,7 +328,8 @@ class Gateway:
 
     async def _count_loans(self, events: list[LoanEvent]) -> None:
         """The outbox's consumer reports loans and returns to the lending counters."""
-        await self.services.counters.record_events(events)
+        services = self.services
+        await services.counters.record_events(events, holds=services.store)
 
     def _start_ledger(self, root: trio.Nursery, settings: GatewaySettings) -> None:
         if settings.ledger.backend == "none":

@@ -7,15 +7,18 @@ bibliographic id):
 1. Discovery finds the members holding the title (or ISBN) and which have a copy on
    the shelf; the consortium's lender-selection strategy ranks them for the patron's
    home library (``gateway/network/lenders.py``).
-2. If the home library holds the title itself, the hold is its business: ``None`` is
-   returned and the caller places it at home (local first).
+2. If the home library holds a copy that may be on its shelf, the hold is its
+   business: ``None`` is returned and the caller places it at home (local first).  A
+   title the home library holds only on loan (its ILS just said every copy is out) goes
+   to a lender; only when no lender takes it does it wait at home (``None`` again).
 3. Otherwise the patron is checked at home first, as for a checkout (the PIN, or a
    patron verified earlier in the session; found; standing), and the hold is placed,
    in the ranked order, at the first lender that the policy lets this patron borrow
    from, whose ILS has a copy on the shelf (just confirmed live) and accepts the hold:
    a hold on that copy for the home library's proxy account, so the item travels to the
    home library.  The first lender to accept is counted as assigned in the lending
-   counters.  Lenders are asked through their ILS's holds (SIP2 15 or NCIP
+   counters, and the hold is kept open in the registry until it is filled, withdrawn
+   or expired (``holdwatch.py``).  Lenders are asked through their ILS's holds (SIP2 15 or NCIP
    RequestItem); a lender whose client places no holds is passed over.
 4. No holder, or none that accepts: the refusal says so (with the one reason every
    holder gave, when they all gave the same).
@@ -35,12 +38,15 @@ import structlog
 
 from adapters.errors import IlsError, IlsRequestInvalid
 from adapters.ils.base import HoldOutcome
+from adapters.state.base import StateUnavailable
 from config.policy import may_borrow
+from gateway.circulation.holdwatch import new_title_hold
 from gateway.circulation.outcomes import Refusal, RefusalCode, code_of_decision
 from gateway.circulation.patrons import check_patron, standing
+from gateway.circulation.refusals import record_refusal
 from gateway.network.discovery import normalize_isbn
 from gateway.network.lenders import rank_lenders
-from gateway.network.results import CopyAvailability
+from gateway.network.results import CopyAvailability, FoundCopy, Lookup
 from gateway.runtime.directory import MemberDirectory
 
 if TYPE_CHECKING:
@@ -90,11 +96,29 @@ async def place_title_hold(
     pickup_location: str | None,
 ) -> HoldPlaced | Refusal | None:
     """A hold by title the patron's library cannot fill (see the module documentation);
-    ``None`` when the home library holds the title itself.
+    ``None`` when the home library holds the title itself.  A refusal is recorded in
+    the refusal history, with no lender (several may have been asked).
 
     Raises:
         IlsError: The home library's ILS could not answer.
     """
+    placed = await _place_title_hold(
+        call, home=home, barcode=barcode, pin=pin, title=title, pickup_location=pickup_location
+    )
+    if isinstance(placed, Refusal):
+        await record_refusal(call, placed, flow="hold", home=home, owner=None)
+    return placed
+
+
+async def _place_title_hold(
+    call: Call,
+    *,
+    home: str,
+    barcode: str,
+    pin: str | None,
+    title: str,
+    pickup_location: str | None,
+) -> HoldPlaced | Refusal | None:
     rules, services = call.rules, call.services
     require_pin = rules.policy(home).circulation.require_pin
     record = await check_patron(call, home, barcode, pin, require_pin=require_pin)
@@ -110,8 +134,9 @@ async def place_title_hold(
         isbn=isbn,
     )
     found = ranked.discovery.holdings
-    if any(copy.member == home for copy in found):
-        return None  # the home library holds it: its own ILS takes the hold
+    at_home = [copy for copy in found if copy.member == home]
+    if any(_may_be_on_the_shelf(copy) for copy in at_home):
+        return None  # the home library may have it on the shelf: its own ILS takes it
     # Only copies the owner's ILS has just confirmed on the shelf are asked for.
     copies: dict[str, str] = {}
     for copy in found:
@@ -140,6 +165,7 @@ async def place_title_hold(
             continue
         if answer.ok:
             await services.counters.record_request(home, lender)
+            await _follow(call, home, lender, copies[lender], decision.proxy_patron)
             return HoldPlaced(
                 lender,
                 copies[lender],
@@ -148,10 +174,30 @@ async def place_title_hold(
                 answer,
             )
         log.info("lender declined a title hold", lender=lender)
+    if at_home:
+        return None  # no lender can send it: the hold waits at home for a copy there
     # With one reason for every holder (blocked, fines…), that reason is the answer.
     if len(set(refusals)) == 1:
         return refusals[0]
     return Refusal(RefusalCode.NO_LENDER, NO_LENDER)
+
+
+async def _follow(call: Call, home: str, lender: str, item: str, account: str) -> None:
+    """Keep the hold open in the registry, to be followed to its end (``holdwatch``);
+    a registry that cannot take it is logged (the hold stands at the lender)."""
+    hold = new_title_hold(home=home, lender=lender, item=item, account=account, placed=call.now)
+    try:
+        await call.services.store.title_hold_open(hold)
+    except StateUnavailable as exc:
+        log.warning("title hold not followed", lender=lender, detail=exc.detail)
+
+
+def _may_be_on_the_shelf(copy: FoundCopy) -> bool:
+    """A copy at home keeps the hold there unless its ILS just said it is out (or no
+    longer knows it)."""
+    if copy.lookup is Lookup.NOT_FOUND:
+        return False
+    return copy.availability is not CopyAvailability.UNAVAILABLE
 
 
 async def place_hold_at_home(

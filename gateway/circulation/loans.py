@@ -42,7 +42,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 import trio
@@ -51,11 +51,19 @@ from adapters.errors import IlsError, IlsRequestInvalid
 from adapters.ils.base import CheckinOutcome, CirculationOutcome
 from adapters.state.base import CapExceeded, Loan, LoanKind, LoanRequest, StateUnavailable
 from config.policy import may_borrow, may_renew, retention_refusal
-from gateway.circulation.outcomes import Refusal, RefusalCode, code_of_decision
+from gateway.circulation.outcomes import (
+    Refusal,
+    RefusalCode,
+    code_of_decision,
+    refusal_for_failure,
+)
 from gateway.circulation.patrons import check_patron, standing
+from gateway.circulation.refusals import record_refusal
 from gateway.circulation.temporary import accept_at_home, remove_at_home
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from adapters.state.base import Reservation
     from gateway.circulation.call import Call
 
@@ -82,6 +90,8 @@ INSTITUTIONAL_LOAN_DAYS = 28
 """A loan to another library's account, when the peer asks for no date."""
 UNDO_TIMEOUT_S = 5.0
 NOT_RECORDED = "The loan could not be recorded; please see the desk"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -291,7 +301,8 @@ class Checkout:
 
 
 async def checkout(call: Call, request: Checkout) -> LoanMade | Refusal:
-    """A reciprocal checkout (see the module documentation).
+    """A reciprocal checkout (see the module documentation); a refusal is recorded in
+    the refusal history (``refusals.py``).
 
     Raises:
         IlsError: The home or the owner ILS could not answer.
@@ -300,6 +311,28 @@ async def checkout(call: Call, request: Checkout) -> LoanMade | Refusal:
     home, owner = request.home, request.owner
     if home == owner:
         return await _lend_own(call, owner, request.barcode, request.item)
+    return await _recorded(call, "checkout", home, owner, _checkout(call, request))
+
+
+async def _recorded(
+    call: Call, flow: str, home: str, owner: str | None, run: Awaitable[T | Refusal]
+) -> T | Refusal:
+    """Run a flow between libraries and record its refusal, or the refusal for the
+    member that could not answer (then raised as before)."""
+    try:
+        result = await run
+    except (IlsError, IlsRequestInvalid) as exc:
+        await record_refusal(
+            call, refusal_for_failure(exc, call.rules), flow=flow, home=home, owner=owner
+        )
+        raise
+    if isinstance(result, Refusal):
+        await record_refusal(call, result, flow=flow, home=home, owner=owner)
+    return result
+
+
+async def _checkout(call: Call, request: Checkout) -> LoanMade | Refusal:
+    home, owner = request.home, request.owner
     rules = call.rules
     circulation = rules.policy(owner).circulation
     record = await check_patron(
@@ -377,7 +410,7 @@ async def lend_to_library(
     Without a ``request_id`` each request stands alone: no retry can be recognised.
     """
     key = request_id or f"{item}:{call.now.isoformat()}:{uuid.uuid4().hex}"
-    return await lend(
+    made = lend(
         call,
         LoanOrder(
             owner=owner,
@@ -393,6 +426,7 @@ async def lend_to_library(
             kind=LoanKind.LIBRARY_LOAN,
         ),
     )
+    return await _recorded(call, "lend", borrower, owner, made)
 
 
 @dataclass(frozen=True)
@@ -439,6 +473,14 @@ async def renew(
             reason = " ".join(renewed.screen_messages) or "Renewal refused"
             return Refusal(RefusalCode.RENEWAL_REFUSED, reason, renewed)
         return Renewed(None, renewed.due, renewed)
+    return await _recorded(
+        call, "renew", home, owner, _renew_visitor(call, home, owner, pkey, barcode, item, pin)
+    )
+
+
+async def _renew_visitor(
+    call: Call, home: str, owner: str, pkey: str, barcode: str, item: str, pin: str | None
+) -> Renewed | Refusal:
     loan = await call.services.store.active_loan(owner, item)
     if loan is None or loan.patron_key != pkey:
         return Refusal(RefusalCode.NOT_ON_LOAN_TO_PATRON, "This item is not on loan to you")

@@ -148,6 +148,10 @@ class HoldingsIndex:
         elif known.title != title and not known.isbn:
             self.add(Holding(member, item, title, None, known.author, known.location))
 
+    def copies(self) -> list[Holding]:
+        """Every holding, by member and item (what collection analytics read)."""
+        return [self._by_item[key] for key in sorted(self._by_item)]
+
     def item(self, item: str) -> list[Holding]:
         """The holdings with this barcode (normally one member's)."""
         return [h for (m, i), h in self._by_item.items() if i == item]

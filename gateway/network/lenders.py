@@ -41,6 +41,7 @@ from gateway.network.selection import (
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from adapters.state.base import TitleHold, TitleHolds
     from gateway.network.discovery import Directory, HoldingsIndex
 
 __all__ = ["LendingCounters", "candidate_availability", "rank_lenders"]
@@ -74,16 +75,60 @@ class LendingCounters:
         except StateUnavailable as exc:
             log.warning("lending counters not updated", owner=owner, home=home, detail=exc.detail)
 
-    async def record_events(self, events: Iterable[LoanEvent]) -> None:
+    async def record_events(
+        self, events: Iterable[LoanEvent], *, holds: TitleHolds | None = None
+    ) -> None:
         """Loans made and returned, as the outbox reports them: the counters are fed by
-        the outbox's consumer (the ledger worker or the pump), off the request path."""
+        the outbox's consumer (the ledger worker or the pump), off the request path.
+
+        With ``holds``, a checkout of a copy held at its owner for the borrowing library
+        fills that title hold: the request was counted when the hold was placed, so
+        only its filling is counted now, with the hold's turnaround.
+        """
         for event in events:
             if event.owner == event.home:
                 continue  # a library's own loan is not lending between members
             if event.kind is LoanEventKind.CHECKOUT:
-                await self.record_loan(event.owner, event.home)
+                hold = await self._filled_hold(holds, event)
+                if hold is None:
+                    await self.record_loan(event.owner, event.home)
+                else:
+                    hours = max(0.0, (event.at - hold.placed).total_seconds() / 3600)
+                    await self.record_hold_filled(hold.lender, hold.home, hours)
             elif event.kind is LoanEventKind.CHECKIN:
                 await self.record_return(event.owner, event.home)
+
+    async def _filled_hold(self, holds: TitleHolds | None, event: LoanEvent) -> TitleHold | None:
+        if holds is None:
+            return None
+        try:
+            return await holds.title_hold_fill(event.owner, event.item, event.home, at=event.at)
+        except StateUnavailable as exc:
+            log.warning("title hold not followed", item=event.item, detail=exc.detail)
+            return None
+
+    async def record_hold_filled(self, lender: str, home: str, turnaround_hours: float) -> None:
+        """A title hold placed at ``lender`` for ``home`` was filled."""
+        try:
+            await self.counters.record_filled(
+                lender, home, turnaround_hours=turnaround_hours, now=time.time()
+            )
+        except StateUnavailable as exc:
+            log.warning("lending counters not updated", lender=lender, home=home, detail=exc.detail)
+
+    async def record_hold_ended(self, lender: str, home: str, *, expired: bool) -> None:
+        """A title hold placed at ``lender`` for ``home`` ended unfilled: it expired (the
+        lender did not fill it: as declined, and the request unfilled), or it was
+        withdrawn at the lender."""
+        now = time.time()
+        try:
+            if expired:
+                await self.counters.record_declined(lender, now=now)
+                await self.counters.record_unfilled(home, now=now)
+            else:
+                await self.counters.record_withdrawn(home, lender, now=now)
+        except StateUnavailable as exc:
+            log.warning("lending counters not updated", lender=lender, home=home, detail=exc.detail)
 
     async def record_request(self, home: str, lender: str) -> None:
         """A request of ``home``'s patron was sent to ``lender`` (a hold by title)."""

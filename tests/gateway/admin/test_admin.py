@@ -190,7 +190,8 @@ async def test_admin_routes_need_a_bearer_token_but_the_probes(
             assert demo.bound.admin is not None
             assert demo.bound.ncip is not None
             base = demo.bound.admin.replace("0.0.0.0", "127.0.0.1").rstrip("/")
-            bare = {path: await get(f"{base}{path}") for path in ("/api/members", "/metrics")}
+            paths = ("/api/members", "/api/analytics/usage", "/metrics")
+            bare = {path: await get(f"{base}{path}") for path in paths}
             page = await get(f"{base}/")
             wrong = await get(f"{base}/api/members", {"Authorization": "Bearer not-the-token"})
             basic = await get(f"{base}/api/members", {"Authorization": f"Basic {ENV_TOKEN}"})

@@ -149,3 +149,42 @@ async def test_a_title_hold_needs_a_patron_in_good_standing(demo: Demo, tmp_path
     assert "Please enter your PIN" in missing.screen_messages
     for member, item in (("beta", "31002000000011"), ("gamma", "31003000000011")):
         assert demo.simulators[member].library.items[item].holds == []
+
+
+ON_LOAN_EXPORT = (
+    "member,item,title,isbn\n"
+    "alpha,31001000000012,A Title Out At Home,\n"
+    "beta,31002000000012,A Title Out At Home,\n"
+    "alpha,31001000000013,Out At Home Only,\n"
+)
+
+
+async def test_a_title_the_home_library_has_only_on_loan_goes_to_a_lender(
+    demo: Demo, tmp_path: Path
+) -> None:
+    """Alpha's only copy is out (lent at alpha's own kiosk): the hold goes to beta, which
+    has one on the shelf, instead of waiting at alpha.  A title alpha alone holds, out,
+    still goes to alpha's ILS: no lender can send it."""
+    from protocols.sip2 import CheckoutResponse
+    from tests.helpers.kiosk import checkout
+
+    export = tmp_path / "holdings.csv"
+    export.write_text(ON_LOAN_EXPORT, encoding="utf-8")
+    demo.gateway.services.holdings.load_csv(export)
+    alpha_ils = demo.simulators["alpha"]
+    with trio.fail_after(10):
+        kiosk = await Kiosk.logged_in(demo, "alpha-kiosk")
+        for item in ("31001000000012", "31001000000013"):
+            lent = await kiosk.expect(checkout("21001000000003", item), CheckoutResponse)
+            assert lent.ok, lent.screen_messages
+        holds_at_home = alpha_ils.executed.count("15")
+        sent = await kiosk.expect(title_hold("A Title Out At Home"), HoldResponse)
+        assert alpha_ils.executed.count("15") == holds_at_home
+        waits = await kiosk.expect(title_hold("Out At Home Only"), HoldResponse)
+    assert sent.ok, sent.screen_messages
+    assert sent.screen_messages[0].startswith("Requested from Beta")
+    assert "ILL-alpha" in demo.simulators["beta"].library.items["31002000000012"].holds
+    # The second went to alpha's ILS as it is (the simulator takes holds on items only,
+    # so it answers this one with its own refusal), not to a lender.
+    assert alpha_ils.executed.count("15") == holds_at_home + 1
+    assert not any(m.startswith("Requested from") for m in waits.screen_messages)

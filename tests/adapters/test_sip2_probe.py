@@ -1,0 +1,150 @@
+"""The SIP2 probe against the simulated ILS, served in each dialect it can speak."""
+
+from __future__ import annotations
+
+from functools import partial
+from zoneinfo import ZoneInfo
+
+import pytest
+import trio
+
+from adapters.ils.sip2_link import Endpoint
+from adapters.ils.sip2_probe import ProbeTarget, Sip2Probe, guess_charset, probe_sip2
+from gateway.demo.simulator.data import packaged_library
+from gateway.demo.simulator.engine import SimulatedIls
+from gateway.demo.simulator.sip2_server import serve_simulator
+from protocols.sip2 import (
+    Charset,
+    CirculationStatus,
+    Dialect,
+    ErrorDetection,
+    SupportedMessages,
+    Terminator,
+)
+from tests.helpers.services import free_port
+
+PASSWORD = "s3cret"
+PATRON = "21001000000001"
+ITEM = "31001000000001"
+ACCENTED = "Zoë Ågren"
+
+
+async def _probe(
+    dialect: Dialect,
+    error_detection: ErrorDetection,
+    *,
+    password: str = PASSWORD,
+    patron: str | None = PATRON,
+    item: str | None = ITEM,
+) -> Sip2Probe:
+    library = packaged_library("alpha")
+    library.patrons[PATRON].name = ACCENTED
+    ils = SimulatedIls(library, PASSWORD)
+    async with trio.open_nursery() as nursery:
+        host, port = await nursery.start(
+            partial(serve_simulator, ils, dialect=dialect, error_detection=error_detection)
+        )
+        target = ProbeTarget(
+            endpoint=Endpoint(host, port),
+            login=library.login,
+            password=password,
+            institution_id="alpha",
+            test_patron=patron,
+            test_pin="1234" if patron else None,
+            test_item=item,
+            timeout_s=5.0,
+        )
+        with trio.fail_after(20):
+            result = await probe_sip2(target)
+        nursery.cancel_scope.cancel()
+    return result
+
+
+async def test_the_default_dialect() -> None:
+    """CR, cp850 (seen in a name), checksums checked when sent, local dates in UTC's
+    zone, every message supported, the test patron and item answered."""
+    found = await _probe(Dialect(strict=True), ErrorDetection.AUTO)
+    assert found.ok, found.problems
+    assert found.terminator == "CR"
+    assert found.error_detection == "auto"
+    assert found.sequence_echoed is True
+    assert found.login_ok is True
+    assert found.charset == "cp850"
+    assert found.dates_in_utc is False
+    assert found.clock_offset_s == 0
+    assert found.institution_id == "alpha"
+    assert found.supported == SupportedMessages(0xFFFF)
+    assert found.patron is not None
+    assert found.patron.valid_patron is True
+    assert found.patron.valid_patron_password is True
+    assert found.item is not None
+    assert found.item.circulation_status == CirculationStatus.AVAILABLE
+
+
+async def test_crlf_utf8_utc_and_required_checksums() -> None:
+    """A server ending its frames with CRLF, writing UTF-8 and UTC dates, and answering
+    a frame without a trailer with 96."""
+    dialect = Dialect(strict=True, terminator=Terminator.CRLF, charset=Charset.UTF8, utc_dates=True)
+    found = await _probe(dialect, ErrorDetection.REQUIRED)
+    assert found.ok, found.problems
+    assert (found.terminator, found.error_detection, found.charset) == ("CRLF", "required", "utf-8")
+    assert found.dates_in_utc is True
+    assert found.clock_offset_s is None
+    assert found.sequence_echoed is True
+
+
+async def test_latin1_without_error_detection_and_a_local_zone() -> None:
+    """A server that ignores trailers, writes latin-1 and local time an hour ahead."""
+    dialect = Dialect(strict=True, charset=Charset.LATIN1, timezone=ZoneInfo("Europe/Paris"))
+    found = await _probe(dialect, ErrorDetection.OFF)
+    assert found.ok, found.problems
+    assert (found.error_detection, found.charset) == ("off", "latin-1")
+    assert found.sequence_echoed is None
+    assert found.clock_offset_s in (3600, 7200)  # CET or CEST, whenever the test runs
+
+
+async def test_a_refused_login_stops_the_probe() -> None:
+    """A wrong password: the dialect is known, the login refused, nothing else asked."""
+    found = await _probe(Dialect(strict=True), ErrorDetection.AUTO, password="wrong")
+    assert not found.ok
+    assert found.login_ok is False
+    assert found.terminator == "CR"
+    assert found.supported is None
+    assert "refused the login" in found.problems[0]
+
+
+async def test_unknown_patron_and_item_are_answers_not_failures() -> None:
+    """A card and an item the ILS does not know are reported as such."""
+    library_patron, library_item = "21001999999999", "31001999999999"
+    found = await _probe(
+        Dialect(strict=True), ErrorDetection.AUTO, patron=library_patron, item=library_item
+    )
+    assert found.ok
+    assert found.patron is not None
+    assert found.patron.valid_patron is False
+    assert found.item is not None
+    assert found.item.screen_messages == ("Item not found",)
+
+
+async def test_nothing_listening() -> None:
+    """A closed port is a problem naming the endpoint, found at once."""
+    port = free_port()
+    with trio.fail_after(10):
+        found = await probe_sip2(ProbeTarget(endpoint=Endpoint("127.0.0.1", port)))
+    assert not found.connected
+    assert len(found.problems) == 1
+    assert found.problems[0].startswith(f"cannot connect to 127.0.0.1:{port}: ")
+
+
+@pytest.mark.parametrize(
+    ("frames", "expected"),
+    [
+        ([b"24AEPlain"], None),
+        (["Zoë".encode()], "utf-8"),
+        (["Zoë".encode("cp850")], "cp850"),
+        (["Zoé".encode("latin-1")], "latin-1"),
+    ],
+)
+def test_guess_charset(frames: list[bytes], expected: str | None) -> None:
+    """ASCII tells nothing; UTF-8 is recognised; 0x80-0x9F means cp850; else latin-1."""
+    assert guess_charset(frames)[0] == expected

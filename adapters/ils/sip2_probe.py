@@ -164,6 +164,8 @@ class _Connection:
         self.dialect = Dialect(terminator=terminator, charset=Charset.LATIN1)
         self.buffer = bytearray()
         self.sequence = 0
+        self.ending: str | None = None
+        """How the server ends its frames, once its first answer has shown it."""
         self.echoes: list[bool] = []
         """For each answer to a frame with a trailer: whether it carried the same AY."""
 
@@ -189,13 +191,16 @@ class _Connection:
         while True:
             end = self.buffer.find(b"\r")
             if end >= 0:
-                if end + 1 == len(self.buffer):
+                if end + 1 == len(self.buffer) and self.ending is None:
+                    # Only the first answer is waited on: it tells how the server ends
+                    # frames, and a late LF is skipped before the next one anyway.
                     with trio.move_on_after(LF_GRACE_S):
                         await self._receive()
-                ending = "CRLF" if self.buffer[end + 1 : end + 2] == b"\n" else "CR"
+                if self.ending is None:
+                    self.ending = "CRLF" if self.buffer[end + 1 : end + 2] == b"\n" else "CR"
                 frame = bytes(self.buffer[:end]).lstrip(b"\n")
-                del self.buffer[: end + (2 if ending == "CRLF" else 1)]
-                return frame, ending
+                del self.buffer[: end + 1]
+                return frame, self.ending
             if len(self.buffer) > MAX_ANSWER:
                 raise _Failed(f"an answer longer than {MAX_ANSWER} bytes without a terminator")
             await self._receive()

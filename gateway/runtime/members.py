@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from config.consortium import Consortium
     from config.errors import KeyPath
 
-__all__ = ["MemberHandle", "build_members", "handle"]
+__all__ = ["MemberHandle", "build_members", "handle", "ils_secret"]
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,10 @@ def handle(member: str, client: MemberIls, signature: tuple[object, str]) -> Mem
     )
 
 
-def _secret_for(
+def ils_secret(
     consortium: Consortium, secrets_found: Mapping[KeyPath, str], member: str
 ) -> str | None:
+    """The member's ``ils.password``, read from the node that sets it (or inherits it)."""
     source = consortium.effective[member]["ils.password"].source
     if source is None:
         return None
@@ -95,7 +96,7 @@ def build_members(
     members: dict[str, MemberHandle] = {}
     for member in consortium.libraries:
         ils = consortium.policy(member).ils
-        password = _secret_for(consortium, secrets_found, member)
+        password = ils_secret(consortium, secrets_found, member)
         signature = (ils, hashlib.sha256((password or "").encode()).hexdigest())
         kept = previous.get(member) if previous is not None else None
         if kept is not None and kept.signature == signature:

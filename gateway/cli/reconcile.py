@@ -76,12 +76,13 @@ def run(args: argparse.Namespace) -> int:
     owners = tuple(args.owner) or consortium.libraries
     import trio
 
-    from adapters.state.base import StateUnavailable
-
     try:
         result = trio.run(_reconcile, loaded, password, owners, args.fix)
-    except StateUnavailable as exc:
-        return fail(f"the state store: {exc.detail}")
+    except Exception as exc:
+        reason = _unreachable(exc)
+        if reason is None:
+            raise
+        return fail(f"the state store: {reason}")
     if args.json:
         print(json.dumps(to_json(result, fix=args.fix), indent=2))
     else:
@@ -114,6 +115,23 @@ async def _reconcile(
         for handle in members.values():
             if handle.supervised is not None:
                 await handle.supervised.aclose()
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """Why the registry could not be used, when that is what ``exc`` says (the Redis
+    client's connection pool may raise its own error, inside a group, on the way out)."""
+    from coredis.exceptions import RedisError
+
+    from adapters.state.base import StateUnavailable
+
+    if isinstance(exc, StateUnavailable):
+        return exc.detail
+    if isinstance(exc, RedisError | OSError):
+        return str(exc)
+    if isinstance(exc, BaseExceptionGroup):
+        found = [_unreachable(inner) for inner in exc.exceptions]
+        return next((reason for reason in found if reason is not None), None)
+    return None
 
 
 def _line(check: LoanCheck | HoldCheck, *, fix: bool) -> str:

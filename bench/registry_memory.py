@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import coredis
-from coredis.tokens import PureToken
 import trio
+from coredis.tokens import PureToken
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

@@ -33,7 +33,7 @@ T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 async def _used(client: coredis.Redis[str]) -> int:
     info = await client.info("memory")
-    return int(info["used_memory"])
+    return int(str(info["used_memory"]))
 
 
 async def main(loans: int, url: str) -> None:
@@ -63,7 +63,10 @@ async def main(loans: int, url: str) -> None:
             await store.close("alpha", f"31001{n:09d}", now=T0 + timedelta(days=1))
         await client.xtrim("{bench}:outbox", PureToken.MAXLEN, 0)
         returned = await _used(client)
-    per = lambda used: (used - before) / loans  # noqa: E731 - a one-line report helper
+
+    def per(used: int) -> float:
+        return (used - before) / loans
+
     print(f"{loans} loans; used_memory before: {before:,} bytes")
     print(f"  active, outbox events kept : {per(active):7.0f} bytes per loan")
     print(f"  active, outbox trimmed     : {per(trimmed):7.0f} bytes per loan")

@@ -83,7 +83,7 @@ async def test_backup_then_restore_keeps_the_loans(tmp_path: Path) -> None:
 
         async def saved() -> bool:
             info = await _persistence(live.url)
-            return (
+            return bool(
                 info["rdb_bgsave_in_progress"] == 0
                 and info["rdb_last_bgsave_status"] == "ok"
                 and info["rdb_last_save_time"] >= before
@@ -102,7 +102,7 @@ async def test_backup_then_restore_keeps_the_loans(tmp_path: Path) -> None:
 
         async def rewritten() -> bool:
             info = await _persistence(restored.url)
-            return (
+            return bool(
                 info["aof_enabled"] == 1
                 and info["aof_rewrite_in_progress"] == 0
                 and info["aof_rewrite_scheduled"] == 0

@@ -6,7 +6,6 @@ The simulators run in the test's trio loop; the command runs as a user runs it
 
 from __future__ import annotations
 
-import textwrap
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -19,49 +18,16 @@ from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.ncip_server import serve_simulator_ncip
 from gateway.demo.simulator.sip2_server import serve_simulator
 from protocols.sip2 import Dialect, ErrorDetection, Terminator
+from tests.helpers.members import PASSWORD_ENV, write_config
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-PASSWORD_ENV = "PROBE_TEST_ILS_PASSWORD"
 PIN_ENV = "PROBE_TEST_PIN"
 
 
 def _config(tmp_path: Path, sip2: str, ncip: str) -> str:
-    path = tmp_path / "interlend.toml"
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            [nodes.top]
-            kind = "consortium"
-            name = "Top"
-            circulation.proxy_patron_template = "ILL-{{home}}"
-            ils.login = "gateway"
-            ils.password = {{ env = "{PASSWORD_ENV}" }}
-
-            [nodes.alpha]
-            kind = "member"
-            name = "Alpha"
-            memberships = ["top"]
-            patrons = ["21001*"]
-            items = ["31001*"]
-            ils.endpoints = ["{sip2}"]
-            ils.institution_id = "alpha"
-
-            [nodes.beta]
-            kind = "member"
-            name = "Beta"
-            memberships = ["top"]
-            patrons = ["21002*"]
-            items = ["31002*"]
-            ils.adapter = "ncip"
-            ils.endpoints = ["{ncip}"]
-            ils.institution_id = "beta"
-            """
-        ),
-        encoding="utf-8",
-    )
-    return str(path)
+    return write_config(tmp_path / "interlend.toml", alpha=sip2, beta=ncip)
 
 
 async def _run(*argv: str) -> int:
@@ -136,8 +102,8 @@ async def test_probe_reports_a_dead_endpoint(
 @pytest.mark.parametrize(
     ("argv", "env", "message", "status"),
     [
-        (["gamma"], {PASSWORD_ENV: "x"}, "'gamma' is not a library", 1),
-        (["alpha"], {}, "ils.password (env:PROBE_TEST_ILS_PASSWORD) cannot be read", 1),
+        (["delta"], {PASSWORD_ENV: "x"}, "'delta' is not a library", 1),
+        (["alpha"], {}, f"ils.password (env:{PASSWORD_ENV}) cannot be read", 1),
         (["alpha", "--pin-env", "NOT_SET_ANYWHERE"], {}, "NOT_SET_ANYWHERE is not set", 2),
         (["alpha", "--pin-env", PIN_ENV], {PIN_ENV: "1"}, "--pin-env needs --patron", 2),
         (["alpha", "--timeout", "0"], {}, "--timeout must be more than 0", 2),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -148,3 +149,106 @@ async def test_nothing_listening() -> None:
 def test_guess_charset(frames: list[bytes], expected: str | None) -> None:
     """ASCII tells nothing; UTF-8 is recognised; 0x80-0x9F means cp850; else latin-1."""
     assert guess_charset(frames)[0] == expected
+
+
+# --- servers the simulator cannot play ------------------------------------------------
+# Each runs the simulated ILS's own engine behind a framing quirk seen in the field
+# (only the bytes on the wire are the test's).
+
+
+@dataclass(frozen=True)
+class Quirks:
+    """How the server frames its answers, against the standard."""
+
+    crlf_only: bool = False
+    """Only frames ending in CRLF end (a lone CR is part of the next frame)."""
+    no_trailers: bool = False
+    """96 to every frame carrying AY/AZ."""
+    bad_checksum: bool = False
+    """Answers carry an AZ that does not match."""
+    garbage: bool = False
+    """Answers are not SIP2."""
+
+
+async def _quirky(stream: trio.SocketStream, *, ils: SimulatedIls, quirks: Quirks) -> None:
+    from datetime import UTC, datetime
+
+    from protocols.sip2 import decode, encode
+
+    buffer = b""
+    ending = b"\r\n" if quirks.crlf_only else b"\r"
+    async with stream:
+        while data := await stream.receive_some(4096):
+            buffer += data
+            while ending in buffer:
+                frame, _, buffer = buffer.partition(ending)
+                if quirks.crlf_only:
+                    # Frames ending in a lone CR never end: they run into the next.
+                    frame = frame.split(b"\r")[-1]
+                decoded = decode(frame, Dialect(), verify=False)
+                if quirks.garbage:
+                    await stream.send_all(b"?? not sip2\r")
+                    continue
+                if decoded.checksum is not None and quirks.no_trailers:
+                    await stream.send_all(b"96\r")
+                    continue
+                answer = ils.handle(decoded.message, datetime.now(UTC))
+                trailer = decoded.checksum is not None
+                reply = encode(
+                    answer, Dialect(), sequence=decoded.sequence, error_detection=trailer
+                )
+                if quirks.bad_checksum and trailer:
+                    reply = reply[:-5] + b"0000\r"
+                await stream.send_all(reply[:-1] + ending)
+
+
+async def _probe_quirky(quirks: Quirks, timeout_s: float = 2.0) -> Sip2Probe:
+    ils = SimulatedIls(packaged_library("alpha"), PASSWORD)
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(
+            partial(trio.serve_tcp, partial(_quirky, ils=ils, quirks=quirks), 0, host="127.0.0.1")
+        )
+        port = listeners[0].socket.getsockname()[1]
+        target = ProbeTarget(
+            endpoint=Endpoint("127.0.0.1", port),
+            login="gateway",
+            password=PASSWORD,
+            test_item=ITEM,
+            timeout_s=timeout_s,
+        )
+        with trio.fail_after(20):
+            found = await probe_sip2(target)
+        nursery.cancel_scope.cancel()
+    return found
+
+
+async def test_a_server_that_needs_crlf() -> None:
+    """No answer to CR-terminated frames: a new connection with CRLF works, and the
+    time-out on CR is noted."""
+    found = await _probe_quirky(Quirks(crlf_only=True), timeout_s=0.3)
+    assert found.ok, found.problems
+    assert found.terminator == "CRLF"
+    assert found.notes == ["no answer within 0.3s to frames ending CR"]
+
+
+async def test_a_server_that_refuses_trailers() -> None:
+    """A 96 to every frame with AY/AZ: the probe goes on without them ("off")."""
+    found = await _probe_quirky(Quirks(no_trailers=True))
+    assert found.ok, found.problems
+    assert found.error_detection == "off"
+    assert found.item is not None
+
+
+async def test_a_server_with_wrong_checksums() -> None:
+    """Its AZ does not match its frames: reported as a problem."""
+    found = await _probe_quirky(Quirks(bad_checksum=True))
+    assert found.login_ok is True
+    assert found.error_detection == "off"
+    assert found.problems == ["the server's checksum (AZ) does not match its frame"]
+
+
+async def test_a_server_that_does_not_speak_sip2() -> None:
+    """An answer that is not SIP2: the probe stops and says so."""
+    found = await _probe_quirky(Quirks(garbage=True))
+    assert not found.ok
+    assert found.problems[0].startswith("the first answer cannot be read")

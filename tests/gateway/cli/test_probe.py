@@ -145,3 +145,29 @@ def test_timezone_line(offset: int | None, expected: str) -> None:
     from gateway.cli.probe_report import timezone_line
 
     assert timezone_line(offset).startswith(expected)
+
+
+def test_an_ncip_member_that_does_not_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LookupAgency fails: the reason, exit 1, nothing else asked, no configuration."""
+    from tests.helpers.services import free_port
+
+    monkeypatch.setenv(PASSWORD_ENV, "s3cret")
+    url = f"http://127.0.0.1:{free_port()}/ncip"
+    config = _config(tmp_path, "127.0.0.1:1", url)
+    assert main(["probe-ils", "beta", "--config", config, "--patron", "21002000000001"]) == 1
+    out = capsys.readouterr().out
+    assert "PROBLEM          LookupAgency: cannot connect to" in out
+    assert "LookupUser" not in out
+    assert "Configuration for this member" not in out
+
+
+def test_a_configuration_with_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each issue on its own line, then one summary line; exit 1."""
+    path = tmp_path / "broken.toml"
+    path.write_text('[nodes.top]\nkind = "consortium"\nname = "Top"\ncolour = "red"\n')
+    assert main(["probe-ils", "top", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "unknown key 'colour'" in err
+    assert err.strip().splitlines()[-1] == f"interlend: {path}: the configuration has errors"

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from config.consortium import Consortium
     from config.errors import KeyPath
 
-__all__ = ["MemberHandle", "build_members", "handle", "ils_secret"]
+__all__ = ["MemberHandle", "build_members", "handle"]
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,9 @@ def handle(member: str, client: MemberIls, signature: tuple[object, str]) -> Mem
     )
 
 
-def ils_secret(
+def _secret_for(
     consortium: Consortium, secrets_found: Mapping[KeyPath, str], member: str
 ) -> str | None:
-    """The member's ``ils.password``, read from the node that sets it (or inherits it)."""
     source = consortium.effective[member]["ils.password"].source
     if source is None:
         return None
@@ -96,7 +95,7 @@ def build_members(
     members: dict[str, MemberHandle] = {}
     for member in consortium.libraries:
         ils = consortium.policy(member).ils
-        password = ils_secret(consortium, secrets_found, member)
+        password = _secret_for(consortium, secrets_found, member)
         signature = (ils, hashlib.sha256((password or "").encode()).hexdigest())
         kept = previous.get(member) if previous is not None else None
         if kept is not None and kept.signature == signature:
@@ -109,3 +108,11 @@ def build_members(
         )
         members[member] = handle(member, client, signature)
     return members
+
+
+def ils_secret(
+    consortium: Consortium, secrets_found: Mapping[KeyPath, str], member: str
+) -> str | None:
+    """The member's ``ils.password``, read from the node that sets it or passes it down
+    (for commands that reach one member's ILS themselves, such as ``probe-ils``)."""
+    return _secret_for(consortium, secrets_found, member)

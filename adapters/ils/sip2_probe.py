@@ -243,11 +243,14 @@ def _read(frame: bytes, ending: str, dialect: Dialect) -> Answer:
     )
 
 
-async def _connect(endpoint: Endpoint) -> trio.abc.Stream:
+async def _connect(endpoint: Endpoint, timeout_s: float) -> trio.abc.Stream:
     try:
-        stream: trio.abc.Stream = await trio.open_tcp_stream(endpoint.host, endpoint.port)
+        with trio.fail_after(timeout_s):
+            stream: trio.abc.Stream = await trio.open_tcp_stream(endpoint.host, endpoint.port)
     except OSError as exc:
         raise _Failed(f"cannot connect to {endpoint}: {exc.strerror or exc}") from None
+    except trio.TooSlowError:
+        raise _Failed(f"cannot connect to {endpoint} within {timeout_s}s") from None
     if endpoint.tls:
         stream = trio.SSLStream(stream, ssl.create_default_context(), server_hostname=endpoint.host)
     return stream
@@ -266,7 +269,7 @@ def _first_message(target: ProbeTarget) -> Message:
 async def _open(target: ProbeTarget, result: Sip2Probe) -> tuple[_Connection, Answer]:
     """Connect and get an answer to the first frame, trying CR and then CRLF."""
     for terminator, name in _TERMINATORS:
-        stream = await _connect(target.endpoint)
+        stream = await _connect(target.endpoint, target.timeout_s)
         result.connected = True
         conn = _Connection(stream, terminator)
         try:

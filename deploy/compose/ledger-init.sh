@@ -4,8 +4,9 @@
 # Anvil's first contract from its first account always lands at the address
 # interlend.toml names, so a second `docker compose up` finds it there and stops.
 # The keys are anvil's well-known development accounts: never use them on a real chain.
+# INTERLEND_LEDGER_RPC points it at another node (tests/test_compose_ledger.py does).
 set -eu
-RPC=http://anvil:8545
+RPC=${INTERLEND_LEDGER_RPC:-http://anvil:8545}
 ADDRESS=0x5FbDB2315678afecb367f032d93F642f64180aa3
 if python - "$RPC" "$ADDRESS" <<'PY'
 import json

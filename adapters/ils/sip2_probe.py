@@ -87,6 +87,9 @@ class ProbeTarget:
     test_pin: str | None = None
     test_item: str | None = None
     timeout_s: float = 5.0
+    lf_grace_s: float = LF_GRACE_S
+    """How long to wait for the LF of a first answer that ended in CR (a server may
+    send CR and LF in two writes); on loopback both always come together."""
 
 
 @dataclass(frozen=True)
@@ -158,8 +161,9 @@ def guess_charset(frames: Iterable[bytes]) -> tuple[str | None, str]:
 class _Connection:
     """One TCP (or TLS) connection, sending frames and reading whole answers."""
 
-    def __init__(self, stream: trio.abc.Stream, terminator: Terminator) -> None:
+    def __init__(self, stream: trio.abc.Stream, terminator: Terminator, lf_grace_s: float) -> None:
         self.stream = stream
+        self.lf_grace_s = lf_grace_s
         self.terminator = terminator
         self.dialect = Dialect(terminator=terminator, charset=Charset.LATIN1)
         self.buffer = bytearray()
@@ -194,7 +198,7 @@ class _Connection:
                 if end + 1 == len(self.buffer) and self.ending is None:
                     # Only the first answer is waited on: it tells how the server ends
                     # frames, and a late LF is skipped before the next one anyway.
-                    with trio.move_on_after(LF_GRACE_S):
+                    with trio.move_on_after(self.lf_grace_s):
                         await self._receive()
                 if self.ending is None:
                     self.ending = "CRLF" if self.buffer[end + 1 : end + 2] == b"\n" else "CR"
@@ -271,7 +275,7 @@ async def _open(target: ProbeTarget, result: Sip2Probe) -> tuple[_Connection, An
     for terminator, name in _TERMINATORS:
         stream = await _connect(target.endpoint, target.timeout_s)
         result.connected = True
-        conn = _Connection(stream, terminator)
+        conn = _Connection(stream, terminator, target.lf_grace_s)
         try:
             with trio.fail_after(target.timeout_s):
                 answer = await conn.exchange(

@@ -28,6 +28,8 @@ PASSWORD = "s3cret"
 PATRON = "21001000000001"
 ITEM = "31001000000001"
 ACCENTED = "Zoë Ågren"
+LF_GRACE_S = 0.02
+"""On loopback a CRLF's two bytes arrive together: no need to wait long for the LF."""
 
 
 async def _probe(
@@ -54,6 +56,7 @@ async def _probe(
             test_pin="1234" if patron else None,
             test_item=item,
             timeout_s=5.0,
+            lf_grace_s=LF_GRACE_S,
         )
         with trio.fail_after(20):
             result = await probe_sip2(target)
@@ -215,6 +218,7 @@ async def _probe_quirky(quirks: Quirks, timeout_s: float = 2.0) -> Sip2Probe:
             password=PASSWORD,
             test_item=ITEM,
             timeout_s=timeout_s,
+            lf_grace_s=LF_GRACE_S,
         )
         with trio.fail_after(20):
             found = await probe_sip2(target)

@@ -20,6 +20,7 @@ import sys
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -104,6 +105,8 @@ _SCALARS: dict[Any, str] = {
     bool: "boolean",
     Decimal: 'decimal (a string such as "10.00")',
     Path: "path",
+    date: "date (YYYY-MM-DD)",
+    datetime: "date and time (RFC 3339)",
     SecretRef: 'secret: `{ env = "NAME" }` or `{ file = "/path" }`',
 }
 
@@ -131,7 +134,8 @@ def type_name(annotation: Any) -> str:
         return "table (below)"
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return " | ".join(f'`"{m.value}"`' for m in annotation)
-    return str(annotation)  # pragma: no cover - every type used has a name above
+    # A type this table does not know yet: its plain name, never its repr.
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def _value(value: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 import pytest
@@ -90,3 +91,21 @@ def test_check_fails_on_a_stale_file_and_write_mends_it(
     assert reference.main(["--check"]) == 0
     assert reference.main([]) == 0
     assert capsys.readouterr().out == stale.read_text(encoding="utf-8")
+
+
+def test_every_type_reads_as_words() -> None:
+    """No cell shows a Python repr (a type added to the models without a name here)."""
+    for table in reference.tables():
+        for row in table.rows:
+            assert "<class" not in row.type, (table.heading, row.key)
+            assert "typing." not in row.type, (table.heading, row.key)
+
+
+def test_an_unnamed_type_falls_back_to_its_name() -> None:
+    """A type missing from the table is shown by its name."""
+
+    class Colour:
+        pass
+
+    assert reference.type_name(Colour) == "Colour"
+    assert reference.type_name(date | None) == "date (YYYY-MM-DD)"

@@ -12,7 +12,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 NODE_STAMP    := node_modules/.installed
 
-.PHONY: run test lint format bench coverage clean browser
+.PHONY: run test lint format bench coverage clean browser docs
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/interlend demo
@@ -46,6 +46,10 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/sip2_codec.py
 	$(BIN)/python bench/sim_server.py
 	$(BIN)/python bench/passthrough.py
+
+# The configuration reference, written from config/models.py (a test fails when stale).
+docs: $(RUNTIME_STAMP)
+	$(BIN)/python -m config.reference --write
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .coverage build *.egg-info

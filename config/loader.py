@@ -7,6 +7,8 @@ every issue found, each located in its file by line and column where it has one:
 * ``include``: further files (globs relative to the including file) that add nodes,
   so that a large consortium can keep one file per member; a node defined twice is
   an error;
+* the listeners' hosts from ``INTERLEND_LISTEN_HOST`` and ``INTERLEND_ADMIN_HOST``
+  when they are set (``config.environment``);
 * the models (unknown keys with a "did you mean", wrong types, bad values);
 * the consortium graph (``config.consortium``);
 * secrets: every ``{ env = … }`` or ``{ file = … }`` reference must resolve, unless
@@ -19,6 +21,7 @@ every issue found, each located in its file by line and column where it has one:
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import tomllib
 import typing
@@ -28,6 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .consortium import Consortium, build_consortium
+from .environment import apply_listener_environment
 from .errors import ConfigError, ConfigIssue, KeyPath
 from .models import AdminListener, Config, SecretRef
 from .positions import PositionIndex, index_positions
@@ -196,6 +200,7 @@ def parse_config(path: str | Path) -> tuple[Config, Mapping[str, PositionIndex],
         raise ConfigError.of(
             issue if issue.file is not None else _locate([issue], main, {})[0] for issue in issues
         )
+    apply_listener_environment(data, os.environ)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:

@@ -817,6 +817,25 @@ class NcipMemberIls:
             due=_due(reply.payload.value("ItemOptionalFields", "DateDue")),
         )
 
+    async def lookup_agency(self, *, timeout: float) -> tuple[str, str | None]:
+        """LookupAgency of the agency the gateway addresses (``ToAgencyId``): the id
+        and the name the ILS answers with (onboarding checks, ``probe-ils``).
+
+        Raises:
+            IlsError: No answer, or a Problem (an unknown agency, a refusal).
+        """
+        reply = await self._call(
+            LookupAgency(self.header, self.to_agency), timeout=timeout, idempotent=True
+        )
+        if not reply.ok:
+            raise IlsProtocolError(
+                self.member, "LookupAgency: " + "; ".join(_messages(reply) or ("a Problem",))
+            )
+        agency = reply.payload.value("AgencyId") or self.to_agency
+        return agency.strip(), reply.payload.value(
+            "OrganizationNameInformation", "OrganizationName"
+        )
+
     # --- holds -----------------------------------------------------------------------------
 
     async def place_hold(

@@ -217,6 +217,11 @@ class StateStore(Protocol):
         """A patron's active loans, oldest first."""
         ...
 
+    async def owner_active_loans(self, owner: str) -> list[Loan]:
+        """The active loans of ``owner``'s items, oldest first (reconciliation reads
+        them to compare with the owner's ILS)."""
+        ...
+
     async def recent_loans(self, limit: int) -> list[Loan]:
         """The most recent loans (active or returned), newest first."""
         ...

@@ -240,6 +240,11 @@ class MemoryStateStore:
         loans = (self._loans[i] for i in self._active_by_item.values())
         return sorted((x for x in loans if x.patron_key == patron_key), key=lambda x: x.checked_out)
 
+    async def owner_active_loans(self, owner: str) -> list[Loan]:
+        """The owner's active loans, oldest first."""
+        loans = (self._loans[i] for (o, _), i in self._active_by_item.items() if o == owner)
+        return sorted(loans, key=lambda x: x.checked_out)
+
     async def recent_loans(self, limit: int) -> list[Loan]:
         """The newest loans first."""
         return list(reversed(self._loans.values()))[:limit]

@@ -494,6 +494,11 @@ class RedisStateStore:
         """The patron's active loans, oldest first."""
         return await self._loans(self._k("patron", patron_key), "patron")
 
+    async def owner_active_loans(self, owner: str) -> list[Loan]:
+        """The owner's active loans, oldest first."""
+        found = await self._loans(self._k("owner", owner), "set")
+        return sorted(found, key=lambda x: x.checked_out)
+
     async def recent_loans(self, limit: int) -> list[Loan]:
         """The newest loans first."""
         if limit <= 0:

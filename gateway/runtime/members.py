@@ -108,3 +108,11 @@ def build_members(
         )
         members[member] = handle(member, client, signature)
     return members
+
+
+def ils_secret(
+    consortium: Consortium, secrets_found: Mapping[KeyPath, str], member: str
+) -> str | None:
+    """The member's ``ils.password``, read from the node that sets it or passes it down
+    (for commands that reach one member's ILS themselves, such as ``probe-ils``)."""
+    return _secret_for(consortium, secrets_found, member)

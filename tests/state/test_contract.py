@@ -135,6 +135,19 @@ async def test_reserve_then_commit_makes_an_active_loan(store: StateBackend) -> 
     assert await store.active_loans(ALICE) == [loan]
 
 
+async def test_owner_active_loans_lists_an_owners_open_loans_oldest_first(
+    store: StateBackend,
+) -> None:
+    """Only the owner's loans, only active ones, oldest first (what reconcile reads)."""
+    second = await lend(store, request("31001000000002"), now=T0 + timedelta(minutes=1))
+    first = await lend(store, request("31001000000001"), now=T0)
+    returned = await lend(store, request("31001000000003"), now=T0)
+    await store.close("alpha", returned.item, now=T0 + timedelta(minutes=2))
+    await lend(store, request("31002000000001", owner="beta", home="gamma"))
+    assert await store.owner_active_loans("alpha") == [first, second]
+    assert await store.owner_active_loans("nobody") == []
+
+
 async def test_reservations_get_distinct_tokens(store: StateBackend) -> None:
     """Two held slots are told apart by their tokens."""
     first = await held(store, request("31001000000001"))

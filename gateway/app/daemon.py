@@ -407,10 +407,11 @@ class Gateway:
             listeners = [trio.SSLListener(plain, context) if context is not None else plain]
             sock = plain.socket
         elif context is not None:
-            listeners = await trio.open_ssl_over_tcp_listeners(
+            opened: list[Any] = await trio.open_ssl_over_tcp_listeners(
                 listener.port, context, host=listener.host
             )
-            sock = listeners[0].transport_listener.socket
+            listeners = opened
+            sock = opened[0].transport_listener.socket
         else:
             listeners = await trio.open_tcp_listeners(listener.port, host=listener.host)
             sock = listeners[0].socket

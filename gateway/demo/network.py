@@ -21,7 +21,6 @@ patrons and items to try.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from config.errors import ConfigError
 from config.loader import parse_config, resolve_secrets
 from config.models import AdminListener, Config, NcipListener, Sip2Listener
 from gateway.app.daemon import Bound, Gateway
+from gateway.demo.simulated import item_entries, patron_entries, write_manifest
 from gateway.demo.simulator.data import packaged_library
 from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.ncip_server import serve_simulator_ncip
@@ -136,17 +136,8 @@ def _manifest(
     ncip_key: str,
 ) -> dict[str, Any]:
     host, port = bound.sip2[0]
-    patrons = [
-        {"id": p.id, "pin": p.pin, "member": member, "blocked": p.blocked}
-        for member, sim in simulators.items()
-        for p in sim.library.patrons.values()
-        if p.type != "proxy"
-    ]
-    items = [
-        {"id": item.id, "member": member}
-        for member, sim in simulators.items()
-        for item in sim.library.items.values()
-    ]
+    patrons = patron_entries(simulators)
+    items = item_entries(simulators)
     return {
         "sip2": {"host": host, "port": port},
         "ncip": {
@@ -179,13 +170,6 @@ def _manifest(
         "patrons": patrons,
         "items": items,
     }
-
-
-def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    """Write the manifest atomically (readers never see half a file)."""
-    partial_path = path.with_name(path.name + ".part")
-    partial_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    partial_path.replace(path)
 
 
 async def _serve_simulator(

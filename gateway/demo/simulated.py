@@ -17,6 +17,7 @@ data only) and items.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ __all__ = [
     "item_entries",
     "patron_entries",
     "run_simulation",
+    "unknown_members",
+    "write_manifest",
 ]
 
 log = structlog.get_logger("interlend.simulate")
@@ -77,6 +80,13 @@ def item_entries(simulators: Mapping[str, SimulatedIls]) -> list[dict[str, Any]]
         for member, sim in simulators.items()
         for item in sim.library.items.values()
     ]
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """Write a manifest atomically (readers never see half a file)."""
+    partial_path = path.with_name(path.name + ".part")
+    partial_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    partial_path.replace(path)
 
 
 def unknown_members(members: Iterable[str]) -> list[str]:
@@ -144,8 +154,6 @@ async def run_simulation(
             "items": item_entries(simulators),
         }
         if manifest_path is not None:
-            from gateway.demo.network import write_manifest
-
             write_manifest(manifest_path, manifest)
         log.info(
             "simulated ILSs ready",

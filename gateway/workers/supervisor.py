@@ -165,7 +165,9 @@ class Supervisor:
                         task_status.started()
                         async for signum in sigs:
                             if signum == signal.SIGHUP:
-                                self._signal_all(signal.SIGHUP)
+                                # A worker still starting reads the file anyway, and
+                                # would die of a SIGHUP before its handler is set.
+                                self._signal_all(signal.SIGHUP, ready_only=True)
                                 log.info("reload passed to the workers")
                                 continue
                             log.info("signal received", signal=signal.Signals(signum).name)
@@ -279,8 +281,10 @@ class Supervisor:
                 log.info("worker ready", worker=slot.index, pid=process.pid)
             buffer = buffer[-64:]
 
-    def _signal_all(self, signum: int) -> None:
+    def _signal_all(self, signum: int, *, ready_only: bool = False) -> None:
         for slot in self._slots:
+            if ready_only and not slot.ready:
+                continue
             if slot.process is not None and slot.process.returncode is None:
                 with suppress(ProcessLookupError):  # it died meanwhile
                     slot.process.send_signal(signum)

@@ -53,8 +53,7 @@ async def run_worker(spec: WorkerSpec) -> None:
             nursery.cancel_scope.cancel()
 
         await nursery.start(serve)
-        log.info("worker ready", worker=spec.index)
-        print(READY_LINE, flush=True)
+        print(READY_LINE, flush=True)  # the supervisor logs it
         nursery.start_soon(_watch_supervisor, gateway)
 
 

@@ -7,7 +7,7 @@ import socket
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from config.models import GatewaySettings, LedgerSettings, StateSettings
+from config.models import GatewaySettings, LedgerSettings, SecretRef, StateSettings
 from gateway.app.sockets import bind_socket, listening_socket, reuse_port_available
 from gateway.workers.metrics import WorkerMetrics, parse, render
 from gateway.workers.supervisor import check_shareable
@@ -77,7 +77,7 @@ def _settings(**changes: object) -> GatewaySettings:
     base = GatewaySettings(
         state=StateSettings(backend="redis"),
         ledger=LedgerSettings(backend="none"),
-        patron_key_secret={"env": "X"},
+        patron_key_secret=SecretRef(env="X"),
     )
     return base.model_copy(update=changes)
 

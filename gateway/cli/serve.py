@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from gateway.cli.errors import port_in_use
+from gateway.cli.errors import port_in_use, sole_error
 
 if TYPE_CHECKING:
     import argparse
@@ -99,12 +99,17 @@ def _serve_workers(args: argparse.Namespace) -> int:
     )
     try:
         trio.run(partial(supervisor.run))
-    except socket.gaierror as exc:
-        print(
-            f"interlend serve: a listener's host: {exc.strerror}; nothing started", file=sys.stderr
-        )
-        return 1
-    except OSError as exc:
-        print(port_in_use(exc), file=sys.stderr)
-        return 1
+    except BaseException as raised:  # a nursery wraps the one failure in a group
+        failure = sole_error(raised)
+        if isinstance(failure, socket.gaierror):
+            print(f"interlend serve: a listener's host: {failure.strerror}", file=sys.stderr)
+            return 1
+        if isinstance(failure, OSError):
+            print(port_in_use(failure), file=sys.stderr)
+            return 1
+        if isinstance(failure, ConfigError):
+            for issue in failure.issues:
+                print(issue, file=sys.stderr)
+            return 1
+        raise
     return 0

@@ -65,12 +65,17 @@ def main(argv: list[str] | None = None) -> int:
     structlog.contextvars.bind_contextvars(worker=spec.index)
     try:
         trio.run(run_worker, spec)
-    except ConfigError as exc:
-        log.error("worker not started: the configuration has errors", errors=str(exc))
-        return 1
-    except StateUnavailable as exc:
-        log.error("worker stopped: the state store", detail=exc.detail)
-        return 1
+    except BaseException as raised:
+        failure = raised
+        while isinstance(failure, BaseExceptionGroup) and len(failure.exceptions) == 1:
+            failure = failure.exceptions[0]  # a nursery wraps the one failure in a group
+        if isinstance(failure, ConfigError):
+            log.error("worker not started: the configuration has errors", errors=str(failure))
+            return 1
+        if isinstance(failure, StateUnavailable):
+            log.error("worker stopped: the state store", detail=failure.detail)
+            return 1
+        raise
     return 0
 
 

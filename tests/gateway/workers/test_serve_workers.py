@@ -270,3 +270,23 @@ def test_simulate_refuses_an_unknown_member(capsys: pytest.CaptureFixture[str]) 
     assert status == 2
     expected = "no simulated data for zeta (choose from alpha, beta, gamma)"
     assert err == f"interlend simulate: --members: {expected}\n"
+
+
+def test_workers_refuse_a_port_in_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A SIP2 port already taken: one line, exit 1, and no worker started."""
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        text = EXAMPLE.read_text(encoding="utf-8").replace("port = 6001", f"port = {port}")
+        path = tmp_path / "taken.toml"
+        path.write_text(text, encoding="utf-8")
+        status = main(["serve", "--config", str(path), "--workers", "2"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith("interlend: a port is already in use")
+    assert err.count("\n") == 1

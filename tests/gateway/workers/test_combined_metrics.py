@@ -3,14 +3,28 @@ and the rules for who may run several workers."""
 
 from __future__ import annotations
 
+import os
 import socket
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from config.models import GatewaySettings, LedgerSettings, SecretRef, StateSettings
+from config.models import (
+    GatewaySettings,
+    LedgerSettings,
+    NcipListener,
+    SecretRef,
+    Sip2Listener,
+    StateSettings,
+)
 from gateway.app.sockets import bind_socket, listening_socket, reuse_port_available
 from gateway.workers.metrics import WorkerMetrics, parse, render
-from gateway.workers.supervisor import check_shareable
+from gateway.workers.spec import Endpoint, WorkerSpec
+from gateway.workers.supervisor import Supervisor, check_shareable
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _exposition(requests: int, open_connections: int, latencies: list[float]) -> str:
@@ -120,3 +134,23 @@ def test_a_held_port_takes_no_connections_until_a_worker_listens() -> None:
             accepted, _ = worker.accept()
             accepted.close()
     assert refused
+
+
+def test_shared_mode_hands_one_listening_socket_to_every_worker(tmp_path: Path) -> None:
+    """Without SO_REUSEPORT the supervisor listens once; a worker's spec carries the
+    descriptor, survives its JSON trip, and the socket it opens accepts kiosks."""
+    settings = _settings(sip2=(Sip2Listener(port=0),), ncip=NcipListener(port=0))
+    supervisor = Supervisor(tmp_path / "x.toml", settings, 2, share="shared")
+    with ExitStack() as held:
+        sip2, ncip = supervisor._bind(held)
+        assert ncip is not None
+        spec = WorkerSpec(str(tmp_path), 0, "shared", sip2, ncip, admin_fd=sip2[0].fd or -1)
+        again = WorkerSpec.loads(spec.dumps())
+        assert again == spec
+        assert again.inherited_fds()[:2] == (sip2[0].fd, ncip.fd)
+        assert sip2[0].fd is not None
+        worker_side = Endpoint(fd=os.dup(sip2[0].fd)).open()
+        with worker_side, socket.create_connection(("127.0.0.1", sip2[0].port or 0), timeout=5):
+            worker_side.setblocking(True)
+            accepted, _ = worker_side.accept()
+            accepted.close()

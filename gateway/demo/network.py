@@ -134,7 +134,11 @@ def demo_config(
     gateway = config.gateway.model_copy(
         update={
             "sip2": (Sip2Listener(host=host, port=sip2_port),),
-            "admin": AdminListener(host=host, port=admin_port),
+            "admin": AdminListener(
+                host=host,
+                port=admin_port,
+                tokens=() if is_loopback(host) else (SecretRef(env=ADMIN_TOKEN_ENV),),
+            ),
             "ncip": NcipListener(host=host, port=ncip_port),
             # A person trying the demo should not wait five minutes for a proof.
             "ledger": config.gateway.ledger.model_copy(

@@ -16,7 +16,7 @@ import trio
 
 from config.loader import parse_config
 from gateway.cli.main import main
-from gateway.demo.network import DemoError, DemoShape, gateway_config, run_demo
+from gateway.demo.network import DemoError, DemoShape, demo_config, gateway_config, run_demo
 from protocols.sip2 import CheckinResponse, CheckoutResponse
 from tests.helpers.demo import short_timeouts
 from tests.helpers.kiosk import Kiosk, checkin, checkout, close_all
@@ -142,6 +142,16 @@ def test_each_gateway_gets_its_own_ports_the_store_and_its_key() -> None:
     assert second.state.backend == "redis"
     assert second.state.url == "redis://127.0.0.1:6379/2"
     assert second.patron_key_secret == first.patron_key_secret is not None
+
+
+def test_off_loopback_the_demo_admin_port_takes_a_token() -> None:
+    """`demo --host 0.0.0.0`: every listener there, the admin port behind a token (a
+    configuration off loopback without one is refused at load)."""
+    config, _, _ = parse_config(DEMO_TOML)
+    anywhere = demo_config(config, {}, "0.0.0.0", 0, 0).gateway
+    assert anywhere.sip2[0].host == "0.0.0.0"
+    assert anywhere.admin is not None
+    assert anywhere.admin.tokens
 
 
 def test_demo_refuses_an_unreachable_redis(capsys: pytest.CaptureFixture[str]) -> None:

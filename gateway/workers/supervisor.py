@@ -113,12 +113,12 @@ class Supervisor:
         default_factory=lambda: "reuseport" if reuse_port_available() else "shared"
     )
     _slots: list[_Slot] = field(default_factory=list)
-    _stopping: bool = False
+    _stop: trio.Event = field(default_factory=trio.Event)
     _restarts: int = 0
 
     def stopping(self) -> bool:
         """Whether SIGTERM or SIGINT came (workers that exit are not replaced)."""
-        return self._stopping
+        return self._stop.is_set()
 
     # --- what the front reads -------------------------------------------------------------
 
@@ -171,7 +171,7 @@ class Supervisor:
                                 log.info("reload passed to the workers")
                                 continue
                             log.info("signal received", signal=signal.Signals(signum).name)
-                            self._stopping = True
+                            self._stop.set()
                             self._signal_all(signal.SIGTERM)
                             nursery.start_soon(self._kill_stragglers)
                             break
@@ -269,7 +269,8 @@ class Supervisor:
             )
             slot.restarts += 1
             self._restarts += 1
-            await trio.sleep(delay)
+            with trio.move_on_after(delay):
+                await self._stop.wait()  # a stop during the back-off ends it
 
     async def _read_ready(self, slot: _Slot, process: trio.Process) -> None:
         assert process.stdout is not None

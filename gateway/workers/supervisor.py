@@ -48,7 +48,7 @@ from gateway.workers.worker import READY_LINE
 if TYPE_CHECKING:
     from config.models import AdminListener
 
-__all__ = ["MAX_WORKERS", "Supervisor", "check_shareable"]
+__all__ = ["MAX_WORKERS", "Supervisor", "check_shareable", "restart_delay"]
 
 log = structlog.get_logger("interlend.supervisor")
 
@@ -57,6 +57,13 @@ RESTART_MIN_S = 0.5
 RESTART_MAX_S = 30.0
 STABLE_AFTER_S = 60.0
 KILL_MARGIN_S = 5.0
+
+
+def restart_delay(quick_deaths: int) -> float:
+    """How long to wait before starting a worker again after its ``quick_deaths``-th
+    death in a row (each shorter than ``STABLE_AFTER_S``): doubling from
+    ``RESTART_MIN_S`` up to ``RESTART_MAX_S``."""
+    return float(min(RESTART_MAX_S, RESTART_MIN_S * 2 ** max(0, quick_deaths - 1)))
 
 
 def check_shareable(settings: GatewaySettings, workers: int) -> str | None:
@@ -258,7 +265,7 @@ class Supervisor:
                 return
             lived = trio.current_time() - started
             quick_deaths = 0 if lived >= STABLE_AFTER_S else quick_deaths + 1
-            delay = min(RESTART_MAX_S, RESTART_MIN_S * 2 ** max(0, quick_deaths - 1))
+            delay = restart_delay(quick_deaths)
             log.error(
                 "worker died; starting another",
                 worker=slot.index,

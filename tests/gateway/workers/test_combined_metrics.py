@@ -21,7 +21,7 @@ from config.models import (
 from gateway.app.sockets import bind_socket, listening_socket, reuse_port_available
 from gateway.workers.metrics import WorkerMetrics, parse, render
 from gateway.workers.spec import Endpoint, WorkerSpec
-from gateway.workers.supervisor import Supervisor, check_shareable
+from gateway.workers.supervisor import Supervisor, check_shareable, restart_delay
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -154,3 +154,8 @@ def test_shared_mode_hands_one_listening_socket_to_every_worker(tmp_path: Path) 
             worker_side.setblocking(True)
             accepted, _ = worker_side.accept()
             accepted.close()
+
+
+def test_a_worker_dying_again_and_again_waits_longer_each_time() -> None:
+    """The restart back-off doubles from half a second and stops at thirty."""
+    assert [restart_delay(n) for n in range(1, 10)] == [0.5, 1, 2, 4, 8, 16, 30, 30, 30]

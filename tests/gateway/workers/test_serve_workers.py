@@ -166,6 +166,9 @@ def test_a_kiosk_checks_out_through_serve_against_simulate(served: Served) -> No
     finally:
         kiosk.close()
     loans = httpx.get(f"{served.admin}/api/loans", timeout=10).json()["loans"]
+    ready = httpx.get(f"{served.admin}/readyz", timeout=10)
+    assert ready.status_code == 200
+    assert ready.text == "ok: 2 worker(s) ready\n"
     assert login == "941\r"
     assert "|BLY|CQY|" in status
     assert checkout.startswith("121")

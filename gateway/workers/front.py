@@ -48,6 +48,7 @@ class Front:
         workers: Returns the admin URLs of the ready workers, by worker number.
         statistics: Returns the supervisor's own numbers (workers ready, restarts).
         token: Sent to the workers as a bearer token (their admin port wants one).
+        client: The HTTP client to the workers (one with a time limit by default).
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class Front:
         workers: Callable[[], dict[int, str]],
         statistics: Callable[[], tuple[int, int]],
         token: bytes | None = None,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
         self._workers = workers
         self._statistics = statistics
@@ -62,7 +64,7 @@ class Front:
         self._turn = itertools.count()
         self.metrics = WorkerMetrics()
         self._last: dict[int, list[Metric]] = {}
-        self.client = httpx.AsyncClient(timeout=WORKER_CALL_TIMEOUT_S)
+        self.client = client or httpx.AsyncClient(timeout=WORKER_CALL_TIMEOUT_S)
 
     def retire(self, worker: int) -> None:
         """A worker is gone: keep its last counts in the totals."""

@@ -3,10 +3,16 @@ admin ports played by an ``httpx.MockTransport``."""
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
 import httpx
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from gateway.workers.front import Front
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 TOKEN = b"a-token-for-the-workers"
 
@@ -37,20 +43,15 @@ def _front(workers: Workers, urls: dict[int, str], ready: int = 2) -> Front:
     return Front(lambda: dict(urls), lambda: (ready, 1), TOKEN, client=client)
 
 
-class _Supervisor(httpx.AsyncClient):
-    """A client of the front's app that closes the front's own client too."""
-
-    def __init__(self, front: Front) -> None:
-        super().__init__(transport=httpx.ASGITransport(app=front.app()), base_url="http://s")
-        self.front = front
-
-    async def aclose(self) -> None:
-        await super().aclose()
-        await self.front.client.aclose()
-
-
-def _supervisor(front: Front) -> httpx.AsyncClient:
-    return _Supervisor(front)
+@asynccontextmanager
+async def _supervisor(front: Front) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the front's app; the front's own client is closed after."""
+    transport = httpx.ASGITransport(app=front.app())
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+            yield client
+    finally:
+        await front.client.aclose()
 
 
 async def test_metrics_combine_the_workers_and_keep_a_dead_ones_counts() -> None:

@@ -247,6 +247,9 @@ class Supervisor:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 pass_fds=spec.inherited_fds(),
+                # Out of the terminal's process group: Ctrl-C reaches the supervisor
+                # only, which stops the workers in order.
+                start_new_session=True,
             )
             slot.process = process
             log.info("worker started", worker=slot.index, pid=process.pid)

@@ -331,6 +331,40 @@ def gateway_config(
     return config.model_copy(update={"gateway": settings.model_copy(update=update)})
 
 
+def _gateways(
+    config: Config,
+    host: str,
+    shape: DemoShape,
+    chain: DemoChain | None,
+    adjust: Callable[[Config], Config] | None,
+    handle_signals: bool,
+) -> tuple[Consortium, list[Gateway]]:
+    """The demo's gateways, not yet running (the first one watches the signals), and
+    the consortium they serve."""
+    gateways: list[Gateway] = []
+    consortium: Consortium | None = None
+    for index in range(shape.gateways):
+        one = gateway_config(config, index, host, shape, chain)
+        consortium = build_consortium(adjust(one) if adjust is not None else one)
+        found, issues = resolve_secrets(consortium)
+        if issues:  # pragma: no cover - the demo set the variables
+            raise ConfigError.of(issues)
+        rules = build_rules(consortium, found)
+        services = Services(build_members(consortium, found), MemoryStateStore(), MemoryLedger())
+        gateways.append(
+            Gateway(
+                rules,
+                services,
+                start_secrets(rules, found),
+                handle_signals=handle_signals and index == 0,
+                open_configured_state=shape.state_url is not None,
+                name=f"g{index + 1}" if shape.gateways > 1 else "",
+            )
+        )
+    assert consortium is not None  # DemoShape.check: at least one gateway
+    return consortium, gateways
+
+
 async def run_demo(
     *,
     host: str = "127.0.0.1",
@@ -387,29 +421,7 @@ async def run_demo(
             config, _, _ = parse_config(path)
         config = demo_config(config, members, host, sip2_port, admin_port, ncip_port)
         config = over_ncip(config, {m: ncip_members_at[m] for m in ncip_members})
-        gateways: list[Gateway] = []
-        consortium = None
-        for index in range(shape.gateways):
-            one = gateway_config(config, index, host, shape, chain)
-            consortium = build_consortium(adjust(one) if adjust is not None else one)
-            found, issues = resolve_secrets(consortium)
-            if issues:  # pragma: no cover - the variables were set above
-                raise ConfigError.of(issues)
-            rules = build_rules(consortium, found)
-            services = Services(
-                build_members(consortium, found), MemoryStateStore(), MemoryLedger()
-            )
-            gateways.append(
-                Gateway(
-                    rules,
-                    services,
-                    start_secrets(rules, found),
-                    handle_signals=handle_signals and index == 0,
-                    open_configured_state=shape.state_url is not None,
-                    name=f"g{index + 1}" if shape.gateways > 1 else "",
-                )
-            )
-        assert consortium is not None
+        consortium, gateways = _gateways(config, host, shape, chain, adjust, handle_signals)
         running = len(gateways)
 
         async def serve_gateway(gateway: Gateway, *, task_status: trio.TaskStatus[Bound]) -> None:
@@ -466,6 +478,10 @@ def how_to_try(demo: Demo) -> str:
             f"  SIP2 gateway : {host}:{port}   terminals alpha-kiosk, beta-kiosk, gamma-desk;"
             f" password {DEMO_TERMINAL_PASSWORD}",
             f"  admin        : {demo.bound.admin or 'off'}",
+            *(
+                f"  gateway {n}    : SIP2 {b.sip2[0][0]}:{b.sip2[0][1]}, admin {b.admin or 'off'}"
+                for n, b in enumerate(demo.bounds[1:], start=2)
+            ),
             f"  NCIP         : POST {demo.bound.ncip or 'off'}  FromAgencyId rs-alpha, rs-beta"
             f" or rs-gamma; X-API-Key {os.environ.get(NCIP_KEY_ENV, '')}",
             "  patrons      : 21001000000001… (alpha), 21002… (beta), 21003… (gamma); PIN 1234;"

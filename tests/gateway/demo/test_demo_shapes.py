@@ -16,7 +16,14 @@ import trio
 
 from config.loader import parse_config
 from gateway.cli.main import main
-from gateway.demo.network import DemoError, DemoShape, demo_config, gateway_config, run_demo
+from gateway.demo.network import (
+    DemoError,
+    DemoShape,
+    demo_config,
+    gateway_config,
+    how_to_try,
+    run_demo,
+)
 from protocols.sip2 import CheckinResponse, CheckoutResponse
 from tests.helpers.demo import short_timeouts
 from tests.helpers.kiosk import Kiosk, checkin, checkout, close_all
@@ -99,6 +106,7 @@ async def test_two_gateways_share_redis_and_anchor_on_the_node(
     assert {m["member"] for m in demo.manifest["chain"]["members"]} == {"alpha", "beta", "gamma"}
     assert [g["name"] for g in demo.manifest["gateways"]] == ["g1", "g2"]
     assert demo.manifest["state"] == {"url": state_url}
+    assert f"gateway 2    : SIP2 127.0.0.1:{second.sip2[0][1]}" in how_to_try(demo)
 
 
 @pytest.mark.parametrize(

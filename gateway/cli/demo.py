@@ -20,8 +20,9 @@ def add_parsers(commands: Any) -> None:
         help="run three simulated member ILSs and the gateway (or several) in one command",
         description=(
             "Run the embedded demo: three simulated member ILSs (alpha, beta, gamma) and "
-            "the gateway with the in-memory registry and the embedded ledger. Port 0 picks "
-            "a free port."
+            "the gateway with the in-memory registry and the embedded ledger, or in "
+            "production's shape: the registry in Redis (--state), the ledger on an EVM node "
+            "(--chain), several gateways (--gateways). Port 0 picks a free port."
         ),
     )
     demo.add_argument("--sip2-port", type=int, default=6001, help="gateway SIP2 port (6001)")

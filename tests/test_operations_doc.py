@@ -23,9 +23,6 @@ SOURCES = ("gateway", "adapters", "config")
 
 NOT_YET = {("ledger", "bump"), ("ledger", "shred")}
 """Commands the page says do not exist yet."""
-FROM_OTHER_BRANCHES = {"simulate"}
-"""Commands the page names that another branch of this release adds (issue 17:
-``interlend simulate``); checked once they exist."""
 
 
 @cache
@@ -96,7 +93,5 @@ def test_every_command_named_exists(capsys: pytest.CaptureFixture[str]) -> None:
     commands = _commands()
     assert {("probe-ils",), ("reconcile",), ("ledger", "verify")} <= commands
     for words in sorted(commands):
-        if words[0] in FROM_OTHER_BRANCHES:
-            continue
         assert _exists(words) is (words not in NOT_YET), words
     capsys.readouterr()

@@ -28,6 +28,7 @@ from gateway.admin.session import ConsoleSessions
 from gateway.ncip.http import ncip_endpoint
 
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Awaitable, Callable
 
     from starlette.requests import Request
@@ -82,18 +83,22 @@ async def serve_admin(
     role: str = "admin",
     shutdown: Callable[[], Awaitable[None]] | None = None,
     grace_s: float = 10.0,
+    sock: socket.socket | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the app on one listener until cancelled, or until ``shutdown`` returns:
     then no new connection is taken and requests in flight get ``grace_s`` to finish.
     Reports its base URL once bound.
 
+    With ``sock`` (a socket already bound, from ``serve --workers``) it serves there
+    instead of binding the listener's host and port, and closes it at the end.
+
     Raises:
         ConfigError: The admin port's tokens cannot be read (``bearer_tokens``).
     """
     config = HypercornConfig()
     host = f"[{listener.host}]" if ":" in listener.host else listener.host
-    config.bind = [f"{host}:{listener.port}"]
+    config.bind = [f"fd://{sock.detach()}" if sock is not None else f"{host}:{listener.port}"]
     config.accesslog = None
     config.errorlog = None
     config.graceful_timeout = grace_s

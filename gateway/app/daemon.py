@@ -52,9 +52,10 @@ from adapters.state.connect import open_state
 from adapters.state.memory import MemoryStateStore
 from config.errors import ConfigError
 from config.loader import load_consortium, resolve_secrets
+from config.models import AdminListener
 from gateway.app.accept import accept_connections, connection_cap, raise_fd_limit
 from gateway.circulation.holdwatch import watch_title_holds
-from gateway.ledger.outbox import OutboxConsumerHealth, pump_outbox
+from gateway.ledger.outbox import OutboxConsumerHealth, consumer_name, pump_outbox
 from gateway.ncip.responder import NcipResponder
 from gateway.network.breakers import share_breakers
 from gateway.network.discovery import HoldingsError, HoldingsIndex
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
     from adapters.ledger.base import LoanEvent
     from adapters.state.base import StateBackend
     from config.models import GatewaySettings, Sip2Listener
+    from gateway.app.sockets import Prebound
     from gateway.ledger.worker import LedgerWorker
 
 __all__ = ["Bound", "Gateway", "Loaded", "load"]
@@ -156,6 +158,11 @@ class Gateway:
         handle_signals: Install the signal watcher (off in tests that run several).
         open_configured_state: Open the state store the configuration names when the
             gateway starts (``from_file`` does); otherwise keep the given one.
+        name: Tells this gateway apart from others in the same process (``interlend
+            demo --gateways N``): it goes into its connection ids, its name in the
+            outbox's consumer group and its breaker marks.
+        prebound: Listening sockets made before the start (``serve --workers``), used
+            instead of binding the configured host and port.
     """
 
     def __init__(
@@ -167,8 +174,14 @@ class Gateway:
         config_path: str | Path | None = None,
         handle_signals: bool = True,
         open_configured_state: bool = False,
+        name: str = "",
+        prebound: Prebound | None = None,
     ) -> None:
         self.rules = rules
+        self.name = name
+        self.instance = f"{INSTANCE}-{name}" if name else INSTANCE
+        """This gateway's name among those sharing the state store."""
+        self.prebound = prebound
         self.services = services
         self.secrets = secrets
         self.open_configured_state = open_configured_state
@@ -176,7 +189,12 @@ class Gateway:
         self.handle_signals = handle_signals
         self.metrics = Metrics()
         self.dispatcher = Dispatcher(self.current)
-        self.kiosks = KioskServer(self.dispatcher, lambda: self.rules.settings, self.metrics)
+        self.kiosks = KioskServer(
+            self.dispatcher,
+            lambda: self.rules.settings,
+            self.metrics,
+            conn_prefix=f"{name}-" if name else "",
+        )
         self.metrics.count_from(
             "interlend_pin_events",
             "Patron PIN events: wrong PINs counted (wrong), patrons locked out (locked), "
@@ -272,22 +290,30 @@ class Gateway:
             if self.handle_signals:
                 root.start_soon(self._watch_signals)
             self._start_ledger(root, settings)
-            root.start_soon(partial(share_breakers, self._balancers, INSTANCE))
+            root.start_soon(partial(share_breakers, self._balancers, self.instance))
             # Title holds placed at lenders, followed to filled, withdrawn or expired.
             root.start_soon(watch_title_holds, self.current)
             self._start_members()
             async with trio.open_nursery() as connections:
                 async with trio.open_nursery() as accepting:
                     sip2 = [
-                        await accepting.start(self._listen, listener, connections)
-                        for listener in settings.sip2
+                        await accepting.start(self._listen, listener, connections, index)
+                        for index, listener in enumerate(settings.sip2)
                     ]
                     admin = ncip = None
-                    if settings.admin is not None or settings.ncip is not None:
+                    prebound = self.prebound
+                    admin_listener = settings.admin
+                    if admin_listener is None and prebound is not None and prebound.admin:
+                        admin_listener = AdminListener()  # the supervisor reads it
+                    if admin_listener is not None or settings.ncip is not None:
                         from gateway.admin.app import serve_admin
 
-                        if settings.admin is not None:
-                            admin = await root.start(serve_admin, self, settings.admin)
+                        if admin_listener is not None:
+                            admin = await root.start(
+                                partial(serve_admin, sock=prebound.admin if prebound else None),
+                                self,
+                                admin_listener,
+                            )
                         if settings.ncip is not None:
                             # Among the connections: at shutdown it stops taking new
                             # messages and finishes those in flight, as kiosks do.
@@ -297,6 +323,7 @@ class Gateway:
                                     role="ncip",
                                     shutdown=self._stop.wait,
                                     grace_s=settings.drain_grace_s,
+                                    sock=prebound.ncip if prebound else None,
                                 ),
                                 self,
                                 settings.ncip,
@@ -338,6 +365,7 @@ class Gateway:
                     pump_outbox,
                     lambda: self.services.store,
                     lambda: self.services.ledger,
+                    consumer=self._consumer(),
                     on_read=self._count_loans,
                     health=self.outbox_health,
                 )
@@ -358,24 +386,36 @@ class Gateway:
             record_key=lambda: record_key,
             key=self.secrets.ledger_key,
             default_member=settings.institution_id,
+            consumer=self._consumer(),
             on_read=self._count_loans,
             health=self.outbox_health,
         )
         root.start_soon(self.ledger_worker.run)
 
+    def _consumer(self) -> str:
+        """This gateway's name in the outbox's consumer group."""
+        return f"{consumer_name()}-{self.name}" if self.name else consumer_name()
+
     async def _listen(
         self,
         listener: Sip2Listener,
         connections: trio.Nursery,
+        index: int,
         *,
         task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         context = _ssl_context(listener)
-        if context is not None:
-            listeners: list[Any] = await trio.open_ssl_over_tcp_listeners(
+        listeners: list[Any]
+        if self.prebound is not None:
+            plain = trio.SocketListener(trio.socket.from_stdlib_socket(self.prebound.sip2[index]))
+            listeners = [trio.SSLListener(plain, context) if context is not None else plain]
+            sock = plain.socket
+        elif context is not None:
+            opened: list[Any] = await trio.open_ssl_over_tcp_listeners(
                 listener.port, context, host=listener.host
             )
-            sock = listeners[0].transport_listener.socket
+            listeners = opened
+            sock = opened[0].transport_listener.socket
         else:
             listeners = await trio.open_tcp_listeners(listener.port, host=listener.host)
             sock = listeners[0].socket

@@ -13,6 +13,13 @@ Each simulated ILS serves SIP2 and NCIP; the gateway reaches a member over SIP2 
 ``ncip_members`` names it.  The gateway's own NCIP endpoint takes the demo's peers
 (``rs-alpha``, ``rs-beta``, ``rs-gamma``) with a fresh random API key, given the same way.
 
+``DemoShape`` runs it the way a consortium does in production: the registry in a Redis
+(``--state``, checked at start), the ledger on an EVM development node (``--chain``: the
+registry is deployed there and the demo libraries admitted, ``chain.py``), and several
+gateways sharing that Redis (``--gateways N``), each on its own ports (the chosen ones
+plus its index) and, with a chain, anchoring with its own library's key.  Off loopback
+(``host``) the admin ports take a fresh bearer token, given in the manifest.
+
 Once every listener is up it writes the manifest (DESIGN.md "Contracts") when asked:
 where to connect (the gateway's SIP2, NCIP and admin listeners, and each simulated
 ILS's own SIP2 and NCIP endpoints), the NCIP peers and their key, the terminals,
@@ -21,7 +28,6 @@ patrons and items to try.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import tempfile
@@ -29,18 +35,31 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import structlog
 import trio
 
 from adapters.ledger.memory import MemoryLedger
+from adapters.state.connect import redis_client
 from adapters.state.memory import MemoryStateStore
 from config.consortium import build_consortium
 from config.errors import ConfigError
 from config.loader import parse_config, resolve_secrets
-from config.models import AdminListener, Config, NcipListener, Sip2Listener
+from config.models import (
+    AdminListener,
+    Config,
+    LedgerSettings,
+    NcipListener,
+    SecretRef,
+    Sip2Listener,
+    StateSettings,
+    is_loopback,
+)
 from gateway.app.daemon import Bound, Gateway
+from gateway.demo.chain import DemoChain, DemoError, deploy_demo_chain
 from gateway.demo.holdings import with_holdings, write_exports
+from gateway.demo.simulated import item_entries, patron_entries, write_manifest
 from gateway.demo.simulator.data import packaged_library
 from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.ncip_server import serve_simulator_ncip
@@ -54,7 +73,15 @@ if TYPE_CHECKING:
 
     from config.consortium import Consortium
 
-__all__ = ["DEMO_MEMBERS", "DEMO_TERMINAL_PASSWORD", "Demo", "run_demo"]
+__all__ = [
+    "DEMO_MEMBERS",
+    "DEMO_TERMINAL_PASSWORD",
+    "Demo",
+    "DemoError",
+    "DemoShape",
+    "gateway_config",
+    "run_demo",
+]
 
 log = structlog.get_logger("interlend.demo")
 
@@ -64,6 +91,10 @@ DEMO_BATCH_INTERVAL_S = 2.0
 """How old the demo lets a batch's first loan event get before anchoring it."""
 PASSWORD_ENV = "INTERLEND_DEMO_ILS_PASSWORD"
 NCIP_KEY_ENV = "INTERLEND_DEMO_NCIP_KEY"
+PATRON_KEY_ENV = "INTERLEND_DEMO_PATRON_KEY"
+ADMIN_TOKEN_ENV = "INTERLEND_DEMO_ADMIN_TOKEN"
+LEDGER_KEY_ENV = "INTERLEND_DEMO_LEDGER_KEY"
+MAX_GATEWAYS = 8
 
 
 @dataclass
@@ -76,6 +107,10 @@ class Demo:
     manifest: dict[str, Any]
     bound: Bound
     ncip_scopes: dict[str, trio.CancelScope] = field(default_factory=dict)
+    gateways: list[Gateway] = field(default_factory=list)
+    """Every gateway of the demo (``gateway`` is the first)."""
+    bounds: list[Bound] = field(default_factory=list)
+    """Where each listens, in the same order."""
 
     def stop_ils(self, member: str) -> None:
         """Stop a member's simulated ILS (its ports close: the member is down)."""
@@ -101,7 +136,11 @@ def demo_config(
     gateway = config.gateway.model_copy(
         update={
             "sip2": (Sip2Listener(host=host, port=sip2_port),),
-            "admin": AdminListener(host=host, port=admin_port),
+            "admin": AdminListener(
+                host=host,
+                port=admin_port,
+                tokens=() if is_loopback(host) else (SecretRef(env=ADMIN_TOKEN_ENV),),
+            ),
             "ncip": NcipListener(host=host, port=ncip_port),
             # A person trying the demo should not wait five minutes for a proof.
             "ledger": config.gateway.ledger.model_copy(
@@ -138,17 +177,8 @@ def _manifest(
     ncip_key: str,
 ) -> dict[str, Any]:
     host, port = bound.sip2[0]
-    patrons = [
-        {"id": p.id, "pin": p.pin, "member": member, "blocked": p.blocked}
-        for member, sim in simulators.items()
-        for p in sim.library.patrons.values()
-        if p.type != "proxy"
-    ]
-    items = [
-        {"id": item.id, "member": member}
-        for member, sim in simulators.items()
-        for item in sim.library.items.values()
-    ]
+    patrons = patron_entries(simulators)
+    items = item_entries(simulators)
     return {
         "sip2": {"host": host, "port": port},
         "ncip": {
@@ -183,13 +213,6 @@ def _manifest(
     }
 
 
-def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    """Write the manifest atomically (readers never see half a file)."""
-    partial_path = path.with_name(path.name + ".part")
-    partial_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    partial_path.replace(path)
-
-
 async def _serve_simulator(
     sim: SimulatedIls,
     host: str,
@@ -212,6 +235,138 @@ async def _serve_simulator_ncip(
         await serve_simulator_ncip(sim, host=host, task_status=task_status)
 
 
+@dataclass(frozen=True)
+class DemoShape:
+    """Where the demo keeps its state and anchors its loans, and how many gateways it
+    runs (``interlend demo --state --chain --gateways``)."""
+
+    state_url: str | None = None
+    """A Redis shared by the demo's gateways (``None``: in memory)."""
+    chain_url: str | None = None
+    """A development EVM node's JSON-RPC URL (``None``: the embedded chain)."""
+    gateways: int = 1
+
+    def check(self) -> None:
+        """Refuse a shape that cannot run, in one line.
+
+        Raises:
+            DemoError: Why.
+        """
+        if not 1 <= self.gateways <= MAX_GATEWAYS:
+            raise DemoError(f"--gateways {self.gateways}: choose between 1 and {MAX_GATEWAYS}")
+        if self.gateways > 1 and self.state_url is None:
+            raise DemoError(
+                f"--gateways {self.gateways} needs a shared state store: add --state "
+                "redis://HOST:PORT/DB (in memory, each gateway would see only its own loans)"
+            )
+        if self.chain_url is not None and self.gateways > len(DEMO_MEMBERS):
+            raise DemoError(
+                f"--gateways {self.gateways} with --chain: at most {len(DEMO_MEMBERS)}, one "
+                "per demo library (each anchors with its library's key)"
+            )
+        if self.state_url is not None and urlsplit(self.state_url).scheme not in (
+            "redis",
+            "rediss",
+        ):
+            raise DemoError(f"--state {self.state_url!r} is not a redis:// or rediss:// URL")
+        if self.chain_url is not None and urlsplit(self.chain_url).scheme not in (
+            "http",
+            "https",
+        ):
+            raise DemoError(f"--chain {self.chain_url!r} is not an http:// or https:// URL")
+
+
+async def check_state_reachable(settings: StateSettings) -> None:
+    """Ping the Redis the demo was pointed at, within its time-out.
+
+    Raises:
+        DemoError: It cannot be reached.
+    """
+    client, _ = redis_client(settings, None)
+    try:
+        with trio.fail_after(settings.timeout_s + 1.0):
+            async with client:
+                await client.ping()
+    except trio.TooSlowError:
+        raise DemoError(f"the state store {settings.url} did not answer in time") from None
+    except Exception as exc:  # any failure of the first ping means "cannot be reached"
+        reason: BaseException = exc
+        while isinstance(reason, BaseExceptionGroup) and len(reason.exceptions) == 1:
+            reason = reason.exceptions[0]  # coredis's task group wraps the connection error
+        raise DemoError(f"the state store {settings.url} cannot be reached: {reason}") from None
+
+
+def _port(base: int, index: int) -> int:
+    return base + index if base else 0
+
+
+def gateway_config(
+    config: Config, index: int, host: str, shape: DemoShape, chain: DemoChain | None
+) -> Config:
+    """Gateway ``index``'s configuration: the demo's, on its own ports (the chosen ones
+    plus ``index``), with the shared store and the chain of ``shape``."""
+    settings = config.gateway
+    update: dict[str, Any] = {}
+    sip2 = settings.sip2[0]
+    update["sip2"] = (sip2.model_copy(update={"port": _port(sip2.port, index)}),)
+    if settings.ncip is not None:
+        update["ncip"] = settings.ncip.model_copy(update={"port": _port(settings.ncip.port, index)})
+    if settings.admin is not None:
+        tokens = () if is_loopback(host) else (SecretRef(env=ADMIN_TOKEN_ENV),)
+        update["admin"] = AdminListener(
+            host=host, port=_port(settings.admin.port, index), tokens=tokens
+        )
+    if shape.state_url is not None:
+        update["state"] = StateSettings(backend="redis", url=shape.state_url)
+        update["patron_key_secret"] = SecretRef(env=PATRON_KEY_ENV)
+    if chain is not None:
+        member = DEMO_MEMBERS[index]
+        update["ledger"] = LedgerSettings(
+            backend="evm",
+            rpc_url=chain.rpc_url,
+            chain_id=chain.chain_id,
+            contract=chain.contract,
+            deploy_block=chain.deploy_block,
+            key=SecretRef(env=f"{LEDGER_KEY_ENV}_{member.upper()}"),
+            batch_interval_s=DEMO_BATCH_INTERVAL_S,
+        )
+    return config.model_copy(update={"gateway": settings.model_copy(update=update)})
+
+
+def _gateways(
+    config: Config,
+    host: str,
+    shape: DemoShape,
+    chain: DemoChain | None,
+    adjust: Callable[[Config], Config] | None,
+    handle_signals: bool,
+) -> tuple[Consortium, list[Gateway]]:
+    """The demo's gateways, not yet running (the first one watches the signals), and
+    the consortium they serve."""
+    gateways: list[Gateway] = []
+    consortium: Consortium | None = None
+    for index in range(shape.gateways):
+        one = gateway_config(config, index, host, shape, chain)
+        consortium = build_consortium(adjust(one) if adjust is not None else one)
+        found, issues = resolve_secrets(consortium)
+        if issues:  # pragma: no cover - the demo set the variables
+            raise ConfigError.of(issues)
+        rules = build_rules(consortium, found)
+        services = Services(build_members(consortium, found), MemoryStateStore(), MemoryLedger())
+        gateways.append(
+            Gateway(
+                rules,
+                services,
+                start_secrets(rules, found),
+                handle_signals=handle_signals and index == 0,
+                open_configured_state=shape.state_url is not None,
+                name=f"g{index + 1}" if shape.gateways > 1 else "",
+            )
+        )
+    assert consortium is not None  # DemoShape.check: at least one gateway
+    return consortium, gateways
+
+
 async def run_demo(
     *,
     host: str = "127.0.0.1",
@@ -222,100 +377,115 @@ async def run_demo(
     manifest_path: Path | None = None,
     handle_signals: bool = True,
     adjust: Callable[[Config], Config] | None = None,
+    shape: DemoShape = DemoShape(),
     task_status: trio.TaskStatus[Demo] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run the demo until the gateway stops (Ctrl-C, SIGTERM or ``gateway.stop()``).
+    """Run the demo until its gateways stop (Ctrl-C, SIGTERM or ``gateway.stop()`` of
+    any of them: the others are stopped too, gracefully).
 
     ``adjust`` may change the demo configuration before it is used (tests shorten
-    time-outs or point a member at a dead port with it).  The gateway reaches the
+    time-outs or point a member at a dead port with it).  The gateways reach the
     members in ``ncip_members`` over NCIP (their simulators' NCIP endpoints, with a
-    temporary item at home for each reciprocal loan) instead of SIP2.
+    temporary item at home for each reciprocal loan) instead of SIP2.  ``shape`` puts
+    the registry in Redis, the ledger on an EVM node, and runs several gateways.
+
+    Raises:
+        DemoError: The shape cannot run (see ``DemoShape.check``), Redis or the chain
+            cannot be reached.
     """
+    shape.check()
     password = secrets.token_urlsafe(18)
     os.environ[PASSWORD_ENV] = password
     ncip_key = secrets.token_urlsafe(18)
     os.environ[NCIP_KEY_ENV] = ncip_key
+    os.environ[PATRON_KEY_ENV] = secrets.token_urlsafe(24)
+    admin_token = secrets.token_urlsafe(24)
+    os.environ[ADMIN_TOKEN_ENV] = admin_token
+    if shape.state_url is not None:
+        await check_state_reachable(StateSettings(backend="redis", url=shape.state_url))
+    chain: DemoChain | None = None
+    if shape.chain_url is not None:
+        chain = await trio.to_thread.run_sync(deploy_demo_chain, shape.chain_url, DEMO_MEMBERS)
+        for member in DEMO_MEMBERS[: shape.gateways]:
+            os.environ[f"{LEDGER_KEY_ENV}_{member.upper()}"] = chain.keys[member]
     simulators = {m: SimulatedIls(packaged_library(m), password) for m in DEMO_MEMBERS}
     scopes = {m: trio.CancelScope() for m in DEMO_MEMBERS}
     with tempfile.TemporaryDirectory(prefix="interlend-demo-") as exports_folder:
-        await _run(
-            simulators,
-            scopes,
-            password,
-            ncip_key,
-            Path(exports_folder),
-            host=host,
-            sip2_port=sip2_port,
-            admin_port=admin_port,
-            ncip_port=ncip_port,
-            ncip_members=ncip_members,
-            manifest_path=manifest_path,
-            handle_signals=handle_signals,
-            adjust=adjust,
-            task_status=task_status,
+        # The members' holdings exports, which discovery and the console read.
+        exports = write_exports(
+            {m: sim.library for m, sim in simulators.items()}, Path(exports_folder)
         )
+        async with trio.open_nursery() as nursery:
+            members: dict[str, tuple[str, int]] = {}
+            ncip_scopes = {m: trio.CancelScope() for m in DEMO_MEMBERS}
+            ncip_members_at: dict[str, tuple[str, int]] = {}
+            for member, sim in simulators.items():
+                members[member] = await nursery.start(_serve_simulator, sim, host, scopes[member])
+                ncip_members_at[member] = await nursery.start(
+                    _serve_simulator_ncip, sim, host, ncip_scopes[member]
+                )
+            with resources.as_file(resources.files("config").joinpath("demo.toml")) as path:
+                config, _, _ = parse_config(path)
+            config = demo_config(config, members, host, sip2_port, admin_port, ncip_port)
+            config = over_ncip(config, {m: ncip_members_at[m] for m in ncip_members})
+            config = with_holdings(config, exports)
+            consortium, gateways = _gateways(config, host, shape, chain, adjust, handle_signals)
+            running = len(gateways)
 
+            async def serve_gateway(
+                gateway: Gateway, *, task_status: trio.TaskStatus[Bound]
+            ) -> None:
+                nonlocal running
+                try:
+                    await gateway.run(task_status=task_status)
+                finally:
+                    running -= 1
+                    for other in gateways:  # one stops (a signal, a test): all stop
+                        other.stop()
+                    if running == 0:
+                        nursery.cancel_scope.cancel()  # the simulators stop with the gateways
 
-async def _run(
-    simulators: dict[str, SimulatedIls],
-    scopes: dict[str, trio.CancelScope],
-    password: str,
-    ncip_key: str,
-    exports_folder: Path,
-    *,
-    host: str,
-    sip2_port: int,
-    admin_port: int,
-    ncip_port: int,
-    ncip_members: Collection[str],
-    manifest_path: Path | None,
-    handle_signals: bool,
-    adjust: Callable[[Config], Config] | None,
-    task_status: trio.TaskStatus[Demo],
-) -> None:
-    """``run_demo``'s body, with the members' holdings exports written in ``exports_folder``."""
-    exports = write_exports({m: sim.library for m, sim in simulators.items()}, exports_folder)
-    async with trio.open_nursery() as nursery:
-        members: dict[str, tuple[str, int]] = {}
-        ncip_scopes = {m: trio.CancelScope() for m in DEMO_MEMBERS}
-        ncip_members_at: dict[str, tuple[str, int]] = {}
-        for member, sim in simulators.items():
-            members[member] = await nursery.start(_serve_simulator, sim, host, scopes[member])
-            ncip_members_at[member] = await nursery.start(
-                _serve_simulator_ncip, sim, host, ncip_scopes[member]
+            bounds = [await nursery.start(serve_gateway, gateway) for gateway in gateways]
+            manifest = _manifest(consortium, bounds[0], members, simulators, password, ncip_key)
+            for member, (ncip_host, ncip_port) in ncip_members_at.items():
+                manifest["members"][member]["ncip"] = {
+                    "url": f"http://{ncip_host}:{ncip_port}/ncip"
+                }
+            manifest["gateways"] = [
+                {
+                    "name": gateway.name or "g1",
+                    "sip2": {"host": bound.sip2[0][0], "port": bound.sip2[0][1]},
+                    "ncip": {"url": bound.ncip} if bound.ncip else None,
+                    "admin": {"url": bound.admin} if bound.admin else None,
+                }
+                for gateway, bound in zip(gateways, bounds, strict=True)
+            ]
+            if not is_loopback(host) and manifest["admin"] is not None:
+                manifest["admin"]["token"] = admin_token
+            manifest["state"] = {"url": shape.state_url} if shape.state_url else {"memory": True}
+            manifest["chain"] = chain.manifest() if chain is not None else None
+            if manifest_path is not None:
+                write_manifest(manifest_path, manifest)
+            log.info(
+                "demo ready",
+                sip2=[f"{b.sip2[0][0]}:{b.sip2[0][1]}" for b in bounds],
+                admin=[b.admin for b in bounds],
+                ncip=[b.ncip for b in bounds],
+                state=shape.state_url or "memory",
+                chain=shape.chain_url or "embedded",
             )
-        with resources.as_file(resources.files("config").joinpath("demo.toml")) as path:
-            config, _, _ = parse_config(path)
-        config = demo_config(config, members, host, sip2_port, admin_port, ncip_port)
-        config = over_ncip(config, {m: ncip_members_at[m] for m in ncip_members})
-        config = with_holdings(config, exports)
-        consortium = build_consortium(adjust(config) if adjust is not None else config)
-        found, issues = resolve_secrets(consortium)
-        if issues:  # pragma: no cover - the variable was set above
-            raise ConfigError.of(issues)
-        rules = build_rules(consortium, found)
-        services = Services(build_members(consortium, found), MemoryStateStore(), MemoryLedger())
-        gateway = Gateway(
-            rules, services, start_secrets(rules, found), handle_signals=handle_signals
-        )
-
-        async def serve_gateway(*, task_status: trio.TaskStatus[Bound]) -> None:
-            await gateway.run(task_status=task_status)
-            nursery.cancel_scope.cancel()  # the simulators stop with the gateway
-
-        bound = await nursery.start(serve_gateway)
-        manifest = _manifest(consortium, bound, members, simulators, password, ncip_key)
-        for member, (ncip_host, ncip_port) in ncip_members_at.items():
-            manifest["members"][member]["ncip"] = {"url": f"http://{ncip_host}:{ncip_port}/ncip"}
-        if manifest_path is not None:
-            write_manifest(manifest_path, manifest)
-        log.info(
-            "demo ready",
-            sip2=f"{bound.sip2[0][0]}:{bound.sip2[0][1]}",
-            admin=bound.admin,
-            ncip=bound.ncip,
-        )
-        task_status.started(Demo(gateway, simulators, scopes, manifest, bound, ncip_scopes))
+            task_status.started(
+                Demo(
+                    gateways[0],
+                    simulators,
+                    scopes,
+                    manifest,
+                    bounds[0],
+                    ncip_scopes,
+                    gateways,
+                    bounds,
+                )
+            )
 
 
 def how_to_try(demo: Demo) -> str:
@@ -328,6 +498,10 @@ def how_to_try(demo: Demo) -> str:
             f" password {DEMO_TERMINAL_PASSWORD}",
             f"  admin        : {demo.bound.admin or 'off'}   the console for people is at /"
             " (network status, loans, discovery: try 'Atlas of Shared Collections', policies)",
+            *(
+                f"  gateway {n}    : SIP2 {b.sip2[0][0]}:{b.sip2[0][1]}, admin {b.admin or 'off'}"
+                for n, b in enumerate(demo.bounds[1:], start=2)
+            ),
             f"  NCIP         : POST {demo.bound.ncip or 'off'}  FromAgencyId rs-alpha, rs-beta"
             f" or rs-gamma; X-API-Key {os.environ.get(NCIP_KEY_ENV, '')}",
             "  patrons      : 21001000000001… (alpha), 21002… (beta), 21003… (gamma); PIN 1234;"

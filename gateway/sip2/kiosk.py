@@ -102,6 +102,8 @@ class KioskServer:
         dispatcher: Answers requests.
         settings: Returns the gateway's settings in force.
         metrics: Where counts and latencies go.
+        conn_prefix: Put before each connection's number (gateways sharing one
+            process keep their connection ids apart with it).
     """
 
     def __init__(
@@ -109,11 +111,14 @@ class KioskServer:
         dispatcher: Dispatcher,
         settings: Callable[[], GatewaySettings],
         metrics: Metrics,
+        *,
+        conn_prefix: str = "",
     ) -> None:
         self._dispatcher = dispatcher
         self._settings = settings
         self._metrics = metrics
         self._ids = itertools.count(1)
+        self._conn_prefix = conn_prefix
         self._waiting: set[trio.CancelScope] = set()
         self._draining = False
         self.open_connections = 0
@@ -193,7 +198,7 @@ class KioskServer:
             login_required=settings.login_required,
             max_frame_size=settings.max_frame_size,
         )
-        session = Session(f"c{next(self._ids)}", peer, member=listener.member)
+        session = Session(f"{self._conn_prefix}c{next(self._ids)}", peer, member=listener.member)
         self.open_connections += 1
         self._metrics.connections.inc()
         link = _Link(Wire(stream), conn, session)

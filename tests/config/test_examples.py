@@ -34,7 +34,8 @@ def reason(c: Consortium, node: str, key: str) -> str:
 
 
 def test_every_model_is_shipped() -> None:
-    """Examples exist for the four 360 models, for the DAG case and for cost sharing."""
+    """Examples exist for the four 360 models, the DAG case, cost sharing, and the
+    consortium of simulated ILSs (`interlend simulate`)."""
     names = {path.name for path in EXAMPLES}
     assert names == {
         "cost-sharing.toml",
@@ -43,6 +44,7 @@ def test_every_model_is_shipped() -> None:
         "pass-through.toml",
         "complex.toml",
         "dag.toml",
+        "simulated.toml",
     }
 
 

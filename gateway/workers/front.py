@@ -1,0 +1,151 @@
+"""The supervisor's admin port: ``/metrics`` of all the workers, the rest from one.
+
+* ``/healthz``: the supervisor lives.
+* ``/readyz``: 200 while at least one worker is ready (its own ``/readyz`` says so),
+  503 otherwise.
+* ``/metrics``: every ready worker's registry combined (``metrics.py``), with the
+  supervisor's own counts (``interlend_workers``, ``interlend_worker_restarts``).
+* everything else (the status page, ``/api/...``) is passed to a ready worker in turn:
+  they share the state store, so any of them answers for the whole gateway.
+
+Each call to a worker has a time limit; a worker that does not answer in it is left
+out of that scrape.  The admin port's bearer tokens are checked here (``for_role``) and
+sent on to the workers, whose admin sockets are private to this host's loopback.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import structlog
+import trio
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from gateway.workers.metrics import WorkerMetrics, parse, render
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from prometheus_client.metrics_core import Metric
+    from starlette.requests import Request
+
+__all__ = ["WORKER_CALL_TIMEOUT_S", "Front"]
+
+log = structlog.get_logger("interlend.supervisor")
+
+WORKER_CALL_TIMEOUT_S = 5.0
+HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "host", "content-length"})
+
+
+class Front:
+    """The supervisor's admin app (see the module documentation).
+
+    Args:
+        workers: Returns the admin URLs of the ready workers, by worker number.
+        statistics: Returns the supervisor's own numbers (workers ready, restarts).
+        token: Sent to the workers as a bearer token (their admin port wants one).
+        client: The HTTP client to the workers (one with a time limit by default).
+    """
+
+    def __init__(
+        self,
+        workers: Callable[[], dict[int, str]],
+        statistics: Callable[[], tuple[int, int]],
+        token: bytes | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._workers = workers
+        self._statistics = statistics
+        self._headers = {"authorization": f"Bearer {token.decode()}"} if token else {}
+        self._turn = itertools.count()
+        self.metrics = WorkerMetrics()
+        self._last: dict[int, list[Metric]] = {}
+        self.client = client or httpx.AsyncClient(timeout=WORKER_CALL_TIMEOUT_S)
+
+    def retire(self, worker: int) -> None:
+        """A worker is gone: keep its last counts in the totals."""
+        last = self._last.pop(worker, None)
+        if last is not None:
+            self.metrics.retire(last)
+
+    def app(self) -> Starlette:
+        """The ASGI app."""
+        return Starlette(
+            routes=[
+                Route("/healthz", self.healthz),
+                Route("/readyz", self.readyz),
+                Route("/metrics", self.prometheus),
+                Route("/{path:path}", self.forward, methods=["GET", "POST", "HEAD"]),
+            ]
+        )
+
+    async def healthz(self, request: Request) -> Response:
+        """Liveness of the supervisor."""
+        return PlainTextResponse("ok\n")
+
+    async def readyz(self, request: Request) -> Response:
+        """Ready while a worker is."""
+        ready, _ = self._statistics()
+        if ready:
+            return PlainTextResponse(f"ok: {ready} worker(s) ready\n")
+        return PlainTextResponse("not ready: no worker is ready\n", status_code=503)
+
+    async def _scrape(self, worker: int, url: str, into: dict[int, list[Metric]]) -> None:
+        try:
+            with trio.fail_after(WORKER_CALL_TIMEOUT_S):
+                answer = await self.client.get(f"{url}/metrics", headers=self._headers)
+            answer.raise_for_status()
+            into[worker] = parse(answer.text)
+        except (httpx.HTTPError, trio.TooSlowError, ValueError) as exc:
+            log.warning("worker metrics not read", worker=worker, error=str(exc) or repr(exc))
+
+    async def prometheus(self, request: Request) -> Response:
+        """Every worker's metrics combined, and the supervisor's."""
+        scraped: dict[int, list[Metric]] = {}
+        async with trio.open_nursery() as nursery:
+            for worker, url in self._workers().items():
+                nursery.start_soon(self._scrape, worker, url, scraped)
+        self._last.update(scraped)
+        families = self.metrics.combine(scraped)
+        ready, restarts = self._statistics()
+        body = render(families) + _own_metrics(ready, restarts)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def forward(self, request: Request) -> Response:
+        """Pass the request to a ready worker, in turn."""
+        workers = sorted(self._workers().items())
+        if not workers:
+            return PlainTextResponse("no worker is ready\n", status_code=503)
+        worker, url = workers[next(self._turn) % len(workers)]
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        target = f"{url}{request.url.path}"
+        if request.url.query:
+            target += f"?{request.url.query}"
+        try:
+            with trio.fail_after(WORKER_CALL_TIMEOUT_S):
+                answer = await self.client.request(
+                    request.method, target, headers=headers, content=await request.body()
+                )
+        except (httpx.HTTPError, trio.TooSlowError) as exc:
+            log.warning("worker did not answer", worker=worker, error=str(exc) or repr(exc))
+            return PlainTextResponse("the worker did not answer\n", status_code=502)
+        kept: dict[str, Any] = {
+            k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS
+        }
+        kept.pop("content-encoding", None)  # httpx has decoded the body
+        return Response(answer.content, status_code=answer.status_code, headers=kept)
+
+
+def _own_metrics(ready: int, restarts: int) -> bytes:
+    return (
+        "# HELP interlend_workers Worker processes ready\n"
+        "# TYPE interlend_workers gauge\n"
+        f"interlend_workers {ready}\n"
+        "# HELP interlend_worker_restarts_total Worker processes started again after dying\n"
+        "# TYPE interlend_worker_restarts_total counter\n"
+        f"interlend_worker_restarts_total {restarts}\n"
+    ).encode()

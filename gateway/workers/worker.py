@@ -1,0 +1,83 @@
+"""One worker of ``interlend serve --workers N``: a whole gateway in its own process.
+
+Run by the supervisor as ``python -m gateway.workers.worker SPEC`` (``spec.py``).  It
+serves on the listening sockets it is given, with its admin port on its private
+loopback socket (the supervisor reads its metrics there), and:
+
+* writes ``ready`` on standard output once every listener is up;
+* drains on SIGTERM and reloads on SIGHUP, as a lone gateway does (the supervisor
+  forwards those signals);
+* stops, draining, when its standard input closes: the supervisor is gone (even
+  killed), and a worker must not outlive it holding the ports.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import structlog
+import trio
+
+from adapters.state.base import StateUnavailable
+from config.errors import ConfigError
+from gateway.app.daemon import Bound, Gateway
+from gateway.telemetry.logs import configure_logging
+from gateway.workers.spec import WorkerSpec
+
+__all__ = ["READY_LINE", "main"]
+
+READY_LINE = "ready"
+
+log = structlog.get_logger("interlend.worker")
+
+
+async def _watch_supervisor(gateway: Gateway) -> None:
+    """Stop the gateway once standard input reaches its end (the supervisor is gone)."""
+    stdin = trio.lowlevel.FdStream(sys.stdin.fileno())
+    try:
+        while await stdin.receive_some(1024):
+            pass
+    except (trio.BrokenResourceError, OSError):
+        pass
+    log.warning("the supervisor is gone: stopping")
+    gateway.stop()
+
+
+async def run_worker(spec: WorkerSpec) -> None:
+    """Run the gateway the spec describes until it stops."""
+    gateway = Gateway.from_file(spec.config, prebound=spec.prebound())
+    async with trio.open_nursery() as nursery:
+
+        async def serve(*, task_status: trio.TaskStatus[Bound]) -> None:
+            await gateway.run(task_status=task_status)
+            nursery.cancel_scope.cancel()
+
+        await nursery.start(serve)
+        print(READY_LINE, flush=True)  # the supervisor logs it
+        nursery.start_soon(_watch_supervisor, gateway)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The worker process's entry point; returns its exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    spec = WorkerSpec.loads(args[0])
+    configure_logging(level=spec.log_level, json=spec.log_json)
+    structlog.contextvars.bind_contextvars(worker=spec.index)
+    try:
+        trio.run(run_worker, spec)
+    except BaseException as raised:
+        failure = raised
+        while isinstance(failure, BaseExceptionGroup) and len(failure.exceptions) == 1:
+            failure = failure.exceptions[0]  # a nursery wraps the one failure in a group
+        if isinstance(failure, ConfigError):
+            log.error("worker not started: the configuration has errors", errors=str(failure))
+            return 1
+        if isinstance(failure, StateUnavailable):
+            log.error("worker stopped: the state store", detail=failure.detail)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - run as a process by the supervisor
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The supervisor's admin port (``gateway/workers/front.py``) over ASGI, with the workers'
+admin ports played by an ``httpx.MockTransport``."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import httpx
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+from gateway.workers.front import Front
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+TOKEN = b"a-token-for-the-workers"
+
+
+def _worker_metrics(count: int) -> bytes:
+    registry = CollectorRegistry()
+    Counter("demo_requests", "requests", registry=registry).inc(count)
+    return generate_latest(registry)
+
+
+class Workers:
+    """Two workers' admin ports: metrics, and an echo of what was forwarded."""
+
+    def __init__(self) -> None:
+        self.counts = {"w0": 3, "w1": 4}
+        self.seen: list[httpx.Request] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        host = request.url.host
+        if request.url.path == "/metrics":
+            return httpx.Response(200, content=_worker_metrics(self.counts[host]))
+        return httpx.Response(200, json={"worker": host, "query": request.url.query.decode()})
+
+
+def _front(workers: Workers, urls: dict[int, str], ready: int = 2) -> Front:
+    client = httpx.AsyncClient(transport=httpx.MockTransport(workers.handle))
+    return Front(lambda: dict(urls), lambda: (ready, 1), TOKEN, client=client)
+
+
+@asynccontextmanager
+async def _supervisor(front: Front) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the front's app; the front's own client is closed after."""
+    transport = httpx.ASGITransport(app=front.app())
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+            yield client
+    finally:
+        await front.client.aclose()
+
+
+async def test_metrics_combine_the_workers_and_keep_a_dead_ones_counts() -> None:
+    """/metrics sums the workers' counters (read with the token), adds the supervisor's
+    own, and keeps a retired worker's last counts."""
+    workers = Workers()
+    urls = {0: "http://w0", 1: "http://w1"}
+    front = _front(workers, urls)
+    async with _supervisor(front) as supervisor:
+        first = (await supervisor.get("/metrics")).text
+        front.retire(0)
+        workers.counts["w0"] = 1  # its replacement starts from zero
+        second = (await supervisor.get("/metrics")).text
+    assert "demo_requests_total 7.0" in first
+    assert "interlend_workers 2" in first
+    assert "interlend_worker_restarts_total 1" in first
+    assert "demo_requests_total 8.0" in second
+    assert {r.headers["authorization"] for r in workers.seen} == {f"Bearer {TOKEN.decode()}"}
+
+
+async def test_other_routes_go_to_the_ready_workers_in_turn() -> None:
+    """The API is answered by a ready worker, each in turn, query string kept."""
+    workers = Workers()
+    front = _front(workers, {0: "http://w0", 1: "http://w1"})
+    async with _supervisor(front) as supervisor:
+        answers = [(await supervisor.get("/api/loans?limit=5")).json() for _ in range(4)]
+    assert [a["worker"] for a in answers] == ["w0", "w1", "w0", "w1"]
+    assert {a["query"] for a in answers} == {"limit=5"}
+
+
+async def test_without_a_ready_worker_it_is_not_ready() -> None:
+    """No worker ready: /readyz is 503, the API 503, /healthz still 200."""
+    front = _front(Workers(), {}, ready=0)
+    async with _supervisor(front) as supervisor:
+        ready = await supervisor.get("/readyz")
+        api = await supervisor.get("/api/members")
+        health = await supervisor.get("/healthz")
+    assert ready.status_code == 503
+    assert api.status_code == 503
+    assert health.status_code == 200
+
+
+async def test_a_worker_that_fails_is_left_out_of_the_scrape() -> None:
+    """A worker whose port does not answer: the others' metrics are still given."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "w1":
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, content=_worker_metrics(3))
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    front = Front(lambda: {0: "http://w0", 1: "http://w1"}, lambda: (1, 0), client=client)
+    async with _supervisor(front) as supervisor:
+        text = (await supervisor.get("/metrics")).text
+    assert "demo_requests_total 3.0" in text

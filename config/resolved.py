@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import cache, lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from pydantic import BaseModel, ConfigDict
@@ -58,6 +59,7 @@ __all__ = [
     "ResolvedCost",
     "ResolvedDialect",
     "ResolvedIls",
+    "ResolvedIlsTls",
     "ResolvedLending",
     "ResolvedNcip",
     "ResolvedPolicy",
@@ -135,6 +137,15 @@ class ResolvedNcip(ResolvedSection):
     accept_item: bool
 
 
+class ResolvedIlsTls(ResolvedSection):
+    """How the gateway checks a library's ILS over TLS (``ils.tls``)."""
+
+    ca: Path | None
+    """``None``: the system's trust store."""
+    server_name: str | None
+    """``None``: each endpoint's host."""
+
+
 class ResolvedIls(ResolvedSection):
     """How the gateway reaches a library's ILS (``ils``)."""
 
@@ -153,6 +164,7 @@ class ResolvedIls(ResolvedSection):
     pool_size: int
     dialect: ResolvedDialect
     ncip: ResolvedNcip
+    tls: ResolvedIlsTls
 
 
 class ResolvedCirculation(ResolvedSection):

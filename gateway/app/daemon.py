@@ -50,6 +50,7 @@ from adapters.ils.base import Supervised
 from adapters.ledger.memory import MemoryLedger
 from adapters.state.connect import open_state
 from adapters.state.memory import MemoryStateStore
+from adapters.tls import tls_issues
 from config.errors import ConfigError
 from config.loader import load_consortium, resolve_secrets
 from gateway.app.accept import accept_connections, connection_cap, raise_fd_limit
@@ -111,7 +112,7 @@ def load(
     Raises:
         ConfigError: The file (or a secret it names) is not right.
     """
-    consortium = load_consortium(path, check_secrets=True)
+    consortium = load_consortium(path, check_secrets=True, checks=(tls_issues,))
     found, _ = resolve_secrets(consortium)
     rules = build_rules(consortium, found, previous_rules)
     members = build_members(consortium, found, previous_members)

@@ -27,6 +27,10 @@ NCIP-only calls of the reciprocal flow at a home library (``accept_item``,
   or a probe found it answering), ``run()`` sends it the *trial probe* (a
   ``LookupAgency`` too), whose answer closes the breaker; a patron's request is never
   the trial.  Without ``run()`` an opened breaker never closes again.
+* **TLS.** ``https://`` endpoints are verified against ``ils.tls.ca`` when it is set
+  (else httpx's trust store), for ``ils.tls.server_name`` when it is set (else the
+  URL's host); a failed handshake is a connection that failed (``IlsUnavailable``, its
+  reason in the detail).
 * **Bulkhead and time.** At most ``ils.concurrency`` requests are in flight; every call
   takes the caller's ``timeout`` for the whole exchange (waiting for a slot,
   connecting, the answer); connecting alone is also bounded by ``connect_timeout_s``.
@@ -70,6 +74,7 @@ from adapters.errors import (
     IlsUnavailable,
 )
 from adapters.ils.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome, Ticket
+from adapters.tls import TlsFileError, client_context
 from protocols.ncip import (
     AcceptItem,
     CancelRequestItem,
@@ -103,6 +108,8 @@ from .base import (
 )
 
 if TYPE_CHECKING:
+    import ssl
+
     from config.resolved import ResolvedIls
     from protocols.ncip import Request
     from protocols.ncip.xml import Node
@@ -371,6 +378,9 @@ class NcipMemberIls:
         )
         self._limiter = trio.CapacityLimiter(settings.concurrency)
         self._transport = transport
+        server_name = settings.tls.server_name
+        # The name an https endpoint's certificate must carry, sent as SNI.
+        self._tls_name = {"sni_hostname": server_name} if server_name else {}
         self._client: httpx.AsyncClient | None = None
         self._calls: dict[str, int] = {}
         self._closed = False
@@ -560,6 +570,7 @@ class NcipMemberIls:
             concurrency = self._limiter.total_tokens
             self._client = httpx.AsyncClient(
                 transport=self._transport,
+                verify=self._verify(),
                 timeout=httpx.Timeout(None, connect=self.settings.connect_timeout_s),
                 limits=httpx.Limits(
                     max_connections=None,
@@ -570,13 +581,28 @@ class NcipMemberIls:
             )
         return self._client
 
+    def _verify(self) -> ssl.SSLContext | bool:
+        """How ``https://`` endpoints are verified: against ``ils.tls.ca`` when set,
+        else httpx's own trust store.
+
+        Raises:
+            IlsUnavailable: ``ils.tls.ca`` cannot be used (``check-config`` says so
+                before start; the file may have changed since).
+        """
+        if self.settings.tls.ca is None:
+            return True
+        try:
+            return client_context(self.settings.tls.ca)
+        except TlsFileError as exc:
+            raise IlsUnavailable(self.member, f"ils.tls.{exc.setting}: {exc.message}") from None
+
     async def _post(self, state: _EndpointState, body: bytes) -> _Answer:
         client = self._http()
         started = trio.current_time()
         state.requests += 1
         try:
             async with client.stream(
-                "POST", state.url, content=body, headers=self._headers
+                "POST", state.url, content=body, headers=self._headers, extensions=self._tls_name
             ) as response:
                 data = bytearray()
                 async for chunk in response.aiter_bytes():

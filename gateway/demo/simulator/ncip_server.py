@@ -94,6 +94,7 @@ from protocols.ncip.xml import MAX_BODY, parse
 if TYPE_CHECKING:
     from starlette.requests import Request as HttpRequest
 
+    from config.models import TlsSettings
     from gateway.demo.simulator.data import LibraryData, SimPatron
 
 __all__ = ["NcipSimulator", "ncip_app", "serve_simulator_ncip"]
@@ -563,15 +564,17 @@ async def serve_simulator_ncip(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
+    tls: TlsSettings | None = None,
     task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``POST /ncip`` for a simulated ILS until cancelled.
+    """Serve ``POST /ncip`` for a simulated ILS until cancelled (HTTPS with ``tls``).
 
     Args:
         ils: The simulated ILS (a fresh ``NcipSimulator`` is made over it), or an
             ``NcipSimulator`` whose counters and knobs a test wants to use.
         host: The address to listen on (loopback by default).
         port: The port (0 picks a free one).
+        tls: The certificate and key to serve HTTPS with.
         task_status: Receives the bound ``(host, port)``; the endpoint is
             ``http://host:port/ncip``.
     """
@@ -581,6 +584,8 @@ async def serve_simulator_ncip(
     config.bind = [f"{bind_host}:{port}"]
     config.accesslog = None
     config.errorlog = None
+    if tls is not None:
+        config.certfile, config.keyfile = str(tls.cert), str(tls.key)
 
     class _Started:
         """Turns hypercorn's bound URLs into the (host, port) of the first one."""

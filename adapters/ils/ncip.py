@@ -55,6 +55,7 @@ NCIP has no place for the return location of a checkin; ``checkin`` ignores it.
 from __future__ import annotations
 
 import re
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -74,7 +75,7 @@ from adapters.errors import (
     IlsUnavailable,
 )
 from adapters.ils.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome, Ticket
-from adapters.tls import TlsFileError, client_context
+from adapters.tls import TlsFileError, client_context, failure_reason
 from protocols.ncip import (
     AcceptItem,
     CancelRequestItem,
@@ -108,8 +109,6 @@ from .base import (
 )
 
 if TYPE_CHECKING:
-    import ssl
-
     from config.resolved import ResolvedIls
     from protocols.ncip import Request
     from protocols.ncip.xml import Node
@@ -945,6 +944,13 @@ class NcipMemberIls:
 
 
 def _reason(exc: BaseException) -> str:
+    """What went wrong, in words: a TLS handshake's reason where one is behind the
+    transport error (httpx's own message is often empty then)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS handshake failed: {failure_reason(cause)}"
+        cause = cause.__cause__ or cause.__context__
     return str(exc) or type(exc).__name__
 
 

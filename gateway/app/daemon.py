@@ -386,11 +386,11 @@ class Gateway:
         self._certificate_loaded(tls)
         return tls
 
-    def _certificate_loaded(self, tls: ServerTls) -> None:
+    def _certificate_loaded(self, tls: ServerTls, event: str = "TLS certificate loaded") -> None:
         info = tls.certificate
         self.metrics.tls_expiry.labels(tls.name).set(info.not_after.timestamp())
         log.info(
-            "TLS certificate loaded",
+            event,
             listener=tls.name,
             serial=info.serial,
             not_after=info.not_after.isoformat(),
@@ -479,7 +479,7 @@ class Gateway:
                 self.metrics.tls_reloads.labels("failed").inc()
                 continue
             self.metrics.tls_reloads.labels("ok").inc()
-            self._certificate_loaded(tls)
+            self._certificate_loaded(tls, "TLS certificate reloaded")
 
     async def reload(self) -> bool:
         """Read the listeners' certificates again, then re-read the configuration file

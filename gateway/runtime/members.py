@@ -8,7 +8,8 @@ when the members are built, and kept as typed fields of the handle (``None`` whe
 client has not got one); no request ever probes a client for a method.
 
 ``build_members`` reuses the previous handle of every member whose settings (and ILS
-password) did not change, so a reload keeps warm connection pools.
+password, and the content of its ``ils.tls.ca``) did not change, so a reload keeps
+warm connection pools.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from adapters.ils.sip2 import Sip2MemberIls
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from config.consortium import Consortium
     from config.errors import KeyPath
@@ -49,8 +51,8 @@ class MemberHandle:
         item_records: The client, when it creates temporary items (NCIP AcceptItem).
         supervised: The client, when it runs health checks in the daemon.
         balanced: The client, when it balances over endpoints with breakers.
-        signature: What the client was built from (settings and a hash of the secret),
-            to tell on reload whether it can be kept.
+        signature: What the client was built from (settings, a hash of the secret and
+            of the CA file it trusts), to tell on reload whether it can be kept.
     """
 
     id: str
@@ -60,10 +62,10 @@ class MemberHandle:
     item_records: ItemRecords | None
     supervised: Supervised | None
     balanced: Balanced | None
-    signature: tuple[object, str]
+    signature: tuple[object, ...]
 
 
-def handle(member: str, client: MemberIls, signature: tuple[object, str]) -> MemberHandle:
+def handle(member: str, client: MemberIls, signature: tuple[object, ...]) -> MemberHandle:
     """The handle of ``client``, its capabilities resolved (once)."""
     return MemberHandle(
         member,
@@ -86,6 +88,18 @@ def _secret_for(
     return secrets_found.get(("nodes", source, "ils", "password"))
 
 
+def _file_digest(path: Path | None) -> str:
+    """A digest of a file the client reads once (``ils.tls.ca``), so that a reload
+    after the file changed builds the client again; empty when unset or unreadable
+    (the client then reports the file itself)."""
+    if path is None:
+        return ""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
 def build_members(
     consortium: Consortium,
     secrets_found: Mapping[KeyPath, str],
@@ -96,7 +110,11 @@ def build_members(
     for member in consortium.libraries:
         ils = consortium.policy(member).ils
         password = _secret_for(consortium, secrets_found, member)
-        signature = (ils, hashlib.sha256((password or "").encode()).hexdigest())
+        signature = (
+            ils,
+            hashlib.sha256((password or "").encode()).hexdigest(),
+            _file_digest(ils.tls.ca),
+        )
         kept = previous.get(member) if previous is not None else None
         if kept is not None and kept.signature == signature:
             members[member] = kept

@@ -5,6 +5,7 @@ member error that says so and that the endpoint's breaker counts, for SIP2
 
 from __future__ import annotations
 
+import shutil
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import TYPE_CHECKING
@@ -22,7 +23,9 @@ from gateway.demo.simulator.data import packaged_library
 from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.ncip_server import serve_simulator_ncip
 from gateway.demo.simulator.sip2_server import serve_simulator
+from gateway.runtime.members import build_members
 from tests.adapters.endpoints import TRIP_AT_ONCE
+from tests.config.helpers import PROXY, build, consortium, library
 from tests.helpers.tls import Authority
 
 if TYPE_CHECKING:
@@ -121,3 +124,18 @@ async def test_an_untrusted_ils_is_a_member_error_the_breaker_counts(
     assert "TLS handshake" in failed.value.detail
     assert endpoint in failed.value.detail
     assert figures.state is BreakerState.OPEN  # counted: one failure trips TRIP_AT_ONCE
+
+
+def test_a_reload_rebuilds_a_member_whose_ca_file_changed(authority: Authority) -> None:
+    """The client reads ``ils.tls.ca`` once: a new CA in the same file gets a new client
+    at the next reload; an unchanged one keeps the warm client."""
+    nodes = {
+        "top": consortium(circulation=PROXY),
+        "lib": library("top", ils={"tls": {"ca": str(authority.ca_file)}}),
+    }
+    first = build_members(build(nodes), {})
+    kept = build_members(build(nodes), {}, first)
+    shutil.copy(Authority.new(authority.folder / "next").ca_file, authority.ca_file)
+    rebuilt = build_members(build(nodes), {}, kept)
+    assert kept["lib"] is first["lib"]
+    assert rebuilt["lib"] is not first["lib"]

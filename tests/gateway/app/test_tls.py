@@ -39,6 +39,8 @@ from tests.helpers.tls import Authority, served_certificate
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+pytestmark = pytest.mark.slow
+
 DEMO_TOML = ROOT / "config" / "demo.toml"
 PASSWORD = "pw"
 NCIP_KEY = "ncip-key"

@@ -477,11 +477,6 @@ class TlsSettings(Frozen):
         return self
 
     @property
-    def verifies_clients(self) -> bool:
-        """Whether client certificates are checked when presented."""
-        return self.client_ca is not None
-
-    @property
     def requires_client_cert(self) -> bool:
         """Whether a client without a certificate is refused."""
         return self.client_ca is not None and self.require_client_cert is not False

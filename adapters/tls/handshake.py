@@ -28,6 +28,7 @@ HANDSHAKE_FAILURES = (
     "timeout",
     "no_client_certificate",
     "client_certificate_refused",
+    "certificate_refused_by_client",
     "not_tls",
     "protocol_version",
     "closed",
@@ -38,6 +39,11 @@ HANDSHAKE_FAILURES = (
 _KINDS = {
     "PEER_DID_NOT_RETURN_A_CERTIFICATE": "no_client_certificate",
     "CERTIFICATE_VERIFY_FAILED": "client_certificate_refused",
+    # Alerts the client sent: it does not trust the listener's certificate.
+    "TLSV1_ALERT_UNKNOWN_CA": "certificate_refused_by_client",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "certificate_refused_by_client",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "certificate_refused_by_client",
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED": "certificate_refused_by_client",
     "WRONG_VERSION_NUMBER": "not_tls",
     "HTTP_REQUEST": "not_tls",
     "UNSUPPORTED_PROTOCOL": "protocol_version",

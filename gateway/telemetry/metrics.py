@@ -144,7 +144,8 @@ class Metrics:
         self.tls_handshakes_failed = Counter(
             "interlend_tls_handshakes_failed",
             "TLS handshakes that failed on a listener, by kind (timeout, no_client_certificate, "
-            "client_certificate_refused, not_tls, protocol_version, closed, other)",
+            "client_certificate_refused, certificate_refused_by_client, not_tls, protocol_version, "
+            "closed, other)",
             ["listener", "kind"],
             registry=self.registry,
         )

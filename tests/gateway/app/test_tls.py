@@ -26,6 +26,7 @@ import pytest
 import trio
 
 from gateway.app.daemon import Bound, Gateway
+from gateway.cli.main import main
 from gateway.demo.simulator.data import packaged_library
 from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.sip2_server import serve_simulator
@@ -172,6 +173,43 @@ async def test_a_kiosk_over_tls_lends_and_one_without_a_certificate_is_refused(
     assert patron.valid_patron
     assert patron.valid_patron_password
     assert lent.ok
+
+
+async def test_the_console_speaks_sip2_over_tls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``interlend send tls://…`` with a client certificate logs in; trusting another
+    CA, or without a certificate, it says why it got nowhere."""
+    async with tls_network(tmp_path, monkeypatch) as network:
+        host, port = network.bound.sip2[0]
+        cert, key = network.authority.issue("console")
+        stranger = Authority.new(tmp_path / "other")
+        address = ["send", f"tls://{host}:{port}"]
+        common = [*address, "--cert", str(cert), "--key", str(key)]
+        login = "9300CNbeta-kiosk|COdemo|"
+        with trio.fail_after(LIMIT_S):
+            trusted = await trio.to_thread.run_sync(
+                main, [*common, "--ca", str(network.authority.ca_file), login]
+            )
+            out = capsys.readouterr().out
+            untrusted = await trio.to_thread.run_sync(
+                main, [*common, "--ca", str(stranger.ca_file), login]
+            )
+            err = capsys.readouterr().err
+            anonymous = await trio.to_thread.run_sync(
+                main, [*address, "--ca", str(network.authority.ca_file), login]
+            )
+            anonymous_err = capsys.readouterr().err
+            await eventually(
+                lambda: _failed_handshakes(network.gateway, "certificate_refused_by_client") == 1,
+                what="the gateway to count the console's refusal of its certificate",
+            )
+    assert trusted == 0
+    assert "< 941" in out
+    assert untrusted == 1
+    assert anonymous == 1
+    assert "client certificate" in anonymous_err or "certificate required" in anonymous_err
+    assert f"tls://{host}:{port}: certificate verify failed" in err
 
 
 async def test_admin_and_ncip_answer_over_https(

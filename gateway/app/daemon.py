@@ -40,6 +40,7 @@ from __future__ import annotations
 import signal
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,6 +82,10 @@ if TYPE_CHECKING:
 __all__ = ["Bound", "Gateway", "Loaded", "load"]
 
 log = structlog.get_logger("interlend.daemon")
+
+CERTIFICATE_RENEWAL_WARNING = timedelta(days=21)
+"""A listener's certificate expiring sooner than this is logged as a warning when it is
+loaded or reloaded."""
 
 
 @dataclass(frozen=True)
@@ -389,12 +394,17 @@ class Gateway:
     def _certificate_loaded(self, tls: ServerTls, event: str = "TLS certificate loaded") -> None:
         info = tls.certificate
         self.metrics.tls_expiry.labels(tls.name).set(info.not_after.timestamp())
-        log.info(
-            event,
-            listener=tls.name,
-            serial=info.serial,
-            not_after=info.not_after.isoformat(),
-        )
+        log.info(event, listener=tls.name, serial=info.serial, not_after=info.not_after.isoformat())
+        left = info.not_after - datetime.now(UTC)
+        if left < CERTIFICATE_RENEWAL_WARNING:
+            log.warning(
+                "TLS certificate expires soon",
+                listener=tls.name,
+                serial=info.serial,
+                not_after=info.not_after.isoformat(),
+                days_left=left.days,
+                hint="renew it and send SIGHUP (docs/tls.md)",
+            )
 
     async def _listen(
         self,

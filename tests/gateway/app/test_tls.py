@@ -16,6 +16,7 @@ import signal
 import ssl
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import trio
+from structlog.testing import capture_logs
 
 from gateway.app.daemon import Bound, Gateway
 from gateway.cli.main import main
@@ -254,16 +256,18 @@ async def test_sighup_serves_a_renewed_certificate_and_keeps_it_through_a_bad_on
             before = await network.served()
             kept = await network.kiosk("beta-kiosk")  # opened before the renewal
             await kept.expect(LOGIN, LoginResponse)
-            renewed_cert, renewed_key = network.authority.issue("renewed")
+            soon = datetime.now(UTC) + timedelta(days=10)
+            renewed_cert, renewed_key = network.authority.issue("renewed", not_after=soon)
             shutil.copy(renewed_cert, network.cert)
             shutil.copy(renewed_key, network.key)
             renewed = ssl.PEM_cert_to_DER_cert(renewed_cert.read_text())
-            os.kill(os.getpid(), signal.SIGHUP)
+            with capture_logs() as logs:
+                os.kill(os.getpid(), signal.SIGHUP)
 
-            async def serving_renewed() -> bool:
-                return set((await network.served()).values()) == {renewed}
+                async def serving_renewed() -> bool:
+                    return set((await network.served()).values()) == {renewed}
 
-            await eventually(serving_renewed, what="every listener to serve the renewed one")
+                await eventually(serving_renewed, what="every listener to serve the renewed one")
             _, stray_key = network.authority.issue("stray")
             shutil.copy(stray_key, network.key)
             os.kill(os.getpid(), signal.SIGHUP)
@@ -279,4 +283,7 @@ async def test_sighup_serves_a_renewed_certificate_and_keeps_it_through_a_bad_on
             still = await kept.expect(status("21002000000001"), PatronStatusResponse)
     assert set(before.values()) == {original}
     assert set(after.values()) == {renewed}
+    warned = [e for e in logs if e["event"] == "TLS certificate expires soon"]
+    assert {e["listener"] for e in warned} == set(network.gateway.tls)
+    assert all(e["days_left"] == 9 for e in warned)
     assert still.valid_patron  # a connection open across the reload carries on

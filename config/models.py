@@ -221,8 +221,9 @@ class NcipSettings(Section):
 
 
 class IlsTlsSettings(Section):
-    """How the gateway checks a library's ILS over TLS (``tls://`` SIP2 endpoints,
-    ``https://`` NCIP ones)."""
+    """How the gateway reaches a library's ILS over TLS (``tls://`` SIP2 endpoints,
+    ``https://`` NCIP ones): what it trusts, the name it expects, and the client
+    certificate it presents where the ILS asks for one (paths only)."""
 
     ca: Annotated[Path | None, Merge.NEEDS_PRECEDENCE, Default(None, "the system's")] = Field(
         None,
@@ -234,6 +235,13 @@ class IlsTlsSettings(Section):
         min_length=1,
         description="the name the ILS's certificate must carry, sent as SNI "
         "(unset: each endpoint's host)",
+    )
+    cert: Annotated[Path | None, Merge.NEEDS_PRECEDENCE, Default(None, "none")] = Field(
+        None,
+        description="a client certificate (PEM) the gateway presents to the ILS, with key",
+    )
+    key: Annotated[Path | None, Merge.NEEDS_PRECEDENCE, Default(None, "none")] = Field(
+        None, description="the client certificate's private key (PEM, not encrypted)"
     )
 
 

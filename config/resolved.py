@@ -144,6 +144,9 @@ class ResolvedIlsTls(ResolvedSection):
     """``None``: the system's trust store."""
     server_name: str | None
     """``None``: each endpoint's host."""
+    cert: Path | None
+    """``None`` (and ``key``): no client certificate is presented."""
+    key: Path | None
 
 
 class ResolvedIls(ResolvedSection):

@@ -28,9 +28,9 @@ NCIP-only calls of the reciprocal flow at a home library (``accept_item``,
   ``LookupAgency`` too), whose answer closes the breaker; a patron's request is never
   the trial.  Without ``run()`` an opened breaker never closes again.
 * **TLS.** ``https://`` endpoints are verified against ``ils.tls.ca`` when it is set
-  (else httpx's trust store), for ``ils.tls.server_name`` when it is set (else the
-  URL's host); a failed handshake is a connection that failed (``IlsUnavailable``, its
-  reason in the detail).
+  (else a trust store), for ``ils.tls.server_name`` when it is set (else the URL's
+  host), with ``ils.tls.cert`` presented where set; a failed handshake is a
+  connection that failed (``IlsUnavailable``, its reason in the detail).
 * **Bulkhead and time.** At most ``ils.concurrency`` requests are in flight; every call
   takes the caller's ``timeout`` for the whole exchange (waiting for a slot,
   connecting, the answer); connecting alone is also bounded by ``connect_timeout_s``.
@@ -581,17 +581,19 @@ class NcipMemberIls:
         return self._client
 
     def _verify(self) -> ssl.SSLContext | bool:
-        """How ``https://`` endpoints are verified: against ``ils.tls.ca`` when set,
-        else httpx's own trust store.
+        """How ``https://`` endpoints are verified (against ``ils.tls.ca`` when set,
+        else the system's trust store; httpx's own when ``ils.tls`` names no file), and
+        the client certificate presented (``ils.tls.cert``).
 
         Raises:
-            IlsUnavailable: ``ils.tls.ca`` cannot be used (``check-config`` says so
+            IlsUnavailable: A file of ``ils.tls`` cannot be used (``check-config`` says so
                 before start; the file may have changed since).
         """
-        if self.settings.tls.ca is None:
+        tls = self.settings.tls
+        if tls.ca is None and tls.cert is None and tls.key is None:
             return True
         try:
-            return client_context(self.settings.tls.ca)
+            return client_context(tls.ca, tls.cert, tls.key)
         except TlsFileError as exc:
             raise IlsUnavailable(self.member, f"ils.tls.{exc.setting}: {exc.message}") from None
 
@@ -600,9 +602,12 @@ class NcipMemberIls:
         started = trio.current_time()
         state.requests += 1
         try:
-            async with client.stream(
+            request = client.build_request(
                 "POST", state.url, content=body, headers=self._headers, extensions=self._tls_name
-            ) as response:
+            )
+            request.stream = _Body(body)
+            response = await client.send(request, stream=True)
+            try:
                 data = bytearray()
                 async for chunk in response.aiter_bytes():
                     data += chunk
@@ -611,6 +616,8 @@ class NcipMemberIls:
                             self.member, f"the answer is larger than {MAX_BODY} bytes"
                         )
                 status = response.status_code
+            finally:
+                await response.aclose()
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
             raise _NotSent(f"cannot connect to {state.url}: {_reason(exc)}") from None
         except httpx.InvalidURL as exc:
@@ -941,6 +948,28 @@ class NcipMemberIls:
         if reply.has_problem(*_UNKNOWN_ITEM):
             return ItemOutcome(ok=True, item=item, screen_messages=("Item was not there",))
         return ItemOutcome(ok=False, item=item, screen_messages=_messages(reply))
+
+
+class _Body(httpx.AsyncByteStream):
+    """A request body handed to httpx whole, through a plain iterator object.
+
+    httpx's own (``ByteStream``) iterates with an async generator; when the connection
+    breaks while the body is being written (a TLS server refusing the gateway's client
+    certificate after the handshake, under TLS 1.3), that generator is left
+    unexhausted and trio reports it when it is collected (encode/httpx#3686).
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data: bytes | None = data
+
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        data, self._data = self._data, None
+        if data is None:
+            raise StopAsyncIteration
+        return data
 
 
 def _reason(exc: BaseException) -> str:

@@ -29,8 +29,9 @@ member:
   the trial.  Without ``run()`` an opened breaker never closes again.
 * **TLS.** ``tls://`` endpoints are reached over TLS, the ILS's certificate verified
   against ``ils.tls.ca`` (or the system's trust store) for ``ils.tls.server_name`` (or
-  the endpoint's host); a failed handshake is an ``IlsUnavailable`` naming the reason,
-  counted by the endpoint's breaker like any connection that fails.
+  the endpoint's host), presenting ``ils.tls.cert`` where set; a failed handshake is
+  an ``IlsUnavailable`` naming the reason, counted by the endpoint's breaker like any
+  connection that fails.
 * **Bulkhead.** At most ``concurrency`` requests are in flight to the member; a hung
   ILS can hold only its own slots, never the gateway.
 * **Time.** Every call takes the caller's ``timeout`` for the whole exchange (waiting
@@ -423,16 +424,18 @@ class Sip2MemberIls:
         )
 
     def _tls_context(self) -> ssl.SSLContext:
-        """The context that verifies the member's TLS endpoints (``ils.tls``), built at
-        the first TLS connection.
+        """The context that verifies the member's TLS endpoints and presents the
+        gateway's client certificate, if any (``ils.tls``), built at the first TLS
+        connection.
 
         Raises:
-            IlsUnavailable: ``ils.tls.ca`` cannot be used (``check-config`` says so
+            IlsUnavailable: A file of ``ils.tls`` cannot be used (``check-config`` says so
                 before start; the file may have changed since).
         """
         if self._ssl_context is None:
             try:
-                self._ssl_context = client_context(self.settings.tls.ca)
+                tls = self.settings.tls
+                self._ssl_context = client_context(tls.ca, tls.cert, tls.key)
             except TlsFileError as exc:
                 raise IlsUnavailable(self.member, f"ils.tls.{exc.setting}: {exc.message}") from None
         return self._ssl_context

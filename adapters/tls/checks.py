@@ -1,8 +1,8 @@
 """The configuration's TLS files, checked where configuration errors are reported.
 
 ``tls_issues(consortium)`` builds every context the configuration asks for (the
-listeners' and, per node that sets ``ils.tls.ca``, the client's) and returns each file
-problem as a ``ConfigIssue`` at its key (``gateway.sip2[0].tls.key``), so that
+listeners' and, per library whose ``ils.tls`` names a file, the client's) and returns
+each file problem as a ``ConfigIssue`` at its key (``gateway.sip2[0].tls.key``), so that
 ``check-config`` and the start of the gateway print it with its file position and a
 hint, like any other error.  It is machine-specific, like secrets: ``check-config
 --no-secrets`` leaves it out.
@@ -43,13 +43,19 @@ def tls_issues(consortium: Consortium) -> list[ConfigIssue]:
             server_context(settings)
         except TlsFileError as exc:
             issues.append(ConfigIssue((*path, exc.setting), exc.message, exc.hint))
-    for node_id, node in consortium.nodes.items():
-        if node.ils.tls.ca is None:
+    seen: set[ConfigIssue] = set()
+    for library in consortium.libraries:
+        tls = consortium.policy(library).ils.tls
+        if tls.ca is None and tls.cert is None and tls.key is None:
             continue
         try:
-            client_context(node.ils.tls.ca)
+            client_context(tls.ca, tls.cert, tls.key)
         except TlsFileError as exc:
-            issues.append(
-                ConfigIssue(("nodes", node_id, "ils", "tls", exc.setting), exc.message, exc.hint)
-            )
+            # Reported where the setting is written (a parent's, for an inherited one).
+            source = consortium.effective[library][f"ils.tls.{exc.setting}"].source
+            path = ("nodes", source or library, "ils", "tls", exc.setting)
+            issue = ConfigIssue(path, exc.message, exc.hint)
+            if issue not in seen:
+                seen.add(issue)
+                issues.append(issue)
     return issues

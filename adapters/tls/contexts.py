@@ -2,9 +2,10 @@
 
 ``server_context(settings)`` is a listener's context: its certificate and key, TLS 1.2
 at least (``min_version``), and the client CA when clients' certificates are checked
-(``require_client_cert``).  ``client_context(ca)`` is the gateway's as a client of a
-member ILS: the server is verified against ``ca`` (or the system's trust store) and
-its name checked.
+(``require_client_cert``).  ``client_context(ca, cert, key)`` is the gateway's as a
+client of a member ILS: the server is verified against ``ca`` (or the system's trust
+store) and its name checked, and with ``cert`` and ``key`` the gateway presents a
+client certificate of its own.
 
 Every way a file can be unusable becomes a ``TlsFileError`` naming the setting
 (``cert``, ``key``, ``client_ca``, ``ca``), what is wrong and what to do: a file
@@ -129,6 +130,48 @@ def _load_ca(context: ssl.SSLContext, setting: str, path: Path) -> None:
         ) from None
 
 
+def _load_certificate(
+    context: ssl.SSLContext, cert: Path, key: Path, now: datetime | None
+) -> CertificateInfo:
+    """Load a certificate and its key into ``context`` (settings ``cert`` and ``key``).
+
+    Raises:
+        TlsFileError: Either cannot be used: missing, unreadable, not PEM, expired, an
+            encrypted key, a key of another certificate.
+    """
+    certificate = _first_certificate("cert", cert)
+    if certificate.not_after <= (now or datetime.now(UTC)):
+        raise TlsFileError(
+            "cert",
+            f"{cert} expired on {certificate.not_after:%Y-%m-%d %H:%M} UTC",
+            "renew it; the gateway reloads certificates on SIGHUP",
+        )
+    _readable("key", key)
+    try:
+        context.load_cert_chain(cert, key, password=_refuse_pass_phrase)
+    except _Encrypted:
+        raise TlsFileError(
+            "key",
+            f"{key} is encrypted: a daemon cannot type its pass phrase",
+            "store it unencrypted (`openssl pkey -in KEY -out PLAIN`), readable only by "
+            "the gateway's user",
+        ) from None
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            raise TlsFileError(
+                "key",
+                f"{key} is not the key of the certificate {cert}",
+                "give the private key the certificate was issued for",
+            ) from None
+        why = "not a PEM private key" if exc.reason in (None, "PEM_LIB") else _reason(exc)
+        raise TlsFileError(
+            "key",
+            f"{key} holds no usable private key ({why})",
+            "give the PEM private key the certificate was issued for",
+        ) from None
+    return certificate
+
+
 def server_context(
     settings: TlsSettings, *, alpn: Sequence[str] = (), now: datetime | None = None
 ) -> tuple[ssl.SSLContext, CertificateInfo]:
@@ -142,41 +185,12 @@ def server_context(
     Raises:
         TlsFileError: A file cannot be used (see the module documentation).
     """
-    certificate = _first_certificate("cert", settings.cert)
-    if certificate.not_after <= (now or datetime.now(UTC)):
-        raise TlsFileError(
-            "cert",
-            f"{settings.cert} expired on {certificate.not_after:%Y-%m-%d %H:%M} UTC",
-            "renew it; the gateway reloads certificates on SIGHUP",
-        )
-    _readable("key", settings.key)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = _VERSIONS[settings.min_version]
     context.options |= ssl.OP_NO_COMPRESSION
     if alpn:
         context.set_alpn_protocols(list(alpn))
-    try:
-        context.load_cert_chain(settings.cert, settings.key, password=_refuse_pass_phrase)
-    except _Encrypted:
-        raise TlsFileError(
-            "key",
-            f"{settings.key} is encrypted: a daemon cannot type its pass phrase",
-            "store it unencrypted (`openssl pkey -in KEY -out PLAIN`), readable only by "
-            "the gateway's user",
-        ) from None
-    except ssl.SSLError as exc:
-        if exc.reason == "KEY_VALUES_MISMATCH":
-            raise TlsFileError(
-                "key",
-                f"{settings.key} is not the key of the certificate {settings.cert}",
-                "give the private key the certificate was issued for",
-            ) from None
-        why = "not a PEM private key" if exc.reason in (None, "PEM_LIB") else _reason(exc)
-        raise TlsFileError(
-            "key",
-            f"{settings.key} holds no usable private key ({why})",
-            "give the PEM private key the certificate was issued for",
-        ) from None
+    certificate = _load_certificate(context, settings.cert, settings.key, now)
     if settings.client_ca is not None:
         _load_ca(context, "client_ca", settings.client_ca)
         context.verify_mode = (
@@ -185,13 +199,24 @@ def server_context(
     return context, certificate
 
 
-def client_context(ca: Path | None) -> ssl.SSLContext:
+def client_context(
+    ca: Path | None, cert: Path | None = None, key: Path | None = None
+) -> ssl.SSLContext:
     """The gateway's context as a client of a member ILS: the server's certificate is
-    verified against ``ca`` (``None``: the system's trust store) and its name checked.
+    verified against ``ca`` (``None``: the system's trust store) and its name checked;
+    with ``cert`` and ``key``, the gateway presents that client certificate.
 
     Raises:
-        TlsFileError: ``ca`` cannot be used (setting ``ca``).
+        TlsFileError: A file cannot be used (settings ``ca``, ``cert``, ``key``), or
+            only one of ``cert`` and ``key`` is given.
     """
+    if (cert is None) != (key is None):
+        setting = "key" if key is None else "cert"
+        raise TlsFileError(
+            setting,
+            "a client certificate needs both cert and key",
+            f"set {setting} too, or neither",
+        )
     if ca is None:
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     else:
@@ -200,6 +225,8 @@ def client_context(ca: Path | None) -> ssl.SSLContext:
         _load_ca(context, "ca", ca)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.options |= ssl.OP_NO_COMPRESSION
+    if cert is not None and key is not None:
+        _load_certificate(context, cert, key, None)
     return context
 
 

@@ -8,7 +8,7 @@ when the members are built, and kept as typed fields of the handle (``None`` whe
 client has not got one); no request ever probes a client for a method.
 
 ``build_members`` reuses the previous handle of every member whose settings (and ILS
-password, and the content of its ``ils.tls.ca``) did not change, so a reload keeps
+password, and the files its ``ils.tls`` names) did not change, so a reload keeps
 warm connection pools.
 """
 
@@ -51,8 +51,8 @@ class MemberHandle:
         item_records: The client, when it creates temporary items (NCIP AcceptItem).
         supervised: The client, when it runs health checks in the daemon.
         balanced: The client, when it balances over endpoints with breakers.
-        signature: What the client was built from (settings, a hash of the secret and
-            of the CA file it trusts), to tell on reload whether it can be kept.
+        signature: What the client was built from (settings, a hash of the secret, the
+            state of its TLS files), to tell on reload whether it can be kept.
     """
 
     id: str
@@ -88,16 +88,23 @@ def _secret_for(
     return secrets_found.get(("nodes", source, "ils", "password"))
 
 
-def _file_digest(path: Path | None) -> str:
-    """A digest of a file the client reads once (``ils.tls.ca``), so that a reload
-    after the file changed builds the client again; empty when unset or unreadable
-    (the client then reports the file itself)."""
-    if path is None:
-        return ""
+def _files_state(public: tuple[Path | None, ...], key: Path | None) -> tuple[str, ...]:
+    """What tells whether the files a client reads once (``ils.tls``) changed: a digest
+    of each certificate file's content, and the key file's inode, size and modification
+    time (a key is not read here).  Empty for a file unset or unreadable: the client
+    reports the file itself."""
+    state: list[str] = []
+    for path in public:
+        try:
+            state.append(hashlib.sha256(path.read_bytes()).hexdigest() if path else "")
+        except OSError:
+            state.append("")
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        found = key.stat() if key is not None else None
     except OSError:
-        return ""
+        found = None
+    state.append("" if found is None else f"{found.st_ino}:{found.st_size}:{found.st_mtime_ns}")
+    return tuple(state)
 
 
 def build_members(
@@ -113,7 +120,7 @@ def build_members(
         signature = (
             ils,
             hashlib.sha256((password or "").encode()).hexdigest(),
-            _file_digest(ils.tls.ca),
+            _files_state((ils.tls.ca, ils.tls.cert), ils.tls.key),
         )
         kept = previous.get(member) if previous is not None else None
         if kept is not None and kept.signature == signature:

@@ -45,10 +45,13 @@ def authority(tmp_path: Path) -> Authority:
 
 
 @asynccontextmanager
-async def alpha_over_tls(authority: Authority, *, ncip: bool) -> AsyncIterator[str]:
-    """The simulated alpha ILS over TLS; yields its endpoint (``tls://`` or ``https://``)."""
+async def alpha_over_tls(
+    authority: Authority, *, ncip: bool, client_ca: Path | None = None
+) -> AsyncIterator[str]:
+    """The simulated alpha ILS over TLS (asking for a client certificate signed by
+    ``client_ca`` when given); yields its endpoint (``tls://`` or ``https://``)."""
     ils = SimulatedIls(packaged_library("alpha"), PASSWORD)
-    tls = authority.tls("alpha-ils", SERVER_NAME)
+    tls = authority.tls("alpha-ils", SERVER_NAME, client_ca=client_ca)
     async with trio.open_nursery() as nursery:
         if ncip:
             host, port = await nursery.start(partial(serve_simulator_ncip, ils, tls=tls))
@@ -60,8 +63,13 @@ async def alpha_over_tls(authority: Authority, *, ncip: bool) -> AsyncIterator[s
 
 
 def client(
-    endpoint: str, ca: Path | None, server_name: str | None = SERVER_NAME
+    endpoint: str,
+    ca: Path | None,
+    server_name: str | None = SERVER_NAME,
+    *,
+    certificate: tuple[Path, Path] | None = None,
 ) -> Sip2MemberIls | NcipMemberIls:
+    cert, key = certificate or (None, None)
     settings = ResolvedIls.of(
         IlsSettings(
             adapter="ncip" if endpoint.startswith("https") else "sip2",
@@ -71,7 +79,7 @@ def client(
             timeout_s=5.0,
             connect_timeout_s=5.0,
             pool_size=1,
-            tls=IlsTlsSettings(ca=ca, server_name=server_name),
+            tls=IlsTlsSettings(ca=ca, server_name=server_name, cert=cert, key=key),
         )
     )
     if endpoint.startswith("https"):
@@ -124,6 +132,29 @@ async def test_an_untrusted_ils_is_a_member_error_the_breaker_counts(
     assert "TLS handshake" in failed.value.detail
     assert endpoint in failed.value.detail
     assert figures.state is BreakerState.OPEN  # counted: one failure trips TRIP_AT_ONCE
+
+
+@pytest.mark.parametrize("ncip", [False, True], ids=["sip2", "ncip"])
+async def test_an_ils_that_asks_for_a_client_certificate_gets_the_gateway_s(
+    authority: Authority, tmp_path: Path, ncip: bool
+) -> None:
+    """With ``ils.tls.cert`` and ``key`` the gateway is let in; without, it is a member
+    error like any refused handshake."""
+    clients = Authority.new(tmp_path / "clients")
+    certificate = clients.issue("gateway-client", "gateway.example.org")
+    async with alpha_over_tls(authority, ncip=ncip, client_ca=clients.ca_file) as endpoint:
+        presenting = client(endpoint, authority.ca_file, certificate=certificate)
+        anonymous = client(endpoint, authority.ca_file)
+        try:
+            with trio.fail_after(LIMIT_S):
+                record = await presenting.patron_status(PATRON, "1234", timeout=5)
+                with pytest.raises(IlsUnavailable) as refused:
+                    await anonymous.patron_status(PATRON, "1234", timeout=5)
+        finally:
+            await presenting.aclose()
+            await anonymous.aclose()
+    assert record.found
+    assert refused.value.member == "alpha"
 
 
 def test_a_reload_rebuilds_a_member_whose_ca_file_changed(authority: Authority) -> None:

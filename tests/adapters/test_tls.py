@@ -172,6 +172,19 @@ def test_a_client_context_trusts_the_configured_ca_only(authority: Authority) ->
     assert raised.value.setting == "ca"
 
 
+def test_a_client_certificate_needs_its_key_and_must_match_it(authority: Authority) -> None:
+    cert, key = authority.issue("client")
+    _, stray = authority.issue("stray")
+    presenting = client_context(authority.ca_file, cert, key)
+    with pytest.raises(TlsFileError, match="needs both cert and key") as alone:
+        client_context(None, cert, None)
+    with pytest.raises(TlsFileError, match="is not the key of the certificate") as mismatched:
+        client_context(authority.ca_file, cert, stray)
+    assert presenting.verify_mode == ssl.CERT_REQUIRED
+    assert alone.value.setting == "key"
+    assert mismatched.value.setting == "key"
+
+
 def test_the_certificate_read_is_the_one_a_client_is_served(authority: Authority) -> None:
     """Serial and expiry as OpenSSL itself decodes them for a peer."""
     cert, _ = authority.issue("one", not_after=datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC))

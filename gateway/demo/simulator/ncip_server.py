@@ -37,6 +37,7 @@ sets it, as on the SIP2 side.
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -574,7 +575,8 @@ async def serve_simulator_ncip(
             ``NcipSimulator`` whose counters and knobs a test wants to use.
         host: The address to listen on (loopback by default).
         port: The port (0 picks a free one).
-        tls: The certificate and key to serve HTTPS with.
+        tls: The certificate and key to serve HTTPS with (and the CA of the clients'
+            certificates, when they are checked).
         task_status: Receives the bound ``(host, port)``; the endpoint is
             ``http://host:port/ncip``.
     """
@@ -586,6 +588,11 @@ async def serve_simulator_ncip(
     config.errorlog = None
     if tls is not None:
         config.certfile, config.keyfile = str(tls.cert), str(tls.key)
+        if tls.client_ca is not None:
+            config.ca_certs = str(tls.client_ca)
+            config.verify_mode = (
+                ssl.CERT_REQUIRED if tls.requires_client_cert else ssl.CERT_OPTIONAL
+            )
 
     class _Started:
         """Turns hypercorn's bound URLs into the (host, port) of the first one."""

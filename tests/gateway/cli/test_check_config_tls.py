@@ -116,3 +116,23 @@ def test_the_gateway_refuses_to_start_with_an_unusable_tls_file(
     keys = {format_path(issue.path) for issue in refused.value.issues}
     assert keys == {"gateway.sip2[0].tls.cert", "gateway.admin.tls.key", "nodes.alpha.ils.tls.ca"}
     assert all(issue.line is not None for issue in refused.value.issues)
+
+
+def test_a_client_certificate_without_its_key_is_named_for_each_member(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ils.tls.cert`` set for the whole consortium and no ``key``: each member that
+    inherits it is told, once."""
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    cert, _ = Authority.new(tmp_path / "pki").issue("gateway-client")
+    text = DEMO_TOML.read_text(encoding="utf-8").replace(
+        "ils.timeout_s = 5.0", f'ils.timeout_s = 5.0\nils.tls.cert = "{cert}"'
+    )
+    path = tmp_path / "gateway.toml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["check-config", str(path)]) == 1
+    err = capsys.readouterr().err
+    for member in ("alpha", "beta", "gamma"):
+        assert f"nodes.{member}.ils.tls.key: a client certificate needs both cert and key" in err
+    assert f"{path}: 3 errors" in err

@@ -234,7 +234,8 @@ class ServerTls:
     """One listener's TLS: its settings, the context for new connections, and reload.
 
     Args:
-        name: The listener, as the configuration names it (``gateway.sip2[0]``).
+        name: The listener's TLS table, as the configuration names it
+            (``gateway.sip2[0].tls``).
         settings: Its ``tls`` table.
         alpn: Application protocols to offer.
 

@@ -261,6 +261,8 @@ async def test_sighup_serves_a_renewed_certificate_and_keeps_it_through_a_bad_on
             shutil.copy(renewed_cert, network.cert)
             shutil.copy(renewed_key, network.key)
             renewed = ssl.PEM_cert_to_DER_cert(renewed_cert.read_text())
+            # The gateway's signal watcher is in place (else SIGHUP would end the run).
+            assert signal.getsignal(signal.SIGHUP) not in (signal.SIG_DFL, signal.SIG_IGN)
             with capture_logs() as logs:
                 os.kill(os.getpid(), signal.SIGHUP)
 

@@ -17,7 +17,7 @@ from config.models import TlsSettings
 if TYPE_CHECKING:
     from datetime import datetime
 
-__all__ = ["Authority", "served_certificate"]
+__all__ = ["Authority", "serial_of", "served_serial"]
 
 
 @dataclass
@@ -64,16 +64,23 @@ class Authority:
         return context
 
 
-async def served_certificate(
+def serial_of(cert: Path) -> str:
+    """The serial number of a certificate file, in hex as OpenSSL writes it, read
+    by OpenSSL itself (an independent check of ``adapters.tls.certificate``)."""
+    decoded = ssl._ssl._test_decode_cert(str(cert))  # type: ignore[attr-defined]
+    return str(decoded["serialNumber"])
+
+
+async def served_serial(
     host: str, port: int, context: ssl.SSLContext, server_name: str | None = None
-) -> bytes:
-    """The certificate (DER) a TLS listener serves now, after a verified handshake."""
+) -> str:
+    """The serial number of the certificate a TLS listener serves now (verified)."""
     stream = await trio.open_tcp_stream(host, port)
     secure = trio.SSLStream(stream, context, server_hostname=server_name or host)
     try:
         await secure.do_handshake()
-        der: bytes | None = secure.getpeercert(binary_form=True)
+        served: dict[str, object] | None = secure.getpeercert()
     finally:
         await trio.aclose_forcefully(secure)
-    assert der is not None
-    return der
+    assert served is not None
+    return str(served["serialNumber"])

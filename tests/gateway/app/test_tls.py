@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import ssl
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,9 +36,10 @@ from protocols.sip2 import CheckoutResponse, LoginRequest, LoginResponse, Patron
 from tests.helpers.cli import ROOT
 from tests.helpers.kiosk import Kiosk, checkout, close_all, status
 from tests.helpers.polling import eventually
-from tests.helpers.tls import Authority, served_certificate
+from tests.helpers.tls import Authority, serial_of, served_serial
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import AsyncIterator
 
 pytestmark = pytest.mark.slow
@@ -84,11 +84,11 @@ class TlsNetwork:
             found[name] = (parts.hostname, parts.port)
         return found
 
-    async def served(self) -> dict[str, bytes]:
-        """The certificate each listener serves now."""
+    async def served(self) -> dict[str, str]:
+        """The serial number of the certificate each listener serves now."""
         trust = self.authority.client("probe")
         return {
-            name: await served_certificate(host, port, trust)
+            name: await served_serial(host, port, trust)
             for name, (host, port) in self.listeners().items()
         }
 
@@ -252,7 +252,7 @@ async def test_sighup_serves_a_renewed_certificate_and_keeps_it_through_a_bad_on
     certificate to new connections; a key that does not match leaves it serving."""
     async with tls_network(tmp_path, monkeypatch) as network:
         with trio.fail_after(LIMIT_S):
-            original = ssl.PEM_cert_to_DER_cert(network.cert.read_text())
+            original = serial_of(network.cert)
             before = await network.served()
             kept = await network.kiosk("beta-kiosk")  # opened before the renewal
             await kept.expect(LOGIN, LoginResponse)
@@ -260,7 +260,7 @@ async def test_sighup_serves_a_renewed_certificate_and_keeps_it_through_a_bad_on
             renewed_cert, renewed_key = network.authority.issue("renewed", not_after=soon)
             shutil.copy(renewed_cert, network.cert)
             shutil.copy(renewed_key, network.key)
-            renewed = ssl.PEM_cert_to_DER_cert(renewed_cert.read_text())
+            renewed = serial_of(renewed_cert)
             # The gateway's signal watcher is in place (else SIGHUP would end the run).
             assert signal.getsignal(signal.SIGHUP) not in (signal.SIG_DFL, signal.SIG_IGN)
             with capture_logs() as logs:
@@ -285,6 +285,7 @@ async def test_sighup_serves_a_renewed_certificate_and_keeps_it_through_a_bad_on
             still = await kept.expect(status("21002000000001"), PatronStatusResponse)
     assert set(before.values()) == {original}
     assert set(after.values()) == {renewed}
+    assert renewed != original
     warned = [e for e in logs if e["event"] == "TLS certificate expires soon"]
     assert {e["listener"] for e in warned} == set(network.gateway.tls)
     assert all(e["days_left"] == 9 for e in warned)

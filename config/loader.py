@@ -12,10 +12,12 @@ every issue found, each located in its file by line and column where it has one:
 * the models (unknown keys with a "did you mean", wrong types, bad values);
 * the consortium graph (``config.consortium``);
 * secrets: every ``{ env = … }`` or ``{ file = … }`` reference must resolve, unless
-  ``resolve_secrets`` is false (for checking a file on a machine without them); an
+  ``check_secrets`` is false (for checking a file on a machine without them); an
   admin bearer token (``gateway.admin.tokens``) must also be at least
   ``ADMIN_TOKEN_MIN`` characters long.  ``admin_tokens`` reads those tokens again when
-  the admin port starts.
+  the admin port starts;
+* the caller's ``checks`` of other files the configuration names on this machine
+  (the TLS certificates and keys), with the secrets and under the same switch.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from .positions import PositionIndex, index_positions
 from .secrets import read_secret
 
 if typing.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
 __all__ = ["admin_tokens", "load_consortium", "parse_config", "resolve_secrets"]
 
@@ -289,12 +291,21 @@ def admin_tokens(listener: AdminListener) -> tuple[str, ...]:
     return tuple(found.values())
 
 
-def load_consortium(path: str | Path, *, check_secrets: bool = True) -> Consortium:
+def load_consortium(
+    path: str | Path,
+    *,
+    check_secrets: bool = True,
+    checks: Iterable[Callable[[Consortium], Iterable[ConfigIssue]]] = (),
+) -> Consortium:
     """Load, validate and resolve a consortium configuration.
 
     Args:
         path: The main configuration file.
-        check_secrets: Also require every secret reference to resolve.
+        check_secrets: Also require every secret reference to resolve, and run
+            ``checks``.
+        checks: Further checks of what the configuration names on this machine (the
+            TLS files, whose reading is not this layer's: ``adapters.tls``); their
+            issues are located and reported with the secrets'.
 
     Raises:
         ConfigError: With every issue found, located in its file.
@@ -306,6 +317,8 @@ def load_consortium(path: str | Path, *, check_secrets: bool = True) -> Consorti
         raise ConfigError.of(_locate(list(exc.issues), main, node_files)) from None
     if check_secrets:
         _, issues = resolve_secrets(consortium)
+        for check in checks:
+            issues.extend(check(consortium))
         if issues:
             raise ConfigError.of(_locate(issues, main, node_files))
     return consortium

@@ -56,6 +56,7 @@ __all__ = [
     "Formula",
     "IlsAdapter",
     "IlsSettings",
+    "IlsTlsSettings",
     "JointCollection",
     "KeySpec",
     "LedgerSettings",
@@ -75,6 +76,8 @@ __all__ = [
     "Terminal",
     "TerminatorName",
     "TierCost",
+    "TlsSettings",
+    "TlsVersionName",
     "default_of",
     "is_loopback",
     "policy_keys",
@@ -226,6 +229,31 @@ class NcipSettings(Section):
     )
 
 
+class IlsTlsSettings(Section):
+    """How the gateway reaches a library's ILS over TLS (``tls://`` SIP2 endpoints,
+    ``https://`` NCIP ones): what it trusts, the name it expects, and the client
+    certificate it presents where the ILS asks for one (paths only)."""
+
+    ca: Annotated[Path | None, Merge.NEEDS_PRECEDENCE, Default(None, "the system's")] = Field(
+        None,
+        description="CA certificates (PEM) the ILS's certificate must be signed by "
+        "(unset: the system's trust store)",
+    )
+    server_name: Annotated[str | None, Merge.NEEDS_PRECEDENCE, Default(None, "the host")] = Field(
+        None,
+        min_length=1,
+        description="the name the ILS's certificate must carry, sent as SNI "
+        "(unset: each endpoint's host)",
+    )
+    cert: Annotated[Path | None, Merge.NEEDS_PRECEDENCE, Default(None, "none")] = Field(
+        None,
+        description="a client certificate (PEM) the gateway presents to the ILS, with key",
+    )
+    key: Annotated[Path | None, Merge.NEEDS_PRECEDENCE, Default(None, "none")] = Field(
+        None, description="the client certificate's private key (PEM, not encrypted)"
+    )
+
+
 class IlsSettings(Section):
     """How the gateway reaches a library's ILS."""
 
@@ -261,6 +289,7 @@ class IlsSettings(Section):
     )
     dialect: DialectSettings = DialectSettings()
     ncip: NcipSettings = NcipSettings()
+    tls: IlsTlsSettings = IlsTlsSettings()
 
 
 class CirculationPolicy(Section):
@@ -649,14 +678,50 @@ class Node(Frozen):
     _check_patterns = field_validator("patrons", "items")(_patterns)
 
 
-class TlsSettings(Frozen):
-    """A certificate and key for a TLS listener (PEM files)."""
+TlsVersionName = Literal["1.2", "1.3"]
+"""The oldest TLS version a listener accepts (``min_version``)."""
 
-    cert: Path
-    key: Path
+
+class TlsSettings(Frozen):
+    """TLS on a listener (SIP2, NCIP or admin): a certificate and key (PEM files), and
+    optionally the CA that signs the clients' certificates.
+
+    Only paths are configured, never key material; the files are read at start, by
+    ``check-config`` and again on SIGHUP (new connections get the new certificate).
+    A key file must not be encrypted (protect it by its permissions).  Relative paths
+    are taken from the gateway's working directory.
+    """
+
+    cert: Path = Field(description="the certificate (PEM), followed by its chain")
+    key: Path = Field(description="the certificate's private key (PEM, not encrypted)")
     client_ca: Path | None = Field(
-        None, description="require kiosks to present a certificate signed by this CA"
+        None, description="CA certificates (PEM) that sign the clients' certificates"
     )
+    require_client_cert: bool | None = Field(
+        None,
+        description="refuse clients without a certificate signed by client_ca (unset: "
+        "required whenever client_ca is set; false: checked only when one is presented)",
+    )
+    min_version: TlsVersionName = Field("1.2", description="the oldest TLS version accepted")
+    handshake_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="close a connection whose TLS handshake has not finished after this long",
+    )
+
+    @model_validator(mode="after")
+    def _client_ca_for_required(self) -> TlsSettings:
+        if self.require_client_cert and self.client_ca is None:
+            raise ValueError(
+                "require_client_cert needs client_ca: the CA (PEM) that signs the "
+                "clients' certificates"
+            )
+        return self
+
+    @property
+    def requires_client_cert(self) -> bool:
+        """Whether a client without a certificate is refused."""
+        return self.client_ca is not None and self.require_client_cert is not False
 
 
 class Sip2Listener(Frozen):
@@ -672,11 +737,13 @@ class Sip2Listener(Frozen):
 
 
 class NcipListener(Frozen):
-    """The HTTP port where resource-sharing systems post NCIP (``POST /ncip``)."""
+    """The HTTP port where resource-sharing systems post NCIP (``POST /ncip``);
+    HTTPS with ``tls``."""
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     max_body: int = Field(1 << 20, ge=1024, description="largest NCIP message accepted, in bytes")
+    tls: TlsSettings | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -691,7 +758,8 @@ def is_loopback(host: str) -> bool:
 
 
 class AdminListener(Frozen):
-    """The admin HTTP port (health, readiness, metrics, status page, API).
+    """The admin HTTP port (health, readiness, metrics, status page, API); HTTPS with
+    ``tls``.
 
     With ``tokens``, every route but ``/healthz`` and ``/readyz`` asks for
     ``Authorization: Bearer <token>`` with one of them.  Off loopback they are
@@ -700,6 +768,7 @@ class AdminListener(Frozen):
 
     host: str = "127.0.0.1"
     port: int = Field(9090, ge=0, le=65535)
+    tls: TlsSettings | None = None
     tokens: tuple[SecretRef, ...] = Field(
         (),
         description="bearer tokens, from env or file, that open every route but /healthz "

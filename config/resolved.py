@@ -34,6 +34,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from functools import cache, lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from pydantic import BaseModel, ConfigDict
@@ -60,6 +61,7 @@ __all__ = [
     "ResolvedCost",
     "ResolvedDialect",
     "ResolvedIls",
+    "ResolvedIlsTls",
     "ResolvedLending",
     "ResolvedNcip",
     "ResolvedPolicy",
@@ -137,6 +139,18 @@ class ResolvedNcip(ResolvedSection):
     accept_item: bool
 
 
+class ResolvedIlsTls(ResolvedSection):
+    """How the gateway checks a library's ILS over TLS (``ils.tls``)."""
+
+    ca: Path | None
+    """``None``: the system's trust store."""
+    server_name: str | None
+    """``None``: each endpoint's host."""
+    cert: Path | None
+    """``None`` (and ``key``): no client certificate is presented."""
+    key: Path | None
+
+
 class ResolvedIls(ResolvedSection):
     """How the gateway reaches a library's ILS (``ils``)."""
 
@@ -155,6 +169,7 @@ class ResolvedIls(ResolvedSection):
     pool_size: int
     dialect: ResolvedDialect
     ncip: ResolvedNcip
+    tls: ResolvedIlsTls
 
 
 class ResolvedCirculation(ResolvedSection):

@@ -27,6 +27,10 @@ NCIP-only calls of the reciprocal flow at a home library (``accept_item``,
   or a probe found it answering), ``run()`` sends it the *trial probe* (a
   ``LookupAgency`` too), whose answer closes the breaker; a patron's request is never
   the trial.  Without ``run()`` an opened breaker never closes again.
+* **TLS.** ``https://`` endpoints are verified against ``ils.tls.ca`` when it is set
+  (else a trust store), for ``ils.tls.server_name`` when it is set (else the URL's
+  host), with ``ils.tls.cert`` presented where set; a failed handshake is a
+  connection that failed (``IlsUnavailable``, its reason in the detail).
 * **Bulkhead and time.** At most ``ils.concurrency`` requests are in flight; every call
   takes the caller's ``timeout`` for the whole exchange (waiting for a slot,
   connecting, the answer); connecting alone is also bounded by ``connect_timeout_s``.
@@ -51,6 +55,7 @@ NCIP has no place for the return location of a checkin; ``checkin`` ignores it.
 from __future__ import annotations
 
 import re
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -70,6 +75,7 @@ from adapters.errors import (
     IlsUnavailable,
 )
 from adapters.ils.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome, Ticket
+from adapters.tls import TlsFileError, client_context, failure_reason
 from protocols.ncip import (
     AcceptItem,
     CancelRequestItem,
@@ -371,6 +377,9 @@ class NcipMemberIls:
         )
         self._limiter = trio.CapacityLimiter(settings.concurrency)
         self._transport = transport
+        server_name = settings.tls.server_name
+        # The name an https endpoint's certificate must carry, sent as SNI.
+        self._tls_name = {"sni_hostname": server_name} if server_name else {}
         self._client: httpx.AsyncClient | None = None
         self._calls: dict[str, int] = {}
         self._closed = False
@@ -560,6 +569,7 @@ class NcipMemberIls:
             concurrency = self._limiter.total_tokens
             self._client = httpx.AsyncClient(
                 transport=self._transport,
+                verify=self._verify(),
                 timeout=httpx.Timeout(None, connect=self.settings.connect_timeout_s),
                 limits=httpx.Limits(
                     max_connections=None,
@@ -570,14 +580,34 @@ class NcipMemberIls:
             )
         return self._client
 
+    def _verify(self) -> ssl.SSLContext | bool:
+        """How ``https://`` endpoints are verified (against ``ils.tls.ca`` when set,
+        else the system's trust store; httpx's own when ``ils.tls`` names no file), and
+        the client certificate presented (``ils.tls.cert``).
+
+        Raises:
+            IlsUnavailable: A file of ``ils.tls`` cannot be used (``check-config`` says so
+                before start; the file may have changed since).
+        """
+        tls = self.settings.tls
+        if tls.ca is None and tls.cert is None and tls.key is None:
+            return True
+        try:
+            return client_context(tls.ca, tls.cert, tls.key)
+        except TlsFileError as exc:
+            raise IlsUnavailable(self.member, f"ils.tls.{exc.setting}: {exc.message}") from None
+
     async def _post(self, state: _EndpointState, body: bytes) -> _Answer:
         client = self._http()
         started = trio.current_time()
         state.requests += 1
         try:
-            async with client.stream(
-                "POST", state.url, content=body, headers=self._headers
-            ) as response:
+            request = client.build_request(
+                "POST", state.url, content=body, headers=self._headers, extensions=self._tls_name
+            )
+            request.stream = _Body(body)
+            response = await client.send(request, stream=True)
+            try:
                 data = bytearray()
                 async for chunk in response.aiter_bytes():
                     data += chunk
@@ -586,6 +616,8 @@ class NcipMemberIls:
                             self.member, f"the answer is larger than {MAX_BODY} bytes"
                         )
                 status = response.status_code
+            finally:
+                await response.aclose()
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
             raise _NotSent(f"cannot connect to {state.url}: {_reason(exc)}") from None
         except httpx.InvalidURL as exc:
@@ -937,7 +969,36 @@ class NcipMemberIls:
         return ItemOutcome(ok=False, item=item, screen_messages=_messages(reply))
 
 
+class _Body(httpx.AsyncByteStream):
+    """A request body handed to httpx whole, through a plain iterator object.
+
+    httpx's own (``ByteStream``) iterates with an async generator; when the connection
+    breaks while the body is being written (a TLS server refusing the gateway's client
+    certificate after the handshake, under TLS 1.3), that generator is left
+    unexhausted and trio reports it when it is collected (encode/httpx#3686).
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data: bytes | None = data
+
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        data, self._data = self._data, None
+        if data is None:
+            raise StopAsyncIteration
+        return data
+
+
 def _reason(exc: BaseException) -> str:
+    """What went wrong, in words: a TLS handshake's reason where one is behind the
+    transport error (httpx's own message is often empty then)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS handshake failed: {failure_reason(cause)}"
+        cause = cause.__cause__ or cause.__context__
     return str(exc) or type(exc).__name__
 
 

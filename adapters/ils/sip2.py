@@ -27,6 +27,11 @@ member:
   over, or another check found it answering), ``run()`` sends it the *trial probe*: 99
   on a fresh connection, whose answer closes the breaker; a patron's request is never
   the trial.  Without ``run()`` an opened breaker never closes again.
+* **TLS.** ``tls://`` endpoints are reached over TLS, the ILS's certificate verified
+  against ``ils.tls.ca`` (or the system's trust store) for ``ils.tls.server_name`` (or
+  the endpoint's host), presenting ``ils.tls.cert`` where set; a failed handshake is
+  an ``IlsUnavailable`` naming the reason, counted by the endpoint's breaker like any
+  connection that fails.
 * **Bulkhead.** At most ``concurrency`` requests are in flight to the member; a hung
   ILS can hold only its own slots, never the gateway.
 * **Time.** Every call takes the caller's ``timeout`` for the whole exchange (waiting
@@ -57,6 +62,7 @@ from adapters.errors import (
     IlsUnavailable,
 )
 from adapters.ils.balancing import BreakerSettings, BreakerState, EndpointBalancer, Outcome, Ticket
+from adapters.tls import TlsFileError, client_context
 from protocols.sip2 import (
     AcsStatus,
     Charset,
@@ -91,6 +97,8 @@ from .base import CheckinOutcome, CirculationOutcome, HoldOutcome, ItemRecord, P
 from .sip2_link import Credentials, Endpoint, Sip2Link
 
 if TYPE_CHECKING:
+    import ssl
+
     from config.resolved import ResolvedDialect, ResolvedIls
 
 __all__ = ["Sip2MemberIls", "dialect_of", "parse_due_date", "patron_record"]
@@ -235,6 +243,7 @@ class Sip2MemberIls:
         )
         self._limiter = trio.CapacityLimiter(settings.concurrency)
         self._closed = False
+        self._ssl_context: ssl.SSLContext | None = None
 
     # --- health and pool ---------------------------------------------------------------
 
@@ -405,8 +414,31 @@ class Sip2MemberIls:
 
     async def _open(self, state: _EndpointState) -> Sip2Link:
         return await Sip2Link.open(
-            self.member, state.endpoint, self.dialect, self.error_detection, self.credentials
+            self.member,
+            state.endpoint,
+            self.dialect,
+            self.error_detection,
+            self.credentials,
+            ssl_context=self._tls_context() if state.endpoint.tls else None,
+            server_name=self.settings.tls.server_name,
         )
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """The context that verifies the member's TLS endpoints and presents the
+        gateway's client certificate, if any (``ils.tls``), built at the first TLS
+        connection.
+
+        Raises:
+            IlsUnavailable: A file of ``ils.tls`` cannot be used (``check-config`` says so
+                before start; the file may have changed since).
+        """
+        if self._ssl_context is None:
+            try:
+                tls = self.settings.tls
+                self._ssl_context = client_context(tls.ca, tls.cert, tls.key)
+            except TlsFileError as exc:
+                raise IlsUnavailable(self.member, f"ils.tls.{exc.setting}: {exc.message}") from None
+        return self._ssl_context
 
     def _succeeded(self, state: _EndpointState) -> None:
         if state.failures:

@@ -1,6 +1,7 @@
 """One logged-in SIP2 connection from the gateway to a member ILS (the SC role).
 
-``Sip2Link.open`` connects (TCP or TLS), logs in with 93 when the member has
+``Sip2Link.open`` connects (TCP, or TLS with the server's certificate verified and its
+handshake done before the login), logs in with 93 when the member has
 credentials, and then carries one request at a time: ``request`` writes the frame and
 reads until the matching answer, doing what ``ScConnection`` asks on the way (a 97
 after a corrupted answer, the request again after a 96).
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 import trio
 
 from adapters.errors import IlsLoginRefused, IlsProtocolError, IlsUnavailable
+from adapters.tls import failure_reason
 from adapters.wire import Wire
 from protocols.sip2 import (
     NEED_DATA,
@@ -84,6 +86,33 @@ class Credentials:
     location: str | None = None
 
 
+async def _handshake(
+    member: str,
+    endpoint: Endpoint,
+    stream: trio.abc.Stream,
+    context: ssl.SSLContext | None,
+    server_name: str | None,
+) -> trio.SSLStream[trio.abc.Stream]:
+    """``stream`` over TLS, handshake done, so that a certificate the gateway does not
+    trust is named as such rather than as a connection lost at login."""
+    secure = trio.SSLStream(
+        stream,
+        context or ssl.create_default_context(),
+        server_hostname=server_name or endpoint.host,
+    )
+    try:
+        await secure.do_handshake()
+    except BaseException as exc:
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(stream)
+        if isinstance(exc, _TRANSPORT_ERRORS):
+            raise IlsUnavailable(
+                member, f"TLS handshake with {endpoint} failed: {failure_reason(exc)}"
+            ) from None
+        raise
+    return secure
+
+
 class Sip2Link:
     """A connected (and logged-in) SIP2 session to one endpoint."""
 
@@ -108,11 +137,25 @@ class Sip2Link:
         credentials: Credentials | None,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        server_name: str | None = None,
     ) -> Sip2Link:
-        """Connect and log in.  The caller bounds the time with its cancel scope.
+        """Connect (over TLS for a ``tls://`` endpoint) and log in.  The caller bounds
+        the time with its cancel scope.
+
+        Args:
+            member: The member's id.
+            endpoint: Where to connect.
+            dialect: The member's SIP2 dialect.
+            error_detection: Its AY/AZ mode.
+            credentials: The gateway's account there (``None``: no 93).
+            ssl_context: For TLS: the context that verifies the ILS's certificate
+                (default: the system's trust store).
+            server_name: For TLS: the name the certificate must carry, also sent as
+                SNI (default: the endpoint's host).
 
         Raises:
-            IlsUnavailable: The endpoint cannot be reached.
+            IlsUnavailable: The endpoint cannot be reached, or its TLS handshake failed
+                (an untrusted certificate, a wrong name).
             IlsLoginRefused: The ILS refused the login.
             IlsProtocolError: The ILS answered the login with something else.
         """
@@ -123,8 +166,7 @@ class Sip2Link:
                 member, f"cannot connect to {endpoint}: {exc.strerror or exc}"
             ) from None
         if endpoint.tls:
-            context = ssl_context or ssl.create_default_context()
-            stream = trio.SSLStream(stream, context, server_hostname=endpoint.host)
+            stream = await _handshake(member, endpoint, stream, ssl_context, server_name)
         link = cls(member, endpoint, stream, ScConnection(dialect, error_detection))
         if credentials is not None:
             try:

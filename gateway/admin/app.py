@@ -7,6 +7,10 @@ one listener as that port's role allows (``auth.for_role``: the NCIP port answer
 tokens).  It runs on hypercorn's trio worker inside the daemon's nursery and listens on
 loopback unless configured otherwise.  Nothing it returns holds a PIN or a barcode of a
 patron.
+
+With ``tls`` (the listener's ``ServerTls``) it serves HTTPS: hypercorn is given the
+listener's context, which moves each new connection to the certificate in force (so a
+reload on SIGHUP reaches new connections), and the listener's handshake time limit.
 """
 
 from __future__ import annotations
@@ -29,15 +33,35 @@ from gateway.ncip.http import ncip_endpoint
 
 if TYPE_CHECKING:
     import socket
+    import ssl
     from collections.abc import Awaitable, Callable
 
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from adapters.tls import ServerTls
     from config.models import NcipListener
     from gateway.admin.view import AdminView
 
-__all__ = ["admin_app", "serve_admin"]
+__all__ = ["HTTP_ALPN", "admin_app", "serve_admin"]
+
+HTTP_ALPN = ("h2", "http/1.1")
+"""What the HTTPS listeners offer in ALPN (hypercorn's default)."""
+
+
+class _TlsConfig(HypercornConfig):
+    """Hypercorn's configuration with the listener's own SSL context (hypercorn would
+    build one from the files once, and never read them again)."""
+
+    def __init__(self, tls: ServerTls) -> None:
+        super().__init__()
+        self._tls = tls
+        self.certfile = str(tls.settings.cert)  # turns HTTPS on; the context is ours
+        self.keyfile = str(tls.settings.key)
+        self.ssl_handshake_timeout = tls.settings.handshake_timeout_s
+
+    def create_ssl_context(self) -> ssl.SSLContext:
+        return self._tls.listener_context
 
 
 def admin_app(
@@ -84,11 +108,12 @@ async def serve_admin(
     shutdown: Callable[[], Awaitable[None]] | None = None,
     grace_s: float = 10.0,
     sock: socket.socket | None = None,
+    tls: ServerTls | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the app on one listener until cancelled, or until ``shutdown`` returns:
     then no new connection is taken and requests in flight get ``grace_s`` to finish.
-    Reports its base URL once bound.
+    Reports its base URL once bound (``https://`` with ``tls``).
 
     With ``sock`` (a socket already bound, from ``serve --workers``) it serves there
     instead of binding the listener's host and port, and closes it at the end.
@@ -96,7 +121,7 @@ async def serve_admin(
     Raises:
         ConfigError: The admin port's tokens cannot be read (``bearer_tokens``).
     """
-    config = HypercornConfig()
+    config = HypercornConfig() if tls is None else _TlsConfig(tls)
     host = f"[{listener.host}]" if ":" in listener.host else listener.host
     config.bind = [f"fd://{sock.detach()}" if sock is not None else f"{host}:{listener.port}"]
     config.accesslog = None
@@ -107,7 +132,8 @@ async def serve_admin(
         """Passes hypercorn's bound URLs on as the first one."""
 
         def started(self, value: list[str] | None = None) -> None:
-            task_status.started(value[0] if value else f"http://{host}:{listener.port}")
+            scheme = "http" if tls is None else "https"
+            task_status.started(value[0] if value else f"{scheme}://{host}:{listener.port}")
 
     tokens = bearer_tokens(listener) if isinstance(listener, AdminListener) else ()
     sessions = ConsoleSessions()  # a fresh key: sessions end when the gateway restarts

@@ -30,15 +30,17 @@ Reloading re-reads the configuration file in a worker thread and swaps the rules
 whole (``gateway/runtime/rules.py``) with the member handles; a file with errors is
 logged and the running configuration kept.  Member clients whose settings did not
 change keep their connections; listener, state store and ledger changes need a restart
-(the log says so).
+(the log says so).  Before that it reads every TLS listener's certificate and key
+again from the same paths (``adapters/tls``): new connections get the new certificate,
+open ones keep theirs, and files that cannot be used leave the old one serving.
 """
 
 from __future__ import annotations
 
 import signal
-import ssl
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +52,8 @@ from adapters.ils.base import Supervised
 from adapters.ledger.memory import MemoryLedger
 from adapters.state.connect import open_state
 from adapters.state.memory import MemoryStateStore
-from config.errors import ConfigError
+from adapters.tls import ServerTls, TlsFileError, tls_issues
+from config.errors import ConfigError, ConfigIssue, format_path
 from config.loader import load_consortium, resolve_secrets
 from config.models import AdminListener
 from gateway.app.accept import accept_connections, connection_cap, raise_fd_limit
@@ -74,13 +77,18 @@ if TYPE_CHECKING:
     from adapters.ils.balancing import EndpointBalancer
     from adapters.ledger.base import LoanEvent
     from adapters.state.base import StateBackend
-    from config.models import GatewaySettings, Sip2Listener
+    from config.errors import KeyPath
+    from config.models import GatewaySettings, Sip2Listener, TlsSettings
     from gateway.app.sockets import Prebound
     from gateway.ledger.worker import LedgerWorker
 
 __all__ = ["Bound", "Gateway", "Loaded", "load"]
 
 log = structlog.get_logger("interlend.daemon")
+
+CERTIFICATE_RENEWAL_WARNING = timedelta(days=21)
+"""A listener's certificate expiring sooner than this is logged as a warning when it is
+loaded or reloaded."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,7 @@ def load(
     Raises:
         ConfigError: The file (or a secret it names) is not right.
     """
-    consortium = load_consortium(path, check_secrets=True)
+    consortium = load_consortium(path, check_secrets=True, checks=(tls_issues,))
     found, _ = resolve_secrets(consortium)
     rules = build_rules(consortium, found, previous_rules)
     members = build_members(consortium, found, previous_members)
@@ -125,19 +133,6 @@ def lending_counters_for(store: StateBackend) -> LendingCounters:
     """Counters kept in the state store: shared by every gateway on Redis, this
     gateway's own in memory."""
     return LendingCounters(StoreSelectionCounters(store))
-
-
-def _ssl_context(listener: Sip2Listener) -> ssl.SSLContext | None:
-    tls = listener.tls
-    if tls is None:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(tls.cert, tls.key)
-    if tls.client_ca is not None:
-        context.load_verify_locations(tls.client_ca)
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
 
 
 @dataclass
@@ -218,6 +213,8 @@ class Gateway:
         """The ledger worker, unless ``gateway.ledger.backend`` is ``none``."""
         self.outbox_health = OutboxConsumerHealth()
         """How the outbox's consumer (the ledger worker or the pump) is doing."""
+        self.tls: dict[str, ServerTls] = {}
+        """The TLS of each listener that has it, by its key (``gateway.sip2[0].tls``)."""
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> Gateway:
@@ -297,7 +294,13 @@ class Gateway:
             async with trio.open_nursery() as connections:
                 async with trio.open_nursery() as accepting:
                     sip2 = [
-                        await accepting.start(self._listen, listener, connections, index)
+                        await accepting.start(
+                            self._listen,
+                            listener,
+                            self._server_tls(("gateway", "sip2", index, "tls"), listener.tls),
+                            connections,
+                            index,
+                        )
                         for index, listener in enumerate(settings.sip2)
                     ]
                     admin = ncip = None
@@ -306,15 +309,25 @@ class Gateway:
                     if admin_listener is None and prebound is not None and prebound.admin:
                         admin_listener = AdminListener()  # the supervisor reads it
                     if admin_listener is not None or settings.ncip is not None:
-                        from gateway.admin.app import serve_admin
+                        from gateway.admin.app import HTTP_ALPN, serve_admin
 
                         if admin_listener is not None:
+                            tls = self._server_tls(
+                                ("gateway", "admin", "tls"), admin_listener.tls, HTTP_ALPN
+                            )
                             admin = await root.start(
-                                partial(serve_admin, sock=prebound.admin if prebound else None),
+                                partial(
+                                    serve_admin,
+                                    sock=prebound.admin if prebound else None,
+                                    tls=tls,
+                                ),
                                 self,
                                 admin_listener,
                             )
                         if settings.ncip is not None:
+                            tls = self._server_tls(
+                                ("gateway", "ncip", "tls"), settings.ncip.tls, HTTP_ALPN
+                            )
                             # Among the connections: at shutdown it stops taking new
                             # messages and finishes those in flight, as kiosks do.
                             base = await connections.start(
@@ -324,6 +337,7 @@ class Gateway:
                                     shutdown=self._stop.wait,
                                     grace_s=settings.drain_grace_s,
                                     sock=prebound.ncip if prebound else None,
+                                    tls=tls,
                                 ),
                                 self,
                                 settings.ncip,
@@ -396,32 +410,63 @@ class Gateway:
         """This gateway's name in the outbox's consumer group."""
         return f"{consumer_name()}-{self.name}" if self.name else consumer_name()
 
+    def _server_tls(
+        self, key: KeyPath, settings: TlsSettings | None, alpn: tuple[str, ...] = ()
+    ) -> ServerTls | None:
+        """A listener's TLS, kept for reload and metrics (``None`` without ``tls``).
+
+        Raises:
+            ConfigError: A file cannot be used (checked already when the gateway was
+                loaded from a file; a file may have changed since).
+        """
+        if settings is None:
+            return None
+        name = format_path(key)
+        try:
+            tls = ServerTls(name, settings, alpn=alpn)
+        except TlsFileError as exc:
+            issue = ConfigIssue((*key, exc.setting), exc.message, exc.hint)
+            raise ConfigError.of([issue]) from None
+        self.tls[name] = tls
+        self._certificate_loaded(tls)
+        return tls
+
+    def _certificate_loaded(self, tls: ServerTls, event: str = "TLS certificate loaded") -> None:
+        info = tls.certificate
+        self.metrics.tls_expiry.labels(tls.name).set(info.not_after.timestamp())
+        log.info(event, listener=tls.name, serial=info.serial, not_after=info.not_after.isoformat())
+        left = info.not_after - datetime.now(UTC)
+        if left < CERTIFICATE_RENEWAL_WARNING:
+            log.warning(
+                "TLS certificate expires soon",
+                listener=tls.name,
+                serial=info.serial,
+                not_after=info.not_after.isoformat(),
+                days_left=left.days,
+                hint="renew it and send SIGHUP (docs/tls.md)",
+            )
+
     async def _listen(
         self,
         listener: Sip2Listener,
+        tls: ServerTls | None,
         connections: trio.Nursery,
         index: int,
         *,
         task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        context = _ssl_context(listener)
-        listeners: list[Any]
+        # TLS is done per connection (``KioskServer.serve``): with the certificate in
+        # force when it arrives, and a handshake time limit.
+        listeners: list[trio.SocketListener]
         if self.prebound is not None:
-            plain = trio.SocketListener(trio.socket.from_stdlib_socket(self.prebound.sip2[index]))
-            listeners = [trio.SSLListener(plain, context) if context is not None else plain]
-            sock = plain.socket
-        elif context is not None:
-            opened: list[Any] = await trio.open_ssl_over_tcp_listeners(
-                listener.port, context, host=listener.host
-            )
-            listeners = opened
-            sock = opened[0].transport_listener.socket
+            # ``serve --workers``: the supervisor bound the port (SO_REUSEPORT).
+            sock = trio.socket.from_stdlib_socket(self.prebound.sip2[index])
+            listeners = [trio.SocketListener(sock)]
         else:
             listeners = await trio.open_tcp_listeners(listener.port, host=listener.host)
-            sock = listeners[0].socket
-        host, port = sock.getsockname()[:2]
+        host, port = listeners[0].socket.getsockname()[:2]
         task_status.started((host, int(port)))
-        handler = partial(self.kiosks.serve, listener=listener)
+        handler = partial(self.kiosks.serve, listener=listener, tls=tls)
         try:
             async with trio.open_nursery() as accepting:
                 for one in listeners:
@@ -474,9 +519,30 @@ class Gateway:
                     log.info("signal received", signal=signal.Signals(signum).name)
                     self.stop()
 
+    async def reload_certificates(self) -> None:
+        """Read every listener's certificate and key again (SIGHUP): new connections
+        get them; a listener whose files cannot be used keeps the ones in force."""
+        for tls in self.tls.values():
+            try:
+                await trio.to_thread.run_sync(tls.reload)
+            except TlsFileError as exc:
+                log.error(
+                    "TLS certificate not reloaded: keeping the one in force",
+                    listener=tls.name,
+                    setting=exc.setting,
+                    error=exc.message,
+                    hint=exc.hint,
+                )
+                self.metrics.tls_reloads.labels("failed").inc()
+                continue
+            self.metrics.tls_reloads.labels("ok").inc()
+            self._certificate_loaded(tls, "TLS certificate reloaded")
+
     async def reload(self) -> bool:
-        """Re-read the configuration file and swap the rules and the members whose
-        settings changed; keep the running ones on errors."""
+        """Read the listeners' certificates again, then re-read the configuration file
+        and swap the rules and the members whose settings changed; keep the running
+        ones on errors."""
+        await self.reload_certificates()
         if self.config_path is None:
             log.warning("reload refused: the gateway was not started from a file")
             self.metrics.reloads.labels("refused").inc()

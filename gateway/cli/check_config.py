@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from adapters.tls import tls_issues
 from config.errors import ConfigError, format_path
 from config.loader import load_consortium
 from config.models import CostItem, SecretRef
@@ -182,7 +183,7 @@ def check_config(
     out = out or sys.stdout
     err = err or sys.stderr
     try:
-        consortium = load_consortium(path, check_secrets=check_secrets)
+        consortium = load_consortium(path, check_secrets=check_secrets, checks=(tls_issues,))
     except ConfigError as exc:
         if as_json:
             issues = [
@@ -230,7 +231,8 @@ def add_parsers(commands: Any) -> None:
     check.add_argument(
         "--no-secrets",
         action="store_true",
-        help="do not require the secrets the file refers to (env variables, files)",
+        help="do not require the secrets the file refers to (env variables, files), nor "
+        "check its TLS certificates and keys",
     )
     check.set_defaults(
         run=lambda args: check_config(

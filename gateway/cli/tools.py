@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ssl
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -21,10 +24,27 @@ def add_parsers(commands: Any) -> None:
             "'9300CNbeta-kiosk|COdemo|' '9900302.00'"
         ),
     )
-    send.add_argument("address", help="HOST:PORT of the SIP2 server")
+    send.add_argument(
+        "address", help="HOST:PORT of the SIP2 server (tls://HOST:PORT to connect over TLS)"
+    )
     send.add_argument("frames", nargs="+", metavar="FRAME", help="a SIP2 frame, without the CR")
     send.add_argument("--timeout", type=float, default=10.0, help="seconds to wait per answer")
-    send.set_defaults(run=lambda args: _send(args.address, args.frames, args.timeout))
+    send.add_argument(
+        "--ca", type=Path, help="TLS: CA certificates (PEM) to verify the server against"
+    )
+    send.add_argument("--cert", type=Path, help="TLS: a client certificate (PEM) to present")
+    send.add_argument("--key", type=Path, help="TLS: the client certificate's key (PEM)")
+    send.add_argument(
+        "--server-name", help="TLS: the name the server's certificate must carry (default: HOST)"
+    )
+    send.set_defaults(
+        run=lambda args: _send(
+            args.address,
+            args.frames,
+            args.timeout,
+            _TlsOptions(args.ca, args.cert, args.key, args.server_name),
+        )
+    )
     selfcheck = commands.add_parser(
         "selfcheck",
         help="run the SIP2 codec's self-check",
@@ -77,27 +97,82 @@ def _selfcheck() -> int:
     return 0
 
 
-def _send(address: str, frames: list[str], timeout: float) -> int:
+@dataclass(frozen=True)
+class _TlsOptions:
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    server_name: str | None = None
+
+
+def _tls_context(options: _TlsOptions) -> ssl.SSLContext:
+    """The console's TLS context.
+
+    Raises:
+        ValueError: An option or a file it names cannot be used (the message says which).
+    """
+    from adapters.tls import TlsFileError, client_context
+
+    if (options.cert is None) != (options.key is None):
+        raise ValueError("--cert and --key go together")
+    try:
+        context = client_context(options.ca)
+    except TlsFileError as exc:
+        raise ValueError(f"--ca: {exc.message}") from None
+    if options.cert is not None and options.key is not None:
+        try:
+            context.load_cert_chain(options.cert, options.key, password=lambda: "")
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"--cert/--key cannot be used: {exc.strerror or exc}") from None
+    return context
+
+
+def _send(address: str, frames: list[str], timeout: float, tls: _TlsOptions | None = None) -> int:
     import socket
 
-    host, _, port = address.rpartition(":")
+    tls = tls or _TlsOptions()
+    secure = address.startswith("tls://")
+    host, _, port = address.removeprefix("tls://").rpartition(":")
     if not host or not port.isdigit():
-        print(f"interlend: {address!r} is not HOST:PORT", file=sys.stderr)
+        print(f"interlend: {address!r} is not HOST:PORT or tls://HOST:PORT", file=sys.stderr)
+        return 2
+    if not secure and tls != _TlsOptions():
+        print("interlend: TLS options need a tls://HOST:PORT address", file=sys.stderr)
+        return 2
+    host = host.strip("[]")
+    try:
+        context = _tls_context(tls) if secure else None
+    except ValueError as exc:
+        print(f"interlend: {exc}", file=sys.stderr)
         return 2
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as sock:
+        sock = socket.create_connection((host, int(port)), timeout=timeout)
+        if context is not None:
+            # The plain socket is handed over (closed with it, also when the handshake fails).
+            sock = context.wrap_socket(sock, server_hostname=tls.server_name or host)
+        with sock:
             pending = b""
             for frame in frames:
                 sock.sendall(frame.encode("cp850", "replace") + b"\r")
                 while b"\r" not in pending:
                     chunk = sock.recv(65536)
                     if not chunk:
-                        print("interlend: the server closed the connection", file=sys.stderr)
+                        hint = (
+                            " (a server that requires a client certificate does that: "
+                            "--cert and --key)"
+                            if secure and tls.cert is None
+                            else ""
+                        )
+                        print(f"interlend: the server closed the connection{hint}", file=sys.stderr)
                         return 1
                     pending += chunk
                 answer, _, pending = pending.partition(b"\r")
                 print(f"> {frame}")
                 print(f"< {answer.decode('cp850', 'replace')}", flush=True)
+    except ssl.SSLCertVerificationError as exc:
+        reason = f"certificate verify failed: {exc.verify_message}"
+        print(f"interlend: {address}: {reason}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"interlend: {address}: {exc.strerror or exc}", file=sys.stderr)
         return 1

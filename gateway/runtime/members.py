@@ -8,7 +8,8 @@ when the members are built, and kept as typed fields of the handle (``None`` whe
 client has not got one); no request ever probes a client for a method.
 
 ``build_members`` reuses the previous handle of every member whose settings (and ILS
-password) did not change, so a reload keeps warm connection pools.
+password, and the files its ``ils.tls`` names) did not change, so a reload keeps
+warm connection pools.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from adapters.ils.sip2 import Sip2MemberIls
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from config.consortium import Consortium
     from config.errors import KeyPath
@@ -49,8 +51,8 @@ class MemberHandle:
         item_records: The client, when it creates temporary items (NCIP AcceptItem).
         supervised: The client, when it runs health checks in the daemon.
         balanced: The client, when it balances over endpoints with breakers.
-        signature: What the client was built from (settings and a hash of the secret),
-            to tell on reload whether it can be kept.
+        signature: What the client was built from (settings, a hash of the secret, the
+            state of its TLS files), to tell on reload whether it can be kept.
     """
 
     id: str
@@ -60,10 +62,10 @@ class MemberHandle:
     item_records: ItemRecords | None
     supervised: Supervised | None
     balanced: Balanced | None
-    signature: tuple[object, str]
+    signature: tuple[object, ...]
 
 
-def handle(member: str, client: MemberIls, signature: tuple[object, str]) -> MemberHandle:
+def handle(member: str, client: MemberIls, signature: tuple[object, ...]) -> MemberHandle:
     """The handle of ``client``, its capabilities resolved (once)."""
     return MemberHandle(
         member,
@@ -86,6 +88,25 @@ def _secret_for(
     return secrets_found.get(("nodes", source, "ils", "password"))
 
 
+def _files_state(public: tuple[Path | None, ...], key: Path | None) -> tuple[str, ...]:
+    """What tells whether the files a client reads once (``ils.tls``) changed: a digest
+    of each certificate file's content, and the key file's inode, size and modification
+    time (a key is not read here).  Empty for a file unset or unreadable: the client
+    reports the file itself."""
+    state: list[str] = []
+    for path in public:
+        try:
+            state.append(hashlib.sha256(path.read_bytes()).hexdigest() if path else "")
+        except OSError:
+            state.append("")
+    try:
+        found = key.stat() if key is not None else None
+    except OSError:
+        found = None
+    state.append("" if found is None else f"{found.st_ino}:{found.st_size}:{found.st_mtime_ns}")
+    return tuple(state)
+
+
 def build_members(
     consortium: Consortium,
     secrets_found: Mapping[KeyPath, str],
@@ -96,7 +117,11 @@ def build_members(
     for member in consortium.libraries:
         ils = consortium.policy(member).ils
         password = _secret_for(consortium, secrets_found, member)
-        signature = (ils, hashlib.sha256((password or "").encode()).hexdigest())
+        signature = (
+            ils,
+            hashlib.sha256((password or "").encode()).hexdigest(),
+            _files_state((ils.tls.ca, ils.tls.cert), ils.tls.key),
+        )
         kept = previous.get(member) if previous is not None else None
         if kept is not None and kept.signature == signature:
             members[member] = kept

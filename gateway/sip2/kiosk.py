@@ -13,6 +13,9 @@ The limits (``[gateway.limits]``, docs/security.md):
   file descriptor limit, so the admin port always has descriptors left) and
   ``max_connections_per_address`` from one address; a connection over either is
   closed at once and counted.
+* **TLS**: on a listener with ``tls`` the handshake must be done within its
+  ``handshake_timeout_s`` (a connection in its handshake counts against the caps);
+  failed handshakes are counted by kind and logged like bad frames (sampled).
 * **Idle time**: a connection that has not logged in is closed after
   ``login_timeout_s``; a logged-in one after ``idle_timeout_s`` without a request.
 * **Bad frames**: frames refused (96), ignored or resent do not count as requests; a
@@ -43,6 +46,7 @@ import structlog
 import trio
 
 from adapters.ils.sip2 import dialect_of
+from adapters.tls import HandshakeFailed, accept_tls
 from adapters.wire import Wire
 from config.resolved import listener_dialect
 from gateway.circulation.session import Session
@@ -70,6 +74,7 @@ from protocols.sip2 import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from adapters.tls import ServerTls
     from config.models import GatewaySettings, LimitSettings, Sip2Listener
     from gateway.sip2.dispatch import Dispatcher
     from gateway.telemetry.metrics import Metrics
@@ -129,6 +134,7 @@ class KioskServer:
         """Kiosk connections allowed at once (the daemon lowers it to fit the fd limit)."""
         self._refusal_lines = LineSampler(SAMPLED_LOG_INTERVAL_S)
         self._bad_frame_lines = LineSampler(SAMPLED_LOG_INTERVAL_S)
+        self._handshake_lines = LineSampler(SAMPLED_LOG_INTERVAL_S)
 
     def drain(self) -> None:
         """Close idle connections now and the busy ones after their current request."""
@@ -169,8 +175,11 @@ class KioskServer:
             return
         log.warning("kiosk connection refused", peer=address, cap=cap, not_logged=skipped)
 
-    async def serve(self, stream: trio.abc.Stream, listener: Sip2Listener) -> None:
-        """Run one kiosk connection until it closes, idles out or the gateway drains."""
+    async def serve(
+        self, stream: trio.abc.Stream, listener: Sip2Listener, tls: ServerTls | None = None
+    ) -> None:
+        """Run one kiosk connection until it closes, idles out or the gateway drains;
+        with ``tls``, once its TLS handshake is done (within the listener's limit)."""
         peer = _peer(stream)
         address = peer.rpartition(":")[0] or peer
         cap = self._admit(address)
@@ -181,6 +190,11 @@ class KioskServer:
             return
         self._by_address[address] = self._by_address.get(address, 0) + 1
         try:
+            if tls is not None:
+                secure = await self._handshake(stream, tls, address)
+                if secure is None:
+                    return
+                stream = secure
             await self._serve(stream, listener, peer)
         finally:
             left = self._by_address[address] - 1
@@ -188,6 +202,40 @@ class KioskServer:
                 self._by_address[address] = left
             else:
                 del self._by_address[address]
+
+    async def _handshake(
+        self, stream: trio.abc.Stream, tls: ServerTls, address: str
+    ) -> trio.SSLStream[trio.abc.Stream] | None:
+        """The connection over TLS, or ``None`` (logged, counted, closed) when its
+        handshake fails.  A connection in its handshake counts against the caps."""
+        self.open_connections += 1
+        secure = None
+        try:
+            secure = await accept_tls(stream, tls)
+        except HandshakeFailed as exc:
+            self._handshake_failed(tls, address, exc)
+        finally:
+            self.open_connections -= 1
+            if secure is None:
+                with trio.CancelScope(shield=True):
+                    await trio.aclose_forcefully(stream)
+        return secure
+
+    def _handshake_failed(self, tls: ServerTls, address: str, exc: HandshakeFailed) -> None:
+        self._metrics.tls_handshakes_failed.labels(tls.name, exc.kind).inc()
+        limit = self._settings().limits.logged_bad_frames
+        skipped = self._handshake_lines.admit(address, limit, trio.current_time())
+        if skipped is None:
+            self._metrics.log_lines_suppressed.labels("tls handshake failed").inc()
+            return
+        log.info(
+            "kiosk TLS handshake failed",
+            peer=address,
+            listener=tls.name,
+            kind=exc.kind,
+            detail=exc.detail,
+            not_logged=skipped or None,
+        )
 
     async def _serve(self, stream: trio.abc.Stream, listener: Sip2Listener, peer: str) -> None:
         settings = self._settings()

@@ -141,6 +141,27 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.tls_handshakes_failed = Counter(
+            "interlend_tls_handshakes_failed",
+            "TLS handshakes that failed on a listener, by kind (timeout, no_client_certificate, "
+            "client_certificate_refused, certificate_refused_by_client, not_tls, protocol_version, "
+            "closed, other)",
+            ["listener", "kind"],
+            registry=self.registry,
+        )
+        self.tls_reloads = Counter(
+            "interlend_tls_certificate_reloads",
+            "Listener certificates read again on SIGHUP, by result (ok, failed: the one in "
+            "force is kept)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.tls_expiry = Gauge(
+            "interlend_tls_certificate_expiry_timestamp_seconds",
+            "When the certificate a listener serves expires (Unix time)",
+            ["listener"],
+            registry=self.registry,
+        )
 
     def request_answered(self, code: str, route: str, result: str, seconds: float) -> None:
         """Count one answered request and observe its latency.

@@ -38,9 +38,9 @@ def write(tmp_path: Path, text: str, name: str = "interlend.toml") -> Path:
     return path
 
 
-def errors_of(path: Path, **kwargs: bool) -> list[ConfigIssue]:
+def errors_of(path: Path, *, check_secrets: bool = True) -> list[ConfigIssue]:
     with pytest.raises(ConfigError) as info:
-        load_consortium(path, **kwargs)
+        load_consortium(path, check_secrets=check_secrets)
     return list(info.value.issues)
 
 

@@ -45,7 +45,7 @@ async def close_all() -> None:
 class Kiosk:
     """One kiosk connection to the gateway."""
 
-    def __init__(self, stream: trio.SocketStream) -> None:
+    def __init__(self, stream: trio.abc.Stream) -> None:
         self.stream = stream
         self.conn = ScConnection()
         OPEN.append(self)

@@ -37,6 +37,7 @@ sets it, as on the SIP2 side.
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -94,6 +95,7 @@ from protocols.ncip.xml import MAX_BODY, parse
 if TYPE_CHECKING:
     from starlette.requests import Request as HttpRequest
 
+    from config.models import TlsSettings
     from gateway.demo.simulator.data import LibraryData, SimPatron
 
 __all__ = ["NcipSimulator", "ncip_app", "serve_simulator_ncip"]
@@ -563,15 +565,18 @@ async def serve_simulator_ncip(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
+    tls: TlsSettings | None = None,
     task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``POST /ncip`` for a simulated ILS until cancelled.
+    """Serve ``POST /ncip`` for a simulated ILS until cancelled (HTTPS with ``tls``).
 
     Args:
         ils: The simulated ILS (a fresh ``NcipSimulator`` is made over it), or an
             ``NcipSimulator`` whose counters and knobs a test wants to use.
         host: The address to listen on (loopback by default).
         port: The port (0 picks a free one).
+        tls: The certificate and key to serve HTTPS with (and the CA of the clients'
+            certificates, when they are checked).
         task_status: Receives the bound ``(host, port)``; the endpoint is
             ``http://host:port/ncip``.
     """
@@ -581,6 +586,13 @@ async def serve_simulator_ncip(
     config.bind = [f"{bind_host}:{port}"]
     config.accesslog = None
     config.errorlog = None
+    if tls is not None:
+        config.certfile, config.keyfile = str(tls.cert), str(tls.key)
+        if tls.client_ca is not None:
+            config.ca_certs = str(tls.client_ca)
+            config.verify_mode = (
+                ssl.CERT_REQUIRED if tls.requires_client_cert else ssl.CERT_OPTIONAL
+            )
 
     class _Started:
         """Turns hypercorn's bound URLs into the (host, port) of the first one."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import structlog
 import trio
 
+from adapters.tls import server_context
 from adapters.wire import Wire
 from gateway.runtime.clock import utc_now
 from protocols.sip2 import (
@@ -33,6 +34,7 @@ from protocols.sip2 import (
 )
 
 if TYPE_CHECKING:
+    from config.models import TlsSettings
     from gateway.demo.simulator.engine import SimulatedIls
 
 __all__ = ["serve_simulator"]
@@ -79,7 +81,7 @@ async def _connection(
                     )
                     return
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-        return
+        return  # also a TLS handshake that failed (ssl.SSLError is an OSError)
     except Exception:
         log.exception("simulated ILS connection failed", library=ils.library.institution_id)
     finally:
@@ -95,14 +97,20 @@ async def serve_simulator(
     port: int = 0,
     dialect: Dialect = STRICT,
     error_detection: ErrorDetection = ErrorDetection.AUTO,
+    tls: TlsSettings | None = None,
     task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve the simulated ILS until cancelled; reports ``(host, port)`` once bound."""
-    listeners = await trio.open_tcp_listeners(port, host=host)
-    bound = listeners[0].socket.getsockname()
+    """Serve the simulated ILS until cancelled; reports ``(host, port)`` once bound.
+    With ``tls`` it serves SIP2 over TLS (a ``tls://`` endpoint)."""
+    plain = await trio.open_tcp_listeners(port, host=host)
+    bound = plain[0].socket.getsockname()
+    listeners: list[trio.abc.Listener[trio.abc.Stream]] = list(plain)
+    if tls is not None:
+        context, _ = server_context(tls)
+        listeners = [trio.SSLListener(one, context) for one in plain]
     task_status.started((host, int(bound[1])))
 
-    async def handler(stream: trio.SocketStream) -> None:
+    async def handler(stream: trio.abc.Stream) -> None:
         await _connection(stream, ils, dialect, error_detection)
 
     await trio.serve_listeners(handler, listeners)

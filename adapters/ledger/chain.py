@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from .merkle import InclusionProof
 
 __all__ = [
+    "DISPUTE_WINDOW_S",
     "ZERO_ROOT",
     "Action",
     "Anchor",
@@ -144,6 +145,10 @@ class Action(enum.IntEnum):
     ADMIT = 0
     REMOVE = 1
     REKEY = 2
+    SET_PROPOSER = 3
+    """Allow (value 1) or forbid (value 0) a member to propose settlement rounds."""
+    SET_WINDOW = 4
+    """Set the settlement rounds' dispute window (value: seconds)."""
 
 
 def member_id_bytes(member_id: str) -> bytes:
@@ -187,6 +192,8 @@ class ProposalInfo:
     yes: int
     executed: bool
     epoch: int
+    value: int = 0
+    """``SET_PROPOSER``: 1 allow, 0 forbid; ``SET_WINDOW``: seconds; else 0."""
 
 
 @dataclass(frozen=True)
@@ -242,11 +249,16 @@ def fund_from_node(w3: Web3, address: str, wei: int) -> None:
         w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.01)
 
 
+DISPUTE_WINDOW_S = 14 * 86_400
+"""The settlement rounds' dispute window when a deployment names none: two weeks."""
+
+
 def deploy(
     w3: Web3,
     account: LocalAccount,
     *,
     majority: tuple[int, int] = (1, 2),
+    dispute_window_s: int = DISPUTE_WINDOW_S,
     gas_ceiling: int = 3_000_000,
     timeout_s: float = 60.0,
 ) -> Deployment:
@@ -257,13 +269,17 @@ def deploy(
         account: The deployer's key.
         majority: A proposal passes when its yes votes exceed ``num/den`` of the
             members; ``num/den`` is at least 1/2 and below 1.
+        dispute_window_s: How long a settlement round stays open for answers
+            (1 s to 365 days; changed later by the members' vote).
         gas_ceiling: The most gas the deployment may use.
         timeout_s: How long to wait for the transaction to be mined.
     """
     artifact = load_artifact()
     factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     sender = _Sender(w3, account, gas_ceiling=gas_ceiling, timeout_s=timeout_s)
-    receipt = sender.transact(factory.constructor(*majority), errors=_error_table(artifact.abi))
+    receipt = sender.transact(
+        factory.constructor(*majority, dispute_window_s), errors=_error_table(artifact.abi)
+    )
     address = receipt["contractAddress"]
     assert address is not None
     return Deployment(
@@ -587,9 +603,12 @@ class RegistryClient:
         if not code:
             raise ChainError(f"no contract at {self.address} on chain {chain_id}")
 
-    def _call(self, name: str, *args: object) -> Any:
+    def read(self, name: str, *args: object) -> Any:
+        """Call the contract's view ``name`` (errors mapped as for every call)."""
         with _mapped(self.w3, self._errors):
             return getattr(self.contract.functions, name)(*args).call()
+
+    _call = read
 
     def member(self, member_id: str) -> MemberInfo:
         """A member's entry (gateway ``None`` if it is not a member)."""
@@ -636,7 +655,7 @@ class RegistryClient:
 
     def proposal(self, proposal_id: int) -> ProposalInfo:
         """One governance proposal."""
-        action, executed, epoch, yes, gateway, member = self._call("proposal", proposal_id)
+        action, executed, epoch, yes, gateway, member, value = self._call("proposal", proposal_id)
         return ProposalInfo(
             proposal_id,
             Action(action),
@@ -645,7 +664,16 @@ class RegistryClient:
             int(yes),
             bool(executed),
             int(epoch),
+            int(value),
         )
+
+    def dispute_window(self) -> int:
+        """How long, in seconds, a settlement round stays open for answers."""
+        return int(self._call("disputeWindow"))
+
+    def is_proposer(self, member_id: str) -> bool:
+        """Whether ``member_id`` may propose settlement rounds."""
+        return bool(self._call("isProposer", member_id_bytes(member_id)))
 
     def proposal_count(self) -> int:
         """How many proposals were ever made."""
@@ -704,29 +732,46 @@ class RegistryClient:
             raise ChainError("this client has no signing key (read-only)")
         return self._sender
 
-    def _transact(self, call: ContractFunction) -> TxReceipt:
+    def transact(self, call: ContractFunction) -> TxReceipt:
+        """Send a call of this contract with the client's key and wait for it.
+
+        Raises:
+            ChainRejected: The contract refused (its custom error named).
+        """
         return self._writer().transact(call, errors=self._errors)
+
+    _transact = transact
 
     def bootstrap_admit(self, member_id: str, gateway: str) -> None:
         """Admit a member directly (the bootstrap admin's key, before ``end_bootstrap``)."""
         f = self.contract.functions.bootstrapAdmit
         self._transact(f(member_id_bytes(member_id), Web3.to_checksum_address(gateway)))
 
+    def bootstrap_set_proposer(self, member_id: str, allowed: bool = True) -> None:
+        """Allow a member to propose settlement rounds directly (the bootstrap admin)."""
+        f = self.contract.functions.bootstrapSetProposer
+        self._transact(f(member_id_bytes(member_id), allowed))
+
     def end_bootstrap(self) -> None:
         """Give up the bootstrap admin's powers (the bootstrap admin's key)."""
         self._transact(self.contract.functions.endBootstrap())
 
-    def propose(self, action: Action, member_id: str, gateway: str | None = None) -> ProposalInfo:
+    def propose(
+        self, action: Action, member_id: str | None, gateway: str | None = None, value: int = 0
+    ) -> ProposalInfo:
         """Propose an action (this key's member votes yes at once); the proposal after.
 
         Args:
-            action: Admit, remove or re-key a member.
-            member_id: The member concerned.
+            action: Admit, remove or re-key a member, allow or forbid a proposer, set
+                the dispute window.
+            member_id: The member concerned (``None`` for ``SET_WINDOW``).
             gateway: The new member's gateway (admit) or the member's new key (re-key).
+            value: ``SET_PROPOSER``: 1 allow, 0 forbid; ``SET_WINDOW``: seconds.
         """
         target = Web3.to_checksum_address(gateway) if gateway else "0x" + "00" * 20
+        member = ZERO_ROOT if member_id is None else member_id_bytes(member_id)
         receipt = self._transact(
-            self.contract.functions.propose(int(action), member_id_bytes(member_id), target)
+            self.contract.functions.propose(int(action), member, target, value)
         )
         events = self.contract.events.Proposed().process_receipt(receipt, errors=DISCARD)
         return self.proposal(int(events[0]["args"]["proposalId"]))

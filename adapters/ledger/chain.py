@@ -29,6 +29,7 @@ Errors, all under ``ChainError``::
     ├── ChainRejected           the contract refused (``error`` names its custom error:
     │   │                       NotAGateway, BadSequence, BadPrevRoot, …)
     │   └── AnchorConflict      another root is already anchored under this sequence
+    ├── SettlementUnsupported   the registry predates settlement rounds (version 1)
     ├── GasCeilingExceeded      the estimate (or the base fee) is above the ceiling
     └── ConfirmationTimeout     the transaction did not reach its confirmations in time
 """
@@ -58,7 +59,7 @@ from web3.exceptions import (
 from web3.logs import DISCARD
 from web3.types import Nonce, Wei
 
-from .contract import load_artifact
+from .contract import V1_GOVERNANCE_ABI, load_artifact
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -85,6 +86,7 @@ __all__ = [
     "MemberInfo",
     "ProposalInfo",
     "RegistryClient",
+    "SettlementUnsupported",
     "deploy",
     "fund_from_node",
     "member_id_bytes",
@@ -122,6 +124,18 @@ class ChainRejected(ChainError):
 
 class AnchorConflict(ChainRejected):
     """A different root is already anchored under the batch's sequence."""
+
+
+class SettlementUnsupported(ChainError):
+    """The registry was deployed before settlement rounds existed (version 1)."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(
+            f"the registry at {address} predates settlement rounds and per-library "
+            "governance: deploy the current one (interlend ledger deploy) to use them; "
+            "anchoring and verification keep working on it"
+        )
+        self.address = address
 
 
 class GasCeilingExceeded(ChainError):
@@ -563,6 +577,9 @@ class RegistryClient:
         self.expected_chain_id = chain_id
         self.log_range = log_range
         self._errors = _error_table(artifact.abi)
+        self._v1: Contract | None = None
+        """The first registry's governance calls, once the contract is found to be one."""
+        self._version: int | None = None
         self._inflight: dict[int, bytes] = {}
         """The anchor transaction sent for a batch and not yet seen mined."""
         self._sender = (
@@ -602,6 +619,23 @@ class RegistryClient:
             raise ChainError(f"the node serves chain {chain_id}, not {self.expected_chain_id}")
         if not code:
             raise ChainError(f"no contract at {self.address} on chain {chain_id}")
+
+    def version(self) -> int:
+        """1 for a registry deployed before settlement rounds existed, else 2.
+
+        Told from the deployed code (cached): the dispatcher of a registry with rounds
+        carries the selector of ``disputeWindow()``.  A first registry keeps working:
+        anchors and member reads are unchanged; its governance calls go through the
+        first ABI; settlement rounds are refused with ``SettlementUnsupported``.
+        """
+        if self._version is None:
+            with _mapped(self.w3):
+                code = bytes(self.w3.eth.get_code(self.address))
+            selector = bytes(Web3.keccak(text="disputeWindow()"))[:4]
+            self._version = 2 if b"\x63" + selector in code else 1
+            if self._version == 1:
+                self._v1 = self.w3.eth.contract(address=self.address, abi=V1_GOVERNANCE_ABI)
+        return self._version
 
     def read(self, name: str, *args: object) -> Any:
         """Call the contract's view ``name`` (errors mapped as for every call)."""
@@ -655,7 +689,16 @@ class RegistryClient:
 
     def proposal(self, proposal_id: int) -> ProposalInfo:
         """One governance proposal."""
-        action, executed, epoch, yes, gateway, member, value = self._call("proposal", proposal_id)
+        if self.version() == 1:
+            assert self._v1 is not None
+            with _mapped(self.w3, self._errors):
+                fields: tuple[Any, ...] = tuple(self._v1.functions.proposal(proposal_id).call())
+            action, executed, epoch, yes, gateway, member = fields
+            value = 0
+        else:
+            action, executed, epoch, yes, gateway, member, value = self._call(
+                "proposal", proposal_id
+            )
         return ProposalInfo(
             proposal_id,
             Action(action),
@@ -667,12 +710,19 @@ class RegistryClient:
             int(value),
         )
 
+    def require_settlement(self) -> None:
+        """Raise ``SettlementUnsupported`` on a registry without settlement rounds."""
+        if self.version() == 1:
+            raise SettlementUnsupported(self.address)
+
     def dispute_window(self) -> int:
         """How long, in seconds, a settlement round stays open for answers."""
+        self.require_settlement()
         return int(self._call("disputeWindow"))
 
     def is_proposer(self, member_id: str) -> bool:
         """Whether ``member_id`` may propose settlement rounds."""
+        self.require_settlement()
         return bool(self._call("isProposer", member_id_bytes(member_id)))
 
     def proposal_count(self) -> int:
@@ -770,9 +820,15 @@ class RegistryClient:
         """
         target = Web3.to_checksum_address(gateway) if gateway else "0x" + "00" * 20
         member = ZERO_ROOT if member_id is None else member_id_bytes(member_id)
-        receipt = self._transact(
-            self.contract.functions.propose(int(action), member, target, value)
-        )
+        if self.version() == 1:
+            if action > Action.REKEY:
+                raise SettlementUnsupported(self.address)
+            assert self._v1 is not None
+            receipt = self._transact(self._v1.functions.propose(int(action), member, target))
+        else:
+            receipt = self._transact(
+                self.contract.functions.propose(int(action), member, target, value)
+            )
         events = self.contract.events.Proposed().process_receipt(receipt, errors=DISCARD)
         return self.proposal(int(events[0]["args"]["proposalId"]))
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eth_abi.abi import encode as abi_encode
 from web3.logs import DISCARD
@@ -40,6 +40,9 @@ from .merkle import InclusionProof, MerkleTree, leaf_hash
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from web3.contract.contract import ContractFunction
+    from web3.types import TxReceipt
 
     from .chain import RegistryClient
 
@@ -239,11 +242,19 @@ class SettlementRounds:
     def __init__(self, client: RegistryClient) -> None:
         self.client = client
 
+    def _read(self, name: str, *args: object) -> Any:
+        self.client.require_settlement()
+        return self.client.read(name, *args)
+
+    def _send(self, call: ContractFunction) -> TxReceipt:
+        self.client.require_settlement()
+        return self.client.transact(call)
+
     # ---- reads ----------------------------------------------------------------------
 
     def round(self, period: str) -> RoundInfo:
         """The latest round of ``period`` (state ``NONE`` if never proposed)."""
-        state, root, size, acked, disputed, deadline, revision = self.client.read(
+        state, root, size, acked, disputed, deadline, revision = self._read(
             "settlement", code_bytes(period, "period")
         )
         return RoundInfo(
@@ -259,17 +270,18 @@ class SettlementRounds:
 
     def answer(self, period: str, library: str) -> Answer:
         """``library``'s answer in the latest round of ``period``."""
-        raw = self.client.read(
+        raw = self._read(
             "answerOf", code_bytes(period, "period"), code_bytes(library, "library code")
         )
         return Answer(raw)
 
     def periods(self) -> list[str]:
         """Every period ever proposed, in order of first proposal."""
-        return [member_id_text(bytes(raw)) for raw in self.client.read("settlementPeriods")]
+        return [member_id_text(bytes(raw)) for raw in self._read("settlementPeriods")]
 
     def reasons(self, period: str, revision: int) -> dict[str, DisputeReason]:
         """The dispute reason of each library that disputed the round's ``revision``."""
+        self.client.require_settlement()
         logs = self.client.contract.events.Disputed().get_logs(
             from_block=self.client.deploy_block,
             argument_filters={"period": code_bytes(period, "period")},
@@ -287,26 +299,24 @@ class SettlementRounds:
 
     def statement_leaf_on_chain(self, leaf: StatementLeaf) -> bytes:
         """The contract's own ``statementLeaf`` of ``leaf`` (to cross-check the encoding)."""
-        return bytes(self.client.read("statementLeaf", leaf.words()))
+        return bytes(self._read("statementLeaf", leaf.words()))
 
     def verify_statement(self, leaf: StatementLeaf, proof: InclusionProof) -> bool:
         """Whether the contract finds ``leaf`` in the latest round of its period."""
-        return bool(
-            self.client.read("verifyStatement", leaf.words(), proof.index, list(proof.path))
-        )
+        return bool(self._read("verifyStatement", leaf.words(), proof.index, list(proof.path)))
 
     # ---- writes ---------------------------------------------------------------------
 
     def propose(self, plan: RoundPlan) -> RoundInfo:
         """Open ``plan``'s round (the key's member must be a proposer); the round after."""
         f = self.client.contract.functions.proposeSettlement
-        self.client.transact(f(code_bytes(plan.period, "period"), plan.root, len(plan.leaves)))
+        self._send(f(code_bytes(plan.period, "period"), plan.root, len(plan.leaves)))
         return self.round(plan.period)
 
     def acknowledge(self, leaf: StatementLeaf, proof: InclusionProof) -> int:
         """Acknowledge the key's member's own statement; the gas it used."""
         f = self.client.contract.functions.acknowledge
-        receipt = self.client.transact(f(leaf.words(), proof.index, list(proof.path)))
+        receipt = self._send(f(leaf.words(), proof.index, list(proof.path)))
         events = self.client.contract.events.Acknowledged().process_receipt(receipt, errors=DISCARD)
         if not events:
             raise ChainError("the acknowledgement was mined without its event")
@@ -315,5 +325,5 @@ class SettlementRounds:
     def dispute(self, period: str, reason: DisputeReason) -> int:
         """Dispute the key's member's statement in ``period``'s round; the gas it used."""
         f = self.client.contract.functions.dispute
-        receipt = self.client.transact(f(code_bytes(period, "period"), int(reason)))
+        receipt = self._send(f(code_bytes(period, "period"), int(reason)))
         return int(receipt["gasUsed"])

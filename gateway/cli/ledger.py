@@ -1,4 +1,5 @@
-"""``interlend ledger …``: deploy the registry, admit a member by vote, verify a loan.
+"""``interlend ledger …``: deploy the registry, admit a member by vote, verify a loan,
+and settlement rounds (``settle``, in ``settle.py``).
 
 Each command talks to the chain through the same synchronous ``RegistryClient`` the
 ledger worker uses, connected and checked the same way (``adapters/ledger/connect.py``);
@@ -15,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from gateway.cli import settle
 
 if TYPE_CHECKING:
     import argparse
@@ -76,6 +79,20 @@ def add_parsers(commands: Any) -> None:
         action="store_true",
         help="keep the deployer's power to admit members directly",
     )
+    deploy.add_argument(
+        "--dispute-window",
+        default="14d",
+        metavar="DURATION",
+        help="how long a settlement round stays open for answers: seconds, or with a unit "
+        "s, m, h or d (14d)",
+    )
+    deploy.add_argument(
+        "--proposer",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a member (given with --member) that may propose settlement rounds (repeatable)",
+    )
     deploy.add_argument("--gas-ceiling", type=int, default=3_000_000, help="most gas to spend")
     add = actions.add_parser(
         "add-member",
@@ -101,6 +118,7 @@ def add_parsers(commands: Any) -> None:
     verify.add_argument("--config", required=True, help="the gateway's configuration (TOML)")
     verify.add_argument("loan_id", metavar="LOAN_ID", help="the registry's loan id")
     verify.add_argument("--json", action="store_true", help="print the proof as JSON")
+    settle.add_parser(actions)
 
 
 def _fail(message: str, status: int = 1) -> int:
@@ -112,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
     """Run one ``ledger`` action; the exit status."""
     from adapters.ledger.chain import ChainError
 
+    if args.ledger_command == "settle":
+        return settle.run(args)
     try:
         if args.ledger_command == "deploy":
             return _deploy(args)
@@ -138,6 +158,14 @@ def _deploy(args: argparse.Namespace) -> int:
         num, den = (int(x) for x in args.majority.split("/"))
     except ValueError:
         return _fail(f"--majority {args.majority!r} is not NUM/DEN, e.g. 1/2", 2)
+    window = _duration_s(args.dispute_window)
+    if window is None or not 0 < window <= 365 * 86_400:
+        return _fail(
+            f"--dispute-window {args.dispute_window!r} is not a duration of 1 s to 365 d "
+            "(e.g. 14d, 36h, 3600)",
+            2,
+        )
+    args.dispute_window_s = window
     members: list[tuple[str, str]] = []
     for spec in args.member:
         member, _, address = spec.rpartition(":")
@@ -148,6 +176,9 @@ def _deploy(args: argparse.Namespace) -> int:
         if not Web3.is_address(address):
             return _fail(f"--member {spec!r}: {address!r} is not an address", 2)
         members.append((member, Web3.to_checksum_address(address)))
+    unknown = sorted(set(args.proposer) - {member for member, _ in members})
+    if unknown:
+        return _fail(f"--proposer {', '.join(unknown)}: not among the --member given", 2)
     try:
         key = read_secret(env=args.key_env, file=Path(args.key_file) if args.key_file else None)
     except LookupError as exc:
@@ -169,11 +200,21 @@ def _deploy_on(
 ) -> int:
     from adapters.ledger.chain import RegistryClient, deploy
 
-    done = deploy(w3, account, majority=majority, gas_ceiling=args.gas_ceiling)
+    done = deploy(
+        w3,
+        account,
+        majority=majority,
+        dispute_window_s=args.dispute_window_s,
+        gas_ceiling=args.gas_ceiling,
+    )
     admin = RegistryClient(w3, done.address, account, deploy_block=done.block_number)
     for member, address in members:
         admin.bootstrap_admit(member, address)
         print(f"# admitted {member} with gateway {address}")
+    for member in args.proposer:
+        admin.bootstrap_set_proposer(member)
+        print(f"# {member} may propose settlement rounds")
+    print(f"# settlement rounds stay open for answers {args.dispute_window_s} s")
     if members and not args.keep_bootstrap:
         admin.end_bootstrap()
         print("# bootstrap ended: from now on members are admitted by vote")
@@ -188,6 +229,19 @@ def _deploy_on(
     print(f"deploy_block = {done.block_number}")
     print('key = { env = "INTERLEND_LEDGER_KEY" }   # this gateway\'s own key')
     return 0
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def _duration_s(text: str) -> int | None:
+    """``3600``, ``90m``, ``36h`` or ``14d`` in seconds; ``None`` if it is none of these."""
+    text = text.strip()
+    factor = _UNITS.get(text[-1:], 0)
+    number = text[:-1] if factor else text
+    if not number.isdigit():
+        return None
+    return int(number) * (factor or 1)
 
 
 # ---- configuration ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from config.models import AdminListener
 from gateway.admin.auth import bearer_tokens, for_role
 from gateway.admin.routes import AdminRoutes
+from gateway.admin.settlements import settlements_endpoint
 from gateway.ncip.http import ncip_endpoint
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def admin_app(view: AdminView) -> Starlette:
             Route("/api/loans/unconfirmed", routes.unconfirmed),
             Route("/api/loans/{loan_id}/proof", routes.proof),
             Route("/api/ledger", routes.ledger),
+            Route("/api/settlements", settlements_endpoint(view)),
             Route("/api/kiosks", routes.kiosks),
             Route("/api/discover", routes.discover),
             Route("/api/lenders", routes.lenders),

@@ -234,3 +234,31 @@ def round_status(
         )
     matches = None if plan is None else plan.root == info.root and len(plan.leaves) == info.size
     return RoundStatus(info, tuple(answers), matches)
+
+
+ROUNDS_LISTED = 24
+"""``GET /api/settlements`` lists this many periods at most, the latest first."""
+
+
+def settlements_overview(rounds: SettlementRounds, limit: int = ROUNDS_LISTED) -> dict[str, object]:
+    """Every recent round with each current member's answer, JSON-ready (blocking).
+
+    On a registry that predates settlement rounds: ``supported`` false and the reason.
+    """
+    from adapters.ledger.chain import SettlementUnsupported
+
+    client = rounds.client
+    try:
+        periods = rounds.periods()
+    except SettlementUnsupported as exc:
+        return {"supported": False, "reason": str(exc), "rounds": []}
+    members = [m.member_id for m in client.members() if m.gateway is not None]
+    return {
+        "supported": True,
+        "contract": client.address,
+        "dispute_window_s": client.dispute_window(),
+        "proposers": [m for m in members if client.is_proposer(m)],
+        "rounds": [
+            round_status(rounds, period, members).to_json() for period in reversed(periods[-limit:])
+        ],
+    }

@@ -71,7 +71,20 @@ def _statements(path: Path, gamma_charges: int) -> str:
     return str(path)
 
 
-def _config(tmp_path: Path, name: str, url: str, contract: str, block: int, key_env: str) -> str:
+DELEGATED = (
+    'library_keys = { alpha = { env = "SETTLE_ALPHA_KEY" }, beta = { env = "SETTLE_BETA_KEY" } }\n'
+)
+
+
+def _config(
+    tmp_path: Path,
+    name: str,
+    url: str,
+    contract: str,
+    block: int,
+    key_env: str,
+    library_keys: str = DELEGATED,
+) -> str:
     text = DEMO_TOML.read_text(encoding="utf-8")
     for port in (7101, 7102, 7103):
         text = text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{free_port()}")
@@ -90,8 +103,7 @@ contract = "{contract}"
 deploy_block = {block}
 key = {{ env = "{key_env}" }}
 batch_interval_s = 0.2
-library_keys = {{ alpha = {{ env = "SETTLE_ALPHA_KEY" }}, beta = {{ env = "SETTLE_BETA_KEY" }} }}
-"""
+{library_keys}"""
     path = tmp_path / f"{name}.toml"
     path.write_text(text, encoding="utf-8")
     return str(path)
@@ -289,3 +301,38 @@ def test_bad_arguments_are_one_line_errors(
     assert cli("ledger", "deploy", "--rpc", "http://127.0.0.1:1", "--key-env", "X",
                "--proposer", "hub") == 2  # fmt: skip
     assert "--proposer hub: not among the --member given" in capsys.readouterr().err
+
+
+def test_a_single_member_deployment_settles_with_its_one_key(
+    tmp_path: Path, w3: Web3, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Migration: a deployment where one gateway is the only member (the configuration
+    as it was, with no library keys) proposes and acknowledges its own statement."""
+    url = str(getattr(w3.provider, "endpoint_uri", ""))
+    deployer, gateway = new_account(w3), new_account(w3)
+    monkeypatch.setenv("SETTLE_DEPLOYER", deployer.key.hex())
+    monkeypatch.setenv("SETTLE_ONE_KEY", gateway.key.hex())
+    monkeypatch.setenv("SETTLE_TEST_PATRON_SECRET", "a patron secret for the settlement tests")
+    monkeypatch.setenv("INTERLEND_DEMO_ILS_PASSWORD", "pw")
+    monkeypatch.setenv("INTERLEND_DEMO_NCIP_KEY", "key")
+    assert cli(
+        "ledger", "deploy", "--rpc", url, "--key-env", "SETTLE_DEPLOYER",
+        "--member", f"consortium:{gateway.address}", "--proposer", "consortium",
+    ) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    contract = next(ln.split('"')[1] for ln in out.splitlines() if ln.startswith("contract"))
+    config = _config(tmp_path, "one", url, contract, 0, "SETTLE_ONE_KEY", library_keys="")
+    statements = tmp_path / "one.json"
+    statements.write_text(
+        json.dumps([{
+            "period": "2026-11", "library": "consortium", "currency": "EUR",
+            "loans_lent": 40, "loans_borrowed": 40, "charges": 0, "credits": 0,
+        }]),
+        encoding="utf-8",
+    )  # fmt: skip
+    args = ("--config", config, "--period", "2026-11", "--statements", str(statements))
+    assert cli("ledger", "settle", "propose", *args) == 0
+    assert cli("ledger", "settle", "acknowledge", *args) == 0
+    assert "consortium acknowledged its statement for 2026-11" in capsys.readouterr().out
+    assert cli("ledger", "settle", "status", *args) == 0
+    assert capsys.readouterr().out.startswith("2026-11: agreed (revision 1), 1 of 1")

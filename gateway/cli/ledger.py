@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
     from web3 import Web3
 
+    from adapters.ledger.chain import Action, ProposalInfo
     from adapters.ledger.connect import ChainLink
     from config.consortium import Consortium
     from config.errors import KeyPath
@@ -106,6 +107,23 @@ def add_parsers(commands: Any) -> None:
     add.add_argument("--config", required=True, help="the gateway's configuration (TOML)")
     add.add_argument("member", metavar="ID", help="the new member's id")
     add.add_argument("address", metavar="ADDRESS", help="its gateway's address (0x…)")
+    govern = actions.add_parser(
+        "govern",
+        help="propose (or vote for) who may propose settlements, or the dispute window",
+        description=(
+            "Vote, with the configured gateway key, for allowing or forbidding a member to "
+            "propose settlement rounds, or for a new dispute window: an open proposal for "
+            "the same change gets this member's vote, else a new one is made. Prints "
+            "whether it passed; other members run the same command."
+        ),
+    )
+    govern.add_argument("--config", required=True, help="the gateway's configuration (TOML)")
+    change = govern.add_mutually_exclusive_group(required=True)
+    change.add_argument("--allow-proposer", metavar="ID", help="let this member propose")
+    change.add_argument("--deny-proposer", metavar="ID", help="stop this member proposing")
+    change.add_argument(
+        "--window", metavar="DURATION", help="the new dispute window (e.g. 14d, 36h, 3600)"
+    )
     verify = actions.add_parser(
         "verify",
         help="verify a loan against the registry and the chain",
@@ -137,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
             return _deploy(args)
         if args.ledger_command == "add-member":
             return _add_member(args.config, args.member, args.address)
+        if args.ledger_command == "govern":
+            return _govern(args)
         if args.ledger_command == "verify":
             return _verify(args.config, args.loan_id, as_json=args.json)
     except ChainError as exc:
@@ -275,7 +295,7 @@ def _secret(found: dict[KeyPath, str], path: KeyPath, what: str) -> str | int:
 def _add_member(path: str, member: str, address: str) -> int:
     from web3 import Web3
 
-    from adapters.ledger.chain import member_id_bytes
+    from adapters.ledger.chain import Action, member_id_bytes
     from adapters.ledger.connect import connect_chain
 
     loaded = _load(path)
@@ -297,15 +317,74 @@ def _add_member(path: str, member: str, address: str) -> int:
         return key
     link = connect_chain(settings.ledger, key, settings.institution_id)
     try:
-        _vote_or_propose(link, member, gateway)
+        proposal = _vote_or_propose(link, Action.ADMIT, member, gateway)
+        num, den = link.client.majority()
+        if proposal.executed:
+            print(
+                f"passed: proposal #{proposal.proposal_id}; {member} is a member, gateway {gateway}"
+            )
+        else:
+            print(
+                f"not passed yet: proposal #{proposal.proposal_id} to admit {member} has "
+                f"{proposal.yes} yes vote(s) of {link.client.member_count()} members; it "
+                f"passes with more than {num}/{den} (other members run the same command)"
+            )
     finally:
         link.close()
     return 0
 
 
-def _vote_or_propose(link: ChainLink, member: str, gateway: str) -> None:
-    """Vote for an open proposal to admit ``member`` with ``gateway``, else propose it."""
-    from adapters.ledger.chain import Action, ChainRejected
+def _govern(args: argparse.Namespace) -> int:
+    from adapters.ledger.chain import Action, member_id_bytes
+    from adapters.ledger.connect import connect_chain
+
+    member: str | None = args.allow_proposer or args.deny_proposer
+    if member is not None:
+        try:
+            member_id_bytes(member)
+        except ValueError as exc:
+            return _fail(str(exc), 2)
+        action, value = Action.SET_PROPOSER, 1 if args.allow_proposer else 0
+        what = f"{'allow' if value else 'forbid'} {member} to propose settlement rounds"
+    else:
+        window = _duration_s(args.window)
+        if window is None or not 0 < window <= 365 * 86_400:
+            return _fail(f"--window {args.window!r} is not a duration of 1 s to 365 d", 2)
+        action, value = Action.SET_WINDOW, window
+        what = f"set the dispute window to {window} s"
+    loaded = _load(args.config)
+    if isinstance(loaded, int):
+        return loaded
+    consortium, found = loaded
+    settings = consortium.config.gateway
+    if settings.ledger.backend != "evm":
+        return _fail('govern needs gateway.ledger.backend = "evm"')
+    key = _secret(found, ("gateway", "ledger", "key"), "the gateway's ledger key")
+    if isinstance(key, int):
+        return key
+    link = connect_chain(settings.ledger, key, settings.institution_id)
+    try:
+        link.client.require_settlement()
+        proposal = _vote_or_propose(link, action, member, None, value)
+        if proposal.executed:
+            print(f"passed: proposal #{proposal.proposal_id} to {what}")
+        else:
+            num, den = link.client.majority()
+            print(
+                f"not passed yet: proposal #{proposal.proposal_id} to {what} has "
+                f"{proposal.yes} yes vote(s) of {link.client.member_count()} members; it "
+                f"passes with more than {num}/{den} (other members run the same command)"
+            )
+    finally:
+        link.close()
+    return 0
+
+
+def _vote_or_propose(
+    link: ChainLink, action: Action, member: str | None, gateway: str | None, value: int = 0
+) -> ProposalInfo:
+    """Vote for an open proposal of the same change, else propose it; the proposal."""
+    from adapters.ledger.chain import ChainRejected
 
     client = link.client
     proposal = None
@@ -313,9 +392,10 @@ def _vote_or_propose(link: ChainLink, member: str, gateway: str) -> None:
     for proposal_id in range(count - 1, max(count - 100, 0) - 1, -1):
         open_one = client.proposal(proposal_id)
         if (
-            open_one.action is not Action.ADMIT
-            or open_one.member_id != member
+            open_one.action is not action
+            or open_one.member_id != (member or "")
             or open_one.gateway != gateway
+            or open_one.value != value
             or open_one.executed
         ):
             continue
@@ -329,16 +409,8 @@ def _vote_or_propose(link: ChainLink, member: str, gateway: str) -> None:
                 raise
         break
     if proposal is None:
-        proposal = client.propose(Action.ADMIT, member, gateway)
-    num, den = client.majority()
-    if proposal.executed:
-        print(f"passed: proposal #{proposal.proposal_id}; {member} is a member, gateway {gateway}")
-    else:
-        print(
-            f"not passed yet: proposal #{proposal.proposal_id} to admit {member} has "
-            f"{proposal.yes} yes vote(s) of {client.member_count()} members; it passes with "
-            f"more than {num}/{den} (other members run the same command)"
-        )
+        proposal = client.propose(action, member, gateway, value)
+    return proposal
 
 
 # ---- verify -----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import trio
 from eth_account import Account
 from web3.types import RPCEndpoint
 
+from adapters.ledger.chain import RegistryClient
 from gateway.app.daemon import Gateway
 from gateway.cli.main import main
 from tests.helpers.polling import eventually
@@ -336,3 +337,49 @@ def test_a_single_member_deployment_settles_with_its_one_key(
     assert "consortium acknowledged its statement for 2026-11" in capsys.readouterr().out
     assert cli("ledger", "settle", "status", *args) == 0
     assert capsys.readouterr().out.startswith("2026-11: agreed (revision 1), 1 of 1")
+
+
+def test_members_vote_the_window_and_the_proposers(
+    tmp_path: Path, w3: Web3, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``ledger govern`` proposes a change or votes for the open proposal of the same
+    change; it passes with more than half of the four members."""
+    url = str(getattr(w3.provider, "endpoint_uri", ""))
+    keys = {m: new_account(w3) for m in ("hub", "alpha", "beta", "gamma")}
+    deployer = new_account(w3)
+    monkeypatch.setenv("SETTLE_DEPLOYER", deployer.key.hex())
+    monkeypatch.setenv("SETTLE_TEST_PATRON_SECRET", "a patron secret for the settlement tests")
+    monkeypatch.setenv("INTERLEND_DEMO_ILS_PASSWORD", "pw")
+    monkeypatch.setenv("INTERLEND_DEMO_NCIP_KEY", "key")
+    members = [f for m, k in keys.items() for f in ("--member", f"{m}:{k.address}")]
+    assert cli("ledger", "deploy", "--rpc", url, "--key-env", "SETTLE_DEPLOYER", *members) == 0
+    out = capsys.readouterr().out
+    contract = next(ln.split('"')[1] for ln in out.splitlines() if ln.startswith("contract"))
+    configs = {}
+    for member in ("hub", "alpha", "beta"):
+        monkeypatch.setenv(f"SETTLE_{member.upper()}_OWN", keys[member].key.hex())
+        configs[member] = _config(
+            tmp_path, member, url, contract, 0, f"SETTLE_{member.upper()}_OWN", library_keys=""
+        )
+
+    def govern(member: str, *change: str) -> str:
+        assert cli("ledger", "govern", "--config", configs[member], *change) == 0
+        return capsys.readouterr().out
+
+    assert "not passed yet: proposal #0 to set the dispute window to 7200 s has 1 yes" in (
+        govern("hub", "--window", "2h")
+    )
+    assert "1 yes vote(s) of 4" in govern("alpha", "--allow-proposer", "alpha")
+    assert "has 2 yes vote(s) of 4" in govern("alpha", "--window", "2h")
+    assert "alpha has already voted for proposal #0" in govern("alpha", "--window", "2h")
+    assert "passed: proposal #0 to set the dispute window to 7200 s" in (
+        govern("beta", "--window", "2h")
+    )
+    govern("hub", "--allow-proposer", "alpha")
+    assert "passed: proposal #1 to allow alpha to propose" in (
+        govern("beta", "--allow-proposer", "alpha")
+    )
+    reader = RegistryClient(w3, contract)
+    assert (reader.dispute_window(), reader.is_proposer("alpha")) == (7200, True)
+    assert cli("ledger", "govern", "--config", configs["hub"], "--window", "soon") == 2
+    assert "--window 'soon' is not a duration" in capsys.readouterr().err

@@ -197,7 +197,7 @@ def connect_chain(settings: LedgerSettings, key: str | None, default_member: str
 
     ``embedded`` starts an in-process chain, deploys the registry from the gateway's
     key (a fresh one when none is configured) and admits ``member_id`` (default
-    ``default_member``) with that key as its gateway.  ``evm`` checks the node, the
+    ``default_member``) with that key as its gateway, allowed to propose settlements.  ``evm`` checks the node, the
     chain id and the contract, and that the key is a member's gateway.
 
     Raises:
@@ -220,6 +220,8 @@ def connect_chain(settings: LedgerSettings, key: str | None, default_member: str
             poll_s=EMBEDDED_POLL_S,
         )
         client.bootstrap_admit(member, account.address)
+        # The gateway is the consortium's: it proposes the settlement rounds.
+        client.bootstrap_set_proposer(member)
         return ChainLink(client, member, "embedded")
     if settings.backend != "evm" or settings.rpc_url is None or settings.contract is None:
         raise ChainError("gateway.ledger needs backend evm with rpc_url and contract")

@@ -20,6 +20,7 @@ from adapters.ledger.chain import (
 )
 from adapters.ledger.records import seal_batch
 from adapters.ledger.rounds import RoundPlan, SettlementRounds, StatementLeaf
+from gateway.ledger.settlement import settlements_overview
 from tests.ledger.conftest import RECORD_KEY, loan_events, new_account
 
 if TYPE_CHECKING:
@@ -69,3 +70,6 @@ def test_a_single_member_v1_registry_keeps_working(w3: Web3) -> None:
         rounds.propose(plan)
     with pytest.raises(SettlementUnsupported):
         rounds.round("2026-11")
+    overview = settlements_overview(rounds)  # what GET /api/settlements answers
+    assert overview["supported"] is False
+    assert "predates settlement rounds" in str(overview["reason"])

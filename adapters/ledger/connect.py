@@ -197,8 +197,9 @@ def connect_chain(settings: LedgerSettings, key: str | None, default_member: str
 
     ``embedded`` starts an in-process chain, deploys the registry from the gateway's
     key (a fresh one when none is configured) and admits ``member_id`` (default
-    ``default_member``) with that key as its gateway, allowed to propose settlements.  ``evm`` checks the node, the
-    chain id and the contract, and that the key is a member's gateway.
+    ``default_member``) with that key as its gateway, allowed to propose settlements.
+    ``evm`` checks the node, the chain id and the contract, and that the key is a
+    member's gateway.
 
     Raises:
         ChainUnavailable: The node cannot be reached.

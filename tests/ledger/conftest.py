@@ -70,7 +70,9 @@ def w3(anvil: AnvilNode) -> Iterator[Web3]:
 def new_account(w3: Web3) -> LocalAccount:
     """A fresh key with some ether on the chain."""
     account: LocalAccount = Account.create()
-    fund_from_node(w3, account.address, 10**20)
+    # 10 ether: gas for thousands of transactions, and anvil's first account (10,000
+    # ether) funds every key the session makes.
+    fund_from_node(w3, account.address, 10**19)
     return account
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from adapters.ledger.merkle import verify_inclusion
+from adapters.ledger.merkle import InclusionProof, verify_inclusion
 from adapters.ledger.rounds import (
     Answer,
     DisputeReason,
@@ -163,6 +163,10 @@ class LibraryAnswer:
     proven: bool | None = None
     """With the statements at hand: whether the library's statement proves against the
     round's root, checked off chain and by the contract (``None``: not checked)."""
+    leaf: StatementLeaf | None = None
+    proof: InclusionProof | None = None
+    """With the statements at hand: the statement and its inclusion proof, which anyone
+    can check against the root on chain (``verifyStatement``) or off it."""
 
     def to_json(self) -> dict[str, object]:
         """A JSON-ready form."""
@@ -171,6 +175,9 @@ class LibraryAnswer:
             data["reason"] = self.reason.name.lower()
         if self.proven is not None:
             data["proven"] = self.proven
+        if self.leaf is not None and self.proof is not None:
+            data["leaf_hash"] = "0x" + self.leaf.leaf_hash.hex()
+            data["proof"] = self.proof.to_json()
         return data
 
 
@@ -223,15 +230,14 @@ def round_status(
     listed = plan.libraries() if plan is not None else list(libraries)
     answers = []
     for library in listed:
-        proven = None
+        proven = leaf = proof = None
         if plan is not None:
             leaf, proof = plan.statement(library)
             proven = verify_inclusion(leaf.leaf_hash, proof, info.root) and rounds.verify_statement(
                 leaf, proof
             )
-        answers.append(
-            LibraryAnswer(library, rounds.answer(period, library), reasons.get(library), proven)
-        )
+        answer = rounds.answer(period, library)
+        answers.append(LibraryAnswer(library, answer, reasons.get(library), proven, leaf, proof))
     matches = None if plan is None else plan.root == info.root and len(plan.leaves) == info.size
     return RoundStatus(info, tuple(answers), matches)
 

@@ -22,6 +22,7 @@ from eth_account import Account
 from web3.types import RPCEndpoint
 
 from adapters.ledger.chain import RegistryClient
+from adapters.ledger.merkle import InclusionProof, verify_inclusion
 from gateway.app.daemon import Gateway
 from gateway.cli.main import main
 from tests.helpers.polling import eventually
@@ -234,11 +235,19 @@ async def test_a_round_from_the_command_line_then_again_after_a_restart(
         shown = json.loads(out)
         assert (shown["state"], shown["acknowledged"], shown["disputed"]) == ("open", 2, 1)
         assert shown["statements_match"] is True
-        assert shown["libraries"] == {
+        answers = {
+            library: {k: v for k, v in shown.items() if k not in ("leaf_hash", "proof")}
+            for library, shown in shown["libraries"].items()
+        }
+        assert answers == {
             "alpha": {"answer": "acknowledged", "proven": True},
             "beta": {"answer": "acknowledged", "proven": True},
             "gamma": {"answer": "disputed", "reason": "amounts", "proven": True},
         }
+        root = bytes.fromhex(shown["root"][2:])
+        for given in shown["libraries"].values():  # each proof stands on its own
+            leaf = bytes.fromhex(given["leaf_hash"][2:])
+            assert verify_inclusion(leaf, InclusionProof.from_json(given["proof"]), root)
 
         # The gateway serves the round; past the window (the node's clock moved on, no
         # waiting) a restarted gateway finds it closed, disputed, on the same registry.

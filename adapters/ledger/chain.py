@@ -735,6 +735,21 @@ class RegistryClient:
             self._call("verifyInclusion", leaf, proof.index, proof.size, list(proof.path), root)
         )
 
+    def events(self, name: str, argument_filters: dict[str, object]) -> list[Any]:
+        """Every ``name`` event since the deployment matching ``argument_filters``,
+        fetched in spans of ``log_range`` blocks (errors mapped as for every call)."""
+        found: list[Any] = []
+        with _mapped(self.w3, self._errors):
+            latest = self.w3.eth.block_number
+            start = self.deploy_block
+            while start <= latest:
+                end = min(latest, start + self.log_range - 1)
+                found += getattr(self.contract.events, name)().get_logs(
+                    from_block=start, to_block=end, argument_filters=argument_filters
+                )
+                start = end + 1
+        return found
+
     def find_anchor(
         self, member_id: str, batch_seq: int, *, block_hint: int | None = None
     ) -> Anchor | None:

@@ -282,10 +282,7 @@ class SettlementRounds:
     def reasons(self, period: str, revision: int) -> dict[str, DisputeReason]:
         """The dispute reason of each library that disputed the round's ``revision``."""
         self.client.require_settlement()
-        logs = self.client.contract.events.Disputed().get_logs(
-            from_block=self.client.deploy_block,
-            argument_filters={"period": code_bytes(period, "period")},
-        )
+        logs = self.client.events("Disputed", {"period": code_bytes(period, "period")})
         found: dict[str, DisputeReason] = {}
         for log in logs:
             args = log["args"]

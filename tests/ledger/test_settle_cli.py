@@ -22,15 +22,18 @@ from eth_account import Account
 from web3.types import RPCEndpoint
 
 from adapters.ledger.chain import RegistryClient
+from adapters.ledger.connect import open_rpc
 from adapters.ledger.merkle import InclusionProof, verify_inclusion
 from gateway.app.daemon import Gateway
 from gateway.cli.main import main
 from tests.helpers.polling import eventually
 from tests.helpers.services import free_port
-from tests.ledger.conftest import new_account
+from tests.ledger.conftest import make_settlement_consortium, new_account
 
 if TYPE_CHECKING:
     from web3 import Web3
+
+    from tests.helpers.services import AnvilNode
 
 pytestmark = pytest.mark.slow
 
@@ -392,3 +395,47 @@ def test_members_vote_the_window_and_the_proposers(
     assert (reader.dispute_window(), reader.is_proposer("alpha")) == (7200, True)
     assert cli("ledger", "govern", "--config", configs["hub"], "--window", "soon") == 2
     assert "--window 'soon' is not a duration" in capsys.readouterr().err
+
+
+async def test_the_api_says_when_the_chain_cannot_be_read(
+    tmp_path: Path, own_anvil: AnvilNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``/api/settlements`` answers 503 with the reason while the gateway has not reached
+    its chain, and when the node stops answering."""
+    rpc = open_rpc(own_anvil.url, timeout_s=2.0)
+    settled = make_settlement_consortium(rpc.w3)
+    deployment = settled.consortium.deployment
+    monkeypatch.setenv("SETTLE_HUB_OWN", settled.consortium.keys["hub"].key.hex())
+    monkeypatch.setenv("SETTLE_TEST_PATRON_SECRET", "a patron secret for the settlement tests")
+    monkeypatch.setenv("INTERLEND_DEMO_ILS_PASSWORD", "pw")
+    monkeypatch.setenv("INTERLEND_DEMO_NCIP_KEY", "key")
+    config = _config(
+        tmp_path, "hub", own_anvil.url, deployment.address, deployment.block_number,
+        "SETTLE_HUB_OWN", library_keys="",
+    )  # fmt: skip
+    nowhere = _config(
+        tmp_path, "nowhere", f"http://127.0.0.1:{free_port()}", deployment.address, 0,
+        "SETTLE_HUB_OWN", library_keys="",
+    )  # fmt: skip
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery, httpx.AsyncClient(timeout=10) as http:
+            unreachable = await nursery.start(Gateway.from_file(nowhere, handle_signals=False).run)
+            waiting = await http.get(f"{unreachable.admin}/api/settlements")
+            gateway = Gateway.from_file(config, handle_signals=False)
+            bound = await nursery.start(gateway.run)
+
+            async def served() -> httpx.Response | None:
+                answer = await http.get(f"{bound.admin}/api/settlements")
+                return answer if answer.status_code == 200 else None
+
+            assert (await eventually(served)).json()["proposers"] == ["hub"]
+            await trio.to_thread.run_sync(own_anvil.stop)
+            down = await http.get(f"{bound.admin}/api/settlements")
+            nursery.cancel_scope.cancel()
+    rpc.close()
+    assert waiting.status_code == 503
+    assert waiting.json() == {"error": "not connected to the ledger's chain yet"}
+    assert down.status_code == 503
+    assert down.json()["error"] == (
+        f"the chain node at {own_anvil.url} is unavailable: connection refused"
+    )

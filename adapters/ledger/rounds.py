@@ -138,7 +138,8 @@ class StatementLeaf:
     def __post_init__(self) -> None:
         code_bytes(self.library, "library code")
         code_bytes(self.period, "period")
-        if len(self.currency) != 3 or not self.currency.isascii() or not self.currency.isupper():
+        code = self.currency
+        if len(code) != 3 or not (code.isascii() and code.isalpha() and code.isupper()):
             raise ValueError(f"{self.currency!r} is not an ISO 4217 currency code")
         for name, most in (
             ("loans_lent", _MAX_COUNT),

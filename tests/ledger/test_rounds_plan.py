@@ -38,6 +38,7 @@ def test_the_encoding_is_the_documented_abi_words() -> None:
         ({"library": "x" * 33}, "library code is 1 to 32 bytes"),
         ({"period": "a\x00b"}, "period is 1 to 32 bytes"),
         ({"currency": "eur"}, "not an ISO 4217"),
+        ({"currency": "E1R"}, "not an ISO 4217"),
         ({"loans_lent": -1}, "loans_lent -1 is outside"),
         ({"charges": 2**128}, "charges .* is outside"),
     ],

@@ -10,6 +10,7 @@ the corrected round to agreement.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,8 @@ from tests.helpers.services import free_port
 from tests.ledger.conftest import make_settlement_consortium, new_account
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+
     from web3 import Web3
 
     from tests.helpers.services import AnvilNode
@@ -114,24 +117,27 @@ batch_interval_s = 0.2
     return str(path)
 
 
-async def _api(config: str) -> dict[str, Any]:
-    """Start a gateway from ``config``, read ``/api/settlements`` once it is connected to
-    its chain, and stop it."""
+@contextlib.asynccontextmanager
+async def _serving(config: str) -> AsyncIterator[Callable[[], Awaitable[dict[str, Any]]]]:
+    """A gateway started from ``config`` for the block: yields a reader of its
+    ``/api/settlements`` (once it is connected to its chain); stopped on the way out."""
     gateway = Gateway.from_file(config, handle_signals=False)
-    async with trio.open_nursery() as nursery:
+    async with trio.open_nursery() as nursery, httpx.AsyncClient(timeout=10) as http:
         bound = await nursery.start(gateway.run)
-        async with httpx.AsyncClient(timeout=10) as http:
 
-            async def connected() -> httpx.Response | None:
-                answer = await http.get(f"{bound.admin}/api/settlements")
-                waiting = answer.status_code == 503 and "not connected" in answer.text
-                return None if waiting else answer
+        async def connected() -> httpx.Response | None:
+            answer = await http.get(f"{bound.admin}/api/settlements")
+            waiting = answer.status_code == 503 and "not connected" in answer.text
+            return None if waiting else answer
 
+        async def read() -> dict[str, Any]:
             answer = await eventually(connected, what="the gateway connected to its chain")
+            assert answer.status_code == 200, answer.text
+            data: dict[str, Any] = answer.json()
+            return data
+
+        yield read
         nursery.cancel_scope.cancel()
-    assert answer.status_code == 200, answer.text
-    data: dict[str, Any] = answer.json()
-    return data
 
 
 async def test_a_round_from_the_command_line_then_again_after_a_restart(
@@ -254,7 +260,8 @@ async def test_a_round_from_the_command_line_then_again_after_a_restart(
 
         # The gateway serves the round; past the window (the node's clock moved on, no
         # waiting) a restarted gateway finds it closed, disputed, on the same registry.
-        api = await _api(hub)
+        async with _serving(hub) as read:
+            api = await read()
         assert api["proposers"] == ["hub"]
         assert api["dispute_window_s"] == 3600
         [listed] = api["rounds"]
@@ -263,31 +270,39 @@ async def test_a_round_from_the_command_line_then_again_after_a_restart(
         assert listed["libraries"]["hub"] == {"answer": "none"}
         w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [3601])
         w3.provider.make_request(RPCEndpoint("evm_mine"), [])
-        api = await _api(hub)
-        [listed] = api["rounds"]
-        assert (listed["state"], listed["revision"]) == ("disputed", 1)
+        async with _serving(hub) as read:
+            [listed] = (await read())["rounds"]
+            assert (listed["state"], listed["revision"]) == ("disputed", 1)
+            await _agree_on_the_correction(tmp_path, run, settle, period)
+            [listed] = (await read())["rounds"]
+            assert (listed["state"], listed["acknowledged"]) == ("agreed", 3)
 
-        corrected = _statements(tmp_path / "corrected.json", 39_000)
-        status, out, _ = await run(*settle, "propose", *period, "--statements", corrected)
+
+async def _agree_on_the_correction(
+    tmp_path: Path,
+    run: Callable[..., Awaitable[tuple[int, str, str]]],
+    settle: tuple[str, ...],
+    period: tuple[str, ...],
+) -> None:
+    """Propose the corrected statements (revision 2); every library acknowledges."""
+    corrected = _statements(tmp_path / "corrected.json", 39_000)
+    status, out, _ = await run(*settle, "propose", *period, "--statements", corrected)
+    assert status == 0
+    assert "(revision 2)" in out
+    for library, key in (
+        ("alpha", ()),
+        ("beta", ()),
+        ("gamma", ("--key-env", "SETTLE_GAMMA_KEY")),
+    ):
+        status, _, _ = await run(
+            *settle, "acknowledge", *period, "--statements", corrected, "--library", library,
+            *key,
+        )  # fmt: skip
         assert status == 0
-        assert "(revision 2)" in out
-        for library, key in (
-            ("alpha", ()),
-            ("beta", ()),
-            ("gamma", ("--key-env", "SETTLE_GAMMA_KEY")),
-        ):
-            status, _, _ = await run(
-                *settle, "acknowledge", *period, "--statements", corrected, "--library", library,
-                *key,
-            )  # fmt: skip
-            assert status == 0
-        status, out, _ = await run(*settle, "status", *period, "--statements", corrected)
-        assert status == 0
-        assert out.startswith("2026-11: agreed (revision 2), 3 of 3 acknowledged, 0 disputed")
-        assert "the statements give this root" in out
-        api = await _api(hub)
-        [listed] = api["rounds"]
-        assert (listed["state"], listed["acknowledged"]) == ("agreed", 3)
+    status, out, _ = await run(*settle, "status", *period, "--statements", corrected)
+    assert status == 0
+    assert out.startswith("2026-11: agreed (revision 2), 3 of 3 acknowledged, 0 disputed")
+    assert "the statements give this root" in out
 
 
 def test_bad_arguments_are_one_line_errors(

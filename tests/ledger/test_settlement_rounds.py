@@ -188,3 +188,12 @@ def test_governance_votes_proposers_and_the_window(settled: SettlementConsortium
     opened = SettlementRounds(alpha).propose(RoundPlan.of(_statements("2026-08")))
     latest = settled.consortium.w3.eth.get_block("latest")["timestamp"]
     assert opened.deadline - latest == 604_800
+
+    # A removed member loses the right to propose (the other tests' libraries stay).
+    delta = new_account(settled.consortium.w3)
+    for action, value in ((Action.ADMIT, 0), (Action.SET_PROPOSER, 1), (Action.REMOVE, 0)):
+        gateway = delta.address if action is Action.ADMIT else None
+        proposal = hub.propose(action, "delta", gateway, value)
+        alpha.vote(proposal.proposal_id)
+        assert beta.vote(proposal.proposal_id).executed
+        assert hub.is_proposer("delta") is (action is Action.SET_PROPOSER)

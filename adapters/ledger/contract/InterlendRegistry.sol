@@ -575,9 +575,11 @@ contract InterlendRegistry {
         emit MemberAdmitted(memberId, gateway);
     }
 
-    /// The member's anchors stay (its chain resumes if it is admitted again).
+    /// The member's anchors stay (its chain resumes if it is admitted again); its right to
+    /// propose settlements does not (a member admitted again is voted a proposer again).
     function _remove(bytes32 memberId) private {
         Member storage m = _members[memberId];
+        if (isProposer[memberId]) _setProposer(memberId, false);
         delete memberOfGateway[m.gateway];
         m.gateway = address(0);
         --memberCount;

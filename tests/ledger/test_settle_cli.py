@@ -239,6 +239,8 @@ async def test_a_round_from_the_command_line_then_again_after_a_restart(
         assert status == 0
         assert "gamma disputed its statement for 2026-11: amounts" in out
 
+        status, out, _ = await run(*settle, "status", "--config", hub, "--period", "2026-01")
+        assert (status, out) == (0, "2026-01: no settlement round proposed\n")
         status, out, _ = await run(*settle, "status", *period, "--statements", first, "--json")
         assert status == 0
         shown = json.loads(out)

@@ -248,6 +248,10 @@ def _deploy_on(
     print(f'contract = "{done.address}"')
     print(f"deploy_block = {done.block_number}")
     print('key = { env = "INTERLEND_LEDGER_KEY" }   # this gateway\'s own key')
+    libraries = [m for m, _ in members if m not in args.proposer]
+    if libraries:
+        example = ", ".join(f'{m} = {{ env = "INTERLEND_KEY_{m.upper()}" }}' for m in libraries[:2])
+        print(f"# library_keys = {{ {example} }}   # keys libraries delegate to this gateway")
     return 0
 
 

@@ -179,6 +179,10 @@ async def test_a_round_from_the_command_line_then_again_after_a_restart(
         assert status == 0
         assert "# hub may propose settlement rounds" in out
         assert "stay open for answers 3600 s" in out
+        assert (
+            '# library_keys = { alpha = { env = "INTERLEND_KEY_ALPHA" }, '
+            'beta = { env = "INTERLEND_KEY_BETA" } }' in out
+        )
         contract = next(ln.split('"')[1] for ln in out.splitlines() if ln.startswith("contract"))
         block = int(next(ln.split()[-1] for ln in out.splitlines() if ln.startswith("deploy_")))
         hub = _config(tmp_path, "hub", url, contract, block, "SETTLE_HUB_KEY")

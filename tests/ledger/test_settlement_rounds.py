@@ -44,6 +44,12 @@ def _travel(w3: Web3, seconds: int) -> None:
     w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
 
+def _mine_at(w3: Web3, timestamp: int) -> None:
+    """Mine the next block at exactly ``timestamp`` (however long the test took)."""
+    w3.provider.make_request(RPCEndpoint("evm_setNextBlockTimestamp"), [timestamp])
+    w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+
+
 @pytest.fixture(scope="module")
 def settled(w3: Web3) -> SettlementConsortium:
     """One registry for the module: each test settles periods of its own."""
@@ -120,9 +126,10 @@ def test_the_window_lapses_without_dispute(settled: SettlementConsortium) -> Non
     hub = _rounds(settled, "hub")
     hub.propose(plan)
     _rounds(settled, "alpha").acknowledge(*plan.statement("alpha"))
-    _travel(settled.consortium.w3, 3599)
+    deadline = hub.round("2026-10").deadline
+    _mine_at(settled.consortium.w3, deadline - 1)
     assert hub.round("2026-10").state is RoundState.OPEN
-    _travel(settled.consortium.w3, 2)
+    _mine_at(settled.consortium.w3, deadline)
     assert hub.round("2026-10").state is RoundState.LAPSED
     with pytest.raises(ChainRejected) as refused:
         _rounds(settled, "beta").dispute("2026-10", DisputeReason.COUNTS)

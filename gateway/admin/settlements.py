@@ -3,7 +3,8 @@
 Each recent period's latest round (state, revision, root, counts, window) with every
 current member's answer (``acknowledged``, ``disputed`` with its reason, or ``none``);
 the registry's dispute window and proposers.  404 without a ledger, 503 while the
-gateway is not connected to its chain or the node does not answer.  Only library codes,
+gateway is not connected to its chain, or when the node refuses or does not answer
+within ``READ_TIMEOUT_S``.  Only library codes,
 counts and hashes: nothing personal.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import trio
 from starlette.responses import JSONResponse
 
 from adapters.ledger.chain import ChainError
@@ -25,7 +27,11 @@ if TYPE_CHECKING:
 
     from gateway.admin.view import AdminView
 
-__all__ = ["settlements_endpoint"]
+__all__ = ["READ_TIMEOUT_S", "settlements_endpoint"]
+
+READ_TIMEOUT_S = 20.0
+"""The longest the rounds may take to read (a few calls per member and period, each
+within the node's own request time-out)."""
 
 
 def settlements_endpoint(view: AdminView) -> Callable[[Request], Awaitable[Response]]:
@@ -44,8 +50,14 @@ async def _settlements(view: AdminView) -> Response:
     link = worker.link
     if link is None:
         return JSONResponse({"error": "not connected to the ledger's chain yet"}, status_code=503)
-    try:
-        overview = await link.call(settlements_overview, SettlementRounds(link.client))
-    except ChainError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=503)
+    overview = None
+    with trio.move_on_after(READ_TIMEOUT_S):
+        try:
+            overview = await link.call(settlements_overview, SettlementRounds(link.client))
+        except ChainError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503)
+    if overview is None:
+        return JSONResponse(
+            {"error": f"the chain did not answer within {READ_TIMEOUT_S:g} s"}, status_code=503
+        )
     return JSONResponse(overview)

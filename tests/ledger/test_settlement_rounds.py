@@ -6,6 +6,8 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from web3.types import RPCEndpoint
 
 from adapters.ledger.chain import Action, ChainRejected
@@ -204,3 +206,29 @@ def test_governance_votes_proposers_and_the_window(settled: SettlementConsortium
         alpha.vote(proposal.proposal_id)
         assert beta.vote(proposal.proposal_id).executed
         assert hub.is_proposer("delta") is (action is Action.SET_PROPOSER)
+
+
+_codes = st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=8).filter(
+    lambda code: len(code.encode()) <= 32
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    leaf=st.builds(
+        StatementLeaf,
+        library=_codes,
+        period=_codes,
+        currency=st.sampled_from(["EUR", "USD", "CHF"]),
+        loans_lent=st.integers(0, 2**64 - 1),
+        loans_borrowed=st.integers(0, 2**64 - 1),
+        charges=st.integers(0, 2**128 - 1),
+        credits=st.integers(0, 2**128 - 1),
+    )
+)
+def test_the_contract_hashes_every_statement_as_python_does(
+    settled: SettlementConsortium, leaf: StatementLeaf
+) -> None:
+    """Any codes (multi-byte UTF-8 included) and amounts up to their types' limits: the
+    contract's ``statementLeaf`` and the Python encoding agree."""
+    assert SettlementRounds(settled.hub).statement_leaf_on_chain(leaf) == leaf.leaf_hash

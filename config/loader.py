@@ -231,6 +231,8 @@ def _secret_refs(consortium: Consortium) -> Iterator[tuple[KeyPath, SecretRef]]:
         yield ("gateway", "ledger", "key"), ledger.key
     if ledger.record_key is not None:
         yield ("gateway", "ledger", "record_key"), ledger.record_key
+    for library, ref in ledger.library_keys.items():
+        yield ("gateway", "ledger", "library_keys", library), ref
     for node_id, node in consortium.nodes.items():
         if node.ils.password is not None:
             yield ("nodes", node_id, "ils", "password"), node.ils.password

@@ -867,6 +867,11 @@ class LedgerSettings(Frozen):
         description="HMAC key of the loan records, shared by every gateway of the consortium "
         "(default: derived from patron_key_secret)",
     )
+    library_keys: dict[str, SecretRef] = Field(
+        default_factory=dict,
+        description="the signing keys of the libraries that delegate to this gateway, by "
+        "library code (each the library's own member key on chain, for settlement rounds)",
+    )
     batch_size: int = Field(1000, ge=1, le=100_000, description="events per anchor at most")
     batch_interval_s: float = Field(
         300.0, gt=0, description="anchor a partial batch once its first event is this old"
@@ -889,6 +894,14 @@ class LedgerSettings(Frozen):
     def _member(cls, value: str | None) -> str | None:
         if value is not None and (len(value.encode()) > 32 or "\x00" in value):
             raise ValueError("a member id is at most 32 bytes of UTF-8, without NUL")
+        return value
+
+    @field_validator("library_keys")
+    @classmethod
+    def _library_codes(cls, value: dict[str, SecretRef]) -> dict[str, SecretRef]:
+        for code in value:
+            if not code or len(code.encode()) > 32 or "\x00" in code:
+                raise ValueError(f"a library code is 1 to 32 bytes of UTF-8: {code!r}")
         return value
 
     @model_validator(mode="after")

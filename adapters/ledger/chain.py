@@ -29,6 +29,7 @@ Errors, all under ``ChainError``::
     ├── ChainRejected           the contract refused (``error`` names its custom error:
     │   │                       NotAGateway, BadSequence, BadPrevRoot, …)
     │   └── AnchorConflict      another root is already anchored under this sequence
+    ├── SettlementUnsupported   the registry predates settlement rounds (version 1)
     ├── GasCeilingExceeded      the estimate (or the base fee) is above the ceiling
     └── ConfirmationTimeout     the transaction did not reach its confirmations in time
 """
@@ -58,7 +59,7 @@ from web3.exceptions import (
 from web3.logs import DISCARD
 from web3.types import Nonce, Wei
 
-from .contract import load_artifact
+from .contract import V1_GOVERNANCE_ABI, load_artifact
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
     from .merkle import InclusionProof
 
 __all__ = [
+    "DISPUTE_WINDOW_S",
     "ZERO_ROOT",
     "Action",
     "Anchor",
@@ -84,6 +86,7 @@ __all__ = [
     "MemberInfo",
     "ProposalInfo",
     "RegistryClient",
+    "SettlementUnsupported",
     "deploy",
     "fund_from_node",
     "member_id_bytes",
@@ -123,6 +126,18 @@ class AnchorConflict(ChainRejected):
     """A different root is already anchored under the batch's sequence."""
 
 
+class SettlementUnsupported(ChainError):
+    """The registry was deployed before settlement rounds existed (version 1)."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(
+            f"the registry at {address} predates settlement rounds and per-library "
+            "governance: deploy the current one (interlend ledger deploy) to use them; "
+            "anchoring and verification keep working on it"
+        )
+        self.address = address
+
+
 class GasCeilingExceeded(ChainError):
     """The transaction would cost more gas (or a higher fee) than allowed."""
 
@@ -144,6 +159,10 @@ class Action(enum.IntEnum):
     ADMIT = 0
     REMOVE = 1
     REKEY = 2
+    SET_PROPOSER = 3
+    """Allow (value 1) or forbid (value 0) a member to propose settlement rounds."""
+    SET_WINDOW = 4
+    """Set the settlement rounds' dispute window (value: seconds)."""
 
 
 def member_id_bytes(member_id: str) -> bytes:
@@ -187,6 +206,8 @@ class ProposalInfo:
     yes: int
     executed: bool
     epoch: int
+    value: int = 0
+    """``SET_PROPOSER``: 1 allow, 0 forbid; ``SET_WINDOW``: seconds; else 0."""
 
 
 @dataclass(frozen=True)
@@ -242,11 +263,16 @@ def fund_from_node(w3: Web3, address: str, wei: int) -> None:
         w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.01)
 
 
+DISPUTE_WINDOW_S = 14 * 86_400
+"""The settlement rounds' dispute window when a deployment names none: two weeks."""
+
+
 def deploy(
     w3: Web3,
     account: LocalAccount,
     *,
     majority: tuple[int, int] = (1, 2),
+    dispute_window_s: int = DISPUTE_WINDOW_S,
     gas_ceiling: int = 3_000_000,
     timeout_s: float = 60.0,
 ) -> Deployment:
@@ -257,13 +283,17 @@ def deploy(
         account: The deployer's key.
         majority: A proposal passes when its yes votes exceed ``num/den`` of the
             members; ``num/den`` is at least 1/2 and below 1.
+        dispute_window_s: How long a settlement round stays open for answers
+            (1 s to 365 days; changed later by the members' vote).
         gas_ceiling: The most gas the deployment may use.
         timeout_s: How long to wait for the transaction to be mined.
     """
     artifact = load_artifact()
     factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     sender = _Sender(w3, account, gas_ceiling=gas_ceiling, timeout_s=timeout_s)
-    receipt = sender.transact(factory.constructor(*majority), errors=_error_table(artifact.abi))
+    receipt = sender.transact(
+        factory.constructor(*majority, dispute_window_s), errors=_error_table(artifact.abi)
+    )
     address = receipt["contractAddress"]
     assert address is not None
     return Deployment(
@@ -547,6 +577,9 @@ class RegistryClient:
         self.expected_chain_id = chain_id
         self.log_range = log_range
         self._errors = _error_table(artifact.abi)
+        self._v1: Contract | None = None
+        """The first registry's governance calls, once the contract is found to be one."""
+        self._version: int | None = None
         self._inflight: dict[int, bytes] = {}
         """The anchor transaction sent for a batch and not yet seen mined."""
         self._sender = (
@@ -587,9 +620,29 @@ class RegistryClient:
         if not code:
             raise ChainError(f"no contract at {self.address} on chain {chain_id}")
 
-    def _call(self, name: str, *args: object) -> Any:
+    def version(self) -> int:
+        """1 for a registry deployed before settlement rounds existed, else 2.
+
+        Told from the deployed code (cached): the dispatcher of a registry with rounds
+        carries the selector of ``disputeWindow()``.  A first registry keeps working:
+        anchors and member reads are unchanged; its governance calls go through the
+        first ABI; settlement rounds are refused with ``SettlementUnsupported``.
+        """
+        if self._version is None:
+            with _mapped(self.w3):
+                code = bytes(self.w3.eth.get_code(self.address))
+            selector = bytes(Web3.keccak(text="disputeWindow()"))[:4]
+            self._version = 2 if b"\x63" + selector in code else 1
+            if self._version == 1:
+                self._v1 = self.w3.eth.contract(address=self.address, abi=V1_GOVERNANCE_ABI)
+        return self._version
+
+    def read(self, name: str, *args: object) -> Any:
+        """Call the contract's view ``name`` (errors mapped as for every call)."""
         with _mapped(self.w3, self._errors):
             return getattr(self.contract.functions, name)(*args).call()
+
+    _call = read
 
     def member(self, member_id: str) -> MemberInfo:
         """A member's entry (gateway ``None`` if it is not a member)."""
@@ -636,7 +689,16 @@ class RegistryClient:
 
     def proposal(self, proposal_id: int) -> ProposalInfo:
         """One governance proposal."""
-        action, executed, epoch, yes, gateway, member = self._call("proposal", proposal_id)
+        if self.version() == 1:
+            assert self._v1 is not None
+            with _mapped(self.w3, self._errors):
+                fields: tuple[Any, ...] = tuple(self._v1.functions.proposal(proposal_id).call())
+            action, executed, epoch, yes, gateway, member = fields
+            value = 0
+        else:
+            action, executed, epoch, yes, gateway, member, value = self._call(
+                "proposal", proposal_id
+            )
         return ProposalInfo(
             proposal_id,
             Action(action),
@@ -645,7 +707,23 @@ class RegistryClient:
             int(yes),
             bool(executed),
             int(epoch),
+            int(value),
         )
+
+    def require_settlement(self) -> None:
+        """Raise ``SettlementUnsupported`` on a registry without settlement rounds."""
+        if self.version() == 1:
+            raise SettlementUnsupported(self.address)
+
+    def dispute_window(self) -> int:
+        """How long, in seconds, a settlement round stays open for answers."""
+        self.require_settlement()
+        return int(self._call("disputeWindow"))
+
+    def is_proposer(self, member_id: str) -> bool:
+        """Whether ``member_id`` may propose settlement rounds."""
+        self.require_settlement()
+        return bool(self._call("isProposer", member_id_bytes(member_id)))
 
     def proposal_count(self) -> int:
         """How many proposals were ever made."""
@@ -656,6 +734,21 @@ class RegistryClient:
         return bool(
             self._call("verifyInclusion", leaf, proof.index, proof.size, list(proof.path), root)
         )
+
+    def events(self, name: str, argument_filters: dict[str, object]) -> list[Any]:
+        """Every ``name`` event since the deployment matching ``argument_filters``,
+        fetched in spans of ``log_range`` blocks (errors mapped as for every call)."""
+        found: list[Any] = []
+        with _mapped(self.w3, self._errors):
+            latest = self.w3.eth.block_number
+            start = self.deploy_block
+            while start <= latest:
+                end = min(latest, start + self.log_range - 1)
+                found += getattr(self.contract.events, name)().get_logs(
+                    from_block=start, to_block=end, argument_filters=argument_filters
+                )
+                start = end + 1
+        return found
 
     def find_anchor(
         self, member_id: str, batch_seq: int, *, block_hint: int | None = None
@@ -704,30 +797,53 @@ class RegistryClient:
             raise ChainError("this client has no signing key (read-only)")
         return self._sender
 
-    def _transact(self, call: ContractFunction) -> TxReceipt:
+    def transact(self, call: ContractFunction) -> TxReceipt:
+        """Send a call of this contract with the client's key and wait for it.
+
+        Raises:
+            ChainRejected: The contract refused (its custom error named).
+        """
         return self._writer().transact(call, errors=self._errors)
+
+    _transact = transact
 
     def bootstrap_admit(self, member_id: str, gateway: str) -> None:
         """Admit a member directly (the bootstrap admin's key, before ``end_bootstrap``)."""
         f = self.contract.functions.bootstrapAdmit
         self._transact(f(member_id_bytes(member_id), Web3.to_checksum_address(gateway)))
 
+    def bootstrap_set_proposer(self, member_id: str, allowed: bool = True) -> None:
+        """Allow a member to propose settlement rounds directly (the bootstrap admin)."""
+        f = self.contract.functions.bootstrapSetProposer
+        self._transact(f(member_id_bytes(member_id), allowed))
+
     def end_bootstrap(self) -> None:
         """Give up the bootstrap admin's powers (the bootstrap admin's key)."""
         self._transact(self.contract.functions.endBootstrap())
 
-    def propose(self, action: Action, member_id: str, gateway: str | None = None) -> ProposalInfo:
+    def propose(
+        self, action: Action, member_id: str | None, gateway: str | None = None, value: int = 0
+    ) -> ProposalInfo:
         """Propose an action (this key's member votes yes at once); the proposal after.
 
         Args:
-            action: Admit, remove or re-key a member.
-            member_id: The member concerned.
+            action: Admit, remove or re-key a member, allow or forbid a proposer, set
+                the dispute window.
+            member_id: The member concerned (``None`` for ``SET_WINDOW``).
             gateway: The new member's gateway (admit) or the member's new key (re-key).
+            value: ``SET_PROPOSER``: 1 allow, 0 forbid; ``SET_WINDOW``: seconds.
         """
         target = Web3.to_checksum_address(gateway) if gateway else "0x" + "00" * 20
-        receipt = self._transact(
-            self.contract.functions.propose(int(action), member_id_bytes(member_id), target)
-        )
+        member = ZERO_ROOT if member_id is None else member_id_bytes(member_id)
+        if self.version() == 1:
+            if action > Action.REKEY:
+                raise SettlementUnsupported(self.address)
+            assert self._v1 is not None
+            receipt = self._transact(self._v1.functions.propose(int(action), member, target))
+        else:
+            receipt = self._transact(
+                self.contract.functions.propose(int(action), member, target, value)
+            )
         events = self.contract.events.Proposed().process_receipt(receipt, errors=DISCARD)
         return self.proposal(int(events[0]["args"]["proposalId"]))
 

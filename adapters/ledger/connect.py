@@ -18,6 +18,9 @@ Everything that talks to the chain gets its ``Web3`` here (the ledger worker, th
   at ``contract``, and the member the key is the gateway of (which must be
   ``member_id`` when that is set).
 * ``read_only_link``: the same checks without a key, for ``interlend ledger verify``.
+* ``library_link``: the same checks with a library's own key (one that delegates to
+  the gateway, or given by the library itself), which must be that library's member
+  key on chain: for its answers in settlement rounds.
 * ``ChainLink``: a connected ``RegistryClient`` and the member it anchors for, called
   from trio in worker threads.
 
@@ -53,6 +56,7 @@ __all__ = [
     "ChainLink",
     "RpcConnection",
     "connect_chain",
+    "library_link",
     "open_rpc",
     "read_only_link",
     "signing_account",
@@ -193,8 +197,9 @@ def connect_chain(settings: LedgerSettings, key: str | None, default_member: str
 
     ``embedded`` starts an in-process chain, deploys the registry from the gateway's
     key (a fresh one when none is configured) and admits ``member_id`` (default
-    ``default_member``) with that key as its gateway.  ``evm`` checks the node, the
-    chain id and the contract, and that the key is a member's gateway.
+    ``default_member``) with that key as its gateway, allowed to propose settlements.
+    ``evm`` checks the node, the chain id and the contract, and that the key is a
+    member's gateway.
 
     Raises:
         ChainUnavailable: The node cannot be reached.
@@ -216,6 +221,8 @@ def connect_chain(settings: LedgerSettings, key: str | None, default_member: str
             poll_s=EMBEDDED_POLL_S,
         )
         client.bootstrap_admit(member, account.address)
+        # The gateway is the consortium's: it proposes the settlement rounds.
+        client.bootstrap_set_proposer(member)
         return ChainLink(client, member, "embedded")
     if settings.backend != "evm" or settings.rpc_url is None or settings.contract is None:
         raise ChainError("gateway.ledger needs backend evm with rpc_url and contract")
@@ -236,10 +243,33 @@ def read_only_link(settings: LedgerSettings) -> ChainLink:
     return _evm_link(settings, settings.rpc_url, settings.contract, None)
 
 
+def library_link(settings: LedgerSettings, key: str, library: str) -> ChainLink:
+    """A link signing with ``library``'s own key (``evm`` only; blocking).
+
+    Raises:
+        ChainUnavailable: The node cannot be reached.
+        ChainRejected: The key is no member's (``NotAGateway``).
+        ChainError: A key that is not one, wrong chain, no contract, the key is another
+            member's than ``library``, or the ledger is not ``evm``.
+    """
+    if settings.backend != "evm" or settings.rpc_url is None or settings.contract is None:
+        raise ChainError("a library's key acts only on an evm ledger (gateway.ledger.backend)")
+    account = signing_account(key, what=f"the key of library {library}")
+    return _evm_link(settings, settings.rpc_url, settings.contract, account, member=library)
+
+
 def _evm_link(
-    settings: LedgerSettings, url: str, contract: str, account: LocalAccount | None
+    settings: LedgerSettings,
+    url: str,
+    contract: str,
+    account: LocalAccount | None,
+    *,
+    member: str | None = None,
 ) -> ChainLink:
-    """A checked link to the node at ``url`` (its connection closed if a check fails)."""
+    """A checked link to the node at ``url`` (its connection closed if a check fails).
+
+    ``member``: the member the key must be the key of (default: the configured one).
+    """
     rpc = open_rpc(url, timeout_s=min(settings.timeout_s, RPC_TIMEOUT_S))
     try:
         client = RegistryClient(
@@ -253,24 +283,30 @@ def _evm_link(
             chain_id=settings.chain_id,
         )
         client.check()
-        member = (settings.member_id or "") if account is None else _own_member(client, settings)
+        if account is None:
+            member = settings.member_id or ""
+        else:
+            member = _own_member(client, member or settings.member_id, what=member is None)
     except BaseException:
         rpc.close()
         raise
     return ChainLink(client, member, "evm", rpc)
 
 
-def _own_member(client: RegistryClient, settings: LedgerSettings) -> str:
-    """The member the client's key is the gateway of, which must be the configured one.
+def _own_member(client: RegistryClient, expected: str | None, *, what: bool) -> str:
+    """The member the client's key is the gateway of, which must be ``expected``.
 
     Raises:
         ChainRejected: The key is no member's gateway.
-        ChainError: It is another member's than ``gateway.ledger.member_id``.
+        ChainError: It is another member's than ``expected`` (``what``: the expected
+            member is ``gateway.ledger.member_id``, else a library's key).
     """
     member = client.own_member()
-    if settings.member_id is not None and settings.member_id != member:
-        raise ChainError(
-            f"the ledger key is the gateway of {member!r} on chain, not of "
-            f"gateway.ledger.member_id {settings.member_id!r}"
-        )
+    if expected is not None and expected != member:
+        if what:
+            raise ChainError(
+                f"the ledger key is the gateway of {member!r} on chain, not of "
+                f"gateway.ledger.member_id {expected!r}"
+            )
+        raise ChainError(f"the key given for {expected!r} is the key of member {member!r}")
     return member

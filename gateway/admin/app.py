@@ -29,6 +29,7 @@ from gateway.admin.auth import bearer_tokens, for_role
 from gateway.admin.console import console_routes
 from gateway.admin.routes import AdminRoutes
 from gateway.admin.session import ConsoleSessions
+from gateway.admin.settlements import settlements_endpoint
 from gateway.ncip.http import ncip_endpoint
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def admin_app(
             Route("/api/loans/unconfirmed", routes.unconfirmed),
             Route("/api/loans/{loan_id}/proof", routes.proof),
             Route("/api/ledger", routes.ledger),
+            Route("/api/settlements", settlements_endpoint(view)),
             Route("/api/kiosks", routes.kiosks),
             Route("/api/discover", routes.discover),
             Route("/api/lenders", routes.lenders),

@@ -1,4 +1,5 @@
-"""``interlend ledger …``: deploy the registry, admit a member by vote, verify a loan.
+"""``interlend ledger …``: deploy the registry, admit a member by vote, verify a loan,
+and settlement rounds (``settle``, in ``settle.py``).
 
 Each command talks to the chain through the same synchronous ``RegistryClient`` the
 ledger worker uses, connected and checked the same way (``adapters/ledger/connect.py``);
@@ -16,12 +17,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gateway.cli import settle
+
 if TYPE_CHECKING:
     import argparse
 
     from eth_account.signers.local import LocalAccount
     from web3 import Web3
 
+    from adapters.ledger.chain import Action, ProposalInfo
     from adapters.ledger.connect import ChainLink
     from config.consortium import Consortium
     from config.errors import KeyPath
@@ -76,6 +80,20 @@ def add_parsers(commands: Any) -> None:
         action="store_true",
         help="keep the deployer's power to admit members directly",
     )
+    deploy.add_argument(
+        "--dispute-window",
+        default="14d",
+        metavar="DURATION",
+        help="how long a settlement round stays open for answers: seconds, or with a unit "
+        "s, m, h or d (14d)",
+    )
+    deploy.add_argument(
+        "--proposer",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a member (given with --member) that may propose settlement rounds (repeatable)",
+    )
     deploy.add_argument("--gas-ceiling", type=int, default=3_000_000, help="most gas to spend")
     add = actions.add_parser(
         "add-member",
@@ -89,6 +107,23 @@ def add_parsers(commands: Any) -> None:
     add.add_argument("--config", required=True, help="the gateway's configuration (TOML)")
     add.add_argument("member", metavar="ID", help="the new member's id")
     add.add_argument("address", metavar="ADDRESS", help="its gateway's address (0x…)")
+    govern = actions.add_parser(
+        "govern",
+        help="propose (or vote for) who may propose settlements, or the dispute window",
+        description=(
+            "Vote, with the configured gateway key, for allowing or forbidding a member to "
+            "propose settlement rounds, or for a new dispute window: an open proposal for "
+            "the same change gets this member's vote, else a new one is made. Prints "
+            "whether it passed; other members run the same command."
+        ),
+    )
+    govern.add_argument("--config", required=True, help="the gateway's configuration (TOML)")
+    change = govern.add_mutually_exclusive_group(required=True)
+    change.add_argument("--allow-proposer", metavar="ID", help="let this member propose")
+    change.add_argument("--deny-proposer", metavar="ID", help="stop this member proposing")
+    change.add_argument(
+        "--window", metavar="DURATION", help="the new dispute window (e.g. 14d, 36h, 3600)"
+    )
     verify = actions.add_parser(
         "verify",
         help="verify a loan against the registry and the chain",
@@ -101,6 +136,7 @@ def add_parsers(commands: Any) -> None:
     verify.add_argument("--config", required=True, help="the gateway's configuration (TOML)")
     verify.add_argument("loan_id", metavar="LOAN_ID", help="the registry's loan id")
     verify.add_argument("--json", action="store_true", help="print the proof as JSON")
+    settle.add_parser(actions)
 
 
 def _fail(message: str, status: int = 1) -> int:
@@ -112,11 +148,15 @@ def run(args: argparse.Namespace) -> int:
     """Run one ``ledger`` action; the exit status."""
     from adapters.ledger.chain import ChainError
 
+    if args.ledger_command == "settle":
+        return settle.run(args)
     try:
         if args.ledger_command == "deploy":
             return _deploy(args)
         if args.ledger_command == "add-member":
             return _add_member(args.config, args.member, args.address)
+        if args.ledger_command == "govern":
+            return _govern(args)
         if args.ledger_command == "verify":
             return _verify(args.config, args.loan_id, as_json=args.json)
     except ChainError as exc:
@@ -138,6 +178,14 @@ def _deploy(args: argparse.Namespace) -> int:
         num, den = (int(x) for x in args.majority.split("/"))
     except ValueError:
         return _fail(f"--majority {args.majority!r} is not NUM/DEN, e.g. 1/2", 2)
+    window = _duration_s(args.dispute_window)
+    if window is None or not 0 < window <= 365 * 86_400:
+        return _fail(
+            f"--dispute-window {args.dispute_window!r} is not a duration of 1 s to 365 d "
+            "(e.g. 14d, 36h, 3600)",
+            2,
+        )
+    args.dispute_window_s = window
     members: list[tuple[str, str]] = []
     for spec in args.member:
         member, _, address = spec.rpartition(":")
@@ -148,6 +196,9 @@ def _deploy(args: argparse.Namespace) -> int:
         if not Web3.is_address(address):
             return _fail(f"--member {spec!r}: {address!r} is not an address", 2)
         members.append((member, Web3.to_checksum_address(address)))
+    unknown = sorted(set(args.proposer) - {member for member, _ in members})
+    if unknown:
+        return _fail(f"--proposer {', '.join(unknown)}: not among the --member given", 2)
     try:
         key = read_secret(env=args.key_env, file=Path(args.key_file) if args.key_file else None)
     except LookupError as exc:
@@ -169,11 +220,21 @@ def _deploy_on(
 ) -> int:
     from adapters.ledger.chain import RegistryClient, deploy
 
-    done = deploy(w3, account, majority=majority, gas_ceiling=args.gas_ceiling)
+    done = deploy(
+        w3,
+        account,
+        majority=majority,
+        dispute_window_s=args.dispute_window_s,
+        gas_ceiling=args.gas_ceiling,
+    )
     admin = RegistryClient(w3, done.address, account, deploy_block=done.block_number)
     for member, address in members:
         admin.bootstrap_admit(member, address)
         print(f"# admitted {member} with gateway {address}")
+    for member in args.proposer:
+        admin.bootstrap_set_proposer(member)
+        print(f"# {member} may propose settlement rounds")
+    print(f"# settlement rounds stay open for answers {args.dispute_window_s} s")
     if members and not args.keep_bootstrap:
         admin.end_bootstrap()
         print("# bootstrap ended: from now on members are admitted by vote")
@@ -187,7 +248,24 @@ def _deploy_on(
     print(f'contract = "{done.address}"')
     print(f"deploy_block = {done.block_number}")
     print('key = { env = "INTERLEND_LEDGER_KEY" }   # this gateway\'s own key')
+    libraries = [m for m, _ in members if m not in args.proposer]
+    if libraries:
+        example = ", ".join(f'{m} = {{ env = "INTERLEND_KEY_{m.upper()}" }}' for m in libraries[:2])
+        print(f"# library_keys = {{ {example} }}   # keys libraries delegate to this gateway")
     return 0
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def _duration_s(text: str) -> int | None:
+    """``3600``, ``90m``, ``36h`` or ``14d`` in seconds; ``None`` if it is none of these."""
+    text = text.strip()
+    factor = _UNITS.get(text[-1:], 0)
+    number = text[:-1] if factor else text
+    if not number.isdigit():
+        return None
+    return int(number) * (factor or 1)
 
 
 # ---- configuration ----------------------------------------------------------------------
@@ -221,7 +299,7 @@ def _secret(found: dict[KeyPath, str], path: KeyPath, what: str) -> str | int:
 def _add_member(path: str, member: str, address: str) -> int:
     from web3 import Web3
 
-    from adapters.ledger.chain import member_id_bytes
+    from adapters.ledger.chain import Action, member_id_bytes
     from adapters.ledger.connect import connect_chain
 
     loaded = _load(path)
@@ -243,15 +321,74 @@ def _add_member(path: str, member: str, address: str) -> int:
         return key
     link = connect_chain(settings.ledger, key, settings.institution_id)
     try:
-        _vote_or_propose(link, member, gateway)
+        proposal = _vote_or_propose(link, Action.ADMIT, member, gateway)
+        num, den = link.client.majority()
+        if proposal.executed:
+            print(
+                f"passed: proposal #{proposal.proposal_id}; {member} is a member, gateway {gateway}"
+            )
+        else:
+            print(
+                f"not passed yet: proposal #{proposal.proposal_id} to admit {member} has "
+                f"{proposal.yes} yes vote(s) of {link.client.member_count()} members; it "
+                f"passes with more than {num}/{den} (other members run the same command)"
+            )
     finally:
         link.close()
     return 0
 
 
-def _vote_or_propose(link: ChainLink, member: str, gateway: str) -> None:
-    """Vote for an open proposal to admit ``member`` with ``gateway``, else propose it."""
-    from adapters.ledger.chain import Action, ChainRejected
+def _govern(args: argparse.Namespace) -> int:
+    from adapters.ledger.chain import Action, member_id_bytes
+    from adapters.ledger.connect import connect_chain
+
+    member: str | None = args.allow_proposer or args.deny_proposer
+    if member is not None:
+        try:
+            member_id_bytes(member)
+        except ValueError as exc:
+            return _fail(str(exc), 2)
+        action, value = Action.SET_PROPOSER, 1 if args.allow_proposer else 0
+        what = f"{'allow' if value else 'forbid'} {member} to propose settlement rounds"
+    else:
+        window = _duration_s(args.window)
+        if window is None or not 0 < window <= 365 * 86_400:
+            return _fail(f"--window {args.window!r} is not a duration of 1 s to 365 d", 2)
+        action, value = Action.SET_WINDOW, window
+        what = f"set the dispute window to {window} s"
+    loaded = _load(args.config)
+    if isinstance(loaded, int):
+        return loaded
+    consortium, found = loaded
+    settings = consortium.config.gateway
+    if settings.ledger.backend != "evm":
+        return _fail('govern needs gateway.ledger.backend = "evm"')
+    key = _secret(found, ("gateway", "ledger", "key"), "the gateway's ledger key")
+    if isinstance(key, int):
+        return key
+    link = connect_chain(settings.ledger, key, settings.institution_id)
+    try:
+        link.client.require_settlement()
+        proposal = _vote_or_propose(link, action, member, None, value)
+        if proposal.executed:
+            print(f"passed: proposal #{proposal.proposal_id} to {what}")
+        else:
+            num, den = link.client.majority()
+            print(
+                f"not passed yet: proposal #{proposal.proposal_id} to {what} has "
+                f"{proposal.yes} yes vote(s) of {link.client.member_count()} members; it "
+                f"passes with more than {num}/{den} (other members run the same command)"
+            )
+    finally:
+        link.close()
+    return 0
+
+
+def _vote_or_propose(
+    link: ChainLink, action: Action, member: str | None, gateway: str | None, value: int = 0
+) -> ProposalInfo:
+    """Vote for an open proposal of the same change, else propose it; the proposal."""
+    from adapters.ledger.chain import ChainRejected
 
     client = link.client
     proposal = None
@@ -259,9 +396,10 @@ def _vote_or_propose(link: ChainLink, member: str, gateway: str) -> None:
     for proposal_id in range(count - 1, max(count - 100, 0) - 1, -1):
         open_one = client.proposal(proposal_id)
         if (
-            open_one.action is not Action.ADMIT
-            or open_one.member_id != member
+            open_one.action is not action
+            or open_one.member_id != (member or "")
             or open_one.gateway != gateway
+            or open_one.value != value
             or open_one.executed
         ):
             continue
@@ -275,16 +413,8 @@ def _vote_or_propose(link: ChainLink, member: str, gateway: str) -> None:
                 raise
         break
     if proposal is None:
-        proposal = client.propose(Action.ADMIT, member, gateway)
-    num, den = client.majority()
-    if proposal.executed:
-        print(f"passed: proposal #{proposal.proposal_id}; {member} is a member, gateway {gateway}")
-    else:
-        print(
-            f"not passed yet: proposal #{proposal.proposal_id} to admit {member} has "
-            f"{proposal.yes} yes vote(s) of {client.member_count()} members; it passes with "
-            f"more than {num}/{den} (other members run the same command)"
-        )
+        proposal = client.propose(action, member, gateway, value)
+    return proposal
 
 
 # ---- verify -----------------------------------------------------------------------------

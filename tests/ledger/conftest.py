@@ -70,7 +70,9 @@ def w3(anvil: AnvilNode) -> Iterator[Web3]:
 def new_account(w3: Web3) -> LocalAccount:
     """A fresh key with some ether on the chain."""
     account: LocalAccount = Account.create()
-    fund_from_node(w3, account.address, 10**20)
+    # 10 ether: gas for thousands of transactions, and anvil's first account (10,000
+    # ether) funds every key the session makes.
+    fund_from_node(w3, account.address, 10**19)
     return account
 
 
@@ -145,3 +147,30 @@ def loan_events(n: int, *, owner: str = "beta", home: str = "alpha") -> list[Loa
         )
         for i in range(n)
     ]
+
+
+@dataclass
+class SettlementConsortium:
+    """A registry whose gateway member ``hub`` may propose settlements, and whose
+    libraries alpha, beta and gamma are members with keys of their own."""
+
+    consortium: Consortium
+    hub: RegistryClient
+    libraries: dict[str, RegistryClient]
+
+
+def make_settlement_consortium(w3: Web3, *, window_s: int = 3600) -> SettlementConsortium:
+    """Deploy with a dispute window of ``window_s``; admit ``hub`` (a proposer) and the
+    three libraries; end the bootstrap."""
+    admin_account = new_account(w3)
+    consortium = Consortium(w3, deploy(w3, admin_account, dispute_window_s=window_s))
+    admin = consortium.client(admin_account)
+    for member in ("hub", "alpha", "beta", "gamma"):
+        key = new_account(w3)
+        admin.bootstrap_admit(member, key.address)
+        consortium.gateways[member] = consortium.client(key)
+        consortium.keys[member] = key
+    admin.bootstrap_set_proposer("hub")
+    admin.end_bootstrap()
+    libraries = {m: consortium.gateways[m] for m in ("alpha", "beta", "gamma")}
+    return SettlementConsortium(consortium, consortium.gateways["hub"], libraries)

@@ -22,11 +22,63 @@ pragma solidity ^0.8.24;
 /// gateway is the only writer of its own chain: gateways never wait for or race one
 /// another, and a member that is slow or offline never blocks the rest. The consortium's
 /// history is the union of the members' chains, each complete and ordered.
+///
+/// Settlement rounds. A member allowed to propose (`proposer`) puts a period's settlement
+/// on chain as the Merkle root (RFC 6962, as for anchors) of the libraries' statements,
+/// each statement a leaf in the canonical encoding of `statementLeaf` (library code,
+/// period, currency, counts and amounts: no personal data). Each library then answers
+/// with its own member key: `acknowledge` with its statement and the statement's
+/// inclusion proof (so it can acknowledge only its own statement, and only one that is
+/// in the root), or `dispute` with a reason code. The round closes when every statement
+/// is acknowledged (Agreed), or when the dispute window ends: Disputed if any library
+/// disputed, else Lapsed (silence counts as acceptance). A disputed period may be
+/// proposed again (a new revision, answered afresh). Who may propose and the window
+/// (set at deployment) are changed by the members' vote, as membership is; those votes
+/// do not move `epoch`, which tracks the electorate only.
 contract InterlendRegistry {
     enum Action {
         Admit,
         Remove,
-        Rekey
+        Rekey,
+        SetProposer,
+        SetWindow
+    }
+
+    enum RoundState {
+        None,
+        Open,
+        Agreed,
+        Disputed,
+        Lapsed
+    }
+
+    enum Answer {
+        None,
+        Acknowledged,
+        Disputed
+    }
+
+    /// A library's statement: the leaf data is `abi.encode(STATEMENT_DOMAIN, library,
+    /// period, currency, loansLent, loansBorrowed, charges, credits)`, codes as UTF-8
+    /// zero-padded to 32 bytes, amounts in minor units.
+    struct Statement {
+        bytes32 libraryId;
+        bytes32 period;
+        bytes32 currency;
+        uint64 loansLent;
+        uint64 loansBorrowed;
+        uint128 charges;
+        uint128 credits;
+    }
+
+    /// One period's latest round: the root in one slot, everything else in the next.
+    struct Round {
+        bytes32 root;
+        uint64 deadline;
+        uint32 size;
+        uint32 acknowledged;
+        uint32 disputed;
+        uint32 revision;
     }
 
     /// One storage slot: the gateway (zero once removed), the last anchored batch and the
@@ -44,7 +96,10 @@ contract InterlendRegistry {
         uint32 yes;
         address gateway;
         bytes32 memberId;
+        uint64 value;
     }
+
+    bytes32 public constant STATEMENT_DOMAIN = "interlend.statement.v1";
 
     uint32 public immutable majorityNum;
     uint32 public immutable majorityDen;
@@ -61,6 +116,20 @@ contract InterlendRegistry {
 
     Proposal[] private _proposals;
     mapping(uint256 => mapping(bytes32 => bool)) private _voted;
+
+    uint64 public disputeWindow;
+    mapping(bytes32 => bool) public isProposer;
+    mapping(bytes32 => Round) private _rounds;
+    bytes32[] private _periods;
+    /// Each id's position in `_memberIds`: where its answers sit in a round's bitmap.
+    mapping(bytes32 => uint256) private _memberIndex;
+    /// Answers by keccak256(period, revision), then word: 2 bits per member (an `Answer`),
+    /// 127 members a word, the top bit set once the word is opened. The proposer opens
+    /// every word when proposing, so that each library's answer rewrites a warm slot
+    /// (about 5k gas) instead of filling an empty one (22k).
+    mapping(bytes32 => mapping(uint256 => uint256)) private _answerBits;
+    uint256 private constant MEMBERS_PER_WORD = 127;
+    uint256 private constant OPENED = 1 << 255;
 
     event MemberAdmitted(bytes32 indexed memberId, address gateway);
     event MemberRemoved(bytes32 indexed memberId);
@@ -81,6 +150,18 @@ contract InterlendRegistry {
         bytes32 prevRoot,
         address gateway
     );
+    event ProposerSet(bytes32 indexed memberId, bool allowed);
+    event WindowSet(uint64 disputeWindow);
+    event SettlementProposed(
+        bytes32 indexed period,
+        uint32 revision,
+        bytes32 root,
+        uint32 size,
+        uint64 deadline,
+        bytes32 proposer
+    );
+    event Acknowledged(bytes32 indexed period, uint32 revision, bytes32 indexed libraryId);
+    event Disputed(bytes32 indexed period, uint32 revision, bytes32 indexed libraryId, uint8 reason);
 
     error NotBootstrapAdmin(address caller);
     error NotAGateway(address caller);
@@ -99,11 +180,25 @@ contract InterlendRegistry {
     error BadPrevRoot(bytes32 memberId, bytes32 expected, bytes32 given);
     error EmptyRoot();
     error NoMembers();
+    error BadWindow(uint64 disputeWindow);
+    error NotAProposer(bytes32 memberId);
+    error EmptyPeriod();
+    error BadRoundSize(uint32 size);
+    error RoundExists(bytes32 period, RoundState state);
+    error NoRound(bytes32 period);
+    error RoundClosed(bytes32 period, RoundState state);
+    error AlreadyAnswered(bytes32 period, bytes32 libraryId, Answer answer);
+    error NotYourStatement(bytes32 libraryId, bytes32 caller);
+    error NotInRound(bytes32 period, bytes32 leafHash);
+    error BadReason(uint8 reason);
 
-    constructor(uint32 num, uint32 den) {
+    /// @param window The dispute window of a settlement round, in seconds (1 s to 365 days).
+    constructor(uint32 num, uint32 den, uint64 window) {
         if (den == 0 || num >= den || 2 * uint256(num) < den) revert BadMajority(num, den);
+        _checkWindow(window);
         majorityNum = num;
         majorityDen = den;
+        disputeWindow = window;
         bootstrapAdmin = msg.sender;
     }
 
@@ -114,6 +209,13 @@ contract InterlendRegistry {
         if (msg.sender != bootstrapAdmin) revert NotBootstrapAdmin(msg.sender);
         _checkAdmit(memberId, gateway);
         _admit(memberId, gateway);
+    }
+
+    /// Allow or forbid a member to propose settlements directly (the bootstrap admin only).
+    function bootstrapSetProposer(bytes32 memberId, bool allowed) external {
+        if (msg.sender != bootstrapAdmin) revert NotBootstrapAdmin(msg.sender);
+        if (_members[memberId].gateway == address(0)) revert NotAMember(memberId);
+        _setProposer(memberId, allowed);
     }
 
     /// Give up the bootstrap admin's powers for good (once there is a member to vote).
@@ -128,25 +230,37 @@ contract InterlendRegistry {
 
     /// Propose an action; the proposer's member votes yes at once.
     /// @param gateway The new member's gateway (Admit) or the member's new key (Rekey);
-    /// ignored for Remove.
-    function propose(Action action, bytes32 memberId, address gateway)
+    /// ignored otherwise.
+    /// @param value SetProposer: 1 to allow `memberId` to propose settlements, 0 to forbid;
+    /// SetWindow: the new dispute window in seconds (`memberId` ignored); ignored otherwise.
+    function propose(Action action, bytes32 memberId, address gateway, uint64 value)
         external
         returns (uint256 proposalId)
     {
         bytes32 voter = _callerMember();
         if (action == Action.Admit) {
             _checkAdmit(memberId, gateway);
+            value = 0;
+        } else if (action == Action.SetWindow) {
+            _checkWindow(value);
+            gateway = address(0);
+            memberId = bytes32(0);
         } else {
             if (_members[memberId].gateway == address(0)) revert NotAMember(memberId);
             if (action == Action.Remove) {
                 if (memberCount == 1) revert LastMember(memberId);
                 gateway = address(0);
+                value = 0;
+            } else if (action == Action.SetProposer) {
+                gateway = address(0);
+                value = value == 0 ? 0 : 1;
             } else {
                 _checkGateway(gateway);
+                value = 0;
             }
         }
         proposalId = _proposals.length;
-        _proposals.push(Proposal(action, false, epoch, 0, gateway, memberId));
+        _proposals.push(Proposal(action, false, epoch, 0, gateway, memberId, value));
         emit Proposed(proposalId, action, memberId, gateway, voter);
         _vote(proposalId, voter);
     }
@@ -175,6 +289,124 @@ contract InterlendRegistry {
         m.anchoredAt = uint32(block.number);
         _lastRoot[memberId] = merkleRoot;
         emit Anchored(memberId, batchSeq, merkleRoot, prevRoot, msg.sender);
+    }
+
+    // ---- settlement rounds -------------------------------------------------------------
+
+    /// Open the round of `period`: `root` over `size` statements, one per library, open for
+    /// answers until now + `disputeWindow`. A period already settled (or still open) is
+    /// refused; a disputed one may be proposed again.
+    function proposeSettlement(bytes32 period, bytes32 root, uint32 size) external {
+        bytes32 proposer = _callerMember();
+        if (!isProposer[proposer]) revert NotAProposer(proposer);
+        if (period == bytes32(0)) revert EmptyPeriod();
+        if (root == bytes32(0)) revert EmptyRoot();
+        if (size == 0) revert BadRoundSize(size);
+        Round storage r = _rounds[period];
+        RoundState state = _state(r);
+        if (state == RoundState.None) {
+            _periods.push(period);
+        } else if (state != RoundState.Disputed) {
+            revert RoundExists(period, state);
+        }
+        uint32 revision = r.revision + 1;
+        uint64 deadline = uint64(block.timestamp) + disputeWindow;
+        _rounds[period] = Round(root, deadline, size, 0, 0, revision);
+        mapping(uint256 => uint256) storage bits = _answerBits[_roundKey(period, revision)];
+        uint256 words = (_memberIds.length + MEMBERS_PER_WORD - 1) / MEMBERS_PER_WORD;
+        for (uint256 w = 0; w < words; ++w) {
+            bits[w] = OPENED;
+        }
+        emit SettlementProposed(period, revision, root, size, deadline, proposer);
+    }
+
+    /// Acknowledge the caller's own statement in the open round of its period.
+    /// @param index The statement's leaf index, `path` its inclusion proof in the root.
+    function acknowledge(Statement calldata s, uint256 index, bytes32[] calldata path)
+        external
+    {
+        bytes32 caller = _callerMember();
+        if (s.libraryId != caller) revert NotYourStatement(s.libraryId, caller);
+        Round storage r = _openRound(s.period);
+        bytes32 leaf = statementLeaf(s);
+        if (!_included(leaf, index, r.size, path, r.root)) revert NotInRound(s.period, leaf);
+        _answer(s.period, r.revision, caller, Answer.Acknowledged);
+        uint32 acknowledged = r.acknowledged + 1;
+        r.acknowledged = acknowledged;
+        emit Acknowledged(s.period, r.revision, caller);
+    }
+
+    /// Dispute the caller's statement in the open round of `period`, with a reason code
+    /// (1 counts, 2 amounts, 3 missing or extra statement, 4 other; documented off chain).
+    function dispute(bytes32 period, uint8 reason) external {
+        bytes32 caller = _callerMember();
+        if (reason == 0) revert BadReason(reason);
+        Round storage r = _openRound(period);
+        _answer(period, r.revision, caller, Answer.Disputed);
+        r.disputed += 1;
+        emit Disputed(period, r.revision, caller, reason);
+    }
+
+    /// The hash of a statement's leaf: keccak256(0x00 || canonical encoding).
+    function statementLeaf(Statement calldata s) public pure returns (bytes32) {
+        return keccak256(
+            abi.encodePacked(
+                bytes1(0x00),
+                abi.encode(
+                    STATEMENT_DOMAIN,
+                    s.libraryId,
+                    s.period,
+                    s.currency,
+                    s.loansLent,
+                    s.loansBorrowed,
+                    s.charges,
+                    s.credits
+                )
+            )
+        );
+    }
+
+    /// Whether `s` is in the latest round of its period (a plain call, no gas).
+    function verifyStatement(Statement calldata s, uint256 index, bytes32[] calldata path)
+        external
+        view
+        returns (bool)
+    {
+        Round storage r = _rounds[s.period];
+        if (r.revision == 0) return false;
+        return _included(statementLeaf(s), index, r.size, path, r.root);
+    }
+
+    /// The latest round of `period` and its state now.
+    function settlement(bytes32 period)
+        external
+        view
+        returns (
+            RoundState state,
+            bytes32 root,
+            uint32 size,
+            uint32 acknowledged,
+            uint32 disputed,
+            uint64 deadline,
+            uint32 revision
+        )
+    {
+        Round storage r = _rounds[period];
+        return (_state(r), r.root, r.size, r.acknowledged, r.disputed, r.deadline, r.revision);
+    }
+
+    /// A library's answer in the latest round of `period`.
+    function answerOf(bytes32 period, bytes32 libraryId) external view returns (Answer) {
+        if (!_known[libraryId]) return Answer.None;
+        uint256 index = _memberIndex[libraryId];
+        bytes32 key = _roundKey(period, _rounds[period].revision);
+        uint256 word = _answerBits[key][index / MEMBERS_PER_WORD];
+        return Answer((word >> ((index % MEMBERS_PER_WORD) * 2)) & 3);
+    }
+
+    /// Every period ever proposed, in order of first proposal.
+    function settlementPeriods() external view returns (bytes32[] memory) {
+        return _periods;
     }
 
     // ---- views -----------------------------------------------------------------------
@@ -216,6 +448,18 @@ contract InterlendRegistry {
         bytes32[] calldata path,
         bytes32 root
     ) external pure returns (bool) {
+        return _included(leafHash, index, size, path, root);
+    }
+
+    // ---- internals -------------------------------------------------------------------
+
+    function _included(
+        bytes32 leafHash,
+        uint256 index,
+        uint256 size,
+        bytes32[] calldata path,
+        bytes32 root
+    ) private pure returns (bool) {
         if (index >= size) return false;
         uint256 fn = index;
         uint256 sn = size - 1;
@@ -237,7 +481,43 @@ contract InterlendRegistry {
         return sn == 0 && r == root;
     }
 
-    // ---- internals -------------------------------------------------------------------
+    function _state(Round storage r) private view returns (RoundState) {
+        if (r.revision == 0) return RoundState.None;
+        if (r.acknowledged == r.size) return RoundState.Agreed;
+        if (block.timestamp < r.deadline) return RoundState.Open;
+        return r.disputed > 0 ? RoundState.Disputed : RoundState.Lapsed;
+    }
+
+    function _openRound(bytes32 period) private view returns (Round storage r) {
+        r = _rounds[period];
+        RoundState state = _state(r);
+        if (state == RoundState.None) revert NoRound(period);
+        if (state != RoundState.Open) revert RoundClosed(period, state);
+    }
+
+    function _roundKey(bytes32 period, uint32 revision) private pure returns (bytes32) {
+        return keccak256(abi.encode(period, revision));
+    }
+
+    function _answer(bytes32 period, uint32 revision, bytes32 libraryId, Answer answer) private {
+        uint256 index = _memberIndex[libraryId];
+        mapping(uint256 => uint256) storage bits = _answerBits[_roundKey(period, revision)];
+        uint256 w = index / MEMBERS_PER_WORD;
+        uint256 shift = (index % MEMBERS_PER_WORD) * 2;
+        uint256 word = bits[w];
+        Answer given = Answer((word >> shift) & 3);
+        if (given != Answer.None) revert AlreadyAnswered(period, libraryId, given);
+        bits[w] = word | OPENED | (uint256(answer) << shift);
+    }
+
+    function _checkWindow(uint64 window) private pure {
+        if (window == 0 || window > 365 days) revert BadWindow(window);
+    }
+
+    function _setProposer(bytes32 memberId, bool allowed) private {
+        isProposer[memberId] = allowed;
+        emit ProposerSet(memberId, allowed);
+    }
 
     function _callerMember() private view returns (bytes32 memberId) {
         memberId = memberOfGateway[msg.sender];
@@ -270,8 +550,13 @@ contract InterlendRegistry {
                 _admit(p.memberId, p.gateway);
             } else if (p.action == Action.Remove) {
                 _remove(p.memberId);
-            } else {
+            } else if (p.action == Action.Rekey) {
                 _rekey(p.memberId, p.gateway);
+            } else if (p.action == Action.SetProposer) {
+                _setProposer(p.memberId, p.value != 0);
+            } else {
+                disputeWindow = p.value;
+                emit WindowSet(p.value);
             }
         }
     }
@@ -282,6 +567,7 @@ contract InterlendRegistry {
         memberOfGateway[gateway] = memberId;
         if (!_known[memberId]) {
             _known[memberId] = true;
+            _memberIndex[memberId] = _memberIds.length;
             _memberIds.push(memberId);
         }
         ++memberCount;
@@ -289,9 +575,11 @@ contract InterlendRegistry {
         emit MemberAdmitted(memberId, gateway);
     }
 
-    /// The member's anchors stay (its chain resumes if it is admitted again).
+    /// The member's anchors stay (its chain resumes if it is admitted again); its right to
+    /// propose settlements does not (a member admitted again is voted a proposer again).
     function _remove(bytes32 memberId) private {
         Member storage m = _members[memberId];
+        if (isProposer[memberId]) _setProposer(memberId, false);
         delete memberOfGateway[m.gateway];
         m.gateway = address(0);
         --memberCount;

@@ -13,10 +13,52 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-__all__ = ["ARTIFACT_NAME", "SOURCE_NAME", "Artifact", "load_artifact"]
+__all__ = ["ARTIFACT_NAME", "SOURCE_NAME", "V1_GOVERNANCE_ABI", "Artifact", "load_artifact"]
 
 SOURCE_NAME = "InterlendRegistry.sol"
 ARTIFACT_NAME = "InterlendRegistry.json"
+
+V1_GOVERNANCE_ABI: list[dict[str, Any]] = [
+    {
+        "inputs": [{"internalType": "uint256", "name": "proposalId", "type": "uint256"}],
+        "name": "proposal",
+        "outputs": [
+            {
+                "components": [
+                    {
+                        "internalType": "enum InterlendRegistry.Action",
+                        "name": "action",
+                        "type": "uint8",
+                    },
+                    {"internalType": "bool", "name": "executed", "type": "bool"},
+                    {"internalType": "uint32", "name": "epoch", "type": "uint32"},
+                    {"internalType": "uint32", "name": "yes", "type": "uint32"},
+                    {"internalType": "address", "name": "gateway", "type": "address"},
+                    {"internalType": "bytes32", "name": "memberId", "type": "bytes32"},
+                ],
+                "internalType": "struct InterlendRegistry.Proposal",
+                "name": "",
+                "type": "tuple",
+            }
+        ],
+        "stateMutability": "view",
+        "type": "function",
+    },
+    {
+        "inputs": [
+            {"internalType": "enum InterlendRegistry.Action", "name": "action", "type": "uint8"},
+            {"internalType": "bytes32", "name": "memberId", "type": "bytes32"},
+            {"internalType": "address", "name": "gateway", "type": "address"},
+        ],
+        "name": "propose",
+        "outputs": [{"internalType": "uint256", "name": "proposalId", "type": "uint256"}],
+        "stateMutability": "nonpayable",
+        "type": "function",
+    },
+]
+"""``propose`` and ``proposal`` as the first registry (before settlement rounds) has
+them: three arguments, and a proposal without ``value``.  Registries deployed then keep
+working; everything else in their ABI is unchanged."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -93,20 +94,26 @@ def compile_artifact(source: str, solcjs: list[str], *, timeout_s: float = 120.0
     ).stdout.strip()
     if not version.startswith(f"{SOLC_VERSION}+"):
         raise CompileError(f"solcjs {version} found; the contract is pinned to {SOLC_VERSION}")
-    done = subprocess.run(
-        [*solcjs, "--standard-json"],
-        input=json.dumps(_standard_input(source)),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=timeout_s,
-    )
+    # Node writes to a pipe asynchronously and solcjs exits without waiting: past the
+    # pipe's 64 KiB the JSON came back cut short now and then.  A file is written whole.
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as out:
+        done = subprocess.run(
+            [*solcjs, "--standard-json"],
+            input=json.dumps(_standard_input(source)),
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            timeout=timeout_s,
+        )
+        out.seek(0)
+        stdout = out.read()
     # solcjs may print notes (e.g. "no SMT solvers available") before the JSON document.
-    start = done.stdout.find("{")
+    start = stdout.find("{")
     try:
-        output = json.loads(done.stdout[start:] if start >= 0 else done.stdout)
+        output = json.loads(stdout[start:] if start >= 0 else stdout)
     except json.JSONDecodeError as exc:
-        raise CompileError(f"solcjs failed: {done.stderr.strip() or done.stdout[:500]}") from exc
+        raise CompileError(f"solcjs failed: {done.stderr.strip() or stdout[:500]}") from exc
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors or done.returncode != 0:
         detail = "\n".join(e.get("formattedMessage", e.get("message", "")) for e in errors)

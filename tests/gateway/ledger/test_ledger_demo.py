@@ -107,6 +107,10 @@ async def test_a_reciprocal_loan_is_proven_within_seconds(quick_ledger: Demo) ->
             stats = (await client.get(f"{base}/api/ledger")).json()
             metrics = (await client.get(f"{base}/metrics")).text
             page = (await client.get(f"{base}/")).text
+            settlements = (await client.get(f"{base}/api/settlements")).json()
+    assert settlements["supported"] is True
+    assert settlements["proposers"] == ["interlend"]  # the gateway proposes
+    assert settlements["rounds"] == []
     assert unknown.status_code == 404
     assert stats["backend"] == "embedded"
     assert stats["member_id"] == "interlend"
@@ -143,6 +147,9 @@ async def test_without_a_ledger_the_proof_is_404() -> None:
             async with httpx.AsyncClient(timeout=5) as client:
                 answer = await client.get(f"{base}/api/loans/x/proof")
                 stats = (await client.get(f"{base}/api/ledger")).json()
+                settlements = await client.get(f"{base}/api/settlements")
     assert demo.gateway.ledger_worker is None
     assert answer.status_code == 404
+    assert settlements.status_code == 404
+    assert settlements.json() == {"error": "no ledger: gateway.ledger.backend is none"}
     assert stats["backend"] == "none"

@@ -5,7 +5,7 @@
   one bar per cost or pool, labelled with its formula);
 * payables and receivables after netting (grouped bars per library).
 
-Colours are the Okabe–Ito palette (told apart with the common colour-vision
+Colours are the Okabe-Ito palette (told apart with the common colour-vision
 deficiencies), and a payable also differs by its hatching, so no chart relies on
 colour alone.  Every chart's numbers are also in a table on the page.
 """

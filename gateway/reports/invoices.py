@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from gateway.reports.records import TRANSFER_COLUMNS, position, transfer_rows
 from gateway.reports.tabular import to_csv, to_json
+from gateway.settlement.statement import Statement
 
 if TYPE_CHECKING:
     from gateway.settlement.result import Settlement
-    from gateway.settlement.statement import Statement
 
 __all__ = [
     "INVOICE_COLUMNS",

@@ -26,16 +26,16 @@ def exponent(currency: str) -> int:
 
 def major(amount: int, currency: str) -> float:
     """An amount in major units, for chart axes only (never for sums)."""
-    return amount / 10 ** exponent(currency)
+    return amount / int(10 ** exponent(currency))
 
 
 def format_money(amount: int, currency: str, *, signed: bool = False) -> str:
-    """``amount`` minor units as ``1,234.56 USD`` (``+``/``−`` in front when ``signed``).
+    """``amount`` minor units as ``1,234.56 USD`` (``+``/``-`` in front when ``signed``).
 
     Exact: integer arithmetic, no float on the way.
     """
     places = exponent(currency)
-    whole, fraction = divmod(abs(amount), 10**places)
+    whole, fraction = divmod(abs(amount), int(10**places))
     text = f"{whole:,}" + (f".{fraction:0{places}d}" if places else "")
     sign = "-" if amount < 0 else ("+" if signed and amount > 0 else "")
     return f"{sign}{text} {currency}"

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from gateway.settlement.statement import Statement
+
 if TYPE_CHECKING:
     from gateway.settlement.result import Settlement, Transfer
-    from gateway.settlement.statement import Statement
 
 __all__ = [
     "ALLOCATION_COLUMNS",

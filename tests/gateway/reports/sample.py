@@ -5,7 +5,7 @@ from __future__ import annotations
 from gateway.settlement.result import Allocation, Settlement, Transfer
 from gateway.settlement.statement import Statement
 
-__all__ = ["SAMPLE", "even_settlement"]
+__all__ = ["SAMPLE"]
 
 
 def _statement(library: str, lent: int, borrowed: int, charges: int, credits: int) -> Statement:
@@ -31,16 +31,3 @@ SAMPLE = Settlement(
     transfers=(Transfer("alpha", "gamma", 35_000), Transfer("alpha", "beta", 5_000)),
 )
 """Alpha, a net borrower, pays 400.00 USD: 350.00 to gamma and 50.00 to beta."""
-
-
-def _unused() -> Settlement:
-    """A period in which nobody lent and nothing moves."""
-    return Settlement(
-        period="2026-10",
-        currency="JPY",
-        allocations=(),
-        statements=(
-            _statement("alpha", 0, 0, 0, 0).__class__("2026-10", "alpha", "JPY", 0, 0, 0, 0),
-        ),
-        transfers=(),
-    )

@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from gateway import __version__
-from gateway.cli import check_config, demo, ledger, serve, tools
+from gateway.cli import check_config, demo, ledger, report, serve, tools
 from gateway.telemetry.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ __all__ = ["main"]
 
 # Each command lives in its own module, which adds its parser and says what runs it
 # (``set_defaults(run=...)``); a new command is a new module listed here.
-_COMMANDS = (serve, demo, tools, check_config, ledger)
+_COMMANDS = (serve, demo, tools, check_config, ledger, report)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -37,16 +37,33 @@ def add_parsers(commands: Any) -> None:
         help="reach this member's simulated ILS over NCIP instead of SIP2 (repeatable)",
     )
     demo.add_argument("--manifest", help="write a JSON manifest here once everything is up")
+    demo.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="DAYS",
+        help="first play DAYS days of synthetic reciprocal traffic into the registry "
+        "(so reports have something to show)",
+    )
+    demo.add_argument(
+        "--history-seed", type=int, default=1, metavar="N", help="the history's random seed (1)"
+    )
     demo.set_defaults(run=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
     from functools import partial
     from pathlib import Path
 
     import trio
 
+    from gateway.demo.history import history_days
     from gateway.demo.network import how_to_try, run_demo
+
+    if not 0 <= args.history <= 366:
+        print("interlend: --history takes 0 to 366 days", file=sys.stderr)
+        return 2
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
@@ -58,9 +75,19 @@ def _demo(args: argparse.Namespace) -> int:
                     ncip_port=args.ncip_port,
                     ncip_members=tuple(args.ncip_member),
                     manifest_path=Path(args.manifest) if args.manifest else None,
+                    history_days=args.history,
+                    history_seed=args.history_seed,
                 )
             )
             print(how_to_try(demo), flush=True)
+            if args.history:
+                start, end = history_days(datetime.now(UTC), args.history)
+                last = (end - timedelta(days=1)).date()
+                print(
+                    f"History: {args.history} days of reciprocal loans in the registry "
+                    f"(/api/loans); report period {start.date()}..{last}",
+                    flush=True,
+                )
 
     try:
         trio.run(main)

@@ -1,0 +1,125 @@
+"""The demo's synthetic history: deterministic, realistic in shape, and played into a
+registry at its own times so that a period's report finds it."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+import pytest
+import trio
+
+from adapters.state.base import LoanKind, LoanState
+from adapters.state.memory import MemoryStateStore
+from gateway.demo.history import Flow, history_days, synthetic_history
+from gateway.demo.network import run_demo
+from gateway.demo.seed import play_demo_history
+from gateway.history.period import Period
+from gateway.history.reader import read_period
+from tests.helpers.demo import circulation_demo
+
+END = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+"""A morning early in December: the history of 30 days is exactly November."""
+
+
+def test_the_same_seed_gives_the_same_history_and_another_seed_another() -> None:
+    """Deterministic, so docs and tests can quote it; the seed changes it."""
+    first = synthetic_history(end=END, days=30, seed=7)
+    assert first == synthetic_history(end=END, days=30, seed=7)
+    assert first != synthetic_history(end=END, days=30, seed=8)
+
+
+def test_thirty_days_before_a_december_morning_are_november() -> None:
+    """Whole UTC days before the end's day; nothing happens on or after it."""
+    start, stop = history_days(END, 30)
+    assert (start, stop) == (Period.month(2026, 11).start, Period.month(2026, 11).end)
+    for loan in synthetic_history(end=END, days=30, seed=7):
+        assert start <= loan.checked_out < stop
+        assert loan.checked_out < loan.due
+        for later in (loan.renewed, loan.returned):
+            assert later is None or loan.checked_out < later < stop
+        if loan.renewed is not None:
+            assert loan.renewed_due is not None
+            assert loan.renewed_due > loan.due
+            assert loan.returned is None or loan.returned > loan.renewed
+
+
+def test_an_item_is_never_on_loan_twice_at_once() -> None:
+    """Each item goes out again only after it came back."""
+    by_item: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
+    for loan in synthetic_history(end=END, days=60, seed=3):
+        back = loan.returned or datetime.max.replace(tzinfo=UTC)
+        by_item.setdefault((loan.owner, loan.item), []).append((loan.checked_out, back))
+    for spans in by_item.values():
+        for (_, back), (out, _) in itertools.pairwise(spans):
+            assert back <= out
+
+
+def test_the_month_looks_like_a_consortium_month() -> None:
+    """About 13 loans a day; alpha a net borrower, gamma a net lender; one in five a
+    library loan; quieter Sundays; a quarter renewed; the newest still out."""
+    loans = synthetic_history(end=END, days=56, seed=11)
+    assert 56 * 9 < len(loans) < 56 * 17
+    lent = Counter(x.owner for x in loans)
+    borrowed = Counter(x.home for x in loans)
+    assert borrowed["alpha"] > 2 * lent["alpha"]
+    assert lent["gamma"] > 3 * borrowed["gamma"]
+    kinds = Counter(x.kind for x in loans)
+    assert 0.1 < kinds[LoanKind.LIBRARY_LOAN] / len(loans) < 0.3
+    weekdays = Counter(x.checked_out.weekday() for x in loans)
+    assert weekdays[6] < weekdays[5] / 2
+    assert all(9 <= x.checked_out.hour < 20 for x in loans)
+    renewed = sum(1 for x in loans if x.renewed is not None)
+    assert 0.1 < renewed / len(loans) < 0.35
+    assert any(x.returned is None for x in loans)
+    assert any(x.returned is not None and x.returned > x.due for x in loans)  # late ones
+
+
+def test_a_history_needs_days_and_known_libraries() -> None:
+    """Zero days, or a library the history has no barcodes for, is refused."""
+    with pytest.raises(ValueError, match="at least one day"):
+        synthetic_history(end=END, days=0, seed=1)
+    with pytest.raises(ValueError, match="'delta'"):
+        synthetic_history(end=END, days=3, seed=1, flows=[Flow("alpha", "delta", 1.0)])
+
+
+async def test_the_history_played_is_the_periods_loans_and_is_played_once() -> None:
+    """Every loan is in the registry at its own time, with its renewal and return;
+    playing again adds nothing."""
+    store = MemoryStateStore()
+    played = await play_demo_history(store, days=30, seed=5, end=END)
+    expected = synthetic_history(end=END, days=30, seed=5)
+    assert played.loans == len(expected)
+    found = (await read_period(store, Period.month(2026, 11))).loans
+    assert [(x.owner, x.home, x.item, x.checked_out) for x in found] == [
+        (x.owner, x.home, x.item, x.checked_out) for x in expected
+    ]
+    for loan, want in zip(found, expected, strict=True):
+        assert loan.kind is want.kind
+        assert loan.returned == want.returned
+        assert (loan.state is LoanState.RETURNED) == (want.returned is not None)
+        assert loan.renewals == (1 if want.renewed is not None else 0)
+        assert loan.due == (want.renewed_due or want.due)
+    again = await play_demo_history(store, days=30, seed=5, end=END)
+    assert again.skipped
+    assert len((await read_period(store, Period.month(2026, 11))).loans) == len(expected)
+
+
+async def test_the_demo_starts_with_its_history_in_the_registry() -> None:
+    """``interlend demo --history 3``: the gateway's registry holds three days of loans."""
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            demo = await nursery.start(
+                partial(
+                    run_demo, handle_signals=False, adjust=circulation_demo, history_days=3,
+                    history_seed=2,
+                )
+            )  # fmt: skip
+            start, end = history_days(datetime.now(UTC), 3)
+            loans = await demo.gateway.services.store.loans_between(start, end)
+            demo.gateway.stop()
+    assert loans
+    assert {x.home for x in loans} <= {"alpha", "beta", "gamma"}
+    assert end - start == timedelta(days=3)

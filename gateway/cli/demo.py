@@ -52,14 +52,14 @@ def add_parsers(commands: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
     from functools import partial
     from pathlib import Path
 
     import trio
 
-    from gateway.demo.history import history_days
     from gateway.demo.network import how_to_try, run_demo
+    from gateway.demo.seed import play_demo_history
 
     if not 0 <= args.history <= 366:
         print("interlend: --history takes 0 to 366 days", file=sys.stderr)
@@ -75,19 +75,23 @@ def _demo(args: argparse.Namespace) -> int:
                     ncip_port=args.ncip_port,
                     ncip_members=tuple(args.ncip_member),
                     manifest_path=Path(args.manifest) if args.manifest else None,
-                    history_days=args.history,
-                    history_seed=args.history_seed,
                 )
             )
+            if args.history:
+                # Into the running gateway's own registry (whatever store it uses), at
+                # the loans' own past times: the live demo is not disturbed.
+                played = await play_demo_history(
+                    demo.gateway.services.store, days=args.history, seed=args.history_seed
+                )
             print(how_to_try(demo), flush=True)
             if args.history:
-                start, end = history_days(datetime.now(UTC), args.history)
-                last = (end - timedelta(days=1)).date()
-                print(
-                    f"History: {args.history} days of reciprocal loans in the registry "
-                    f"(/api/loans); report period {start.date()}..{last}",
-                    flush=True,
+                span = f"{played.start.date()}..{(played.end - timedelta(days=1)).date()}"
+                done = (
+                    "was already in the registry"
+                    if played.skipped
+                    else f"{played.loans} synthetic reciprocal loans, now in the registry"
                 )
+                print(f"History of {span}: {done} (/api/loans)", flush=True)
 
     try:
         trio.run(main)

@@ -38,7 +38,6 @@ from config.errors import ConfigError
 from config.loader import parse_config, resolve_secrets
 from config.models import AdminListener, Config, NcipListener, Sip2Listener
 from gateway.app.daemon import Bound, Gateway
-from gateway.demo.seed import play_demo_history
 from gateway.demo.simulator.data import packaged_library
 from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.ncip_server import serve_simulator_ncip
@@ -221,8 +220,6 @@ async def run_demo(
     manifest_path: Path | None = None,
     handle_signals: bool = True,
     adjust: Callable[[Config], Config] | None = None,
-    history_days: int = 0,
-    history_seed: int = 1,
     task_status: trio.TaskStatus[Demo] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the demo until the gateway stops (Ctrl-C, SIGTERM or ``gateway.stop()``).
@@ -230,9 +227,7 @@ async def run_demo(
     ``adjust`` may change the demo configuration before it is used (tests shorten
     time-outs or point a member at a dead port with it).  The gateway reaches the
     members in ``ncip_members`` over NCIP (their simulators' NCIP endpoints, with a
-    temporary item at home for each reciprocal loan) instead of SIP2.  With
-    ``history_days`` the registry first gets that many days of synthetic traffic
-    (``gateway.demo.history``, drawn from ``history_seed``) so its reports are not empty.
+    temporary item at home for each reciprocal loan) instead of SIP2.
     """
     password = secrets.token_urlsafe(18)
     os.environ[PASSWORD_ENV] = password
@@ -258,10 +253,7 @@ async def run_demo(
         if issues:  # pragma: no cover - the variable was set above
             raise ConfigError.of(issues)
         rules = build_rules(consortium, found)
-        store = MemoryStateStore()
-        if history_days:
-            await play_demo_history(store, days=history_days, seed=history_seed)
-        services = Services(build_members(consortium, found), store, MemoryLedger())
+        services = Services(build_members(consortium, found), MemoryStateStore(), MemoryLedger())
         gateway = Gateway(
             rules, services, start_secrets(rules, found), handle_signals=handle_signals
         )

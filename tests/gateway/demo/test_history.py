@@ -6,19 +6,19 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
+import httpx
 import pytest
 import trio
 
 from adapters.state.base import LoanKind, LoanState
 from adapters.state.memory import MemoryStateStore
+from gateway.cli.main import main
 from gateway.demo.history import Flow, history_days, synthetic_history
-from gateway.demo.network import run_demo
 from gateway.demo.seed import play_demo_history
 from gateway.history.period import Period
 from gateway.history.reader import read_period
-from tests.helpers.demo import circulation_demo
+from tests.helpers.demo import running_demo
 
 END = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 """A morning early in December: the history of 30 days is exactly November."""
@@ -107,19 +107,26 @@ async def test_the_history_played_is_the_periods_loans_and_is_played_once() -> N
     assert len((await read_period(store, Period.month(2026, 11))).loans) == len(expected)
 
 
-async def test_the_demo_starts_with_its_history_in_the_registry() -> None:
-    """``interlend demo --history 3``: the gateway's registry holds three days of loans."""
+async def test_a_running_demo_takes_its_history_and_shows_it() -> None:
+    """What ``interlend demo --history 3`` does: three days played into the running
+    gateway's registry, listed by its admin API at once."""
     with trio.fail_after(30):
-        async with trio.open_nursery() as nursery:
-            demo = await nursery.start(
-                partial(
-                    run_demo, handle_signals=False, adjust=circulation_demo, history_days=3,
-                    history_seed=2,
-                )
-            )  # fmt: skip
-            start, end = history_days(datetime.now(UTC), 3)
-            loans = await demo.gateway.services.store.loans_between(start, end)
-            demo.gateway.stop()
-    assert loans
-    assert {x.home for x in loans} <= {"alpha", "beta", "gamma"}
-    assert end - start == timedelta(days=3)
+        async with running_demo() as demo:
+            store = demo.gateway.services.store
+            played = await play_demo_history(store, days=3, seed=2)
+            assert played.end - played.start == timedelta(days=3)
+            async with httpx.AsyncClient() as client:
+                answer = await client.get(f"{demo.bound.admin}/api/loans", params={"limit": 200})
+    assert answer.status_code == 200
+    listed = answer.json()["loans"]
+    assert len(listed) == played.loans > 0
+    assert {loan["home"] for loan in listed} <= {"alpha", "beta", "gamma"}
+    assert all(loan["item"][5:9] == "0001" for loan in listed)  # the history's own items
+
+
+def test_a_history_of_a_negative_length_is_refused_before_the_demo_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--history -1``: one line, exit 2, nothing started."""
+    assert main(["demo", "--history", "-1", "--sip2-port", "0"]) == 2
+    assert capsys.readouterr().err.splitlines() == ["interlend: --history takes 0 to 366 days"]

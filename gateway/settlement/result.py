@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from gateway.settlement.statement import Statement
 
@@ -23,12 +24,15 @@ class Allocation:
         formula: The formula's name (``equal``, ``proportional``, ``shapley``…).
         total: The amount split, in minor units.
         shares: Each library's share, in minor units; the shares sum to ``total``.
+        side: ``charge`` (the libraries pay their shares) or ``credit`` (they are
+            credited them: a pool, or what lenders earn from per-transaction charges).
     """
 
     cost: str
     formula: str
     total: int
     shares: Mapping[str, int]
+    side: Literal["charge", "credit"] = "charge"
 
     def __post_init__(self) -> None:
         if sum(self.shares.values()) != self.total:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from gateway.charts import new_figure, to_svg
 from gateway.reports.money import exponent, major
-from gateway.reports.records import statement_records
+from gateway.reports.records import parties, statement_records
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -92,8 +92,11 @@ def allocation_chart(settlement: Settlement) -> str:
             offsets,
             heights,
             width=width,
-            label=f"{allocation.cost} ({allocation.formula})",
+            label=f"{allocation.cost} ({allocation.formula}"
+            + (", credit)" if allocation.side == "credit" else ")"),
             color=PALETTE[index % len(PALETTE)],
+            hatch=".." if allocation.side == "credit" else None,
+            edgecolor="white",
         )
     axes.set_xticks(range(len(libraries)), libraries)
     if allocations:
@@ -108,14 +111,14 @@ def allocation_chart(settlement: Settlement) -> str:
 
 def netting_chart(settlement: Settlement) -> str:
     """What each library pays and receives after netting, as an SVG element."""
-    records = statement_records(settlement)
-    libraries = [r.statement.library for r in records]
+    everyone = parties(settlement)
+    names = [p.name for p in everyone]
     figure = new_figure(6.4, 3.0)
     axes = figure.add_subplot()
-    positions = range(len(libraries))
+    positions = range(len(names))
     pays = axes.bar(
         [i - 0.2 for i in positions],
-        [major(r.pays, settlement.currency) for r in records],
+        [major(p.pays, settlement.currency) for p in everyone],
         width=0.4,
         label="pays (payable)",
         color=VERMILLION,
@@ -124,7 +127,7 @@ def netting_chart(settlement: Settlement) -> str:
     )
     receives = axes.bar(
         [i + 0.2 for i in positions],
-        [major(r.receives, settlement.currency) for r in records],
+        [major(p.receives, settlement.currency) for p in everyone],
         width=0.4,
         label="receives (receivable)",
         color=BLUE,
@@ -133,12 +136,12 @@ def netting_chart(settlement: Settlement) -> str:
     for bars in (pays, receives):
         labels = [f"{b.get_height():,.{places}f}" if b.get_height() else "" for b in bars]
         axes.bar_label(bars, labels=labels, padding=2, fontsize=8, color=TEXT)
-    axes.set_xticks(list(positions), libraries)
+    axes.set_xticks(list(positions), names)
     axes.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes.margins(y=0.15)
     _style(axes, settlement.currency)
     return to_svg(
         figure,
-        title=f"Payables and receivables of each library after netting for "
+        title=f"Payables and receivables of each party after netting for "
         f"{settlement.period}, in {settlement.currency}",
     )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from gateway.reports.charts import allocation_chart, net_position_chart, netting_chart
 from gateway.reports.money import format_money
-from gateway.reports.records import position, statement_records
+from gateway.reports.records import parties, position, statement_records
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -125,17 +125,18 @@ def settlement_html(settlement: Settlement, *, consortium: str | None = None) ->
     )
     shares = _table(
         f"Each library's share of each cost and pool (amounts in {cur})",
-        ["Cost or pool", "Formula", "Total", *libraries],
+        ["Cost or pool", "Formula", "Side", "Total", *libraries],
         [
             [
                 escape(a.cost),
                 escape(a.formula),
+                escape(a.side),
                 money(a.total),
                 *(money(a.shares.get(lib, 0)) for lib in libraries),
             ]
             for a in settlement.allocations
         ],
-        numeric=set(range(2, 3 + len(libraries))),
+        numeric=set(range(3, 4 + len(libraries))),
     )
     transfers = (
         _table(
@@ -148,9 +149,9 @@ def settlement_html(settlement: Settlement, *, consortium: str | None = None) ->
         else "<p>No payments: every library is even.</p>"
     )
     balances = _table(
-        f"What each library pays and receives after netting (amounts in {cur})",
-        ["Library", "Pays", "Receives"],
-        [[escape(r.statement.library), money(r.pays), money(r.receives)] for r in records],
+        f"What each party pays and receives after netting (amounts in {cur})",
+        ["Party", "Pays", "Receives"],
+        [[escape(p.name), money(p.pays), money(p.receives)] for p in parties(settlement)],
         numeric={1, 2},
     )
     return f"""<!DOCTYPE html>
@@ -186,7 +187,8 @@ def settlement_html(settlement: Settlement, *, consortium: str | None = None) ->
 {
         _figure(
             allocation_chart(settlement),
-            "Each cost or pool, split by its formula; one bar per cost in each library's group.",
+            "Each cost or pool, split by its formula; one bar per cost in each library's "
+            "group; credits are dotted and marked in the legend.",
         )
     }
 {shares}
@@ -196,8 +198,8 @@ def settlement_html(settlement: Settlement, *, consortium: str | None = None) ->
 {
         _figure(
             netting_chart(settlement),
-            "After netting each library makes one payment or "
-            "receives one, or a few when several libraries are owed.",
+            "After netting each library makes or receives a payment or a few; a party "
+            "with no statement (the consortium office) is shown too.",
         )
     }
 {balances}

@@ -3,8 +3,8 @@
 An invoice shows a library what it is charged and credited for the period (its
 statement), how its shares came about (each cost or pool, its formula, the total and
 the library's share), and the single payment or receipt it settles with after netting.
-Charges and credits are the statement's: a share line explains them, it is not added
-up again (a settlement does not say which pools are charges and which credits).
+Charges and credits are the statement's; the share lines, each marked ``charge`` or
+``credit``, show how they came about.
 
 Names are stable like the settlement's (``docs/reports.md``); amounts are integer minor
 units under keys ending in ``_minor``.
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gateway.reports.records import TRANSFER_COLUMNS, position, transfer_rows
+from gateway.reports.records import TRANSFER_COLUMNS, parties, position, transfer_rows
 from gateway.reports.tabular import to_csv, to_json
 from gateway.settlement.statement import Statement
 
@@ -42,6 +42,7 @@ INVOICE_COLUMNS = (
     "line",
     "cost",
     "formula",
+    "side",
     "counterparty",
     "amount_minor",
 )
@@ -54,8 +55,8 @@ class Invoice:
     """What one library is billed and credited for one period."""
 
     statement: Statement
-    shares: tuple[tuple[str, str, int, int], ...]
-    """(cost, formula, total, the library's share) for each cost or pool."""
+    shares: tuple[tuple[str, str, str, int, int], ...]
+    """(cost, formula, side, total, the library's share) for each cost or pool."""
     pay: tuple[tuple[str, int], ...]
     """(payee, amount) of each payment the library makes after netting."""
     receive: tuple[tuple[str, int], ...]
@@ -82,8 +83,8 @@ class Invoice:
             "net_minor": s.net,
             "position": position(s.net),
             "shares": [
-                {"cost": c, "formula": f, "total_minor": t, "share_minor": share}
-                for c, f, t, share in self.shares
+                {"cost": c, "formula": f, "side": side, "total_minor": t, "share_minor": share}
+                for c, f, side, t, share in self.shares
             ],
             "pay": [{"payee": who, "amount_minor": amount} for who, amount in self.pay],
             "receive": [{"payer": who, "amount_minor": amount} for who, amount in self.receive],
@@ -104,7 +105,10 @@ class Invoice:
         rows = [
             line("loans_lent", s.loans_lent),
             line("loans_borrowed", s.loans_borrowed),
-            *(line("share", share, cost=c, formula=f) for c, f, _, share in self.shares),
+            *(
+                line("share", share, cost=c, formula=f, side=side)
+                for c, f, side, _, share in self.shares
+            ),
             line("charges", s.charges),
             line("credits", s.credits),
             line("net", s.net),
@@ -123,7 +127,7 @@ def invoices(settlement: Settlement) -> list[Invoice]:
             Invoice(
                 statement=statement,
                 shares=tuple(
-                    (a.cost, a.formula, a.total, a.shares[library])
+                    (a.cost, a.formula, a.side, a.total, a.shares[library])
                     for a in settlement.allocations
                     if library in a.shares
                 ),
@@ -155,6 +159,10 @@ def netting_json(settlement: Settlement) -> str:
             "balances": [
                 {"library": s.library, "net_minor": s.net, "position": position(s.net)}
                 for s in settlement.statements
+            ],
+            "parties": [
+                {"party": p.name, "pays_minor": p.pays, "receives_minor": p.receives}
+                for p in parties(settlement)
             ],
         }
     )

@@ -21,8 +21,10 @@ __all__ = [
     "SCHEMA",
     "STATEMENT_COLUMNS",
     "TRANSFER_COLUMNS",
+    "Party",
     "StatementRecord",
     "allocation_rows",
+    "parties",
     "position",
     "settlement_document",
     "statement_records",
@@ -50,6 +52,7 @@ ALLOCATION_COLUMNS = (
     "currency",
     "cost",
     "formula",
+    "side",
     "total_minor",
     "library",
     "share_minor",
@@ -103,14 +106,37 @@ def statement_records(settlement: Settlement) -> list[StatementRecord]:
     ]
 
 
+@dataclass(frozen=True)
+class Party:
+    """Someone who pays or receives after netting: a library, or a party that has no
+    statement (the consortium office that collects the shared costs)."""
+
+    name: str
+    pays: int
+    receives: int
+
+
+def parties(settlement: Settlement) -> list[Party]:
+    """Every payer and payee: the libraries in the settlement's order, then the others
+    in the order they first appear in the transfers."""
+    names = [s.library for s in settlement.statements]
+    for transfer in settlement.transfers:
+        for name in (transfer.payer, transfer.payee):
+            if name not in names:
+                names.append(name)
+    return [Party(name, *_paid(settlement.transfers, name)) for name in names]
+
+
 def allocation_rows(settlement: Settlement) -> list[dict[str, str | int]]:
-    """One row per (allocation, library) under ``ALLOCATION_COLUMNS``, in order."""
+    """One row per (allocation, library) under ``ALLOCATION_COLUMNS``, in order;
+    ``side`` is ``charge`` (the library pays its share) or ``credit`` (it is paid it)."""
     return [
         {
             "period": settlement.period,
             "currency": settlement.currency,
             "cost": allocation.cost,
             "formula": allocation.formula,
+            "side": allocation.side,
             "total_minor": allocation.total,
             "library": library,
             "share_minor": share,
@@ -145,6 +171,7 @@ def settlement_document(settlement: Settlement) -> dict[str, object]:
             {
                 "cost": a.cost,
                 "formula": a.formula,
+                "side": a.side,
                 "total_minor": a.total,
                 "shares_minor": dict(a.shares),
             }

@@ -71,17 +71,18 @@ def settlement_table(settlement: Settlement) -> str:
     if settlement.allocations:
         libraries = [r.statement.library for r in records]
         shares = grid(
-            ["cost", "formula", f"total {cur}", *libraries],
+            ["cost", "formula", "side", f"total {cur}", *libraries],
             [
                 [
                     a.cost,
                     a.formula,
+                    a.side,
                     _amount(a.total, cur),
                     *(_amount(a.shares.get(lib, 0), cur) for lib in libraries),
                 ]
                 for a in settlement.allocations
             ],
-            right=set(range(2, 3 + len(libraries))),
+            right=set(range(3, 4 + len(libraries))),
         )
         parts += ["", "Shares of each cost and pool", "", shares]
     parts += ["", "Payments after netting", ""]

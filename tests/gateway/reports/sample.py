@@ -20,7 +20,11 @@ SAMPLE = Settlement(
             "borrowing", "proportional", 100_000, {"alpha": 52_000, "beta": 30_000, "gamma": 18_000}
         ),
         Allocation(
-            "net-lending", "two-pool", 100_000, {"alpha": 12_000, "beta": 35_000, "gamma": 53_000}
+            "net-lending",
+            "two-pool",
+            100_000,
+            {"alpha": 12_000, "beta": 35_000, "gamma": 53_000},
+            side="credit",
         ),
     ),
     statements=(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from gateway.reports.html import settlement_html
 from gateway.reports.invoices import invoices, netting_csv, netting_json
 from gateway.reports.money import format_money
-from gateway.reports.records import STATEMENT_COLUMNS
+from gateway.reports.records import STATEMENT_COLUMNS, parties
 from gateway.reports.table import settlement_table
 from gateway.reports.tabular import (
     allocations_csv,
@@ -59,10 +60,10 @@ def test_the_table_reads_as_a_person_expects() -> None:
         "\n"
         "Shares of each cost and pool\n"
         "\n"
-        "cost         formula       total USD   alpha    beta   gamma\n"
-        "-----------  ------------  ---------  ------  ------  ------\n"
-        "borrowing    proportional   1,000.00  520.00  300.00  180.00\n"
-        "net-lending  two-pool       1,000.00  120.00  350.00  530.00\n"
+        "cost         formula       side    total USD   alpha    beta   gamma\n"
+        "-----------  ------------  ------  ---------  ------  ------  ------\n"
+        "borrowing    proportional  charge   1,000.00  520.00  300.00  180.00\n"
+        "net-lending  two-pool      credit   1,000.00  120.00  350.00  530.00\n"
         "\n"
         "Payments after netting\n"
         "\n"
@@ -83,8 +84,8 @@ def test_the_csv_has_its_documented_columns_and_integer_amounts() -> None:
         "2026-11,gamma,USD,110,30,18000,53000,35000,receivable,0,35000\r\n"
     )
     assert allocations_csv(SAMPLE).splitlines()[:2] == [
-        "period,currency,cost,formula,total_minor,library,share_minor",
-        "2026-11,USD,borrowing,proportional,100000,alpha,52000",
+        "period,currency,cost,formula,side,total_minor,library,share_minor",
+        "2026-11,USD,borrowing,proportional,charge,100000,alpha,52000",
     ]
     assert transfers_csv(SAMPLE).splitlines() == [
         "period,currency,payer,payee,amount_minor",
@@ -105,6 +106,7 @@ def test_the_json_document_holds_the_whole_settlement() -> None:
     assert document["allocations"][1] == {
         "cost": "net-lending",
         "formula": "two-pool",
+        "side": "credit",
         "total_minor": 100_000,
         "shares_minor": {"alpha": 12_000, "beta": 35_000, "gamma": 53_000},
     }
@@ -121,16 +123,16 @@ def test_each_library_gets_an_invoice_with_its_shares_and_payments() -> None:
     alpha, beta, _ = invoices(SAMPLE)
     assert alpha.number == "2026-11/alpha"
     assert alpha.to_csv().splitlines() == [
-        "invoice,period,library,currency,line,cost,formula,counterparty,amount_minor",
-        "2026-11/alpha,2026-11,alpha,USD,loans_lent,,,,40",
-        "2026-11/alpha,2026-11,alpha,USD,loans_borrowed,,,,130",
-        "2026-11/alpha,2026-11,alpha,USD,share,borrowing,proportional,,52000",
-        "2026-11/alpha,2026-11,alpha,USD,share,net-lending,two-pool,,12000",
-        "2026-11/alpha,2026-11,alpha,USD,charges,,,,52000",
-        "2026-11/alpha,2026-11,alpha,USD,credits,,,,12000",
-        "2026-11/alpha,2026-11,alpha,USD,net,,,,-40000",
-        "2026-11/alpha,2026-11,alpha,USD,pay,,,gamma,35000",
-        "2026-11/alpha,2026-11,alpha,USD,pay,,,beta,5000",
+        "invoice,period,library,currency,line,cost,formula,side,counterparty,amount_minor",
+        "2026-11/alpha,2026-11,alpha,USD,loans_lent,,,,,40",
+        "2026-11/alpha,2026-11,alpha,USD,loans_borrowed,,,,,130",
+        "2026-11/alpha,2026-11,alpha,USD,share,borrowing,proportional,charge,,52000",
+        "2026-11/alpha,2026-11,alpha,USD,share,net-lending,two-pool,credit,,12000",
+        "2026-11/alpha,2026-11,alpha,USD,charges,,,,,52000",
+        "2026-11/alpha,2026-11,alpha,USD,credits,,,,,12000",
+        "2026-11/alpha,2026-11,alpha,USD,net,,,,,-40000",
+        "2026-11/alpha,2026-11,alpha,USD,pay,,,,gamma,35000",
+        "2026-11/alpha,2026-11,alpha,USD,pay,,,,beta,5000",
     ]
     document = json.loads(beta.to_json())
     assert document["schema"] == "interlend.invoice/1"
@@ -171,6 +173,32 @@ def test_the_html_page_is_self_contained_and_accessible() -> None:
     assert "@import" not in page
     assert "+350.00 USD" in page
     assert '<span class="payable">payable</span>' in page
+
+
+def test_a_party_without_a_statement_is_in_the_netting() -> None:
+    """Libraries paying the consortium office: it shows in the netting table, chart
+    and statement, after the libraries."""
+    office = dataclasses.replace(
+        SAMPLE,
+        statements=(
+            Statement("2026-11", "alpha", "USD", 0, 0, 30_000, 0),
+            Statement("2026-11", "beta", "USD", 0, 0, 20_000, 0),
+        ),
+        transfers=(Transfer("alpha", "demo", 30_000), Transfer("beta", "demo", 20_000)),
+    )
+    assert [(p.name, p.pays, p.receives) for p in parties(office)] == [
+        ("alpha", 30_000, 0),
+        ("beta", 20_000, 0),
+        ("demo", 0, 50_000),
+    ]
+    assert json.loads(netting_json(office))["parties"][2] == {
+        "party": "demo",
+        "pays_minor": 0,
+        "receives_minor": 50_000,
+    }
+    page = settlement_html(office)
+    assert '<th scope="row">demo</th><td class="num">0.00 USD</td>' in page
+    assert page.count(">demo</text>") == 1  # the netting chart's tick label
 
 
 def test_an_even_period_has_no_payments_and_still_renders() -> None:

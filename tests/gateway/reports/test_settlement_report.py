@@ -219,3 +219,28 @@ def test_the_command_line_has_report_settlement_and_no_traceback() -> None:
         "interlend: --period '2026-00' is not a real date: month must be in 1..12"
     ]
     assert out == ""
+
+
+def test_a_folder_that_cannot_be_written_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out`` names a file, not a folder: the path and the reason, exit 1."""
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder", encoding="utf-8")
+    argv = ("--period", "2026-11", "--config", DEMO_CONFIG, "--out", str(blocker / "reports"))
+    assert report(*argv, settle=ByHand()) == 1
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith(f"interlend: cannot write {blocker / 'reports'}")
+
+
+def test_a_registry_in_memory_is_reported_with_a_note(capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo's file keeps the registry in memory: the report of its empty registry
+    comes with a note saying where the consortium's loans are."""
+    assert (
+        report("--period", "2026-11", "--config", DEMO_CONFIG, "--format", "json", settle=ByHand())
+        == 0
+    )
+    out, err = capsys.readouterr()
+    assert json.loads(out)["schema"] == "interlend.settlement/1"
+    assert "registry in memory" in err
+    assert "--state redis://" in err

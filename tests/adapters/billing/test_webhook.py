@@ -1,23 +1,14 @@
-"""The settlement webhook against a real HTTP receiver on loopback (hypercorn).
-
-The receiver checks the signature as a consortium's accounting system would, and can
-be told to fail a number of times first, to refuse, or to hang.
-"""
+"""The settlement webhook against a real HTTP receiver on loopback
+(``tests/helpers/webhook.py``)."""
 
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
-from starlette.applications import Starlette
-from starlette.responses import Response
-from starlette.routing import Route
 
 from adapters.backoff import Backoff
 from adapters.billing.webhook import (
@@ -29,57 +20,13 @@ from adapters.billing.webhook import (
     verify,
 )
 from tests.helpers.services import free_port
+from tests.helpers.webhook import RECEIVER_SECRET, start_receiver
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from starlette.requests import Request
-
-SECRET = b"a shared secret of the consortium"
+SECRET = RECEIVER_SECRET
 BODY = b'{"event": "settlement", "sent_at": 1764547200}\n'
-
-
-@dataclass
-class Receiver:
-    """An accounting system's webhook endpoint."""
-
-    fail_first: int = 0
-    status_when_failing: int = 503
-    hang: bool = False
-    received: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)
-    url: str = ""
-
-    async def endpoint(self, request: Request) -> Response:
-        body = await request.body()
-        self.received.append((body, dict(request.headers)))
-        if self.hang:
-            await trio.sleep_forever()
-        if len(self.received) <= self.fail_first:
-            return Response(status_code=self.status_when_failing)
-        if not verify(SECRET, body, request.headers.get(SIGNATURE_HEADER, "")):
-            return Response("bad signature", status_code=401)
-        return Response(status_code=204)
-
-
-async def _serve(receiver: Receiver, *, task_status: trio.TaskStatus[str]) -> None:
-    app = Starlette(routes=[Route("/hook", receiver.endpoint, methods=["POST"])])
-    config = HypercornConfig()
-    config.bind = ["127.0.0.1:0"]
-    config.accesslog = None
-    config.errorlog = None
-
-    class Started:
-        def started(self, value: list[str] | None = None) -> None:
-            assert value
-            task_status.started(f"{value[0]}/hook")
-
-    await serve(app, config, task_status=Started())  # type: ignore[arg-type]
-
-
-async def _receiver(nursery: trio.Nursery, **options: object) -> Receiver:
-    receiver = Receiver(**options)  # type: ignore[arg-type]
-    receiver.url = await nursery.start(_serve, receiver)
-    return receiver
 
 
 @pytest.fixture
@@ -108,7 +55,7 @@ async def test_a_receiver_that_fails_twice_gets_it_on_the_third_try(
     nursery: trio.Nursery,
 ) -> None:
     """Two 503s, then accepted: three tries, each with the same signed bytes."""
-    receiver = await _receiver(nursery, fail_first=2)
+    receiver = await start_receiver(nursery, fail_first=2)
     with trio.fail_after(20):
         delivered = await post_signed(
             receiver.url, BODY, secret=SECRET, timestamp=1764547200, attempts=5,
@@ -125,7 +72,7 @@ async def test_a_receiver_that_fails_twice_gets_it_on_the_third_try(
 
 async def test_a_receiver_with_another_secret_refuses_at_once(nursery: trio.Nursery) -> None:
     """A 4xx (here the receiver's 401 for a bad signature) is not tried again."""
-    receiver = await _receiver(nursery)
+    receiver = await start_receiver(nursery)
     with trio.fail_after(20), pytest.raises(WebhookFailed, match="refused") as failed:
         await post_signed(
             receiver.url, BODY, secret=b"not the receiver's", timestamp=1, attempts=5,
@@ -139,7 +86,7 @@ async def test_a_receiver_that_keeps_failing_is_given_up_after_the_attempts(
     nursery: trio.Nursery,
 ) -> None:
     """Always 500: exactly ``attempts`` tries, then a failure that says so."""
-    receiver = await _receiver(nursery, fail_first=100, status_when_failing=500)
+    receiver = await start_receiver(nursery, fail_first=100, status_when_failing=500)
     with trio.fail_after(20), pytest.raises(WebhookFailed, match="after 3 tries") as failed:
         await post_signed(
             receiver.url, BODY, secret=SECRET, timestamp=1, attempts=3, timeout_s=5,
@@ -151,7 +98,7 @@ async def test_a_receiver_that_keeps_failing_is_given_up_after_the_attempts(
 
 async def test_a_hanging_receiver_costs_one_time_limit_per_try(nursery: trio.Nursery) -> None:
     """Each try ends at its own time limit; the failure names it."""
-    receiver = await _receiver(nursery, hang=True)
+    receiver = await start_receiver(nursery, hang=True)
     with trio.fail_after(20), pytest.raises(WebhookFailed, match=r"no answer within 0.2 s"):
         await post_signed(
             receiver.url, BODY, secret=SECRET, timestamp=1, attempts=2, timeout_s=0.2,

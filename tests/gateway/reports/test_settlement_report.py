@@ -9,9 +9,7 @@ see exactly what the command read.
 
 from __future__ import annotations
 
-import argparse
 import csv
-import dataclasses
 import io
 import json
 from datetime import UTC, datetime
@@ -23,7 +21,6 @@ import trio
 from adapters.state.connect import open_state
 from adapters.state.memory import MemoryStateStore
 from config.models import StateSettings
-from gateway.cli import report_settlement
 from gateway.demo.history import synthetic_history
 from gateway.demo.seed import play_demo_history
 from gateway.history.period import Period
@@ -31,8 +28,8 @@ from gateway.history.reader import PeriodLoans, read_period
 from gateway.reports.html import settlement_html
 from gateway.reports.invoices import invoices
 from gateway.reports.tabular import settlement_csv
-from tests.gateway.reports.sample import SAMPLE
-from tests.helpers.cli import ROOT, start_cli
+from tests.gateway.reports.commands import DEMO_CONFIG, ByHand, report
+from tests.helpers.cli import start_cli
 from tests.helpers.services import free_port, missing_service, start_redis
 
 if TYPE_CHECKING:
@@ -40,40 +37,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from config.consortium import Consortium
-    from gateway.settlement.result import Settlement
     from tests.helpers.services import RedisServer
 
-DEMO_CONFIG = str(ROOT / "config" / "demo.toml")
 END = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 NOVEMBER = synthetic_history(end=END, days=30, seed=4)
 """The demo history that is exactly November 2026."""
-
-
-class ByHand:
-    """A settle function that returns ``SAMPLE`` for the period it was asked about,
-    and keeps the loans it was handed."""
-
-    def __init__(self) -> None:
-        self.seen: list[PeriodLoans] = []
-
-    def __call__(self, loans: PeriodLoans, consortium: Consortium) -> Settlement:
-        assert set(consortium.libraries) == {"alpha", "beta", "gamma"}
-        self.seen.append(loans)
-        label = loans.period.label
-        return dataclasses.replace(
-            SAMPLE,
-            period=label,
-            statements=tuple(dataclasses.replace(s, period=label) for s in SAMPLE.statements),
-        )
-
-
-def report(*argv: str, settle: ByHand | None = None) -> int:
-    """``interlend report settlement ARGV`` in this process, with ``settle`` given."""
-    parser = argparse.ArgumentParser(prog="interlend report")
-    report_settlement.add_parser(parser.add_subparsers(dest="report", required=True), settle)
-    args = parser.parse_args(["settlement", *argv])
-    status: int = args.run(args)
-    return status
 
 
 def _same_loans(found: PeriodLoans) -> None:

@@ -13,9 +13,8 @@ import trio
 from adapters.billing.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from config.errors import ConfigError
 from config.loader import load_consortium, resolve_secrets
-from tests.adapters.billing.test_webhook import SECRET as RECEIVER_SECRET
-from tests.adapters.billing.test_webhook import Receiver, _receiver
-from tests.gateway.reports.test_settlement_report import DEMO_CONFIG, ByHand, report
+from tests.gateway.reports.commands import DEMO_CONFIG, ByHand, report
+from tests.helpers.webhook import RECEIVER_SECRET, Receiver, start_receiver
 
 SECRET = RECEIVER_SECRET.decode()
 """The key in the configuration: the one the test receiver checks with."""
@@ -41,7 +40,7 @@ async def test_the_settlement_is_posted_signed_to_the_configured_webhook(
     """One failure, then the receiver takes the envelope; its signature checks out
     with the configured secret and covers the send time."""
     async with trio.open_nursery() as nursery:
-        receiver: Receiver = await _receiver(nursery, fail_first=1)
+        receiver: Receiver = await start_receiver(nursery, fail_first=1)
         config = _config(tmp_path, receiver.url)
         run = partial(report, "--period", "2026-11", "--config", config, "--webhook")
         with trio.fail_after(30):
@@ -70,7 +69,7 @@ async def test_a_receiver_that_refuses_is_one_line(
 ) -> None:
     """A 4xx from the receiver: exit 1, the reason, never the secret."""
     async with trio.open_nursery() as nursery:
-        receiver: Receiver = await _receiver(nursery, fail_first=9, status_when_failing=422)
+        receiver: Receiver = await start_receiver(nursery, fail_first=9, status_when_failing=422)
         config = _config(tmp_path, receiver.url)
         run = partial(report, "--period", "2026-11", "--config", config, "--webhook")
         with trio.fail_after(30):

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.state.base import LoanKind, LoanState
 from adapters.state.memory import MemoryStateStore
@@ -55,6 +57,24 @@ def test_an_item_is_never_on_loan_twice_at_once() -> None:
     for spans in by_item.values():
         for (_, back), (out, _) in itertools.pairwise(spans):
             assert back <= out
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 2**32), days=st.integers(1, 45))
+def test_any_history_keeps_to_its_span_and_its_items(seed: int, days: int) -> None:
+    """Whatever the seed and length: every step inside the span and in order, and
+    no item out twice at once."""
+    start, stop = history_days(END, days)
+    out_until: dict[tuple[str, str], datetime] = {}
+    for loan in synthetic_history(end=END, days=days, seed=seed):
+        assert start <= loan.checked_out < stop
+        steps = [loan.checked_out, loan.renewed, loan.returned]
+        known = [t for t in steps if t is not None]
+        assert known == sorted(known)
+        assert known[-1] < stop
+        key = (loan.owner, loan.item)
+        assert out_until.get(key, start) <= loan.checked_out
+        out_until[key] = loan.returned or datetime.max.replace(tzinfo=UTC)
 
 
 def test_the_month_looks_like_a_consortium_month() -> None:

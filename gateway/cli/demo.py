@@ -9,6 +9,10 @@ from gateway.cli.errors import port_in_use
 
 if TYPE_CHECKING:
     import argparse
+    from pathlib import Path
+
+    from gateway.demo.network import Demo
+    from gateway.history.period import Period
 
 __all__ = ["add_parsers"]
 
@@ -48,6 +52,12 @@ def add_parsers(commands: Any) -> None:
     demo.add_argument(
         "--history-seed", type=int, default=1, metavar="N", help="the history's random seed (1)"
     )
+    demo.add_argument(
+        "--report",
+        metavar="DIR",
+        help="with --history: write the history's settlement report (HTML), invoices and "
+        "netting statement into DIR",
+    )
     demo.set_defaults(run=_demo)
 
 
@@ -60,9 +70,13 @@ def _demo(args: argparse.Namespace) -> int:
 
     from gateway.demo.network import how_to_try, run_demo
     from gateway.demo.seed import play_demo_history
+    from gateway.history.period import Period
 
     if not 0 <= args.history <= 366:
         print("interlend: --history takes 0 to 366 days", file=sys.stderr)
+        return 2
+    if args.report and not args.history:
+        print("interlend: --report needs --history DAYS (it reports them)", file=sys.stderr)
         return 2
 
     async def main() -> None:
@@ -92,6 +106,8 @@ def _demo(args: argparse.Namespace) -> int:
                     else f"{played.loans} synthetic reciprocal loans, now in the registry"
                 )
                 print(f"History of {span}: {done} (/api/loans)", flush=True)
+                if args.report:
+                    await _write_report(demo, Period.parse(span), Path(args.report))
 
     try:
         trio.run(main)
@@ -99,3 +115,20 @@ def _demo(args: argparse.Namespace) -> int:
         print(port_in_use(exc), file=sys.stderr)
         return 1
     return 0
+
+
+async def _write_report(demo: Demo, period: Period, out: Path) -> None:
+    """The history's settlement report, written from the running demo's registry; a
+    failure is one line and the demo runs on."""
+    from adapters.state.base import StateUnavailable
+    from gateway.cli import report
+    from gateway.cli.report_settlement import ReportFailed, report_registry
+
+    store = demo.gateway.services.store
+    consortium = demo.gateway.rules.consortium
+    try:
+        lines = await report_registry(store, consortium, period, out, report.settle_for_reports)
+    except (ReportFailed, StateUnavailable) as exc:
+        print(f"interlend: no report of the history: {exc}", file=sys.stderr, flush=True)
+        return
+    print("\n".join(lines), flush=True)

@@ -20,14 +20,16 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from adapters.state.base import StateStore
     from config.consortium import Consortium
     from config.models import StateSettings
+    from gateway.history.period import Period
     from gateway.history.reader import PeriodLoans
     from gateway.settlement.result import Settlement
 
     Settle = Callable[[PeriodLoans, Consortium], Settlement]
 
-__all__ = ["FORMATS", "ReportFailed", "add_parser"]
+__all__ = ["FORMATS", "ReportFailed", "Settle", "add_parser", "report_registry"]
 
 E = TypeVar("E", bound=BaseException)
 
@@ -115,14 +117,7 @@ def _report(args: argparse.Namespace, settle: Settle | None) -> list[str]:
     consortium = _load(args.config)
     settings = _state_settings(consortium, args.state)
     loans = trio.run(_read, settings, _state_password(settings), period)
-    if settle is None:
-        raise ReportFailed(
-            "this build has no settlement engine (gateway.settlement) to make the settlement"
-        )
-    try:
-        settlement = settle(loans, consortium)
-    except ValueError as exc:
-        raise ReportFailed(f"the settlement of {period.label} cannot be made: {exc}") from None
+    settlement = _settled(settle, loans, consortium)
     name = _consortium_name(consortium)
     lines: list[str] = []
     if settings.backend == "memory":
@@ -141,6 +136,41 @@ def _report(args: argparse.Namespace, settle: Settle | None) -> list[str]:
     if args.webhook:
         lines.append(trio.run(_post, consortium, settlement))
     return lines
+
+
+def _settled(settle: Settle | None, loans: PeriodLoans, consortium: Consortium) -> Settlement:
+    if settle is None:
+        raise ReportFailed(
+            "this build has no settlement engine (gateway.settlement) to make the settlement"
+        )
+    try:
+        return settle(loans, consortium)
+    except ValueError as exc:
+        label = loans.period.label
+        raise ReportFailed(f"the settlement of {label} cannot be made: {exc}") from None
+
+
+async def report_registry(
+    store: StateStore,
+    consortium: Consortium,
+    period: Period,
+    out: Path,
+    settle: Settle | None,
+) -> list[str]:
+    """Settle ``period`` from an open registry and write the HTML report, the invoices
+    and the netting statement into ``out`` (what ``interlend demo --report`` does with
+    the demo's own registry); the lines that say what was written.
+
+    Raises:
+        ReportFailed: No engine, a settlement that cannot be made, or a file that
+            cannot be written.
+        StateUnavailable: The registry cannot be read.
+    """
+    from gateway.history.reader import read_period
+
+    settlement = _settled(settle, await read_period(store, period), consortium)
+    name = _consortium_name(consortium)
+    return _write_report(out, settlement, "html", name) + _write_invoices(out, settlement)
 
 
 def _load(path: str) -> Consortium:
@@ -177,7 +207,7 @@ def _state_password(settings: StateSettings) -> str | None:
         raise ReportFailed(f"the registry's password ({settings.password}): {exc}") from None
 
 
-async def _read(settings: StateSettings, password: str | None, period: Any) -> PeriodLoans:
+async def _read(settings: StateSettings, password: str | None, period: Period) -> PeriodLoans:
     """The period's loans, from the configured store, within a bounded time."""
     import trio
 

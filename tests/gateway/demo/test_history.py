@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -15,12 +16,18 @@ from hypothesis import strategies as st
 
 from adapters.state.base import LoanKind, LoanState
 from adapters.state.memory import MemoryStateStore
+from gateway.cli import report
+from gateway.cli.demo import _write_report as write_history_report
 from gateway.cli.main import main
 from gateway.demo.history import Flow, history_days, synthetic_history
 from gateway.demo.seed import play_demo_history
 from gateway.history.period import Period
 from gateway.history.reader import read_period
+from tests.gateway.reports.commands import ByHand
 from tests.helpers.demo import running_demo
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 END = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 """A morning early in December: the history of 30 days is exactly November."""
@@ -127,9 +134,14 @@ async def test_the_history_played_is_the_periods_loans_and_is_played_once() -> N
     assert len((await read_period(store, Period.month(2026, 11))).loans) == len(expected)
 
 
-async def test_a_running_demo_takes_its_history_and_shows_it() -> None:
-    """What ``interlend demo --history 3`` does: three days played into the running
-    gateway's registry, listed by its admin API at once."""
+async def test_a_running_demo_takes_its_history_and_reports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What ``interlend demo --history 3 --report DIR`` does: three days played into the
+    running gateway's registry, listed by its admin API at once, and their settlement
+    written from that registry (the engine here is the tests' hand-built one)."""
+    settle = ByHand()
+    monkeypatch.setattr(report, "settle_for_reports", settle)
     with trio.fail_after(30):
         async with running_demo() as demo:
             store = demo.gateway.services.store
@@ -137,16 +149,43 @@ async def test_a_running_demo_takes_its_history_and_shows_it() -> None:
             assert played.end - played.start == timedelta(days=3)
             async with httpx.AsyncClient() as client:
                 answer = await client.get(f"{demo.bound.admin}/api/loans", params={"limit": 200})
+            last = (played.end - timedelta(days=1)).date()
+            period = Period.parse(f"{played.start.date()}..{last}")
+            await write_history_report(demo, period, tmp_path)
     assert answer.status_code == 200
     listed = answer.json()["loans"]
     assert len(listed) == played.loans > 0
     assert {loan["home"] for loan in listed} <= {"alpha", "beta", "gamma"}
     assert all(loan["item"][5:9] == "0001" for loan in listed)  # the history's own items
+    assert len(settle.seen[0].loans) == played.loans
+    assert (tmp_path / f"settlement-{period.label}.html").exists()
+    assert (tmp_path / f"invoices-{period.label}" / "gamma.json").exists()
+    assert f"wrote {tmp_path / f'netting-{period.label}.json'}" in capsys.readouterr().out
 
 
-def test_a_history_of_a_negative_length_is_refused_before_the_demo_starts(
-    capsys: pytest.CaptureFixture[str],
+async def test_without_an_engine_the_demo_runs_on_without_its_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``--history -1``: one line, exit 2, nothing started."""
+    """No settlement engine wired: one line says there is no report; nothing written."""
+    monkeypatch.setattr(report, "settle_for_reports", None)
+    with trio.fail_after(30):
+        async with running_demo() as demo:
+            await write_history_report(demo, Period.parse("2026-11"), tmp_path / "out")
+            assert demo.gateway.services.store is not None
+    assert "no report of the history: this build has no settlement engine" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_history_is_refused_before_the_demo_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--history -1``, or ``--report`` without a history: one line, exit 2, nothing
+    started."""
     assert main(["demo", "--history", "-1", "--sip2-port", "0"]) == 2
     assert capsys.readouterr().err.splitlines() == ["interlend: --history takes 0 to 366 days"]
+    assert main(["demo", "--report", str(tmp_path), "--sip2-port", "0"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "interlend: --report needs --history DAYS (it reports them)"
+    ]

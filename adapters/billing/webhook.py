@@ -9,8 +9,10 @@ it is covered by the signature and a receiver can refuse an old delivery replaye
 Each attempt has its own time limit.  A connection failure, a time-out, a 408, a 429
 or a 5xx is tried again after ``Backoff``'s delay, up to ``attempts`` tries; any other
 4xx is the receiver refusing the document, which a retry would not change, so it
-fails at once.  Every try sends the same bytes with the same signature: the receiver
-can de-duplicate by the delivery id in the body.  The secret is never logged.
+fails at once; so does a redirect, which is not followed (the document is for the
+receiver configured: a moved one is a configuration to fix).  Every try sends the
+same bytes with the same signature: the receiver can de-duplicate by the delivery id in
+the body.  The secret is never logged.
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ async def post_signed(
             if status is not None and 200 <= status < 300:
                 log.info("webhook delivered", url=url, status=status, attempt=attempt)
                 return Delivered(status, attempt)
-            if status is not None and 400 <= status < 500 and status not in _RETRIED:
+            if status is not None and 300 <= status < 500 and status not in _RETRIED:
                 log.error("webhook refused", url=url, status=status, attempt=attempt)
                 raise WebhookFailed(
                     f"{url} refused the document ({reason})", attempts=attempt, retryable=False

@@ -70,6 +70,18 @@ async def test_a_receiver_that_fails_twice_gets_it_on_the_third_try(
         assert headers["content-type"] == "application/json"
 
 
+async def test_a_redirect_is_not_followed(nursery: trio.Nursery) -> None:
+    """A 308 elsewhere: refused at once, the document not sent on."""
+    receiver = await start_receiver(nursery, fail_first=9, status_when_failing=308)
+    with trio.fail_after(20), pytest.raises(WebhookFailed, match=r"HTTP 308") as failed:
+        await post_signed(
+            receiver.url, BODY, secret=SECRET, timestamp=1, attempts=5, timeout_s=5,
+            backoff=_quick(),
+        )  # fmt: skip
+    assert (failed.value.attempts, failed.value.retryable) == (1, False)
+    assert len(receiver.received) == 1
+
+
 async def test_a_receiver_with_another_secret_refuses_at_once(nursery: trio.Nursery) -> None:
     """A 4xx (here the receiver's 401 for a bad signature) is not tried again."""
     receiver = await start_receiver(nursery)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from adapters.state.base import StateStore
@@ -94,8 +94,9 @@ def _run(args: argparse.Namespace, *, settle: Settle | None) -> int:
     return 0
 
 
-def _report(args: argparse.Namespace, settle: Settle | None) -> list[str]:
-    """Do what ``args`` ask; the lines to print.
+def _report(args: argparse.Namespace, settle: Settle | None) -> Iterator[str]:
+    """Do what ``args`` ask, giving the lines to print as it goes (so the files
+    written are listed even if the webhook then fails).
 
     Raises:
         ReportFailed: With the one line that says what went wrong.
@@ -119,7 +120,6 @@ def _report(args: argparse.Namespace, settle: Settle | None) -> list[str]:
     loans = trio.run(_read, settings, _state_password(settings), period)
     settlement = _settled(settle, loans, consortium)
     name = _consortium_name(consortium)
-    lines: list[str] = []
     if settings.backend == "memory":
         print(
             "interlend: note: the configuration keeps the registry in memory, which is empty "
@@ -127,15 +127,14 @@ def _report(args: argparse.Namespace, settle: Settle | None) -> list[str]:
             file=sys.stderr,
         )
     if args.out is None:
-        lines.append(_render(settlement, args.format, name).rstrip("\n"))
+        yield _render(settlement, args.format, name).rstrip("\n")
     else:
         out = Path(args.out)
-        lines += _write_report(out, settlement, args.format, name)
+        yield from _write_report(out, settlement, args.format, name)
         if args.invoices:
-            lines += _write_invoices(out, settlement)
+            yield from _write_invoices(out, settlement)
     if args.webhook:
-        lines.append(trio.run(_post, consortium, settlement))
-    return lines
+        yield trio.run(_post, consortium, settlement)
 
 
 def _settled(settle: Settle | None, loans: PeriodLoans, consortium: Consortium) -> Settlement:

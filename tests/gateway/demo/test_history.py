@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from adapters.state.base import LoanKind, LoanState
 from adapters.state.memory import MemoryStateStore
 from gateway.cli import report
-from gateway.cli.demo import _write_report as write_history_report
+from gateway.cli.demo_history import write_report as write_history_report
 from gateway.cli.main import main
 from gateway.demo.history import Flow, history_days, synthetic_history
 from gateway.demo.seed import play_demo_history

@@ -226,6 +226,9 @@ def _secret_refs(consortium: Consortium) -> Iterator[tuple[KeyPath, SecretRef]]:
         yield ("gateway", "patron_key_secret"), consortium.config.gateway.patron_key_secret
     if consortium.config.gateway.state.password is not None:
         yield ("gateway", "state", "password"), consortium.config.gateway.state.password
+    webhook = consortium.config.gateway.reports.webhook
+    if webhook is not None:
+        yield ("gateway", "reports", "webhook", "secret"), webhook.secret
     ledger = consortium.config.gateway.ledger
     if ledger.key is not None:
         yield ("gateway", "ledger", "key"), ledger.key

@@ -969,6 +969,28 @@ class LimitSettings(Frozen):
     )
 
 
+class WebhookSettings(Frozen):
+    """Where ``interlend report settlement --webhook`` posts the settlement (JSON).
+
+    Each POST carries ``X-Interlend-Timestamp`` (Unix seconds) and
+    ``X-Interlend-Signature: sha256=<hex>``, the HMAC-SHA256 under ``secret`` of the
+    timestamp, a full stop and the body, so a receiver can check both and refuse replays.
+    """
+
+    url: str = Field(pattern=r"^https?://", description="the receiver's http:// or https:// URL")
+    secret: SecretRef = Field(description="the HMAC-SHA256 key the receiver checks with")
+    timeout_s: float = Field(10.0, gt=0, description="the longest one attempt may take")
+    attempts: int = Field(5, ge=1, le=20, description="tries before giving up")
+    backoff_s: float = Field(1.0, gt=0, description="wait after the first failure (then doubled)")
+    backoff_cap_s: float = Field(60.0, gt=0, description="the longest wait between two tries")
+
+
+class ReportSettings(Frozen):
+    """Where reports go besides files (``[gateway.reports]``)."""
+
+    webhook: WebhookSettings | None = None
+
+
 class GatewaySettings(Frozen):
     """How the daemon itself runs (not inherited: one per gateway)."""
 
@@ -998,6 +1020,7 @@ class GatewaySettings(Frozen):
         900.0, gt=0, description="how long wrong PINs count towards pin_attempts"
     )
     limits: LimitSettings = LimitSettings()
+    reports: ReportSettings = ReportSettings()
 
 
 class Config(Frozen):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from gateway.cli import demo_history
 from gateway.cli.errors import port_in_use, sole_error
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ def add_parsers(commands: Any) -> None:
         help="run N gateways sharing the --state Redis, each on its own ports (the chosen "
         "ones plus 0, 1, …)",
     )
+    demo_history.add_arguments(demo)
     demo.set_defaults(run=_demo)
 
 
@@ -82,6 +84,11 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"interlend demo: {exc}", file=sys.stderr)
         return 2
 
+    refusal = demo_history.refusal(args)
+    if refusal is not None:
+        print(f"interlend: {refusal}", file=sys.stderr)
+        return 2
+
     async def main() -> None:
         async with trio.open_nursery() as nursery:
             demo = await nursery.start(
@@ -97,6 +104,7 @@ def _demo(args: argparse.Namespace) -> int:
                 )
             )
             print(how_to_try(demo), flush=True)
+            await demo_history.play(demo, args)
 
     try:
         trio.run(main)

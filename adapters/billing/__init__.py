@@ -1,0 +1,1 @@
+"""Billing and report exporters that reach outside the gateway (the settlement webhook)."""

@@ -22,10 +22,12 @@ from tests.helpers.services import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+# CI runs the same examples every time (derandomized); 100 keeps the whole suite inside
+# its time budget on two cores.  Developers' runs draw new ones each time.
 settings.register_profile(
     "ci",
     derandomize=True,
-    max_examples=300,
+    max_examples=100,
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],

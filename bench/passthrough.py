@@ -27,6 +27,14 @@ It also reads the CPU time of the processes around every throughput run (and the
 spent in the kernel): CPU per request shows where the time goes.  With ``--ils
 demo`` the gateway's and the ILS's figures are the same process's.
 
+**Against a bare relay** (``--relay``).  A third path goes through a trio relay
+(``bench/relay.py``, a process of its own, as the gateway is) that copies bytes
+between each kiosk connection and an upstream connection of its own to the same ILS,
+with no decoding: the least any hop costs.  The three paths take turns in the same
+rounds (the first one rotates), and the report adds gateway/relay throughput, the
+gateway's CPU per request against the relay's, the p50 the gateway adds over the
+relay's, and relay/direct.
+
 **Idle kiosks.**  ``--idle`` connections log in and then stay idle; the gateway's
 resident memory before and after, divided by the count, is the cost of one idle
 kiosk connection.
@@ -64,7 +72,7 @@ from protocols.sip2 import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 MEMBERS = ("alpha", "beta", "gamma")
@@ -197,6 +205,30 @@ def start_demo(tmp: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
 
 
 @contextlib.contextmanager
+def run_relay(tmp: Path, upstream: Target) -> Iterator[tuple[Target, int]]:
+    """``bench/relay.py`` in its own process, relaying to ``upstream`` (kiosks log in
+    with the upstream's own account: the relay passes the login through)."""
+    port_file = tmp / "relay-port"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).resolve().with_name("relay.py")),
+            "--upstream",
+            f"{upstream.host}:{upstream.port}",
+            "--port-file",
+            str(port_file),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_for("the relay", port_file.exists, process)
+        port = int(port_file.read_text())
+        yield Target("relay", "127.0.0.1", port, upstream.login, upstream.password), process.pid
+    finally:
+        stop(process)
+
+
+@contextlib.contextmanager
 def run_demo(tmp: Path) -> Iterator[tuple[Target, Target, Pids]]:
     process, manifest = start_demo(tmp)
     try:
@@ -320,6 +352,7 @@ class Pids:
 
     gateway: int
     ils: int
+    relay: int | None = None
 
 
 @dataclass(frozen=True)
@@ -331,7 +364,10 @@ class Rate:
 
 async def throughput(path: Target, connections: int, requests: int, pids: Pids) -> Rate:
     work = frames(requests)
-    cpu = {"gateway": cpu_seconds(pids.gateway), "ils": cpu_seconds(pids.ils)}
+    watched = [("gateway", pids.gateway), ("ils", pids.ils)]
+    if pids.relay is not None:
+        watched.append(("relay", pids.relay))
+    cpu = {name: cpu_seconds(pid) for name, pid in watched}
     kiosks = os.times()
     started = time.perf_counter()
     async with trio.open_nursery() as nursery:
@@ -341,7 +377,7 @@ async def throughput(path: Target, connections: int, requests: int, pids: Pids) 
     total = connections * requests
     kiosks_after = os.times()
     used: dict[str, float] = {"kiosks": sum(kiosks_after[:2]) - sum(kiosks[:2])}
-    for name, pid in (("gateway", pids.gateway), ("ils", pids.ils)):
+    for name, pid in watched:
         (user, system), (user_0, system_0) = cpu_seconds(pid), cpu[name]
         used[name] = user + system - user_0 - system_0
         used[f"{name}_system"] = system - system_0
@@ -356,44 +392,44 @@ async def latency(path: Target, requests: int) -> float:
 
 @dataclass
 class Round:
-    gateway_rps: float
-    direct_rps: float
-    gateway_p50_us: float
-    direct_p50_us: float
-    gateway_path_cpu_us: dict[str, float]
-    direct_path_cpu_us: dict[str, float]
+    """One round's figures, by path (``gateway``, ``direct`` and maybe ``relay``)."""
+
+    rps: dict[str, float]
+    p50_us: dict[str, float]
+    cpu_us: dict[str, dict[str, float]]  # per path: CPU per request of each process
 
 
 async def passthrough(
-    gateway: Target, direct: Target, rounds: int, connections: int, requests: int, pids: Pids
+    paths: list[Target], rounds: int, connections: int, requests: int, pids: Pids
 ) -> list[Round]:
-    await throughput(gateway, connections, 50, pids)  # warm both paths
-    await throughput(direct, connections, 50, pids)
+    for path in paths:  # warm every path
+        await throughput(path, connections, 50, pids)
     results = []
     for n in range(rounds):
-        order = (gateway, direct) if n % 2 == 0 else (direct, gateway)
+        order = paths[n % len(paths) :] + paths[: n % len(paths)]  # who goes first rotates
         rates = {p.name: await throughput(p, connections, requests, pids) for p in order}
         p50 = {p.name: await latency(p, requests * 2) for p in order}
         results.append(
             Round(
-                rates["gateway"].requests_per_s,
-                rates["direct"].requests_per_s,
-                p50["gateway"] * 1e6,
-                p50["direct"] * 1e6,
-                rates["gateway"].cpu_us,
-                rates["direct"].cpu_us,
+                {name: rate.requests_per_s for name, rate in rates.items()},
+                {name: seconds * 1e6 for name, seconds in p50.items()},
+                {name: rate.cpu_us for name, rate in rates.items()},
             )
         )
-        g, d = rates["gateway"], rates["direct"]
-        print(
-            f"round {n + 1}: gateway {g.requests_per_s:8.0f} req/s  direct"
-            f" {d.requests_per_s:8.0f} req/s  p50 {p50['gateway'] * 1e6:6.0f} µs vs"
-            f" {p50['direct'] * 1e6:6.0f} µs  CPU µs/req gateway/ILS/kiosks:"
-            f" {g.cpu_us['gateway']:.0f}/{g.cpu_us['ils']:.0f}/{g.cpu_us['kiosks']:.0f} vs"
-            f" -/{d.cpu_us['ils']:.0f}/{d.cpu_us['kiosks']:.0f}",
-            flush=True,
+        line = "  ".join(
+            f"{p.name} {rates[p.name].requests_per_s:6.0f}/s p50 {p50[p.name] * 1e6:4.0f} µs"
+            f" CPU {hop_cpu(p.name, rates[p.name].cpu_us):4.0f} µs"
+            for p in paths
         )
+        print(f"round {n + 1}: {line}", flush=True)
     return results
+
+
+def hop_cpu(path: str, cpu_us: dict[str, float]) -> float:
+    """CPU per request of the hop a path adds (the gateway's or the relay's process);
+    the ILS's for the direct path.  With ``--ils demo`` the gateway's process holds the
+    ILS too."""
+    return cpu_us["ils"] if path == "direct" else cpu_us[path]
 
 
 async def idle(gateway: Target, count: int, pid: int) -> tuple[int, int]:
@@ -440,56 +476,118 @@ def main() -> int:
         default="demo",
         help="simulated ILSs in the gateway's process (the demo) or in their own",
     )
+    parser.add_argument(
+        "--relay", action="store_true", help="a bare byte relay as a third path (bench/relay.py)"
+    )
     parser.add_argument("--serve-ils", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_ils is not None:
         serve_ils(args.serve_ils)
         return 0
     setup = run_demo if args.ils == "demo" else run_separately
-    with (
-        tempfile.TemporaryDirectory() as tmp_name,
-        setup(Path(tmp_name)) as (gateway, direct, pids),
-    ):
-        rounds = trio.run(
-            passthrough, gateway, direct, args.rounds, args.connections, args.requests, pids
-        )
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        gateway, direct, pids = stack.enter_context(setup(tmp))
+        paths = [gateway, direct]
+        if args.relay:
+            relay, relay_pid = stack.enter_context(run_relay(tmp, direct))
+            paths.insert(1, relay)
+            pids = Pids(pids.gateway, pids.ils, relay_pid)
+        load = os.getloadavg()
+        rounds = trio.run(passthrough, paths, args.rounds, args.connections, args.requests, pids)
+        load_after = os.getloadavg()
         before, after = (
             trio.run(idle, gateway, args.idle, pids.gateway) if args.idle > 0 else (0, 0)
         )
-    ratio = statistics.median(r.gateway_rps / r.direct_rps for r in rounds)
-    added = statistics.median(r.gateway_p50_us - r.direct_p50_us for r in rounds)
+    summary = summarise(rounds, args, (before, after))
+    summary["load_average"] = [round(x, 2) for x in (*load, *load_after)]
+    report(summary, args)
+    if args.json:
+        print(json.dumps(summary))
+    return 0
+
+
+def ratio(rounds: list[Round], of: Callable[[Round], float]) -> tuple[float, float]:
+    """Median and minimum over the rounds of a per-round figure."""
+    values = [of(r) for r in rounds]
+    return round(statistics.median(values), 3), round(min(values), 3)
+
+
+def summarise(
+    rounds: list[Round], args: argparse.Namespace, rss: tuple[int, int]
+) -> dict[str, Any]:
+    names = list(rounds[0].rps)
+    before, after = rss
     per_connection = (after - before) * 1024 / args.idle if args.idle > 0 else 0.0
 
-    def cpu(rows: list[dict[str, float]], process: str) -> float:
-        return round(statistics.median(row[process] for row in rows), 1)
-
-    processes = ("gateway", "gateway_system", "ils", "ils_system", "kiosks")
-    through = {p: cpu([r.gateway_path_cpu_us for r in rounds], p) for p in processes}
-    straight = {p: cpu([r.direct_path_cpu_us for r in rounds], p) for p in processes}
-
-    summary = {
+    processes = [*rounds[0].cpu_us["gateway"]]
+    summary: dict[str, Any] = {
         "ils": args.ils,
-        "throughput_ratio_median": round(ratio, 3),
-        "throughput_ratio_min": round(min(r.gateway_rps / r.direct_rps for r in rounds), 3),
-        "gateway_rps_median": round(statistics.median(r.gateway_rps for r in rounds)),
-        "direct_rps_median": round(statistics.median(r.direct_rps for r in rounds)),
-        "gateway_p50_us_median": round(statistics.median(r.gateway_p50_us for r in rounds)),
-        "direct_p50_us_median": round(statistics.median(r.direct_p50_us for r in rounds)),
-        "added_p50_us_median": round(added),
-        "gateway_path_cpu_us_median": through,
-        "direct_path_cpu_us_median": straight,
+        "connections": args.connections,
+        "requests_per_connection": args.requests,
+        "rps_median": {n: round(statistics.median(r.rps[n] for r in rounds)) for n in names},
+        "p50_us_median": {n: round(statistics.median(r.p50_us[n] for r in rounds)) for n in names},
+        "cpu_us_median": {
+            n: {p: round(statistics.median(r.cpu_us[n][p] for r in rounds), 1) for p in processes}
+            for n in names
+        },
+        "throughput_ratio": ratio(rounds, lambda r: r.rps["gateway"] / r.rps["direct"]),
+        "added_p50_us": ratio(rounds, lambda r: r.p50_us["gateway"] - r.p50_us["direct"])[0],
         "idle_connections": args.idle,
         "rss_before_kib": before,
         "rss_after_kib": after,
         "bytes_per_idle_connection": round(per_connection),
-        "connections": args.connections,
-        "requests_per_connection": args.requests,
         "rounds": [asdict(r) for r in rounds],
     }
-    g, d = through, straight
+    if "relay" in names:
+        summary["gateway_relay_throughput"] = ratio(
+            rounds, lambda r: r.rps["gateway"] / r.rps["relay"]
+        )
+        summary["relay_direct_throughput"] = ratio(
+            rounds, lambda r: r.rps["relay"] / r.rps["direct"]
+        )
+        summary["gateway_relay_cpu"] = ratio(
+            rounds, lambda r: r.cpu_us["gateway"]["gateway"] / r.cpu_us["relay"]["relay"]
+        )
+        summary["gateway_minus_relay_p50_us"] = ratio(
+            rounds, lambda r: r.p50_us["gateway"] - r.p50_us["relay"]
+        )[0]
+        summary["relay_minus_direct_p50_us"] = ratio(
+            rounds, lambda r: r.p50_us["relay"] - r.p50_us["direct"]
+        )[0]
+    return summary
+
+
+def report(summary: dict[str, Any], args: argparse.Namespace) -> None:
+    rps, p50, cpu = summary["rps_median"], summary["p50_us_median"], summary["cpu_us_median"]
+    g, d = cpu["gateway"], cpu["direct"]
     print()
-    print(f"throughput gateway/direct: median {ratio:.2f} (target >= 0.6)")
-    print(f"added p50 latency (1 kiosk): median {added:.0f} µs (target <= 250 µs)")
+    print(f"load average (1/5/15 min) before and after the rounds: {summary['load_average']}")
+    for name in rps:
+        print(f"{name:8} {rps[name]:8.0f} req/s  p50 {p50[name]:5.0f} µs (medians)")
+    median, low = summary["throughput_ratio"]
+    print(f"throughput gateway/direct: median {median:.2f} (min {low:.2f})")
+    print(f"added p50 latency (1 kiosk), gateway - direct: median {summary['added_p50_us']:.0f} µs")
+    if "gateway_relay_throughput" in summary:
+        median, low = summary["gateway_relay_throughput"]
+        print(
+            f"throughput gateway/relay ({args.connections} kiosks): median {median:.2f}"
+            f" (min {low:.2f}; target >= 0.6)"
+        )
+        median, low = summary["gateway_relay_cpu"]
+        print(
+            f"CPU per request gateway/relay: median {median:.2f}× ({g['gateway']} vs"
+            f" {cpu['relay']['relay']} µs; target <= 2×)"
+        )
+        print(
+            f"p50 gateway - relay (1 kiosk): median {summary['gateway_minus_relay_p50_us']:.0f}"
+            f" µs (target <= 50 µs)"
+        )
+        median, low = summary["relay_direct_throughput"]
+        print(
+            f"relay vs direct: throughput {median:.2f}, p50"
+            f" +{summary['relay_minus_direct_p50_us']:.0f} µs"
+        )
     if args.ils == "demo":
         print(
             f"CPU µs per request, median: the demo process (gateway and ILS): through the"
@@ -505,12 +603,10 @@ def main() -> int:
         )
     if args.idle > 0:
         print(
-            f"idle kiosks: {args.idle} connections, RSS {before} -> {after} KiB,"
-            f" {per_connection / 1024:.1f} KiB each (target <= 20 KB)"
+            f"idle kiosks: {args.idle} connections, RSS {summary['rss_before_kib']} ->"
+            f" {summary['rss_after_kib']} KiB,"
+            f" {summary['bytes_per_idle_connection'] / 1024:.1f} KiB each (target <= 20 KB)"
         )
-    if args.json:
-        print(json.dumps(summary))
-    return 0
 
 
 if __name__ == "__main__":

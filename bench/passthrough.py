@@ -154,11 +154,15 @@ def secrets_env(ils_password: str) -> dict[str, str]:
     return {**os.environ, **found, PASSWORD_ENV: ils_password}
 
 
-def gateway_config(tmp: Path, ports: dict[str, int]) -> Path:
-    """``config/demo.toml`` pointed at the simulators, listening on free ports."""
+def gateway_config(tmp: Path, ports: dict[str, int], concurrency: int | None = None) -> Path:
+    """``config/demo.toml`` pointed at the simulators, listening on free ports; with
+    ``concurrency``, each member's ILS bulkhead (requests in flight at most) set to it."""
     text = demo_config_text()
     for n, member in enumerate(MEMBERS, start=1):
-        text, count = re.subn(rf'"127\.0\.0\.1:710{n}"', f'"127.0.0.1:{ports[member]}"', text)
+        endpoint = f'"127.0.0.1:{ports[member]}"'
+        if concurrency is not None:
+            endpoint += f"\nils.concurrency = {concurrency}"
+        text, count = re.subn(rf'"127\.0\.0\.1:710{n}"', endpoint, text)
         if count != 1:
             raise SystemExit(f"config/demo.toml: no endpoint of {member} to replace")
     gateway = "[gateway]\nadmin = { port = 0 }\n\n[[gateway.sip2]]\nport = 0\n\n"
@@ -241,12 +245,14 @@ def run_demo(tmp: Path) -> Iterator[tuple[Target, Target, Pids]]:
 
 
 @contextlib.contextmanager
-def run_separately(tmp: Path) -> Iterator[tuple[Target, Target, Pids]]:
+def run_separately(
+    tmp: Path, concurrency: int | None = None
+) -> Iterator[tuple[Target, Target, Pids]]:
     password = os.urandom(12).hex()
     env = secrets_env(password)
     ils, ports = start_ils(tmp, env)
     try:
-        config = gateway_config(tmp, ports)
+        config = gateway_config(tmp, ports, concurrency)
         with (tmp / "gateway.log").open("wb") as log:
             process, (host, port) = start_gateway(env, config, log)
             try:
@@ -479,6 +485,11 @@ def main() -> int:
     parser.add_argument(
         "--relay", action="store_true", help="a bare byte relay as a third path (bench/relay.py)"
     )
+    parser.add_argument(
+        "--ils-concurrency",
+        type=int,
+        help="each member's ILS bulkhead in the gateway (default: the config's, 8)",
+    )
     parser.add_argument("--serve-ils", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_ils is not None:
@@ -487,6 +498,10 @@ def main() -> int:
     setup = run_demo if args.ils == "demo" else run_separately
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        if args.ils_concurrency is not None:
+            if args.ils != "process":
+                parser.error("--ils-concurrency needs --ils process")
+            setup = partial(run_separately, concurrency=args.ils_concurrency)
         gateway, direct, pids = stack.enter_context(setup(tmp))
         paths = [gateway, direct]
         if args.relay:
@@ -500,6 +515,7 @@ def main() -> int:
             trio.run(idle, gateway, args.idle, pids.gateway) if args.idle > 0 else (0, 0)
         )
     summary = summarise(rounds, args, (before, after))
+    summary["ils_concurrency"] = args.ils_concurrency
     summary["load_average"] = [round(x, 2) for x in (*load, *load_after)]
     report(summary, args)
     if args.json:

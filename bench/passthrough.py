@@ -159,10 +159,10 @@ def gateway_config(tmp: Path, ports: dict[str, int], concurrency: int | None = N
     ``concurrency``, each member's ILS bulkhead (requests in flight at most) set to it."""
     text = demo_config_text()
     for n, member in enumerate(MEMBERS, start=1):
-        endpoint = f'"127.0.0.1:{ports[member]}"'
+        endpoints = f'ils.endpoints = ["127.0.0.1:{ports[member]}"]'
         if concurrency is not None:
-            endpoint += f"\nils.concurrency = {concurrency}"
-        text, count = re.subn(rf'"127\.0\.0\.1:710{n}"', endpoint, text)
+            endpoints += f"\nils.concurrency = {concurrency}"
+        text, count = re.subn(rf'ils\.endpoints = \["127\.0\.0\.1:710{n}"\]', endpoints, text)
         if count != 1:
             raise SystemExit(f"config/demo.toml: no endpoint of {member} to replace")
     gateway = "[gateway]\nadmin = { port = 0 }\n\n[[gateway.sip2]]\nport = 0\n\n"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import json
 import pstats
 import subprocess
@@ -38,8 +37,9 @@ from bench import passthrough
 
 _PROFILED_GATEWAY = """
 import cProfile, sys, time
-out = sys.argv[1]
-sys.argv = ["interlend", *sys.argv[2:]]
+out, root = sys.argv[1:3]
+sys.path.insert(0, root)  # this tree's gateway, whatever else is installed
+sys.argv = ["interlend", *sys.argv[3:]]
 from gateway.cli.main import main
 profile = cProfile.Profile(time.thread_time)
 profile.enable()
@@ -95,7 +95,8 @@ def profile(requests: int, out: Path, tmp: Path) -> None:
     def start_gateway(
         env: dict[str, str], config: Path, log: IO[bytes]
     ) -> tuple[subprocess.Popen[bytes], tuple[str, int]]:
-        command = [sys.executable, str(script), str(out), "--log-format", "json", "serve"]
+        root = str(Path(__file__).resolve().parent.parent)
+        command = [sys.executable, str(script), str(out), root, "--log-format", "json", "serve"]
         process = subprocess.Popen(
             [*command, "--config", str(config)], env=env, stdout=subprocess.DEVNULL, stderr=log
         )
@@ -175,8 +176,7 @@ def main() -> int:
         for count, out in ((args.requests, short), (3 * args.requests, long)):
             run = tmp / out.stem
             run.mkdir()
-            with contextlib.chdir(run):
-                profile(count, out, run)
+            profile(count, out, run)
         report(per_request(short, long, 2 * args.requests), args.top)
     return 0
 

@@ -53,7 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from importlib import resources
@@ -90,6 +90,8 @@ class Target:
     port: int
     login: str
     password: str
+    others: list[Target] = field(default_factory=list)
+    """More paths to compare, set up beside this one (another gateway to compare with)."""
 
 
 # --- the simulated ILSs (child process) ----------------------------------------------------
@@ -172,11 +174,14 @@ def gateway_config(tmp: Path, ports: dict[str, int], concurrency: int | None = N
 
 
 def start_gateway(
-    env: dict[str, str], config: Path, log: IO[bytes]
+    env: dict[str, str], config: Path, log: IO[bytes], tree: Path | None = None
 ) -> tuple[subprocess.Popen[bytes], tuple[str, int]]:
-    """``interlend serve``; its JSON log goes to a file, where it says where it listens."""
+    """``interlend serve`` (from ``tree``, a checkout of the project, if given: ``-m``
+    puts the working directory first on the path); its JSON log goes to a file, where
+    it says where it listens."""
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "--log-format", "json", "serve", "--config", str(config)],
+        cwd=tree,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=log,
@@ -246,20 +251,30 @@ def run_demo(tmp: Path) -> Iterator[tuple[Target, Target, Pids]]:
 
 @contextlib.contextmanager
 def run_separately(
-    tmp: Path, concurrency: int | None = None
+    tmp: Path, concurrency: int | None = None, baseline: Path | None = None
 ) -> Iterator[tuple[Target, Target, Pids]]:
+    """The ILSs in their own process and the gateway as ``interlend serve``; with
+    ``baseline`` (another checkout), a second gateway from it on the same ILSs, whose
+    target is named ``baseline`` and which ``Pids.baseline`` names."""
     password = os.urandom(12).hex()
     env = secrets_env(password)
     ils, ports = start_ils(tmp, env)
     try:
         config = gateway_config(tmp, ports, concurrency)
-        with (tmp / "gateway.log").open("wb") as log:
+        with contextlib.ExitStack() as stack:
+            log = stack.enter_context((tmp / "gateway.log").open("wb"))
             process, (host, port) = start_gateway(env, config, log)
-            try:
-                direct = Target("direct", "127.0.0.1", ports["alpha"], ILS_LOGIN, password)
-                yield Target("gateway", host, port, *TERMINAL), direct, Pids(process.pid, ils.pid)
-            finally:
-                stop(process)
+            stack.callback(stop, process)
+            pids = Pids(process.pid, ils.pid)
+            gateway = Target("gateway", host, port, *TERMINAL)
+            if baseline is not None:
+                log = stack.enter_context((tmp / "baseline.log").open("wb"))
+                other, (host, port) = start_gateway(env, config, log, baseline)
+                stack.callback(stop, other)
+                pids = Pids(process.pid, ils.pid, baseline=other.pid)
+                gateway.others.append(Target("baseline", host, port, *TERMINAL))
+            direct = Target("direct", "127.0.0.1", ports["alpha"], ILS_LOGIN, password)
+            yield gateway, direct, pids
     finally:
         ils.terminate()
         ils.wait()
@@ -359,6 +374,7 @@ class Pids:
     gateway: int
     ils: int
     relay: int | None = None
+    baseline: int | None = None
 
 
 @dataclass(frozen=True)
@@ -371,8 +387,9 @@ class Rate:
 async def throughput(path: Target, connections: int, requests: int, pids: Pids) -> Rate:
     work = frames(requests)
     watched = [("gateway", pids.gateway), ("ils", pids.ils)]
-    if pids.relay is not None:
-        watched.append(("relay", pids.relay))
+    for name, pid in (("relay", pids.relay), ("baseline", pids.baseline)):
+        if pid is not None:
+            watched.append((name, pid))
     cpu = {name: cpu_seconds(pid) for name, pid in watched}
     kiosks = os.times()
     started = time.perf_counter()
@@ -438,6 +455,17 @@ def hop_cpu(path: str, cpu_us: dict[str, float]) -> float:
     return cpu_us["ils"] if path == "direct" else cpu_us[path]
 
 
+def new_over_old(rounds: list[Round]) -> dict[str, Any]:
+    """This tree's gateway against the baseline tree's, per round: throughput, CPU."""
+    return {
+        "throughput": ratio(rounds, lambda r: r.rps["gateway"] / r.rps["baseline"]),
+        "cpu": ratio(
+            rounds, lambda r: r.cpu_us["gateway"]["gateway"] / r.cpu_us["baseline"]["baseline"]
+        ),
+        "p50_minus_us": ratio(rounds, lambda r: r.p50_us["gateway"] - r.p50_us["baseline"])[0],
+    }
+
+
 async def idle(gateway: Target, count: int, pid: int) -> tuple[int, int]:
     before = rss_kib(pid)
     streams: list[trio.SocketStream] = []
@@ -490,6 +518,11 @@ def main() -> int:
         type=int,
         help="each member's ILS bulkhead in the gateway (default: the config's, 8)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout: its gateway runs beside this one's in the same rounds",
+    )
     parser.add_argument("--serve-ils", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_ils is not None:
@@ -498,16 +531,18 @@ def main() -> int:
     setup = run_demo if args.ils == "demo" else run_separately
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        if args.ils_concurrency is not None:
+        if args.ils_concurrency is not None or args.baseline is not None:
             if args.ils != "process":
-                parser.error("--ils-concurrency needs --ils process")
-            setup = partial(run_separately, concurrency=args.ils_concurrency)
+                parser.error("--ils-concurrency and --baseline need --ils process")
+            setup = partial(
+                run_separately, concurrency=args.ils_concurrency, baseline=args.baseline
+            )
         gateway, direct, pids = stack.enter_context(setup(tmp))
-        paths = [gateway, direct]
+        paths = [gateway, *gateway.others, direct]
         if args.relay:
             relay, relay_pid = stack.enter_context(run_relay(tmp, direct))
             paths.insert(1, relay)
-            pids = Pids(pids.gateway, pids.ils, relay_pid)
+            pids = Pids(pids.gateway, pids.ils, relay_pid, pids.baseline)
         load = os.getloadavg()
         rounds = trio.run(passthrough, paths, args.rounds, args.connections, args.requests, pids)
         load_after = os.getloadavg()
@@ -516,6 +551,9 @@ def main() -> int:
         )
     summary = summarise(rounds, args, (before, after))
     summary["ils_concurrency"] = args.ils_concurrency
+    if args.baseline is not None:
+        summary["gateway_over_baseline"] = new_over_old(rounds)
+        print(f"this tree's gateway over the baseline's: {summary['gateway_over_baseline']}")
     summary["load_average"] = [round(x, 2) for x in (*load, *load_after)]
     report(summary, args)
     if args.json:

@@ -48,6 +48,7 @@ import json
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -174,13 +175,27 @@ def gateway_config(tmp: Path, ports: dict[str, int], concurrency: int | None = N
 
 
 def start_gateway(
-    env: dict[str, str], config: Path, log: IO[bytes], tree: Path | None = None
+    env: dict[str, str],
+    config: Path,
+    log: IO[bytes],
+    tree: Path | None = None,
+    log_level: str | None = None,
 ) -> tuple[subprocess.Popen[bytes], tuple[str, int]]:
     """``interlend serve`` (from ``tree``, a checkout of the project, if given: ``-m``
     puts the working directory first on the path); its JSON log goes to a file, where
-    it says where it listens."""
+    it says where it listens.  With ``log_level`` (``warning``: no line per request) it
+    does not say so: it then gets a free port of its own and is up once it accepts."""
+    options = ["--log-format", "json"]
+    port = 0
+    if log_level is not None:
+        options += ["--log-level", log_level]
+        port = free_port()
+        text = config.read_text(encoding="utf-8")
+        config = config.with_name(f"{config.stem}-{port}.toml")
+        listener = "[[gateway.sip2]]\nport = 0"
+        config.write_text(text.replace(listener, listener[:-1] + str(port)), encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "--log-format", "json", "serve", "--config", str(config)],
+        [sys.executable, "-m", "gateway", *options, "serve", "--config", str(config)],
         cwd=tree,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -189,14 +204,25 @@ def start_gateway(
     log_path = Path(log.name)
 
     def started() -> tuple[str, int] | None:
+        if port:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                return "127.0.0.1", port
+            return None
         for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines():
             if '"gateway started"' in line:
-                host, _, port = json.loads(line)["sip2"][0].rpartition(":")
-                return host, int(port)
+                host, _, found = json.loads(line)["sip2"][0].rpartition(":")
+                return host, int(found)
         return None
 
     address: tuple[str, int] = wait_for("the gateway", started, process)
     return process, address
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def start_demo(tmp: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
@@ -251,11 +277,15 @@ def run_demo(tmp: Path) -> Iterator[tuple[Target, Target, Pids]]:
 
 @contextlib.contextmanager
 def run_separately(
-    tmp: Path, concurrency: int | None = None, baseline: Path | None = None
+    tmp: Path,
+    concurrency: int | None = None,
+    baseline: Path | None = None,
+    baseline_log_level: str | None = None,
 ) -> Iterator[tuple[Target, Target, Pids]]:
     """The ILSs in their own process and the gateway as ``interlend serve``; with
     ``baseline`` (another checkout), a second gateway from it on the same ILSs, whose
-    target is named ``baseline`` and which ``Pids.baseline`` names."""
+    target is named ``baseline`` and which ``Pids.baseline`` names (at
+    ``baseline_log_level`` if given: the cost of the log line per request)."""
     password = os.urandom(12).hex()
     env = secrets_env(password)
     ils, ports = start_ils(tmp, env)
@@ -269,7 +299,7 @@ def run_separately(
             gateway = Target("gateway", host, port, *TERMINAL)
             if baseline is not None:
                 log = stack.enter_context((tmp / "baseline.log").open("wb"))
-                other, (host, port) = start_gateway(env, config, log, baseline)
+                other, (host, port) = start_gateway(env, config, log, baseline, baseline_log_level)
                 stack.callback(stop, other)
                 pids = Pids(process.pid, ils.pid, baseline=other.pid)
                 gateway.others.append(Target("baseline", host, port, *TERMINAL))
@@ -523,6 +553,12 @@ def main() -> int:
         type=Path,
         help="another checkout: its gateway runs beside this one's in the same rounds",
     )
+    parser.add_argument(
+        "--baseline-log-level",
+        choices=("warning", "error"),
+        help="run the baseline gateway (this tree's without --baseline) at this level:"
+        " without its line per request",
+    )
     parser.add_argument("--serve-ils", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_ils is not None:
@@ -531,11 +567,16 @@ def main() -> int:
     setup = run_demo if args.ils == "demo" else run_separately
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        if args.baseline_log_level is not None and args.baseline is None:
+            args.baseline = Path(__file__).resolve().parent.parent  # this tree, quieter
         if args.ils_concurrency is not None or args.baseline is not None:
             if args.ils != "process":
                 parser.error("--ils-concurrency and --baseline need --ils process")
             setup = partial(
-                run_separately, concurrency=args.ils_concurrency, baseline=args.baseline
+                run_separately,
+                concurrency=args.ils_concurrency,
+                baseline=args.baseline,
+                baseline_log_level=args.baseline_log_level,
             )
         gateway, direct, pids = stack.enter_context(setup(tmp))
         paths = [gateway, *gateway.others, direct]

@@ -93,7 +93,11 @@ def profile(requests: int, out: Path, tmp: Path) -> None:
     script.write_text(_PROFILED_GATEWAY)
 
     def start_gateway(
-        env: dict[str, str], config: Path, log: IO[bytes], tree: Path | None = None
+        env: dict[str, str],
+        config: Path,
+        log: IO[bytes],
+        tree: Path | None = None,
+        log_level: str | None = None,
     ) -> tuple[subprocess.Popen[bytes], tuple[str, int]]:
         root = str(Path(__file__).resolve().parent.parent)
         command = [sys.executable, str(script), str(out), root, "--log-format", "json", "serve"]

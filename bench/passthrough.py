@@ -27,6 +27,14 @@ It also reads the CPU time of the processes around every throughput run (and the
 spent in the kernel): CPU per request shows where the time goes.  With ``--ils
 demo`` the gateway's and the ILS's figures are the same process's.
 
+**Against a bare relay** (``--relay``).  A third path goes through a trio relay
+(``bench/relay.py``, a process of its own, as the gateway is) that copies bytes
+between each kiosk connection and an upstream connection of its own to the same ILS,
+with no decoding: the least any hop costs.  The three paths take turns in the same
+rounds (the first one rotates), and the report adds gateway/relay throughput, the
+gateway's CPU per request against the relay's, the p50 the gateway adds over the
+relay's, and relay/direct.
+
 **Idle kiosks.**  ``--idle`` connections log in and then stay idle; the gateway's
 resident memory before and after, divided by the count, is the cost of one idle
 kiosk connection.
@@ -40,12 +48,13 @@ import json
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from importlib import resources
@@ -64,13 +73,16 @@ from protocols.sip2 import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 MEMBERS = ("alpha", "beta", "gamma")
 PASSWORD_ENV = "INTERLEND_DEMO_ILS_PASSWORD"  # the variable config/demo.toml names
 TERMINAL = ("alpha-kiosk", "demo")  # alpha's terminal in config/demo.toml
 ILS_LOGIN = "gateway"
+IDLE_PER_ADDRESS = 200
+MAX_IDLE = 4_000
+"""Idle kiosks at most: the demo configuration's ``max_connections`` is 4096."""
 
 
 @dataclass
@@ -82,6 +94,8 @@ class Target:
     port: int
     login: str
     password: str
+    others: list[Target] = field(default_factory=list)
+    """More paths to compare, set up beside this one (another gateway to compare with)."""
 
 
 # --- the simulated ILSs (child process) ----------------------------------------------------
@@ -146,11 +160,15 @@ def secrets_env(ils_password: str) -> dict[str, str]:
     return {**os.environ, **found, PASSWORD_ENV: ils_password}
 
 
-def gateway_config(tmp: Path, ports: dict[str, int]) -> Path:
-    """``config/demo.toml`` pointed at the simulators, listening on free ports."""
+def gateway_config(tmp: Path, ports: dict[str, int], concurrency: int | None = None) -> Path:
+    """``config/demo.toml`` pointed at the simulators, listening on free ports; with
+    ``concurrency``, each member's ILS bulkhead (requests in flight at most) set to it."""
     text = demo_config_text()
     for n, member in enumerate(MEMBERS, start=1):
-        text, count = re.subn(rf'"127\.0\.0\.1:710{n}"', f'"127.0.0.1:{ports[member]}"', text)
+        endpoints = f'ils.endpoints = ["127.0.0.1:{ports[member]}"]'
+        if concurrency is not None:
+            endpoints += f"\nils.concurrency = {concurrency}"
+        text, count = re.subn(rf'ils\.endpoints = \["127\.0\.0\.1:710{n}"\]', endpoints, text)
         if count != 1:
             raise SystemExit(f"config/demo.toml: no endpoint of {member} to replace")
     gateway = "[gateway]\nadmin = { port = 0 }\n\n[[gateway.sip2]]\nport = 0\n\n"
@@ -160,11 +178,28 @@ def gateway_config(tmp: Path, ports: dict[str, int]) -> Path:
 
 
 def start_gateway(
-    env: dict[str, str], config: Path, log: IO[bytes]
+    env: dict[str, str],
+    config: Path,
+    log: IO[bytes],
+    tree: Path | None = None,
+    log_level: str | None = None,
 ) -> tuple[subprocess.Popen[bytes], tuple[str, int]]:
-    """``interlend serve``; its JSON log goes to a file, where it says where it listens."""
+    """``interlend serve`` (from ``tree``, a checkout of the project, if given: ``-m``
+    puts the working directory first on the path); its JSON log goes to a file, where
+    it says where it listens.  With ``log_level`` (``warning``: no line per request) it
+    does not say so: it then gets a free port of its own and is up once it accepts."""
+    options = ["--log-format", "json"]
+    port = 0
+    if log_level is not None:
+        options += ["--log-level", log_level]
+        port = free_port()
+        text = config.read_text(encoding="utf-8")
+        config = config.with_name(f"{config.stem}-{port}.toml")
+        listener = "[[gateway.sip2]]\nport = 0"
+        config.write_text(text.replace(listener, listener[:-1] + str(port)), encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "--log-format", "json", "serve", "--config", str(config)],
+        [sys.executable, "-m", "gateway", *options, "serve", "--config", str(config)],
+        cwd=tree,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=log,
@@ -172,14 +207,25 @@ def start_gateway(
     log_path = Path(log.name)
 
     def started() -> tuple[str, int] | None:
+        if port:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                return "127.0.0.1", port
+            return None
         for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines():
             if '"gateway started"' in line:
-                host, _, port = json.loads(line)["sip2"][0].rpartition(":")
-                return host, int(port)
+                host, _, found = json.loads(line)["sip2"][0].rpartition(":")
+                return host, int(found)
         return None
 
     address: tuple[str, int] = wait_for("the gateway", started, process)
     return process, address
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def start_demo(tmp: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
@@ -197,6 +243,30 @@ def start_demo(tmp: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
 
 
 @contextlib.contextmanager
+def run_relay(tmp: Path, upstream: Target) -> Iterator[tuple[Target, int]]:
+    """``bench/relay.py`` in its own process, relaying to ``upstream`` (kiosks log in
+    with the upstream's own account: the relay passes the login through)."""
+    port_file = tmp / "relay-port"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).resolve().with_name("relay.py")),
+            "--upstream",
+            f"{upstream.host}:{upstream.port}",
+            "--port-file",
+            str(port_file),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_for("the relay", port_file.exists, process)
+        port = int(port_file.read_text())
+        yield Target("relay", "127.0.0.1", port, upstream.login, upstream.password), process.pid
+    finally:
+        stop(process)
+
+
+@contextlib.contextmanager
 def run_demo(tmp: Path) -> Iterator[tuple[Target, Target, Pids]]:
     process, manifest = start_demo(tmp)
     try:
@@ -209,19 +279,35 @@ def run_demo(tmp: Path) -> Iterator[tuple[Target, Target, Pids]]:
 
 
 @contextlib.contextmanager
-def run_separately(tmp: Path) -> Iterator[tuple[Target, Target, Pids]]:
+def run_separately(
+    tmp: Path,
+    concurrency: int | None = None,
+    baseline: Path | None = None,
+    baseline_log_level: str | None = None,
+) -> Iterator[tuple[Target, Target, Pids]]:
+    """The ILSs in their own process and the gateway as ``interlend serve``; with
+    ``baseline`` (another checkout), a second gateway from it on the same ILSs, whose
+    target is named ``baseline`` and which ``Pids.baseline`` names (at
+    ``baseline_log_level`` if given: the cost of the log line per request)."""
     password = os.urandom(12).hex()
     env = secrets_env(password)
     ils, ports = start_ils(tmp, env)
     try:
-        config = gateway_config(tmp, ports)
-        with (tmp / "gateway.log").open("wb") as log:
+        config = gateway_config(tmp, ports, concurrency)
+        with contextlib.ExitStack() as stack:
+            log = stack.enter_context((tmp / "gateway.log").open("wb"))
             process, (host, port) = start_gateway(env, config, log)
-            try:
-                direct = Target("direct", "127.0.0.1", ports["alpha"], ILS_LOGIN, password)
-                yield Target("gateway", host, port, *TERMINAL), direct, Pids(process.pid, ils.pid)
-            finally:
-                stop(process)
+            stack.callback(stop, process)
+            pids = Pids(process.pid, ils.pid)
+            gateway = Target("gateway", host, port, *TERMINAL)
+            if baseline is not None:
+                log = stack.enter_context((tmp / "baseline.log").open("wb"))
+                other, (host, port) = start_gateway(env, config, log, baseline, baseline_log_level)
+                stack.callback(stop, other)
+                pids = Pids(process.pid, ils.pid, baseline=other.pid)
+                gateway.others.append(Target("baseline", host, port, *TERMINAL))
+            direct = Target("direct", "127.0.0.1", ports["alpha"], ILS_LOGIN, password)
+            yield gateway, direct, pids
     finally:
         ils.terminate()
         ils.wait()
@@ -320,6 +406,8 @@ class Pids:
 
     gateway: int
     ils: int
+    relay: int | None = None
+    baseline: int | None = None
 
 
 @dataclass(frozen=True)
@@ -331,7 +419,11 @@ class Rate:
 
 async def throughput(path: Target, connections: int, requests: int, pids: Pids) -> Rate:
     work = frames(requests)
-    cpu = {"gateway": cpu_seconds(pids.gateway), "ils": cpu_seconds(pids.ils)}
+    watched = [("gateway", pids.gateway), ("ils", pids.ils)]
+    for name, pid in (("relay", pids.relay), ("baseline", pids.baseline)):
+        if pid is not None:
+            watched.append((name, pid))
+    cpu = {name: cpu_seconds(pid) for name, pid in watched}
     kiosks = os.times()
     started = time.perf_counter()
     async with trio.open_nursery() as nursery:
@@ -341,7 +433,7 @@ async def throughput(path: Target, connections: int, requests: int, pids: Pids) 
     total = connections * requests
     kiosks_after = os.times()
     used: dict[str, float] = {"kiosks": sum(kiosks_after[:2]) - sum(kiosks[:2])}
-    for name, pid in (("gateway", pids.gateway), ("ils", pids.ils)):
+    for name, pid in watched:
         (user, system), (user_0, system_0) = cpu_seconds(pid), cpu[name]
         used[name] = user + system - user_0 - system_0
         used[f"{name}_system"] = system - system_0
@@ -356,44 +448,55 @@ async def latency(path: Target, requests: int) -> float:
 
 @dataclass
 class Round:
-    gateway_rps: float
-    direct_rps: float
-    gateway_p50_us: float
-    direct_p50_us: float
-    gateway_path_cpu_us: dict[str, float]
-    direct_path_cpu_us: dict[str, float]
+    """One round's figures, by path (``gateway``, ``direct`` and maybe ``relay``)."""
+
+    rps: dict[str, float]
+    p50_us: dict[str, float]
+    cpu_us: dict[str, dict[str, float]]  # per path: CPU per request of each process
 
 
 async def passthrough(
-    gateway: Target, direct: Target, rounds: int, connections: int, requests: int, pids: Pids
+    paths: list[Target], rounds: int, connections: int, requests: int, pids: Pids
 ) -> list[Round]:
-    await throughput(gateway, connections, 50, pids)  # warm both paths
-    await throughput(direct, connections, 50, pids)
+    for path in paths:  # warm every path
+        await throughput(path, connections, 50, pids)
     results = []
     for n in range(rounds):
-        order = (gateway, direct) if n % 2 == 0 else (direct, gateway)
+        order = paths[n % len(paths) :] + paths[: n % len(paths)]  # who goes first rotates
         rates = {p.name: await throughput(p, connections, requests, pids) for p in order}
         p50 = {p.name: await latency(p, requests * 2) for p in order}
         results.append(
             Round(
-                rates["gateway"].requests_per_s,
-                rates["direct"].requests_per_s,
-                p50["gateway"] * 1e6,
-                p50["direct"] * 1e6,
-                rates["gateway"].cpu_us,
-                rates["direct"].cpu_us,
+                {name: rate.requests_per_s for name, rate in rates.items()},
+                {name: seconds * 1e6 for name, seconds in p50.items()},
+                {name: rate.cpu_us for name, rate in rates.items()},
             )
         )
-        g, d = rates["gateway"], rates["direct"]
-        print(
-            f"round {n + 1}: gateway {g.requests_per_s:8.0f} req/s  direct"
-            f" {d.requests_per_s:8.0f} req/s  p50 {p50['gateway'] * 1e6:6.0f} µs vs"
-            f" {p50['direct'] * 1e6:6.0f} µs  CPU µs/req gateway/ILS/kiosks:"
-            f" {g.cpu_us['gateway']:.0f}/{g.cpu_us['ils']:.0f}/{g.cpu_us['kiosks']:.0f} vs"
-            f" -/{d.cpu_us['ils']:.0f}/{d.cpu_us['kiosks']:.0f}",
-            flush=True,
+        line = "  ".join(
+            f"{p.name} {rates[p.name].requests_per_s:6.0f}/s p50 {p50[p.name] * 1e6:4.0f} µs"
+            f" CPU {hop_cpu(p.name, rates[p.name].cpu_us):4.0f} µs"
+            for p in paths
         )
+        print(f"round {n + 1}: {line}", flush=True)
     return results
+
+
+def hop_cpu(path: str, cpu_us: dict[str, float]) -> float:
+    """CPU per request of the hop a path adds (the gateway's or the relay's process);
+    the ILS's for the direct path.  With ``--ils demo`` the gateway's process holds the
+    ILS too."""
+    return cpu_us["ils"] if path == "direct" else cpu_us[path]
+
+
+def new_over_old(rounds: list[Round]) -> dict[str, Any]:
+    """This tree's gateway against the baseline tree's, per round: throughput, CPU."""
+    return {
+        "throughput": ratio(rounds, lambda r: r.rps["gateway"] / r.rps["baseline"]),
+        "cpu": ratio(
+            rounds, lambda r: r.cpu_us["gateway"]["gateway"] / r.cpu_us["baseline"]["baseline"]
+        ),
+        "p50_minus_us": ratio(rounds, lambda r: r.p50_us["gateway"] - r.p50_us["baseline"])[0],
+    }
 
 
 async def idle(gateway: Target, count: int, pid: int) -> tuple[int, int]:
@@ -405,8 +508,11 @@ async def idle(gateway: Target, count: int, pid: int) -> tuple[int, int]:
         error_detection=True,
     )
 
-    async def open_one() -> None:
-        stream = await trio.open_tcp_stream(gateway.host, gateway.port)
+    async def open_one(n: int) -> None:
+        # From 127.0.0.2, .3, ...: the gateway takes at most
+        # ``max_connections_per_address`` (256 by default) from one address.
+        source = f"127.0.0.{2 + n // IDLE_PER_ADDRESS}"
+        stream = await trio.open_tcp_stream(gateway.host, gateway.port, local_address=source)
         streams.append(stream)
         await stream.send_all(login)
         if not (await read_frame(stream, bytearray())).startswith(b"941"):
@@ -415,8 +521,8 @@ async def idle(gateway: Target, count: int, pid: int) -> tuple[int, int]:
     try:
         for start in range(0, count, 200):
             async with trio.open_nursery() as nursery:
-                for _ in range(min(200, count - start)):
-                    nursery.start_soon(open_one)
+                for n in range(start, min(start + 200, count)):
+                    nursery.start_soon(open_one, n)
         await trio.sleep(1)
         after = rss_kib(pid)
     finally:
@@ -431,7 +537,10 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument(
-        "--idle", type=int, default=10_000, help="idle kiosks to measure (0: skip that part)"
+        "--idle",
+        type=int,
+        default=4_000,
+        help=f"idle kiosks to measure (0: skip that part; at most {MAX_IDLE})",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON summary line too")
     parser.add_argument(
@@ -440,56 +549,162 @@ def main() -> int:
         default="demo",
         help="simulated ILSs in the gateway's process (the demo) or in their own",
     )
+    parser.add_argument(
+        "--relay", action="store_true", help="a bare byte relay as a third path (bench/relay.py)"
+    )
+    parser.add_argument(
+        "--ils-concurrency",
+        type=int,
+        help="each member's ILS bulkhead in the gateway (default: the config's, 8)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout: its gateway runs beside this one's in the same rounds",
+    )
+    parser.add_argument(
+        "--baseline-log-level",
+        choices=("warning", "error"),
+        help="run the baseline gateway (this tree's without --baseline) at this level:"
+        " without its line per request",
+    )
     parser.add_argument("--serve-ils", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not 0 <= args.idle <= MAX_IDLE:
+        parser.error(f"--idle: at most {MAX_IDLE} (the gateway's max_connections is 4096)")
     if args.serve_ils is not None:
         serve_ils(args.serve_ils)
         return 0
     setup = run_demo if args.ils == "demo" else run_separately
-    with (
-        tempfile.TemporaryDirectory() as tmp_name,
-        setup(Path(tmp_name)) as (gateway, direct, pids),
-    ):
-        rounds = trio.run(
-            passthrough, gateway, direct, args.rounds, args.connections, args.requests, pids
-        )
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        if args.baseline_log_level is not None and args.baseline is None:
+            args.baseline = Path(__file__).resolve().parent.parent  # this tree, quieter
+        if args.ils_concurrency is not None or args.baseline is not None:
+            if args.ils != "process":
+                parser.error("--ils-concurrency and --baseline need --ils process")
+            setup = partial(
+                run_separately,
+                concurrency=args.ils_concurrency,
+                baseline=args.baseline,
+                baseline_log_level=args.baseline_log_level,
+            )
+        gateway, direct, pids = stack.enter_context(setup(tmp))
+        paths = [gateway, *gateway.others, direct]
+        if args.relay:
+            relay, relay_pid = stack.enter_context(run_relay(tmp, direct))
+            paths.insert(1, relay)
+            pids = Pids(pids.gateway, pids.ils, relay_pid, pids.baseline)
+        load = os.getloadavg()
+        rounds = trio.run(passthrough, paths, args.rounds, args.connections, args.requests, pids)
+        load_after = os.getloadavg()
         before, after = (
             trio.run(idle, gateway, args.idle, pids.gateway) if args.idle > 0 else (0, 0)
         )
-    ratio = statistics.median(r.gateway_rps / r.direct_rps for r in rounds)
-    added = statistics.median(r.gateway_p50_us - r.direct_p50_us for r in rounds)
+    summary = summarise(rounds, args, (before, after))
+    summary["ils_concurrency"] = args.ils_concurrency
+    if args.baseline is not None:
+        summary["gateway_over_baseline"] = new_over_old(rounds)
+        print(f"this tree's gateway over the baseline's: {summary['gateway_over_baseline']}")
+    summary["load_average"] = [round(x, 2) for x in (*load, *load_after)]
+    report(summary, args)
+    if args.json:
+        print(json.dumps(summary))
+    return 0
+
+
+def ratio(rounds: list[Round], of: Callable[[Round], float]) -> tuple[float, float]:
+    """Median and minimum over the rounds of a per-round figure."""
+    values = [of(r) for r in rounds]
+    return round(statistics.median(values), 3), round(min(values), 3)
+
+
+def summarise(
+    rounds: list[Round], args: argparse.Namespace, rss: tuple[int, int]
+) -> dict[str, Any]:
+    names = list(rounds[0].rps)
+    before, after = rss
     per_connection = (after - before) * 1024 / args.idle if args.idle > 0 else 0.0
 
-    def cpu(rows: list[dict[str, float]], process: str) -> float:
-        return round(statistics.median(row[process] for row in rows), 1)
-
-    processes = ("gateway", "gateway_system", "ils", "ils_system", "kiosks")
-    through = {p: cpu([r.gateway_path_cpu_us for r in rounds], p) for p in processes}
-    straight = {p: cpu([r.direct_path_cpu_us for r in rounds], p) for p in processes}
-
-    summary = {
+    processes = [*rounds[0].cpu_us["gateway"]]
+    summary: dict[str, Any] = {
         "ils": args.ils,
-        "throughput_ratio_median": round(ratio, 3),
-        "throughput_ratio_min": round(min(r.gateway_rps / r.direct_rps for r in rounds), 3),
-        "gateway_rps_median": round(statistics.median(r.gateway_rps for r in rounds)),
-        "direct_rps_median": round(statistics.median(r.direct_rps for r in rounds)),
-        "gateway_p50_us_median": round(statistics.median(r.gateway_p50_us for r in rounds)),
-        "direct_p50_us_median": round(statistics.median(r.direct_p50_us for r in rounds)),
-        "added_p50_us_median": round(added),
-        "gateway_path_cpu_us_median": through,
-        "direct_path_cpu_us_median": straight,
+        "connections": args.connections,
+        "requests_per_connection": args.requests,
+        "rps_median": {n: round(statistics.median(r.rps[n] for r in rounds)) for n in names},
+        "p50_us_median": {n: round(statistics.median(r.p50_us[n] for r in rounds)) for n in names},
+        "cpu_us_median": {
+            n: {p: round(statistics.median(r.cpu_us[n][p] for r in rounds), 1) for p in processes}
+            for n in names
+        },
+        "throughput_ratio": ratio(rounds, lambda r: r.rps["gateway"] / r.rps["direct"]),
+        "added_p50_us": ratio(rounds, lambda r: r.p50_us["gateway"] - r.p50_us["direct"])[0],
         "idle_connections": args.idle,
         "rss_before_kib": before,
         "rss_after_kib": after,
         "bytes_per_idle_connection": round(per_connection),
-        "connections": args.connections,
-        "requests_per_connection": args.requests,
         "rounds": [asdict(r) for r in rounds],
     }
-    g, d = through, straight
+    if "relay" in names:
+        summary["gateway_relay_throughput"] = ratio(
+            rounds, lambda r: r.rps["gateway"] / r.rps["relay"]
+        )
+        summary["relay_direct_throughput"] = ratio(
+            rounds, lambda r: r.rps["relay"] / r.rps["direct"]
+        )
+        summary["gateway_relay_cpu"] = ratio(
+            rounds, lambda r: gateway_hop_cpu(r, args.ils) / r.cpu_us["relay"]["relay"]
+        )
+        summary["gateway_hop_cpu_us"] = round(
+            statistics.median(gateway_hop_cpu(r, args.ils) for r in rounds), 1
+        )
+        summary["gateway_minus_relay_p50_us"] = ratio(
+            rounds, lambda r: r.p50_us["gateway"] - r.p50_us["relay"]
+        )[0]
+        summary["relay_minus_direct_p50_us"] = ratio(
+            rounds, lambda r: r.p50_us["relay"] - r.p50_us["direct"]
+        )[0]
+    return summary
+
+
+def gateway_hop_cpu(round_: Round, ils: str) -> float:
+    """The gateway's own CPU per request in a round: its process's, less (with ``--ils
+    demo``, where that process holds the ILSs too) what the same process spent per
+    request on the direct path, which is the ILSs' work alone."""
+    own = round_.cpu_us["gateway"]["gateway"]
+    return own - round_.cpu_us["direct"]["gateway"] if ils == "demo" else own
+
+
+def report(summary: dict[str, Any], args: argparse.Namespace) -> None:
+    rps, p50, cpu = summary["rps_median"], summary["p50_us_median"], summary["cpu_us_median"]
+    g, d = cpu["gateway"], cpu["direct"]
     print()
-    print(f"throughput gateway/direct: median {ratio:.2f} (target >= 0.6)")
-    print(f"added p50 latency (1 kiosk): median {added:.0f} µs (target <= 250 µs)")
+    print(f"load average (1/5/15 min) before and after the rounds: {summary['load_average']}")
+    for name in rps:
+        print(f"{name:8} {rps[name]:8.0f} req/s  p50 {p50[name]:5.0f} µs (medians)")
+    median, low = summary["throughput_ratio"]
+    print(f"throughput gateway/direct: median {median:.2f} (min {low:.2f})")
+    print(f"added p50 latency (1 kiosk), gateway - direct: median {summary['added_p50_us']:.0f} µs")
+    if "gateway_relay_throughput" in summary:
+        median, low = summary["gateway_relay_throughput"]
+        print(
+            f"throughput gateway/relay ({args.connections} kiosks): median {median:.2f}"
+            f" (min {low:.2f}; target >= 0.6)"
+        )
+        median, low = summary["gateway_relay_cpu"]
+        print(
+            f"CPU per request gateway/relay: median {median:.2f}×"
+            f" ({summary['gateway_hop_cpu_us']} vs {cpu['relay']['relay']} µs; target <= 2×)"
+        )
+        print(
+            f"p50 gateway - relay (1 kiosk): median {summary['gateway_minus_relay_p50_us']:.0f}"
+            f" µs (target <= 50 µs)"
+        )
+        median, low = summary["relay_direct_throughput"]
+        print(
+            f"relay vs direct: throughput {median:.2f}, p50"
+            f" +{summary['relay_minus_direct_p50_us']:.0f} µs"
+        )
     if args.ils == "demo":
         print(
             f"CPU µs per request, median: the demo process (gateway and ILS): through the"
@@ -505,12 +720,10 @@ def main() -> int:
         )
     if args.idle > 0:
         print(
-            f"idle kiosks: {args.idle} connections, RSS {before} -> {after} KiB,"
-            f" {per_connection / 1024:.1f} KiB each (target <= 20 KB)"
+            f"idle kiosks: {args.idle} connections, RSS {summary['rss_before_kib']} ->"
+            f" {summary['rss_after_kib']} KiB,"
+            f" {summary['bytes_per_idle_connection'] / 1024:.1f} KiB each (target <= 20 KB)"
         )
-    if args.json:
-        print(json.dumps(summary))
-    return 0
 
 
 if __name__ == "__main__":

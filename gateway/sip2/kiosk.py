@@ -292,8 +292,16 @@ class KioskServer:
         # waiting for the kiosk's next request: cheaper than a scope per read, and a
         # request being served is never cut short by it.
         with trio.CancelScope() as waiting:
+            served_from_this_read = False
             while True:
                 event = conn.next_event()
+                if event is not NEED_DATA and served_from_this_read:
+                    # A turn for the other connections before each further frame of
+                    # one read: a kiosk that sends thousands in one write must not hold
+                    # the loop.  (Waiting for the next read below is a turn already, so
+                    # a kiosk sending one request at a time does not pay for a second.)
+                    await trio.lowlevel.checkpoint()
+                served_from_this_read = True
                 if event is NEED_DATA:
                     if self._draining:
                         return "gateway shutting down"
@@ -311,6 +319,7 @@ class KioskServer:
                     if not data:
                         return "closed by the kiosk"
                     conn.receive_data(data)
+                    served_from_this_read = False
                     continue
                 match event:
                     case MessageReceived(message=message):
@@ -337,9 +346,6 @@ class KioskServer:
                     case ConnectionFailed(error=error):
                         self._metrics.frames_refused.labels(error.reason.value).inc()
                         return f"protocol error: {error}"
-                # A turn for the other connections after every frame: a kiosk that
-                # sends thousands in one write must not hold the loop.
-                await trio.lowlevel.checkpoint()
         if self._draining:
             return "gateway shutting down"
         if session.login is None and settings.login_required:

@@ -287,7 +287,7 @@ def _write_report(out: Path, settlement: Settlement, fmt: str, name: str | None)
 
 
 def _write_invoices(out: Path, settlement: Settlement) -> list[str]:
-    from gateway.reports.invoices import invoices, netting_csv, netting_json
+    from gateway.reports.invoices import invoices, netting_csv, netting_json, statements_file
 
     folder = out / f"invoices-{settlement.period}"
     written = []
@@ -297,6 +297,9 @@ def _write_invoices(out: Path, settlement: Settlement) -> list[str]:
         written.append(_write(folder / f"{library}.json", invoice.to_json()))
     written.append(_write(out / f"netting-{settlement.period}.csv", netting_csv(settlement)))
     written.append(_write(out / f"netting-{settlement.period}.json", netting_json(settlement)))
+    written.append(
+        _write(out / f"statements-{settlement.period}.json", statements_file(settlement))
+    )
     return written
 
 

@@ -12,7 +12,7 @@ units under keys ending in ``_minor``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from gateway.reports.records import TRANSFER_COLUMNS, parties, position, transfer_rows
@@ -30,6 +30,7 @@ __all__ = [
     "invoices",
     "netting_csv",
     "netting_json",
+    "statements_file",
 ]
 
 INVOICE_SCHEMA = "interlend.invoice/1"
@@ -166,3 +167,10 @@ def netting_json(settlement: Settlement) -> str:
             ],
         }
     )
+
+
+def statements_file(settlement: Settlement) -> str:
+    """The statements as the chain's settlement round reads them (``interlend ledger
+    settle … --statements FILE``): a JSON list of objects with exactly the
+    ``Statement`` fields, amounts in minor units (docs/settlement-rounds.md)."""
+    return to_json([asdict(statement) for statement in settlement.statements])

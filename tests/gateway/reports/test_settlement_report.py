@@ -10,6 +10,7 @@ see exactly what the command read.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from datetime import UTC, datetime
@@ -25,10 +26,12 @@ from gateway.demo.history import synthetic_history
 from gateway.demo.seed import play_demo_history
 from gateway.history.period import Period
 from gateway.history.reader import PeriodLoans, read_period
+from gateway.ledger.settlement import parse_statements
 from gateway.reports.html import settlement_html
 from gateway.reports.invoices import invoices
 from gateway.reports.tabular import settlement_csv
 from tests.gateway.reports.commands import DEMO_CONFIG, ByHand, report
+from tests.gateway.reports.sample import SAMPLE
 from tests.helpers.cli import start_cli
 from tests.helpers.services import free_port, missing_service, start_redis
 
@@ -116,9 +119,13 @@ def test_demo_history_in_redis_is_reported_and_invoiced_before_and_after_a_resta
     netting = json.loads((out / "netting-2026-11.json").read_text(encoding="utf-8"))
     assert len(netting["transfers"]) == 2
     assert (out / "netting-2026-11.csv").exists()
+    # The statements as the chain's settlement round reads them (ledger settle --statements).
+    statements = (out / "statements-2026-11.json").read_text(encoding="utf-8")
+    expected = [dataclasses.replace(s, period="2026-11") for s in SAMPLE.statements]
+    assert parse_statements(statements) == expected
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == f"wrote {out / 'settlement-2026-11.html'}"
-    assert len(printed) == 1 + 2 * 3 + 2
+    assert len(printed) == 1 + 2 * 3 + 3
 
     own_redis.stop()
     own_redis.start(appendonly=True)

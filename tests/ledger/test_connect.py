@@ -178,6 +178,9 @@ async def test_the_embedded_chains_calls_take_turns() -> None:
     with trio.fail_after(WAIT_S):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(link.call, release.wait, WAIT_S)
+            # The first call holds the chain before the second asks (trio does not
+            # promise that tasks started together begin in order).
+            await trio.testing.wait_all_tasks_blocked()
             nursery.start_soon(link.call, second_ran.set)
             await trio.testing.wait_all_tasks_blocked()
             assert not second_ran.is_set()

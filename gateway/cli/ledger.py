@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.cli import settle
+from gateway.cli.loading import fail, load_with_secrets
 
 if TYPE_CHECKING:
     import argparse
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
     from adapters.ledger.chain import Action, ProposalInfo
     from adapters.ledger.connect import ChainLink
-    from config.consortium import Consortium
     from config.errors import KeyPath
     from gateway.ledger.proof import LoanProof
 
@@ -139,11 +139,6 @@ def add_parsers(commands: Any) -> None:
     settle.add_parser(actions)
 
 
-def _fail(message: str, status: int = 1) -> int:
-    print(f"interlend: {message}", file=sys.stderr)
-    return status
-
-
 def run(args: argparse.Namespace) -> int:
     """Run one ``ledger`` action; the exit status."""
     from adapters.ledger.chain import ChainError
@@ -160,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         if args.ledger_command == "verify":
             return _verify(args.config, args.loan_id, as_json=args.json)
     except ChainError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     raise AssertionError(f"unhandled ledger action {args.ledger_command}")  # pragma: no cover
 
 
@@ -177,10 +172,10 @@ def _deploy(args: argparse.Namespace) -> int:
     try:
         num, den = (int(x) for x in args.majority.split("/"))
     except ValueError:
-        return _fail(f"--majority {args.majority!r} is not NUM/DEN, e.g. 1/2", 2)
+        return fail(f"--majority {args.majority!r} is not NUM/DEN, e.g. 1/2", 2)
     window = _duration_s(args.dispute_window)
     if window is None or not 0 < window <= 365 * 86_400:
-        return _fail(
+        return fail(
             f"--dispute-window {args.dispute_window!r} is not a duration of 1 s to 365 d "
             "(e.g. 14d, 36h, 3600)",
             2,
@@ -192,17 +187,17 @@ def _deploy(args: argparse.Namespace) -> int:
         try:
             member_id_bytes(member)
         except ValueError as exc:
-            return _fail(f"--member {spec!r}: {exc}", 2)
+            return fail(f"--member {spec!r}: {exc}", 2)
         if not Web3.is_address(address):
-            return _fail(f"--member {spec!r}: {address!r} is not an address", 2)
+            return fail(f"--member {spec!r}: {address!r} is not an address", 2)
         members.append((member, Web3.to_checksum_address(address)))
     unknown = sorted(set(args.proposer) - {member for member, _ in members})
     if unknown:
-        return _fail(f"--proposer {', '.join(unknown)}: not among the --member given", 2)
+        return fail(f"--proposer {', '.join(unknown)}: not among the --member given", 2)
     try:
         key = read_secret(env=args.key_env, file=Path(args.key_file) if args.key_file else None)
     except LookupError as exc:
-        return _fail(f"the deployer's key: {exc}")
+        return fail(f"the deployer's key: {exc}")
     account = signing_account(key, what="the deployer's key")
     rpc = open_rpc(args.rpc, timeout_s=DEPLOY_RPC_TIMEOUT_S)
     try:
@@ -271,25 +266,10 @@ def _duration_s(text: str) -> int | None:
 # ---- configuration ----------------------------------------------------------------------
 
 
-def _load(path: str) -> tuple[Consortium, dict[KeyPath, str]] | int:
-    """The configuration and the secrets that can be read (each command needs some)."""
-    from config.errors import ConfigError
-    from config.loader import load_consortium, resolve_secrets
-
-    try:
-        consortium = load_consortium(path, check_secrets=False)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
-        return _fail(f"{path}: the configuration has errors")
-    found, _ = resolve_secrets(consortium)
-    return consortium, found
-
-
 def _secret(found: dict[KeyPath, str], path: KeyPath, what: str) -> str | int:
     value = found.get(path)
     if value is None:
-        return _fail(f"{what} ({'.'.join(map(str, path))}) cannot be read: set it first")
+        return fail(f"{what} ({'.'.join(map(str, path))}) cannot be read: set it first")
     return value
 
 
@@ -302,19 +282,19 @@ def _add_member(path: str, member: str, address: str) -> int:
     from adapters.ledger.chain import Action, member_id_bytes
     from adapters.ledger.connect import connect_chain
 
-    loaded = _load(path)
+    loaded = load_with_secrets(path)
     if isinstance(loaded, int):
         return loaded
     consortium, found = loaded
     settings = consortium.config.gateway
     if settings.ledger.backend != "evm":
-        return _fail('add-member needs gateway.ledger.backend = "evm"')
+        return fail('add-member needs gateway.ledger.backend = "evm"')
     try:
         member_id_bytes(member)
     except ValueError as exc:
-        return _fail(str(exc), 2)
+        return fail(str(exc), 2)
     if not Web3.is_address(address):
-        return _fail(f"{address!r} is not an address", 2)
+        return fail(f"{address!r} is not an address", 2)
     gateway = Web3.to_checksum_address(address)
     key = _secret(found, ("gateway", "ledger", "key"), "the gateway's ledger key")
     if isinstance(key, int):
@@ -347,22 +327,22 @@ def _govern(args: argparse.Namespace) -> int:
         try:
             member_id_bytes(member)
         except ValueError as exc:
-            return _fail(str(exc), 2)
+            return fail(str(exc), 2)
         action, value = Action.SET_PROPOSER, 1 if args.allow_proposer else 0
         what = f"{'allow' if value else 'forbid'} {member} to propose settlement rounds"
     else:
         window = _duration_s(args.window)
         if window is None or not 0 < window <= 365 * 86_400:
-            return _fail(f"--window {args.window!r} is not a duration of 1 s to 365 d", 2)
+            return fail(f"--window {args.window!r} is not a duration of 1 s to 365 d", 2)
         action, value = Action.SET_WINDOW, window
         what = f"set the dispute window to {window} s"
-    loaded = _load(args.config)
+    loaded = load_with_secrets(args.config)
     if isinstance(loaded, int):
         return loaded
     consortium, found = loaded
     settings = consortium.config.gateway
     if settings.ledger.backend != "evm":
-        return _fail('govern needs gateway.ledger.backend = "evm"')
+        return fail('govern needs gateway.ledger.backend = "evm"')
     key = _secret(found, ("gateway", "ledger", "key"), "the gateway's ledger key")
     if isinstance(key, int):
         return key
@@ -429,18 +409,18 @@ def _verify(path: str, loan_id: str, *, as_json: bool) -> int:
     from gateway.ledger.proof import prove_loan
     from gateway.runtime.rules import derived_record_key
 
-    loaded = _load(path)
+    loaded = load_with_secrets(path)
     if isinstance(loaded, int):
         return loaded
     consortium, found = loaded
     settings = consortium.config.gateway
     if settings.state.backend == "memory":
-        return _fail(
+        return fail(
             "the registry lives in the gateway's memory: ask the running gateway "
             f"(GET /api/loans/{loan_id}/proof on its admin port)"
         )
     if settings.ledger.backend != "evm":
-        return _fail(
+        return fail(
             f"the ledger backend is {settings.ledger.backend!r}: only an evm chain can be "
             f"read from outside the gateway (GET /api/loans/{loan_id}/proof)"
         )
@@ -456,7 +436,7 @@ def _verify(path: str, loan_id: str, *, as_json: bool) -> int:
         record_key = derived_record_key(patron.encode())
     password = found.get(("gateway", "state", "password"))
     if settings.state.password is not None and password is None:
-        return _fail("the state store's password cannot be read: set it first")
+        return fail("the state store's password cannot be read: set it first")
 
     async def prove() -> LoanProof:
         async with open_state(settings.state, password) as store:
@@ -471,7 +451,7 @@ def _verify(path: str, loan_id: str, *, as_json: bool) -> int:
     try:
         proof = trio.run(prove)
     except StateUnavailable as exc:
-        return _fail(f"the state store: {exc.detail}")
+        return fail(f"the state store: {exc.detail}")
     if as_json:
         print(json.dumps(proof.to_json(), indent=2))
     else:

@@ -1,4 +1,5 @@
-"""Loading the configuration for a one-shot command (``probe-ils``, ``reconcile``).
+"""Loading the configuration for a one-shot command (``probe-ils``, ``reconcile``,
+``ledger``, ``report usage|collection``).
 
 The file is validated without requiring every secret (a command needs only some of
 them); each secret that can be read is returned by its key path.  Failures are
@@ -14,7 +15,7 @@ from config.consortium import Consortium
 from config.errors import ConfigError, KeyPath
 from config.loader import load_consortium, resolve_secrets
 
-__all__ = ["Loaded", "fail", "load_configuration"]
+__all__ = ["Loaded", "fail", "load_configuration", "load_with_secrets"]
 
 
 @dataclass(frozen=True)
@@ -41,3 +42,9 @@ def load_configuration(path: str) -> Loaded | int:
         return fail(f"{path}: the configuration has errors")
     found, _ = resolve_secrets(consortium)
     return Loaded(consortium, found)
+
+
+def load_with_secrets(path: str) -> tuple[Consortium, dict[KeyPath, str]] | int:
+    """``load_configuration`` as a pair, for callers that unpack it."""
+    loaded = load_configuration(path)
+    return loaded if isinstance(loaded, int) else (loaded.consortium, loaded.secrets)

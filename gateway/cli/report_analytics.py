@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gateway.cli.loading import fail, load_with_secrets
+
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
@@ -88,11 +90,6 @@ def _common(parser: argparse.ArgumentParser, *, period_required: bool) -> None:
     parser.add_argument("--out", metavar="DIR", help="write the report into DIR")
 
 
-def _fail(message: str, status: int = 1) -> int:
-    print(f"interlend: {message}", file=sys.stderr)
-    return status
-
-
 def _period(text: str | None) -> Period | int | None:
     from gateway.history.period import Period, PeriodError
 
@@ -101,25 +98,19 @@ def _period(text: str | None) -> Period | int | None:
     try:
         return Period.parse(text)
     except PeriodError as exc:
-        return _fail(f"--period: {exc}", 2)
+        return fail(f"--period: {exc}", 2)
 
 
 def _load(path: str) -> tuple[Consortium, str | None] | int:
     """The configuration and the state store's password (when it has one)."""
-    from config.errors import ConfigError
-    from config.loader import load_consortium, resolve_secrets
-
-    try:
-        consortium = load_consortium(path, check_secrets=False)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
-        return _fail(f"{path}: the configuration has errors")
-    found, _ = resolve_secrets(consortium)
+    loaded = load_with_secrets(path)
+    if isinstance(loaded, int):
+        return loaded
+    consortium, found = loaded
     state = consortium.config.gateway.state
     password = found.get(("gateway", "state", "password"))
     if state.password is not None and password is None:
-        return _fail("the state store's password cannot be read: set it first")
+        return fail("the state store's password cannot be read: set it first")
     return consortium, password
 
 
@@ -168,7 +159,7 @@ def _emit(text: str, out: str | None, name: str) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     except OSError as exc:
-        return _fail(f"cannot write {target}: {exc.strerror or exc}")
+        return fail(f"cannot write {target}: {exc.strerror or exc}")
     print(target)
     return 0
 
@@ -189,13 +180,13 @@ def run_usage(args: argparse.Namespace) -> int:
         return loaded
     consortium, password = loaded
     if consortium.config.gateway.state.backend == "memory":
-        return _fail(
+        return fail(
             "the registry lives in the gateway's memory: ask the running gateway "
             f"(GET /api/analytics/usage?period={period.label} on its admin port)"
         )
     found = _read(consortium, password, period, refusals=True)
     if isinstance(found, str):
-        return _fail(found)
+        return fail(found)
     loans, refusals, closed = found
     report = usage_report(
         PeriodLoans(period, tuple(loans)),
@@ -218,7 +209,7 @@ def run_collection(args: argparse.Namespace) -> int:
     from gateway.network.discovery import HoldingsError, HoldingsIndex
 
     if args.many < 1:
-        return _fail("--many: give a number of libraries, 1 or more", 2)
+        return fail("--many: give a number of libraries, 1 or more", 2)
     period = _period(args.period)
     if isinstance(period, int):
         return period
@@ -232,9 +223,9 @@ def run_collection(args: argparse.Namespace) -> int:
         try:
             index.load_csv(export.file, export.member)
         except HoldingsError as exc:
-            return _fail(str(exc))
+            return fail(str(exc))
         except OSError as exc:
-            return _fail(f"cannot read {export.file}: {exc.strerror or exc}")
+            return fail(f"cannot read {export.file}: {exc.strerror or exc}")
     loans: Sequence[Loan] = ()
     if settings.state.backend == "memory":
         print(
@@ -245,7 +236,7 @@ def run_collection(args: argparse.Namespace) -> int:
     else:
         found = _read(consortium, password, period, refusals=False)
         if isinstance(found, str):
-            return _fail(found)
+            return fail(found)
         loans = found[0]
     report = collection_report(
         index.copies(), loans, libraries=consortium.libraries, many=args.many

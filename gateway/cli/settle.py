@@ -16,10 +16,11 @@ argument.  Keys are never printed.
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from gateway.cli.loading import fail, load_with_secrets
 
 if TYPE_CHECKING:
     import argparse
@@ -103,11 +104,6 @@ def add_parser(actions: Any) -> None:
     parsers["status"].add_argument("--json", action="store_true", help="print JSON")
 
 
-def _fail(message: str, status: int = 1) -> int:
-    print(f"interlend: {message}", file=sys.stderr)
-    return status
-
-
 def run(args: argparse.Namespace) -> int:
     """Run one ``settle`` step; the exit status."""
     from adapters.ledger.chain import ChainError, ChainRejected
@@ -117,13 +113,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         period = Period.parse(args.period).label
     except PeriodError as exc:
-        return _fail(str(exc), 2)
-    loaded = _load(args.config)
+        return fail(str(exc), 2)
+    loaded = load_with_secrets(args.config)
     if isinstance(loaded, int):
         return loaded
     consortium, found = loaded
     if consortium.config.gateway.ledger.backend != "evm":
-        return _fail(
+        return fail(
             'settlement rounds need gateway.ledger.backend = "evm" (the embedded chain '
             "lives inside the running gateway)"
         )
@@ -145,25 +141,11 @@ def run(args: argparse.Namespace) -> int:
         finally:
             link.close()
     except StatementsFileError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except ChainRejected as exc:
-        return _fail(_explain(exc, period, library))
+        return fail(_explain(exc, period, library))
     except ChainError as exc:
-        return _fail(str(exc))
-
-
-def _load(path: str) -> tuple[Consortium, dict[KeyPath, str]] | int:
-    from config.errors import ConfigError
-    from config.loader import load_consortium, resolve_secrets
-
-    try:
-        consortium = load_consortium(path, check_secrets=False)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
-        return _fail(f"{path}: the configuration has errors")
-    found, _ = resolve_secrets(consortium)
-    return consortium, found
+        return fail(str(exc))
 
 
 def _signer(
@@ -179,25 +161,25 @@ def _signer(
     given_env, given_file = getattr(args, "key_env", None), getattr(args, "key_file", None)
     if given_env or given_file:
         if library is None:
-            return _fail("--key-env/--key-file need --library: whose key is it?", 2)
+            return fail("--key-env/--key-file need --library: whose key is it?", 2)
         try:
             key = read_secret(env=given_env, file=Path(given_file) if given_file else None)
         except LookupError as exc:
-            return _fail(f"the key of {library}: {exc}")
+            return fail(f"the key of {library}: {exc}")
         return library_link(settings.ledger, key, library)
     if library is not None and library in settings.ledger.library_keys:
         delegated = found.get(("gateway", "ledger", "library_keys", library))
         if delegated is None:
             ref = settings.ledger.library_keys[library]
-            return _fail(f"the key of {library} ({ref}) cannot be read: set it first")
+            return fail(f"the key of {library} ({ref}) cannot be read: set it first")
         return library_link(settings.ledger, delegated, library)
     own = found.get(("gateway", "ledger", "key"))
     if own is None:
-        return _fail("the gateway's ledger key (gateway.ledger.key) cannot be read: set it first")
+        return fail("the gateway's ledger key (gateway.ledger.key) cannot be read: set it first")
     link = connect_chain(settings.ledger, own, settings.institution_id)
     if library is not None and library != link.member_id:
         link.close()
-        return _fail(
+        return fail(
             f"no key for {library}: add it under [gateway.ledger.library_keys], or give it "
             "with --key-env or --key-file (the gateway's own key is "
             f"{link.member_id}'s)"
@@ -224,7 +206,7 @@ def _act(link: ChainLink, args: argparse.Namespace, period: str, plan: RoundPlan
         assert plan is not None
         current = rounds.round(period)
         if current.revision and current.root != plan.root:
-            return _fail(
+            return fail(
                 f"the statements do not give the root proposed for {period} "
                 f"(0x{current.root.hex()}): they are not the settlement proposed; "
                 "nothing was acknowledged"
@@ -232,7 +214,7 @@ def _act(link: ChainLink, args: argparse.Namespace, period: str, plan: RoundPlan
         try:
             leaf, proof = plan.statement(member)
         except KeyError:
-            return _fail(f"the statements have none for {member}")
+            return fail(f"the statements have none for {member}")
         gas = rounds.acknowledge(leaf, proof)
         print(f"{member} acknowledged its statement for {period} ({gas} gas)")
         return 0

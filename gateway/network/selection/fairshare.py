@@ -15,8 +15,11 @@ turnaround ``t_i``     median hours from assignment to shipping over its recent
 fill rate ``f_i``      ``(filled + alpha) / (assigned + alpha + beta)``: Bayesian, so a
                        new member starts at ``alpha / (alpha + beta)``, not 0 or 1.
 distance ``d_i``       km from the pickup location (unknown: the median of the known).
-readiness ``a_i``      days until the copy can go (the DCB formula: 0 on the shelf;
-                       ``unknown_availability_days`` without a live status).
+readiness ``a_i``      days until the copy can go (the DCB formula: 0 on the shelf);
+                       without a live status, the expected delay of asking it,
+                       ``(1 - p) * (1 + q_i)`` with ``p`` the title's estimated chance
+                       of being on the shelf, from this request's holders with a live
+                       status (``estimate.py``: why, and why not a fixed number).
 ====================  ==============================================================
 
 ``score_i = w1*z(D_i) - w2*q_i - w3*z(t_i) + w4*f_i - w5*z(d_i) - w6*a_i``, with ``z``
@@ -54,6 +57,7 @@ from gateway.network.selection.model import (
     Term,
     days_until_available,
 )
+from gateway.network.selection.estimate import estimate_shelf
 from gateway.network.selection.ordering import eligible, robust_z, seeded_random, weighted_order
 
 if TYPE_CHECKING:
@@ -69,6 +73,7 @@ _TURNAROUND = "hours from assignment to shipping, shrunk to the consortium's med
 _FILL = "Bayesian fill rate"
 _DISTANCE = "km from the pickup location"
 _READINESS = "days until the copy is available"
+_EXPECTED_DELAY = "expected days lost if the copy without live status is out"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,7 +90,6 @@ class FairShareSettings:
         turnaround_prior_fills: Weight, in fills, of the consortium's median.
         fill_alpha: Prior fills (``alpha``).
         fill_beta: Prior declines (``beta``).
-        unknown_availability_days: Readiness of a copy without a live status.
         default_capacity_per_day: Capacity of a member that declared none, when no
             candidate declared one either (otherwise their median is used).
         z_clip: Robust z-scores are clipped to ``[-z_clip, z_clip]`` (``None``: not
@@ -108,7 +112,6 @@ class FairShareSettings:
     turnaround_prior_fills: float = 5.0
     fill_alpha: float = 4.0
     fill_beta: float = 1.0
-    unknown_availability_days: float = 3.0
     default_capacity_per_day: float = 10.0
     z_clip: float | None = 3.0
     tie_margin: float = 0.1
@@ -125,6 +128,7 @@ class _Scored:
     terms: tuple[Term, ...]
     owed: float
     weight: float
+    estimate: str | None = None
 
     def tier(self) -> tuple[int, int, int, float]:
         c = self.candidate
@@ -185,6 +189,7 @@ class FairShare:
         z_deficit = robust_z(deficits, clip=s.z_clip)
         z_turnaround = robust_z(turnarounds, clip=s.z_clip)
         z_distance = robust_z(distances, clip=s.z_clip)
+        shelf = estimate_shelf(candidates)
 
         scored = []
         for index, candidate in enumerate(candidates):
@@ -193,7 +198,11 @@ class FairShare:
             queue = st.open_assigned / capacity
             fill = (st.filled + s.fill_alpha) / (st.assigned + s.fill_alpha + s.fill_beta)
             days = days_until_available(candidate)
-            readiness = days if days is not None else s.unknown_availability_days
+            if days is None:
+                readiness, readiness_note = shelf.expected_delay_days(queue), _EXPECTED_DELAY
+                estimate: str | None = shelf.describe()
+            else:
+                readiness, readiness_note, estimate = days, _READINESS, None
             terms = (
                 Term("deficit", deficits[index], s.w_deficit * z_deficit[index], _DEFICIT),
                 Term("queue", queue, -s.w_queue * queue, _QUEUE),
@@ -205,7 +214,7 @@ class FairShare:
                 ),
                 Term("fill_rate", fill, s.w_fill * fill, _FILL),
                 Term("distance", distances[index], -s.w_distance * z_distance[index], _DISTANCE),
-                Term("readiness", readiness, -s.w_readiness * readiness, _READINESS),
+                Term("readiness", readiness, -s.w_readiness * readiness, readiness_note),
             )
             scored.append(
                 _Scored(
@@ -216,6 +225,7 @@ class FairShare:
                     terms=terms,
                     owed=deficits[index],
                     weight=float(profile.capacity_per_day or 1),
+                    estimate=estimate,
                 )
             )
         return scored
@@ -282,6 +292,8 @@ def _reasons(entry: _Scored, tie: str | None) -> tuple[str, ...]:
     reasons.append(
         f"owes {entry.owed:.1f} loans" if entry.owed >= 0 else f"{-entry.owed:.1f} loans ahead"
     )
+    if entry.estimate is not None:
+        reasons.append(entry.estimate)
     reasons.append(f"score {entry.score:+.2f}")
     if tie is not None:
         reasons.append(tie)

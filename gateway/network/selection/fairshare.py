@@ -49,6 +49,7 @@ import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from gateway.network.selection.estimate import estimate_shelf
 from gateway.network.selection.model import (
     Candidate,
     Exclusion,
@@ -57,7 +58,6 @@ from gateway.network.selection.model import (
     Term,
     days_until_available,
 )
-from gateway.network.selection.estimate import estimate_shelf
 from gateway.network.selection.ordering import eligible, robust_z, seeded_random, weighted_order
 
 if TYPE_CHECKING:
@@ -198,13 +198,17 @@ class FairShare:
             queue = st.open_assigned / capacity
             fill = (st.filled + s.fill_alpha) / (st.assigned + s.fill_alpha + s.fill_beta)
             days = days_until_available(candidate)
+            owed = s.w_deficit * z_deficit[index]
             if days is None:
                 readiness, readiness_note = shelf.expected_delay_days(queue), _EXPECTED_DELAY
                 estimate: str | None = shelf.describe()
+                # A loan owed is paid only if the copy is there: the claim of an unknown
+                # copy is worth its chance of being on the shelf.
+                owed = owed * shelf.probability if owed > 0 else owed
             else:
                 readiness, readiness_note, estimate = days, _READINESS, None
             terms = (
-                Term("deficit", deficits[index], s.w_deficit * z_deficit[index], _DEFICIT),
+                Term("deficit", deficits[index], owed, _DEFICIT),
                 Term("queue", queue, -s.w_queue * queue, _QUEUE),
                 Term(
                     "turnaround",

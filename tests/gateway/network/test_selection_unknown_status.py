@@ -29,9 +29,21 @@ DAY = 86400.0
 B8 = FairShare(FairShareSettings(tie_margin=0.0))
 
 
-def holder(member: str, availability: Availability, **fields: float) -> Candidate:
+def holder(
+    member: str,
+    availability: Availability,
+    *,
+    due_in_days: float | None = None,
+    hold_count: int = 0,
+) -> Candidate:
     """A holder 10 km away with the given live status."""
-    return Candidate(member=member, availability=availability, distance_km=10.0, **fields)
+    return Candidate(
+        member=member,
+        availability=availability,
+        due_in_days=due_in_days,
+        hold_count=hold_count,
+        distance_km=10.0,
+    )
 
 
 def test_estimate_follows_laplaces_rule() -> None:

@@ -4,6 +4,8 @@ strategy ever picks a member that may not be asked."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -208,3 +210,39 @@ def test_no_strategy_picks_a_member_that_may_not_be_asked(
         assert declines == sorted(declines)
     else:  # ReShare, CrossLink and DCB never come back to a decliner
         assert all(request.declined(m) == 0 for m in ranking.members)
+
+
+def test_an_unknown_copys_claim_is_weighted_by_its_chance() -> None:
+    """The deficit of a member that owes loans counts, for a copy without live status,
+    times the chance it is on the shelf (a debt is paid only if the copy is there); a
+    member ahead of its goal is held back in full whatever its status."""
+    req = LendingRequest(
+        id="r1",
+        requester="req",
+        candidates=(
+            holder("a", Availability.AVAILABLE),
+            holder("b", Availability.CHECKED_OUT, due_in_days=2.0),
+            holder("owes", Availability.UNKNOWN),
+            holder("ahead", Availability.UNKNOWN),
+        ),
+    )
+    stats = {
+        "a": MemberStats(lends=10.0, borrows=10.0),
+        "b": MemberStats(lends=10.0, borrows=10.0),
+        "owes": MemberStats(lends=0.0, borrows=30.0),
+        "ahead": MemberStats(lends=30.0, borrows=0.0),
+    }
+    ranking = B8.rank(req, Snapshot(now=0.0, profiles={}, reading=CounterReading(stats=stats)))
+    deficit = {
+        lender.member: next(t for t in lender.terms if t.name == "deficit")
+        for lender in ranking.lenders
+    }
+    chance = 2 / 4  # one of two known holders on the shelf
+    # Shortfalls log((gB + 1) / (L + 1)): 0, 0, +log 31, -log 31; their median is 0 and
+    # the median absolute deviation log(31) / 2.
+    z = math.log(31) / (1.4826 * math.log(31) / 2)
+    assert deficit["owes"].value == pytest.approx(math.log(31))
+    assert deficit["owes"].contribution == pytest.approx(z * chance)
+    assert "chance the copy is on the shelf" in deficit["owes"].note
+    assert deficit["ahead"].contribution == pytest.approx(-z)
+    assert deficit["a"].contribution == pytest.approx(0.0)

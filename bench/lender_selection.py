@@ -517,9 +517,8 @@ def svg_chart(outcomes: list[Outcome], rows: list[Figures], trace: Trace) -> str
     step = 10 ** math.floor(math.log10(extreme))
     top = math.ceil(extreme / step) * step
     unknown = sum(not m.live_status for m in trace.members)
-    no_status = f"; purple: the {unknown} members without live status" if unknown else ""
     width, left, right = 760, 64, 16
-    panel_h, half, gap, head = 126, 50, 18, 46
+    panel_h, half, gap, head = 126, 50, 18, 62 if unknown else 46
     plot_w = width - left - right
     bar_w = plot_w / len(order)
     height = head + len(outcomes) * (panel_h + gap) + 30
@@ -532,8 +531,13 @@ def svg_chart(outcomes: list[Outcome], rows: list[Figures], trace: Trace) -> str
         f'<text x="{left}" y="34" fill="#555555">{trace.settings.capacity} capacities, '
         f"{len(order)} members, largest collection "
         f"on the left; seed {trace.seed}; bars above the line lent more than their goal"
-        f"{no_status}</text>",
+        "</text>",
     ]
+    if unknown:
+        out.append(
+            f'<text x="{left}" y="50" fill="{_NO_STATUS_COLOUR}">purple: the {unknown} '
+            "members without live status (holdings only)</text>"
+        )
     for p, (outcome, row, values) in enumerate(zip(outcomes, rows, nets, strict=True)):
         y0 = head + p * (panel_h + gap)
         mid = y0 + 18 + half

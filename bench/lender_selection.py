@@ -38,8 +38,11 @@ Reported per strategy: fill rate; first-to-fill (filled by the first lender aske
 all requests); mean and p95 turnaround (request to delivery, days); lenders asked per
 request; the largest queue any lender had; Jain's index of normalised net lending
 ``x_i = L_i / (g_i * B_i)`` over members that borrowed (1 is perfectly fair); the Gini
-coefficient of the same ``x_i`` (0 is perfectly even).  The chart shows each member's
-net lending against its goal, ``L_i - g_i * B_i``, one panel per strategy.
+coefficient of the same ``x_i`` (0 is perfectly even); the mean ``x_i`` of the members
+without a live status (and the lowest) against the mean of those with one: a starved
+group sits well below 1.  Then B8's verdict per trace: Jain >= 0.95 and a fill rate at
+least the best baseline's.  The chart shows each member's net lending against its goal,
+``L_i - g_i * B_i``, one panel per strategy, members without live status in purple.
 """
 
 from __future__ import annotations

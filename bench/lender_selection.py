@@ -1,7 +1,13 @@
 """Lender selection: every strategy replayed over the same synthetic 90-day trace.
 
-Run by hand: ``.venv/bin/python bench/lender_selection.py [--seed 7] [--svg PATH]
-[--capacity agreement|staff] [--live-status-share 1.0]`` (about a minute).
+Run by hand: ``.venv/bin/python bench/lender_selection.py [--jobs N] [--seed S ...]
+[--variants default harsh] [--capacity agreement|staff] [--live-status-share 1.0]
+[--svg PATH]``.  By default every strategy replays both trace variants (``default``
+and ``harsh``) on the tuning seeds (``TUNING_SEEDS``, looked at while B8's rule was
+chosen) and on the held-out seeds (``CHECK_SEEDS``, never run while choosing): 50
+replays of about 20 s of CPU each.  ``--seed`` runs chosen seeds instead;
+``--capacity``/``--live-status-share`` one custom variant.  The chart shows the harsh
+trace of the first seed.
 
 The trace (``gateway.selection.trace``: 60 members of unequal size, Zipf demand,
 declared capacities, members going off-line) is generated once from the seed; each
@@ -32,20 +38,29 @@ Reported per strategy: fill rate; first-to-fill (filled by the first lender aske
 all requests); mean and p95 turnaround (request to delivery, days); lenders asked per
 request; the largest queue any lender had; Jain's index of normalised net lending
 ``x_i = L_i / (g_i * B_i)`` over members that borrowed (1 is perfectly fair); the Gini
-coefficient of the same ``x_i`` (0 is perfectly even).  The chart shows each member's
-net lending against its goal, ``L_i - g_i * B_i``, one panel per strategy.
+coefficient of the same ``x_i`` (0 is perfectly even); the mean ``x_i`` of the members
+without a live status (and the lowest) against the mean of those with one: a starved
+group sits well below 1.  Then B8's verdict per trace: Jain >= 0.95 and a fill rate at
+least the best baseline's.  The chart shows each member's net lending against its goal,
+``L_i - g_i * B_i``, one panel per strategy, members without live status in purple.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import hashlib
 import heapq
+import inspect
+import itertools
+import json
 import math
 import statistics
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,6 +92,17 @@ LABELS = {
     "dcb-availability": "B3 DCB",
     "evergreen-proximity": "B4 Evergreen",
 }
+JAIN_TARGET = 0.95
+VARIANTS = {
+    "default": TraceSettings(),
+    "harsh": TraceSettings(capacity="staff", live_status_share=0.85),
+}
+"""The two traces B8 must be fair on: agreed capacities with live status everywhere, and
+capacities from size alone with 15 % of members showing holdings only."""
+TUNING_SEEDS = (7,)
+"""Seeds looked at while B8's rule and weights were chosen."""
+CHECK_SEEDS = (101, 102, 103)
+"""Seeds never run while choosing: the held-out check."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -359,7 +385,13 @@ def percentile(values: list[float], share: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Figures:
-    """One strategy's reported figures."""
+    """One strategy's reported figures.
+
+    ``share_unknown`` and ``share_known`` are the mean normalised net lending
+    ``L / (g x B)`` of the members without and with a live status (1 is each member's
+    fair share); ``min_unknown`` the lowest of the former (``nan`` when every member
+    reports a live status).  A starved group sits well below 1.
+    """
 
     strategy: str
     fill_rate: float
@@ -370,13 +402,21 @@ class Figures:
     max_queue: int
     jain: float
     gini: float
+    share_known: float
+    share_unknown: float
+    min_unknown: float
     seconds: float
 
 
 def normalised_net_lending(outcome: Outcome, trace: Trace) -> list[float]:
     """``L_i / (g_i * B_i)`` of every member that borrowed."""
+    return [x for x, _ in _shares(outcome, trace)]
+
+
+def _shares(outcome: Outcome, trace: Trace) -> list[tuple[float, bool]]:
+    """``(L_i / (g_i * B_i), live status)`` of every member that borrowed."""
     return [
-        lent / (member.goal_ratio * borrowed)
+        (lent / (member.goal_ratio * borrowed), member.live_status)
         for lent, borrowed, member in zip(
             outcome.lent, outcome.borrowed, trace.members, strict=True
         )
@@ -386,7 +426,10 @@ def normalised_net_lending(outcome: Outcome, trace: Trace) -> list[float]:
 
 def figures(outcome: Outcome, trace: Trace) -> Figures:
     """The reported figures of one run."""
-    x = normalised_net_lending(outcome, trace)
+    shares = _shares(outcome, trace)
+    x = [value for value, _ in shares]
+    known = [value for value, live in shares if live]
+    unknown = [value for value, live in shares if not live]
     requests = max(1, outcome.requests)
     return Figures(
         strategy=outcome.strategy,
@@ -400,42 +443,66 @@ def figures(outcome: Outcome, trace: Trace) -> Figures:
         max_queue=outcome.max_queue,
         jain=jain(x),
         gini=gini(x),
+        share_known=statistics.fmean(known) if known else math.nan,
+        share_unknown=statistics.fmean(unknown) if unknown else math.nan,
+        min_unknown=min(unknown) if unknown else math.nan,
         seconds=outcome.seconds,
     )
 
 
+def _share_text(f: Figures) -> str:
+    if math.isnan(f.share_unknown):
+        return f"- | {f.share_known:.3f}"
+    return f"{f.share_unknown:.3f} / {f.min_unknown:.3f} | {f.share_known:.3f}"
+
+
 def table(rows: list[Figures]) -> str:
-    """The figures as a Markdown table."""
+    """The figures of one trace as a Markdown table."""
     lines = [
         "| strategy | fill rate | first-to-fill | turnaround mean / p95 (days) "
-        "| lenders asked per request | max queue | Jain | Gini |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| lenders asked per request | max queue | Jain | Gini "
+        "| share without live status (mean / min) | share with |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines.extend(
         f"| {LABELS.get(f.strategy, f.strategy)} | {f.fill_rate:.2%} | {f.first_to_fill:.1%} "
         f"| {f.mean_turnaround:.2f} / {f.p95_turnaround:.2f} | {f.asked_per_request:.2f} "
-        f"| {f.max_queue} | {f.jain:.3f} | {f.gini:.3f} |"
+        f"| {f.max_queue} | {f.jain:.3f} | {f.gini:.3f} | {_share_text(f)} |"
         for f in rows
     )
     return "\n".join(lines)
 
 
-def verdict(rows: list[Figures]) -> str:
-    """Whether B8 meets its targets: Jain >= 0.95, fill rate >= the best baseline's."""
+def targets_met(rows: list[Figures]) -> tuple[bool, bool] | None:
+    """Whether B8 keeps Jain >= 0.95, and the best fill rate, on one trace."""
     ours = next((f for f in rows if f.strategy == "fair-share"), None)
     baselines = [f for f in rows if f.strategy != "fair-share"]
     if ours is None or not baselines:
+        return None
+    best = max(f.fill_rate for f in baselines)
+    return ours.jain >= JAIN_TARGET, ours.fill_rate >= best
+
+
+def verdict(rows: list[Figures]) -> str:
+    """Whether B8 meets its targets: Jain >= 0.95, fill rate >= the best baseline's."""
+    met = targets_met(rows)
+    if met is None:
         return "targets: need fair-share and at least one baseline"
-    best = max(baselines, key=lambda f: f.fill_rate)
-    jain_ok = "met" if ours.jain >= 0.95 else "NOT met"
-    fill_ok = "met" if ours.fill_rate >= best.fill_rate else "NOT met"
+    ours = next(f for f in rows if f.strategy == "fair-share")
+    best = max((f for f in rows if f.strategy != "fair-share"), key=lambda f: f.fill_rate)
+    jain_ok = "met" if met[0] else "NOT met"
+    fill_ok = "met" if met[1] else "NOT met"
     return (
-        f"targets: Jain {ours.jain:.4f} >= 0.95 {jain_ok}; fill {ours.fill_rate:.2%} >= best "
-        f"baseline ({LABELS.get(best.strategy, best.strategy)} {best.fill_rate:.2%}) {fill_ok}"
+        f"targets: Jain {ours.jain:.4f} >= {JAIN_TARGET} {jain_ok}; fill {ours.fill_rate:.2%} "
+        f">= best baseline ({LABELS.get(best.strategy, best.strategy)} {best.fill_rate:.2%}) "
+        f"{fill_ok}"
     )
 
 
 # --- the chart -----------------------------------------------------------------------
+
+
+_NO_STATUS_COLOUR = "#6b46c1"
 
 
 def _escape(text: str) -> str:
@@ -452,8 +519,9 @@ def svg_chart(outcomes: list[Outcome], rows: list[Figures], trace: Trace) -> str
     extreme = max(1.0, max(abs(v) for row in nets for v in row))
     step = 10 ** math.floor(math.log10(extreme))
     top = math.ceil(extreme / step) * step
+    unknown = sum(not m.live_status for m in trace.members)
     width, left, right = 760, 64, 16
-    panel_h, half, gap, head = 126, 50, 18, 46
+    panel_h, half, gap, head = 126, 50, 18, 62 if unknown else 46
     plot_w = width - left - right
     bar_w = plot_w / len(order)
     height = head + len(outcomes) * (panel_h + gap) + 30
@@ -463,10 +531,16 @@ def svg_chart(outcomes: list[Outcome], rows: list[Figures], trace: Trace) -> str
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
         f'<text x="{left}" y="18" font-size="14" font-weight="bold">Net lending against '
         f"each member's goal, L - g x B, over {trace.settings.days} days</text>",
-        f'<text x="{left}" y="34" fill="#555555">{len(order)} members, largest collection '
+        f'<text x="{left}" y="34" fill="#555555">{trace.settings.capacity} capacities, '
+        f"{len(order)} members, largest collection "
         f"on the left; seed {trace.seed}; bars above the line lent more than their goal"
         "</text>",
     ]
+    if unknown:
+        out.append(
+            f'<text x="{left}" y="50" fill="{_NO_STATUS_COLOUR}">purple: the {unknown} '
+            "members without live status (holdings only)</text>"
+        )
     for p, (outcome, row, values) in enumerate(zip(outcomes, rows, nets, strict=True)):
         y0 = head + p * (panel_h + gap)
         mid = y0 + 18 + half
@@ -487,7 +561,10 @@ def svg_chart(outcomes: list[Outcome], rows: list[Figures], trace: Trace) -> str
         for k, value in enumerate(values):
             h = abs(value) / top * half
             y = mid - h if value >= 0 else mid
-            colour = "#2b6cb0" if value >= 0 else "#c05621"
+            if not trace.members[order[k]].live_status:
+                colour = _NO_STATUS_COLOUR
+            else:
+                colour = "#2b6cb0" if value >= 0 else "#c05621"
             out.append(
                 f'<rect x="{left + k * bar_w + 1:.1f}" y="{y:.1f}" width="{bar_w - 2:.1f}" '
                 f'height="{max(h, 0.5):.1f}" fill="{colour}"/>'
@@ -500,53 +577,216 @@ def svg_chart(outcomes: list[Outcome], rows: list[Figures], trace: Trace) -> str
     return "\n".join(out) + "\n"
 
 
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One strategy over one trace."""
+
+    variant: str
+    settings: TraceSettings
+    seed: int
+    role: str  # "tuning", "held-out" or "chosen"
+    strategy: str
+
+
+@functools.lru_cache(maxsize=2)
+def _trace(seed: int, settings: TraceSettings) -> Trace:
+    return generate_trace(seed, settings)
+
+
+# The sources a replay's result depends on.  Every replay is deterministic, so a saved
+# result stays valid while these files are unchanged; the baselines do not read B8's.
+_REPLAY_SOURCES = (
+    "bench/selection_trace.py",
+    "gateway/network/selection/model.py",
+    "gateway/network/selection/ordering.py",
+    "gateway/network/selection/counters.py",
+)
+_STRATEGY_SOURCES = {
+    "fair-share": (
+        "gateway/network/selection/fairshare.py",
+        "gateway/network/selection/estimate.py",
+    ),
+}
+_BASELINE_SOURCES = ("gateway/network/selection/baselines.py",)
+
+
+def fingerprint(job: Job) -> str:
+    """A digest of the job and of every source file its result depends on."""
+    digest = hashlib.blake2b(repr(job).encode(), digest_size=12)
+    for replayed in (LenderModel, _Open, Outcome, Replay, Figures, figures, _shares, jain, gini):
+        digest.update(inspect.getsource(replayed).encode())
+    for name in (*_REPLAY_SOURCES, *_STRATEGY_SOURCES.get(job.strategy, _BASELINE_SOURCES)):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def run_job(job: Job, reuse: Path | None = None) -> tuple[Job, Outcome, Figures]:
+    """Replay one strategy over one trace (in a worker process with ``--jobs``).
+
+    With ``reuse``, a result saved there by a run of the same sources is read back
+    instead, and a fresh one is saved.
+    """
+    saved = (
+        reuse / f"{job.variant}-{job.seed}-{job.strategy}-{fingerprint(job)}.json"
+        if reuse
+        else None
+    )
+    if saved is not None and saved.exists():
+        data = json.loads(saved.read_text(encoding="utf-8"))
+        return job, Outcome(**data["outcome"]), Figures(**data["figures"])
+    trace = _trace(job.seed, job.settings)
+    outcome = Replay(trace, make_strategy(job.strategy, seed=job.seed), LenderModel()).run()
+    result = figures(outcome, trace)
+    if saved is not None:
+        saved.write_text(
+            json.dumps({"outcome": asdict(outcome), "figures": asdict(result)}), encoding="utf-8"
+        )
+    return job, outcome, result
+
+
+def _run_all(
+    jobs: list[Job], workers: int, reuse: Path | None
+) -> list[tuple[Job, Outcome, Figures]]:
+    if reuse is not None:
+        reuse.mkdir(parents=True, exist_ok=True)
+    if workers <= 1:
+        return [_report(run_job(job, reuse)) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [_report(done) for done in pool.map(run_job, jobs, itertools.repeat(reuse))]
+
+
+def _report(done: tuple[Job, Outcome, Figures]) -> tuple[Job, Outcome, Figures]:
+    job, outcome, _ = done
+    print(
+        f"  {job.variant} seed {job.seed} {job.strategy}: {outcome.seconds:.1f} s",
+        file=sys.stderr,
+    )
+    return done
+
+
+def summary(results: list[tuple[Job, Outcome, Figures]]) -> str:
+    """B8's verdict on every trace, tuning and held-out seeds apart."""
+    lines = [
+        "| variant | seed | role | B8 Jain | best baseline Jain | B8 fill | best baseline fill "
+        "| B8 share without live status | Jain >= 0.95 | best fill |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    keys = list(dict.fromkeys((job.variant, job.seed, job.role) for job, _, _ in results))
+    for key in keys:
+        variant, seed, role = key
+        rows = [f for job, _, f in results if (job.variant, job.seed, job.role) == key]
+        met = targets_met(rows)
+        ours = next((f for f in rows if f.strategy == "fair-share"), None)
+        others = [f for f in rows if f.strategy != "fair-share"]
+        if met is None or ours is None:
+            continue
+        unknown = "-" if math.isnan(ours.share_unknown) else f"{ours.share_unknown:.3f}"
+        lines.append(
+            f"| {variant} | {seed} | {role} | {ours.jain:.3f} | "
+            f"{max(f.jain for f in others):.3f} | {ours.fill_rate:.2%} | "
+            f"{max(f.fill_rate for f in others):.2%} | {unknown} | "
+            f"{'met' if met[0] else 'NOT met'} | {'met' if met[1] else 'NOT met'} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Generate the trace, replay every strategy, print the table, write the chart."""
+    """Replay every strategy over both trace variants on the tuning and the held-out
+    seeds (or one chosen trace), print the tables, write the chart."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--seed", type=int, default=7, help="trace and tie-break seed")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        action="append",
+        help="run only these seeds (repeatable; default: the tuning and held-out seeds)",
+    )
     parser.add_argument("--svg", type=Path, default=ROOT / "docs" / "lender-selection.svg")
     parser.add_argument("--no-svg", action="store_true", help="do not write the chart")
     parser.add_argument(
         "--strategies", nargs="+", default=list(STRATEGY_NAMES), choices=STRATEGY_NAMES
     )
     parser.add_argument("--days", type=int, default=TraceSettings().days)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument(
         "--capacity",
         choices=("agreement", "staff"),
-        default="agreement",
-        help="declared capacities: from each member's goal share, or from its size alone",
+        help="one custom variant instead: declared capacities from each member's goal "
+        "share, or from its size alone",
     )
     parser.add_argument(
         "--live-status-share",
         type=float,
-        default=1.0,
-        help="share of members whose ILS reports item status (the rest: holdings only)",
+        help="one custom variant instead: share of members whose ILS reports item status",
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="save each replay's result in this folder and read it back on later runs "
+        "while the sources it depends on are unchanged",
     )
     args = parser.parse_args(argv)
+    if args.live_status_share is not None and not 0.0 <= args.live_status_share <= 1.0:
+        parser.error("--live-status-share must be between 0 and 1")
 
-    started = time.perf_counter()
-    settings = TraceSettings(
-        days=args.days, capacity=args.capacity, live_status_share=args.live_status_share
-    )
-    trace = generate_trace(args.seed, settings)
+    if args.capacity is not None or args.live_status_share is not None:
+        variants = {
+            "custom": TraceSettings(
+                capacity=args.capacity or "agreement",
+                live_status_share=1.0 if args.live_status_share is None else args.live_status_share,
+            )
+        }
+    else:
+        variants = {name: VARIANTS[name] for name in args.variants}
+    if args.seed:
+        seeds = [(seed, "chosen") for seed in args.seed]
+    else:
+        seeds = [(seed, "tuning") for seed in TUNING_SEEDS]
+        seeds += [(seed, "held-out") for seed in CHECK_SEEDS]
+    jobs = [
+        Job(name, replace(settings, days=args.days), seed, role, strategy)
+        for name, settings in variants.items()
+        for seed, role in seeds
+        for strategy in args.strategies
+    ]
     print(
-        f"trace: seed {args.seed}, {len(trace.members)} members, {len(trace.requests)} "
-        f"requests over {args.days} days, {args.capacity} capacities, live status at "
-        f"{args.live_status_share:.0%} of members ({time.perf_counter() - started:.1f} s)",
+        f"{len(jobs)} replays: variants {', '.join(variants)}; seeds "
+        f"{', '.join(f'{seed} ({role})' for seed, role in seeds)}",
         file=sys.stderr,
     )
-    outcomes, rows = [], []
-    for name in args.strategies:
-        outcome = Replay(trace, make_strategy(name, seed=args.seed), LenderModel()).run()
-        outcomes.append(outcome)
-        rows.append(figures(outcome, trace))
-        print(f"  {name}: {outcome.seconds:.1f} s", file=sys.stderr)
-    print(table(rows))
-    print(verdict(rows))
+    results = _run_all(jobs, args.jobs, args.reuse)
+    print(f"tuning seeds (looked at while choosing B8's rule): {list(TUNING_SEEDS)}")
+    print(f"held-out seeds (never run while choosing): {list(CHECK_SEEDS)}")
+    for name, settings in variants.items():
+        for seed, role in seeds:
+            rows = [f for job, _, f in results if (job.variant, job.seed) == (name, seed)]
+            print(
+                f"\n{name} trace ({settings.capacity} capacities, live status at "
+                f"{settings.live_status_share:.0%} of members), seed {seed} ({role}):\n"
+            )
+            print(table(rows))
+            print(verdict(rows))
+    print()
+    print(summary(results))
     if not args.no_svg:
+        chart_variant = "harsh" if "harsh" in variants else next(iter(variants))
+        chart_seed = seeds[0][0]
+        chosen = [
+            (outcome, f)
+            for job, outcome, f in results
+            if (job.variant, job.seed) == (chart_variant, chart_seed)
+        ]
+        trace = _trace(
+            chart_seed,
+            variants[chart_variant]
+            if args.days == TraceSettings().days
+            else replace(variants[chart_variant], days=args.days),
+        )
         args.svg.parent.mkdir(parents=True, exist_ok=True)
-        args.svg.write_text(svg_chart(outcomes, rows, trace), encoding="utf-8")
-        print(f"chart: {args.svg}", file=sys.stderr)
+        args.svg.write_text(
+            svg_chart([o for o, _ in chosen], [f for _, f in chosen], trace), encoding="utf-8"
+        )
+        print(f"chart: {args.svg} ({chart_variant} trace, seed {chart_seed})", file=sys.stderr)
     return 0
 
 

@@ -5,8 +5,14 @@ declared, over a window that remembers but forgets (``consortium.md`` section (b
 B8).  For every eligible candidate ``i``:
 
 ====================  ==============================================================
-deficit ``D_i``        ``g_i * B_i - L_i``: decayed borrows times the goal ratio, less
-                       decayed loans.  Positive: the member owes loans.
+shortfall ``D_i``      ``log((g_i * B_i + 1) / (L_i + 1))``: decayed borrows times the
+                       goal ratio against decayed loans, as a ratio.  Positive: the
+                       member owes loans.  A ratio because fairness is judged on
+                       ``L / (g B)`` (Jain's index in the benchmark): 20 loans owed is
+                       a small lag for a member that borrows 2,000 and starvation for
+                       one that borrows 50, and an absolute deficit put them level.
+                       The one loan on each side keeps a member without history at
+                       parity and a near-empty ratio from swinging.
 queue ``q_i``          open requests assigned to it / its declared daily capacity.
 turnaround ``t_i``     median hours from assignment to shipping over its recent
                        fills, shrunk towards the consortium's median with the weight
@@ -15,12 +21,20 @@ turnaround ``t_i``     median hours from assignment to shipping over its recent
 fill rate ``f_i``      ``(filled + alpha) / (assigned + alpha + beta)``: Bayesian, so a
                        new member starts at ``alpha / (alpha + beta)``, not 0 or 1.
 distance ``d_i``       km from the pickup location (unknown: the median of the known).
-readiness ``a_i``      days until the copy can go (the DCB formula: 0 on the shelf;
-                       ``unknown_availability_days`` without a live status).
+readiness ``a_i``      days until the copy can go (the DCB formula: 0 on the shelf);
+                       without a live status, the expected delay of asking it,
+                       ``(1 - p) * (1 + q_i)`` with ``p`` the title's estimated chance
+                       of being on the shelf, from this request's holders with a live
+                       status (``estimate.py``: why, and why not a fixed number).
 ====================  ==============================================================
 
-``score_i = w1*z(D_i) - w2*q_i - w3*z(t_i) + w4*f_i - w5*z(d_i) - w6*a_i``, with ``z``
-the robust z-score among this request's candidates, clipped to ``[-z_clip, z_clip]``.
+``score_i = w1*y_i*z(D_i) - w2*q_i - w3*z(t_i) + w4*f_i - w5*z(d_i) - w6*a_i``, with ``z``
+the robust z-score among this request's candidates, clipped to ``[-z_clip, z_clip]``,
+and ``y_i`` the chance that asking ``i`` yields a loan as far as its status tells: 1 for
+a known status (the readiness term prices a copy that is out), the estimated chance of
+being on the shelf for an unknown one, when it owes loans (a debt is paid only if the
+copy is there; so a member without live status is asked in proportion to what it owes
+*and* to its odds, instead of not at all or for every popular title it holds).
 
 The rota is ordered by, in turn:
 
@@ -42,10 +56,12 @@ Each ranked lender carries its terms (raw value and contribution) and reasons, w
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from gateway.network.selection.estimate import estimate_shelf
 from gateway.network.selection.model import (
     Candidate,
     Exclusion,
@@ -63,12 +79,14 @@ __all__ = ["FairShare", "FairShareSettings"]
 
 # The terms' notes: what the raw value is.  A term's robust z, where it has one, is its
 # contribution divided by its weight.
-_DEFICIT = "loans owed: goal ratio x decayed borrows - decayed loans"
+_DEFICIT = "log((goal ratio x decayed borrows + 1) / (decayed loans + 1))"
+_DEFICIT_UNKNOWN = _DEFICIT + ", its z times the chance the copy is on the shelf"
 _QUEUE = "days of queued work: open requests / capacity per day"
 _TURNAROUND = "hours from assignment to shipping, shrunk to the consortium's median"
 _FILL = "Bayesian fill rate"
 _DISTANCE = "km from the pickup location"
 _READINESS = "days until the copy is available"
+_EXPECTED_DELAY = "expected days lost if the copy without live status is out"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,7 +103,6 @@ class FairShareSettings:
         turnaround_prior_fills: Weight, in fills, of the consortium's median.
         fill_alpha: Prior fills (``alpha``).
         fill_beta: Prior declines (``beta``).
-        unknown_availability_days: Readiness of a copy without a live status.
         default_capacity_per_day: Capacity of a member that declared none, when no
             candidate declared one either (otherwise their median is used).
         z_clip: Robust z-scores are clipped to ``[-z_clip, z_clip]`` (``None``: not
@@ -108,7 +125,6 @@ class FairShareSettings:
     turnaround_prior_fills: float = 5.0
     fill_alpha: float = 4.0
     fill_beta: float = 1.0
-    unknown_availability_days: float = 3.0
     default_capacity_per_day: float = 10.0
     z_clip: float | None = 3.0
     tie_margin: float = 0.1
@@ -125,6 +141,7 @@ class _Scored:
     terms: tuple[Term, ...]
     owed: float
     weight: float
+    estimate: str | None = None
 
     def tier(self) -> tuple[int, int, int, float]:
         c = self.candidate
@@ -182,9 +199,17 @@ class FairShare:
         distances = [
             c.distance_km if c.distance_km is not None else fallback_km for c in candidates
         ]
-        z_deficit = robust_z(deficits, clip=s.z_clip)
+        # Fairness is judged on the ratio L / (g B) (Jain's index over it), so the
+        # deficit is z-scored as a ratio too: log((g B + 1) / (L + 1)), one loan of
+        # prior on each side so a member without history sits at parity.
+        shortfalls = [
+            math.log((p.goal_ratio * st.borrows + 1.0) / (st.lends + 1.0))
+            for p, st in zip(profiles, stats, strict=True)
+        ]
+        z_deficit = robust_z(shortfalls, clip=s.z_clip)
         z_turnaround = robust_z(turnarounds, clip=s.z_clip)
         z_distance = robust_z(distances, clip=s.z_clip)
+        shelf = estimate_shelf(candidates)
 
         scored = []
         for index, candidate in enumerate(candidates):
@@ -193,9 +218,19 @@ class FairShare:
             queue = st.open_assigned / capacity
             fill = (st.filled + s.fill_alpha) / (st.assigned + s.fill_alpha + s.fill_beta)
             days = days_until_available(candidate)
-            readiness = days if days is not None else s.unknown_availability_days
+            owed = s.w_deficit * z_deficit[index]
+            deficit_note = _DEFICIT
+            if days is None:
+                readiness, readiness_note = shelf.expected_delay_days(queue), _EXPECTED_DELAY
+                estimate: str | None = shelf.describe()
+                # A loan owed is paid only if the copy is there: the claim of an unknown
+                # copy is worth its chance of being on the shelf.
+                if owed > 0:
+                    owed, deficit_note = owed * shelf.probability, _DEFICIT_UNKNOWN
+            else:
+                readiness, readiness_note, estimate = days, _READINESS, None
             terms = (
-                Term("deficit", deficits[index], s.w_deficit * z_deficit[index], _DEFICIT),
+                Term("deficit", shortfalls[index], owed, deficit_note),
                 Term("queue", queue, -s.w_queue * queue, _QUEUE),
                 Term(
                     "turnaround",
@@ -205,7 +240,7 @@ class FairShare:
                 ),
                 Term("fill_rate", fill, s.w_fill * fill, _FILL),
                 Term("distance", distances[index], -s.w_distance * z_distance[index], _DISTANCE),
-                Term("readiness", readiness, -s.w_readiness * readiness, _READINESS),
+                Term("readiness", readiness, -s.w_readiness * readiness, readiness_note),
             )
             scored.append(
                 _Scored(
@@ -216,6 +251,7 @@ class FairShare:
                     terms=terms,
                     owed=deficits[index],
                     weight=float(profile.capacity_per_day or 1),
+                    estimate=estimate,
                 )
             )
         return scored
@@ -282,6 +318,8 @@ def _reasons(entry: _Scored, tie: str | None) -> tuple[str, ...]:
     reasons.append(
         f"owes {entry.owed:.1f} loans" if entry.owed >= 0 else f"{-entry.owed:.1f} loans ahead"
     )
+    if entry.estimate is not None:
+        reasons.append(entry.estimate)
     reasons.append(f"score {entry.score:+.2f}")
     if tie is not None:
         reasons.append(tie)

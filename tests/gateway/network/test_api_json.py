@@ -88,7 +88,7 @@ RANKING: dict[str, Any] = {
                     "name": "deficit",
                     "value": 0.0,
                     "contribution": 0.0,
-                    "note": "loans owed: goal ratio x decayed borrows - decayed loans",
+                    "note": "log((goal ratio x decayed borrows + 1) / (decayed loans + 1))",
                 },
                 {
                     "name": "queue",

@@ -252,11 +252,13 @@ def collection_section(report: CollectionReport) -> str:
     return lead + '<div class="pair">' + overlap + counts + "</div>"
 
 
-def _figure(svg: str, caption: str, table: str) -> str:
-    return (
-        f'<div class="pair"><figure class="chart">{svg}'
-        f'<figcaption class="note">{text(caption)}</figcaption></figure>{table}</div>'
+def _figure(svg: str, caption: str, table: str, *, beside: bool = True) -> str:
+    """A chart with its caption and its table: beside it (a small chart and a narrow
+    table) or under it (a wide chart, or a table of many columns)."""
+    figure = (
+        f'<figure class="chart">{svg}<figcaption class="note">{text(caption)}</figcaption></figure>'
     )
+    return f'<div class="pair">{figure}{table}</div>' if beside else figure + table
 
 
 def _summary(report: UsageReport) -> str:
@@ -287,6 +289,7 @@ def _sections(usage: UsageReport, charts: AnalyticsCharts, weekly: Mapping[str, 
             charts.net,
             "Loans lent and borrowed; the dashed mark is the lent count each goal ratio asks.",
             net_table(usage),
+            beside=False,
         )
         + '</section><section aria-labelledby="weeks"><h2 id="weeks">Fill rate and turnaround'
         "</h2>"
@@ -294,6 +297,7 @@ def _sections(usage: UsageReport, charts: AnalyticsCharts, weekly: Mapping[str, 
             charts.weekly,
             "Fill rate per week (no point: no request) and median turnaround in hours.",
             weekly_table(usage, weekly),
+            beside=False,
         )
         + '</section><section aria-labelledby="refusals"><h2 id="refusals">Refusals</h2>'
         + refusals

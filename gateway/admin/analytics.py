@@ -99,7 +99,7 @@ async def read_usage(
         StateUnavailable: The registry cannot be read.
     """
     rules, services = view.current()
-    loans = history or await read_period(services.store, period)
+    loans = await read_period(services.store, period) if history is None else history
     refusals = await read_refusals(services.store, period)
     closed = await read_closed_holds(services.store, period)
     return usage_report(
@@ -126,7 +126,8 @@ async def read_collection(
         StateUnavailable: The registry cannot be read.
     """
     rules, services = view.current()
-    loans = (history or await read_period(services.store, period)).loans
+    read = await read_period(services.store, period) if history is None else history
+    loans = read.loans
     return collection_report(
         services.holdings.copies(),
         loans,

@@ -39,6 +39,8 @@ LENT_COLOUR = "#0b4fa8"
 BORROWED_COLOUR = "#b35900"
 GOAL_COLOUR = "#1b1f24"
 HEAT_MAP = "Blues"
+WEEKS_ALL_LABELLED = 20
+"""Up to this many weeks every week is named on the axis (the table names them all)."""
 
 
 def flows_svg(libraries: Sequence[str], flows: Mapping[str, Mapping[str, int]]) -> str:
@@ -147,7 +149,13 @@ def weekly_svg(weeks: Sequence[WeekTrend], turnaround: Mapping[str, Summary]) ->
     )
     hours_axes.set_ylabel("median turnaround (h)")
     hours_axes.set_ylim(0, max([1.0, *(m for m in medians if m is not None)]) * 1.3)
-    hours_axes.set_xticks(places, labels, rotation=90 if many else 0, fontsize=8 if many else 9)
+    step = 1 if len(labels) <= WEEKS_ALL_LABELLED else 4  # a year: every fourth week named
+    hours_axes.set_xticks(
+        places,
+        [label if n % step == 0 else "" for n, label in enumerate(labels)],
+        rotation=90 if many else 0,
+        fontsize=8 if many else 9,
+    )
     hours_axes.set_xlabel("ISO week of checkout")
     for axes in (rate_axes, hours_axes):
         axes.spines[["top", "right"]].set_visible(False)

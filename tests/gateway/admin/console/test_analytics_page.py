@@ -35,6 +35,7 @@ from gateway.admin.console.analytics_charts import (
 from gateway.analytics.usage import usage_report
 from gateway.analytics.weekly import turnaround_by_week
 from gateway.history.period import Period
+from gateway.history.reader import PeriodLoans
 from gateway.network.discovery import Holding, HoldingsIndex
 from tests.gateway.analytics.history import CLOSED_HOLDS, HISTORY, LOANS, NOVEMBER, REFUSALS
 
@@ -143,6 +144,18 @@ def test_the_weekly_table_has_every_week_with_fill_rate_and_turnaround() -> None
     svg = weekly_svg(REPORT.weeks, WEEKLY)
     assert 'role="img" aria-label="Fill rate and median turnaround per ISO week"' in svg
     assert "2026-W45" in svg
+
+
+def test_a_year_of_weeks_names_every_fourth_on_the_chart() -> None:
+    """Over a year the chart names every fourth week (53 names would overlap); the
+    table still lists them all."""
+    year = PeriodLoans(Period.parse("2026-01-01..2026-12-31"), LOANS)
+    report = usage_report(year, REFUSALS, libraries=LIBRARIES)
+    svg = weekly_svg(report.weeks, turnaround_by_week(year))
+    assert len(report.weeks) == 53
+    assert ">2026-W05<" in svg
+    assert ">2026-W02<" not in svg
+    assert len(_rows(weekly_table(report, turnaround_by_week(year)))) == 53
 
 
 def test_refusals_are_counted_by_code_and_requesting_library() -> None:

@@ -265,6 +265,19 @@ async def test_the_page_shows_every_chart_and_the_collections() -> None:
     ]
 
 
+async def test_a_month_without_traffic_is_drawn_empty_not_refused() -> None:
+    """A month with no loan and no refusal: the charts are drawn (empty), the refusal
+    section says there was none, and the summary counts nothing."""
+    view = _view(_Registry(loans=(), refusals=(), closed=()))
+    status, body = await analytics_body(
+        view, AnalyticsQuery(NOVEMBER, month="2026-11"), trio.CapacityLimiter(1)
+    )
+    assert status == 200
+    assert body.count('<svg role="img" aria-label="') == 3
+    assert "0 loans between libraries; fill rate —" in body
+    assert "No refusal recorded in the period." in body
+
+
 async def test_a_registry_that_cannot_be_read_is_a_503_with_the_reason() -> None:
     """The page says the registry cannot be read, with the store's own words, and keeps
     the period forms; a bad period is a 400 with its reason before anything is read."""

@@ -61,7 +61,7 @@ NCIP_PATHS = frozenset({"/ncip", "/healthz"})
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 """What the admin port answers without a bearer token: the liveness and readiness probes."""
 
-CONSOLE_PAGES = frozenset({"/", "/loans", "/discover", "/policies"})
+CONSOLE_PAGES = frozenset({"/", "/loans", "/analytics", "/discover", "/policies"})
 """The console's pages: a bearer token or a console session opens them."""
 
 LOGIN_PATHS = frozenset({"/login", "/logout"})

@@ -1,9 +1,10 @@
 """The operator's console: server-rendered pages on the admin port.
 
-Pages: network status (``/``), loans (``/loans``), discovery (``/discover``) and
-policies (``/policies``), plus ``/login`` and ``/logout`` (``login.py``).  Each page
-module turns what the gateway knows (through the ``AdminView``, and the figures the
-admin API computes) into HTML; ``layout.py`` gives them one frame.  No script, no
+Pages: network status (``/``), loans (``/loans``), analytics (``/analytics``),
+discovery (``/discover``) and policies (``/policies``), plus ``/login`` and ``/logout``
+(``login.py``).  Each page module turns what the gateway knows (through the
+``AdminView``, and the figures the admin API computes) into HTML; ``layout.py`` gives
+them one frame.  No script, no
 build step, nothing fetched at view time: the style is inline and charts are inline
 SVG.  Every page is sent with a content security policy that allows nothing else.
 
@@ -19,6 +20,7 @@ import trio
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from gateway.admin.console.analytics import analytics_body, parse_analytics_query
 from gateway.admin.console.discover import discover_body
 from gateway.admin.console.layout import SECURITY_HEADERS, page
 from gateway.admin.console.loans import loans_body, parse_loan_query
@@ -63,6 +65,11 @@ class _Pages:
         status, body = await loans_body(self._view, query)
         return self._page("Loans", body, "/loans", status)
 
+    async def analytics(self, request: Request) -> HTMLResponse:
+        query = parse_analytics_query(request.query_params)
+        status, body = await analytics_body(self._view, query, self._drawing)
+        return self._page("Analytics", body, "/analytics", status)
+
     async def discover(self, request: Request) -> HTMLResponse:
         status, body = await discover_body(self._view, request.query_params)
         return self._page("Discovery", body, "/discover", status)
@@ -86,6 +93,7 @@ def console_routes(
     return [
         Route("/", pages.status),
         Route("/loans", pages.loans),
+        Route("/analytics", pages.analytics),
         Route("/discover", pages.discover),
         Route("/policies", pages.policies),
         Route("/login", login.login, methods=["GET", "POST"]),

@@ -33,6 +33,7 @@ __all__ = [
 NAV = (
     ("/", "Network status"),
     ("/loans", "Loans"),
+    ("/analytics", "Analytics"),
     ("/discover", "Discovery"),
     ("/policies", "Policies"),
 )

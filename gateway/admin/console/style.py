@@ -99,4 +99,9 @@ header button:hover{background:#e5e7eb}
 .chart svg{max-width:100%;height:auto}
 .login form{display:flex;flex-direction:column;gap:.75rem}
 .login label{font-weight:600}
+.periods{display:flex;flex-wrap:wrap;gap:0 2rem;align-items:flex-end}
+.periods .note{margin:.5rem 0 1rem}
+.pair{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:1rem;align-items:start}
+.pair figure{margin:0}
+@media (max-width:60rem){.pair{grid-template-columns:minmax(0,1fr)}}
 """

@@ -48,6 +48,8 @@ BEARER = {"Authorization": f"Bearer {TOKEN}"}
 LOANS = 45
 """Loans in the registry: one made by a kiosk, the others written to the registry."""
 KIOSK_ITEM = "31002000000039"
+BLOCKED_PATRON = "21001000000099"
+REFUSED_ITEM = "31002000000041"
 SHARED_TITLE = "Atlas of Shared Collections"
 SHARED_COPIES = ("31001000000051", "31002000000051")
 
@@ -125,11 +127,14 @@ async def _lend(store: StateStore, count: int) -> None:
 
 
 async def _kiosk_lends(demo: Demo) -> None:
-    """Beta's kiosk lends a beta book to an alpha patron, and stays logged in (the demo
+    """Beta's kiosk lends a beta book to an alpha patron and refuses one to alpha's
+    blocked patron (a refusal the analytics count), and stays logged in (the demo
     closes it when it stops)."""
     kiosk = await Kiosk.logged_in(demo, "beta-kiosk")
     lent = await kiosk.expect(checkout("21001000000001", KIOSK_ITEM), CheckoutResponse)
     assert lent.ok, lent
+    refused = await kiosk.expect(checkout(BLOCKED_PATRON, REFUSED_ITEM), CheckoutResponse)
+    assert not refused.ok, refused
 
 
 @dataclass
@@ -214,6 +219,9 @@ def test_pages_lead_to_the_login_and_the_login_checks_the_token(console: Console
         ("/discover?q=atlas&by=author", "search by title, isbn or item"),
         ("/loans?page=0", "page must be 1 or more"),
         ("/policies?library=delta", "library must be one of the member libraries"),
+        ("/analytics?period=2026-13", "period: &#x27;2026-13&#x27; is not a real date"),
+        ("/analytics?from=2026-11-01", "choose both the first and the last day"),
+        ("/analytics?period=2020-01-01..2026-01-01", "at most 366 days at a time"),
     ],
 )
 def test_a_page_asked_what_it_cannot_answer_says_why(console: Console, path: str, why: str) -> None:
@@ -231,6 +239,16 @@ def test_a_page_asked_what_it_cannot_answer_says_why(console: Console, path: str
     assert why in answer.text
     assert 'role="alert"' in answer.text
     assert before == after
+
+
+def test_the_analytics_page_asks_for_a_login_first(console: Console) -> None:
+    """Without a session or a token the analytics page is a redirect to the login, which
+    leads back to it with the period asked."""
+    bare = httpx.get(console.url("/analytics?period=2026-11"), timeout=10)
+    assert (bare.status_code, bare.headers["location"]) == (
+        303,
+        "/login?next=%2Fanalytics%3Fperiod%3D2026-11",
+    )
 
 
 def test_the_grafana_dashboard_queries_only_metrics_the_gateway_exposes(console: Console) -> None:
@@ -390,6 +408,47 @@ def test_the_loans_page_pages(console: Console, chromium: Browsing) -> None:
     assert pages[1][1] == pages[3][1]
 
 
+def test_the_analytics_page_draws_the_months_traffic(console: Console, chromium: Browsing) -> None:
+    """The current month's analytics after the module's traffic: the page loads clean
+    with no text below 4.5:1; its four charts render (each an image with a name), the
+    flows table counts the 23 loans beta lent and the 22 gamma lent to alpha, and the
+    kiosk's refusal is counted under its code."""
+    low_contrast: list[str] = []
+    seen = chromium.visit(
+        console.url("/analytics"),
+        headers=BEARER,
+        screenshot="console-analytics.png",
+        act=lambda page: low_contrast.extend(page.evaluate(LOW_CONTRAST)),
+        count=(
+            'main svg[role="img"][aria-label]',
+            'main svg[role="img"] path',
+            "main figure + .scroll table",
+            "#collection ~ div table",
+        ),
+    )
+    seen.assert_clean()
+    assert seen.status == 200
+    assert "<h1>Analytics</h1>" in seen.html
+    assert low_contrast == []
+    assert seen.found['main svg[role="img"][aria-label]'] == 4
+    assert seen.found['main svg[role="img"] path'] >= 20
+    assert seen.found["main figure + .scroll table"] == 4  # a table beside or under each chart
+    assert seen.found["#collection ~ div table"] == 2
+    month = datetime.now(UTC).strftime("%Y-%m")
+    assert f'value="{month}"' in seen.html
+    assert f"{LOANS} loans between libraries" in seen.html
+    flows = seen.html.split('id="flows"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td[^>]*><strong>(\w+)</strong></td>(.*?)</tr>", flows)
+    lent = {lib: re.findall(r"<td class=\"?num\"?>([^<]*)</td>", cells) for lib, cells in rows}
+    assert lent == {
+        "alpha": ["–", "0", "0", "0"],
+        "beta": ["23", "–", "0", "23"],
+        "gamma": ["22", "0", "–", "22"],
+    }
+    refusals = seen.html.split('id="refusals"', 1)[1]
+    assert re.search(r"<code>(blocked-at-home|fines)</code>", refusals)
+
+
 def test_the_main_controls_are_reachable_by_keyboard(console: Console, chromium: Browsing) -> None:
     """Tab alone reaches the skip link, every navigation link, the search and its
     filters, the search button and the pager, in that order; the skip link leads
@@ -397,7 +456,7 @@ def test_the_main_controls_are_reachable_by_keyboard(console: Console, chromium:
     reached: list[str] = []
 
     def tab_through(page: Page) -> None:
-        for _ in range(14):
+        for _ in range(15):
             page.keyboard.press("Tab")
             reached.append(
                 page.evaluate(
@@ -421,6 +480,7 @@ def test_the_main_controls_are_reachable_by_keyboard(console: Console, chromium:
         "Skip to content",
         "Network status",
         "Loans",
+        "Analytics",
         "Discovery",
         "Policies",
         "q",

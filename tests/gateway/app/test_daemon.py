@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     from gateway.demo.network import Demo
 
 DEMO_TOML = ROOT / "config" / "demo.toml"
-TIMEOUT = 15
+# A bound on failure only: a new interpreter on a fresh clone compiles the whole package
+# first, which takes tens of seconds on two busy cores.
+TIMEOUT = 60
 
 
 async def get(url: str) -> httpx.Response:

@@ -497,7 +497,7 @@ def how_to_try(demo: Demo) -> str:
             f"  SIP2 gateway : {host}:{port}   terminals alpha-kiosk, beta-kiosk, gamma-desk;"
             f" password {DEMO_TERMINAL_PASSWORD}",
             f"  admin        : {demo.bound.admin or 'off'}   the console for people is at /"
-            " (network status, loans, discovery: try 'Atlas of Shared Collections', policies)",
+            " (status, loans, analytics, discovery: try 'Atlas of Shared Collections', policies)",
             *(
                 f"  gateway {n}    : SIP2 {b.sip2[0][0]}:{b.sip2[0][1]}, admin {b.admin or 'off'}"
                 for n, b in enumerate(demo.bounds[1:], start=2)

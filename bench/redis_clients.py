@@ -43,6 +43,7 @@ from redis._parsers import _HiredisParser, _RESP2Parser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from adapters.state.resp import RespClient
 from tests.helpers.services import start_redis
 
 COMMANDS_PER_ITERATION = 7
@@ -169,6 +170,31 @@ def coredis_variant(name: str, client: Any, shas: dict[str, str]) -> Variant:
     return Variant(name, iteration)
 
 
+def resp_variant(name: str, client: RespClient, shas: dict[str, str]) -> Variant:
+    """``adapters.state.resp``: trio sockets, hiredis packing and parsing."""
+    prefix = "{" + name + "}:"
+    outbox = prefix + "outbox"
+
+    async def iteration(n: int) -> None:
+        c = checkout(prefix, n)
+        keys, args = c.reserve_keys, c.reserve_args
+        await client.execute("EVALSHA", shas["reserve"], len(keys), *keys, *args)
+        keys, args = c.commit_keys, c.commit_args
+        await client.execute("EVALSHA", shas["commit"], len(keys), *keys, *args)
+        fields = [x for pair in event(n).items() for x in pair]
+        await client.execute("XADD", outbox, "*", *fields)
+        found = await client.execute(
+            "XREADGROUP", "GROUP", GROUP, "bench", "COUNT", 2, "STREAMS", outbox, ">"
+        )
+        ids = [entry[0] for _, entries in found or [] for entry in entries]
+        if ids:
+            await client.execute("XACK", outbox, GROUP, *ids)
+        await client.execute("SET", prefix + "throttle", str(n))
+        await client.execute("GET", prefix + "throttle")
+
+    return Variant(name, iteration)
+
+
 def _sync_commands(client: redis.Redis, prefix: str, shas: dict[str, str]) -> list[Any]:
     """The seven commands as synchronous redis-py calls ``call(n, state)``."""
     outbox = prefix + "outbox"
@@ -255,7 +281,7 @@ def _sync_client(url: str, parser: type[Any], pool_size: int) -> redis.Redis:
 
 async def run(url: str, rounds: int, tasks: int, iterations: int, pool_size: int) -> None:
     """Every variant against the server at ``url``, interleaved."""
-    names = ("coredis", "thread-hiredis", "thread-pyparser")
+    names = ("coredis", "resp-hiredis", "thread-hiredis", "thread-pyparser")
     names += ("inline-hiredis", "inline-pyparser")
     admin = redis.Redis.from_url(url, decode_responses=True)
     shas = {name: str(admin.script_load(_script(name))) for name in ("reserve", "commit")}
@@ -263,9 +289,11 @@ async def run(url: str, rounds: int, tasks: int, iterations: int, pool_size: int
         admin.xgroup_create("{" + name + "}:outbox", GROUP, "0", mkstream=True)
     limiter = trio.CapacityLimiter(pool_size)
     options: dict[str, Any] = {"decode_responses": True, "stream_timeout": None}
+    resp = RespClient(url, pool_size=pool_size)
     async with coredis.Redis.from_url(url, **options) as client:
         variants = [
             coredis_variant("coredis", client, shas),
+            resp_variant("resp-hiredis", resp, shas),
             thread_variant("thread-hiredis", _sync_client(url, _HiredisParser, pool_size), shas, limiter),
             thread_variant("thread-pyparser", _sync_client(url, _RESP2Parser, pool_size), shas, limiter),
             inline_variant("inline-hiredis", _sync_client(url, _HiredisParser, 1), shas),

@@ -158,9 +158,7 @@ def coredis_variant(name: str, client: Any, shas: dict[str, str]) -> Variant:
         await client.evalsha(shas["reserve"], keys=c.reserve_keys, args=c.reserve_args)
         await client.evalsha(shas["commit"], keys=c.commit_keys, args=c.commit_args)
         await client.xadd(outbox, event(n))
-        found = await client.xreadgroup(
-            GROUP, "bench", streams={outbox: ">"}, count=2, block=None
-        )
+        found = await client.xreadgroup(GROUP, "bench", streams={outbox: ">"}, count=2, block=None)
         ids = [e.identifier for entries in (found or {}).values() for e in entries]
         if ids:
             await client.xack(outbox, GROUP, ids)
@@ -211,7 +209,7 @@ def _sync_commands(client: redis.Redis, prefix: str, shas: dict[str, str]) -> li
         client.xadd(outbox, event(n))  # type: ignore[arg-type]
 
     def xreadgroup(n: int, state: dict[str, Any]) -> None:
-        found = client.xreadgroup(GROUP, "bench", {outbox: ">"}, count=2)
+        found: Any = client.xreadgroup(GROUP, "bench", {outbox: ">"}, count=2)
         state["ids"] = [entry[0] for _, entries in found or [] for entry in entries]
 
     def xack(n: int, state: dict[str, Any]) -> None:
@@ -256,7 +254,7 @@ def inline_variant(name: str, client: redis.Redis, shas: dict[str, str]) -> Vari
 
 
 async def measure(variant: Variant, tasks: int, iterations: int, first: int) -> None:
-    """Run ``tasks`` × ``iterations`` iterations; record CPU per command and rate."""
+    """Run ``tasks`` times ``iterations`` iterations; record CPU per command and rate."""
     cpu0, wall0 = time.process_time(), time.perf_counter()
 
     async def worker(k: int) -> None:
@@ -281,8 +279,15 @@ def _sync_client(url: str, parser: type[Any], pool_size: int) -> redis.Redis:
 
 async def run(url: str, rounds: int, tasks: int, iterations: int, pool_size: int) -> None:
     """Every variant against the server at ``url``, interleaved."""
-    names = ("coredis", "resp-hiredis", "thread-hiredis", "thread-pyparser")
-    names += ("inline-hiredis", "inline-pyparser")
+    names = (
+        "coredis",
+        "coredis-pool4",
+        "resp-hiredis",
+        "thread-hiredis",
+        "thread-pyparser",
+        "inline-hiredis",
+        "inline-pyparser",
+    )
     admin = redis.Redis.from_url(url, decode_responses=True)
     shas = {name: str(admin.script_load(_script(name))) for name in ("reserve", "commit")}
     for name in names:
@@ -290,12 +295,20 @@ async def run(url: str, rounds: int, tasks: int, iterations: int, pool_size: int
     limiter = trio.CapacityLimiter(pool_size)
     options: dict[str, Any] = {"decode_responses": True, "stream_timeout": None}
     resp = RespClient(url, pool_size=pool_size)
-    async with coredis.Redis.from_url(url, **options) as client:
+    async with (
+        coredis.Redis.from_url(url, **options) as client,
+        coredis.Redis.from_url(url, max_connections=pool_size, **options) as small,
+    ):
         variants = [
             coredis_variant("coredis", client, shas),
+            coredis_variant("coredis-pool4", small, shas),
             resp_variant("resp-hiredis", resp, shas),
-            thread_variant("thread-hiredis", _sync_client(url, _HiredisParser, pool_size), shas, limiter),
-            thread_variant("thread-pyparser", _sync_client(url, _RESP2Parser, pool_size), shas, limiter),
+            thread_variant(
+                "thread-hiredis", _sync_client(url, _HiredisParser, pool_size), shas, limiter
+            ),
+            thread_variant(
+                "thread-pyparser", _sync_client(url, _RESP2Parser, pool_size), shas, limiter
+            ),
             inline_variant("inline-hiredis", _sync_client(url, _HiredisParser, 1), shas),
             inline_variant("inline-pyparser", _sync_client(url, _RESP2Parser, 1), shas),
         ]
@@ -317,7 +330,8 @@ async def run(url: str, rounds: int, tasks: int, iterations: int, pool_size: int
         f"thread pool and connection pool {pool_size}"
     )
     base = variants[0]
-    print(f"  {'variant':16} {'CPU µs/cmd':>11} {'vs coredis':>10} {'cmds/s':>9} {'vs coredis':>10}")
+    header = f"{'CPU µs/cmd':>11} {'vs coredis':>10} {'cmds/s':>9} {'vs coredis':>10}"
+    print(f"  {'variant':16} {header}")
     for v in variants:
         cpu_ratio = statistics.median(a / b for a, b in zip(v.cpu_us, base.cpu_us, strict=True))
         rate_ratio = statistics.median(a / b for a, b in zip(v.rate, base.rate, strict=True))

@@ -4,8 +4,9 @@ Every registry operation on a request's path (reserve, commit, release, renew,
 close, the loan look-ups, throttle hits, kiosk sessions) is one Lua script, and
 ``bench/redis_clients.py`` found coredis spending about four times the client CPU of
 the small hiredis client per command.  This store is ``RedisStateStore`` with
-``_script`` replaced: the same scripts, keys and arguments, the same one round trip
-each, answered by Redis before the caller goes on; everything else (the outbox's
+``_script`` (and the throttles' GET) replaced: the same scripts, keys and arguments,
+the same one round trip each, answered by Redis before the caller goes on; everything
+else (the outbox's
 consumer group, pipelines, the ledger's batches) stays on coredis, off the request
 path.
 
@@ -62,3 +63,9 @@ class RespRedisStateStore(RedisStateStore):
             return await self._resp.execute("EVAL", body, len(keys), *keys, *args)
 
         return await self._do(name, run)
+
+    async def count(self, bucket: str) -> int:
+        """The live count of ``bucket`` (a GET asked on every login and checkout)."""
+        key = self._bucket(bucket)
+        found = await self._do("get", lambda: self._resp.execute("GET", key))
+        return int(found) if found else 0

@@ -24,7 +24,7 @@ Rules:
 from __future__ import annotations
 
 import ssl
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlsplit
 
 import hiredis
@@ -70,7 +70,7 @@ class _Connection:
                 data = await self.stream.receive_some(_CHUNK)
                 if not data:
                     raise ConnectionLost("Redis closed the connection")
-                self.reader.feed(data)
+                self.reader.feed(bytes(data))
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise ConnectionLost(f"connection to Redis failed: {exc}") from exc
         except hiredis.ProtocolError as exc:
@@ -105,10 +105,14 @@ class RespClient:
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
         self._host, self._port = parts.hostname, parts.port or 6379
-        self._tls = ssl_context or (ssl.create_default_context() if parts.scheme == "rediss" else None)
+        self._tls = ssl_context or (
+            ssl.create_default_context() if parts.scheme == "rediss" else None
+        )
         self._username = unquote(parts.username) if parts.username else None
-        self._password = password if password is not None else (
-            unquote(parts.password) if parts.password else None
+        self._password = (
+            password
+            if password is not None
+            else (unquote(parts.password) if parts.password else None)
         )
         path = parts.path.strip("/")
         if path and not path.isdigit():
@@ -128,10 +132,10 @@ class RespClient:
         connection = _Connection(stream)
         try:
             if self._password is not None:
-                login = [self._username, self._password] if self._username else [self._password]
-                await connection.call(hiredis.pack_command(("AUTH", *login)))
+                user = (self._username,) if self._username else ()
+                await connection.call(pack(("AUTH", *user, self._password)))
             if self._db:
-                await connection.call(hiredis.pack_command(("SELECT", self._db)))
+                await connection.call(pack(("SELECT", self._db)))
         except BaseException:
             await trio.aclose_forcefully(stream)
             raise
@@ -144,16 +148,12 @@ class RespClient:
             ReplyError: Redis answered with an error.
             ConnectionLost: No connection, or it broke before the reply came.
         """
-        return await self.execute_packed(hiredis.pack_command(args))
-
-    async def execute_packed(self, packed: bytes) -> Any:
-        """``execute`` for a command already packed with ``hiredis.pack_command``."""
         if self._closed:
             raise ConnectionLost("the client is closed")
         async with self._slots:
             connection = self._idle.pop() if self._idle else await self._connect()
             try:
-                reply = await connection.call(packed)
+                reply = await connection.call(pack(args))
             except BaseException:
                 # Cancelled or failed mid-command: what is left unread is not ours.
                 await trio.aclose_forcefully(connection.stream)
@@ -170,11 +170,8 @@ class RespClient:
         for connection in idle:
             await trio.aclose_forcefully(connection.stream)
 
-    def statistics(self) -> dict[str, int]:
-        """Idle connections kept now."""
-        return {"idle": len(self._idle)}
-
 
 def pack(args: Sequence[Arg]) -> bytes:
-    """One command in Redis's wire format (hiredis's packer)."""
-    return hiredis.pack_command(tuple(args))
+    """One command in Redis's wire format (hiredis's packer; its stub types the
+    argument as a one-element tuple)."""
+    return cast("bytes", hiredis.pack_command(cast("Any", tuple(args))))

@@ -131,11 +131,16 @@ class RespClient:
             stream = trio.SSLStream(stream, self._tls, server_hostname=self._host)
         connection = _Connection(stream)
         try:
+            hello: list[tuple[Arg, ...]] = []
             if self._password is not None:
                 user = (self._username,) if self._username else ()
-                await connection.call(pack(("AUTH", *user, self._password)))
+                hello.append(("AUTH", *user, self._password))
             if self._db:
-                await connection.call(pack(("SELECT", self._db)))
+                hello.append(("SELECT", self._db))
+            for command in hello:
+                reply = await connection.call(pack(command))
+                if isinstance(reply, ReplyError):
+                    raise reply
         except BaseException:
             await trio.aclose_forcefully(stream)
             raise

@@ -14,6 +14,9 @@ Rules:
 - One command per connection at a time; a connection whose command did not end with
   a whole reply (cancelled, timed out, broken) is closed, never reused, since unread
   bytes would become the next caller's reply.
+- An idle connection with something to read when it is taken (Redis restarted or
+  closed it) is closed and another taken, so a restart costs no caller a failure;
+  a command is never sent twice.
 - At most ``pool_size`` connections; callers beyond that wait for a free one.
 - Error replies are raised as ``ReplyError`` (a ``RespError``); lost or refused
   connections as ``ConnectionLost`` (a ``RespError`` too).  Time-outs are the
@@ -56,9 +59,19 @@ Arg = str | int | float | bytes
 class _Connection:
     """One open connection and its reply parser."""
 
-    def __init__(self, stream: trio.abc.Stream) -> None:
+    def __init__(self, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream]) -> None:
         self.stream = stream
+        self.socket = (
+            stream.socket
+            if isinstance(stream, trio.SocketStream)
+            else stream.transport_stream.socket
+        )
         self.reader = hiredis.Reader(encoding="utf-8", replyError=ReplyError)
+
+    def stale(self) -> bool:
+        """Whether the idle connection has something to read: Redis closed it (a
+        restart, ``timeout``, ``CLIENT KILL``) or sent what nobody asked for."""
+        return self.socket.is_readable()
 
     async def call(self, packed: bytes) -> Any:
         try:
@@ -124,11 +137,12 @@ class RespClient:
 
     async def _connect(self) -> _Connection:
         try:
-            stream: trio.abc.Stream = await trio.open_tcp_stream(self._host, self._port)
+            plain = await trio.open_tcp_stream(self._host, self._port)
         except OSError as exc:
             raise ConnectionLost(f"cannot connect to Redis: {exc}") from exc
+        stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] = plain
         if self._tls is not None:
-            stream = trio.SSLStream(stream, self._tls, server_hostname=self._host)
+            stream = trio.SSLStream(plain, self._tls, server_hostname=self._host)
         connection = _Connection(stream)
         try:
             hello: list[tuple[Arg, ...]] = []
@@ -156,7 +170,7 @@ class RespClient:
         if self._closed:
             raise ConnectionLost("the client is closed")
         async with self._slots:
-            connection = self._idle.pop() if self._idle else await self._connect()
+            connection = await self._take()
             try:
                 reply = await connection.call(pack(args))
             except BaseException:
@@ -167,6 +181,15 @@ class RespClient:
         if isinstance(reply, ReplyError):
             raise reply
         return reply
+
+    async def _take(self) -> _Connection:
+        """An idle connection Redis still holds open, else a new one."""
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.stale():
+                return connection
+            await trio.aclose_forcefully(connection.stream)
+        return await self._connect()
 
     async def aclose(self) -> None:
         """Close every idle connection; later calls fail with ``ConnectionLost``."""

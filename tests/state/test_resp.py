@@ -72,6 +72,26 @@ async def test_a_command_cut_off_closes_its_connection(redis_url: str) -> None:
         await other.aclose()
 
 
+async def test_a_connection_redis_closed_while_idle_is_replaced_unseen(redis_url: str) -> None:
+    """Redis dropping an idle connection (a restart, ``timeout``, CLIENT KILL) costs the
+    next caller nothing: the dead connection is noticed before the command is sent."""
+    client, other = RespClient(redis_url, pool_size=1), RespClient(redis_url)
+    try:
+        first = await client.execute("CLIENT", "ID")
+        await other.execute("CLIENT", "KILL", "ID", first)
+
+        async def gone() -> bool:
+            listed: str = await other.execute("CLIENT", "LIST")
+            return f"id={first} " not in listed
+
+        await eventually(gone, what="Redis to close the killed connection")
+        assert await client.execute("PING") == "PONG"
+        assert await client.execute("CLIENT", "ID") != first
+    finally:
+        await client.aclose()
+        await other.aclose()
+
+
 async def _blocked(client: RespClient) -> int:
     info: str = await client.execute("INFO", "clients")
     line = next(x for x in info.splitlines() if x.startswith("blocked_clients:"))

@@ -177,10 +177,18 @@ class RespClient:
                 # Cancelled or failed mid-command: what is left unread is not ours.
                 await trio.aclose_forcefully(connection.stream)
                 raise
-            self._idle.append(connection)
+            await self._give_back(connection)
         if isinstance(reply, ReplyError):
             raise reply
         return reply
+
+    async def _give_back(self, connection: _Connection) -> None:
+        """Keep a connection for the next caller, unless the client was closed while
+        its command ran."""
+        if self._closed:
+            await trio.aclose_forcefully(connection.stream)
+        else:
+            self._idle.append(connection)
 
     async def _take(self) -> _Connection:
         """An idle connection Redis still holds open, else a new one."""

@@ -116,6 +116,25 @@ async def test_a_closed_client_refuses_calls(redis_url: str) -> None:
         await client.execute("PING")
 
 
+async def test_a_command_running_while_the_client_closes_leaves_nothing_open(
+    redis_url: str,
+) -> None:
+    """The connection of a command still running at ``aclose`` is closed once it ends."""
+    key = f"resp-test:{uuid.uuid4().hex}"
+    client, other = RespClient(redis_url, pool_size=1), RespClient(redis_url)
+    try:
+        before = await _blocked(other)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(client.execute, "BLPOP", key, 0)
+            await eventually(lambda: _more_blocked(other, before), what="BLPOP to block")
+            await client.aclose()
+            await other.execute("RPUSH", key, "v")
+        assert client._idle == []  # the BLPOP's connection was closed, not kept
+    finally:
+        await other.execute("DEL", key)
+        await other.aclose()
+
+
 async def test_a_password_redis_does_not_expect_is_a_clear_error(redis_url: str) -> None:
     client = RespClient(redis_url, password="not-set-on-this-server")
     with pytest.raises(ReplyError, match="AUTH"):

@@ -4,20 +4,30 @@ connections, lost scripts, settings)."""
 
 from __future__ import annotations
 
+import shutil
+import socket
+import ssl
+import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pydantic
 import pytest
 import trio
+import trustme
 
 from adapters.state.base import LoanRequest, Reservation, StateUnavailable
 from adapters.state.connect import open_state
 from adapters.state.redis_resp import RespRedisStateStore
 from adapters.state.resp import ConnectionLost, ReplyError, RespClient
 from config.models import StateSettings
-from tests.helpers.polling import eventually
-from tests.helpers.services import free_port
+from tests.helpers.polling import eventually, eventually_blocking
+from tests.helpers.services import free_port, missing_service
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -208,3 +218,68 @@ def test_the_resp_client_is_refused_with_cluster_or_sentinels(
 ) -> None:
     with pytest.raises(pydantic.ValidationError, match='client = "resp" speaks to one plain'):
         StateSettings.model_validate({"backend": "redis", "client": "resp", **topology})
+
+
+@pytest.fixture(scope="module")
+def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ssl.SSLContext]]:
+    """A redis-server of its own serving TLS only, and a context trusting its CA."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        missing_service("redis-server is not installed")
+        return
+    folder: Path = tmp_path_factory.mktemp("tls-redis")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    cert.private_key_and_cert_chain_pem.write_to_path(str(folder / "server.pem"))
+    port = free_port()
+    pem = str(folder / "server.pem")
+    options = {"port": "0", "tls-port": str(port), "save": "", "appendonly": "no"}
+    options |= {"tls-cert-file": pem, "tls-key-file": pem, "tls-auth-clients": "no"}
+    options["dir"] = str(folder)
+    server = subprocess.Popen(
+        [binary, *(x for name, value in options.items() for x in (f"--{name}", value))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def listening() -> bool:
+        if server.poll() is not None:
+            return True  # it exited: no TLS in this build; told below
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        eventually_blocking(listening, what="the TLS redis-server to listen")
+        if server.poll() is not None:
+            missing_service("this redis-server cannot serve TLS")
+            return
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        yield f"rediss://127.0.0.1:{port}/1", context
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+async def test_tls_with_the_operator_s_ca(tls_redis: tuple[str, ssl.SSLContext]) -> None:
+    """rediss:// works, selects the URL's database, and keeps its connection."""
+    url, context = tls_redis
+    client = RespClient(url, ssl_context=context, pool_size=1)
+    try:
+        info: str = await client.execute("CLIENT", "INFO")
+        assert " db=1 " in f" {info} "
+        first = await client.execute("CLIENT", "ID")
+        assert await client.execute("PING") == "PONG"
+        assert await client.execute("CLIENT", "ID") == first
+    finally:
+        await client.aclose()
+
+
+async def test_tls_without_trust_in_the_server_is_connection_lost(
+    tls_redis: tuple[str, ssl.SSLContext],
+) -> None:
+    url, _ = tls_redis
+    client = RespClient(url)  # the system's trust store: it does not know this CA
+    with pytest.raises(ConnectionLost, match="connection to Redis failed"):
+        await client.execute("PING")

@@ -1,5 +1,7 @@
-"""Reciprocal checkouts per second through one gateway, with the registry in Redis vs
-in memory, and Redis round trips per checkout and per checkin.
+"""Reciprocal checkouts per second through one gateway, with the registry in Redis
+(through coredis, and with the scripts through the small hiredis client:
+``state.client = "resp"``) vs in memory, and Redis round trips per checkout and per
+checkin.
 
 Run by hand: ``.venv/bin/python bench/reciprocal_state.py [--rounds 7] [--kiosks 20]``.
 
@@ -10,9 +12,11 @@ redis-server of the bench's own on a free port (its append-only file on, with
 Beta and stands for one Alpha patron; in each round every kiosk checks out one Beta
 item (with the PIN: the home library is asked every time), all at once, and then
 checks them all in.  The checkouts and the checkins are timed apart, so the rate is
-that of checkouts alone.  The two stores take turns round after round (the one going
-first alternates) and the report gives each round's checkouts/s, the medians, the
-median per-round ratio Redis/memory, and Redis round trips counted by the store
+that of checkouts alone.  The three stores take turns round after round (the one going
+first rotates) and the report gives each round's checkouts/s, the medians, each Redis
+store's median per-round ratio to memory, the gateway process's CPU time per checkout
+(median over rounds; the simulated ILSs and kiosks share the process, so it is the
+difference between stores that counts), and Redis round trips counted by the store
 around the checkout and checkin phases.
 """
 
@@ -24,6 +28,7 @@ import re
 import statistics
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -45,6 +50,8 @@ from tests.state.network import (
 )
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+STORES = ("memory", "redis", "redis-resp")
+_CLIENT = {"redis": "coredis", "redis-resp": "resp"}
 
 
 def _quiet() -> None:
@@ -65,9 +72,11 @@ def _request_trips(store: RedisStateStore | None) -> int:
 
 async def _round(
     kiosks: list[Kiosk], serial: int, counted: RedisStateStore | None
-) -> tuple[float, float, float]:
-    """One round; returns (checkouts/s, round trips per checkout, per checkin)."""
+) -> tuple[float, float, float, float]:
+    """One round; returns (checkouts/s, CPU µs per checkout, round trips per checkout,
+    per checkin)."""
     before = _request_trips(counted)
+    cpu = time.process_time()
     answers: list[bool] = []
 
     async def lend(n: int, kiosk: Kiosk) -> None:
@@ -81,6 +90,7 @@ async def _round(
         for n, kiosk in enumerate(kiosks):
             nursery.start_soon(lend, n, kiosk)
     elapsed = trio.current_time() - started
+    cpu = time.process_time() - cpu
     assert all(answers), "a checkout was refused: the bench measures refusals"
     middle = _request_trips(counted)
 
@@ -93,7 +103,12 @@ async def _round(
             nursery.start_soon(give_back, n, kiosk)
     after = _request_trips(counted)
     count = len(kiosks)
-    return count / elapsed, (middle - before) / count, (after - middle) / count
+    return (
+        count / elapsed,
+        cpu / count * 1e6,
+        (middle - before) / count,
+        (after - middle) / count,
+    )
 
 
 async def _run(rounds: int, kiosk_count: int, directory: Path) -> None:
@@ -108,17 +123,26 @@ async def _run(rounds: int, kiosk_count: int, directory: Path) -> None:
             _, ports = await start_simulators(nursery)
             gateways: dict[str, Gateway] = {}
             addresses: dict[str, int] = {}
-            for backend in ("memory", "redis"):
+            for store in STORES:
                 path, _, _ = gateway_config(
-                    directory, backend, ports, redis_url=server.url, namespace="bench"
+                    directory, store, ports, redis_url=server.url, namespace=store
                 )
-                text = path.read_text().replace('backend = "redis"', f'backend = "{backend}"')
+                text = path.read_text()
+                if store in _CLIENT:
+                    text = text.replace(
+                        'backend = "redis"', f'backend = "redis"\nclient = "{_CLIENT[store]}"'
+                    )
+                else:
+                    text = text.replace('backend = "redis"', 'backend = "memory"')
                 path.write_text(re.sub(r"admin = \{ port = \d+ \}", "admin = { port = 0 }", text))
                 gateway = Gateway.from_file(path, handle_signals=False)
                 bound = await nursery.start(gateway.run)
-                gateways[backend], addresses[backend] = gateway, bound.sip2[0][1]
-            redis_store = gateways["redis"].services.store
-            assert isinstance(redis_store, RedisStateStore)
+                gateways[store], addresses[store] = gateway, bound.sip2[0][1]
+            redis_stores = {}
+            for store in _CLIENT:
+                opened = gateways[store].services.store
+                assert isinstance(opened, RedisStateStore)
+                redis_stores[store] = opened
             kiosks = {
                 backend: [
                     await Kiosk.at("127.0.0.1", port, "beta-kiosk") for _ in range(kiosk_count)
@@ -127,26 +151,35 @@ async def _run(rounds: int, kiosk_count: int, directory: Path) -> None:
             }
             for backend in kiosks:  # warm-up
                 await _round(kiosks[backend], 0, None)
-            rates: dict[str, list[float]] = {"memory": [], "redis": []}
+            rates: dict[str, list[float]] = {store: [] for store in STORES}
+            cpus: dict[str, list[float]] = {store: [] for store in STORES}
             trips: list[tuple[float, float]] = []
             for r in range(1, rounds + 1):
-                order = ("memory", "redis") if r % 2 else ("redis", "memory")
-                for backend in order:
-                    counted = redis_store if backend == "redis" else None
-                    rate, per_out, per_in = await _round(kiosks[backend], r, counted)
-                    rates[backend].append(rate)
+                shift = r % len(STORES)
+                for store in STORES[shift:] + STORES[:shift]:
+                    counted = redis_stores.get(store)
+                    rate, cpu, per_out, per_in = await _round(kiosks[store], r, counted)
+                    rates[store].append(rate)
+                    cpus[store].append(cpu)
                     if counted:
                         trips.append((per_out, per_in))
-            ratios = [x / y for x, y in zip(rates["redis"], rates["memory"], strict=True)]
             print(f"{kiosk_count} kiosks, {rounds} rounds (checkouts/s per round)")
-            for backend, values in rates.items():
+            for store, values in rates.items():
                 shown = ", ".join(f"{v:,.0f}" for v in values)
-                print(f"  {backend:6}: median {statistics.median(values):,.0f}  [{shown}]")
-            print(f"  ratio redis/memory: median {statistics.median(ratios):.2f}")
+                cpu = statistics.median(cpus[store])
+                print(
+                    f"  {store:10}: median {statistics.median(values):,.0f}  "
+                    f"CPU {cpu:,.0f} µs/checkout  [{shown}]"
+                )
+            for store in _CLIENT:
+                ratios = [x / y for x, y in zip(rates[store], rates["memory"], strict=True)]
+                print(f"  ratio {store}/memory: median {statistics.median(ratios):.2f}")
+            resp = [x / y for x, y in zip(rates["redis-resp"], rates["redis"], strict=True)]
+            print(f"  ratio redis-resp/redis: median {statistics.median(resp):.2f}")
             outs = {t[0] for t in trips}
             ins = {t[1] for t in trips}
             print(f"  Redis round trips per checkout: {sorted(outs)}; per checkin: {sorted(ins)}")
-            pump = sum(redis_store.calls[op] for op in _OUTBOX)
+            pump = sum(s.calls[op] for s in redis_stores.values() for op in _OUTBOX)
             print(f"  outbox pump and counters (beside the requests): {pump} round trips in all")
             for group in kiosks.values():
                 for kiosk in group:

@@ -823,11 +823,23 @@ class StateSettings(Frozen):
     require_aof: bool = Field(
         False, description="refuse to start when Redis's append-only file is off (else a warning)"
     )
+    client: Literal["coredis", "resp"] = Field(
+        "coredis",
+        description=(
+            "the client for the registry's scripts: coredis, or resp (interlend's small "
+            "hiredis client, a quarter of the CPU per command; plain Redis only)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_topology(self) -> StateSettings:
         if self.cluster and self.sentinels:
             raise ValueError("state: choose cluster or sentinels, not both")
+        if self.client == "resp" and (self.cluster or self.sentinels):
+            raise ValueError(
+                'state.client = "resp" speaks to one plain Redis: use "coredis" with '
+                "cluster or sentinels"
+            )
         for address in self.sentinels:
             host, _, port = address.rpartition(":")
             if not host or not port.isdigit():

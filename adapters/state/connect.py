@@ -13,6 +13,8 @@ from coredis.connection import TCPLocation
 from .base import StateUnavailable
 from .memory import MemoryStateStore
 from .redis import PersistenceOff, RedisStateStore
+from .redis_resp import RespRedisStateStore
+from .resp import RespClient
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -27,6 +29,8 @@ log = structlog.get_logger("interlend.state")
 
 MEMORY_HISTORY = 10_000
 REDIS_HISTORY = 1_000_000
+RESP_POOL_SIZE = 16
+"""Connections of the scripts' client (``client = "resp"``); more callers wait."""
 
 
 def describe(settings: StateSettings) -> str:
@@ -98,14 +102,21 @@ async def open_state(settings: StateSettings, password: str | None) -> AsyncIter
         if sentinel is not None:
             await stack.enter_async_context(sentinel)
         await stack.enter_async_context(client)
-        store = RedisStateStore(
-            client,
-            namespace=settings.namespace,
-            timeout_s=settings.timeout_s,
-            hold_ttl_s=settings.hold_ttl_s,
-            history=settings.history if settings.history is not None else REDIS_HISTORY,
-            refusal_history=settings.history if settings.history is not None else REDIS_HISTORY,
-        )
+        kept = settings.history if settings.history is not None else REDIS_HISTORY
+        options: dict[str, Any] = {
+            "namespace": settings.namespace,
+            "timeout_s": settings.timeout_s,
+            "hold_ttl_s": settings.hold_ttl_s,
+            "history": kept,
+            "refusal_history": kept,
+        }
+        store: RedisStateStore
+        if settings.client == "resp":
+            resp = RespClient(settings.url, pool_size=RESP_POOL_SIZE, password=password)
+            stack.push_async_callback(resp.aclose)
+            store = RespRedisStateStore(client, resp, **options)
+        else:
+            store = RedisStateStore(client, **options)
         try:
             await store.prepare(require_aof=settings.require_aof)
         except PersistenceOff as exc:

@@ -108,6 +108,7 @@ from .base import (
     TitleHold,
     entry_order,
 )
+from .resp import RespError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -136,6 +137,7 @@ _SCRIPTS = (
 )
 _FAILURES = (
     RedisError,
+    RespError,  # the scripts' client in ``RespRedisStateStore``
     OSError,
     anyio.BrokenResourceError,
     anyio.ClosedResourceError,

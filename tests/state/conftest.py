@@ -1,5 +1,6 @@
-"""The ``store`` fixtures: each contract test runs on the in-memory store, one Redis, a
-Redis Cluster, and a Redis found through Sentinel."""
+"""The ``store`` fixtures: each contract test runs on the in-memory store, one Redis (with
+coredis, and with the scripts through the small hiredis client), a Redis Cluster, and a
+Redis found through Sentinel."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 from adapters.state.connect import cluster_client, open_state, redis_client
 from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore
+from adapters.state.redis_resp import RespRedisStateStore
+from adapters.state.resp import RespClient
 from config.models import StateSettings
 
 if TYPE_CHECKING:
@@ -20,7 +23,7 @@ if TYPE_CHECKING:
 
     from adapters.state.base import StateBackend
 
-KINDS = ["memory", "redis", "cluster", "sentinel"]
+KINDS = ["memory", "redis", "redis-resp", "cluster", "sentinel"]
 
 SHORT_HOLD_TTL_S = 0.1
 """``short_holds``: a held slot counts this long…"""
@@ -49,6 +52,22 @@ async def _redis_client(kind: str, request: pytest.FixtureRequest, stack: AsyncE
     return client
 
 
+async def _redis_store(
+    kind: str, request: pytest.FixtureRequest, stack: AsyncExitStack, **options: Any
+) -> RedisStateStore:
+    """A prepared Redis store of the ``kind`` asked for, in a namespace of its own."""
+    client = await _redis_client(kind, request, stack)
+    redis_store: RedisStateStore
+    if kind == "redis-resp":
+        resp = RespClient(request.getfixturevalue("redis_url"), pool_size=4)
+        stack.push_async_callback(resp.aclose)
+        redis_store = RespRedisStateStore(client, resp, namespace=_namespace(), **options)
+    else:
+        redis_store = RedisStateStore(client, namespace=_namespace(), **options)
+    await redis_store.prepare()
+    return redis_store
+
+
 @pytest.fixture(params=KINDS)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[StateBackend]:
     """A fresh, empty store of each kind (Redis: a namespace of the test's own; Redis
@@ -67,10 +86,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[StateBackend]:
             yield opened
         return
     async with AsyncExitStack() as stack:
-        client = await _redis_client(request.param, request, stack)
-        redis_store = RedisStateStore(client, namespace=_namespace())
-        await redis_store.prepare()
-        yield redis_store
+        yield await _redis_store(request.param, request, stack)
 
 
 @pytest.fixture(params=KINDS)
@@ -82,9 +98,6 @@ async def short_holds(request: pytest.FixtureRequest) -> AsyncIterator[StateBack
         yield MemoryStateStore(hold_ttl_s=hold, unconfirmed_kept_s=kept)
         return
     async with AsyncExitStack() as stack:
-        client = await _redis_client(request.param, request, stack)
-        redis_store = RedisStateStore(
-            client, namespace=_namespace(), hold_ttl_s=hold, unconfirmed_kept_s=kept
+        yield await _redis_store(
+            request.param, request, stack, hold_ttl_s=hold, unconfirmed_kept_s=kept
         )
-        await redis_store.prepare()
-        yield redis_store

@@ -1,0 +1,285 @@
+"""The small hiredis client (``adapters.state.resp``) and the store that sends its
+scripts through it: what the contract suite does not show (error replies, cut
+connections, lost scripts, settings)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import subprocess
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pydantic
+import pytest
+import trio
+import trustme
+
+from adapters.state.base import LoanRequest, Reservation, StateUnavailable
+from adapters.state.connect import open_state
+from adapters.state.redis_resp import RespRedisStateStore
+from adapters.state.resp import ConnectionLost, ReplyError, RespClient
+from config.models import StateSettings
+from tests.helpers.polling import eventually, eventually_blocking
+from tests.helpers.services import free_port, missing_service
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
+def _request(item: str) -> LoanRequest:
+    return LoanRequest(
+        owner="beta",
+        home="alpha",
+        item=item,
+        patron_key="b" * 32,
+        proxy_patron="ILL-alpha",
+        terminal="beta-kiosk",
+        idempotency_key=f"resp-{uuid.uuid4().hex}",
+        cap_at_owner=None,
+        cap_total=None,
+    )
+
+
+async def test_an_error_reply_is_raised_and_the_connection_kept(redis_url: str) -> None:
+    """Redis's error text is the exception's; the same connection answers next."""
+    client = RespClient(redis_url, pool_size=1)
+    try:
+        with pytest.raises(ReplyError, match="unknown command"):
+            await client.execute("NO-SUCH-COMMAND")
+        assert await client.execute("PING") == "PONG"
+        assert await client.execute("CLIENT", "ID") == await client.execute("CLIENT", "ID")
+    finally:
+        await client.aclose()
+
+
+async def test_a_command_cut_off_closes_its_connection(redis_url: str) -> None:
+    """A caller cancelled while Redis still owes a reply leaves no stray reply behind:
+    its connection is closed, so the next caller gets its own answer."""
+    key = f"resp-test:{uuid.uuid4().hex}"
+    client, other = RespClient(redis_url, pool_size=1), RespClient(redis_url)
+    try:
+        blocked_before = await _blocked(other)
+        with trio.CancelScope() as scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(client.execute, "BLPOP", key, 0)
+                await eventually(
+                    lambda: _more_blocked(other, blocked_before), what="BLPOP to block"
+                )
+                scope.cancel()
+        await other.execute("RPUSH", key, "kept")
+        # The cut connection popped nothing: its BLPOP died with it.
+        assert await client.execute("LRANGE", key, 0, -1) == ["kept"]
+        assert await client.execute("GET", key + ":none") is None
+    finally:
+        await other.execute("DEL", key)
+        await client.aclose()
+        await other.aclose()
+
+
+async def test_a_connection_redis_closed_while_idle_is_replaced_unseen(redis_url: str) -> None:
+    """Redis dropping an idle connection (a restart, ``timeout``, CLIENT KILL) costs the
+    next caller nothing: the dead connection is noticed before the command is sent."""
+    client, other = RespClient(redis_url, pool_size=1), RespClient(redis_url)
+    try:
+        first = await client.execute("CLIENT", "ID")
+        await other.execute("CLIENT", "KILL", "ID", first)
+
+        async def gone() -> bool:
+            listed: str = await other.execute("CLIENT", "LIST")
+            return f"id={first} " not in listed
+
+        await eventually(gone, what="Redis to close the killed connection")
+        assert await client.execute("PING") == "PONG"
+        assert await client.execute("CLIENT", "ID") != first
+    finally:
+        await client.aclose()
+        await other.aclose()
+
+
+async def _blocked(client: RespClient) -> int:
+    info: str = await client.execute("INFO", "clients")
+    line = next(x for x in info.splitlines() if x.startswith("blocked_clients:"))
+    return int(line.split(":")[1])
+
+
+async def _more_blocked(client: RespClient, before: int) -> bool:
+    return await _blocked(client) > before
+
+
+async def test_no_server_is_connection_lost() -> None:
+    client = RespClient(f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(ConnectionLost, match="cannot connect to Redis"):
+        await client.execute("PING")
+
+
+async def test_a_closed_client_refuses_calls(redis_url: str) -> None:
+    client = RespClient(redis_url)
+    await client.execute("PING")
+    await client.aclose()
+    with pytest.raises(ConnectionLost, match="closed"):
+        await client.execute("PING")
+
+
+async def test_a_command_running_while_the_client_closes_leaves_nothing_open(
+    redis_url: str,
+) -> None:
+    """The connection of a command still running at ``aclose`` is closed once it ends."""
+    key = f"resp-test:{uuid.uuid4().hex}"
+    client, other = RespClient(redis_url, pool_size=1), RespClient(redis_url)
+    try:
+        before = await _blocked(other)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(client.execute, "BLPOP", key, 0)
+            await eventually(lambda: _more_blocked(other, before), what="BLPOP to block")
+            await client.aclose()
+            await other.execute("RPUSH", key, "v")
+        assert client._idle == []  # the BLPOP's connection was closed, not kept
+    finally:
+        await other.execute("DEL", key)
+        await other.aclose()
+
+
+async def test_a_password_redis_does_not_expect_is_a_clear_error(redis_url: str) -> None:
+    client = RespClient(redis_url, password="not-set-on-this-server")
+    with pytest.raises(ReplyError, match="AUTH"):
+        await client.execute("PING")
+    assert client._idle == []  # the connection that failed to log in is not kept
+
+
+async def test_the_url_s_database_is_selected(redis_url: str) -> None:
+    base = redis_url.rsplit("/", 1)[0] if redis_url.count("/") > 2 else redis_url
+    client = RespClient(base + "/3")
+    try:
+        info: str = await client.execute("CLIENT", "INFO")
+        assert " db=3 " in f" {info} "
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:6379", "not a redis:// or rediss:// URL"),
+        ("redis://", "not a redis:// or rediss:// URL"),
+        ("redis://127.0.0.1:6379/zero", "the database must be a number"),
+    ],
+)
+def test_a_bad_url_is_refused(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        RespClient(url)
+
+
+def test_a_pool_of_no_connections_is_refused() -> None:
+    with pytest.raises(ValueError, match="pool_size"):
+        RespClient("redis://127.0.0.1", pool_size=0)
+
+
+async def test_scripts_redis_forgot_are_sent_again(redis_url: str) -> None:
+    """After SCRIPT FLUSH (or a Redis restart) the store still reserves and commits."""
+    settings = StateSettings(
+        backend="redis", url=redis_url, client="resp", namespace=f"resp-{uuid.uuid4().hex[:8]}"
+    )
+    async with open_state(settings, None) as store:
+        assert isinstance(store, RespRedisStateStore)
+        admin = RespClient(redis_url)
+        try:
+            await admin.execute("SCRIPT", "FLUSH")
+        finally:
+            await admin.aclose()
+        held = await store.reserve(_request("I1"), now=T0)
+        assert isinstance(held, Reservation)
+        loan = await store.commit(held, due=T0 + timedelta(days=21), now=T0)
+        assert (await store.active_loan("beta", "I1")) == loan
+        assert await store.hit("resp-bucket", window_s=60) == 1
+        assert await store.count("resp-bucket") == 1
+
+
+async def test_the_resp_store_fails_clearly_when_nothing_listens() -> None:
+    settings = StateSettings(
+        backend="redis", url=f"redis://127.0.0.1:{free_port()}/0", client="resp", timeout_s=1.0
+    )
+    async with open_state(settings, None) as store:
+        with trio.fail_after(5):
+            with pytest.raises(StateUnavailable, match=r"Redis failed \(reserve\)"):
+                await store.reserve(_request("I1"), now=T0)
+            with pytest.raises(StateUnavailable, match=r"Redis failed \(get\)"):
+                await store.count("b")
+
+
+@pytest.mark.parametrize("topology", [{"cluster": True}, {"sentinels": ("127.0.0.1:26379",)}])
+def test_the_resp_client_is_refused_with_cluster_or_sentinels(
+    topology: dict[str, object],
+) -> None:
+    with pytest.raises(pydantic.ValidationError, match='client = "resp" speaks to one plain'):
+        StateSettings.model_validate({"backend": "redis", "client": "resp", **topology})
+
+
+@pytest.fixture(scope="module")
+def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ssl.SSLContext]]:
+    """A redis-server of its own serving TLS only, and a context trusting its CA."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        missing_service("redis-server is not installed")
+        return
+    folder: Path = tmp_path_factory.mktemp("tls-redis")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    cert.private_key_and_cert_chain_pem.write_to_path(str(folder / "server.pem"))
+    port = free_port()
+    pem = str(folder / "server.pem")
+    options = {"port": "0", "tls-port": str(port), "save": "", "appendonly": "no"}
+    options |= {"tls-cert-file": pem, "tls-key-file": pem, "tls-auth-clients": "no"}
+    options["dir"] = str(folder)
+    server = subprocess.Popen(
+        [binary, *(x for name, value in options.items() for x in (f"--{name}", value))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def listening() -> bool:
+        if server.poll() is not None:
+            return True  # it exited: no TLS in this build; told below
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        eventually_blocking(listening, what="the TLS redis-server to listen")
+        if server.poll() is not None:
+            missing_service("this redis-server cannot serve TLS")
+            return
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        yield f"rediss://127.0.0.1:{port}/1", context
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+async def test_tls_with_the_operator_s_ca(tls_redis: tuple[str, ssl.SSLContext]) -> None:
+    """rediss:// works, selects the URL's database, and keeps its connection."""
+    url, context = tls_redis
+    client = RespClient(url, ssl_context=context, pool_size=1)
+    try:
+        info: str = await client.execute("CLIENT", "INFO")
+        assert " db=1 " in f" {info} "
+        first = await client.execute("CLIENT", "ID")
+        assert await client.execute("PING") == "PONG"
+        assert await client.execute("CLIENT", "ID") == first
+    finally:
+        await client.aclose()
+
+
+async def test_tls_without_trust_in_the_server_is_connection_lost(
+    tls_redis: tuple[str, ssl.SSLContext],
+) -> None:
+    url, _ = tls_redis
+    client = RespClient(url)  # the system's trust store: it does not know this CA
+    with pytest.raises(ConnectionLost, match="connection to Redis failed"):
+        await client.execute("PING")

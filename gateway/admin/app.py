@@ -111,6 +111,7 @@ async def serve_admin(
     grace_s: float = 10.0,
     sock: socket.socket | None = None,
     tls: ServerTls | None = None,
+    sessions: ConsoleSessions | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the app on one listener until cancelled, or until ``shutdown`` returns:
@@ -119,6 +120,8 @@ async def serve_admin(
 
     With ``sock`` (a socket already bound, from ``serve --workers``) it serves there
     instead of binding the listener's host and port, and closes it at the end.
+    The console's ``sessions`` are given there too (one key for every worker); a lone
+    gateway makes a fresh key, so its sessions end when it restarts.
 
     Raises:
         ConfigError: The admin port's tokens cannot be read (``bearer_tokens``).
@@ -138,6 +141,7 @@ async def serve_admin(
             task_status.started(value[0] if value else f"{scheme}://{host}:{listener.port}")
 
     tokens = bearer_tokens(listener) if isinstance(listener, AdminListener) else ()
-    sessions = ConsoleSessions()  # a fresh key: sessions end when the gateway restarts
+    if sessions is None:
+        sessions = ConsoleSessions()  # a fresh key: sessions end when the gateway restarts
     app = for_role(admin_app(view, tokens=tokens, sessions=sessions), role, tokens, sessions)
     await serve(app, config, shutdown_trigger=shutdown, task_status=_Started())

@@ -79,6 +79,7 @@ if TYPE_CHECKING:
     from adapters.state.base import StateBackend
     from config.errors import KeyPath
     from config.models import GatewaySettings, Sip2Listener, TlsSettings
+    from gateway.admin.session import ConsoleSessions
     from gateway.app.sockets import Prebound
     from gateway.ledger.worker import LedgerWorker
 
@@ -158,6 +159,8 @@ class Gateway:
             outbox's consumer group and its breaker marks.
         prebound: Listening sockets made before the start (``serve --workers``), used
             instead of binding the configured host and port.
+        console_sessions: The admin port's console sessions (``serve --workers``: under
+            the supervisor's key); a fresh key of its own otherwise.
     """
 
     def __init__(
@@ -171,8 +174,10 @@ class Gateway:
         open_configured_state: bool = False,
         name: str = "",
         prebound: Prebound | None = None,
+        console_sessions: ConsoleSessions | None = None,
     ) -> None:
         self.rules = rules
+        self.console_sessions = console_sessions
         self.name = name
         self.instance = f"{INSTANCE}-{name}" if name else INSTANCE
         """This gateway's name among those sharing the state store."""
@@ -320,6 +325,7 @@ class Gateway:
                                     serve_admin,
                                     sock=prebound.admin if prebound else None,
                                     tls=tls,
+                                    sessions=self.console_sessions,
                                 ),
                                 self,
                                 admin_listener,

@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from gateway.admin.session import COOKIE
 from gateway.workers.metrics import WorkerMetrics, parse, render
 
 if TYPE_CHECKING:
@@ -33,12 +34,18 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
     from starlette.requests import Request
 
+    from gateway.admin.session import ConsoleSessions
+
 __all__ = ["WORKER_CALL_TIMEOUT_S", "Front"]
 
 log = structlog.get_logger("interlend.supervisor")
 
 WORKER_CALL_TIMEOUT_S = 5.0
 HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "host", "content-length"})
+FORWARDED_DROPPED = HOP_HEADERS - {"host"}
+"""Request headers not passed on.  ``Host`` is: the console's forms check that their
+``Origin`` is the address the browser reached, which is the supervisor's, not the
+worker's loopback socket."""
 
 
 class Front:
@@ -49,6 +56,8 @@ class Front:
         statistics: Returns the supervisor's own numbers (workers ready, restarts).
         token: Sent to the workers as a bearer token (their admin port wants one).
         client: The HTTP client to the workers (one with a time limit by default).
+        sessions: The console sessions the front checks (the workers' key): a logout
+            is revoked here, so it holds whichever worker served it.
     """
 
     def __init__(
@@ -57,8 +66,11 @@ class Front:
         statistics: Callable[[], tuple[int, int]],
         token: bytes | None = None,
         client: httpx.AsyncClient | None = None,
+        *,
+        sessions: ConsoleSessions | None = None,
     ) -> None:
         self._workers = workers
+        self._sessions = sessions
         self._statistics = statistics
         self._headers = {"authorization": f"Bearer {token.decode()}"} if token else {}
         self._turn = itertools.count()
@@ -79,6 +91,7 @@ class Front:
                 Route("/healthz", self.healthz),
                 Route("/readyz", self.readyz),
                 Route("/metrics", self.prometheus),
+                Route("/logout", self.logout, methods=["POST"]),
                 Route("/{path:path}", self.forward, methods=["GET", "POST", "HEAD"]),
             ]
         )
@@ -115,13 +128,21 @@ class Front:
         body = render(families) + _own_metrics(ready, restarts)
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
+    async def logout(self, request: Request) -> Response:
+        """End the session at the front too (a worker revokes it only in itself), then
+        let a worker answer as usual (it checks the form's origin)."""
+        answer = await self.forward(request)
+        if self._sessions is not None and answer.status_code == 303:
+            self._sessions.revoke(request.cookies.get(COOKIE))
+        return answer
+
     async def forward(self, request: Request) -> Response:
         """Pass the request to a ready worker, in turn."""
         workers = sorted(self._workers().items())
         if not workers:
             return PlainTextResponse("no worker is ready\n", status_code=503)
         worker, url = workers[next(self._turn) % len(workers)]
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in FORWARDED_DROPPED}
         target = f"{url}{request.url.path}"
         if request.url.query:
             target += f"?{request.url.query}"

@@ -15,7 +15,9 @@ It owns the ports and N worker processes (``worker.py``), each a whole gateway:
   gateway does; those still running ``drain_grace_s + KILL_MARGIN_S`` later are
   killed.  SIGHUP is passed to every worker, which reloads the configuration file.
 * **Admin port.**  The configured admin port is the supervisor's (``front.py``): the
-  workers' metrics combined, the rest from a ready worker.
+  workers' metrics combined, the rest from a ready worker.  Console sessions are
+  signed with one key the supervisor makes and hands to each worker, so a cookie
+  issued by one worker is good at the front and at the others.
 * **Readiness.**  A worker says ``ready`` on its standard output once its listeners
   are up; the supervisor keeps the write end of each worker's standard input, whose
   end tells a worker its supervisor is gone.
@@ -26,6 +28,8 @@ each worker would keep a registry of its own (``check_shareable``).
 
 from __future__ import annotations
 
+import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -43,10 +47,11 @@ from config.models import GatewaySettings
 from gateway.app.sockets import ShareMode, bind_socket, listening_socket, reuse_port_available
 from gateway.workers.front import Front
 from gateway.workers.spec import Endpoint, WorkerSpec
-from gateway.workers.worker import READY_LINE
+from gateway.workers.worker import READY_LINE, SESSION_KEY_ENV
 
 if TYPE_CHECKING:
     from config.models import AdminListener
+    from gateway.admin.session import ConsoleSessions
 
 __all__ = ["MAX_WORKERS", "Supervisor", "check_shareable", "restart_delay"]
 
@@ -122,6 +127,8 @@ class Supervisor:
     _slots: list[_Slot] = field(default_factory=list)
     _stop: trio.Event = field(default_factory=trio.Event)
     _restarts: int = 0
+    _console_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    """Signs console sessions at the front and in every worker alike."""
 
     def stopping(self) -> bool:
         """Whether SIGTERM or SIGINT came (workers that exit are not replaced)."""
@@ -215,10 +222,14 @@ class Supervisor:
         if listener is None:
             return None
         from gateway.admin.auth import bearer_tokens
+        from gateway.admin.session import ConsoleSessions
 
         tokens = bearer_tokens(listener)
-        front = Front(self.ready_workers, self.statistics, tokens[0] if tokens else None)
-        url = await nursery.start(partial(_serve_front, front, listener, tokens))
+        sessions = ConsoleSessions(self._console_key)
+        front = Front(
+            self.ready_workers, self.statistics, tokens[0] if tokens else None, sessions=sessions
+        )
+        url = await nursery.start(partial(_serve_front, front, listener, tokens, sessions))
         log.info("supervisor admin port", url=url)
         return front
 
@@ -247,6 +258,7 @@ class Supervisor:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 pass_fds=spec.inherited_fds(),
+                env={**os.environ, SESSION_KEY_ENV: self._console_key.hex()},
                 # Out of the terminal's process group: Ctrl-C reaches the supervisor
                 # only, which stops the workers in order.
                 start_new_session=True,
@@ -321,6 +333,7 @@ async def _serve_front(
     front: Front,
     listener: AdminListener,
     tokens: tuple[bytes, ...],
+    sessions: ConsoleSessions,
     *,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -339,4 +352,4 @@ async def _serve_front(
         def started(self, value: list[str] | None = None) -> None:
             task_status.started(value[0] if value else f"http://{host}:{listener.port}")
 
-    await serve(for_role(front.app(), "admin", tokens), config, task_status=_Started())
+    await serve(for_role(front.app(), "admin", tokens, sessions), config, task_status=_Started())

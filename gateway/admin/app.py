@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from config.models import NcipListener
     from gateway.admin.view import AdminView
 
-__all__ = ["HTTP_ALPN", "admin_app", "serve_admin"]
+__all__ = ["HTTP_ALPN", "admin_app", "hypercorn_config", "serve_admin"]
 
 HTTP_ALPN = ("h2", "http/1.1")
 """What the HTTPS listeners offer in ALPN (hypercorn's default)."""
@@ -63,6 +63,12 @@ class _TlsConfig(HypercornConfig):
 
     def create_ssl_context(self) -> ssl.SSLContext:
         return self._tls.listener_context
+
+
+def hypercorn_config(tls: ServerTls | None) -> HypercornConfig:
+    """Hypercorn's configuration for a listener: HTTPS with ``tls`` (its context, so a
+    reload reaches new connections), plain HTTP without."""
+    return HypercornConfig() if tls is None else _TlsConfig(tls)
 
 
 def admin_app(
@@ -126,7 +132,7 @@ async def serve_admin(
     Raises:
         ConfigError: The admin port's tokens cannot be read (``bearer_tokens``).
     """
-    config = HypercornConfig() if tls is None else _TlsConfig(tls)
+    config = hypercorn_config(tls)
     host = f"[{listener.host}]" if ":" in listener.host else listener.host
     config.bind = [f"fd://{sock.detach()}" if sock is not None else f"{host}:{listener.port}"]
     config.accesslog = None

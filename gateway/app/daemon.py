@@ -317,8 +317,14 @@ class Gateway:
                         from gateway.admin.app import HTTP_ALPN, serve_admin
 
                         if admin_listener is not None:
+                            # A worker's admin socket is private to loopback, read by
+                            # its supervisor in the clear; the supervisor's own admin
+                            # port is the one with the configured TLS.
+                            private = prebound is not None and prebound.admin is not None
                             tls = self._server_tls(
-                                ("gateway", "admin", "tls"), admin_listener.tls, HTTP_ALPN
+                                ("gateway", "admin", "tls"),
+                                None if private else admin_listener.tls,
+                                HTTP_ALPN,
                             )
                             admin = await root.start(
                                 partial(

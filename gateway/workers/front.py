@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from adapters.tls import TlsFileError
 from gateway.admin.session import COOKIE
 from gateway.workers.metrics import WorkerMetrics, parse, render
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
     from starlette.requests import Request
 
+    from adapters.tls import ServerTls
     from gateway.admin.session import ConsoleSessions
 
 __all__ = ["WORKER_CALL_TIMEOUT_S", "Front"]
@@ -71,12 +73,32 @@ class Front:
     ) -> None:
         self._workers = workers
         self._sessions = sessions
+        self.tls: ServerTls | None = None
+        """The admin port's TLS, when it has some (read again on SIGHUP)."""
         self._statistics = statistics
         self._headers = {"authorization": f"Bearer {token.decode()}"} if token else {}
         self._turn = itertools.count()
         self.metrics = WorkerMetrics()
         self._last: dict[int, list[Metric]] = {}
         self.client = client or httpx.AsyncClient(timeout=WORKER_CALL_TIMEOUT_S)
+
+    async def reload_certificate(self) -> None:
+        """Read the admin port's certificate and key again (SIGHUP); new connections get
+        them, and files that cannot be used leave the ones in force."""
+        if self.tls is None:
+            return
+        try:
+            info = await trio.to_thread.run_sync(self.tls.reload)
+        except TlsFileError as exc:
+            log.error(
+                "TLS certificate not reloaded: keeping the one in force",
+                listener=self.tls.name,
+                setting=exc.setting,
+                error=exc.message,
+                hint=exc.hint,
+            )
+            return
+        log.info("TLS certificate reloaded", listener=self.tls.name, serial=info.serial)
 
     def retire(self, worker: int) -> None:
         """A worker is gone: keep its last counts in the totals."""

@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING
 import structlog
 import trio
 
+from adapters.tls import ServerTls, TlsFileError
+from config.errors import ConfigError, ConfigIssue
 from config.models import GatewaySettings
 from gateway.app.sockets import ShareMode, bind_socket, listening_socket, reuse_port_available
 from gateway.workers.front import Front
@@ -183,6 +185,8 @@ class Supervisor:
                                 # would die of a SIGHUP before its handler is set.
                                 self._signal_all(signal.SIGHUP, ready_only=True)
                                 log.info("reload passed to the workers")
+                                if front is not None:
+                                    await front.reload_certificate()
                                 continue
                             log.info("signal received", signal=signal.Signals(signum).name)
                             self._stop.set()
@@ -337,12 +341,20 @@ async def _serve_front(
     *,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    from hypercorn.config import Config as HypercornConfig
     from hypercorn.trio import serve
 
+    from gateway.admin.app import HTTP_ALPN, hypercorn_config
     from gateway.admin.auth import for_role
 
-    config = HypercornConfig()
+    tls = None
+    if listener.tls is not None:
+        try:
+            tls = ServerTls("gateway.admin.tls", listener.tls, alpn=HTTP_ALPN)
+        except TlsFileError as exc:
+            issue = ConfigIssue(("gateway", "admin", "tls", exc.setting), exc.message, exc.hint)
+            raise ConfigError.of([issue]) from None
+        front.tls = tls
+    config = hypercorn_config(tls)
     host = f"[{listener.host}]" if ":" in listener.host else listener.host
     config.bind = [f"{host}:{listener.port}"]
     config.accesslog = None
@@ -350,6 +362,7 @@ async def _serve_front(
 
     class _Started:
         def started(self, value: list[str] | None = None) -> None:
-            task_status.started(value[0] if value else f"http://{host}:{listener.port}")
+            scheme = "http" if tls is None else "https"
+            task_status.started(value[0] if value else f"{scheme}://{host}:{listener.port}")
 
     await serve(for_role(front.app(), "admin", tokens, sessions), config, task_status=_Started())

@@ -9,8 +9,10 @@
   they share the state store, so any of them answers for the whole gateway.
 
 Each call to a worker has a time limit; a worker that does not answer in it is left
-out of that scrape.  The admin port's bearer tokens are checked here (``for_role``) and
-sent on to the workers, whose admin sockets are private to this host's loopback.
+out of that scrape, or its forwarded request is answered 502 (the limit is the slowest
+route's own: ``FORWARD_TIMEOUT_S``).  The admin port's bearer tokens are checked here
+(``for_role``) and sent on to the workers, whose admin sockets are private to this
+host's loopback.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from starlette.routing import Route
 
 from adapters.tls import TlsFileError
 from gateway.admin.session import COOKIE
+from gateway.admin.settlements import READ_TIMEOUT_S
 from gateway.workers.metrics import WorkerMetrics, parse, render
 
 if TYPE_CHECKING:
@@ -38,11 +41,15 @@ if TYPE_CHECKING:
     from adapters.tls import ServerTls
     from gateway.admin.session import ConsoleSessions
 
-__all__ = ["WORKER_CALL_TIMEOUT_S", "Front"]
+__all__ = ["FORWARD_TIMEOUT_S", "WORKER_CALL_TIMEOUT_S", "Front"]
 
 log = structlog.get_logger("interlend.supervisor")
 
 WORKER_CALL_TIMEOUT_S = 5.0
+"""A worker's time to answer a scrape of its metrics."""
+FORWARD_TIMEOUT_S = READ_TIMEOUT_S + WORKER_CALL_TIMEOUT_S
+"""A worker's time to answer a forwarded request: the slowest route, ``/api/settlements``,
+reads the chain for up to ``READ_TIMEOUT_S`` before it answers on its own."""
 HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "host", "content-length"})
 FORWARDED_DROPPED = HOP_HEADERS - {"host"}
 """Request headers not passed on.  ``Host`` is: the console's forms check that their
@@ -169,9 +176,13 @@ class Front:
         if request.url.query:
             target += f"?{request.url.query}"
         try:
-            with trio.fail_after(WORKER_CALL_TIMEOUT_S):
+            with trio.fail_after(FORWARD_TIMEOUT_S):
                 answer = await self.client.request(
-                    request.method, target, headers=headers, content=await request.body()
+                    request.method,
+                    target,
+                    headers=headers,
+                    content=await request.body(),
+                    timeout=FORWARD_TIMEOUT_S,
                 )
         except (httpx.HTTPError, trio.TooSlowError) as exc:
             log.warning("worker did not answer", worker=worker, error=str(exc) or repr(exc))

@@ -7,8 +7,11 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import httpx
+import trio
+import trio.testing
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
+from gateway.admin.settlements import READ_TIMEOUT_S
 from gateway.workers.front import Front
 
 if TYPE_CHECKING:
@@ -107,3 +110,21 @@ async def test_a_worker_that_fails_is_left_out_of_the_scrape() -> None:
     async with _supervisor(front) as supervisor:
         text = (await supervisor.get("/metrics")).text
     assert "demo_requests_total 3.0" in text
+
+
+async def test_a_slow_route_is_given_the_time_the_worker_gives_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """``/api/settlements`` may take up to its own read limit at the worker (the chain's
+    answers): the front waits that long instead of answering 502 first."""
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        await trio.sleep(READ_TIMEOUT_S - 1)
+        return httpx.Response(200, json={"rounds": []})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    front = Front(lambda: {0: "http://w0"}, lambda: (1, 0), client=client)
+    async with _supervisor(front) as supervisor:
+        answer = await supervisor.get("/api/settlements")
+    assert answer.status_code == 200
+    assert answer.json() == {"rounds": []}

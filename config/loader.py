@@ -213,6 +213,10 @@ def parse_config(path: str | Path) -> tuple[Config, Mapping[str, PositionIndex],
 ADMIN_TOKENS: KeyPath = ("gateway", "admin", "tokens")
 ADMIN_TOKEN_MIN = 16
 """The shortest admin bearer token taken (a short one could be guessed over HTTP)."""
+WEBHOOK_SECRET: KeyPath = ("gateway", "reports", "webhook", "secret")
+WEBHOOK_SECRET_MIN = 16
+"""The shortest webhook secret taken: an empty or short HMAC key lets anyone who guesses
+it sign a settlement the receiver would book."""
 
 
 def _admin_token_refs(listener: AdminListener | None) -> Iterator[tuple[KeyPath, SecretRef]]:
@@ -277,6 +281,16 @@ def _read_secrets(
                     path,
                     f"the admin token in {ref} is shorter than {ADMIN_TOKEN_MIN} characters",
                     "make one with `openssl rand -hex 32`",
+                )
+            )
+            continue
+        if path == WEBHOOK_SECRET and len(value.strip()) < WEBHOOK_SECRET_MIN:
+            issues.append(
+                ConfigIssue(
+                    path,
+                    f"the webhook secret in {ref} is shorter than {WEBHOOK_SECRET_MIN} "
+                    "characters: anyone could sign a settlement with it",
+                    "make one with `openssl rand -hex 32` and give the receiver the same",
                 )
             )
             continue

@@ -28,7 +28,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from adapters.tls import TlsFileError
-from gateway.admin.session import COOKIE
+from gateway.admin.console.login import Login
 from gateway.admin.settlements import READ_TIMEOUT_S
 from gateway.workers.metrics import WorkerMetrics, parse, render
 
@@ -65,8 +65,9 @@ class Front:
         statistics: Returns the supervisor's own numbers (workers ready, restarts).
         token: Sent to the workers as a bearer token (their admin port wants one).
         client: The HTTP client to the workers (one with a time limit by default).
-        sessions: The console sessions the front checks (the workers' key): a logout
-            is revoked here, so it holds whichever worker served it.
+        sessions: The console sessions the front checks (the workers' key).
+        tokens: The admin port's bearer tokens: with ``sessions``, the console's login
+            and logout are answered here (see ``login``).
     """
 
     def __init__(
@@ -77,9 +78,10 @@ class Front:
         client: httpx.AsyncClient | None = None,
         *,
         sessions: ConsoleSessions | None = None,
+        tokens: tuple[bytes, ...] = (),
     ) -> None:
         self._workers = workers
-        self._sessions = sessions
+        self._login = Login(tokens, sessions) if sessions is not None else None
         self.tls: ServerTls | None = None
         """The admin port's TLS, when it has some (read again on SIGHUP)."""
         self._statistics = statistics
@@ -120,6 +122,7 @@ class Front:
                 Route("/healthz", self.healthz),
                 Route("/readyz", self.readyz),
                 Route("/metrics", self.prometheus),
+                Route("/login", self.login, methods=["GET", "POST"]),
                 Route("/logout", self.logout, methods=["POST"]),
                 Route("/{path:path}", self.forward, methods=["GET", "POST", "HEAD"]),
             ]
@@ -157,13 +160,21 @@ class Front:
         body = render(families) + _own_metrics(ready, restarts)
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
+    async def login(self, request: Request) -> Response:
+        """The console's login, answered here: the front sees each browser's own address,
+        which the wrong-token throttle counts by (through a worker every browser would
+        have the front's address, and each worker would count apart); the session it
+        issues is good at every worker."""
+        if self._login is None:
+            return await self.forward(request)
+        return await self._login.login(request)
+
     async def logout(self, request: Request) -> Response:
-        """End the session at the front too (a worker revokes it only in itself), then
-        let a worker answer as usual (it checks the form's origin)."""
-        answer = await self.forward(request)
-        if self._sessions is not None and answer.status_code == 303:
-            self._sessions.revoke(request.cookies.get(COOKIE))
-        return answer
+        """The console's logout, here: the front checks every page's session, so the
+        session revoked here is ended whichever worker would serve the page."""
+        if self._login is None:
+            return await self.forward(request)
+        return await self._login.logout(request)
 
     async def forward(self, request: Request) -> Response:
         """Pass the request to a ready worker, in turn."""

@@ -231,7 +231,11 @@ class Supervisor:
         tokens = bearer_tokens(listener)
         sessions = ConsoleSessions(self._console_key)
         front = Front(
-            self.ready_workers, self.statistics, tokens[0] if tokens else None, sessions=sessions
+            self.ready_workers,
+            self.statistics,
+            tokens[0] if tokens else None,
+            sessions=sessions,
+            tokens=tokens,
         )
         url = await nursery.start(partial(_serve_front, front, listener, tokens, sessions))
         log.info("supervisor admin port", url=url)

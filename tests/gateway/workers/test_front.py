@@ -11,6 +11,7 @@ import trio
 import trio.testing
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
+from gateway.admin.session import ConsoleSessions
 from gateway.admin.settlements import READ_TIMEOUT_S
 from gateway.workers.front import Front
 
@@ -128,3 +129,38 @@ async def test_a_slow_route_is_given_the_time_the_worker_gives_it(
         answer = await supervisor.get("/api/settlements")
     assert answer.status_code == 200
     assert answer.json() == {"rounds": []}
+
+
+async def test_wrong_tokens_lock_out_their_own_address_only() -> None:
+    """The console login is answered at the front, which sees each browser's address:
+    ten wrong tokens from one address earn it a 429, while a person at another address
+    still logs in (through a worker, every browser would share the front's address and
+    be locked out together, and each worker would count apart)."""
+    workers = Workers()
+    client = httpx.AsyncClient(transport=httpx.MockTransport(workers.handle))
+    front = Front(
+        lambda: {0: "http://w0"},
+        lambda: (1, 0),
+        TOKEN,
+        client=client,
+        sessions=ConsoleSessions(),
+        tokens=(TOKEN,),
+    )
+    app = front.app()
+    origin = {"origin": "http://s"}
+
+    def browser(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 50000))
+        return httpx.AsyncClient(transport=transport, base_url="http://s")
+
+    async with browser("192.0.2.1") as guesser, browser("192.0.2.2") as person:
+        guesses = [
+            (await guesser.post("/login", data={"token": f"wrong-{n}"}, headers=origin)).status_code
+            for n in range(11)
+        ]
+        login = await person.post("/login", data={"token": TOKEN.decode()}, headers=origin)
+    await front.client.aclose()
+    assert guesses == [401] * 10 + [429]
+    assert login.status_code == 303
+    assert login.headers["set-cookie"].startswith("interlend_session=")
+    assert [r for r in workers.seen if r.url.path == "/login"] == []

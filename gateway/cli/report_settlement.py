@@ -306,7 +306,7 @@ async def _post(consortium: Consortium, settlement: Settlement) -> str:
     import uuid
 
     from adapters.backoff import Backoff
-    from adapters.billing.webhook import WebhookFailed, post_signed
+    from adapters.billing.webhook import WebhookFailed, post_signed, shown_url
     from config.loader import WEBHOOK_SECRET_MIN
     from config.secrets import read_secret
     from gateway.reports.delivery import webhook_body
@@ -339,4 +339,4 @@ async def _post(consortium: Consortium, settlement: Settlement) -> str:
     except WebhookFailed as exc:
         raise ReportFailed(f"webhook: {exc}") from None
     status, tries = delivered.status, delivered.attempts
-    return f"posted the settlement to {webhook.url} (HTTP {status}, try {tries})"
+    return f"posted the settlement to {shown_url(webhook.url)} (HTTP {status}, try {tries})"

@@ -4,7 +4,8 @@
 * ``/readyz``: 200 while at least one worker is ready (its own ``/readyz`` says so),
   503 otherwise.
 * ``/metrics``: every ready worker's registry combined (``metrics.py``), with the
-  supervisor's own counts (``interlend_workers``, ``interlend_worker_restarts``).
+  supervisor's own counts (``interlend_workers``, ``interlend_worker_restarts``) and,
+  with ``tls``, the expiry of the admin port's certificate, which the front serves.
 * everything else (the status page, ``/api/...``) is passed to a ready worker in turn:
   they share the state store, so any of them answers for the whole gateway.
 
@@ -156,6 +157,8 @@ class Front:
                 nursery.start_soon(self._scrape, worker, url, scraped)
         self._last.update(scraped)
         families = self.metrics.combine(scraped)
+        if self.tls is not None:
+            _add_expiry(families, self.tls.name, self.tls.certificate.not_after.timestamp())
         ready, restarts = self._statistics()
         body = render(families) + _own_metrics(ready, restarts)
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -203,6 +206,24 @@ class Front:
         }
         kept.pop("content-encoding", None)  # httpx has decoded the body
         return Response(answer.content, status_code=answer.status_code, headers=kept)
+
+
+TLS_EXPIRY = "interlend_tls_certificate_expiry_timestamp_seconds"
+"""The gauge of each listener's certificate expiry (``gateway/telemetry/metrics.py``)."""
+
+
+def _add_expiry(families: list[Metric], listener: str, expires: float) -> None:
+    """Put the front's own certificate in the workers' expiry gauge (one family)."""
+    from prometheus_client.metrics_core import Metric
+    from prometheus_client.samples import Sample
+
+    family = next((f for f in families if f.name == TLS_EXPIRY), None)
+    if family is None:
+        family = Metric(
+            TLS_EXPIRY, "When the certificate a listener serves expires (Unix time)", "gauge"
+        )
+        families.append(family)
+    family.samples.append(Sample(TLS_EXPIRY, {"listener": listener}, expires))
 
 
 def _own_metrics(ready: int, restarts: int) -> bytes:

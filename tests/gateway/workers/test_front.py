@@ -9,14 +9,18 @@ from typing import TYPE_CHECKING
 import httpx
 import trio
 import trio.testing
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
+from adapters.tls import ServerTls
 from gateway.admin.session import ConsoleSessions
 from gateway.admin.settlements import READ_TIMEOUT_S
 from gateway.workers.front import Front
+from tests.helpers.tls import Authority
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from pathlib import Path
 
 TOKEN = b"a-token-for-the-workers"
 
@@ -164,3 +168,33 @@ async def test_wrong_tokens_lock_out_their_own_address_only() -> None:
     assert login.status_code == 303
     assert login.headers["set-cookie"].startswith("interlend_session=")
     assert [r for r in workers.seen if r.url.path == "/login"] == []
+
+
+async def test_the_admin_certificates_expiry_is_in_the_combined_metrics(tmp_path: Path) -> None:
+    """Under ``serve --workers`` the admin port's certificate is served by the front, not
+    by a worker: its expiry joins the workers' listeners' in the one gauge family that
+    certificate alerts read."""
+    authority = Authority.new(tmp_path / "pki")
+    registry = CollectorRegistry()
+    Gauge(
+        "interlend_tls_certificate_expiry_timestamp_seconds",
+        "When the certificate a listener serves expires (Unix time)",
+        ["listener"],
+        registry=registry,
+    ).labels("gateway.sip2[0].tls").set(1.9e9)
+    scraped = generate_latest(registry)
+    client = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, content=scraped))
+    )
+    front = Front(lambda: {0: "http://w0"}, lambda: (1, 0), client=client)
+    front.tls = ServerTls("gateway.admin.tls", authority.tls("admin"))
+    async with _supervisor(front) as supervisor:
+        text = (await supervisor.get("/metrics")).text
+    (family,) = [
+        f
+        for f in text_string_to_metric_families(text)
+        if f.name == "interlend_tls_certificate_expiry_timestamp_seconds"
+    ]
+    expiry = {s.labels["listener"]: s.value for s in family.samples}
+    assert expiry["gateway.sip2[0].tls"] == 1.9e9
+    assert expiry["gateway.admin.tls"] == front.tls.certificate.not_after.timestamp()

@@ -226,6 +226,12 @@ async def _check_hold(
     reservation = await store.reserve(request, now=now)
     if not isinstance(reservation, Reservation):  # pragma: no cover - a key's hold wins
         return HoldCheck(request, finding, status, "the registry refused the slot")
+    if reservation.existing is not None:
+        # Its gateway finished the slot while the owner was being asked (a resend).
+        if finding is Finding.LENT:
+            return HoldCheck(request, Finding.AGREES, status, loan=reservation.existing)
+        detail = "finished as a loan meanwhile: not changed"
+        return HoldCheck(request, finding, status, detail, loan=reservation.existing)
     if finding is Finding.NOT_LENT:
         await store.release(reservation)
         log.info(

@@ -54,7 +54,7 @@ from adapters.state.connect import open_state
 from adapters.state.memory import MemoryStateStore
 from adapters.tls import ServerTls, TlsFileError, tls_issues
 from config.errors import ConfigError, ConfigIssue, format_path
-from config.loader import load_consortium, resolve_secrets
+from config.loader import COMMAND_ONLY_SECRETS, load_consortium, resolve_secrets
 from config.models import AdminListener
 from gateway.app.accept import accept_connections, connection_cap, raise_fd_limit
 from gateway.circulation.holdwatch import watch_title_holds
@@ -123,8 +123,11 @@ def load(
     Raises:
         ConfigError: The file (or a secret it names) is not right.
     """
-    consortium = load_consortium(path, check_secrets=True, checks=(tls_issues,))
-    found, _ = resolve_secrets(consortium)
+    # The secrets only commands read are left out: they need not be in its environment.
+    consortium = load_consortium(
+        path, check_secrets=True, checks=(tls_issues,), skip_secrets=COMMAND_ONLY_SECRETS
+    )
+    found, _ = resolve_secrets(consortium, skip=COMMAND_ONLY_SECRETS)
     rules = build_rules(consortium, found, previous_rules)
     members = build_members(consortium, found, previous_members)
     return Loaded(rules, members, start_secrets(rules, found))

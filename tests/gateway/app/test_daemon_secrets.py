@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from config.loader import load_consortium, resolve_secrets
 from gateway.app.daemon import Gateway
+from gateway.cli.main import main
 from tests.helpers.cli import ROOT
 
 if TYPE_CHECKING:
@@ -54,3 +55,20 @@ def test_the_daemon_starts_without_the_secrets_only_commands_read(
         ("gateway", "ledger", "library_keys", "beta"),
         ("gateway", "reports", "webhook", "secret"),
     ]
+
+
+def test_serve_workers_reads_the_same_secrets_as_the_daemon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The supervisor's own check of the file skips the same secrets: with the webhook's
+    and beta's keys unset, what stops ``serve --workers 2`` here is the in-memory store,
+    not a secret it would never read."""
+    monkeypatch.setenv("INTERLEND_DEMO_ILS_PASSWORD", "pw")
+    monkeypatch.setenv("INTERLEND_DEMO_NCIP_KEY", "ncip-key")
+    monkeypatch.setenv("TEST_LEDGER_KEY", LEDGER_KEY)
+    monkeypatch.delenv("TEST_WEBHOOK_SECRET_UNSET", raising=False)
+    monkeypatch.delenv("TEST_BETA_KEY_UNSET", raising=False)
+    status = main(["serve", "--config", str(_config(tmp_path)), "--workers", "2"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "needs a shared state store" in err

@@ -129,7 +129,7 @@ class Supervisor:
     _slots: list[_Slot] = field(default_factory=list)
     _stop: trio.Event = field(default_factory=trio.Event)
     _restarts: int = 0
-    _console_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    _console_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     """Signs console sessions at the front and in every worker alike."""
 
     def stopping(self) -> bool:

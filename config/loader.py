@@ -213,6 +213,17 @@ def parse_config(path: str | Path) -> tuple[Config, Mapping[str, PositionIndex],
 ADMIN_TOKENS: KeyPath = ("gateway", "admin", "tokens")
 ADMIN_TOKEN_MIN = 16
 """The shortest admin bearer token taken (a short one could be guessed over HTTP)."""
+WEBHOOK_SECRET: KeyPath = ("gateway", "reports", "webhook", "secret")
+WEBHOOK_SECRET_MIN = 16
+"""The shortest webhook secret taken: an empty or short HMAC key lets anyone who guesses
+it sign a settlement the receiver would book."""
+COMMAND_ONLY_SECRETS: tuple[KeyPath, ...] = (
+    WEBHOOK_SECRET,
+    ("gateway", "ledger", "library_keys"),
+)
+"""Secrets only a command reads (``report settlement --webhook``, ``ledger settle``):
+the daemon neither needs them nor reads them, so they can be kept out of its
+environment (``check-config`` still reads them all)."""
 
 
 def _admin_token_refs(listener: AdminListener | None) -> Iterator[tuple[KeyPath, SecretRef]]:
@@ -246,14 +257,21 @@ def _secret_refs(consortium: Consortium) -> Iterator[tuple[KeyPath, SecretRef]]:
                     yield ("nodes", node_id, "ncip_peers", index, name), ref
 
 
-def resolve_secrets(consortium: Consortium) -> tuple[dict[KeyPath, str], list[ConfigIssue]]:
-    """Read every secret the configuration refers to.
+def resolve_secrets(
+    consortium: Consortium, *, skip: Iterable[KeyPath] = ()
+) -> tuple[dict[KeyPath, str], list[ConfigIssue]]:
+    """Read every secret the configuration refers to, but those under ``skip``.
 
     Returns:
         The secrets by the key path that refers to them, and an issue for each one
         that cannot be read.
     """
-    return _read_secrets(_secret_refs(consortium))
+    skipped = tuple(skip)
+    return _read_secrets(
+        (path, ref)
+        for path, ref in _secret_refs(consortium)
+        if not any(path[: len(prefix)] == prefix for prefix in skipped)
+    )
 
 
 def _read_secrets(
@@ -280,6 +298,16 @@ def _read_secrets(
                 )
             )
             continue
+        if path == WEBHOOK_SECRET and len(value.strip()) < WEBHOOK_SECRET_MIN:
+            issues.append(
+                ConfigIssue(
+                    path,
+                    f"the webhook secret in {ref} is shorter than {WEBHOOK_SECRET_MIN} "
+                    "characters: anyone could sign a settlement with it",
+                    "make one with `openssl rand -hex 32` and give the receiver the same",
+                )
+            )
+            continue
         secrets[path] = value
     return secrets, issues
 
@@ -301,6 +329,7 @@ def load_consortium(
     *,
     check_secrets: bool = True,
     checks: Iterable[Callable[[Consortium], Iterable[ConfigIssue]]] = (),
+    skip_secrets: Iterable[KeyPath] = (),
 ) -> Consortium:
     """Load, validate and resolve a consortium configuration.
 
@@ -311,6 +340,7 @@ def load_consortium(
         checks: Further checks of what the configuration names on this machine (the
             TLS files, whose reading is not this layer's: ``adapters.tls``); their
             issues are located and reported with the secrets'.
+        skip_secrets: Secrets not required (``COMMAND_ONLY_SECRETS`` for the daemon).
 
     Raises:
         ConfigError: With every issue found, located in its file.
@@ -321,7 +351,7 @@ def load_consortium(
     except ConfigError as exc:
         raise ConfigError.of(_locate(list(exc.issues), main, node_files)) from None
     if check_secrets:
-        _, issues = resolve_secrets(consortium)
+        _, issues = resolve_secrets(consortium, skip=skip_secrets)
         for check in checks:
             issues.extend(check(consortium))
         if issues:

@@ -986,7 +986,8 @@ class WebhookSettings(Frozen):
 
     Each POST carries ``X-Interlend-Timestamp`` (Unix seconds) and
     ``X-Interlend-Signature: sha256=<hex>``, the HMAC-SHA256 under ``secret`` of the
-    timestamp, a full stop and the body, so a receiver can check both and refuse replays.
+    exact body, which holds the send time too (``sent_at``), so a receiver can check both
+    and refuse replays (``adapters/billing/webhook.py``, docs/reports.md).
     """
 
     url: str = Field(pattern=r"^https?://", description="the receiver's http:// or https:// URL")

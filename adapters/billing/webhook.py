@@ -12,7 +12,8 @@ or a 5xx is tried again after ``Backoff``'s delay, up to ``attempts`` tries; any
 fails at once; so does a redirect, which is not followed (the document is for the
 receiver configured: a moved one is a configuration to fix).  Every try sends the
 same bytes with the same signature: the receiver can de-duplicate by the delivery id in
-the body.  The secret is never logged.
+the body.  The secret is never logged, nor the URL's credentials (a user and password,
+or a query such as ``?token=…``): logs and messages show ``shown_url``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -35,6 +37,7 @@ __all__ = [
     "Delivered",
     "WebhookFailed",
     "post_signed",
+    "shown_url",
     "sign",
     "verify",
 ]
@@ -44,6 +47,18 @@ log = structlog.get_logger("interlend.webhook")
 SIGNATURE_HEADER = "X-Interlend-Signature"
 TIMESTAMP_HEADER = "X-Interlend-Timestamp"
 _RETRIED = frozenset({408, 425, 429})
+
+
+def shown_url(url: str) -> str:
+    """``url`` as logs and messages show it: without a user, a password or a query,
+    where receivers put credentials."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port is not None else ""
+    query = "?…" if parts.query else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}{query}"
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -117,30 +132,31 @@ async def post_signed(
         "User-Agent": "interlend-webhook",
     }
     reason = ""
+    shown = shown_url(url)
     async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=False) as client:
         for attempt in range(1, attempts + 1):
             status, reason = await _attempt(client, url, body, headers, timeout_s)
             if status is not None and 200 <= status < 300:
-                log.info("webhook delivered", url=url, status=status, attempt=attempt)
+                log.info("webhook delivered", url=shown, status=status, attempt=attempt)
                 return Delivered(status, attempt)
             if status is not None and 300 <= status < 500 and status not in _RETRIED:
-                log.error("webhook refused", url=url, status=status, attempt=attempt)
+                log.error("webhook refused", url=shown, status=status, attempt=attempt)
                 raise WebhookFailed(
-                    f"{url} refused the document ({reason})", attempts=attempt, retryable=False
+                    f"{shown} refused the document ({reason})", attempts=attempt, retryable=False
                 )
             if attempt < attempts:
                 delay = backoff.next_delay()
                 log.warning(
                     "webhook attempt failed",
-                    url=url,
+                    url=shown,
                     attempt=attempt,
                     reason=reason,
                     retry_in_s=delay,
                 )
                 await trio.sleep(delay)
-    log.error("webhook not delivered", url=url, attempts=attempts, reason=reason)
+    log.error("webhook not delivered", url=shown, attempts=attempts, reason=reason)
     raise WebhookFailed(
-        f"{url} did not take the document after {attempts} tries (last: {reason})",
+        f"{shown} did not take the document after {attempts} tries (last: {reason})",
         attempts=attempts,
         retryable=True,
     )

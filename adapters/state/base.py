@@ -205,8 +205,12 @@ class StateStore(Protocol):
         """Record a renewal of the active loan of ``item``; ``None`` if there is none."""
         ...
 
-    async def close(self, owner: str, item: str, *, now: datetime) -> Loan | None:
-        """Close the active loan of ``item``; ``None`` if there is none."""
+    async def close(
+        self, owner: str, item: str, *, now: datetime, loan_id: str | None = None
+    ) -> Loan | None:
+        """Close the active loan of ``item``; ``None`` if there is none (with
+        ``loan_id``: unless that is the active loan, so a loan made since the caller
+        looked is left alone)."""
         ...
 
     async def active_loan(self, owner: str, item: str) -> Loan | None:

@@ -219,11 +219,14 @@ class MemoryStateStore:
         self._append(LoanEventKind.RENEW, loan, now)
         return loan
 
-    async def close(self, owner: str, item: str, *, now: datetime) -> Loan | None:
-        """Close the active loan of the item."""
-        loan_id = self._active_by_item.pop((owner, item), None)
-        if loan_id is None:
+    async def close(
+        self, owner: str, item: str, *, now: datetime, loan_id: str | None = None
+    ) -> Loan | None:
+        """Close the active loan of the item (only ``loan_id``, when given)."""
+        active = self._active_by_item.get((owner, item))
+        if active is None or (loan_id is not None and active != loan_id):
             return None
+        loan_id = self._active_by_item.pop((owner, item))
         loan = dataclasses.replace(self._loans[loan_id], state=LoanState.RETURNED, returned=now)
         self._loans[loan_id] = loan
         self._append(LoanEventKind.CHECKIN, loan, now)

@@ -474,12 +474,15 @@ class RedisStateStore:
         )
         return _loan(answer) if answer else None
 
-    async def close(self, owner: str, item: str, *, now: datetime) -> Loan | None:
-        """Close the item's active loan and queue its event."""
+    async def close(
+        self, owner: str, item: str, *, now: datetime, loan_id: str | None = None
+    ) -> Loan | None:
+        """Close the item's active loan (only ``loan_id``, when given) and queue its
+        event."""
         answer = await self._script(
             "close",
             [self._item(owner, item), self._outbox, self._k("owner", owner)],
-            [self._p, now.isoformat()],
+            [self._p, now.isoformat(), loan_id or ""],
         )
         return _loan(answer) if answer else None
 

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from config.models import NcipListener
     from gateway.admin.view import AdminView
 
-__all__ = ["HTTP_ALPN", "admin_app", "serve_admin"]
+__all__ = ["HTTP_ALPN", "admin_app", "hypercorn_config", "serve_admin"]
 
 HTTP_ALPN = ("h2", "http/1.1")
 """What the HTTPS listeners offer in ALPN (hypercorn's default)."""
@@ -63,6 +63,12 @@ class _TlsConfig(HypercornConfig):
 
     def create_ssl_context(self) -> ssl.SSLContext:
         return self._tls.listener_context
+
+
+def hypercorn_config(tls: ServerTls | None) -> HypercornConfig:
+    """Hypercorn's configuration for a listener: HTTPS with ``tls`` (its context, so a
+    reload reaches new connections), plain HTTP without."""
+    return HypercornConfig() if tls is None else _TlsConfig(tls)
 
 
 def admin_app(
@@ -111,6 +117,7 @@ async def serve_admin(
     grace_s: float = 10.0,
     sock: socket.socket | None = None,
     tls: ServerTls | None = None,
+    sessions: ConsoleSessions | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the app on one listener until cancelled, or until ``shutdown`` returns:
@@ -119,11 +126,13 @@ async def serve_admin(
 
     With ``sock`` (a socket already bound, from ``serve --workers``) it serves there
     instead of binding the listener's host and port, and closes it at the end.
+    The console's ``sessions`` are given there too (one key for every worker); a lone
+    gateway makes a fresh key, so its sessions end when it restarts.
 
     Raises:
         ConfigError: The admin port's tokens cannot be read (``bearer_tokens``).
     """
-    config = HypercornConfig() if tls is None else _TlsConfig(tls)
+    config = hypercorn_config(tls)
     host = f"[{listener.host}]" if ":" in listener.host else listener.host
     config.bind = [f"fd://{sock.detach()}" if sock is not None else f"{host}:{listener.port}"]
     config.accesslog = None
@@ -138,6 +147,7 @@ async def serve_admin(
             task_status.started(value[0] if value else f"{scheme}://{host}:{listener.port}")
 
     tokens = bearer_tokens(listener) if isinstance(listener, AdminListener) else ()
-    sessions = ConsoleSessions()  # a fresh key: sessions end when the gateway restarts
+    if sessions is None:
+        sessions = ConsoleSessions()  # a fresh key: sessions end when the gateway restarts
     app = for_role(admin_app(view, tokens=tokens, sessions=sessions), role, tokens, sessions)
     await serve(app, config, shutdown_trigger=shutdown, task_status=_Started())

@@ -54,7 +54,7 @@ from adapters.state.connect import open_state
 from adapters.state.memory import MemoryStateStore
 from adapters.tls import ServerTls, TlsFileError, tls_issues
 from config.errors import ConfigError, ConfigIssue, format_path
-from config.loader import load_consortium, resolve_secrets
+from config.loader import COMMAND_ONLY_SECRETS, load_consortium, resolve_secrets
 from config.models import AdminListener
 from gateway.app.accept import accept_connections, connection_cap, raise_fd_limit
 from gateway.circulation.holdwatch import watch_title_holds
@@ -79,6 +79,7 @@ if TYPE_CHECKING:
     from adapters.state.base import StateBackend
     from config.errors import KeyPath
     from config.models import GatewaySettings, Sip2Listener, TlsSettings
+    from gateway.admin.session import ConsoleSessions
     from gateway.app.sockets import Prebound
     from gateway.ledger.worker import LedgerWorker
 
@@ -122,8 +123,11 @@ def load(
     Raises:
         ConfigError: The file (or a secret it names) is not right.
     """
-    consortium = load_consortium(path, check_secrets=True, checks=(tls_issues,))
-    found, _ = resolve_secrets(consortium)
+    # The secrets only commands read are left out: they need not be in its environment.
+    consortium = load_consortium(
+        path, check_secrets=True, checks=(tls_issues,), skip_secrets=COMMAND_ONLY_SECRETS
+    )
+    found, _ = resolve_secrets(consortium, skip=COMMAND_ONLY_SECRETS)
     rules = build_rules(consortium, found, previous_rules)
     members = build_members(consortium, found, previous_members)
     return Loaded(rules, members, start_secrets(rules, found))
@@ -158,6 +162,8 @@ class Gateway:
             outbox's consumer group and its breaker marks.
         prebound: Listening sockets made before the start (``serve --workers``), used
             instead of binding the configured host and port.
+        console_sessions: The admin port's console sessions (``serve --workers``: under
+            the supervisor's key); a fresh key of its own otherwise.
     """
 
     def __init__(
@@ -171,8 +177,10 @@ class Gateway:
         open_configured_state: bool = False,
         name: str = "",
         prebound: Prebound | None = None,
+        console_sessions: ConsoleSessions | None = None,
     ) -> None:
         self.rules = rules
+        self.console_sessions = console_sessions
         self.name = name
         self.instance = f"{INSTANCE}-{name}" if name else INSTANCE
         """This gateway's name among those sharing the state store."""
@@ -312,14 +320,21 @@ class Gateway:
                         from gateway.admin.app import HTTP_ALPN, serve_admin
 
                         if admin_listener is not None:
+                            # A worker's admin socket is private to loopback, read by
+                            # its supervisor in the clear; the supervisor's own admin
+                            # port is the one with the configured TLS.
+                            private = prebound is not None and prebound.admin is not None
                             tls = self._server_tls(
-                                ("gateway", "admin", "tls"), admin_listener.tls, HTTP_ALPN
+                                ("gateway", "admin", "tls"),
+                                None if private else admin_listener.tls,
+                                HTTP_ALPN,
                             )
                             admin = await root.start(
                                 partial(
                                     serve_admin,
                                     sock=prebound.admin if prebound else None,
                                     tls=tls,
+                                    sessions=self.console_sessions,
                                 ),
                                 self,
                                 admin_listener,

@@ -6,7 +6,8 @@ bibliographic id):
 
 1. Discovery finds the members holding the title (or ISBN) and which have a copy on
    the shelf; the consortium's lender-selection strategy ranks them for the patron's
-   home library (``gateway/network/lenders.py``).
+   home library (``gateway/network/lenders.py``).  A copy under a last-copy commitment
+   its consortium keeps from the home library is never asked for.
 2. If the home library holds a copy that may be on its shelf, the hold is its
    business: ``None`` is returned and the caller places it at home (local first).  A
    title the home library holds only on loan (its ILS just said every copy is out) goes
@@ -39,7 +40,7 @@ import structlog
 from adapters.errors import IlsError, IlsRequestInvalid
 from adapters.ils.base import HoldOutcome
 from adapters.state.base import StateUnavailable
-from config.policy import may_borrow
+from config.policy import may_borrow, retention_refusal
 from gateway.circulation.holdwatch import new_title_hold
 from gateway.circulation.outcomes import Refusal, RefusalCode, code_of_decision
 from gateway.circulation.patrons import check_patron, standing
@@ -137,13 +138,20 @@ async def _place_title_hold(
     at_home = [copy for copy in found if copy.member == home]
     if any(_may_be_on_the_shelf(copy) for copy in at_home):
         return None  # the home library may have it on the shelf: its own ILS takes it
-    # Only copies the owner's ILS has just confirmed on the shelf are asked for.
+    # Only copies the owner's ILS has just confirmed on the shelf are asked for, and
+    # never a last copy its consortium keeps from this patron's library (the lender
+    # would send it there).
     copies: dict[str, str] = {}
-    for copy in found:
-        if copy.availability is CopyAvailability.AVAILABLE:
-            copies.setdefault(copy.member, copy.item)
-    rota = ranked.ranking.members
     refusals: list[Refusal] = []
+    for copy in found:
+        if copy.availability is not CopyAvailability.AVAILABLE:
+            continue
+        kept = retention_refusal(rules.consortium, copy.item, home)
+        if kept is not None:
+            refusals.append(Refusal(code_of_decision(kept.code), kept.reason))
+            continue
+        copies.setdefault(copy.member, copy.item)
+    rota = ranked.ranking.members
     for lender in (m for m in rota if m in copies):
         decision = may_borrow(rules.consortium, home, lender, standing=standing(record))
         if not decision.allowed or decision.proxy_patron is None:

@@ -15,8 +15,8 @@ in the registry (``TitleHolds``) until one of:
 * **Withdrawn**: the lender no longer holds it (the copy gone from its catalogue, or back
   on the shelf with no hold queued), counted as withdrawn.
 * **Expired**: not filled within ``HOLD_LIFETIME`` of being placed; the hold is
-  cancelled at the lender (best effort) and counted as declined by the lender and
-  unfilled for the home library.
+  closed, then cancelled at the lender (best effort) by the gateway that closed it,
+  and counted as declined by the lender and unfilled for the home library.
 
 A withdrawn or expired hold is also recorded in the refusal history (flow ``hold``,
 code ``hold-withdrawn`` or ``hold-expired``), so the fill rate counts every title hold
@@ -136,7 +136,10 @@ async def _check_one(rules: Rules, services: Services, hold: TitleHold, now: dat
     """One hold's check; the name of the ``HoldCheck`` count it adds to."""
     handle = services.members.get(hold.lender)
     if now >= hold.expires:
-        if handle is not None and handle.holds is not None:
+        # Ended first: of the gateways checking the same holds, only the one that ends
+        # it cancels it at the lender.
+        closed = await _end(services, hold, EXPIRED, now)
+        if closed and handle is not None and handle.holds is not None:
             timeout = rules.policy(hold.lender).ils.timeout_s
             try:
                 await handle.holds.cancel_hold(hold.account, item=hold.item, timeout=timeout)
@@ -147,7 +150,6 @@ async def _check_one(rules: Rules, services: Services, hold: TitleHold, now: dat
                     item=hold.item,
                     detail=exc.detail,
                 )
-        await _end(services, hold, EXPIRED, now)
         return "expired"
     if handle is None:
         return "unanswered"  # the lender left the configuration: its holds wait to expire
@@ -164,13 +166,14 @@ async def _check_one(rules: Rules, services: Services, hold: TitleHold, now: dat
     return "filled" if ended == FILLED else "withdrawn"
 
 
-async def _end(services: Services, hold: TitleHold, code: str, now: datetime) -> None:
-    """Close the hold once (another gateway may have closed it first: then nothing is
-    counted here), count it and, unfilled, record it in the refusal history."""
+async def _end(services: Services, hold: TitleHold, code: str, now: datetime) -> bool:
+    """Close the hold once, count it and, unfilled, record it in the refusal history;
+    whether this call closed it (another gateway may have closed it first: then nothing
+    is counted here)."""
     outcome = {FILLED: "filled", WITHDRAWN: "withdrawn", EXPIRED: "expired"}[code]
     ended = await services.store.title_hold_end(hold.hold_id, outcome=outcome, at=now)
     if ended is None:
-        return
+        return False
     log.info("title hold ended", lender=hold.lender, home=hold.home, outcome=code)
     if code == FILLED:
         # Lent at the lender's desk: its return will not pass through the gateway
@@ -178,7 +181,7 @@ async def _end(services: Services, hold: TitleHold, code: str, now: datetime) ->
         hours = max(0.0, (now - hold.placed).total_seconds() / 3600)
         await services.counters.record_hold_filled(hold.lender, hold.home, hours)
         await services.counters.record_return(hold.lender, hold.home)
-        return
+        return True
     await services.counters.record_hold_ended(hold.lender, hold.home, expired=code == EXPIRED)
     try:
         await services.store.refusal_record(
@@ -186,6 +189,7 @@ async def _end(services: Services, hold: TitleHold, code: str, now: datetime) ->
         )
     except StateUnavailable as exc:
         log.warning("refusal not recorded", code=code, detail=exc.detail)
+    return True
 
 
 async def watch_title_holds(

@@ -191,15 +191,20 @@ async def _check_loan(
     )
     fixed = False
     if fix and finding is Finding.RETURNED:
-        closed = await store.close(loan.owner, loan.item, now=now)
+        # Only this loan: the item may have been returned and lent again through the
+        # gateway while its owner was being asked.
+        closed = await store.close(loan.owner, loan.item, now=now, loan_id=loan.loan_id)
         fixed = closed is not None
-        log.info(
-            "reconcile closed a loan the owner shows returned",
-            loan=loan.loan_id,
-            owner=loan.owner,
-            item=loan.item,
-            status=status,
-        )
+        if fixed:
+            log.info(
+                "reconcile closed a loan the owner shows returned",
+                loan=loan.loan_id,
+                owner=loan.owner,
+                item=loan.item,
+                status=status,
+            )
+        else:
+            detail = "closed meanwhile: not changed"
     return LoanCheck(loan, finding, status, detail, fixed)
 
 
@@ -221,6 +226,12 @@ async def _check_hold(
     reservation = await store.reserve(request, now=now)
     if not isinstance(reservation, Reservation):  # pragma: no cover - a key's hold wins
         return HoldCheck(request, finding, status, "the registry refused the slot")
+    if reservation.existing is not None:
+        # Its gateway finished the slot while the owner was being asked (a resend).
+        if finding is Finding.LENT:
+            return HoldCheck(request, Finding.AGREES, status, loan=reservation.existing)
+        detail = "finished as a loan meanwhile: not changed"
+        return HoldCheck(request, finding, status, detail, loan=reservation.existing)
     if finding is Finding.NOT_LENT:
         await store.release(reservation)
         log.info(

@@ -309,7 +309,8 @@ async def _post(consortium: Consortium, settlement: Settlement) -> str:
     import uuid
 
     from adapters.backoff import Backoff
-    from adapters.billing.webhook import WebhookFailed, post_signed
+    from adapters.billing.webhook import WebhookFailed, post_signed, shown_url
+    from config.loader import WEBHOOK_SECRET_MIN
     from config.secrets import read_secret
     from gateway.reports.delivery import webhook_body
 
@@ -320,6 +321,12 @@ async def _post(consortium: Consortium, settlement: Settlement) -> str:
         secret = read_secret(env=webhook.secret.env, file=webhook.secret.file)
     except LookupError as exc:
         raise ReportFailed(f"the webhook's secret ({webhook.secret}): {exc}") from None
+    if len(secret.strip()) < WEBHOOK_SECRET_MIN:
+        raise ReportFailed(
+            f"gateway.reports.webhook.secret: the secret in {webhook.secret} is shorter than "
+            f"{WEBHOOK_SECRET_MIN} characters: anyone could sign a settlement with it; "
+            "nothing posted"
+        )
     sent_at = int(time.time())
     body = webhook_body(settlement, delivery=uuid.uuid4().hex, sent_at=sent_at)
     try:
@@ -335,4 +342,4 @@ async def _post(consortium: Consortium, settlement: Settlement) -> str:
     except WebhookFailed as exc:
         raise ReportFailed(f"webhook: {exc}") from None
     status, tries = delivered.status, delivered.attempts
-    return f"posted the settlement to {webhook.url} (HTTP {status}, try {tries})"
+    return f"posted the settlement to {shown_url(webhook.url)} (HTTP {status}, try {tries})"

@@ -75,12 +75,14 @@ def _serve_workers(args: argparse.Namespace) -> int:
     import trio
 
     from config.errors import ConfigError
-    from config.loader import load_consortium
+    from config.loader import COMMAND_ONLY_SECRETS, load_consortium
     from gateway.workers.supervisor import Supervisor, check_shareable
 
     path: str = args.config
     try:
-        settings = load_consortium(path, check_secrets=True).config.gateway
+        settings = load_consortium(
+            path, check_secrets=True, skip_secrets=COMMAND_ONLY_SECRETS
+        ).config.gateway
     except ConfigError as exc:
         for issue in exc.issues:
             print(issue, file=sys.stderr)

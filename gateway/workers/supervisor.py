@@ -15,7 +15,9 @@ It owns the ports and N worker processes (``worker.py``), each a whole gateway:
   gateway does; those still running ``drain_grace_s + KILL_MARGIN_S`` later are
   killed.  SIGHUP is passed to every worker, which reloads the configuration file.
 * **Admin port.**  The configured admin port is the supervisor's (``front.py``): the
-  workers' metrics combined, the rest from a ready worker.
+  workers' metrics combined, the rest from a ready worker.  Console sessions are
+  signed with one key the supervisor makes and hands to each worker, so a cookie
+  issued by one worker is good at the front and at the others.
 * **Readiness.**  A worker says ``ready`` on its standard output once its listeners
   are up; the supervisor keeps the write end of each worker's standard input, whose
   end tells a worker its supervisor is gone.
@@ -26,6 +28,8 @@ each worker would keep a registry of its own (``check_shareable``).
 
 from __future__ import annotations
 
+import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -39,14 +43,17 @@ from typing import TYPE_CHECKING
 import structlog
 import trio
 
+from adapters.tls import ServerTls, TlsFileError
+from config.errors import ConfigError, ConfigIssue
 from config.models import GatewaySettings
 from gateway.app.sockets import ShareMode, bind_socket, listening_socket, reuse_port_available
 from gateway.workers.front import Front
 from gateway.workers.spec import Endpoint, WorkerSpec
-from gateway.workers.worker import READY_LINE
+from gateway.workers.worker import READY_LINE, SESSION_KEY_ENV
 
 if TYPE_CHECKING:
     from config.models import AdminListener
+    from gateway.admin.session import ConsoleSessions
 
 __all__ = ["MAX_WORKERS", "Supervisor", "check_shareable", "restart_delay"]
 
@@ -122,6 +129,8 @@ class Supervisor:
     _slots: list[_Slot] = field(default_factory=list)
     _stop: trio.Event = field(default_factory=trio.Event)
     _restarts: int = 0
+    _console_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    """Signs console sessions at the front and in every worker alike."""
 
     def stopping(self) -> bool:
         """Whether SIGTERM or SIGINT came (workers that exit are not replaced)."""
@@ -176,6 +185,8 @@ class Supervisor:
                                 # would die of a SIGHUP before its handler is set.
                                 self._signal_all(signal.SIGHUP, ready_only=True)
                                 log.info("reload passed to the workers")
+                                if front is not None:
+                                    await front.reload_certificate()
                                 continue
                             log.info("signal received", signal=signal.Signals(signum).name)
                             self._stop.set()
@@ -215,10 +226,18 @@ class Supervisor:
         if listener is None:
             return None
         from gateway.admin.auth import bearer_tokens
+        from gateway.admin.session import ConsoleSessions
 
         tokens = bearer_tokens(listener)
-        front = Front(self.ready_workers, self.statistics, tokens[0] if tokens else None)
-        url = await nursery.start(partial(_serve_front, front, listener, tokens))
+        sessions = ConsoleSessions(self._console_key)
+        front = Front(
+            self.ready_workers,
+            self.statistics,
+            tokens[0] if tokens else None,
+            sessions=sessions,
+            tokens=tokens,
+        )
+        url = await nursery.start(partial(_serve_front, front, listener, tokens, sessions))
         log.info("supervisor admin port", url=url)
         return front
 
@@ -247,6 +266,7 @@ class Supervisor:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 pass_fds=spec.inherited_fds(),
+                env={**os.environ, SESSION_KEY_ENV: self._console_key.hex()},
                 # Out of the terminal's process group: Ctrl-C reaches the supervisor
                 # only, which stops the workers in order.
                 start_new_session=True,
@@ -321,15 +341,24 @@ async def _serve_front(
     front: Front,
     listener: AdminListener,
     tokens: tuple[bytes, ...],
+    sessions: ConsoleSessions,
     *,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    from hypercorn.config import Config as HypercornConfig
     from hypercorn.trio import serve
 
+    from gateway.admin.app import HTTP_ALPN, hypercorn_config
     from gateway.admin.auth import for_role
 
-    config = HypercornConfig()
+    tls = None
+    if listener.tls is not None:
+        try:
+            tls = ServerTls("gateway.admin.tls", listener.tls, alpn=HTTP_ALPN)
+        except TlsFileError as exc:
+            issue = ConfigIssue(("gateway", "admin", "tls", exc.setting), exc.message, exc.hint)
+            raise ConfigError.of([issue]) from None
+        front.tls = tls
+    config = hypercorn_config(tls)
     host = f"[{listener.host}]" if ":" in listener.host else listener.host
     config.bind = [f"{host}:{listener.port}"]
     config.accesslog = None
@@ -337,6 +366,7 @@ async def _serve_front(
 
     class _Started:
         def started(self, value: list[str] | None = None) -> None:
-            task_status.started(value[0] if value else f"http://{host}:{listener.port}")
+            scheme = "http" if tls is None else "https"
+            task_status.started(value[0] if value else f"{scheme}://{host}:{listener.port}")
 
-    await serve(for_role(front.app(), "admin", tokens), config, task_status=_Started())
+    await serve(for_role(front.app(), "admin", tokens, sessions), config, task_status=_Started())

@@ -4,6 +4,8 @@ Run by the supervisor as ``python -m gateway.workers.worker SPEC`` (``spec.py``)
 serves on the listening sockets it is given, with its admin port on its private
 loopback socket (the supervisor reads its metrics there), and:
 
+* checks console session cookies under the supervisor's key (``SESSION_KEY_ENV``), so a
+  session opened through one worker is good on all of them;
 * writes ``ready`` on standard output once every listener is up;
 * drains on SIGTERM and reloads on SIGHUP, as a lone gateway does (the supervisor
   forwards those signals);
@@ -13,6 +15,7 @@ loopback socket (the supervisor reads its metrics there), and:
 
 from __future__ import annotations
 
+import os
 import sys
 
 import structlog
@@ -20,13 +23,18 @@ import trio
 
 from adapters.state.base import StateUnavailable
 from config.errors import ConfigError
+from gateway.admin.session import ConsoleSessions
 from gateway.app.daemon import Bound, Gateway
 from gateway.telemetry.logs import configure_logging
 from gateway.workers.spec import WorkerSpec
 
-__all__ = ["READY_LINE", "main"]
+__all__ = ["READY_LINE", "SESSION_KEY_ENV", "main"]
 
 READY_LINE = "ready"
+SESSION_KEY_ENV = "INTERLEND_CONSOLE_SESSION_KEY"
+"""The console sessions' signing key, in hex, from the supervisor: every worker and
+the supervisor's admin port check the same cookies.  In the environment (readable by
+this user only, unlike the arguments), and removed from it once read."""
 
 log = structlog.get_logger("interlend.worker")
 
@@ -45,7 +53,9 @@ async def _watch_supervisor(gateway: Gateway) -> None:
 
 async def run_worker(spec: WorkerSpec) -> None:
     """Run the gateway the spec describes until it stops."""
-    gateway = Gateway.from_file(spec.config, prebound=spec.prebound())
+    key = os.environ.pop(SESSION_KEY_ENV, None)
+    sessions = ConsoleSessions(bytes.fromhex(key)) if key else None
+    gateway = Gateway.from_file(spec.config, prebound=spec.prebound(), console_sessions=sessions)
     async with trio.open_nursery() as nursery:
 
         async def serve(*, task_status: trio.TaskStatus[Bound]) -> None:

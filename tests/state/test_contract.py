@@ -405,6 +405,21 @@ async def test_close_returns_the_loan_and_frees_the_item(store: StateBackend) ->
     assert await store.recent_loans(1) == [closed]
 
 
+async def test_close_of_one_loan_leaves_the_items_next_loan(store: StateBackend) -> None:
+    """Closing with a loan id closes only that loan: once the item is lent again, the
+    new loan stays active and no checkin is queued."""
+    first = await lend(store, request(key="first"))
+    await store.close("alpha", first.item, now=T0 + timedelta(hours=1))
+    second = await lend(store, request(key="second"))
+    later = T0 + timedelta(hours=2)
+    assert await store.close("alpha", first.item, now=later, loan_id=first.loan_id) is None
+    assert await store.active_loan("alpha", first.item) == second
+    closed = await store.close("alpha", first.item, now=later, loan_id=second.loan_id)
+    assert closed is not None
+    assert closed.loan_id == second.loan_id
+    assert await store.active_loan("alpha", first.item) is None
+
+
 async def test_close_of_an_unknown_item_is_none() -> None:
     """No active loan, nothing closed."""
     assert await MemoryStateStore().close("alpha", "nope", now=T0) is None

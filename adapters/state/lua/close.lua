@@ -1,10 +1,12 @@
 -- Close an item's active loan and append the checkin to the outbox.
 -- KEYS: 1 item's active loan, 2 outbox, 3 owner's active loans
--- ARGV: 1 key prefix, 2 now (ISO)
--- Returns the loan's fields, or false when the item has no active loan.
+-- ARGV: 1 key prefix, 2 now (ISO), 3 the loan id expected ('' for any)
+-- Returns the loan's fields, or false when the item has no active loan (or another
+-- loan than the one expected).
 local P = ARGV[1]
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
+if ARGV[3] ~= '' and id ~= ARGV[3] then return false end
 local key = P .. 'loan:' .. id
 if redis.call('EXISTS', key) == 0 then
   redis.call('DEL', KEYS[1])  -- the index pointed at a loan that is gone

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import trio
+from structlog.testing import capture_logs
 
 from adapters.backoff import Backoff
 from adapters.billing.webhook import (
@@ -129,3 +130,20 @@ async def test_nobody_listening_is_retried_then_reported() -> None:
     assert failed.value.retryable
     assert urlsplit(url).netloc in str(failed.value)
     assert SECRET.decode() not in str(failed.value)
+
+
+async def test_credentials_in_the_url_are_never_logged_nor_told(nursery: trio.Nursery) -> None:
+    """A receiver URL carrying credentials (user and password, or a token in the query,
+    as some receivers want) is written to the logs and the error without them."""
+    receiver = await start_receiver(nursery, fail_first=9, status_when_failing=422)
+    parts = urlsplit(receiver.url)
+    url = f"{parts.scheme}://hook-user:hook-pass@{parts.netloc}{parts.path}?token=hook-token"
+    with capture_logs() as logs, trio.fail_after(20), pytest.raises(WebhookFailed) as failed:
+        await post_signed(
+            url, BODY, secret=SECRET, timestamp=1, attempts=1, timeout_s=5, backoff=_quick()
+        )
+    told = repr(logs) + str(failed.value)
+    assert len(receiver.received) == 1
+    assert "hook-pass" not in told
+    assert "hook-token" not in told
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}?… refused" in str(failed.value)

@@ -4,7 +4,9 @@ and how a lender's answer about a copy is read."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import pytest
 import trio
@@ -14,12 +16,20 @@ from adapters.ledger.memory import MemoryLedger
 from adapters.state.base import TitleHold
 from adapters.state.memory import MemoryStateStore
 from config.loader import load_consortium
-from gateway.circulation.holdwatch import CHECK_INTERVAL_S, seen_at_lender, watch_title_holds
+from gateway.circulation.holdwatch import (
+    CHECK_INTERVAL_S,
+    check_title_holds,
+    seen_at_lender,
+    watch_title_holds,
+)
 from gateway.runtime.clock import utc_now
 from gateway.runtime.rules import build_rules
 from gateway.runtime.services import Services
 from protocols.sip2 import CirculationStatus, ItemInformationResponse, SecurityMarker
 from tests.helpers.polling import eventually
+
+if TYPE_CHECKING:
+    from gateway.demo.network import Demo
 
 
 def _hold(hold_id: str, lender: str, *, age: timedelta) -> TitleHold:
@@ -101,3 +111,19 @@ def test_a_hold_ends_only_when_the_lender_says_so(record: ItemRecord, ended: str
     no hold queued (lent at the lender's desk).  Anything else, or an ILS that does not
     say its queue (NCIP here), leaves the hold open until it expires."""
     assert seen_at_lender(record) == ended
+
+
+async def test_an_expired_hold_is_cancelled_at_its_lender_once(demo: Demo) -> None:
+    """Two gateways sharing the registry (``serve --workers 2``) check the same expired
+    hold at once: it is ended once, and only the gateway that ended it asks the lender
+    to cancel it."""
+    rules, services = demo.gateway.current()
+    await services.store.title_hold_open(_hold("expired", "beta", age=timedelta(days=31)))
+    lender = demo.simulators["beta"]
+    before = lender.executed.count("15")
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            for _ in range(2):
+                nursery.start_soon(partial(check_title_holds, rules, services, now=utc_now()))
+    assert await services.store.title_holds_open() == []
+    assert lender.executed.count("15") == before + 1

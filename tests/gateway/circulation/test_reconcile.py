@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
     import pytest
 
+    from adapters.ils.base import ItemRecord
     from adapters.state.base import Loan, StateStore
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
@@ -152,3 +154,118 @@ async def test_reconcile_lists_then_fixes(tmp_path: Path, monkeypatch: pytest.Mo
         ("31003000000001", Finding.UNREACHABLE),
     }
     assert again.holds == []
+
+
+async def test_fix_leaves_alone_a_loan_made_after_the_owner_was_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The item of a registry loan is returned at a kiosk and lent again through the
+    gateway while reconcile waits for the owner's answer (shelved, for the first loan):
+    ``--fix`` must not close the new loan, which the owner's ILS never saw returned."""
+    monkeypatch.setenv(PASSWORD_ENV, "s3cret")
+    alpha = SimulatedIls(packaged_library("alpha"), "s3cret")
+    item = "31001000000002"
+    store = MemoryStateStore(hold_ttl_s=300)
+    first = await lend(store, "alpha", item)
+    again: list[Loan] = []
+    async with trio.open_nursery() as nursery:
+        sip2 = await nursery.start(serve_simulator, alpha)
+        path = write_config(
+            tmp_path / "interlend.toml",
+            alpha=f"{sip2[0]}:{sip2[1]}",
+            beta=f"http://127.0.0.1:{free_port()}/ncip",
+        )
+        consortium = load_consortium(path)
+        members = build_members(consortium, resolve_secrets(consortium)[0])
+        client = members["alpha"].ils
+        ask = client.item_information
+
+        async def answer_then_lend_again(wanted: str, *, timeout: float) -> ItemRecord:
+            record = await ask(wanted, timeout=timeout)
+            # Meanwhile, at a kiosk: the first loan returned, the item lent to another.
+            await store.close("alpha", item, now=T0 + timedelta(minutes=30))
+            other = replace(loan_request("alpha", item), idempotency_key="second")
+            held = await store.reserve(other, now=T0 + timedelta(minutes=31))
+            assert isinstance(held, Reservation)
+            again.append(await store.commit(held, due=NOW + timedelta(days=21), now=NOW))
+            return record
+
+        monkeypatch.setattr(client, "item_information", answer_then_lend_again)
+        with trio.fail_after(30):
+            fixed = await reconcile(
+                store,
+                {m: h.ils for m, h in members.items()},
+                owners=("alpha",),
+                fix=True,
+                now=NOW,
+                timeouts={"alpha": 5.0},
+                loan_days={"alpha": 21},
+            )
+        for handle in members.values():
+            if handle.supervised is not None:
+                await handle.supervised.aclose()
+        nursery.cancel_scope.cancel()
+
+    (check,) = fixed.loans
+    active = await store.active_loan("alpha", item)
+    assert check.loan.loan_id == first.loan_id
+    assert not check.fixed
+    assert active is not None
+    assert active.loan_id == again[0].loan_id
+    assert active.returned is None
+
+
+async def test_fix_does_not_claim_a_slot_a_gateway_finished_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unconfirmed slot the owner shows on the shelf is finished as a loan by its
+    gateway (the kiosk resent the checkout) while reconcile waits for the answer:
+    ``--fix`` neither releases it nor says it did; it is left for a person."""
+    monkeypatch.setenv(PASSWORD_ENV, "s3cret")
+    alpha = SimulatedIls(packaged_library("alpha"), "s3cret")
+    item = "31001000000005"
+    store = MemoryStateStore(hold_ttl_s=300)
+    await hold(store, "alpha", item)
+    finished: list[Loan] = []
+    async with trio.open_nursery() as nursery:
+        sip2 = await nursery.start(serve_simulator, alpha)
+        path = write_config(
+            tmp_path / "interlend.toml",
+            alpha=f"{sip2[0]}:{sip2[1]}",
+            beta=f"http://127.0.0.1:{free_port()}/ncip",
+        )
+        consortium = load_consortium(path)
+        members = build_members(consortium, resolve_secrets(consortium)[0])
+        client = members["alpha"].ils
+        ask = client.item_information
+
+        async def answer_then_finish(wanted: str, *, timeout: float) -> ItemRecord:
+            record = await ask(wanted, timeout=timeout)
+            # Meanwhile the kiosk resends: its gateway finishes the held slot.
+            held = await store.reserve(loan_request("alpha", item), now=NOW)
+            assert isinstance(held, Reservation)
+            finished.append(await store.commit(held, due=NOW + timedelta(days=21), now=NOW))
+            return record
+
+        monkeypatch.setattr(client, "item_information", answer_then_finish)
+        with trio.fail_after(30):
+            fixed = await reconcile(
+                store,
+                {m: h.ils for m, h in members.items()},
+                owners=("alpha",),
+                fix=True,
+                now=NOW,
+                timeouts={"alpha": 5.0},
+                loan_days={"alpha": 21},
+            )
+        for handle in members.values():
+            if handle.supervised is not None:
+                await handle.supervised.aclose()
+        nursery.cancel_scope.cancel()
+
+    (check,) = fixed.holds
+    assert check.finding is Finding.NOT_LENT
+    assert not check.fixed
+    assert check.loan == finished[0]
+    assert fixed.disagreements == [check]
+    assert await store.active_loan("alpha", item) == finished[0]

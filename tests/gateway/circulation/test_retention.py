@@ -16,18 +16,21 @@ from typing import TYPE_CHECKING
 import trio
 
 from protocols.ncip import CheckOutItem, DeleteItem, Header, Patron
-from protocols.sip2 import CheckoutResponse
+from protocols.sip2 import CheckoutResponse, HoldMode, HoldRequest, HoldResponse
 from tests.helpers.demo import circulation_demo, running_demo
-from tests.helpers.kiosk import Kiosk, checkout
+from tests.helpers.kiosk import NOW, Kiosk, checkout
 from tests.helpers.ncip import reply
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from config.models import Config
 
 ALPHA_PATRON = "21001000000001"
 BETA_PATRON = "21002000000001"
 LAST_COPY = "31003000000031"
 OTHER_LAST_COPY = "31003000000032"
+THIRD_LAST_COPY = "31003000000033"
 ORDINARY = "31003000000001"
 AS_GAMMA = Header(from_agency="rs-gamma", to_agency="interlend")
 AS_ALPHA = Header(from_agency="rs-alpha", to_agency="interlend")
@@ -89,3 +92,38 @@ async def test_a_last_copy_is_lent_inside_its_consortium_only() -> None:
     assert gamma[LAST_COPY].holder == "ILL-beta"
     assert gamma[OTHER_LAST_COPY].holder is None
     assert "31003000000002" not in gamma
+
+
+def title_hold(title: str, patron: str) -> HoldRequest:
+    """A kiosk's hold by title (no item) for ``patron``."""
+    return HoldRequest(
+        hold_mode=HoldMode.ADD,
+        transaction_date=NOW,
+        patron_identifier=patron,
+        patron_password="1234",
+        title_identifier=title,
+    )
+
+
+async def test_a_title_hold_never_sends_a_last_copy_beyond_its_consortium(
+    tmp_path: Path,
+) -> None:
+    """A hold by title makes the lender send the copy to the patron's library: a last
+    copy is asked for beta's patrons (inside ``core``), never for alpha's, who are told
+    why."""
+    export = tmp_path / "holdings.csv"
+    export.write_text(
+        f"member,item,title,isbn\ngamma,{THIRD_LAST_COPY},Gamma Book 33,\n", encoding="utf-8"
+    )
+    async with running_demo(with_core_collection, ncip_members=("gamma",)) as demo:
+        demo.gateway.services.holdings.load_csv(export)
+        with trio.fail_after(TIMEOUT):
+            alpha_kiosk = await Kiosk.logged_in(demo, "alpha-kiosk")
+            kept = await alpha_kiosk.expect(title_hold("Gamma Book 33", ALPHA_PATRON), HoldResponse)
+            held_for_alpha = list(demo.simulators["gamma"].library.items[THIRD_LAST_COPY].holds)
+            beta_kiosk = await Kiosk.logged_in(demo, "beta-kiosk")
+            inside = await beta_kiosk.expect(title_hold("Gamma Book 33", BETA_PATRON), HoldResponse)
+    assert not kept.ok
+    assert any("last copy kept by Core Libraries" in line for line in kept.screen_messages)
+    assert held_for_alpha == []
+    assert inside.ok, inside.screen_messages

@@ -18,6 +18,7 @@ from tests.helpers.webhook import RECEIVER_SECRET, Receiver, start_receiver
 
 SECRET = RECEIVER_SECRET.decode()
 """The key in the configuration: the one the test receiver checks with."""
+WEBHOOK_PATH = ("gateway", "reports", "webhook", "secret")
 
 
 def _config(tmp_path: Path, url: str) -> str:
@@ -95,3 +96,27 @@ def test_the_webhook_needs_an_http_url_and_a_readable_secret(tmp_path: Path) -> 
     assert [i.path for i in issues if "reports" in i.path] == [
         ("gateway", "reports", "webhook", "secret")
     ]
+
+
+async def test_an_empty_or_short_secret_signs_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A secret file left empty (or a few characters) would sign with a key anyone can
+    guess: one line naming the setting, exit 1, and nothing is posted; check-config's
+    reading of the secrets says so too."""
+    async with trio.open_nursery() as nursery:
+        receiver: Receiver = await start_receiver(nursery)
+        config = _config(tmp_path, receiver.url)
+        (tmp_path / "webhook.key").write_text("\n", encoding="utf-8")
+        run = partial(report, "--period", "2026-11", "--config", config, "--webhook")
+        with trio.fail_after(30):
+            status = await trio.to_thread.run_sync(partial(run, settle=ByHand()))
+        nursery.cancel_scope.cancel()
+    err = capsys.readouterr().err
+    _, issues = resolve_secrets(load_consortium(config, check_secrets=False))
+    assert status == 1
+    assert receiver.received == []
+    assert [i.path for i in issues if "reports" in i.path] == [WEBHOOK_PATH]
+    assert "gateway.reports.webhook.secret" in err
+    assert "shorter than 16 characters" in err
+    assert "Traceback" not in err

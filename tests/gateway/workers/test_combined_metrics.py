@@ -159,3 +159,13 @@ def test_shared_mode_hands_one_listening_socket_to_every_worker(tmp_path: Path) 
 def test_a_worker_dying_again_and_again_waits_longer_each_time() -> None:
     """The restart back-off doubles from half a second and stops at thirty."""
     assert [restart_delay(n) for n in range(1, 10)] == [0.5, 1, 2, 4, 8, 16, 30, 30, 30]
+
+
+def test_the_console_session_key_is_not_in_the_supervisors_repr(tmp_path: Path) -> None:
+    """The key that signs every console session stays out of the supervisor's text (a
+    log line or a traceback showing it would let a reader forge sessions)."""
+    supervisor = Supervisor(tmp_path / "x.toml", _settings(), 2, share="shared")
+    key = supervisor._console_key
+    assert len(key) == 32
+    assert key.hex() not in repr(supervisor)
+    assert repr(key) not in repr(supervisor)

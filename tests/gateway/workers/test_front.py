@@ -7,12 +7,20 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import httpx
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+import trio
+import trio.testing
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
+from adapters.tls import ServerTls
+from gateway.admin.session import ConsoleSessions
+from gateway.admin.settlements import READ_TIMEOUT_S
 from gateway.workers.front import Front
+from tests.helpers.tls import Authority
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from pathlib import Path
 
 TOKEN = b"a-token-for-the-workers"
 
@@ -107,3 +115,86 @@ async def test_a_worker_that_fails_is_left_out_of_the_scrape() -> None:
     async with _supervisor(front) as supervisor:
         text = (await supervisor.get("/metrics")).text
     assert "demo_requests_total 3.0" in text
+
+
+async def test_a_slow_route_is_given_the_time_the_worker_gives_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """``/api/settlements`` may take up to its own read limit at the worker (the chain's
+    answers): the front waits that long instead of answering 502 first."""
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        await trio.sleep(READ_TIMEOUT_S - 1)
+        return httpx.Response(200, json={"rounds": []})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    front = Front(lambda: {0: "http://w0"}, lambda: (1, 0), client=client)
+    async with _supervisor(front) as supervisor:
+        answer = await supervisor.get("/api/settlements")
+    assert answer.status_code == 200
+    assert answer.json() == {"rounds": []}
+
+
+async def test_wrong_tokens_lock_out_their_own_address_only() -> None:
+    """The console login is answered at the front, which sees each browser's address:
+    ten wrong tokens from one address earn it a 429, while a person at another address
+    still logs in (through a worker, every browser would share the front's address and
+    be locked out together, and each worker would count apart)."""
+    workers = Workers()
+    client = httpx.AsyncClient(transport=httpx.MockTransport(workers.handle))
+    front = Front(
+        lambda: {0: "http://w0"},
+        lambda: (1, 0),
+        TOKEN,
+        client=client,
+        sessions=ConsoleSessions(),
+        tokens=(TOKEN,),
+    )
+    app = front.app()
+    origin = {"origin": "http://s"}
+
+    def browser(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 50000))
+        return httpx.AsyncClient(transport=transport, base_url="http://s")
+
+    async with browser("192.0.2.1") as guesser, browser("192.0.2.2") as person:
+        guesses = [
+            (await guesser.post("/login", data={"token": f"wrong-{n}"}, headers=origin)).status_code
+            for n in range(11)
+        ]
+        login = await person.post("/login", data={"token": TOKEN.decode()}, headers=origin)
+    await front.client.aclose()
+    assert guesses == [401] * 10 + [429]
+    assert login.status_code == 303
+    assert login.headers["set-cookie"].startswith("interlend_session=")
+    assert [r for r in workers.seen if r.url.path == "/login"] == []
+
+
+async def test_the_admin_certificates_expiry_is_in_the_combined_metrics(tmp_path: Path) -> None:
+    """Under ``serve --workers`` the admin port's certificate is served by the front, not
+    by a worker: its expiry joins the workers' listeners' in the one gauge family that
+    certificate alerts read."""
+    authority = Authority.new(tmp_path / "pki")
+    registry = CollectorRegistry()
+    Gauge(
+        "interlend_tls_certificate_expiry_timestamp_seconds",
+        "When the certificate a listener serves expires (Unix time)",
+        ["listener"],
+        registry=registry,
+    ).labels("gateway.sip2[0].tls").set(1.9e9)
+    scraped = generate_latest(registry)
+    client = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, content=scraped))
+    )
+    front = Front(lambda: {0: "http://w0"}, lambda: (1, 0), client=client)
+    front.tls = ServerTls("gateway.admin.tls", authority.tls("admin"))
+    async with _supervisor(front) as supervisor:
+        text = (await supervisor.get("/metrics")).text
+    (family,) = [
+        f
+        for f in text_string_to_metric_families(text)
+        if f.name == "interlend_tls_certificate_expiry_timestamp_seconds"
+    ]
+    expiry = {s.labels["listener"]: s.value for s in family.samples}
+    assert expiry["gateway.sip2[0].tls"] == 1.9e9
+    assert expiry["gateway.admin.tls"] == front.tls.certificate.not_after.timestamp()

@@ -41,7 +41,9 @@ ENV = {
     "INTERLEND_SIMULATOR_PASSWORD": "simulated-ils-password",
     "INTERLEND_NCIP_KEY": "ncip-key-for-the-tests",
     "INTERLEND_PATRON_KEY": "patron-key-for-the-tests",
+    "INTERLEND_ADMIN_TOKEN": "admin-token-for-the-workers-tests",
 }
+BEARER = {"authorization": f"Bearer {ENV['INTERLEND_ADMIN_TOKEN']}"}
 TODAY = "20261123    120000"
 
 
@@ -91,7 +93,7 @@ class Served:
 
     def metric(self, name: str) -> dict[str, float]:
         """One metric's samples, by their label text."""
-        text = httpx.get(f"{self.admin}/metrics", timeout=10).text
+        text = httpx.get(f"{self.admin}/metrics", headers=BEARER, timeout=10).text
         found: dict[str, float] = {}
         for line in text.splitlines():
             match = re.fullmatch(rf"{name}(\{{.*\}})? (\S+)", line)
@@ -109,7 +111,9 @@ def _config_text(manifest: dict[str, Any], redis_url: str, ports: list[int]) -> 
     sip2_port, ncip_port, admin_port = ports
     text = text.replace("port = 6001", f"port = {sip2_port}")
     text = text.replace("port = 8080", f"port = {ncip_port}")
-    text = text.replace("port = 9090", f"port = {admin_port}")
+    text = text.replace(
+        "port = 9090", f'port = {admin_port}\ntokens = [{{ env = "INTERLEND_ADMIN_TOKEN" }}]'
+    )
     text = text.replace('url = "redis://127.0.0.1:6379/0"', f'url = "{redis_url}"')
     return text.replace('"interlend-simulated"', f'"workers-{secrets.token_hex(4)}"')
 
@@ -165,7 +169,7 @@ def test_a_kiosk_checks_out_through_serve_against_simulate(served: Served) -> No
         )
     finally:
         kiosk.close()
-    loans = httpx.get(f"{served.admin}/api/loans", timeout=10).json()["loans"]
+    loans = httpx.get(f"{served.admin}/api/loans", headers=BEARER, timeout=10).json()["loans"]
     ready = httpx.get(f"{served.admin}/readyz", timeout=10)
     assert ready.status_code == 200
     assert ready.text == "ok: 2 worker(s) ready\n"
@@ -178,6 +182,33 @@ def test_a_kiosk_checks_out_through_serve_against_simulate(served: Served) -> No
     assert served.metric("interlend_sip2_requests_total")[
         '{code="11",result="ok",route="reciprocal"}'
     ] == pytest.approx(1.0)
+
+
+def test_a_console_session_opened_at_the_supervisor_works_on_every_worker(
+    served: Served,
+) -> None:
+    """A person logs in to the console at the supervisor's admin port (a browser's POST,
+    with its Origin); the cookie then opens the pages whichever worker the supervisor
+    passes them to; logging out ends it on all of them."""
+    origin = served.admin
+    with httpx.Client(base_url=served.admin, timeout=10) as browser:
+        login = browser.post(
+            "/login",
+            data={"token": ENV["INTERLEND_ADMIN_TOKEN"], "next": "/"},
+            headers={"origin": origin},
+        )
+        cookie = login.headers.get("set-cookie", "").split(";", 1)[0]
+        pages = [browser.get("/loans", headers={"cookie": cookie}) for _ in range(4)]
+        logout = browser.post("/logout", headers={"cookie": cookie, "origin": origin})
+        after = [browser.get("/loans", headers={"cookie": cookie}) for _ in range(4)]
+    assert login.status_code == 303, login.text
+    assert cookie.startswith("interlend_session=")
+    assert [page.status_code for page in pages] == [200] * 4
+    assert "<h1>Loans" in pages[0].text
+    assert logout.status_code == 303
+    assert [(page.status_code, page.headers.get("location")) for page in after] == [
+        (303, "/login?next=%2Floans")
+    ] * 4
 
 
 def _spread_kiosks(served: Served) -> list[Sip2]:

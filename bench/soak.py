@@ -97,9 +97,12 @@ MIX = (0.40, 0.25, 0.25, 0.05, 0.05)
 VISITORS = 0.25
 EXPECTED = {"status": b"24", "checkout": b"12", "checkin": b"10", "renew": b"30"}
 
-OK, REFUSED, ERROR_96, TIMEOUT, CLOSED, WRONG = range(6)
-OUTCOMES = ("ok", "refused", "96", "timeout", "closed", "wrong answer")
-ERRORS = (ERROR_96, TIMEOUT, CLOSED, WRONG)
+OK, REFUSED, UNAVAILABLE, ERROR_96, TIMEOUT, CLOSED, WRONG = range(7)
+OUTCOMES = ("ok", "refused", "unavailable", "96", "timeout", "closed", "wrong answer")
+ERRORS = (UNAVAILABLE, ERROR_96, TIMEOUT, CLOSED, WRONG)
+"""An answer saying a member's ILS (or the registry) cannot be reached or is not
+answering is an error too: the kiosk's patron got nothing done because of a failure."""
+FAILURE_SCREENS = (b"cannot be reached", b"is not answering", b"try again later")
 
 
 # --- the processes ----------------------------------------------------------------------
@@ -310,7 +313,7 @@ def _request(
                 sc_renewal_policy=True,
                 no_block=False,
                 transaction_date=now,
-                nb_due_date=None,
+                nb_due_date=now,
                 institution_id=library,
                 patron_identifier=patron.id,
                 item_identifier=item,
@@ -330,7 +333,7 @@ def _request(
                 third_party_allowed=False,
                 no_block=False,
                 transaction_date=now,
-                nb_due_date=None,
+                nb_due_date=now,
                 institution_id=library,
                 patron_identifier=patron.id,
                 patron_password=patron.pin,
@@ -357,7 +360,7 @@ def _outcome(answer: bytes, expected: bytes) -> int:
     if not answer.startswith(expected):
         return WRONG
     if expected in (b"12", b"10", b"30") and answer[2:3] != b"1":
-        return REFUSED
+        return UNAVAILABLE if any(s in answer for s in FAILURE_SCREENS) else REFUSED
     if expected == b"24" and b"|BLN|" in answer:
         return REFUSED
     return OK
@@ -448,7 +451,7 @@ async def kiosk(
             run.records.append(
                 (started - run.started, latency, library_index, op_index, touched, outcome)
             )
-            if outcome == REFUSED:
+            if outcome in (REFUSED, UNAVAILABLE):
                 reason = f"{op}: {_screen(answer)}"
                 run.refusals[reason] = run.refusals.get(reason, 0) + 1
             elif outcome == OK and op == "checkout":
@@ -728,6 +731,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--chart", type=Path, help="draw the run here (.svg or .png)")
     parser.add_argument("--json", type=Path, help="write the summary and samples here")
+    parser.add_argument("--logs", type=Path, help="keep the logs here (default: a temporary dir)")
     args = parser.parse_args()
     if not 1 <= args.kiosks <= KIOSKS_PER_ADDRESS * 250:
         parser.error("--kiosks: 1 to 25,000")
@@ -744,7 +748,11 @@ def main() -> int:
         )
     }
     with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="soak-")))
+        if args.logs is not None:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            tmp = args.logs
+        else:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="soak-")))
         redis = start_redis(tmp, appendonly=True)
         anvil = start_anvil(tmp)
         if redis is None or anvil is None:

@@ -206,8 +206,10 @@ def gateway(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``interlend serve --workers N``, once its admin port says it is ready."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "--log-format", "json", "serve"]
-        + ["--config", str(config), "--workers", str(workers)],
+        [
+            *(sys.executable, "-m", "gateway", "--log-format", "json", "serve"),
+            *("--config", str(config), "--workers", str(workers)),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -215,9 +217,9 @@ def gateway(
     )
 
     def ready() -> bool:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/readyz", timeout=2) as answer:
-                return bool(answer.status == 200)
+        url = f"http://127.0.0.1:{admin}/readyz"
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:
+            return bool(answer.status == 200)
         return False
 
     try:
@@ -482,6 +484,7 @@ async def sampler(
     hang_start = minutes * 60 / 2 - HANG_S / 2
     run.hang = (hang_start, hang_start + HANG_S)
     hung_now = False
+    hung_index = MEMBERS.index(run.hung)
     async with coredis.Redis.from_url(redis_url, decode_responses=True) as redis:
         seen = 0
         tick = 0
@@ -504,6 +507,13 @@ async def sampler(
                 "t": now,
                 "requests_per_s": len(fresh) / SAMPLE_S,
                 "errors": sum(1 for r in fresh if r[5] in ERRORS),
+                "errors_by_kind": {
+                    OUTCOMES[k]: n for k in ERRORS if (n := sum(1 for r in fresh if r[5] == k))
+                },
+                "others_untouched_p99_ms": percentile(
+                    [r[1] for r in fresh if r[2] != hung_index and not r[4]], 0.99
+                )
+                * 1000,
                 "p50_ms": {},
                 "p99_ms": {},
                 "rss_mib": {"supervisor": rss_mib(supervisor)},
@@ -685,7 +695,16 @@ def chart(summary: dict[str, Any], path: Path) -> None:
     figure, axes = plt.subplots(5, 1, figsize=(9, 12), sharex=True)
     panels: list[tuple[str, list[tuple[str, list[float]]]]] = [
         ("requests/s", [("all kiosks", [s["requests_per_s"] for s in samples])]),
-        ("p99 latency (ms)", [(m, [s["p99_ms"][m] for s in samples]) for m in MEMBERS]),
+        (
+            "p99 latency (ms)",
+            [(f"{m} kiosks", [s["p99_ms"][m] for s in samples]) for m in MEMBERS]
+            + [
+                (
+                    f"other kiosks, not touching {summary['hung']}",
+                    [s.get("others_untouched_p99_ms", math.nan) for s in samples],
+                )
+            ],
+        ),
         (
             "RSS (MiB)",
             [(p, [s["rss_mib"].get(p, math.nan) for s in samples]) for p in samples[-1]["rss_mib"]],
@@ -697,13 +716,18 @@ def chart(summary: dict[str, Any], path: Path) -> None:
         ("Redis used_memory (MiB)", [("used_memory", [s["redis_used_mib"] for s in samples])]),
     ]
     start, end = summary["hang_s"]
+    hang_label = f"{summary['hung']} hung"
     for axis, (label, lines) in zip(axes, panels, strict=True):
         for name, values in lines:
             axis.plot(t, values, label=name)
-        axis.axvspan(start / 60, end / 60, color="tab:red", alpha=0.15, label=f"{summary['hung']} hung")
+        axis.axvspan(start / 60, end / 60, color="tab:red", alpha=0.15, label=hang_label)
         axis.set_ylabel(label)
         axis.legend(loc="upper left", fontsize="small")
         axis.grid(alpha=0.3)
+    axes[1].set_yscale("log")
+    errors = axes[0].twinx()
+    errors.plot(t, [s["errors"] / SAMPLE_S for s in samples], color="tab:red", linestyle=":")
+    errors.set_ylabel("errors/s (dotted)")
     loans = axes[4].twinx()
     loans.plot(t, [s["loans"] for s in samples], color="tab:gray", linestyle="--")
     loans.set_ylabel("loans (dashed)")
@@ -733,6 +757,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the summary and samples here")
     parser.add_argument("--logs", type=Path, help="keep the logs here (default: a temporary dir)")
     args = parser.parse_args()
+    # Started in the background by a non-interactive shell, SIGINT comes ignored: take it
+    # back, so that trio turns it into KeyboardInterrupt and every child is stopped.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if not 1 <= args.kiosks <= KIOSKS_PER_ADDRESS * 250:
         parser.error("--kiosks: 1 to 25,000")
     if args.minutes * 60 < HANG_S + 2 * SAMPLE_S:

@@ -29,9 +29,10 @@ its own library's items, and checks in and renews what it lent before where it c
 Every request is recorded: when, latency, the kiosk's library, whether it touched the
 hung member (its kiosk or its patron's home), and the outcome: answered (ok, or a
 refusal the kiosk expects, such as an item already on loan: not an error), or an
-error (a 96 or another answer than the request's, no answer within ``--timeout-s``,
-a closed connection).  Logins come first, spread over ``--ramp-s``; the run's clock
-starts when every kiosk is in.  The hang sits in the middle of the run.
+error (an answer saying a member's ILS cannot be reached or is not answering, a 96 or
+another answer than the request's, no answer within ``--timeout-s``, a closed
+connection).  Logins come first, spread over ``--ramp-s``; the run's clock starts when
+every kiosk is in, and each kiosk's first think time with it.  The hang sits in the middle of the run.
 
 Every 5 s a sampler reads the throughput, p50/p99 per kiosk library, the errors, the
 RSS and open file descriptors of the supervisor and each worker (``/proc``), and
@@ -407,6 +408,7 @@ async def kiosk(
     run: Run,
     rng: random.Random,
     ready: trio.MemorySendChannel[int],
+    go: trio.Event,
     until: trio.Event,
 ) -> None:
     library_index = number % len(MEMBERS)
@@ -417,6 +419,7 @@ async def kiosk(
     lent: list[tuple[str, Patron]] = []  # items this kiosk checked out, oldest first
     stream = await _login(host, port, source, login, run)
     await ready.send(number)
+    await go.wait()
     buffer = bytearray()
     sequence = 1
     try:
@@ -553,16 +556,17 @@ async def soak(
     run: Run,
 ) -> None:
     rng = random.Random(args.seed)
-    until = trio.Event()
+    go, until = trio.Event(), trio.Event()
     send, receive = trio.open_memory_channel[int](args.kiosks)
     async with trio.open_nursery() as nursery:
         for number in range(args.kiosks):
             kiosk_rng = random.Random(rng.random())
-            nursery.start_soon(kiosk, number, host, port, run, kiosk_rng, send, until)
+            nursery.start_soon(kiosk, number, host, port, run, kiosk_rng, send, go, until)
             await trio.sleep(args.ramp_s / args.kiosks)
         for _ in range(args.kiosks):
             await receive.receive()
         run.started = trio.current_time()
+        go.set()
         print(f"{args.kiosks} kiosks logged in; the run starts", flush=True)
         with trio.move_on_after(args.minutes * 60 + 0.5):
             await sampler(run, supervisor, redis_url, hung, args.minutes)

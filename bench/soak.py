@@ -32,7 +32,8 @@ refusal the kiosk expects, such as an item already on loan: not an error), or an
 error (an answer saying a member's ILS cannot be reached or is not answering, a 96 or
 another answer than the request's, no answer within ``--timeout-s``, a closed
 connection).  Logins come first, spread over ``--ramp-s``; the run's clock starts when
-every kiosk is in, and each kiosk's first think time with it.  The hang sits in the middle of the run.
+every kiosk is in, and each kiosk's first think time with it.  The hang sits in the
+middle of the run.
 
 Every 5 s a sampler reads the throughput, p50/p99 per kiosk library, the errors, the
 RSS and open file descriptors of the supervisor and each worker (``/proc``), and

@@ -410,7 +410,6 @@ async def kiosk(
     rng: random.Random,
     ready: trio.MemorySendChannel[int],
     go: trio.Event,
-    until: trio.Event,
 ) -> None:
     library_index = number % len(MEMBERS)
     library = MEMBERS[library_index]
@@ -424,10 +423,8 @@ async def kiosk(
     buffer = bytearray()
     sequence = 1
     try:
-        while not until.is_set():
+        while True:
             await trio.sleep(rng.expovariate(1 / run.think_s))
-            if until.is_set():
-                break
             visitor = rng.random() < VISITORS
             home = rng.choice(others) if visitor else library
             patron = rng.choice(run.patrons[home])
@@ -557,12 +554,12 @@ async def soak(
     run: Run,
 ) -> None:
     rng = random.Random(args.seed)
-    go, until = trio.Event(), trio.Event()
+    go = trio.Event()
     send, receive = trio.open_memory_channel[int](args.kiosks)
     async with trio.open_nursery() as nursery:
         for number in range(args.kiosks):
             kiosk_rng = random.Random(rng.random())
-            nursery.start_soon(kiosk, number, host, port, run, kiosk_rng, send, go, until)
+            nursery.start_soon(kiosk, number, host, port, run, kiosk_rng, send, go)
             await trio.sleep(args.ramp_s / args.kiosks)
         for _ in range(args.kiosks):
             await receive.receive()
@@ -571,8 +568,8 @@ async def soak(
         print(f"{args.kiosks} kiosks logged in; the run starts", flush=True)
         with trio.move_on_after(args.minutes * 60 + 0.5):
             await sampler(run, supervisor, redis_url, hung, args.minutes)
-        until.set()
         hung.send_signal(signal.SIGCONT)
+        nursery.cancel_scope.cancel()  # the kiosks, wherever they are
 
 
 # --- the report -------------------------------------------------------------------------

@@ -636,6 +636,14 @@ def summarise(run: Run, args: argparse.Namespace, load: tuple[float, ...]) -> di
             "during_hang_all": p99((start, end), None),
             "before_hang_untouched": p99(before, False),
             "during_hang_untouched": p99((start, end), False),
+            # The same p99 per 5-s sample, median inside the hang and outside it: how
+            # much it moves with no hang at all.
+            "samples_median_inside_hang_untouched": statistics.median(
+                s["others_untouched_p99_ms"] for s in samples if start < s["t"] <= end
+            ),
+            "samples_median_outside_hang_untouched": statistics.median(
+                s["others_untouched_p99_ms"] for s in samples if not start < s["t"] <= end
+            ),
         },
         "rss_mib": {"first": first["rss_mib"], "last": last["rss_mib"]},
         "fds": {"first": first["fds"], "last": last["fds"]},
@@ -674,7 +682,9 @@ def report(summary: dict[str, Any]) -> None:
         f"other libraries' p99 (ms), 60 s before the hang of {summary['hung']} vs during it:"
         f" all {others['before_hang_all']:.1f} -> {others['during_hang_all']:.1f};"
         f" not touching {summary['hung']} {others['before_hang_untouched']:.1f} ->"
-        f" {others['during_hang_untouched']:.1f}"
+        f" {others['during_hang_untouched']:.1f}; median of the 5-s samples' p99 (not"
+        f" touching it) inside the hang {others['samples_median_inside_hang_untouched']:.1f},"
+        f" outside it {others['samples_median_outside_hang_untouched']:.1f}"
     )
     print(f"RSS MiB first/last: {summary['rss_mib']}")
     print(f"fds first/last: {summary['fds']}")

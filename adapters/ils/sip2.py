@@ -558,7 +558,7 @@ class Sip2MemberIls:
             link = await self._link(state, exchange)
             exchange.stage = "waiting for the answer"
             try:
-                answer = await link.request(request)
+                answer = await link.request(request, from_a_client=True)
             except BaseException:
                 exchange.delivered = link.delivered
                 await link.aclose()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import trio
 
-from adapters.errors import IlsLoginRefused, IlsProtocolError, IlsUnavailable
+from adapters.errors import IlsLoginRefused, IlsProtocolError, IlsRequestInvalid, IlsUnavailable
 from adapters.tls import failure_reason
 from adapters.wire import Wire
 from protocols.sip2 import (
@@ -38,6 +38,7 @@ from protocols.sip2 import (
     LoginResponse,
     Message,
     MessageReceived,
+    ReplyCause,
     ScConnection,
     SendReply,
 )
@@ -187,9 +188,15 @@ class Sip2Link:
                 raise IlsProtocolError(member, f"{endpoint} answered the login with {answer.code}")
         return link
 
-    async def request(self, message: Message | EncodedRequest) -> Message:
+    async def request(
+        self, message: Message | EncodedRequest, *, from_a_client: bool = False
+    ) -> Message:
         """Send ``message`` (or a request already written for this link's dialect) and
         return the ILS's answer.
+
+        ``from_a_client`` says the request came from a kiosk or a peer rather than from
+        the gateway itself (a login, a status probe): a request the ILS answers only
+        with 96s is then that client's fault (``IlsRequestInvalid``), not the endpoint's.
 
         The link is marked broken unless the exchange completes, so that a caller
         cancelled half-way never reuses a connection with an answer still to come.
@@ -199,6 +206,8 @@ class Sip2Link:
 
         Raises:
             IlsUnavailable: The connection broke.
+            IlsRequestInvalid: ``from_a_client``, and the ILS answered every sending of
+                the request with a 96 (it cannot read it).
             IlsProtocolError: The ILS sent what cannot be accepted, or gave up; or
                 ``message`` could not be sent (callers write requests beforehand with
                 ``encode_request`` to tell a request that cannot be written apart).
@@ -210,6 +219,7 @@ class Sip2Link:
         except LocalProtocolError as exc:
             raise IlsProtocolError(self.member, f"cannot send a request: {exc}") from None
         wire = self._wire
+        refused = False  # the ILS's last word was a 96: it could not read our request
         try:
             await wire.send_all(data)
             self.delivered = True
@@ -225,10 +235,21 @@ class Sip2Link:
                     case MessageReceived(message=answer):
                         self.broken = False
                         return answer
-                    case SendReply(data=reply):
+                    case SendReply(data=reply, cause=cause):
+                        refused = cause is ReplyCause.RESEND_REQUESTED
                         await wire.send_all(reply)
                     case FrameDiscarded():
                         continue
+                    case ConnectionFailed(error=error) if refused and from_a_client:
+                        # The ILS answered, each time with a 96: it cannot read this
+                        # request (a field it refuses, say). That is the request's fault,
+                        # not the endpoint's: one kiosk's bad request must not mark the
+                        # member down for every other kiosk.
+                        raise IlsRequestInvalid(
+                            self.member,
+                            f"{self.endpoint} answered {self._conn.max_retries + 1} times "
+                            "with 96 (it cannot read the request)",
+                        )
                     case ConnectionFailed(error=error):
                         raise IlsProtocolError(self.member, f"{self.endpoint}: {error}")
         except _TRANSPORT_ERRORS as exc:

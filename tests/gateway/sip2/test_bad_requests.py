@@ -10,6 +10,7 @@ on a loaded machine, and that is not what these tests are about.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from protocols.ncip import CheckOutItem, Header, LookupUser, Patron, Reply, read
 from protocols.ncip import Request as NcipRequest
 from protocols.ncip import write_request as write_ncip
 from protocols.sip2 import (
+    CheckoutResponse,
     Dialect,
     LoginRequest,
     LoginResponse,
@@ -30,7 +32,7 @@ from protocols.sip2 import (
     ScConnection,
     checksum,
 )
-from tests.helpers.kiosk import Kiosk, status
+from tests.helpers.kiosk import Kiosk, checkout, status
 
 if TYPE_CHECKING:
     from gateway.demo.network import Demo
@@ -180,3 +182,29 @@ async def test_an_ill_checkout_the_owner_cannot_be_asked_about_is_the_peers_erro
     after = endpoint(demo, "beta")
     assert after["state"] == "closed"
     assert after["failures"] == before["failures"]
+
+
+async def test_a_request_the_ils_cannot_read_is_refused_and_never_trips_its_breaker(
+    demo: Demo,
+) -> None:
+    """Checkouts with a blank due date pass the gateway (it reads SIP2 leniently) but
+    alpha's strict ILS answers each sending with 96: the kiosk is refused, alpha's
+    breaker stays closed with no failure counted, and another kiosk's request is served
+    (before, the fourth 96 marked the endpoint failed and alpha unreachable for all)."""
+    blank_due = dataclasses.replace(checkout(ALPHA_PATRON, "31001000000003"), nb_due_date=None)
+    with trio.fail_after(TIMEOUT):
+        before = endpoint(demo, "alpha")
+        kiosk = await Kiosk.logged_in(demo, "alpha-kiosk")
+        refused = [await kiosk.expect(blank_due, CheckoutResponse) for _ in range(5)]
+        members = await admin_json(demo, "/api/members")
+        other = await Kiosk.logged_in(demo, "alpha-kiosk")
+        honest = await other.expect(status(ALPHA_PATRON), PatronStatusResponse)
+    for answer in refused:
+        assert not answer.ok
+        assert "cannot be reached" not in " ".join(answer.screen_messages)
+    alpha = members["alpha"]
+    assert isinstance(alpha, dict)
+    [shown] = alpha["endpoints"]
+    assert shown["state"] == "closed"
+    assert shown["failures"] <= before["failures"]  # none added (a success resets them)
+    assert honest.valid_patron

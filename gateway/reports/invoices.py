@@ -15,7 +15,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from gateway.reports.records import TRANSFER_COLUMNS, parties, position, transfer_rows
+from gateway.reports.records import (
+    TRANSFER_COLUMNS,
+    parties,
+    position,
+    statement_fields,
+    transfer_rows,
+)
 from gateway.reports.tabular import to_csv, to_json
 from gateway.settlement.statement import Statement
 
@@ -70,19 +76,10 @@ class Invoice:
 
     def to_document(self) -> dict[str, object]:
         """The invoice as a JSON-ready document (``INVOICE_SCHEMA``)."""
-        s = self.statement
         return {
             "schema": INVOICE_SCHEMA,
             "invoice": self.number,
-            "period": s.period,
-            "library": s.library,
-            "currency": s.currency,
-            "loans_lent": s.loans_lent,
-            "loans_borrowed": s.loans_borrowed,
-            "charges_minor": s.charges,
-            "credits_minor": s.credits,
-            "net_minor": s.net,
-            "position": position(s.net),
+            **statement_fields(self.statement),
             "shares": [
                 {"cost": c, "formula": f, "side": side, "total_minor": t, "share_minor": share}
                 for c, f, side, t, share in self.shares

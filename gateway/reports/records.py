@@ -27,6 +27,7 @@ __all__ = [
     "parties",
     "position",
     "settlement_document",
+    "statement_fields",
     "statement_records",
     "transfer_rows",
 ]
@@ -77,20 +78,26 @@ class StatementRecord:
 
     def row(self) -> dict[str, str | int]:
         """The record under ``STATEMENT_COLUMNS``."""
-        s = self.statement
         return {
-            "period": s.period,
-            "library": s.library,
-            "currency": s.currency,
-            "loans_lent": s.loans_lent,
-            "loans_borrowed": s.loans_borrowed,
-            "charges_minor": s.charges,
-            "credits_minor": s.credits,
-            "net_minor": s.net,
-            "position": position(s.net),
+            **statement_fields(self.statement),
             "pays_minor": self.pays,
             "receives_minor": self.receives,
         }
+
+
+def statement_fields(s: Statement) -> dict[str, str | int]:
+    """A statement's figures under their report names (statements and invoices)."""
+    return {
+        "period": s.period,
+        "library": s.library,
+        "currency": s.currency,
+        "loans_lent": s.loans_lent,
+        "loans_borrowed": s.loans_borrowed,
+        "charges_minor": s.charges,
+        "credits_minor": s.credits,
+        "net_minor": s.net,
+        "position": position(s.net),
+    }
 
 
 def _paid(transfers: tuple[Transfer, ...], library: str) -> tuple[int, int]:

@@ -15,7 +15,7 @@ import trio
 from adapters.ils.balancing import BreakerSettings
 from tests.helpers.arrivals import held
 from tests.helpers.polling import eventually
-from tests.helpers.services import free_port
+from tests.helpers.services import dead_port, free_port
 
 from .endpoints import (
     LIMIT_S,
@@ -100,7 +100,7 @@ async def test_sip2_concurrent_requests_spread_over_equal_endpoints() -> None:
 async def test_sip2_a_dead_endpoints_breaker_opens_and_requests_go_to_the_other() -> None:
     """Refused connections open the dead endpoint's breaker; every later request is
     answered by the live endpoint."""
-    dead = f"127.0.0.1:{free_port()}"
+    dead = f"127.0.0.1:{dead_port()}"
     with trio.fail_after(LIMIT_S):
         async with (
             sip2_sim() as live,
@@ -119,7 +119,7 @@ async def test_sip2_a_dead_endpoints_breaker_opens_and_requests_go_to_the_other(
 async def test_sip2_the_health_loop_opens_a_dead_endpoints_breaker() -> None:
     """Without any request, failed probes open the breaker (default threshold); the
     requests that follow all go to the live endpoint."""
-    dead = f"127.0.0.1:{free_port()}"
+    dead = f"127.0.0.1:{dead_port()}"
     with trio.fail_after(LIMIT_S):
         async with (
             sip2_sim() as live,
@@ -139,7 +139,7 @@ async def test_sip2_the_health_loop_opens_a_dead_endpoints_breaker() -> None:
 async def test_ncip_a_dead_endpoints_breaker_opens_and_requests_go_to_the_other() -> None:
     """A refused connection is a failure and the next endpoint answers the same
     request; with the breaker open, the dead endpoint is not tried again."""
-    dead = f"http://127.0.0.1:{free_port()}/ncip"
+    dead = f"http://127.0.0.1:{dead_port()}/ncip"
     with trio.fail_after(LIMIT_S):
         async with (
             ncip_sim() as live,
@@ -157,7 +157,7 @@ async def test_ncip_a_dead_endpoints_breaker_opens_and_requests_go_to_the_other(
 
 async def test_ncip_the_health_loop_opens_a_dead_endpoints_breaker() -> None:
     """Failed LookupAgency probes open the breaker (default threshold)."""
-    dead = f"http://127.0.0.1:{free_port()}/ncip"
+    dead = f"http://127.0.0.1:{dead_port()}/ncip"
     with trio.fail_after(LIMIT_S):
         async with (
             ncip_sim() as live,
@@ -216,7 +216,7 @@ async def test_sip2_a_half_open_endpoint_gets_a_trial_probe_never_a_patron_reque
 async def test_sip2_a_failed_trial_probe_keeps_the_breaker_open() -> None:
     """Still dead: each trial probe fails and opens the breaker again, and every
     patron request is answered by the live endpoint meanwhile."""
-    dead = f"127.0.0.1:{free_port()}"
+    dead = f"127.0.0.1:{dead_port()}"
     with trio.fail_after(LIMIT_S):
         async with (
             sip2_sim() as live,

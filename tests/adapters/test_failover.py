@@ -10,7 +10,7 @@ import pytest
 import trio
 
 from adapters.errors import IlsTimeout, IlsUnavailable
-from tests.helpers.services import free_port
+from tests.helpers.services import dead_port
 
 from .endpoints import (
     ITEM,
@@ -34,7 +34,7 @@ async def test_with_one_endpoint_dead_every_paced_request_is_answered() -> None:
     """30 requests one after the other (patron lookups, checkouts and checkins), with
     the first endpoint's port closed: every one is answered by the live endpoint,
     checkouts included, since none of them ever reached the dead one."""
-    dead = f"127.0.0.1:{free_port()}"
+    dead = f"127.0.0.1:{dead_port()}"
     with trio.fail_after(LIMIT_S):
         async with sip2_sim() as live, sip2_member(dead, live.endpoint) as ils:
             for item in ITEMS:

@@ -28,7 +28,7 @@ from protocols.ncip import read_reply
 from protocols.sip2 import CirculationStatus
 from tests.helpers.arrivals import Arrivals, held
 from tests.helpers.polling import eventually
-from tests.helpers.services import free_port
+from tests.helpers.services import dead_port
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator, MutableMapping
@@ -108,7 +108,7 @@ async def member(
 
 def dead_url() -> str:
     """An NCIP URL on a loopback port with nothing listening."""
-    return f"http://127.0.0.1:{free_port()}/ncip"
+    return f"http://127.0.0.1:{dead_port()}/ncip"
 
 
 def endpoint_stats(ils: NcipMemberIls, index: int = 0) -> dict[str, object]:

@@ -36,7 +36,7 @@ from protocols.sip2 import (
 )
 from tests.helpers.arrivals import Arrivals, held
 from tests.helpers.polling import eventually
-from tests.helpers.services import free_port
+from tests.helpers.services import dead_port, free_port
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -358,7 +358,7 @@ async def test_nothing_listening_is_unavailable_and_marks_the_endpoint_down(
 ) -> None:
     """A refused connection fails without waiting for a time-out; once the breaker opens
     requests fail at once (trio time stands still: nothing waited for it)."""
-    port = free_port()
+    port = dead_port()
     with trio.fail_after(TEST_BUDGET_S):
         async with member(f"127.0.0.1:{port}", backoff_base_s=30.0) as ils:
             assert healthy(ils)
@@ -397,7 +397,7 @@ async def test_nothing_listening_is_unavailable_and_marks_the_endpoint_down(
 
 async def test_requests_avoid_an_endpoint_that_is_backing_off(sim: Simulator) -> None:
     """With a dead and a live endpoint, after one failure every request goes to the live one."""
-    dead = f"127.0.0.1:{free_port()}"
+    dead = f"127.0.0.1:{dead_port()}"
     with trio.fail_after(TEST_BUDGET_S):
         async with member(dead, sim.endpoint, backoff_base_s=30.0) as ils:
             failures = 0
@@ -535,7 +535,7 @@ async def test_cancelling_the_health_loop_mid_check_leaks_no_connection(
 
 async def test_the_health_loop_notices_a_dead_endpoint() -> None:
     """Without any request, ``run()`` marks an unreachable endpoint down."""
-    port = free_port()
+    port = dead_port()
     with trio.fail_after(TEST_BUDGET_S):
         async with member(f"127.0.0.1:{port}", keepalive_s=0.05) as ils:
             async with trio.open_nursery() as nursery:

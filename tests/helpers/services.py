@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RedisCluster",
     "RedisServer",
+    "dead_port",
     "free_port",
     "free_ports",
     "missing_service",
@@ -41,6 +42,24 @@ def free_port() -> int:
     later, or for a peer that must be found dead (connections refused)."""
     [port] = free_ports(1)
     return port
+
+
+_HELD: list[socket.socket] = []
+"""The sockets that keep ``dead_port``'s ports taken until the test process ends."""
+
+
+def dead_port() -> int:
+    """A loopback TCP port where connections are refused for the rest of the test run.
+
+    A port that is merely free now may be taken a moment later by a server of a test
+    running beside this one (pytest-xdist): the "dead" peer would then answer.  This
+    one stays bound by a socket that never listens, so nothing else can have it and
+    every connection to it is refused.
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _HELD.append(sock)
+    return int(sock.getsockname()[1])
 
 
 def free_ports(count: int) -> list[int]:

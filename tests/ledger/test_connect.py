@@ -21,7 +21,7 @@ from adapters.ledger.connect import (
 )
 from config.models import LedgerSettings, SecretRef
 from gateway.cli.main import main
-from tests.helpers.services import free_port
+from tests.helpers.services import dead_port
 from tests.ledger.conftest import Consortium, make_consortium
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def test_ledger_deploy_refuses_a_bad_key_before_reaching_the_node(
     """``interlend ledger deploy`` with a key that is not one: exit 1 with the reason,
     the value never printed, no node needed."""
     monkeypatch.setenv("LEDGER_DEPLOYER_KEY", "0xnot-a-key-c0ffee")
-    node = f"http://127.0.0.1:{free_port()}"
+    node = f"http://127.0.0.1:{dead_port()}"
     args = ["--log-level", "error", "ledger", "deploy", "--rpc", node, "--key-env"]
     before = structlog.get_config()
     try:
@@ -146,7 +146,7 @@ def test_a_key_must_be_the_configured_members_gateway(
 
 def test_a_node_that_is_down_is_unavailable(consortium: Consortium) -> None:
     """Nothing listening at ``rpc_url``: ``ChainUnavailable``, so the worker retries."""
-    down = f"http://127.0.0.1:{free_port()}"
+    down = f"http://127.0.0.1:{dead_port()}"
     with pytest.raises(ChainUnavailable, match="connection refused"):
         connect_chain(evm(consortium, down), hex_key(consortium, "beta"), "unused")
     with pytest.raises(ChainUnavailable):

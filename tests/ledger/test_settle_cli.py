@@ -28,7 +28,7 @@ from adapters.ledger.merkle import InclusionProof, verify_inclusion
 from gateway.app.daemon import Gateway
 from gateway.cli.main import main
 from tests.helpers.polling import eventually
-from tests.helpers.services import free_port
+from tests.helpers.services import dead_port
 from tests.ledger.conftest import make_settlement_consortium, new_account
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def _config(
 ) -> str:
     text = DEMO_TOML.read_text(encoding="utf-8")
     for port in (7101, 7102, 7103):
-        text = text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{free_port()}")
+        text = text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{dead_port()}")
     text += f"""
 [gateway]
 admin = {{ port = 0 }}
@@ -435,7 +435,7 @@ async def test_the_api_says_when_the_chain_cannot_be_read(
         "SETTLE_HUB_OWN", library_keys="",
     )  # fmt: skip
     nowhere = _config(
-        tmp_path, "nowhere", f"http://127.0.0.1:{free_port()}", deployment.address, 0,
+        tmp_path, "nowhere", f"http://127.0.0.1:{dead_port()}", deployment.address, 0,
         "SETTLE_HUB_OWN", library_keys="",
     )  # fmt: skip
     with trio.fail_after(TIMEOUT):

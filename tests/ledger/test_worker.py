@@ -37,7 +37,7 @@ from gateway.ledger.proof import ProofStatus, prove_loan
 from gateway.ledger.worker import LedgerWorker
 from gateway.runtime.rules import derived_record_key
 from tests.helpers.polling import eventually
-from tests.helpers.services import free_port
+from tests.helpers.services import dead_port
 from tests.ledger.conftest import RECORD_KEY, Consortium, make_consortium, new_account
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ def gateway_file(
     and an evm ledger signing with the key in ``key_env``."""
     text = DEMO_TOML.read_text(encoding="utf-8")
     for port in (7101, 7102, 7103):
-        text = text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{free_port()}")
+        text = text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{dead_port()}")
     text += f"""
 [gateway]
 admin = {{ port = 0 }}

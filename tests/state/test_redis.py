@@ -19,7 +19,7 @@ from adapters.state.memory import MemoryStateStore
 from adapters.state.redis import RedisStateStore
 from config.models import StateSettings
 from tests.helpers.polling import eventually
-from tests.helpers.services import free_port, missing_service, start_redis
+from tests.helpers.services import dead_port, missing_service, start_redis
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -63,7 +63,7 @@ async def open_store(url: str, **options: float | int) -> AsyncIterator[RedisSta
 
 async def test_every_call_fails_clearly_when_nothing_listens() -> None:
     """No server: each operation raises StateUnavailable naming Redis, promptly."""
-    async with open_store(f"redis://127.0.0.1:{free_port()}/0", timeout_s=1.0) as store:
+    async with open_store(f"redis://127.0.0.1:{dead_port()}/0", timeout_s=1.0) as store:
         calls: list[Callable[[], Awaitable[object]]] = [
             store.check,
             lambda: store.reserve(request("I1", "k1"), now=T0),
@@ -197,7 +197,7 @@ async def test_open_state_opens_redis_and_reports_where(redis_url: str) -> None:
 
 async def test_open_state_starts_while_redis_is_down() -> None:
     """The gateway starts (and refuses what needs Redis) rather than failing to start."""
-    settings = StateSettings(backend="redis", url=f"redis://127.0.0.1:{free_port()}/0")
+    settings = StateSettings(backend="redis", url=f"redis://127.0.0.1:{dead_port()}/0")
     with capture_logs() as logs:
         async with open_state(settings, None) as store:
             with pytest.raises(StateUnavailable):

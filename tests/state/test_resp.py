@@ -23,7 +23,7 @@ from adapters.state.redis_resp import RespRedisStateStore
 from adapters.state.resp import ConnectionLost, ReplyError, RespClient
 from config.models import StateSettings
 from tests.helpers.polling import eventually, eventually_blocking
-from tests.helpers.services import free_port, missing_service
+from tests.helpers.services import dead_port, free_port, missing_service
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -113,7 +113,7 @@ async def _more_blocked(client: RespClient, before: int) -> bool:
 
 
 async def test_no_server_is_connection_lost() -> None:
-    client = RespClient(f"redis://127.0.0.1:{free_port()}/0")
+    client = RespClient(f"redis://127.0.0.1:{dead_port()}/0")
     with pytest.raises(ConnectionLost, match="cannot connect to Redis"):
         await client.execute("PING")
 
@@ -202,7 +202,7 @@ async def test_scripts_redis_forgot_are_sent_again(redis_url: str) -> None:
 
 async def test_the_resp_store_fails_clearly_when_nothing_listens() -> None:
     settings = StateSettings(
-        backend="redis", url=f"redis://127.0.0.1:{free_port()}/0", client="resp", timeout_s=1.0
+        backend="redis", url=f"redis://127.0.0.1:{dead_port()}/0", client="resp", timeout_s=1.0
     )
     async with open_state(settings, None) as store:
         with trio.fail_after(5):

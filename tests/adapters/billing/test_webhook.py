@@ -20,7 +20,7 @@ from adapters.billing.webhook import (
     sign,
     verify,
 )
-from tests.helpers.services import free_port
+from tests.helpers.services import dead_port
 from tests.helpers.webhook import RECEIVER_SECRET, start_receiver
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ async def test_a_hanging_receiver_costs_one_time_limit_per_try(nursery: trio.Nur
 
 async def test_nobody_listening_is_retried_then_reported() -> None:
     """Connection refused on every try: retryable, and the secret is not in the message."""
-    url = f"http://127.0.0.1:{free_port()}/hook"
+    url = f"http://127.0.0.1:{dead_port()}/hook"
     with trio.fail_after(20), pytest.raises(WebhookFailed) as failed:
         await post_signed(
             url, BODY, secret=SECRET, timestamp=1, attempts=2, timeout_s=2, backoff=_quick()

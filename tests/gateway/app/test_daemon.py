@@ -25,7 +25,7 @@ from protocols.sip2 import CheckoutResponse, PatronStatusResponse
 from tests.helpers.arrivals import Arrivals, held
 from tests.helpers.cli import ROOT, read_manifest, start_cli
 from tests.helpers.kiosk import Kiosk, checkout, status
-from tests.helpers.services import free_port, free_ports
+from tests.helpers.services import dead_port, free_ports
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -274,7 +274,7 @@ def test_send_reports_bad_addresses() -> None:
         check=False,
     )
     refused = subprocess.run(
-        [sys.executable, "-m", "gateway", "send", f"127.0.0.1:{free_port()}", "9900302.00"],
+        [sys.executable, "-m", "gateway", "send", f"127.0.0.1:{dead_port()}", "9900302.00"],
         cwd=ROOT,
         capture_output=True,
         text=True,

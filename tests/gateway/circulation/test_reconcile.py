@@ -20,7 +20,7 @@ from gateway.demo.simulator.ncip_server import serve_simulator_ncip
 from gateway.demo.simulator.sip2_server import serve_simulator
 from gateway.runtime.members import build_members
 from tests.helpers.members import PASSWORD_ENV, write_config
-from tests.helpers.services import free_port
+from tests.helpers.services import dead_port
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -93,7 +93,7 @@ async def test_reconcile_lists_then_fixes(tmp_path: Path, monkeypatch: pytest.Mo
             tmp_path / "interlend.toml",
             alpha=f"{sip2[0]}:{sip2[1]}",
             beta=f"http://{ncip[0]}:{ncip[1]}/ncip",
-            gamma=f"127.0.0.1:{free_port()}",
+            gamma=f"127.0.0.1:{dead_port()}",
         )
         consortium = load_consortium(path)
         members = build_members(consortium, resolve_secrets(consortium)[0])
@@ -173,7 +173,7 @@ async def test_fix_leaves_alone_a_loan_made_after_the_owner_was_asked(
         path = write_config(
             tmp_path / "interlend.toml",
             alpha=f"{sip2[0]}:{sip2[1]}",
-            beta=f"http://127.0.0.1:{free_port()}/ncip",
+            beta=f"http://127.0.0.1:{dead_port()}/ncip",
         )
         consortium = load_consortium(path)
         members = build_members(consortium, resolve_secrets(consortium)[0])
@@ -232,7 +232,7 @@ async def test_fix_does_not_claim_a_slot_a_gateway_finished_meanwhile(
         path = write_config(
             tmp_path / "interlend.toml",
             alpha=f"{sip2[0]}:{sip2[1]}",
-            beta=f"http://127.0.0.1:{free_port()}/ncip",
+            beta=f"http://127.0.0.1:{dead_port()}/ncip",
         )
         consortium = load_consortium(path)
         members = build_members(consortium, resolve_secrets(consortium)[0])

@@ -86,10 +86,10 @@ async def test_probe_reports_a_dead_endpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Nothing listening: exit 1 with the reason, and no configuration lines."""
-    from tests.helpers.services import free_port
+    from tests.helpers.services import dead_port
 
     monkeypatch.setenv(PASSWORD_ENV, "s3cret")
-    port = free_port()
+    port = dead_port()
     config = _config(tmp_path, f"127.0.0.1:{port}", "http://127.0.0.1:1/ncip")
     with trio.fail_after(30):
         status = await _run("probe-ils", "alpha", "--config", config, "--timeout", "2")
@@ -151,10 +151,10 @@ def test_an_ncip_member_that_does_not_answer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """LookupAgency fails: the reason, exit 1, nothing else asked, no configuration."""
-    from tests.helpers.services import free_port
+    from tests.helpers.services import dead_port
 
     monkeypatch.setenv(PASSWORD_ENV, "s3cret")
-    url = f"http://127.0.0.1:{free_port()}/ncip"
+    url = f"http://127.0.0.1:{dead_port()}/ncip"
     config = _config(tmp_path, "127.0.0.1:1", url)
     assert main(["probe-ils", "beta", "--config", config, "--patron", "21002000000001"]) == 1
     out = capsys.readouterr().out

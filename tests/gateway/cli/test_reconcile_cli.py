@@ -21,7 +21,7 @@ from gateway.demo.simulator.data import packaged_library
 from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.sip2_server import serve_simulator
 from tests.helpers.members import PASSWORD_ENV, write_config
-from tests.helpers.services import free_port
+from tests.helpers.services import dead_port
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -135,7 +135,7 @@ def test_redis_down_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[st
         tmp_path / "interlend.toml",
         alpha="127.0.0.1:1",
         beta="http://x/ncip",
-        gateway=_gateway(f"redis://127.0.0.1:{free_port()}/0", "down") + "timeout_s = 1.0\n",
+        gateway=_gateway(f"redis://127.0.0.1:{dead_port()}/0", "down") + "timeout_s = 1.0\n",
     )
     assert main(["--log-format", "json", "reconcile", "--config", config]) == 1
     err = capsys.readouterr().err

@@ -28,7 +28,7 @@ from protocols.sip2 import CheckinResponse, CheckoutResponse
 from tests.helpers.demo import short_timeouts
 from tests.helpers.kiosk import Kiosk, checkin, checkout, close_all
 from tests.helpers.polling import eventually
-from tests.helpers.services import free_port, missing_service, start_anvil
+from tests.helpers.services import dead_port, missing_service, start_anvil
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -164,7 +164,7 @@ def test_off_loopback_the_demo_admin_port_takes_a_token() -> None:
 
 def test_demo_refuses_an_unreachable_redis(capsys: pytest.CaptureFixture[str]) -> None:
     """`demo --state` at a Redis nobody runs: one line, exit 1, nothing started."""
-    url = f"redis://127.0.0.1:{free_port()}/0"
+    url = f"redis://127.0.0.1:{dead_port()}/0"
     status = main(["demo", "--state", url, "--sip2-port", "0", "--admin-port", "0"])
     err = capsys.readouterr().err
     assert status == 1
@@ -174,7 +174,7 @@ def test_demo_refuses_an_unreachable_redis(capsys: pytest.CaptureFixture[str]) -
 
 def test_demo_refuses_an_unreachable_chain(capsys: pytest.CaptureFixture[str]) -> None:
     """`demo --chain` at a node nobody runs: one line, exit 1."""
-    url = f"http://127.0.0.1:{free_port()}"
+    url = f"http://127.0.0.1:{dead_port()}"
     status = main(["demo", "--chain", url, "--sip2-port", "0", "--admin-port", "0"])
     err = capsys.readouterr().err
     assert status == 1

@@ -34,7 +34,7 @@ from protocols.ncip import (
 from protocols.ncip.xml import NS
 from tests.helpers.demo import running_demo, short_timeouts
 from tests.helpers.ncip import ask, key, post, reply
-from tests.helpers.services import free_port
+from tests.helpers.services import dead_port
 from tests.protocols.ncip.schema import SAMPLES, assert_valid, sample_files
 
 if TYPE_CHECKING:
@@ -417,7 +417,7 @@ async def test_a_peer_never_sees_how_a_member_or_the_registry_failed() -> None:
     """A loan registry (a real Redis client, on a closed port) or a member ILS that
     cannot answer is a Temporary Processing Failure in stable words: no host, port,
     Redis command or socket error reaches the peer (they go to the gateway's log)."""
-    port = free_port()
+    port = dead_port()
     away = StateSettings(backend="redis", url=f"redis://127.0.0.1:{port}/0", timeout_s=1.0)
     loan = CheckOutItem(AS_BETA, Patron("ILL-gamma"), "31002000000005", "leak-1")
     with trio.fail_after(20):

@@ -33,7 +33,7 @@ from gateway.reports.tabular import settlement_csv
 from tests.gateway.reports.commands import DEMO_CONFIG, ByHand, report
 from tests.gateway.reports.sample import SAMPLE
 from tests.helpers.cli import start_cli
-from tests.helpers.services import free_port, missing_service, start_redis
+from tests.helpers.services import dead_port, missing_service, start_redis
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -169,7 +169,7 @@ def test_a_configuration_that_does_not_load_is_one_line(
 
 def test_a_redis_that_does_not_answer_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     """Nobody listening at --state: the registry cannot be read, said once."""
-    url = f"redis://127.0.0.1:{free_port()}/0"
+    url = f"redis://127.0.0.1:{dead_port()}/0"
     status = report("--period", "2026-11", "--config", DEMO_CONFIG, "--state", url, settle=ByHand())
     assert status == 1
     last = capsys.readouterr().err.splitlines()[-1]

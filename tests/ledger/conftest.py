@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -18,11 +19,10 @@ from web3 import Web3
 from adapters.ledger.base import LoanEvent, LoanEventKind
 from adapters.ledger.chain import Deployment, RegistryClient, deploy, fund_from_node
 from adapters.ledger.connect import open_rpc
-from tests.helpers.services import missing_service, start_anvil
+from tests.helpers.services import dead_port, missing_service, start_anvil
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from tests.helpers.services import AnvilNode
 
@@ -174,3 +174,12 @@ def make_settlement_consortium(w3: Web3, *, window_s: int = 3600) -> SettlementC
     admin.end_bootstrap()
     libraries = {m: consortium.gateways[m] for m in ("alpha", "beta", "gamma")}
     return SettlementConsortium(consortium, consortium.gateways["hub"], libraries)
+
+
+def demo_without_ils() -> str:
+    """The demo consortium's TOML with every member ILS at a port that refuses
+    connections (gateway tests of the ledger need no ILS)."""
+    text = (Path(__file__).parents[2] / "config" / "demo.toml").read_text(encoding="utf-8")
+    for port in (7101, 7102, 7103):
+        text = text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{dead_port()}")
+    return text

@@ -29,7 +29,7 @@ from gateway.app.daemon import Gateway
 from gateway.cli.main import main
 from tests.helpers.polling import eventually
 from tests.helpers.services import dead_port
-from tests.ledger.conftest import make_settlement_consortium, new_account
+from tests.ledger.conftest import demo_without_ils, make_settlement_consortium, new_account
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -93,9 +93,7 @@ def _config(
     key_env: str,
     library_keys: str = DELEGATED,
 ) -> str:
-    text = DEMO_TOML.read_text(encoding="utf-8")
-    for port in (7101, 7102, 7103):
-        text = text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{dead_port()}")
+    text = demo_without_ils()
     text += f"""
 [gateway]
 admin = {{ port = 0 }}

@@ -37,8 +37,13 @@ from gateway.ledger.proof import ProofStatus, prove_loan
 from gateway.ledger.worker import LedgerWorker
 from gateway.runtime.rules import derived_record_key
 from tests.helpers.polling import eventually
-from tests.helpers.services import dead_port
-from tests.ledger.conftest import RECORD_KEY, Consortium, make_consortium, new_account
+from tests.ledger.conftest import (
+    RECORD_KEY,
+    Consortium,
+    demo_without_ils,
+    make_consortium,
+    new_account,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, MutableMapping
@@ -195,9 +200,7 @@ def gateway_file(
 ) -> Path:
     """A gateway's configuration: the demo consortium (its ILSs unreachable), Redis state
     and an evm ledger signing with the key in ``key_env``."""
-    text = DEMO_TOML.read_text(encoding="utf-8")
-    for port in (7101, 7102, 7103):
-        text = text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{dead_port()}")
+    text = demo_without_ils()
     text += f"""
 [gateway]
 admin = {{ port = 0 }}

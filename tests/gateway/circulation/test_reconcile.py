@@ -13,12 +13,12 @@ import trio
 from adapters.state.base import LoanRequest, Reservation, patron_key
 from adapters.state.memory import MemoryStateStore
 from config.loader import load_consortium, resolve_secrets
-from gateway.circulation.reconcile import Finding, LoanCheck, reconcile
+from gateway.circulation.reconcile import Finding, LoanCheck, Reconciliation, reconcile
 from gateway.demo.simulator.data import packaged_library
 from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.ncip_server import serve_simulator_ncip
 from gateway.demo.simulator.sip2_server import serve_simulator
-from gateway.runtime.members import build_members
+from gateway.runtime.members import MemberHandle, build_members
 from tests.helpers.members import PASSWORD_ENV, write_config
 from tests.helpers.services import dead_port
 
@@ -191,19 +191,7 @@ async def test_fix_leaves_alone_a_loan_made_after_the_owner_was_asked(
             return record
 
         monkeypatch.setattr(client, "item_information", answer_then_lend_again)
-        with trio.fail_after(30):
-            fixed = await reconcile(
-                store,
-                {m: h.ils for m, h in members.items()},
-                owners=("alpha",),
-                fix=True,
-                now=NOW,
-                timeouts={"alpha": 5.0},
-                loan_days={"alpha": 21},
-            )
-        for handle in members.values():
-            if handle.supervised is not None:
-                await handle.supervised.aclose()
+        fixed = await _fix_alpha(store, members)
         nursery.cancel_scope.cancel()
 
     (check,) = fixed.loans
@@ -248,19 +236,7 @@ async def test_fix_does_not_claim_a_slot_a_gateway_finished_meanwhile(
             return record
 
         monkeypatch.setattr(client, "item_information", answer_then_finish)
-        with trio.fail_after(30):
-            fixed = await reconcile(
-                store,
-                {m: h.ils for m, h in members.items()},
-                owners=("alpha",),
-                fix=True,
-                now=NOW,
-                timeouts={"alpha": 5.0},
-                loan_days={"alpha": 21},
-            )
-        for handle in members.values():
-            if handle.supervised is not None:
-                await handle.supervised.aclose()
+        fixed = await _fix_alpha(store, members)
         nursery.cancel_scope.cancel()
 
     (check,) = fixed.holds
@@ -269,3 +245,21 @@ async def test_fix_does_not_claim_a_slot_a_gateway_finished_meanwhile(
     assert check.loan == finished[0]
     assert fixed.disagreements == [check]
     assert await store.active_loan("alpha", item) == finished[0]
+
+
+async def _fix_alpha(store: MemoryStateStore, members: dict[str, MemberHandle]) -> Reconciliation:
+    """``reconcile --fix`` of alpha's loans and holds, then the members' clients closed."""
+    with trio.fail_after(30):
+        fixed = await reconcile(
+            store,
+            {m: h.ils for m, h in members.items()},
+            owners=("alpha",),
+            fix=True,
+            now=NOW,
+            timeouts={"alpha": 5.0},
+            loan_days={"alpha": 21},
+        )
+    for handle in members.values():
+        if handle.supervised is not None:
+            await handle.supervised.aclose()
+    return fixed

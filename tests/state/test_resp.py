@@ -4,6 +4,7 @@ connections, lost scripts, settings)."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import socket
 import ssl
@@ -17,7 +18,7 @@ import pytest
 import trio
 import trustme
 
-from adapters.state.base import LoanRequest, Reservation, StateUnavailable
+from adapters.state.base import CapExceeded, LoanRequest, Reservation, StateUnavailable
 from adapters.state.connect import open_state
 from adapters.state.redis_resp import RespRedisStateStore
 from adapters.state.resp import ConnectionLost, ReplyError, RespClient
@@ -283,3 +284,28 @@ async def test_tls_without_trust_in_the_server_is_connection_lost(
     client = RespClient(url)  # the system's trust store: it does not know this CA
     with pytest.raises(ConnectionLost, match="connection to Redis failed"):
         await client.execute("PING")
+
+
+async def test_a_resp_gateway_and_a_coredis_gateway_share_one_registry(redis_url: str) -> None:
+    """Two gateways on one Redis namespace, one with ``client = "resp"`` and one with
+    coredis (a rolling change of the setting): each sees the other's loans and held
+    slots, so a patron's cap holds whichever gateway is asked."""
+    namespace = f"mixed-{uuid.uuid4().hex[:8]}"
+    resp = StateSettings(backend="redis", url=redis_url, client="resp", namespace=namespace)
+    plain = resp.model_copy(update={"client": "coredis"})
+    async with open_state(resp, None) as first, open_state(plain, None) as second:
+        assert isinstance(first, RespRedisStateStore)
+        assert not isinstance(second, RespRedisStateStore)
+        capped = dataclasses.replace(_request("I1"), cap_at_owner=1)
+        held = await first.reserve(capped, now=T0)
+        assert isinstance(held, Reservation)
+        over = dataclasses.replace(_request("I2"), cap_at_owner=1)
+        assert isinstance(await second.reserve(over, now=T0), CapExceeded)
+        loan = await first.commit(held, due=T0 + timedelta(days=21), now=T0)
+        assert await second.active_loan("beta", "I1") == loan
+        closed = await second.close("beta", "I1", now=T0 + timedelta(days=2))
+        assert closed is not None
+        assert closed.loan_id == loan.loan_id
+        assert await first.active_loan("beta", "I1") is None
+        again = await first.reserve(over, now=T0 + timedelta(days=3))
+        assert isinstance(again, Reservation)

@@ -53,7 +53,7 @@ from gateway.circulation.session import Session
 from gateway.runtime.clock import utc_now
 from gateway.sip2.answer import Answer, Result
 from gateway.sip2.responses import refusal, with_fields
-from gateway.telemetry.logs import LineSampler
+from gateway.telemetry.logs import LineSampler, hot_line
 from protocols.sip2 import (
     NEED_DATA,
     AcsConnection,
@@ -405,7 +405,8 @@ class KioskServer:
         where = outcome.route
         route = where.kind.value if where else "gateway"
         self._metrics.request_answered(message.code, route, outcome.result.value, elapsed)
-        log.info(
+        hot_line(
+            log,
             "request",
             conn=session.conn_id,
             terminal=session.login,

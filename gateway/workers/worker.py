@@ -25,7 +25,7 @@ from adapters.state.base import StateUnavailable
 from config.errors import ConfigError
 from gateway.admin.session import ConsoleSessions
 from gateway.app.daemon import Bound, Gateway
-from gateway.telemetry.logs import configure_logging
+from gateway.telemetry.logs import bind_process_fields, configure_logging
 from gateway.workers.spec import WorkerSpec
 
 __all__ = ["READY_LINE", "SESSION_KEY_ENV", "main"]
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     spec = WorkerSpec.loads(args[0])
     configure_logging(level=spec.log_level, json=spec.log_json)
-    structlog.contextvars.bind_contextvars(worker=spec.index)
+    bind_process_fields(worker=spec.index)
     try:
         trio.run(run_worker, spec)
     except BaseException as raised:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import pytest
 import structlog
 
-from gateway.telemetry.logs import configure_logging, redact_secrets
+from gateway.telemetry import logs
+from gateway.telemetry.logs import bind_process_fields, configure_logging, hot_line, redact_secrets
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -114,3 +115,64 @@ def test_processor_can_be_used_alone() -> None:
     """redact_secrets is an ordinary structlog processor."""
     event = redact_secrets(None, "info", {"event": "x", "token": "abc"})
     assert event == {"event": "x", "token": "***"}
+
+
+def _lines(out: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_a_hot_line_is_the_line_logger_info_writes() -> None:
+    """hot_line writes the same JSON object as ``info`` (masking included), only cheaper."""
+    out = io.StringIO()
+    configure_logging(stream=out)
+    log = structlog.get_logger("test")
+    fields = {"conn": "c1", "code": "23", "latency_ms": 0.41, "reason": None, "pin": "1234"}
+    log.info("request", **fields)
+    hot_line(log, "request", **fields)
+    slow, fast = _lines(out)
+    assert slow.pop("timestamp") <= fast.pop("timestamp")
+    assert fast == slow
+    assert fast["pin"] == "***"
+    assert fast["level"] == "info"
+
+
+def test_a_hot_line_honours_the_level_and_a_capture() -> None:
+    """Above ``info`` nothing is written; under a test's capture the capture gets it."""
+    out = io.StringIO()
+    configure_logging(stream=out, level="warning")
+    hot_line(structlog.get_logger("test"), "request", conn="c1")
+    assert out.getvalue() == ""
+    configure_logging(stream=out)
+    with structlog.testing.capture_logs() as captured:
+        hot_line(structlog.get_logger("test"), "request", conn="c2")
+    assert out.getvalue() == ""
+    assert captured == [{"event": "request", "conn": "c2", "log_level": "info"}]
+
+
+def test_process_fields_are_on_every_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's number, bound once, is on structlog's lines and on the hot ones."""
+    monkeypatch.setattr(logs, "_PROCESS_FIELDS", {})
+    out = io.StringIO()
+    configure_logging(stream=out)
+    bind_process_fields(worker=2)
+    log = structlog.get_logger("test")
+    log.warning("slow", worker=7)
+    hot_line(log, "request")
+    explicit, bound = _lines(out)
+    assert explicit["worker"] == 7  # a field given with the event wins
+    assert bound["worker"] == 2
+    assert explicit["level"] == "warning"
+
+
+def test_time_stamps_are_utc_with_microseconds() -> None:
+    """The stamp reads back as the time it was written, to the microsecond, in UTC."""
+    from datetime import UTC, datetime
+
+    out = io.StringIO()
+    configure_logging(stream=out)
+    before = datetime.now(UTC)
+    hot_line(structlog.get_logger("test"), "request")
+    after = datetime.now(UTC)
+    stamp = str(_lines(out)[0]["timestamp"])
+    assert stamp.endswith("Z")
+    assert before <= datetime.fromisoformat(stamp) <= after

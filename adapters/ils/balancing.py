@@ -200,6 +200,8 @@ class CircuitBreaker:
         self._retry_at = 0.0
         self._trial_out = False
         self._generation = 0
+        self._permit = Permit(0, trial=False)
+        """The request permit of this generation (immutable: one serves every request)."""
 
     @property
     def state(self) -> BreakerState:
@@ -226,8 +228,11 @@ class CircuitBreaker:
 
     def admit(self) -> Permit | None:
         """Leave to send one request now (only while closed), or ``None``."""
-        if self.state is BreakerState.CLOSED:
-            return Permit(self._generation, trial=False)
+        if self._state is BreakerState.CLOSED:  # (``state`` moves only an open breaker)
+            permit = self._permit
+            if permit.generation != self._generation:
+                permit = self._permit = Permit(self._generation, trial=False)
+            return permit
         return None
 
     def admit_trial(self) -> Permit | None:
@@ -384,6 +389,15 @@ class EndpointBalancer:
         for this request), equal costs taking turns.
         """
         count = len(self._endpoints)
+        if count == 1:  # most members: one endpoint, nothing to choose
+            only = self._endpoints[0]
+            if only.name in exclude:
+                return None
+            permit = only.breaker.admit()
+            if permit is None:
+                return None
+            only.outstanding += 1
+            return Ticket(only.name, self._clock(), permit)
         order = [self._endpoints[(self._turn + k) % count] for k in range(count)]
         closed = [
             e for e in order if e.name not in exclude and e.breaker.state is BreakerState.CLOSED
@@ -427,7 +441,8 @@ class EndpointBalancer:
         endpoint.outstanding = max(0, endpoint.outstanding - 1)
         # A trial probe's time includes connecting: it is not a request's latency.
         if outcome in (Outcome.SUCCESS, Outcome.TIMEOUT) and not ticket.permit.trial:
-            endpoint.latency.update(self._clock() - ticket.started_at, self._clock())
+            now = self._clock()
+            endpoint.latency.update(now - ticket.started_at, now)
         endpoint.breaker.record(ticket.permit, outcome)
 
     def open_endpoints(self) -> dict[str, float]:

@@ -9,7 +9,7 @@ time-out and what is left of the request's time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,8 @@ class Call:
     now: datetime
     deadline: float
     request_key: str | None = None
+    _last_key: tuple[str, str, str] | None = field(default=None, init=False, repr=False)
+    """The last patron key made (a request asks for its patron's more than once)."""
 
     @classmethod
     def start(
@@ -89,4 +91,9 @@ class Call:
 
     def patron_key(self, home: str, barcode: str) -> str:
         """The keyed hash that stands for a patron of ``home``."""
-        return self.rules.patron_key(home, barcode)
+        last = self._last_key
+        if last is not None and last[0] == home and last[1] == barcode:
+            return last[2]
+        key = self.rules.patron_key(home, barcode)
+        self._last_key = (home, barcode, key)
+        return key

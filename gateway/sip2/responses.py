@@ -11,7 +11,6 @@ replaced by the visitor's own card number.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, TypeVar
 
 from protocols.sip2 import (
@@ -66,9 +65,19 @@ DENIED = (
 
 
 def with_fields(message: M, **changes: object) -> M:
-    """A copy of ``message`` with the given fields changed, where it has them."""
-    present = {k: v for k, v in changes.items() if k in message.__dataclass_fields__}
-    return dataclasses.replace(message, **present) if present else message  # type: ignore[arg-type]
+    """A copy of ``message`` with the given fields changed, where it has them.
+
+    What ``dataclasses.replace`` returns, at a fraction of its cost (a kiosk's terminal
+    password is taken off every message it sends): a message's whole state is its
+    ``__dict__`` of fields, which its ``__init__`` sets in one step and nothing checks.
+    """
+    fields = message.__dataclass_fields__
+    present = {k: v for k, v in changes.items() if k in fields}
+    if not present:
+        return message
+    copy = object.__new__(type(message))
+    object.__setattr__(copy, "__dict__", {**message.__dict__, **present})
+    return copy
 
 
 def readdress(answer: M, request: Message, **changes: object) -> M:

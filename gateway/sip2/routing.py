@@ -90,9 +90,9 @@ def owner_of(consortium: Consortium, item: str, terminal: str) -> str:
     return consortium.owner_of(item) or terminal
 
 
-def _one(kind_target: str, terminal: str) -> Route:
-    kind = RouteKind.LOCAL if kind_target == terminal else RouteKind.FORWARD
-    return Route(kind, terminal, target=kind_target)
+def _kind(target: str, terminal: str) -> RouteKind:
+    """How a request that one library answers goes: locally or forwarded."""
+    return RouteKind.LOCAL if target == terminal else RouteKind.FORWARD
 
 
 def route(consortium: Consortium, terminal: str, message: Message) -> Route:
@@ -109,17 +109,15 @@ def route(consortium: Consortium, terminal: str, message: Message) -> Route:
             | BlockPatron()
         ):
             home = home_of(consortium, message.patron_identifier, message.institution_id, terminal)
-            return Route(_one(home, terminal).kind, terminal, target=home, home=home)
+            return Route(_kind(home, terminal), terminal, target=home, home=home)
         case ItemInformationRequest() | ItemStatusUpdateRequest() | CheckinRequest():
             owner = owner_of(consortium, message.item_identifier, terminal)
-            return Route(_one(owner, terminal).kind, terminal, target=owner, owner=owner)
+            return Route(_kind(owner, terminal), terminal, target=owner, owner=owner)
         case CheckoutRequest() | RenewRequest():
             home = home_of(consortium, message.patron_identifier, message.institution_id, terminal)
             owner = owner_of(consortium, message.item_identifier or "", terminal)
             if home == owner:
-                return Route(
-                    _one(owner, terminal).kind, terminal, target=owner, home=home, owner=owner
-                )
+                return Route(_kind(owner, terminal), terminal, target=owner, home=home, owner=owner)
             return Route(RouteKind.RECIPROCAL, terminal, target=owner, home=home, owner=owner)
         case RenewAllRequest():
             home = home_of(consortium, message.patron_identifier, message.institution_id, terminal)
@@ -130,7 +128,7 @@ def route(consortium: Consortium, terminal: str, message: Message) -> Route:
             item = message.item_identifier
             holder = consortium.owner_of(item) if item else None
             if holder is None or holder == home:
-                kind = _one(home, terminal).kind
+                kind = _kind(home, terminal)
                 return Route(kind, terminal, target=home, home=home, owner=holder)
             return Route(RouteKind.GATEWAY, terminal, home=home, owner=holder)
     return Route(RouteKind.GATEWAY, terminal)

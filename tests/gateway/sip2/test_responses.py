@@ -309,3 +309,39 @@ def test_with_fields_of_only_unknown_names_returns_the_message_itself() -> None:
     answer = ils_checkout_answer()
     assert with_fields(answer, bogus="x") is answer
     assert with_fields(answer) is answer
+
+
+def _written(message: Message) -> bytes | str:
+    """The frame, or why it cannot be written (a fixed-width field given a longer value)."""
+    from protocols.sip2 import LocalProtocolError, encode
+
+    try:
+        return encode(message)
+    except LocalProtocolError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("cls", list(Message.registry.values()), ids=lambda c: c.code)
+def test_with_fields_makes_what_dataclasses_replace_makes(cls: type[Message]) -> None:
+    """For every message type: the same fields, the same order, the original untouched,
+    and a copy that encodes as the original with the change would."""
+    import dataclasses
+
+    from protocols.sip2.samples import sample
+
+    message = sample(cls.code)
+    names = [
+        f.name for f in dataclasses.fields(message) if isinstance(getattr(message, f.name), str)
+    ]
+    if not names:
+        assert with_fields(message, no_such_field="x") is message
+        return
+    name = names[-1]
+    changed = with_fields(message, **{name: "changed"})
+    expected = dataclasses.replace(message, **{name: "changed"})  # type: ignore[arg-type]
+    assert changed == expected
+    assert list(vars(changed)) == list(vars(expected))
+    assert message == sample(cls.code)  # the original is untouched
+    assert _written(changed) == _written(expected)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(changed, name, "again")

@@ -124,14 +124,19 @@ def profile(requests: int, out: Path, tmp: Path) -> None:
 Row = tuple[float, float]  # calls, seconds (per request)
 
 
-def per_request(short: Path, long: Path, requests: int) -> dict[tuple[str, int, str], Any]:
+def per_request(
+    short: Path, long: Path, requests: int, *, cumulative: bool = False
+) -> dict[tuple[str, int, str], Any]:
     """The long run's profile minus the short one's, per request, by function, with
-    each function's callers (for giving a builtin's time to its callers)."""
+    each function's callers (for giving a builtin's time to its callers); the time is
+    the function's own, or with ``cumulative`` its own and its callees'."""
     before: Any = pstats.Stats(str(short)).stats  # type: ignore[attr-defined]
     after: Any = pstats.Stats(str(long)).stats  # type: ignore[attr-defined]
     rows = {}
-    for key, (_cc, calls, own, _cumulative, callers) in after.items():
-        _c0, calls_0, own_0, _t0, callers_0 = before.get(key, (0, 0, 0.0, 0.0, {}))
+    for key, (_cc, calls, own, total, callers) in after.items():
+        _c0, calls_0, own_0, total_0, callers_0 = before.get(key, (0, 0, 0.0, 0.0, {}))
+        if cumulative:
+            own, own_0 = total, total_0
         extra_calls = (calls - calls_0) / requests
         if extra_calls <= 0:
             continue  # start-up or shutdown only
@@ -143,7 +148,14 @@ def per_request(short: Path, long: Path, requests: int) -> dict[tuple[str, int, 
     return rows
 
 
-def report(rows: dict[tuple[str, int, str], Any], top: int) -> None:
+def report(
+    rows: dict[tuple[str, int, str], Any],
+    top: int,
+    *,
+    listed: dict[tuple[str, int, str], Any] | None = None,
+) -> None:
+    """The parts' shares (from ``rows``, own times) and the ``top`` functions of
+    ``listed`` (``rows`` when not given)."""
     seconds: collections.Counter[str] = collections.Counter()
     calls: collections.Counter[str] = collections.Counter()
     for (path, _line, name), (count, own, by_caller) in rows.items():
@@ -164,7 +176,8 @@ def report(rows: dict[tuple[str, int, str], Any], top: int) -> None:
         print(f"| {part} | {calls[part]:.0f} | {100 * spent / everything:.0f} % |")
     print()
     print("calls/req  µs/req (profiled)  function")
-    for (path, line, name), (count, own, _) in sorted(rows.items(), key=lambda r: -r[1][1])[:top]:
+    shown = rows if listed is None else listed
+    for (path, line, name), (count, own, _) in sorted(shown.items(), key=lambda r: -r[1][1])[:top]:
         where = path.rsplit("site-packages/", 1)[-1].rsplit("/", 3)[-3:]
         print(f"{count:8.2f}  {own * 1e6:8.2f}  {'/'.join(where)}:{line} {name}")
 
@@ -173,6 +186,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--top", type=int, default=30, help="functions to list")
+    parser.add_argument(
+        "--cumulative",
+        action="store_true",
+        help="list functions by their time with their callees' (the parts stay by own time)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -181,7 +199,13 @@ def main() -> int:
             run = tmp / out.stem
             run.mkdir()
             profile(count, out, run)
-        report(per_request(short, long, 2 * args.requests), args.top)
+        rows = per_request(short, long, 2 * args.requests)
+        listed = (
+            per_request(short, long, 2 * args.requests, cumulative=True)
+            if args.cumulative
+            else None
+        )
+        report(rows, args.top, listed=listed)
     return 0
 
 

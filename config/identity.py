@@ -20,8 +20,10 @@ configuration error concrete.
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
+from functools import cached_property
 
 __all__ = ["BarcodePattern"]
 
@@ -38,6 +40,15 @@ def _meet(a: CharSet, b: CharSet) -> CharSet:
     if b is None:
         return a
     return a & b
+
+
+def _character_class(chars: CharSet) -> str:
+    """One position as a regular expression."""
+    if chars is None:
+        return "."
+    if len(chars) == 1:
+        return re.escape(next(iter(chars)))
+    return "[" + "".join(re.escape(c) for c in sorted(chars)) + "]"
 
 
 def _example(chars: CharSet) -> str:
@@ -88,14 +99,16 @@ class BarcodePattern:
 
     def matches(self, barcode: str) -> bool:
         """Whether ``barcode`` fits the pattern."""
-        if len(barcode) < len(self.positions):
-            return False
-        if len(barcode) > len(self.positions) and not self.open_ended:
-            return False
-        return all(
-            chars is None or char in chars
-            for chars, char in zip(self.positions, barcode, strict=False)
-        )
+        return self._compiled.fullmatch(barcode) is not None
+
+    @cached_property
+    def _compiled(self) -> re.Pattern[str]:
+        """The pattern as a regular expression (every request's routing asks several
+        patterns; a position-by-position loop in Python costs a microsecond each)."""
+        parts = [_character_class(chars) for chars in self.positions]
+        if self.open_ended:
+            parts.append(".*")
+        return re.compile("".join(parts), re.DOTALL)
 
     def overlap_example(self, other: BarcodePattern) -> str | None:
         """A barcode that both patterns match, or ``None`` if they are disjoint."""

@@ -74,3 +74,28 @@ def test_overlap_is_decided_exactly(left: str, right: str) -> None:
         assert b.matches(example)
         assert b.overlap_example(a) is not None
     assert (example is not None) == brute_force_overlap(a, b)
+
+
+def matches_position_by_position(rule: BarcodePattern, barcode: str) -> bool:
+    """The pattern language read literally: each position, then the length."""
+    if len(barcode) < len(rule.positions):
+        return False
+    if len(barcode) > len(rule.positions) and not rule.open_ended:
+        return False
+    return all(
+        chars is None or char in chars for chars, char in zip(rule.positions, barcode, strict=False)
+    )
+
+
+@given(
+    st.text("12A#@?\\*.[]^$|-\n", min_size=1, max_size=6),
+    st.text("12AaZ#@?*.[]\\-\n é٣", max_size=8),
+)
+def test_matching_is_the_pattern_language_read_literally(pattern: str, barcode: str) -> None:
+    """Regular-expression characters in a pattern are literals, ``?`` takes a newline
+    too, ``#`` only ASCII digits: whatever the pattern and the barcode."""
+    try:
+        rule = BarcodePattern.parse(pattern)
+    except ValueError:
+        return  # a malformed pattern (its own test)
+    assert rule.matches(barcode) == matches_position_by_position(rule, barcode)

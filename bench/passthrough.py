@@ -33,7 +33,11 @@ between each kiosk connection and an upstream connection of its own to the same 
 with no decoding: the least any hop costs.  The three paths take turns in the same
 rounds (the first one rotates), and the report adds gateway/relay throughput, the
 gateway's CPU per request against the relay's, the p50 the gateway adds over the
-relay's, and relay/direct.
+relay's, and relay/direct.  ``--relay-work frames|codec|log`` (repeatable) adds relays
+that do more of a gateway's necessary work, one layer each (whole frames and their
+checksums; decoding and encoding every message; a JSON line and two metrics per
+request): the ladder says what each layer costs against the bare relay, and what the
+gateway spends beyond the top rung is its own logic.
 
 **Idle kiosks.**  ``--idle`` connections log in and then stay idle; the gateway's
 resident memory before and after, divided by the count, is the cost of one idle
@@ -242,11 +246,18 @@ def start_demo(tmp: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     return process, data
 
 
+def relay_name(work: str) -> str:
+    """A relay path's name: ``relay`` for the bare one, ``relay-<work>`` for the others."""
+    return "relay" if work == "bytes" else f"relay-{work}"
+
+
 @contextlib.contextmanager
-def run_relay(tmp: Path, upstream: Target) -> Iterator[tuple[Target, int]]:
+def run_relay(tmp: Path, upstream: Target, work: str = "bytes") -> Iterator[tuple[Target, int]]:
     """``bench/relay.py`` in its own process, relaying to ``upstream`` (kiosks log in
-    with the upstream's own account: the relay passes the login through)."""
-    port_file = tmp / "relay-port"
+    with the upstream's own account: the relay passes the login through), doing
+    ``work`` (``bytes``: a bare relay; see ``bench/relay.py``)."""
+    name = relay_name(work)
+    port_file = tmp / f"{name}-port"
     process = subprocess.Popen(
         [
             sys.executable,
@@ -255,13 +266,15 @@ def run_relay(tmp: Path, upstream: Target) -> Iterator[tuple[Target, int]]:
             f"{upstream.host}:{upstream.port}",
             "--port-file",
             str(port_file),
+            "--work",
+            work,
         ],
         stdout=subprocess.DEVNULL,
     )
     try:
-        wait_for("the relay", port_file.exists, process)
+        wait_for(f"the {name}", port_file.exists, process)
         port = int(port_file.read_text())
-        yield Target("relay", "127.0.0.1", port, upstream.login, upstream.password), process.pid
+        yield Target(name, "127.0.0.1", port, upstream.login, upstream.password), process.pid
     finally:
         stop(process)
 
@@ -408,6 +421,8 @@ class Pids:
     ils: int
     relay: int | None = None
     baseline: int | None = None
+    ladder: tuple[tuple[str, int], ...] = ()
+    """The relays doing more work (``--relay-work``), by path name."""
 
 
 @dataclass(frozen=True)
@@ -420,7 +435,7 @@ class Rate:
 async def throughput(path: Target, connections: int, requests: int, pids: Pids) -> Rate:
     work = frames(requests)
     watched = [("gateway", pids.gateway), ("ils", pids.ils)]
-    for name, pid in (("relay", pids.relay), ("baseline", pids.baseline)):
+    for name, pid in (("relay", pids.relay), ("baseline", pids.baseline), *pids.ladder):
         if pid is not None:
             watched.append((name, pid))
     cpu = {name: cpu_seconds(pid) for name, pid in watched}
@@ -553,6 +568,14 @@ def main() -> int:
         "--relay", action="store_true", help="a bare byte relay as a third path (bench/relay.py)"
     )
     parser.add_argument(
+        "--relay-work",
+        action="append",
+        choices=("frames", "codec", "log"),
+        default=[],
+        help="a relay doing this much of a gateway's work as a further path (repeatable;"
+        " implies --relay): frames, codec, log (see bench/relay.py)",
+    )
+    parser.add_argument(
         "--ils-concurrency",
         type=int,
         help="each member's ILS bulkhead in the gateway (default: the config's, 8)",
@@ -591,10 +614,18 @@ def main() -> int:
             )
         gateway, direct, pids = stack.enter_context(setup(tmp))
         paths = [gateway, *gateway.others, direct]
-        if args.relay:
-            relay, relay_pid = stack.enter_context(run_relay(tmp, direct))
-            paths.insert(1, relay)
-            pids = Pids(pids.gateway, pids.ils, relay_pid, pids.baseline)
+        if args.relay or args.relay_work:
+            args.relay = True
+            bare, relay_pid = stack.enter_context(run_relay(tmp, direct))
+            ladder = [stack.enter_context(run_relay(tmp, direct, w)) for w in args.relay_work]
+            paths[1:1] = [bare, *(path for path, _ in ladder)]
+            pids = Pids(
+                pids.gateway,
+                pids.ils,
+                relay_pid,
+                pids.baseline,
+                tuple((path.name, pid) for path, pid in ladder),
+            )
         load = os.getloadavg()
         rounds = trio.run(passthrough, paths, args.rounds, args.connections, args.requests, pids)
         load_after = os.getloadavg()
@@ -664,7 +695,22 @@ def summarise(
         summary["relay_minus_direct_p50_us"] = ratio(
             rounds, lambda r: r.p50_us["relay"] - r.p50_us["direct"]
         )[0]
+        summary["ladder"] = {
+            name: ladder_step(rounds, name) for name in names if name.startswith("relay-")
+        }
     return summary
+
+
+def ladder_step(rounds: list[Round], name: str) -> dict[str, Any]:
+    """A relay doing more work (``--relay-work``) against the bare relay, per round."""
+    return {
+        "cpu_us": round(statistics.median(r.cpu_us[name][name] for r in rounds), 1),
+        "cpu_over_relay": ratio(
+            rounds, lambda r: r.cpu_us[name][name] / r.cpu_us["relay"]["relay"]
+        ),
+        "throughput_over_relay": ratio(rounds, lambda r: r.rps[name] / r.rps["relay"]),
+        "p50_minus_relay_us": ratio(rounds, lambda r: r.p50_us[name] - r.p50_us["relay"])[0],
+    }
 
 
 def gateway_hop_cpu(round_: Round, ils: str) -> float:
@@ -705,6 +751,13 @@ def report(summary: dict[str, Any], args: argparse.Namespace) -> None:
             f"relay vs direct: throughput {median:.2f}, p50"
             f" +{summary['relay_minus_direct_p50_us']:.0f} µs"
         )
+        for name, step in summary.get("ladder", {}).items():
+            print(
+                f"{name}: CPU {step['cpu_us']} µs per request, {step['cpu_over_relay'][0]:.2f}×"
+                f" the relay's (min {step['cpu_over_relay'][1]:.2f}); throughput"
+                f" {step['throughput_over_relay'][0]:.2f} of the relay's; p50"
+                f" +{step['p50_minus_relay_us']:.0f} µs over it"
+            )
     if args.ils == "demo":
         print(
             f"CPU µs per request, median: the demo process (gateway and ILS): through the"

@@ -241,7 +241,11 @@ class Sip2MemberIls:
             ),
             on_change=self._wake_trials,
         )
-        self._limiter = trio.CapacityLimiter(settings.concurrency)
+        self._concurrency = settings.concurrency
+        self._limiter = trio.Semaphore(settings.concurrency)
+        """The bulkhead: requests in flight to this member at once (a semaphore: a
+        free slot costs a fifth of a ``CapacityLimiter``'s, which also tracks who holds
+        each)."""
         self._closed = False
         self._ssl_context: ssl.SSLContext | None = None
 
@@ -279,8 +283,8 @@ class Sip2MemberIls:
                 }
             )
         return {
-            "in_flight": self._limiter.borrowed_tokens,
-            "concurrency": self._limiter.total_tokens,
+            "in_flight": self._concurrency - self._limiter.value,
+            "concurrency": self._concurrency,
             "endpoints": endpoints,
         }
 
@@ -462,7 +466,7 @@ class Sip2MemberIls:
     def _give_back(self, state: _EndpointState, link: Sip2Link) -> None:
         # Keep as many as may be in flight at once: a busy member reuses its logged-in
         # connections instead of paying a connect and a login per request.
-        keep = max(self.settings.pool_size, self._limiter.total_tokens)
+        keep = max(self.settings.pool_size, self._concurrency)
         if link.broken or self._closed or len(state.idle) >= keep:
             trio.lowlevel.spawn_system_task(link.aclose)
         else:

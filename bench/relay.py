@@ -45,7 +45,7 @@ import trio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.wire import Wire
-from protocols.sip2 import decode, encode
+from protocols.sip2 import ProtocolError, decode, encode
 from protocols.sip2.checksum import checksum_ok
 
 CHUNK = 65536
@@ -110,7 +110,8 @@ class Accounting:
 
         from gateway.telemetry.logs import configure_logging, hot_line
 
-        configure_logging(json=True, stream=log_file.open("a", encoding="utf-8"))
+        self._file = log_file.open("a", encoding="utf-8")
+        configure_logging(json=True, stream=self._file)
         self._log = structlog.get_logger("interlend.sip2")
         self._hot_line = hot_line
         registry = CollectorRegistry()
@@ -118,6 +119,9 @@ class Accounting:
         latency = Histogram("latency", "latency", ["code"], registry=registry)
         self._counted = {code: requests.labels(code, "local", "ok") for code in ("23", "17", "93")}
         self._timed = {code: latency.labels(code) for code in ("23", "17", "93")}
+
+    def close(self) -> None:
+        self._file.close()
 
     def request(self, conn: str, code: str, started: float) -> None:
         elapsed = trio.current_time() - started
@@ -142,9 +146,12 @@ class Accounting:
 async def serve_messages(
     kiosk: Wire, ils: Wire, work: str, accounting: Accounting | None, conn: str
 ) -> None:
-    """One message at a time: the kiosk's request to the ILS, its answer back."""
+    """One message at a time: the kiosk's request to the ILS, its answer back.  A frame
+    that cannot be read (a wrong checksum, no message) ends the connection."""
     from_kiosk, from_ils = Frames(kiosk), Frames(ils)
-    with contextlib.suppress(OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+    with contextlib.suppress(
+        OSError, trio.BrokenResourceError, trio.ClosedResourceError, ValueError, ProtocolError
+    ):
         while (request := await from_kiosk.next()) is not None:
             started = trio.current_time()
             request = recoded(request) if work != "frames" else checked(request)
@@ -183,8 +190,14 @@ async def relay_connection(
 
 
 async def serve(
-    upstream: tuple[str, int], port_file: Path, work: str = "bytes", log_file: Path | None = None
+    upstream: tuple[str, int],
+    port_file: Path,
+    work: str = "bytes",
+    log_file: Path | None = None,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
+    """Relay until SIGINT or SIGTERM (or cancelled); reports the port once listening."""
     accounting = None
     if work == "log":
         accounting = Accounting(log_file or port_file.with_suffix(".log"))
@@ -194,12 +207,17 @@ async def serve(
     partial_file = port_file.with_suffix(".tmp")
     partial_file.write_text(str(port))
     os.replace(partial_file, port_file)  # the reader never sees a half-written file
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(partial(trio.serve_listeners, handler, listeners))
-            async for _ in signals:  # the bench stops the relay with SIGINT
-                nursery.cancel_scope.cancel()
-                break
+    task_status.started(port)
+    try:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(partial(trio.serve_listeners, handler, listeners))
+                async for _ in signals:  # the bench stops the relay with SIGINT
+                    nursery.cancel_scope.cancel()
+                    break
+    finally:
+        if accounting is not None:
+            accounting.close()
 
 
 def main() -> int:

@@ -130,7 +130,7 @@ def test_a_hot_line_is_the_line_logger_info_writes() -> None:
     log.info("request", **fields)
     hot_line(log, "request", **fields)
     slow, fast = _lines(out)
-    assert slow.pop("timestamp") <= fast.pop("timestamp")
+    assert str(slow.pop("timestamp")) <= str(fast.pop("timestamp"))
     assert fast == slow
     assert fast["pin"] == "***"
     assert fast["level"] == "info"
@@ -176,3 +176,27 @@ def test_time_stamps_are_utc_with_microseconds() -> None:
     stamp = str(_lines(out)[0]["timestamp"])
     assert stamp.endswith("Z")
     assert before <= datetime.fromisoformat(stamp) <= after
+
+
+def test_a_hot_line_with_an_exception_or_odd_values_is_the_chains_line() -> None:
+    """An exception is formatted and a nested secret masked, as ``info`` does them."""
+    out = io.StringIO()
+    configure_logging(stream=out)
+    log = structlog.get_logger("test")
+    try:
+        raise ValueError("boom")
+    except ValueError as exc:
+        error = exc
+    fields = {
+        "exc_info": error,
+        "member": {"password": "s3cret"},
+        "frame": b"2300120261122    235513AOalpha|AA21001|AD1234|",
+    }
+    log.info("request", **fields)
+    hot_line(log, "request", **fields)
+    slow, fast = _lines(out)
+    assert str(slow.pop("timestamp")) <= str(fast.pop("timestamp"))
+    assert fast == slow
+    assert "ValueError: boom" in str(fast["exception"])
+    assert fast["member"] == {"password": "***"}
+    assert "1234" not in json.dumps(fast)

@@ -13,9 +13,9 @@ passes through ``redact_secrets``, which runs before the renderer and masks:
 
 Lines written once per request (``hot_line``) skip structlog's logger machinery when
 the configuration is this module's JSON one (a test capturing logs still sees them):
-the same processors run on the same fields, and the line is the same JSON object, at
-a third of the cost.  Fields every line of a process carries (a worker's number) are
-bound once with ``bind_process_fields``.
+the chain's steps are done in place, and the line is the same JSON object at about
+half the cost.  Fields every line of a process carries (a worker's number) are bound
+once with ``bind_process_fields``.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import ssl
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import hiredis
 import trio
@@ -95,9 +95,11 @@ class RespClient:
 
     Args:
         url: ``redis://[[user]:password@]host[:port][/db]`` or ``rediss://…`` (TLS with
-            the system's trust store, or ``ssl_context``).
+            the system's trust store, or ``ssl_context``).  The user and password are
+            read as ``coredis.Redis.from_url`` reads them (as written, no %-decoding),
+            so the two clients log in alike on one URL.
         pool_size: The most connections open at once.
-        password: Overrides the URL's password.
+        password: Used when the URL has no password (the URL's wins, as with coredis).
         ssl_context: The TLS settings for ``rediss://``.
 
     Raises:
@@ -121,12 +123,8 @@ class RespClient:
         self._tls = ssl_context or (
             ssl.create_default_context() if parts.scheme == "rediss" else None
         )
-        self._username = unquote(parts.username) if parts.username else None
-        self._password = (
-            password
-            if password is not None
-            else (unquote(parts.password) if parts.password else None)
-        )
+        self._username = parts.username or None
+        self._password = parts.password or password
         path = parts.path.strip("/")
         if path and not path.isdigit():
             raise ValueError(f"{url!r}: the database must be a number")

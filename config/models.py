@@ -828,7 +828,7 @@ class StateSettings(Frozen):
         "auto",
         description=(
             "the client for the registry's scripts: resp (interlend's small hiredis client, "
-            "a third of coredis's CPU per command; one plain Redis only), coredis, or auto "
+            "about a fifth of coredis's CPU per command; one plain Redis only), coredis, or auto "
             "(resp for a redis:// URL with no query options, coredis for cluster, sentinels "
             "and rediss://)"
         ),

@@ -67,6 +67,22 @@ async def test_an_error_reply_is_raised_and_the_connection_kept(redis_url: str) 
         await client.aclose()
 
 
+async def test_a_command_and_a_reply_larger_than_the_socket_s_buffers(redis_url: str) -> None:
+    """A command the kernel takes in parts (the send waits for room) and a reply read
+    in many chunks arrive whole; the connection is kept for the next command."""
+    key = f"resp-test:{uuid.uuid4().hex}"
+    value = "0123456789abcdef" * (1 << 18)  # 4 MiB
+    client = RespClient(redis_url, pool_size=1)
+    try:
+        first = await client.execute("CLIENT", "ID")
+        assert await client.execute("SET", key, value) == "OK"
+        assert await client.execute("GET", key) == value
+        assert await client.execute("CLIENT", "ID") == first
+    finally:
+        await client.execute("DEL", key)
+        await client.aclose()
+
+
 async def test_a_command_cut_off_closes_its_connection(redis_url: str) -> None:
     """A caller cancelled while Redis still owes a reply leaves no stray reply behind:
     its connection is closed, so the next caller gets its own answer."""

@@ -111,7 +111,8 @@ async def open_state(settings: StateSettings, password: str | None) -> AsyncIter
             "refusal_history": kept,
         }
         store: RedisStateStore
-        if settings.client == "resp":
+        client_name, why = settings.script_client()
+        if client_name == "resp":
             resp = RespClient(settings.url, pool_size=RESP_POOL_SIZE, password=password)
             stack.push_async_callback(resp.aclose)
             store = RespRedisStateStore(client, resp, **options)
@@ -127,7 +128,7 @@ async def open_state(settings: StateSettings, password: str | None) -> AsyncIter
                 detail=exc.detail,
             )
         if refusal is None:
-            log.info("state store open", where=describe(settings))
+            log.info("state store open", where=describe(settings), client=client_name, why=why)
             yield store
     if refusal is not None:
         # Raised outside the client's task group, which would wrap it in a group.

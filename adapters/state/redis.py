@@ -31,9 +31,12 @@ atomicity with anything else, are spread over slots by their own tags.
     {ns}:history              zset   every loan by checkout time (trimmed to ``history``)
     {ns}:outbox               stream loan events for the ledger (consumer group "ledger")
     {ns}:ledger-batch:<member> hash  the member's pending ledger batch (root, batch JSON)
-    {ns}:receipts:<loan id>   hash   outbox entry id -> the event's receipt (JSON, no salt)
-    {ns}:salts:<loan id>      hash   outbox entry id -> the record's salt (hex); deleting
-                                     it is crypto-shredding
+    {ns}:receipts:<loan id>   hash   outbox entry id -> the event's receipt (compact bytes,
+                                     ``receipts.py``; JSON in the first format; no salt)
+    {ns}:salts:<loan id>      hash   outbox entry id -> the record's salt (16 bytes; hex in
+                                     the first format); deleting it is crypto-shredding
+    {ns}:tree:<root>          string the leaf hashes of an anchored batch, joined in
+                                     order (its receipts' proofs are computed from them)
     {ns}:sel:<member>         hash   lending counters of a member (lender selection):
                                      <sum>:v and <sum>:s (value, stamp), and counts
     {ns}:sel-turnaround[:<m>] list   recent turnarounds (a member's, the consortium's)
@@ -87,7 +90,6 @@ from coredis.exceptions import (
 from coredis.tokens import PureToken
 
 from adapters.ledger.base import LoanEvent, LoanEventKind
-from adapters.ledger.records import Receipt
 
 from .base import (
     UNCONFIRMED_KEPT_S,
@@ -108,10 +110,13 @@ from .base import (
     TitleHold,
     entry_order,
 )
+from .receipts import decode_receipt, decode_salt, encode_receipt, whole_trees, with_path
 from .resp import RespError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+    from adapters.ledger.records import Receipt
 
 __all__ = ["GROUP", "PersistenceOff", "RedisStateStore"]
 
@@ -646,19 +651,23 @@ class RedisStateStore:
         await self._script("clearbatch", [self._batch(member_id)], [root.hex()])
 
     async def put_receipts(self, receipts: Sequence[tuple[str, Receipt]]) -> None:
-        """Store receipts and salts by loan, in one transaction (one round trip)."""
+        """Store receipts (compact, ``adapters.state.receipts``), salts by loan, and the
+        leaves of every whole batch among them, in one transaction (one round trip)."""
         if not receipts:
             return
-        docs: dict[str, dict[str, str]] = {}
-        salts: dict[str, dict[str, str]] = {}
+        trees = whole_trees([receipt for _, receipt in receipts])
+        docs: dict[str, dict[str, bytes]] = {}
+        salts: dict[str, dict[str, bytes]] = {}
         for entry_id, receipt in receipts:
-            doc = receipt.shredded().to_json()
-            docs.setdefault(receipt.loan_id, {})[entry_id] = json.dumps(doc)
+            compact = encode_receipt(receipt, path_in_tree=receipt.merkle_root in trees)
+            docs.setdefault(receipt.loan_id, {})[entry_id] = compact
             if receipt.salt is not None:
-                salts.setdefault(receipt.loan_id, {})[entry_id] = receipt.salt.hex()
+                salts.setdefault(receipt.loan_id, {})[entry_id] = receipt.salt
 
         async def write() -> None:
             async with self._client.pipeline(transaction=True) as pipe:
+                for root, leaves in trees.items():
+                    pipe.set(self._k("tree", root.hex()), leaves)
                 for loan_id, fields in docs.items():
                     pipe.hset(self._k("receipts", loan_id), fields)
                 for loan_id, fields in salts.items():
@@ -667,23 +676,32 @@ class RedisStateStore:
         await self._do("put receipts", write)
 
     async def receipts(self, loan_id: str) -> list[Receipt]:
-        """The loan's receipts in event order, with their salts where kept."""
-        found: dict[str, dict[str, str]] = {}
+        """The loan's receipts in event order, with their salts where kept (either
+        format; a path kept with the batch's leaves is computed again from them)."""
 
-        async def read() -> None:
-            async with self._client.pipeline(transaction=False) as pipe:
-                docs = pipe.hgetall(self._k("receipts", loan_id))
-                salts = pipe.hgetall(self._k("salts", loan_id))
-            found["docs"], found["salts"] = dict(await docs), dict(await salts)
+        async def read(key: str) -> dict[bytes, bytes]:
+            with self._client.decoding(False):
+                return dict(await self._client.hgetall(key))
 
-        await self._do("receipts", read)
-        docs, salts = found["docs"], found["salts"]
-        receipts = []
-        for entry_id in sorted(docs, key=entry_order):
-            doc = json.loads(docs[entry_id])
-            doc["salt"] = "0x" + salts[entry_id] if entry_id in salts else None
-            receipts.append(Receipt.from_json(doc))
-        return receipts
+        docs = await self._do("receipts", lambda: read(self._k("receipts", loan_id)))
+        salts = await self._do("salts", lambda: read(self._k("salts", loan_id)))
+        stored = []
+        for raw_id in sorted(docs, key=lambda x: entry_order(x.decode())):
+            salt = salts.get(raw_id)
+            kept = None if salt is None else decode_salt(salt)
+            stored.append(decode_receipt(loan_id, docs[raw_id], kept))
+        roots = sorted({x.receipt.merkle_root for x in stored if x.path_in_tree})
+        trees: dict[bytes, bytes] = {}
+        if roots:
+            keys = [self._k("tree", root.hex()) for root in roots]
+
+            async def leaves() -> list[bytes | None]:
+                with self._client.decoding(False):
+                    return list(await self._client.mget(keys))
+
+            found_leaves = await self._do("trees", leaves)
+            trees = {r: x for r, x in zip(roots, found_leaves, strict=True) if x is not None}
+        return [with_path(x, trees) for x in stored]
 
     async def shred_receipts(self, loan_id: str) -> int:
         """Delete the loan's salts (one HLEN and DEL, in one transaction)."""

@@ -4,8 +4,8 @@ non-member key, tampering."""
 
 from __future__ import annotations
 
-import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ from adapters.ledger.connect import ChainLink, open_rpc
 from adapters.ledger.records import seal
 from adapters.state.base import BatchEntry, LoanRequest, PendingBatch, Reservation
 from adapters.state.memory import MemoryStateStore
+from adapters.state.receipts import decode_receipt, encode_receipt
 from adapters.state.redis import RedisStateStore
 from config.models import LedgerSettings, SecretRef
 from gateway.app.daemon import Gateway
@@ -348,10 +349,15 @@ async def test_two_gateways_anchor_and_every_loan_verifies(
                 # Tampering with a stored receipt: its record claims another lender.
                 second = loans["alpha"][1]
                 receipts_key = "{" + namespaces["alpha"] + "}:receipts:" + second.loan_id
-                [(entry_id, doc)] = (await raw.hgetall(receipts_key)).items()
-                receipt = json.loads(doc)
-                receipt["record"] = receipt["record"].replace(b"alpha".hex(), b"gamma".hex(), 1)
-                await raw.hset(receipts_key, {entry_id: json.dumps(receipt)})
+                with raw.decoding(False):
+                    [(entry_id, kept)] = (await raw.hgetall(receipts_key)).items()
+                stored = decode_receipt(second.loan_id, kept, None)
+                record = stored.receipt.record.replace(b"alpha", b"gamma", 1)
+                forged = replace(stored.receipt, record=record)
+                await raw.hset(
+                    receipts_key,
+                    {entry_id: encode_receipt(forged, path_in_tree=stored.path_in_tree)},
+                )
                 bad = await trio.to_thread.run_sync(
                     cli, "ledger", "verify", "--config", str(paths["alpha"]), second.loan_id
                 )

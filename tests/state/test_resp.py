@@ -11,23 +11,31 @@ import ssl
 import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pydantic
 import pytest
 import trio
 import trustme
+from structlog.testing import capture_logs
 
 from adapters.state.base import CapExceeded, LoanRequest, Reservation, StateUnavailable
 from adapters.state.connect import open_state
+from adapters.state.redis import RedisStateStore
 from adapters.state.redis_resp import RespRedisStateStore
 from adapters.state.resp import ConnectionLost, ReplyError, RespClient
 from config.models import StateSettings
 from tests.helpers.polling import eventually, eventually_blocking
-from tests.helpers.services import dead_port, free_port, missing_service
+from tests.helpers.services import (
+    RedisServer,
+    dead_port,
+    free_port,
+    missing_service,
+    start_redis,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Awaitable, Callable, Iterator
     from pathlib import Path
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -56,6 +64,22 @@ async def test_an_error_reply_is_raised_and_the_connection_kept(redis_url: str) 
         assert await client.execute("PING") == "PONG"
         assert await client.execute("CLIENT", "ID") == await client.execute("CLIENT", "ID")
     finally:
+        await client.aclose()
+
+
+async def test_a_command_and_a_reply_larger_than_the_socket_s_buffers(redis_url: str) -> None:
+    """A command the kernel takes in parts (the send waits for room) and a reply read
+    in many chunks arrive whole; the connection is kept for the next command."""
+    key = f"resp-test:{uuid.uuid4().hex}"
+    value = "0123456789abcdef" * (1 << 18)  # 4 MiB
+    client = RespClient(redis_url, pool_size=1)
+    try:
+        first = await client.execute("CLIENT", "ID")
+        assert await client.execute("SET", key, value) == "OK"
+        assert await client.execute("GET", key) == value
+        assert await client.execute("CLIENT", "ID") == first
+    finally:
+        await client.execute("DEL", key)
         await client.aclose()
 
 
@@ -219,6 +243,212 @@ def test_the_resp_client_is_refused_with_cluster_or_sentinels(
 ) -> None:
     with pytest.raises(pydantic.ValidationError, match='client = "resp" speaks to one plain'):
         StateSettings.model_validate({"backend": "redis", "client": "resp", **topology})
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6379/0?db=2", "rediss://h:6380/0?ssl_ca_certs=/ca.pem", "unix:///s"]
+)
+def test_the_resp_client_is_refused_with_a_url_it_would_misread(url: str) -> None:
+    """resp reads no query options (coredis does): asked for, it refuses them at load
+    rather than dropping them."""
+    with pytest.raises(pydantic.ValidationError, match="without query options"):
+        StateSettings.model_validate({"backend": "redis", "client": "resp", "url": url})
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({}, "resp"),
+        ({"url": "redis://user:pw@redis.example.org:6380/3"}, "resp"),
+        ({"cluster": True}, "coredis"),
+        ({"sentinels": ("127.0.0.1:26379",)}, "coredis"),
+        ({"url": "rediss://redis.example.org:6380/0"}, "coredis"),
+        ({"url": "redis://127.0.0.1:6379/0?db=2"}, "coredis"),
+        ({"client": "coredis"}, "coredis"),
+        ({"client": "resp", "url": "rediss://redis.example.org:6380/0"}, "resp"),
+    ],
+)
+def test_the_default_client_is_resp_for_one_plain_redis_only(
+    settings: dict[str, object], expected: str
+) -> None:
+    """``client = "auto"`` (the default) takes resp where it behaves as coredis would;
+    an explicit choice is kept."""
+    chosen, why = StateSettings.model_validate({"backend": "redis", **settings}).script_client()
+    assert (chosen, bool(why)) == (expected, True)
+
+
+async def test_the_default_opens_resp_on_a_plain_redis(redis_url: str) -> None:
+    settings = StateSettings(backend="redis", url=redis_url, namespace=_namespace())
+    assert settings.client == "auto"
+    with capture_logs() as logs:
+        async with open_state(settings, None) as store:
+            assert isinstance(store, RespRedisStateStore)
+    opened = [x for x in logs if x["event"] == "state store open"]
+    assert [(x["client"], x["why"]) for x in opened] == [("resp", "one plain Redis")]
+
+
+async def test_the_default_opens_coredis_on_a_cluster(redis_cluster_url: str) -> None:
+    settings = StateSettings(
+        backend="redis", url=redis_cluster_url, cluster=True, namespace=_namespace()
+    )
+    async with open_state(settings, None) as store:
+        assert isinstance(store, RedisStateStore)
+        assert not isinstance(store, RespRedisStateStore)
+        assert isinstance(await store.reserve(_request("I1"), now=T0), Reservation)
+
+
+async def test_the_default_opens_coredis_through_sentinels(redis_sentinel: str) -> None:
+    settings = StateSettings(backend="redis", sentinels=(redis_sentinel,), namespace=_namespace())
+    async with open_state(settings, None) as store:
+        assert isinstance(store, RedisStateStore)
+        assert not isinstance(store, RespRedisStateStore)
+        assert isinstance(await store.reserve(_request("I1"), now=T0), Reservation)
+
+
+def _namespace() -> str:
+    return f"resp-{uuid.uuid4().hex[:8]}"
+
+
+# --- the default's robustness: a Redis of the test's own ------------------------------------
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, with its append-only file on (it may be
+    stopped and started again, reconfigured, or given a password)."""
+    server = start_redis(tmp_path, appendonly=True)
+    if server is None:
+        missing_service("redis-server is not installed")
+        return
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_the_default_store_survives_a_redis_restart(own_redis: RedisServer) -> None:
+    """Redis stopped: calls fail with ``StateUnavailable`` at once.  Redis started
+    again on its data: the same store reads the loan it had and lends again, on new
+    connections (the pooled ones died with the old process), scripts loaded again."""
+    settings = StateSettings(backend="redis", url=own_redis.url, timeout_s=2.0)
+    async with open_state(settings, None) as store:
+        assert isinstance(store, RespRedisStateStore)
+        held = await store.reserve(_request("I1"), now=T0)
+        assert isinstance(held, Reservation)
+        loan = await store.commit(held, due=T0 + timedelta(days=21), now=T0)
+        own_redis.stop()
+        with trio.fail_after(10):
+            with pytest.raises(StateUnavailable, match=r"Redis failed \(loans\): cannot connect"):
+                await store.active_loan("beta", "I1")
+        own_redis.start(appendonly=True)
+        assert await store.active_loan("beta", "I1") == loan
+        again = await store.reserve(_request("I2"), now=T0)
+        assert isinstance(again, Reservation)
+        assert await store.commit(again, due=T0 + timedelta(days=21), now=T0)
+
+
+async def test_an_error_reply_from_redis_is_state_unavailable(own_redis: RedisServer) -> None:
+    """A Redis that refuses (here: an ACL taking scripts away from the gateway's user)
+    makes each call fail with Redis's own words; once it accepts again, the same store
+    goes on."""
+    settings = StateSettings(backend="redis", url=own_redis.url)
+    admin = RespClient(own_redis.url)
+    try:
+        async with open_state(settings, None) as store:
+            assert isinstance(store, RespRedisStateStore)
+            await admin.execute("ACL", "SETUSER", "default", "-evalsha", "-eval")
+            with pytest.raises(StateUnavailable, match=r"Redis failed \(reserve\): NOPERM"):
+                await store.reserve(_request("I1"), now=T0)
+            await admin.execute("ACL", "SETUSER", "default", "+@all")
+            assert isinstance(await store.reserve(_request("I1"), now=T0), Reservation)
+    finally:
+        await admin.aclose()
+
+
+async def test_a_server_that_never_answers_times_out_every_call(nursery: trio.Nursery) -> None:
+    """Every call of the resp store (scripts and the counters' GET) gives up at
+    ``timeout_s``, each on its own cancel scope."""
+
+    async def silent(stream: trio.SocketStream) -> None:
+        await trio.sleep_forever()  # the silent peer itself, not a wait of the test's
+
+    listeners = await nursery.start(trio.serve_tcp, silent, 0)
+    port = listeners[0].socket.getsockname()[1]
+    settings = StateSettings(
+        backend="redis", url=f"redis://127.0.0.1:{port}/0", client="resp", timeout_s=0.3
+    )
+    async with open_state(settings, None) as store:
+        assert isinstance(store, RespRedisStateStore)
+        calls: dict[str, Callable[[], Awaitable[object]]] = {
+            "reserve": lambda: store.reserve(_request("I1"), now=T0),
+            "loans": lambda: store.active_loan("beta", "I1"),
+            "hit": lambda: store.hit("b", window_s=1),
+            "get": lambda: store.count("b"),
+        }
+        for what, call in calls.items():
+            started = trio.current_time()
+            with pytest.raises(StateUnavailable, match=rf"did not answer \({what}\) within 0.3s"):
+                await call()
+            assert trio.current_time() - started < 2
+
+
+async def test_user_password_and_database_from_the_url(own_redis: RedisServer) -> None:
+    """An ACL user and its password, and the database, written in the URL: resp (the
+    default) and coredis log in alike and write to that database; a password in the
+    URL is taken as written (``%41`` is not decoded) and wins over ``password``, as
+    coredis has always done."""
+    admin = RespClient(own_redis.url)
+    try:
+        await admin.execute("ACL", "SETUSER", "desk", "on", ">s3cr%41t", "~*", "&*", "+@all")
+        await admin.execute("CONFIG", "SET", "requirepass", "default-pw")
+    finally:
+        await admin.aclose()
+    url = f"redis://desk:s3cr%41t@127.0.0.1:{own_redis.port}/5"
+    clients: tuple[Literal["auto", "coredis"], ...] = ("auto", "coredis")
+    for client in clients:
+        namespace = _namespace()
+        settings = StateSettings(backend="redis", url=url, client=client, namespace=namespace)
+        async with open_state(settings, "not-this-one") as store:
+            assert isinstance(store, RespRedisStateStore) == (client == "auto")
+            assert isinstance(await store.reserve(_request("I1"), now=T0), Reservation)
+        check = RespClient(f"redis://127.0.0.1:{own_redis.port}/5", password="default-pw")
+        try:
+            found = await check.execute("KEYS", f"{{{namespace}}}:hold:*")
+            assert len(found) == 1, (client, found)
+        finally:
+            await check.aclose()
+
+
+async def test_callers_beyond_the_pool_wait_their_turn(redis_url: str) -> None:
+    """Six callers on a pool of four: four commands run at once on four connections,
+    two wait for a free one; every caller gets its own reply."""
+    keys = [f"resp-pool:{uuid.uuid4().hex}" for _ in range(6)]
+    client, other = RespClient(redis_url, pool_size=4), RespClient(redis_url)
+    got: dict[str, list[str]] = {}
+
+    async def pop(key: str) -> None:
+        got[key] = await client.execute("BLPOP", key, 0)
+
+    try:
+        before = await _blocked(other)
+
+        async def four_blocked_two_waiting() -> bool:
+            waiting = client._slots.statistics().tasks_waiting
+            return await _blocked(other) == before + 4 and waiting == 2
+
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                for key in keys:
+                    nursery.start_soon(pop, key)
+                await eventually(four_blocked_two_waiting, what="four blocked, two waiting")
+                for key in keys:
+                    await other.execute("RPUSH", key, f"value-of-{key}")
+        assert got == {key: [key, f"value-of-{key}"] for key in keys}
+        assert len(client._idle) == 4
+    finally:
+        await other.execute("DEL", *keys)
+        await client.aclose()
+        await other.aclose()
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+
 @pytest.fixture(autouse=True)
 def _restore_structlog() -> Iterator[None]:
     """The ``log`` rung configures logging for its process: put it back afterwards."""

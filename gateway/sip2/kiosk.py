@@ -53,6 +53,7 @@ from gateway.circulation.session import Session
 from gateway.runtime.clock import utc_now
 from gateway.sip2.answer import Answer, Result
 from gateway.sip2.responses import refusal, with_fields
+from gateway.sip2.routing import RouteKind
 from gateway.telemetry.logs import LineSampler, hot_line
 from protocols.sip2 import (
     NEED_DATA,
@@ -389,7 +390,11 @@ class KioskServer:
             log.exception("request failed in the gateway", conn=session.conn_id, code=message.code)
             outcome = _failure(message)
         try:
-            data = conn.send(outcome.response)
+            # A library's own traffic reaches its kiosk as its ILS wrote it (what the
+            # kiosk got before the gateway); an answer from another library is the
+            # codec's own writing, repaired where the ILS was lenient.
+            local = outcome.route is not None and outcome.route.kind is RouteKind.LOCAL
+            data = conn.send(outcome.response, as_read=local)
         except LocalProtocolError as exc:
             log.error(
                 "answer cannot be encoded for this kiosk", conn=session.conn_id, error=str(exc)

@@ -16,7 +16,7 @@ Typical use on the ACS side (the gateway facing a kiosk)::
 from __future__ import annotations
 
 from .checksum import checksum, checksum_ok, next_sequence
-from .codec import DecodedFrame, decode, encode, split_trailer
+from .codec import DecodedFrame, changed, decode, encode, split_trailer
 from .connection import AcsConnection, EncodedRequest, ScConnection, encode_request
 from .dialect import (
     DEFAULT_DIALECT,
@@ -172,6 +172,7 @@ __all__ = [
     "SupportedMessages",
     "Terminator",
     "Unencodable",
+    "changed",
     "checksum",
     "checksum_ok",
     "decode",

@@ -221,8 +221,10 @@ class AcsConnection(_Base):
         self._pending = _Pending(message.code, frame.sequence, trailer, key)
         return MessageReceived(message, frame.sequence)
 
-    def send(self, message: Message) -> bytes:
-        """Encode the answer to the pending request and return the bytes to write.
+    def send(self, message: Message, *, as_read: bool = False) -> bytes:
+        """Encode the answer to the pending request and return the bytes to write;
+        ``as_read``: an answer decoded from another peer in this connection's dialect
+        keeps that peer's body (``encode_body``), with this connection's trailer.
 
         Raises:
             LocalProtocolError: Nothing awaits an answer, ``message`` is not a valid
@@ -242,7 +244,9 @@ class AcsConnection(_Base):
             self.error_detection is ErrorDetection.AUTO and pending.trailer
         )
         sequence = (pending.sequence or 0) if trailer and message.code != "96" else None
-        data = encode(message, self.dialect, sequence=sequence, error_detection=trailer)
+        data = encode(
+            message, self.dialect, sequence=sequence, error_detection=trailer, as_read=as_read
+        )
         if isinstance(message, LoginResponse):
             self._machine.process(
                 AcsInput.SEND_LOGIN_ACCEPTED if message.ok else AcsInput.SEND_LOGIN_REFUSED

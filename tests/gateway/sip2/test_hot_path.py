@@ -21,8 +21,10 @@ import trio.testing
 from structlog.testing import capture_logs
 
 import gateway.runtime.clock
+from adapters.ils.sip2 import dialect_of
 from adapters.wire import Wire
 from config.models import LimitSettings, Sip2Listener
+from config.resolved import listener_dialect
 from gateway.sip2.answer import Answer, Result
 from gateway.sip2.kiosk import WRITE_TIMEOUT_S, KioskServer
 from gateway.sip2.routing import Route, RouteKind
@@ -35,6 +37,9 @@ from protocols.sip2 import (
     LoginResponse,
     Message,
     SecurityMarker,
+    checksum,
+    checksum_ok,
+    decode,
     encode,
 )
 
@@ -323,3 +328,56 @@ def test_json_lines_render_what_json_cannot_hold() -> None:
     assert first["when"] == repr(NOW)
     assert first["pin"] == "***"
     assert second["n"] == 2
+
+
+class _IlsAnswers(_Answers):
+    """Answers 17 with what an ILS wrote without its last delimiter (read leniently):
+    as alpha's own answer for alpha's items, as another library's for the others."""
+
+    ILS_BODY = b"1803020120261123    120000AB31001000000001|AJA title|AQalpha|CRvendor|AFsee desk"
+
+    async def handle(self, session: Session, message: Message) -> Answer:
+        if isinstance(message, LoginRequest):
+            return await super().handle(session, message)
+        assert isinstance(message, ItemInformationRequest)
+        dialect = dialect_of(listener_dialect(Sip2Listener().dialect))[0]
+        answer = decode(self.ILS_BODY + b"\r", dialect).message
+        owner = "alpha" if message.item_identifier.startswith("31001") else "beta"
+        kind = RouteKind.LOCAL if owner == "alpha" else RouteKind.FORWARD
+        return Answer(answer, route=Route(kind, "alpha", target=owner))
+
+
+async def test_a_librarys_own_answer_reaches_its_kiosk_as_its_ils_wrote_it() -> None:
+    """A local answer keeps the ILS's body (here: no delimiter after its last field),
+    with the kiosk's own sequence number and checksum; an answer forwarded from another
+    library is the codec's writing (the delimiter put back)."""
+    server = KioskServer(
+        cast("Any", _IlsAnswers()),
+        lambda: cast("Any", _server()[0]._settings()),
+        Metrics(),
+    )
+    kiosk, gateway_side = trio.testing.memory_stream_pair()
+    other_item = encode(
+        ItemInformationRequest(transaction_date=NOW, item_identifier="31002000000001"),
+        sequence=2,
+        error_detection=True,
+    )
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(server.serve, gateway_side, Sip2Listener())
+            buffer = bytearray()
+            await kiosk.send_all(LOGIN)
+            await _read_frame(kiosk, buffer)
+            await kiosk.send_all(ITEMS[0])
+            local = await _read_frame(kiosk, buffer)
+            await kiosk.send_all(other_item)
+            forwarded = await _read_frame(kiosk, buffer)
+            await kiosk.aclose()
+    body = _IlsAnswers.ILS_BODY
+    assert local == body + b"AY1AZ" + checksum(body + b"AY1AZ")
+    payload, trailer = forwarded[:-9], forwarded[-9:]
+    assert payload != body
+    assert payload.endswith(b"|")  # every field delimited
+    assert trailer.startswith(b"AY2AZ")
+    assert checksum_ok(forwarded[:-4], forwarded[-4:])
+    assert decode(forwarded).message == decode(local).message

@@ -3,6 +3,7 @@ systems send (Koha, Evergreen, FOLIO, invenio-sip2, Palace, php-sip2 reports).""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -22,6 +23,7 @@ from protocols.sip2 import (
     RequestAcsResend,
     RequestScResend,
     ScStatus,
+    changed,
     checksum,
     checksum_ok,
     decode,
@@ -220,3 +222,24 @@ def test_checksum_is_over_bytes_not_code_points() -> None:
 def test_crlf_terminated_frame() -> None:
     """Koha's CRLF terminator is accepted by decode."""
     assert decode(b"9900302.00AY1AZFCA5\r\n").message == decode(b"9900302.00AY1AZFCA5").message
+
+
+def test_as_read_keeps_the_senders_body_in_its_own_dialect_only() -> None:
+    """Written ``as_read`` in the dialect it was read in, a decoded message is the body
+    its sender wrote (unpadded limits and all); in another dialect, or once changed, or
+    without ``as_read``, it is the codec's own writing."""
+    body = (
+        b"64              00120261122    235513000000000000000000000000"
+        b"AOinst|AA21001000000001|AEAda|BZ5|CA30|CB20|"
+    )
+    message = decode(body + b"AY3AZ" + checksum(body + b"AY3AZ") + b"\r", LENIENT).message
+    repaired = b"BZ0005|CA0030|CB0020|"
+    as_read = encode(message, LENIENT, sequence=7, error_detection=True, as_read=True)
+    assert as_read == body + b"AY7AZ" + checksum(body + b"AY7AZ") + b"\r"
+    assert repaired in encode(message, LENIENT)
+    other = Dialect(charset=Charset.UTF8)
+    assert repaired in encode(message, other, as_read=True)
+    copy = changed(message, {"personal_name": "Ada L."})
+    assert repaired in encode(copy, LENIENT, as_read=True)
+    assert b"AEAda L.|" in encode(copy, LENIENT, as_read=True)
+    assert "_read" not in vars(dataclasses.replace(message, personal_name="x"))

@@ -75,6 +75,26 @@ class DecodedFrame:
     checksum: str | None
 
 
+def _writes_alike(read: Dialect, target: Dialect) -> bool:
+    """Whether a body read in ``read`` is one ``target`` takes as written: the same
+    characters, delimiter and dates, and no length limit of ``target`` it could break
+    (a lenient reading checks none).  The terminator and the trailer are not in it."""
+    return (
+        read.charset is target.charset
+        and read.field_delimiter == target.field_delimiter
+        and read.timezone == target.timezone
+        and read.utc_dates == target.utc_dates
+        and (
+            target.max_field_length is None
+            or (
+                read.strict
+                and read.max_field_length is not None
+                and read.max_field_length <= target.max_field_length
+            )
+        )
+    )
+
+
 def changed(message: M, values: Mapping[str, object]) -> M:
     """A copy of ``message`` with ``values`` (field names the message has) changed.
 
@@ -285,15 +305,17 @@ def encode_body(
 
     Writing a decoded message again normally repairs what a lenient reading let pass
     (an unpadded count, a missing last delimiter): the body is the codec's own.  With
-    ``as_read``, a message ``decode`` made and nothing changed since, written in the
-    dialect it was read in, is the body it was read from, as its sender wrote it.
+    ``as_read``, a message ``decode`` made and nothing changed since, written in a
+    dialect that writes as the one it was read in does (the same characters,
+    delimiter and dates, no length limit the reading did not check), is the body it
+    was read from, as its sender wrote it.
 
     Raises:
         LocalProtocolError: The message cannot be written in this dialect.
     """
     if as_read:
         read = message.__dict__.get(READ_KEY)
-        if read is not None and (read[0] is dialect or read[0] == dialect):
+        if read is not None and (read[0] is dialect or _writes_alike(read[0], dialect)):
             return read[1]  # type: ignore[no-any-return]
     spec = message.spec
     # The fixed part and the identified fields, written by the class's compiled writer

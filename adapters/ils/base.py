@@ -236,8 +236,10 @@ class ItemOutcome:
 class Sip2Forwarding(Protocol):
     """A member ILS that can take a kiosk's SIP2 message as it is."""
 
-    async def forward(self, message: Message, *, timeout: float) -> Message:
-        """Send ``message`` to the ILS and return its answer, both untouched."""
+    async def forward(self, message: Message, *, timeout: float, as_read: bool = False) -> Message:
+        """Send ``message`` to the ILS and return its answer, both untouched; with
+        ``as_read``, a message decoded from a kiosk goes as the kiosk wrote it where
+        the ILS's dialect writes alike (the codec's ``encode_body``)."""
         ...
 
 

@@ -483,7 +483,7 @@ class Sip2MemberIls:
 
     # --- one exchange ------------------------------------------------------------------
 
-    def _encode(self, message: Message) -> EncodedRequest:
+    def _encode(self, message: Message, *, as_read: bool = False) -> EncodedRequest:
         """Write ``message`` for this member's dialect, before any slot or endpoint is
         taken: a request that cannot be written says nothing about the ILS.
 
@@ -492,12 +492,12 @@ class Sip2MemberIls:
                 character it cannot carry (the delimiter, one its charset lacks).
         """
         try:
-            return encode_request(message, self.dialect)
+            return encode_request(message, self.dialect, as_read=as_read)
         except LocalProtocolError as exc:
             raise IlsRequestInvalid(self.member, f"{message.code} cannot be sent: {exc}") from None
 
-    async def _call(self, message: Message, timeout: float) -> Message:
-        request = self._encode(message)
+    async def _call(self, message: Message, timeout: float, *, as_read: bool = False) -> Message:
+        request = self._encode(message, as_read=as_read)
         exchange = _Exchange()
         limiter = self._limiter
         with trio.move_on_after(timeout) as budget:
@@ -604,9 +604,10 @@ class Sip2MemberIls:
             raise IlsProtocolError(self.member, f"{message.code} was answered with {answer.code}")
         return answer
 
-    async def forward(self, message: Message, *, timeout: float) -> Message:
-        """Send a kiosk's message as it is and return the ILS's answer as it is."""
-        return await self._call(message, timeout)
+    async def forward(self, message: Message, *, timeout: float, as_read: bool = False) -> Message:
+        """Send a kiosk's message as it is (``as_read``: as the kiosk wrote it, where
+        this ILS's dialect writes alike) and return the ILS's answer as it is."""
+        return await self._call(message, timeout, as_read=as_read)
 
     # --- neutral operations ----------------------------------------------------------
 

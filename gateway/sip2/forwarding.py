@@ -3,7 +3,9 @@
 The message loses the kiosk's terminal password (AC, a secret between the kiosk and
 the gateway) and, when it goes to a library other than the kiosk's, gets that
 library's institution id (AO); the answer gets the kiosk's AO back.  Every other
-field, known to the codec or not, passes through untouched.
+field, known to the codec or not, passes through untouched.  A message to the kiosk's
+own library that needed no change goes as the kiosk wrote it (its ILS got it so
+before the gateway); one to another library is the codec's own writing.
 """
 
 from __future__ import annotations
@@ -38,7 +40,11 @@ async def forward(call: Call, target: str, message: Message) -> Message:
         changes["terminal_password"] = ""
     if other and "institution_id" in message.__dataclass_fields__:
         changes["institution_id"] = call.rules.institution_id(target)
-    answer = await send.forward(with_fields(message, **changes), timeout=call.budget(target))
+    # A kiosk's message to its own library goes as the kiosk wrote it (what that ILS
+    # got before the gateway); to another library, in the codec's own writing.
+    answer = await send.forward(
+        with_fields(message, **changes), timeout=call.budget(target), as_read=not other
+    )
     expected = RESPONSE_CODES[message.code]
     if answer.code != expected:
         if isinstance(answer, AcsStatus):

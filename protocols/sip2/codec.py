@@ -75,21 +75,22 @@ class DecodedFrame:
     checksum: str | None
 
 
-def _writes_alike(read: Dialect, target: Dialect) -> bool:
-    """Whether a body read in ``read`` is one ``target`` takes as written: the same
-    characters, delimiter and dates, and no length limit of ``target`` it could break
-    (a lenient reading checks none).  The terminator and the trailer are not in it."""
+def _writes_alike(read: Dialect, body: bytes, target: Dialect) -> bool:
+    """Whether ``body``, read in ``read``, is one ``target`` takes as written: the same
+    characters, delimiter and dates, and no field over ``target``'s length limit (none
+    can be when the whole body is shorter; a lenient reading checks none).  The
+    terminator and the trailer are not in it."""
+    limit = target.max_field_length
     return (
         read.charset is target.charset
         and read.field_delimiter == target.field_delimiter
         and read.timezone == target.timezone
         and read.utc_dates == target.utc_dates
         and (
-            target.max_field_length is None
+            limit is None
+            or len(body) <= limit
             or (
-                read.strict
-                and read.max_field_length is not None
-                and read.max_field_length <= target.max_field_length
+                read.strict and read.max_field_length is not None and read.max_field_length <= limit
             )
         )
     )
@@ -314,9 +315,9 @@ def encode_body(
         LocalProtocolError: The message cannot be written in this dialect.
     """
     if as_read:
-        read = message.__dict__.get(READ_KEY)
-        if read is not None and (read[0] is dialect or _writes_alike(read[0], dialect)):
-            return read[1]  # type: ignore[no-any-return]
+        read: tuple[Dialect, bytes] | None = message.__dict__.get(READ_KEY)
+        if read is not None and (read[0] is dialect or _writes_alike(read[0], read[1], dialect)):
+            return read[1]
     spec = message.spec
     # The fixed part and the identified fields, written by the class's compiled writer
     # from the instance's own dict (see ``writer``).

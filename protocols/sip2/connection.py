@@ -70,8 +70,11 @@ class EncodedRequest:
     dialect: Dialect
 
 
-def encode_request(message: Message, dialect: Dialect = DEFAULT_DIALECT) -> EncodedRequest:
-    """Write a request an SC sends for ``dialect`` (see ``EncodedRequest``).
+def encode_request(
+    message: Message, dialect: Dialect = DEFAULT_DIALECT, *, as_read: bool = False
+) -> EncodedRequest:
+    """Write a request an SC sends for ``dialect`` (see ``EncodedRequest``; ``as_read``:
+    see ``encode_body``).
 
     Raises:
         LocalProtocolError: ``message`` is not a request the SC may send itself, or it
@@ -79,7 +82,7 @@ def encode_request(message: Message, dialect: Dialect = DEFAULT_DIALECT) -> Enco
     """
     if message.direction is not Direction.SC_TO_ACS or isinstance(message, RequestAcsResend):
         raise LocalProtocolError(f"{message.code} is not a request the SC sends itself")
-    return EncodedRequest(message, encode_body(message, dialect), dialect)
+    return EncodedRequest(message, encode_body(message, dialect, as_read=as_read), dialect)
 
 
 @dataclass(slots=True)

@@ -20,19 +20,31 @@ from adapters.ils.base import MemberIls, Sip2Forwarding
 from adapters.ils.sip2 import Sip2MemberIls, dialect_of, parse_due_date
 from adapters.ils.sip2_link import Endpoint
 from config.models import DialectSettings, IlsSettings
-from config.resolved import ResolvedDialect, ResolvedIls
+from config.resolved import ResolvedDialect, ResolvedIls, listener_dialect
 from gateway.demo.simulator.data import packaged_library
 from gateway.demo.simulator.engine import SimulatedIls
 from gateway.demo.simulator.sip2_server import serve_simulator
 from protocols.sip2 import (
+    DEFAULT_DIALECT,
+    NEED_DATA,
+    AcsConnection,
     Charset,
+    CirculationStatus,
     ErrorDetection,
+    FeeType,
+    ItemInformationResponse,
     Language,
+    LoginRequest,
+    LoginResponse,
+    Message,
+    MessageReceived,
     PatronStatus,
     PatronStatusRequest,
     PatronStatusResponse,
+    SecurityMarker,
     Terminator,
     Unencodable,
+    decode,
 )
 from tests.helpers.arrivals import Arrivals, held
 from tests.helpers.polling import eventually
@@ -311,6 +323,52 @@ async def test_forward_passes_the_message_and_the_answer_untouched(sim: Simulato
     assert sim.ils.last_request == request
     assert isinstance(answer, PatronStatusResponse)
     assert answer.valid_patron_password is True
+
+
+async def _recording_ils(frames: list[bytes], stream: trio.SocketStream) -> None:
+    """An ILS that accepts the login, answers every 17 and keeps every byte it got."""
+    conn = AcsConnection(DEFAULT_DIALECT, ErrorDetection.AUTO, login_required=True)
+    async with stream:
+        while data := await stream.receive_some(4096):
+            frames.append(data)
+            conn.receive_data(data)
+            while (event := conn.next_event()) is not NEED_DATA:
+                assert isinstance(event, MessageReceived)
+                if isinstance(event.message, LoginRequest):
+                    answer: Message = LoginResponse(ok=True)
+                else:
+                    answer = ItemInformationResponse(
+                        circulation_status=CirculationStatus.AVAILABLE,
+                        security_marker=SecurityMarker.NONE,
+                        fee_type=FeeType.OTHER,
+                        transaction_date=datetime(2026, 3, 1, 10, 0, tzinfo=UTC),
+                        item_identifier=ITEM,
+                    )
+                await stream.send_all(conn.send(answer))
+
+
+async def test_forward_as_read_sends_the_kiosks_own_body() -> None:
+    """With ``as_read`` a request decoded from a kiosk reaches the ILS as the kiosk wrote
+    it (here: no delimiter after its last field), with the link's own trailer; without,
+    in the codec's writing (the delimiter put back)."""
+    kiosk_body = b"1720260301    100000AOalpha|AB" + ITEM.encode()
+    kiosk_dialect = dialect_of(listener_dialect(DialectSettings()))[0]
+    request = decode(kiosk_body + b"\r", kiosk_dialect).message
+    frames: list[bytes] = []
+    with trio.fail_after(TEST_BUDGET_S):
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(
+                partial(trio.serve_tcp, partial(_recording_ils, frames), 0, host="127.0.0.1")
+            )
+            port = listeners[0].socket.getsockname()[1]
+            async with member(f"127.0.0.1:{port}") as ils:
+                for as_read in (True, False):
+                    answer = await ils.forward(request, timeout=1.0, as_read=as_read)
+                    assert answer.code == "18"
+            nursery.cancel_scope.cancel()
+    sent_as_read, sent_rewritten = (f for f in frames if f.startswith(b"17"))
+    assert sent_as_read.startswith(kiosk_body + b"AY")
+    assert sent_rewritten.startswith(kiosk_body + b"|AY")
 
 
 # --- the pool ----------------------------------------------------------------------------

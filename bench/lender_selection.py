@@ -148,8 +148,11 @@ class Outcome:
 class Replay:
     """One strategy routing the trace's requests through the simulated lenders."""
 
-    def __init__(self, trace: Trace, strategy: LenderStrategy, model: LenderModel) -> None:
+    def __init__(
+        self, trace: Trace, strategy: LenderStrategy, model: LenderModel, *, registry: bool = True
+    ) -> None:
         self.trace = trace
+        self.registry = registry
         self.members = trace.members
         self.strategy = strategy
         self.model = model
@@ -184,14 +187,21 @@ class Replay:
         for holding in item.trace.holdings:
             member = self.members[holding.member]
             available = self._on_shelf(holding, item.trace.title) > 0
-            if not (member.live_status and holding.status_known):
-                status, due = Availability.UNKNOWN, None
+            lent = self.lent_out.get((holding.member, item.trace.title), ())
+            live = member.live_status and holding.status_known
+            if not live:
+                # No live status; but the gateway knows the loans it made itself (its
+                # registry), and the holdings its index lists (the copies).
+                if self.registry and lent and len(lent) >= holding.copies:
+                    status, due = Availability.CHECKED_OUT, min(lent) - day
+                else:
+                    status, due = Availability.UNKNOWN, None
             elif available:
                 status, due = Availability.AVAILABLE, None
             else:
                 status = Availability.CHECKED_OUT
                 if holding.on_shelf:  # on the shelf locally, but lent to another member
-                    due = min(self.lent_out[holding.member, item.trace.title]) - day
+                    due = min(lent) - day
                 else:
                     local = holding.due_in_days if holding.due_in_days is not None else 0.0
                     due = local - (day - item.trace.at)
@@ -200,7 +210,7 @@ class Replay:
                     member=member.id,
                     availability=status,
                     due_in_days=due,
-                    hold_count=holding.hold_count if status is not Availability.AVAILABLE else 0,
+                    hold_count=holding.hold_count if live and not available else 0,
                     distance_km=self.km[item.trace.borrower][holding.member],
                     proximity=1 if member.region == borrower.region else 2,
                 )
@@ -588,6 +598,7 @@ class Job:
     seed: int
     role: str  # "tuning", "held-out" or "chosen"
     strategy: str
+    registry: bool = True  # discovery reads the gateway's own loans (--no-registry: not)
 
 
 @functools.lru_cache(maxsize=2)
@@ -637,7 +648,9 @@ def run_job(job: Job, reuse: Path | None = None) -> tuple[Job, Outcome, Figures]
         data = json.loads(saved.read_text(encoding="utf-8"))
         return job, Outcome(**data["outcome"]), Figures(**data["figures"])
     trace = _trace(job.seed, job.settings)
-    outcome = Replay(trace, make_strategy(job.strategy, seed=job.seed), LenderModel()).run()
+    outcome = Replay(
+        trace, make_strategy(job.strategy, seed=job.seed), LenderModel(), registry=job.registry
+    ).run()
     result = figures(outcome, trace)
     if saved is not None:
         saved.write_text(
@@ -720,6 +733,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         help="one custom variant instead: share of members whose ILS reports item status",
     )
+    parser.add_argument(
+        "--no-registry",
+        action="store_true",
+        help="discovery does not read the gateway's own loans: a copy without live status "
+        "stays unknown even when the gateway lent every copy of it",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument(
         "--reuse",
@@ -746,7 +765,7 @@ def main(argv: list[str] | None = None) -> int:
         seeds = [(seed, "tuning") for seed in TUNING_SEEDS]
         seeds += [(seed, "held-out") for seed in CHECK_SEEDS]
     jobs = [
-        Job(name, replace(settings, days=args.days), seed, role, strategy)
+        Job(name, replace(settings, days=args.days), seed, role, strategy, not args.no_registry)
         for name, settings in variants.items()
         for seed, role in seeds
         for strategy in args.strategies

@@ -29,6 +29,14 @@ The simulated lenders:
 * ship what they find: the borrower has it after a courier trip of
   ``1 + km/300`` days, and the copy is back ``loan_days`` later.
 
+What a strategy sees of each holder is what the gateway's discovery would give it: the
+live status of members whose ILS reports one (when the lookup answers in time), and, for
+a holder without one, the loans the gateway itself made (its registry): when every copy
+the holdings index lists there is out on such a loan, the holder is checked out until
+the first is due back; otherwise its status is unknown.  Never the simulator's own
+shelf, nor local holds behind an unknown status.  ``--no-registry`` takes the registry
+away (every strategy is given the same discovery).
+
 A declined request is ranked again at once (minus the decliner, for the baselines that
 never return; last, for Evergreen and fair-share, who ask a decliner again only on the
 next day's run, after everyone else).  A request not shipped within ``expire_days``,
@@ -760,7 +768,17 @@ def main(argv: list[str] | None = None) -> int:
     else:
         variants = {name: VARIANTS[name] for name in args.variants}
     if args.seed:
-        seeds = [(seed, "chosen") for seed in args.seed]
+        seeds = [
+            (
+                seed,
+                "tuning"
+                if seed in TUNING_SEEDS
+                else "held-out"
+                if seed in CHECK_SEEDS
+                else "chosen",
+            )
+            for seed in args.seed
+        ]
     else:
         seeds = [(seed, "tuning") for seed in TUNING_SEEDS]
         seeds += [(seed, "held-out") for seed in CHECK_SEEDS]

@@ -632,8 +632,9 @@ _BASELINE_SOURCES = ("gateway/network/selection/baselines.py",)
 
 
 def fingerprint(job: Job) -> str:
-    """A digest of the job and of every source file its result depends on."""
-    digest = hashlib.blake2b(repr(job).encode(), digest_size=12)
+    """A digest of the job (but its role, which changes nothing in the replay) and of
+    every source file its result depends on."""
+    digest = hashlib.blake2b(repr(replace(job, role="")).encode(), digest_size=12)
     for replayed in (LenderModel, _Open, Outcome, Replay, Figures, figures, _shares, jain, gini):
         digest.update(inspect.getsource(replayed).encode())
     for name in (*_REPLAY_SOURCES, *_STRATEGY_SOURCES.get(job.strategy, _BASELINE_SOURCES)):

@@ -291,6 +291,7 @@ class AdminRoutes:
             title=params.get("title"),
             isbn=params.get("isbn"),
             strategy=strategy,
+            loans=services.store,
         )
         return JSONResponse(ranked.to_json())
 

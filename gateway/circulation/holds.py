@@ -133,6 +133,7 @@ async def _place_title_hold(
         requester=home,
         title=None if isbn else title,
         isbn=isbn,
+        loans=services.store,
     )
     found = ranked.discovery.holdings
     at_home = [copy for copy in found if copy.member == home]

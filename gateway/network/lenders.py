@@ -14,14 +14,27 @@ the loan's return.  Events are counted when first read; one read by a gateway th
 before counting it is not counted again.  With the Redis state store every gateway of
 the consortium shares the counters (``selection.shared.StoreSelectionCounters``); in
 memory they are this gateway's own.
+
+**What the registry adds to discovery.** A member whose ILS gives no live status
+(holdings only, or a lookup that missed discovery's time budget) still has one kind of
+copy the gateway knows about: the ones it lent to another member itself.  The loan
+registry holds each such loan and its due date, so before ranking, every copy that is
+not on the shelf by its ILS's word is looked up there (``NetworkLoans``): a copy on a
+loan the gateway made is out until that due date, whatever its ILS can say
+(``lender_candidates``).  A member all of whose copies are out that way is a
+checked-out candidate with a date, not an unknown one; one with a copy the gateway has
+no word on stays unknown.  The registry being away costs only this knowledge: the
+ranking goes on without it.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, assert_never
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol, assert_never
 
 import structlog
+import trio
 
 from adapters.ledger.base import LoanEvent, LoanEventKind
 from adapters.state.base import StateUnavailable
@@ -39,12 +52,22 @@ from gateway.network.selection import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
-    from adapters.state.base import TitleHold, TitleHolds
+    from adapters.state.base import Loan, TitleHold, TitleHolds
     from gateway.network.discovery import Directory, HoldingsIndex
+    from gateway.network.results import FoundCopy
 
-__all__ = ["LendingCounters", "candidate_availability", "rank_lenders"]
+__all__ = [
+    "LendingCounters",
+    "NetworkLoans",
+    "candidate_availability",
+    "lender_candidates",
+    "network_loan_dues",
+    "rank_lenders",
+]
+
+_DAY_S = 86400.0
 
 log = structlog.get_logger("interlend.lenders")
 
@@ -140,6 +163,86 @@ class LendingCounters:
             log.warning("lending counters not updated", lender=lender, home=home, detail=exc.detail)
 
 
+class NetworkLoans(Protocol):
+    """What lender ranking reads of the loan registry (the ``StateStore`` has it)."""
+
+    async def active_loan(self, owner: str, item: str) -> Loan | None:
+        """The gateway's active loan of ``owner``'s copy ``item``, if it made one."""
+        ...
+
+
+async def network_loan_dues(
+    loans: NetworkLoans, copies: Iterable[FoundCopy]
+) -> dict[tuple[str, str], datetime]:
+    """The due date of every copy out on a loan the gateway made, by (member, item).
+
+    Only copies whose ILS did not just say they are on the shelf are looked up (their
+    owner's word on the shelf stands).  Raises ``StateUnavailable`` when the registry is
+    away.
+    """
+    wanted = sorted(
+        {(c.member, c.item) for c in copies if c.availability is not CopyAvailability.AVAILABLE}
+    )
+    dues: dict[tuple[str, str], datetime] = {}
+    failed: list[StateUnavailable] = []
+
+    async def look(member: str, item: str) -> None:
+        try:
+            loan = await loans.active_loan(member, item)
+        except StateUnavailable as exc:
+            failed.append(exc)
+            return
+        if loan is not None:
+            dues[member, item] = loan.due
+
+    async with trio.open_nursery() as nursery:
+        for member, item in wanted:
+            nursery.start_soon(look, member, item)
+    if failed:
+        raise failed[0]
+    return dues
+
+
+def lender_candidates(
+    copies: Iterable[FoundCopy],
+    lent: Mapping[tuple[str, str], datetime],
+    *,
+    now: datetime,
+) -> tuple[Candidate, ...]:
+    """One candidate per holding member, its status read from its copies.
+
+    A member is ``AVAILABLE`` when its ILS just said a copy is on the shelf; else
+    ``UNKNOWN`` when some copy has no live status and is not on a loan the gateway made
+    (``lent``: due dates by (member, item)); else ``CHECKED_OUT``, due when its first
+    copy is due back, if every copy's due date is known (a copy its ILS calls out
+    without one leaves the date unknown).
+    """
+    by_member: dict[str, list[FoundCopy]] = {}
+    for copy in copies:
+        by_member.setdefault(copy.member, []).append(copy)
+    candidates = []
+    for member, held in sorted(by_member.items()):
+        statuses = [candidate_availability(c.availability) for c in held]
+        dues = [lent.get((member, c.item)) for c in held]
+        if Availability.AVAILABLE in statuses:
+            candidates.append(Candidate(member=member, availability=Availability.AVAILABLE))
+        elif any(
+            s is Availability.UNKNOWN and due is None for s, due in zip(statuses, dues, strict=True)
+        ):
+            candidates.append(Candidate(member=member, availability=Availability.UNKNOWN))
+        else:
+            known = [due for due in dues if due is not None]
+            due_in_days = (
+                (min(known) - now).total_seconds() / _DAY_S if len(known) == len(dues) else None
+            )
+            candidates.append(
+                Candidate(
+                    member=member, availability=Availability.CHECKED_OUT, due_in_days=due_in_days
+                )
+            )
+    return tuple(candidates)
+
+
 async def rank_lenders(
     runtime: Directory,
     index: HoldingsIndex,
@@ -149,15 +252,22 @@ async def rank_lenders(
     title: str | None = None,
     isbn: str | None = None,
     strategy: str | None = None,
+    loans: NetworkLoans | None = None,
 ) -> LenderRanking:
-    """The holders of a title or ISBN, ranked for ``requester``."""
+    """The holders of a title or ISBN, ranked for ``requester``.
+
+    With ``loans`` (the registry), copies the gateway lent to another member count as
+    checked out until their due date (see the module documentation).
+    """
     found = await discover(runtime, index, title=title, isbn=isbn)
-    best: dict[str, Availability] = {}
-    for copy in found.holdings:
-        if best.get(copy.member) is not Availability.AVAILABLE:
-            best[copy.member] = candidate_availability(copy.availability)
-    candidates = tuple(Candidate(member=m, availability=a) for m, a in sorted(best.items()))
-    members = sorted({*best, requester})
+    lent: dict[tuple[str, str], datetime] = {}
+    if loans is not None:
+        try:
+            lent = await network_loan_dues(loans, found.holdings)
+        except StateUnavailable as exc:
+            log.warning("network loans not read for lender ranking", detail=exc.detail)
+    candidates = lender_candidates(found.holdings, lent, now=datetime.now(UTC))
+    members = sorted({*(c.member for c in candidates), requester})
     now = time.time()
     reading = await counters.counters.read(members, now=now)
     snapshot = Snapshot(

@@ -178,6 +178,7 @@ async def discover_body(view: AdminView, params: Mapping[str, str]) -> tuple[int
             title=asked.get("title"),
             isbn=asked.get("isbn"),
             strategy=query.strategy,
+            loans=services.store,
         )
         found, ranking = ranked.discovery, ranked.ranking
     else:

@@ -28,13 +28,15 @@ readiness ``a_i``      days until the copy can go (the DCB formula: 0 on the she
                        status (``estimate.py``: why, and why not a fixed number).
 ====================  ==============================================================
 
-``score_i = w1*y_i*z(D_i) - w2*q_i - w3*z(t_i) + w4*f_i - w5*z(d_i) - w6*a_i``, with ``z``
-the robust z-score among this request's candidates, clipped to ``[-z_clip, z_clip]``,
-and ``y_i`` the chance that asking ``i`` yields a loan as far as its status tells: 1 for
-a known status (the readiness term prices a copy that is out), the estimated chance of
-being on the shelf for an unknown one, when it owes loans (a debt is paid only if the
-copy is there; so a member without live status is asked in proportion to what it owes
-*and* to its odds, instead of not at all or for every popular title it holds).
+``score_i = w1*z(D_i) - w2*q_i - w3*z(t_i) + w4*f_i - w5*z(d_i) - w6*a_i``, with ``z``
+the robust z-score among this request's candidates, clipped to ``[-z_clip, z_clip]``.
+
+A copy without live status is priced once, by its readiness (the expected delay of
+asking it).  Its holder's claim counts in full: it used to count times the chance the
+copy is on the shelf, which priced the same risk twice and kept members without live
+status below their share.  What made that discount look needed is gone: the copies
+the gateway lent itself come to the strategy as checked out with their due date
+(``gateway/network/lenders.py`` reads them from the loan registry), not as unknown.
 
 The rota is ordered by, in turn:
 
@@ -80,7 +82,6 @@ __all__ = ["FairShare", "FairShareSettings"]
 # The terms' notes: what the raw value is.  A term's robust z, where it has one, is its
 # contribution divided by its weight.
 _DEFICIT = "log((goal ratio x decayed borrows + 1) / (decayed loans + 1))"
-_DEFICIT_UNKNOWN = _DEFICIT + ", its z times the chance the copy is on the shelf"
 _QUEUE = "days of queued work: open requests / capacity per day"
 _TURNAROUND = "hours from assignment to shipping, shrunk to the consortium's median"
 _FILL = "Bayesian fill rate"
@@ -218,19 +219,13 @@ class FairShare:
             queue = st.open_assigned / capacity
             fill = (st.filled + s.fill_alpha) / (st.assigned + s.fill_alpha + s.fill_beta)
             days = days_until_available(candidate)
-            owed = s.w_deficit * z_deficit[index]
-            deficit_note = _DEFICIT
             if days is None:
                 readiness, readiness_note = shelf.expected_delay_days(queue), _EXPECTED_DELAY
                 estimate: str | None = shelf.describe()
-                # A loan owed is paid only if the copy is there: the claim of an unknown
-                # copy is worth its chance of being on the shelf.
-                if owed > 0:
-                    owed, deficit_note = owed * shelf.probability, _DEFICIT_UNKNOWN
             else:
                 readiness, readiness_note, estimate = days, _READINESS, None
             terms = (
-                Term("deficit", shortfalls[index], owed, deficit_note),
+                Term("deficit", shortfalls[index], s.w_deficit * z_deficit[index], _DEFICIT),
                 Term("queue", queue, -s.w_queue * queue, _QUEUE),
                 Term(
                     "turnaround",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from bench.lender_selection import LenderModel, Replay, _Open
 from bench.selection_trace import TraceSettings, generate_trace
 from config.loader import load_consortium
 from gateway.network.selection import (
@@ -851,3 +852,53 @@ class TestTrace:
             m.capacity_per_day for m in staffed.members
         ]
         assert agreed.requests == staffed.requests
+
+
+class TestReplayDiscovery:
+    """What the benchmark's replay lets a strategy see of a holder: the gateway's
+    knowledge (live status, its own loans), never the simulator's shelf."""
+
+    def _replay(self, *, registry: bool) -> tuple[Replay, _Open]:
+        trace = generate_trace(11, replace(SMALL, live_status_share=0.0))
+        request = next(r for r in trace.requests if r.holdings)
+        replay = Replay(trace, make_strategy("fair-share"), LenderModel(), registry=registry)
+        item = _Open(
+            trace=request,
+            request=LendingRequest(id=request.id, requester="x", candidates=()),
+            holdings={h.member: h for h in request.holdings},
+        )
+        return replay, item
+
+    def test_a_holder_whose_every_copy_the_gateway_lent_is_out_until_the_first_is_back(
+        self,
+    ) -> None:
+        """Without live status a holder is unknown (and no local holds show through);
+        once the gateway has lent every copy it lists, it is checked out until the
+        first comes back, and with one copy not lent it is unknown again."""
+        replay, item = self._replay(registry=True)
+        holding = item.trace.holdings[0]
+        day = item.trace.at
+        [before] = [
+            c for c in replay._candidates(item, day) if c.member == f"m{holding.member:02d}"
+        ]
+        assert before.availability is Availability.UNKNOWN
+        assert before.hold_count == 0
+        key = (holding.member, item.trace.title)
+        replay.lent_out[key] = [day + 9.0 + k for k in range(holding.copies)]
+        [lent] = [c for c in replay._candidates(item, day) if c.member == before.member]
+        assert lent.availability is Availability.CHECKED_OUT
+        assert lent.due_in_days == pytest.approx(9.0)
+        replay.lent_out[key] = replay.lent_out[key][1:]
+        [partly] = [c for c in replay._candidates(item, day) if c.member == before.member]
+        assert partly.availability is Availability.UNKNOWN
+
+    def test_without_the_registry_a_lent_holder_stays_unknown(self) -> None:
+        """``--no-registry``: the same holder, every copy lent, is still unknown."""
+        replay, item = self._replay(registry=False)
+        holding = item.trace.holdings[0]
+        day = item.trace.at
+        replay.lent_out[holding.member, item.trace.title] = [day + 9.0] * holding.copies
+        [candidate] = [
+            c for c in replay._candidates(item, day) if c.member == f"m{holding.member:02d}"
+        ]
+        assert candidate.availability is Availability.UNKNOWN

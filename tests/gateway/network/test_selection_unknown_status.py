@@ -212,10 +212,10 @@ def test_no_strategy_picks_a_member_that_may_not_be_asked(
         assert all(request.declined(m) == 0 for m in ranking.members)
 
 
-def test_an_unknown_copys_claim_is_weighted_by_its_chance() -> None:
-    """The deficit of a member that owes loans counts, for a copy without live status,
-    times the chance it is on the shelf (a debt is paid only if the copy is there); a
-    member ahead of its goal is held back in full whatever its status."""
+def test_an_unknown_copys_claim_counts_in_full() -> None:
+    """The deficit of a member without live status counts in full, owing or ahead: the
+    risk that its copy is out is priced once, by the expected delay, so a member that
+    owes loans is asked first when that delay is small."""
     req = LendingRequest(
         id="r1",
         requester="req",
@@ -233,16 +233,15 @@ def test_an_unknown_copys_claim_is_weighted_by_its_chance() -> None:
         "ahead": MemberStats(lends=30.0, borrows=0.0),
     }
     ranking = B8.rank(req, Snapshot(now=0.0, profiles={}, reading=CounterReading(stats=stats)))
-    deficit = {
-        lender.member: next(t for t in lender.terms if t.name == "deficit")
-        for lender in ranking.lenders
-    }
-    chance = 2 / 4  # one of two known holders on the shelf
+    terms = {lender.member: {t.name: t for t in lender.terms} for lender in ranking.lenders}
     # Shortfalls log((gB + 1) / (L + 1)): 0, 0, +log 31, -log 31; their median is 0 and
     # the median absolute deviation log(31) / 2.
     z = math.log(31) / (1.4826 * math.log(31) / 2)
-    assert deficit["owes"].value == pytest.approx(math.log(31))
-    assert deficit["owes"].contribution == pytest.approx(z * chance)
-    assert "chance the copy is on the shelf" in deficit["owes"].note
-    assert deficit["ahead"].contribution == pytest.approx(-z)
-    assert deficit["a"].contribution == pytest.approx(0.0)
+    assert terms["owes"]["deficit"].value == pytest.approx(math.log(31))
+    assert terms["owes"]["deficit"].contribution == pytest.approx(z)
+    assert terms["ahead"]["deficit"].contribution == pytest.approx(-z)
+    assert terms["a"]["deficit"].contribution == pytest.approx(0.0)
+    # One of two known holders on the shelf: p = 2/4, so half a pass day expected lost.
+    expected_delay = (1 - 2 / 4) * PASS_DAYS
+    assert terms["owes"]["readiness"].value == pytest.approx(expected_delay)
+    assert ranking.members == ("owes", "a", "b", "ahead")

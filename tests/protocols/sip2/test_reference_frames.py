@@ -233,6 +233,7 @@ def test_as_read_keeps_the_senders_body_in_its_own_dialect_only() -> None:
         b"AOinst|AA21001000000001|AEAda|BZ5|CA30|CB20|"
     )
     message = decode(body + b"AY3AZ" + checksum(body + b"AY3AZ") + b"\r", LENIENT).message
+    assert isinstance(message, PatronInformationResponse)
     repaired = b"BZ0005|CA0030|CB0020|"
     as_read = encode(message, LENIENT, sequence=7, error_detection=True, as_read=True)
     assert as_read == body + b"AY7AZ" + checksum(body + b"AY7AZ") + b"\r"

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["VERIFIED_PER_SESSION", "Session", "VerifiedPatrons"]
 
-VERIFIED_PER_SESSION = 32
+VERIFIED_PER_SESSION = 8
 """The patrons a session remembers as verified (the most recent ones)."""
 
 

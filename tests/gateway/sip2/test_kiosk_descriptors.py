@@ -1,4 +1,5 @@
-"""Every kiosk connection's socket is closed once it ends, however it ends.
+"""Every kiosk connection's socket is closed once it ends, however it ends; the
+addresses a kiosk server remembers stay bounded.
 
 Real sockets through the gateway's accept loop (``accept_connections``) into
 ``KioskServer.serve``: kiosks that log in and leave, leave mid-frame, reset the
@@ -21,6 +22,7 @@ import trio
 
 from config.models import LimitSettings, Sip2Listener
 from gateway.app.accept import accept_connections
+from gateway.sip2 import kiosk as kiosk_module
 from gateway.sip2.kiosk import KioskServer
 from gateway.telemetry.metrics import Metrics
 from tests.gateway.sip2.test_hot_path import ITEMS, LOGIN, _Answers, _read_frame
@@ -127,3 +129,18 @@ async def test_no_descriptor_outlives_its_kiosk_connection() -> None:
         assert refused_total == 1
         for listener in listeners:
             await listener.aclose()
+
+
+async def test_addresses_cooling_down_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """More addresses in a bad-frames cool-down at once than remembered: the bound
+    holds, the latest still cool down, and the first ones are let go early."""
+    monkeypatch.setattr(kiosk_module, "REMEMBERED_ADDRESSES", 100)
+    settings = SimpleNamespace(limits=LimitSettings(bad_frames_cool_down_s=60))
+    server = KioskServer(cast("Any", _Answers()), lambda: cast("Any", settings), Metrics())
+    sizes = set()
+    for n in range(1_000):
+        server._cool_down(f"10.0.{n // 256}.{n % 256}")
+        sizes.add(server.cooling_addresses)
+    assert max(sizes) == 100
+    assert server._admit("10.0.3.231") == "cool_down"  # the 1,000th
+    assert server._admit("10.0.0.0") is None  # the first, forgotten

@@ -277,7 +277,7 @@ def measure(args: argparse.Namespace, out: Path) -> None:
             *("--interval-s", str(args.interval_s), "--snapshot-every", str(args.snapshot_every)),
         ]
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stderr=(tmp / "gateway.log").open("wb")
+            command, cwd=ROOT, env=env, stderr=(out / "gateway.log").open("wb")
         )
         stack.callback(_stop, process)
 
@@ -287,7 +287,7 @@ def measure(args: argparse.Namespace, out: Path) -> None:
                 return bool(answer.status == 200)
             return False
 
-        _wait("the traced gateway", ready, process, timeout=120)
+        _wait("the gateway", ready, process, timeout=600)
         patrons: dict[str, list[Patron]] = {m: [] for m in MEMBERS}
         for p in manifest["patrons"]:
             if not p["blocked"]:

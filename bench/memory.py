@@ -213,15 +213,22 @@ def summary(out: Path, top: int, frames: int) -> None:
             )
         )
     paths = sorted(out.glob("snapshot-*.pickle"))
-    snapshots = [_filtered(tracemalloc.Snapshot.load(str(p))) for p in paths]
-    for (a, old), (b, new) in zip(
-        enumerate(snapshots), list(enumerate(snapshots))[1:], strict=False
-    ):
-        print(f"\nsnapshot {a} -> {b}")
-        diff(old, new, top, frames)
-    if len(snapshots) > 3:
-        print(f"\nsnapshot 1 -> {len(snapshots) - 1} (after the warm-up)")
-        diff(snapshots[1], snapshots[-1], top, frames)
+
+    def load(path: Path) -> tracemalloc.Snapshot:
+        return _filtered(tracemalloc.Snapshot.load(str(path)))
+
+    previous = load(paths[0]) if paths else None
+    for a, path in enumerate(paths[1:]):
+        current = load(path)
+        print(f"\nsnapshot {a} -> {a + 1}")
+        assert previous is not None
+        diff(previous, current, top, frames)
+        previous = current
+    if len(paths) > 3:
+        # The last snapshot may come after the kiosks left: the one before it too.
+        for last in (len(paths) - 2, len(paths) - 1):
+            print(f"\nsnapshot 1 -> {last} (after the first minute)")
+            diff(load(paths[1]), load(paths[last]), top, frames)
 
 
 # --- the run --------------------------------------------------------------------------------

@@ -8,13 +8,62 @@ An NCIP message gets a session of its own, acting for the peer's library; a peer
 vouches for a patron (it authenticated them itself) marks them verified.  Verified
 patrons are kept as keyed hashes and forgotten at 35 (end session) or when the
 connection closes; nothing here is stored anywhere else.
+
+A connection lives as long as the kiosk stays logged in (all day), and not every kiosk
+ends each patron's session with 35: a session remembers at most ``VERIFIED_PER_SESSION``
+patrons, the most recently verified, and forgets the oldest beyond that.  A patron
+forgotten so is only asked for the PIN again (or has it checked at home once more).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-__all__ = ["Session"]
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["VERIFIED_PER_SESSION", "Session", "VerifiedPatrons"]
+
+VERIFIED_PER_SESSION = 8
+"""The patrons a session remembers as verified (the most recent ones)."""
+
+
+class VerifiedPatrons:
+    """The keyed hashes of a session's verified patrons: a set that keeps the ``bound``
+    most recently added and forgets the oldest beyond them."""
+
+    __slots__ = ("_bound", "_keys")
+
+    def __init__(self, bound: int = VERIFIED_PER_SESSION) -> None:
+        if bound < 1:
+            raise ValueError("bound: at least 1")
+        self._bound = bound
+        self._keys: dict[str, None] = {}
+
+    def add(self, key: str) -> None:
+        """Remember ``key`` as the most recent (forgetting the oldest over the bound)."""
+        self._keys.pop(key, None)
+        self._keys[key] = None
+        if len(self._keys) > self._bound:
+            del self._keys[next(iter(self._keys))]
+
+    def discard(self, key: str) -> None:
+        """Forget ``key`` if it is remembered."""
+        self._keys.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget every patron (a new login on the connection)."""
+        self._keys.clear()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
 
 
 @dataclass
@@ -29,7 +78,8 @@ class Session:
         login: The terminal login (CN) it used.
         location: The terminal's location code.
         staff: The terminal is configured as a staff desk.
-        verified: Keyed hashes of patrons whose PIN the home library confirmed.
+        verified: Keyed hashes of patrons whose PIN the home library confirmed (the
+            last ``VERIFIED_PER_SESSION``).
     """
 
     conn_id: str
@@ -39,7 +89,7 @@ class Session:
     location: str | None = None
     staff: bool = False
     """The terminal is a staff desk (it may list a patron's loans without the PIN)."""
-    verified: set[str] = field(default_factory=set)
+    verified: VerifiedPatrons = field(default_factory=VerifiedPatrons)
     touched: float | None = None
     """When the session was last recorded in the state store (trio time; None: never)."""
 

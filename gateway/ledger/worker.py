@@ -280,7 +280,9 @@ class LedgerWorker:
         # Keep the events of the stuck batch ours while waiting.
         while trio.current_time() < deadline:
             await self._touch_held(force=False)
-            await trio.sleep(min(deadline - trio.current_time(), self.reclaim_after_s / 3))
+            # The touch may outlast the deadline (a store slow to answer): sleep_until
+            # a time already past returns at once, where a negative sleep would raise.
+            await trio.sleep_until(min(deadline, trio.current_time() + self.reclaim_after_s / 3))
 
     async def _touch_held(self, *, force: bool) -> None:
         if not self._held or (not force and trio.current_time() < self._next_touch):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from itertools import islice
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,9 +21,15 @@ if TYPE_CHECKING:
 
     from adapters.state.base import Throttle
 
-__all__ = ["PinGuard"]
+__all__ = ["REMEMBERED", "PinGuard"]
 
-_REMEMBERED = 100_000
+REMEMBERED = 100_000
+"""Patrons with a recent wrong PIN a gateway remembers.  Past it, those whose window has
+ended are forgotten; if every one is still in its window, the quarter that failed first
+is.  A patron forgotten while locked gets one more try at the home ILS from this
+gateway: that failure is counted in the store and remembered again, and the next
+request reads the store's count.
+"""
 
 
 class PinGuard:
@@ -34,6 +41,11 @@ class PinGuard:
         self.counts: Counter[str] = Counter()
         """Events since the start, for the metrics: ``wrong`` PINs, patrons ``locked``
         (the attempt that reached the limit), requests ``refused`` while locked."""
+
+    @property
+    def remembered(self) -> int:
+        """Patrons remembered with a recent wrong PIN (some windows may have ended)."""
+        return len(self._seen)
 
     @staticmethod
     def _bucket(patron: str) -> str:
@@ -59,8 +71,11 @@ class PinGuard:
     async def failed(self, store: Throttle, patron: str, *, window_s: float) -> int:
         """Record a wrong PIN; returns the patron's count within the window."""
         count = await store.hit(self._bucket(patron), window_s=window_s)
-        if len(self._seen) >= _REMEMBERED:
+        if patron not in self._seen and len(self._seen) >= REMEMBERED:
             now = self._clock()
             self._seen = {k: v for k, v in self._seen.items() if v > now}
+            if len(self._seen) >= REMEMBERED:
+                keep = REMEMBERED * 3 // 4
+                self._seen = dict(islice(self._seen.items(), len(self._seen) - keep, None))
         self._seen[patron] = self._clock() + window_s
         return count

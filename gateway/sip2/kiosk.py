@@ -80,7 +80,7 @@ if TYPE_CHECKING:
     from gateway.sip2.dispatch import Dispatcher
     from gateway.telemetry.metrics import Metrics
 
-__all__ = ["KioskServer"]
+__all__ = ["REMEMBERED_ADDRESSES", "KioskServer"]
 
 log = structlog.get_logger("interlend.sip2")
 
@@ -88,7 +88,9 @@ RECEIVE_SIZE = 4096
 WRITE_TIMEOUT_S = 10.0
 SAMPLED_LOG_INTERVAL_S = 10.0
 TOO_MANY_BAD_FRAMES = "too many bad frames"
-_REMEMBERED_ADDRESSES = 100_000
+REMEMBERED_ADDRESSES = 100_000
+"""Addresses in a bad-frames cool-down a gateway remembers (past it, those whose
+cool-down has ended are forgotten; if none has, the quarter that began first)."""
 _CLOSED = (trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError, OSError)
 
 
@@ -157,6 +159,11 @@ class KioskServer:
             del self._cooling[address]
         return None
 
+    @property
+    def cooling_addresses(self) -> int:
+        """Addresses remembered in a bad-frames cool-down (some may have ended)."""
+        return len(self._cooling)
+
     def _cool_down(self, address: str) -> None:
         """Close new connections from ``address`` for ``bad_frames_cool_down_s``: one
         that reconnects to start its bad frames afresh costs an accept, not a session."""
@@ -164,8 +171,13 @@ class KioskServer:
         if not seconds:
             return
         now = trio.current_time()
-        if len(self._cooling) >= _REMEMBERED_ADDRESSES:
+        if address not in self._cooling and len(self._cooling) >= REMEMBERED_ADDRESSES:
             self._cooling = {a: t for a, t in self._cooling.items() if t > now}
+            if len(self._cooling) >= REMEMBERED_ADDRESSES:
+                # Every address still cooling down: the quarter that began first is let go.
+                keep = REMEMBERED_ADDRESSES * 3 // 4
+                cooling = self._cooling.items()
+                self._cooling = dict(itertools.islice(cooling, len(cooling) - keep, None))
         self._cooling[address] = now + seconds
 
     def _refused(self, address: str, cap: str) -> None:

@@ -25,6 +25,7 @@ import re
 import sys
 import time
 from collections.abc import Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
@@ -320,11 +321,16 @@ class LineSampler:
     ``interval_s``; the lines over it are counted, and the next line logged for the key
     carries that count.  Used where a remote party decides how many lines there are.
 
+    It remembers at most ``REMEMBERED`` keys: past that, the windows that have ended are
+    forgotten, and if every one is still open (more keys in one window than that), the
+    quarter first seen longest ago is, whose next lines are then logged as a new key's
+    (their count of lines not logged is lost).
+
     Args:
         interval_s: The window's length.
     """
 
-    _REMEMBERED = 10_000
+    REMEMBERED = 10_000
 
     def __init__(self, interval_s: float) -> None:
         self._interval = interval_s
@@ -338,8 +344,16 @@ class LineSampler:
         window = self._windows.get(key)
         if window is None or now - window[0] >= self._interval:
             skipped = int(window[2]) if window is not None else 0
-            if window is None and len(self._windows) >= self._REMEMBERED:
+            if window is None and len(self._windows) >= self.REMEMBERED:
                 self._forget_old(now)
+                if len(self._windows) >= self.REMEMBERED:
+                    # Every window still open: forget the keys first seen longest ago,
+                    # a quarter of them, so the next look for ended windows is that
+                    # many new keys away (not one per key).
+                    keep = self.REMEMBERED * 3 // 4
+                    self._windows = dict(
+                        islice(self._windows.items(), len(self._windows) - keep, None)
+                    )
             self._windows[key] = [now, 0, 0]
             window = self._windows[key]
             window[2] = skipped
@@ -349,6 +363,10 @@ class LineSampler:
         window[1] += 1
         skipped, window[2] = int(window[2]), 0
         return skipped
+
+    def __len__(self) -> int:
+        """The keys remembered now."""
+        return len(self._windows)
 
     def _forget_old(self, now: float) -> None:
         self._windows = {k: w for k, w in self._windows.items() if now - w[0] < self._interval}

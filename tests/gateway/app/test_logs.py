@@ -10,7 +10,13 @@ import pytest
 import structlog
 
 from gateway.telemetry import logs
-from gateway.telemetry.logs import bind_process_fields, configure_logging, hot_line, redact_secrets
+from gateway.telemetry.logs import (
+    LineSampler,
+    bind_process_fields,
+    configure_logging,
+    hot_line,
+    redact_secrets,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -200,3 +206,30 @@ def test_a_hot_line_with_an_exception_or_odd_values_is_the_chains_line() -> None
     assert "ValueError: boom" in str(fast["exception"])
     assert fast["member"] == {"password": "***"}
     assert "1234" not in json.dumps(fast)
+
+
+class TestLineSampler:
+    """Sampled log lines: their count per key, and the keys remembered bounded."""
+
+    def test_lines_over_the_window_are_counted_on_the_next_one_logged(self) -> None:
+        sampler = LineSampler(10.0)
+        admitted = [sampler.admit("10.0.0.1", 2, now=float(n)) for n in range(5)]
+        assert admitted == [0, 0, None, None, None]
+        assert sampler.admit("10.0.0.1", 2, now=10.0) == 3
+
+    def test_more_keys_than_remembered_in_one_window_keep_it_bounded(self) -> None:
+        sampler = LineSampler(10.0)
+        sizes = set()
+        for n in range(3 * LineSampler.REMEMBERED):
+            assert sampler.admit(f"key-{n}", 1, now=0.5) == 0
+            sizes.add(len(sampler))
+        assert max(sizes) == LineSampler.REMEMBERED
+        # The newest keys are the ones kept: a second line of the last one is sampled.
+        assert sampler.admit(f"key-{3 * LineSampler.REMEMBERED - 1}", 1, now=0.5) is None
+
+    def test_ended_windows_are_forgotten_first(self) -> None:
+        sampler = LineSampler(10.0)
+        for n in range(LineSampler.REMEMBERED):
+            sampler.admit(f"key-{n}", 1, now=0.0)
+        sampler.admit("late", 1, now=20.0)
+        assert len(sampler) == 1

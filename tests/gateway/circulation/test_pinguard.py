@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from adapters.state.memory import MemoryStateStore
+from gateway.runtime import pinguard
 from gateway.runtime.pinguard import PinGuard
+
+if TYPE_CHECKING:
+    import pytest
 
 
 class CountingStore(MemoryStateStore):
@@ -62,3 +68,24 @@ async def test_remembered_patrons_are_bounded() -> None:
     clock.now += 2
     await guard.failed(store, "new", window_s=60)
     assert set(guard._seen) == {"new"}
+
+
+async def test_remembered_patrons_stay_bounded_when_every_window_is_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """More patrons failing within one window than remembered: the bound holds, the
+    latest are kept, and a locked patron forgotten gets one more try, then is locked."""
+    monkeypatch.setattr(pinguard, "REMEMBERED", 100)
+    store, clock = CountingStore(), Clock()
+    guard = PinGuard(clock)
+    sizes = set()
+    for _ in range(3):
+        await guard.failed(store, "locked-first", window_s=600)
+    for n in range(1_000):
+        await guard.failed(store, f"p{n}", window_s=600)
+        sizes.add(guard.remembered)
+    assert max(sizes) == 100
+    assert await guard.locked(store, "p999", attempts=1)
+    assert not await guard.locked(store, "locked-first", attempts=3)  # forgotten here
+    assert await guard.failed(store, "locked-first", window_s=600) == 4
+    assert await guard.locked(store, "locked-first", attempts=3)

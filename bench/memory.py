@@ -52,19 +52,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench.soak import (  # noqa: E402
     MEMBERS,
-    Patron,
     Run,
-    _env,
     _stop,
     _wait,
-    gateway_config,
     kiosk,
     open_fds,
     rss_mib,
-    simulators,
+    start_servers,
 )
-from gateway.demo.chain import deploy_demo_chain  # noqa: E402
-from tests.helpers.services import start_anvil, start_redis  # noqa: E402
 
 SERIES = "series.jsonl"
 
@@ -301,25 +296,11 @@ async def load(args: argparse.Namespace, port: int, run: Run) -> None:
 
 
 def measure(args: argparse.Namespace, out: Path) -> None:
-    secrets = {
-        name: os.urandom(16).hex()
-        for name in ("INTERLEND_SIMULATOR_PASSWORD", "INTERLEND_NCIP_KEY", "INTERLEND_PATRON_KEY")
-    }
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="memory-")))
-        redis = start_redis(tmp, appendonly=True)
-        anvil = start_anvil(tmp)
-        if redis is None or anvil is None:
-            raise SystemExit("needs redis-server and node_modules/.bin/anvil (make node_modules)")
-        stack.callback(redis.stop)
-        stack.callback(anvil.stop)
-        deployed = deploy_demo_chain(anvil.url, MEMBERS)
-        secrets["INTERLEND_LEDGER_KEY"] = deployed.keys["alpha"]
-        env = _env(secrets)
-        processes, manifest = stack.enter_context(simulators(tmp, env))
-        config, sip2_port, admin_port = gateway_config(
-            tmp, manifest, redis.url, deployed.manifest()
-        )
+        servers = start_servers(stack, tmp)
+        env, config, processes = servers.env, servers.config, servers.ils
+        sip2_port, admin_port = servers.sip2_port, servers.admin_port
         tracing = ("-X", f"tracemalloc={args.frames}") if args.frames else ()
         command = [
             *(sys.executable, *tracing, __file__, "--serve", str(config), "--out", str(out)),
@@ -337,14 +318,7 @@ def measure(args: argparse.Namespace, out: Path) -> None:
             return False
 
         _wait("the gateway", ready, process, timeout=600)
-        patrons: dict[str, list[Patron]] = {m: [] for m in MEMBERS}
-        for p in manifest["patrons"]:
-            if not p["blocked"]:
-                patrons[p["member"]].append(Patron(p["id"], p["pin"], p["member"]))
-        items: dict[str, list[str]] = {m: [] for m in MEMBERS}
-        for i in manifest["items"]:
-            items[i["member"]].append(i["id"])
-        run = Run(args.hang or "", args.timeout_s, args.think_s, patrons, items)
+        run = Run(args.hang or "", args.timeout_s, args.think_s, *servers.patrons_and_items())
         load_before = os.getloadavg()
         if args.hang:
             processes[args.hang].send_signal(signal.SIGSTOP)

@@ -84,7 +84,13 @@ from protocols.sip2 import (  # noqa: E402
     Summary,
     encode,
 )
-from tests.helpers.services import free_port, start_anvil, start_redis  # noqa: E402
+from tests.helpers.services import (  # noqa: E402
+    AnvilNode,
+    RedisServer,
+    free_port,
+    start_anvil,
+    start_redis,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -200,6 +206,54 @@ def gateway_config(
     path = tmp / "soak.toml"
     path.write_text(text, encoding="utf-8")
     return path, sip2, admin
+
+
+@dataclass
+class Servers:
+    """What a soak's gateway talks to, started (``start_servers``), and its configuration."""
+
+    redis: RedisServer
+    anvil: AnvilNode
+    env: dict[str, str]
+    ils: dict[str, subprocess.Popen[bytes]]
+    """The simulated ILS process of each member."""
+    manifest: dict[str, Any]
+    config: Path
+    sip2_port: int
+    admin_port: int
+
+    def patrons_and_items(self) -> tuple[dict[str, list[Patron]], dict[str, list[str]]]:
+        """Each member's patrons who may borrow, and its items (from the manifest)."""
+        patrons: dict[str, list[Patron]] = {m: [] for m in MEMBERS}
+        for p in self.manifest["patrons"]:
+            if not p["blocked"]:
+                patrons[p["member"]].append(Patron(p["id"], p["pin"], p["member"]))
+        items: dict[str, list[str]] = {m: [] for m in MEMBERS}
+        for i in self.manifest["items"]:
+            items[i["member"]].append(i["id"])
+        return patrons, items
+
+
+def start_servers(stack: contextlib.ExitStack, tmp: Path) -> Servers:
+    """Redis (AOF on), anvil with the registry deployed, one simulated ILS process per
+    member, and the gateway's configuration for them, in ``tmp``; all stopped when
+    ``stack`` closes."""
+    secrets = {
+        name: os.urandom(16).hex()
+        for name in ("INTERLEND_SIMULATOR_PASSWORD", "INTERLEND_NCIP_KEY", "INTERLEND_PATRON_KEY")
+    }
+    redis = start_redis(tmp, appendonly=True)
+    anvil = start_anvil(tmp)
+    if redis is None or anvil is None:
+        raise SystemExit("needs redis-server and node_modules/.bin/anvil (make node_modules)")
+    stack.callback(redis.stop)
+    stack.callback(anvil.stop)
+    deployed = deploy_demo_chain(anvil.url, MEMBERS)
+    secrets["INTERLEND_LEDGER_KEY"] = deployed.keys["alpha"]
+    env = _env(secrets)
+    processes, manifest = stack.enter_context(simulators(tmp, env))
+    config, sip2_port, admin_port = gateway_config(tmp, manifest, redis.url, deployed.manifest())
+    return Servers(redis, anvil, env, processes, manifest, config, sip2_port, admin_port)
 
 
 @contextlib.contextmanager
@@ -778,41 +832,19 @@ def main() -> int:
         parser.error(f"--minutes: at least {(HANG_S + 2 * SAMPLE_S) / 60:.2f} (the hang is 60 s)")
     if args.think_s <= 0 or args.ramp_s < 0 or args.timeout_s <= 0:
         parser.error("--think-s and --timeout-s must be positive, --ramp-s not negative")
-    secrets = {
-        name: os.urandom(16).hex()
-        for name in (
-            "INTERLEND_SIMULATOR_PASSWORD",
-            "INTERLEND_NCIP_KEY",
-            "INTERLEND_PATRON_KEY",
-        )
-    }
     with contextlib.ExitStack() as stack:
         if args.logs is not None:
             args.logs.mkdir(parents=True, exist_ok=True)
             tmp = args.logs
         else:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="soak-")))
-        redis = start_redis(tmp, appendonly=True)
-        anvil = start_anvil(tmp)
-        if redis is None or anvil is None:
-            raise SystemExit("needs redis-server and node_modules/.bin/anvil (make node_modules)")
-        stack.callback(redis.stop)
-        stack.callback(anvil.stop)
-        deployed = deploy_demo_chain(anvil.url, MEMBERS)
-        secrets["INTERLEND_LEDGER_KEY"] = deployed.keys["alpha"]
-        env = _env(secrets)
-        processes, manifest = stack.enter_context(simulators(tmp, env))
-        chain = deployed.manifest()
-        config, sip2_port, admin_port = gateway_config(tmp, manifest, redis.url, chain)
-        supervisor = stack.enter_context(gateway(tmp, env, config, admin_port, args.workers))
-        patrons: dict[str, list[Patron]] = {m: [] for m in MEMBERS}
-        for p in manifest["patrons"]:
-            if not p["blocked"]:
-                patrons[p["member"]].append(Patron(p["id"], p["pin"], p["member"]))
-        items: dict[str, list[str]] = {m: [] for m in MEMBERS}
-        for i in manifest["items"]:
-            items[i["member"]].append(i["id"])
-        run = Run(args.hang, args.timeout_s, args.think_s, patrons, items)
+        servers = start_servers(stack, tmp)
+        redis, anvil, env, processes = servers.redis, servers.anvil, servers.env, servers.ils
+        sip2_port, admin_port = servers.sip2_port, servers.admin_port
+        supervisor = stack.enter_context(
+            gateway(tmp, env, servers.config, admin_port, args.workers)
+        )
+        run = Run(args.hang, args.timeout_s, args.think_s, *servers.patrons_and_items())
         print(
             f"redis {redis.url}, anvil {anvil.url}, gateway 127.0.0.1:{sip2_port}"
             f" (admin {admin_port}); logs in {tmp}",

@@ -17,9 +17,11 @@ from adapters.state.redis import RedisStateStore
 from adapters.state.redis_resp import RespRedisStateStore
 from adapters.state.resp import RespClient
 from config.models import StateSettings
+from tests.helpers.services import RedisServer, missing_service, start_redis
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
+    from pathlib import Path
 
     from adapters.state.base import StateBackend
 
@@ -101,3 +103,20 @@ async def short_holds(request: pytest.FixtureRequest) -> AsyncIterator[StateBack
         yield await _redis_store(
             request.param, request, stack, hold_ttl_s=hold, unconfirmed_kept_s=kept
         )
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of one test's own, with its append-only file on (so a restart
+    keeps its data; the test may stop and start it again, reconfigure it or give it a
+    password)."""
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    server = start_redis(directory, appendonly=True)
+    if server is None:
+        missing_service("redis-server is not installed")
+        return
+    try:
+        yield server
+    finally:
+        server.stop()

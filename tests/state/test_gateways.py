@@ -19,13 +19,14 @@ from gateway.sip2.responses import REGISTRY_UNAVAILABLE
 from protocols.sip2 import CheckinResponse, CheckoutResponse
 from tests.helpers.kiosk import NOW, Kiosk, checkin, checkout
 from tests.helpers.polling import eventually
-from tests.helpers.services import RedisServer, missing_service, start_redis
 
 from .network import PATRON_SECRET, GatewayProcess, gateway_config, start_simulators
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator
     from pathlib import Path
+
+    from tests.helpers.services import RedisServer
 
 pytestmark = pytest.mark.slow
 
@@ -173,21 +174,6 @@ async def test_a_gateway_killed_mid_checkout_loses_no_loan_and_resends_lend_once
     finally:
         a.stop()
         b.stop()
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server for one test (with an append-only file, so a restart keeps data)."""
-    directory = tmp_path / "redis"
-    directory.mkdir()
-    server = start_redis(directory, appendonly=True)
-    if server is None:
-        missing_service("redis-server is not installed")
-        return
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def _ready(admin_port: int) -> int:

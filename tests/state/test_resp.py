@@ -31,7 +31,6 @@ from tests.helpers.services import (
     dead_port,
     free_port,
     missing_service,
-    start_redis,
 )
 
 if TYPE_CHECKING:
@@ -310,20 +309,6 @@ def _namespace() -> str:
 
 
 # --- the default's robustness: a Redis of the test's own ------------------------------------
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own, with its append-only file on (it may be
-    stopped and started again, reconfigured, or given a password)."""
-    server = start_redis(tmp_path, appendonly=True)
-    if server is None:
-        missing_service("redis-server is not installed")
-        return
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def test_the_default_store_survives_a_redis_restart(own_redis: RedisServer) -> None:

@@ -88,6 +88,11 @@ RECEIVE_SIZE = 4096
 WRITE_TIMEOUT_S = 10.0
 SAMPLED_LOG_INTERVAL_S = 10.0
 TOO_MANY_BAD_FRAMES = "too many bad frames"
+_ARMED_BEYOND = 2
+_ARMED_MARGIN_S = 10.0
+"""The idle deadline stays set while a request is served when it is further away than
+twice the request time-out plus this margin (a request cannot take that long): one
+deadline change per request instead of two."""
 REMEMBERED_ADDRESSES = 100_000
 """Addresses in a bad-frames cool-down a gateway remembers (past it, those whose
 cool-down has ended are forgotten; if none has, the quarter that began first)."""
@@ -301,9 +306,11 @@ class KioskServer:
         settings = self._settings()
         limits = settings.limits
         log.info("kiosk connected", conn=session.conn_id, peer=session.peer)
-        # One scope for the whole connection, armed (idle time-out, drain) only while
-        # waiting for the kiosk's next request: cheaper than a scope per read, and a
-        # request being served is never cut short by it.
+        # One scope for the whole connection, armed (idle time-out, drain) while waiting
+        # for the kiosk's next request: cheaper than a scope per read.  A request being
+        # served is never cut short by it: the idle deadline is left as it is only when
+        # it is further away than a request can take (``_ARMED_BEYOND``), else cleared.
+        armed_beyond = _ARMED_BEYOND * settings.request_timeout_s + _ARMED_MARGIN_S
         with trio.CancelScope() as waiting:
             served_from_this_read = False
             while True:
@@ -313,6 +320,8 @@ class KioskServer:
                     # one read: a kiosk that sends thousands in one write must not hold
                     # the loop.  (Waiting for the next read below is a turn already, so
                     # a kiosk sending one request at a time does not pay for a second.)
+                    # Many requests from one read may take longer than one: no deadline.
+                    waiting.deadline = math.inf
                     await trio.lowlevel.checkpoint()
                 served_from_this_read = True
                 if event is NEED_DATA:
@@ -326,7 +335,8 @@ class KioskServer:
                         data = await wire.receive(RECEIVE_SIZE)
                     finally:
                         self._waiting.discard(waiting)
-                        waiting.deadline = math.inf
+                        if waiting.deadline - trio.current_time() < armed_beyond:
+                            waiting.deadline = math.inf
                     if waiting.cancel_called:
                         break  # timed out or drained just as bytes came: no request is run
                     if not data:

@@ -87,6 +87,7 @@ class _Answers:
 def _server(idle_timeout_s: float = 30.0) -> tuple[KioskServer, Metrics]:
     settings = SimpleNamespace(
         idle_timeout_s=idle_timeout_s,
+        request_timeout_s=10.0,
         login_required=True,
         max_frame_size=32_768,
         limits=LimitSettings(),
@@ -381,3 +382,49 @@ async def test_a_librarys_own_answer_reaches_its_kiosk_as_its_ils_wrote_it() -> 
     assert trailer.startswith(b"AY2AZ")
     assert checksum_ok(forwarded[:-4], forwarded[-4:])
     assert decode(forwarded).message == decode(local).message
+
+
+class _SlowAnswers(_Answers):
+    """Answers 17 after ``delay_s`` of trio time."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+
+    async def handle(self, session: Session, message: Message) -> Answer:
+        if not isinstance(message, LoginRequest):
+            await trio.sleep(self.delay_s)
+        return await super().handle(session, message)
+
+
+@pytest.mark.parametrize(
+    ("idle_s", "quiet_s", "delay_s"),
+    [
+        (60.0, 0.0, 25.0),  # the deadline 60 s away: left set while serving
+        (60.0, 59.0, 9.0),  # 1 s away: cleared, the request outlasts it
+        (5.0, 4.0, 9.0),  # a short idle time: always cleared
+    ],
+)
+async def test_a_request_being_served_is_never_cut_by_the_idle_time(
+    autojump_clock: trio.testing.MockClock, idle_s: float, quiet_s: float, delay_s: float
+) -> None:
+    """Whether the idle deadline stays set while a request is served (it is further
+    away than a request can take: twice the 10 s time-out and 10 s) or is cleared: the
+    request is answered, and the idle time then runs from the answer."""
+    server, _ = _server(idle_timeout_s=idle_s)
+    server._dispatcher = cast("Any", _SlowAnswers(delay_s))
+    kiosk, gateway_side = trio.testing.memory_stream_pair()
+    with capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(server.serve, gateway_side, Sip2Listener())
+            buffer = bytearray()
+            await kiosk.send_all(LOGIN)
+            await _read_frame(kiosk, buffer)
+            await trio.sleep(quiet_s)  # idle, but not past the idle time
+            sent = trio.current_time()
+            await kiosk.send_all(ITEMS[0])
+            assert (await _read_frame(kiosk, buffer)).startswith(b"18")
+            assert trio.current_time() - sent == pytest.approx(delay_s)
+            answered = trio.current_time()
+            assert await kiosk.receive_some(100) == b""
+            assert trio.current_time() - answered == pytest.approx(idle_s)
+    assert _why(logs) == "idle timeout"

@@ -48,6 +48,7 @@ async def _until_closed(kiosk: trio.SocketStream) -> None:
 async def test_no_descriptor_outlives_its_kiosk_connection() -> None:
     settings = SimpleNamespace(
         idle_timeout_s=600.0,
+        request_timeout_s=10.0,
         login_required=True,
         max_frame_size=32_768,
         limits=LimitSettings(

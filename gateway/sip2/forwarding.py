@@ -3,7 +3,8 @@
 The message loses the kiosk's terminal password (AC, a secret between the kiosk and
 the gateway) and, when it goes to a library other than the kiosk's, gets that
 library's institution id (AO); the answer gets the kiosk's AO back.  Every other
-field, known to the codec or not, passes through untouched.  A message to the kiosk's
+field, known to the codec or not, passes through untouched, except a field the
+kiosk repeated (the first one is the one the gateway routed and checked).  A message to the kiosk's
 own library that needed no change goes as the kiosk wrote it (its ILS got it so
 before the gateway); one to another library is the codec's own writing.
 """
@@ -40,6 +41,13 @@ async def forward(call: Call, target: str, message: Message) -> Message:
         changes["terminal_password"] = ""
     if other and "institution_id" in message.__dataclass_fields__:
         changes["institution_id"] = call.rules.institution_id(target)
+    if message.extensions:
+        # A repeated field (AA, AD, AC…) is kept as unknown by a lenient reading: the
+        # gateway routed and counted the first, so the ILS must not see another.
+        layout = message.spec.by_id
+        kept = tuple(e for e in message.extensions if e[0] not in layout)
+        if len(kept) != len(message.extensions):
+            changes["extensions"] = kept
     # A kiosk's message to its own library goes as the kiosk wrote it (what that ILS
     # got before the gateway); to another library, in the codec's own writing.
     answer = await send.forward(

@@ -34,6 +34,7 @@ from protocols.sip2 import (
     LoginResponse,
     PatronInformationResponse,
     PatronStatus,
+    PatronStatusRequest,
     PatronStatusResponse,
     RenewAllRequest,
     RenewAllResponse,
@@ -85,6 +86,28 @@ async def test_local_patron_passes_through_with_vendor_fields(demo: Demo) -> Non
     assert received is not None
     assert ("XZ", "vendor") in received.extensions  # the kiosk's own field reaches the ILS
     assert demo.simulators["beta"].executed.count("23") == 0
+
+
+async def test_a_second_patron_or_pin_in_one_request_never_reaches_the_ils(
+    demo: Demo,
+) -> None:
+    """A kiosk repeating AA or AD (read leniently: the first counts, the rest are kept
+    as unknown fields) cannot have the ILS check another patron or PIN than the one the
+    gateway routed and counted: the repeats are dropped before the message goes on,
+    and other unknown fields still pass."""
+    extensions = (("AA", "21001000000002"), ("AD", "9999"), ("AC", "x"), ("XZ", "vendor"))
+    with trio.fail_after(TIMEOUT):
+        kiosk = await Kiosk.logged_in(demo, "alpha-kiosk")
+        request = status(ALPHA_PATRON)
+        request = type(request)(**{**request.__dict__, "extensions": extensions})
+        answer = await kiosk.expect(request, PatronStatusResponse)
+    assert answer.patron_identifier == ALPHA_PATRON
+    assert answer.valid_patron_password is True
+    received = demo.simulators["alpha"].last_request
+    assert isinstance(received, PatronStatusRequest)
+    assert received.patron_identifier == ALPHA_PATRON
+    assert received.patron_password == "1234"
+    assert received.extensions == (("XZ", "vendor"),)
 
 
 async def test_visitor_is_authenticated_at_home(demo: Demo) -> None:
